@@ -1,0 +1,40 @@
+# The two set-up commands: `make demo` and `make test`. Both make their own virtualenv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DB ?= demo/demo.db
+
+.PHONY: install test test-fast demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Every test, slow and end-to-end ones included.
+test: install
+	$(PY) -m pytest -q
+
+## The quick suite for the edit-test loop (no subprocess/kill tests).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+## Ingest the bundled real corpus into a fresh SQLite store and show what it holds.
+demo: install
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(VENV)/bin/paperfeed --db $(DEMO_DB) ingest demo/data
+	$(VENV)/bin/paperfeed --db $(DEMO_DB) stats
+
+## Benchmarks over ../shared/data (figures go to docs/benchmarks.md).
+bench: install
+	$(PY) bench/ingest.py ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz
+	$(PY) bench/merge_quality.py --dblp ../shared/data/er-dblp-acm/DBLP2.csv --acm ../shared/data/er-dblp-acm/ACM.csv \
+		--mapping ../shared/data/er-dblp-acm/DBLP-ACM_perfectMapping.csv \
+		--listings ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz \
+		--hf ../shared/data/hf-daily-papers/hf_daily_papers_2024-05-27_to_2026-02-27.tar.xz
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -1,0 +1,195 @@
+"""Ingest: parse input files, decide merges, and hand each file's batch writes to the store.
+
+One file (or archive member) is one transaction: a file that fails is rolled back whole
+and the next file goes on. Records are processed in batches so that every store lookup
+is one query per batch rather than one per record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from . import merge
+from .inputs import InputError, InputFile, iter_inputs
+from .normalize import utc_now
+from .records import ParseContext, ParseError, Record
+from .sources import detect_format, get_format
+from .storage import BatchWrite, IngestSession, SourceRecordRow, Store
+
+BATCH_SIZE = 2000
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What ingesting one file did."""
+
+    origin: str
+    format: str | None = None
+    new: int = 0
+    merged: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    """Tombstones (withdrawn records) for items the store never had."""
+    error: str | None = None
+    place: str | None = None
+
+    @property
+    def records(self) -> int:
+        return self.new + self.merged + self.unchanged + self.skipped
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """Per-file results of one ingest run."""
+
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [result for result in self.files if result.failed]
+
+    def total(self, name: str) -> int:
+        return sum(getattr(result, name) for result in self.files)
+
+
+class Ingester:
+    """Ingest files into a store, merging each record into the item it belongs to."""
+
+    def __init__(self, store: Store, *, format_name: str | None = None, label: str | None = None,
+                 on_records: Callable[[int], None] | None = None,
+                 on_file: Callable[[FileResult], None] | None = None) -> None:
+        if format_name:
+            get_format(format_name)  # fail fast on a bad --format, before any file is read
+        self.store = store
+        self.format_name = format_name
+        self.label = label
+        self.seen_at = utc_now()
+        self.on_records = on_records or (lambda count: None)
+        self.on_file = on_file or (lambda result: None)
+
+    def ingest_paths(self, paths: Iterable[str | Path]) -> IngestReport:
+        """Ingest every file, directory and archive member under ``paths``."""
+        report = IngestReport()
+        for entry in iter_inputs(list(paths)):
+            if isinstance(entry, InputError):
+                result = FileResult(entry.origin, error=entry.message, place=entry.place)
+            else:
+                result = self.ingest_file(entry)
+            report.files.append(result)
+            self.on_file(result)
+        return report
+
+    def ingest_file(self, entry: InputFile) -> FileResult:
+        """Ingest one file in one transaction; on bad input, roll it back and report where."""
+        result = FileResult(entry.origin)
+        context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint)
+        try:
+            data = entry.read()
+            module = get_format(self.format_name) if self.format_name else detect_format(data, entry.name)
+            result.format = module.FORMAT
+            with self.store.ingest_session() as session:
+                records = module.parse(data, context)
+                for batch in _batches(records, BATCH_SIZE):
+                    counts = _merge_batch(session, batch, entry.origin, self.seen_at)
+                    result.new += counts.new
+                    result.merged += counts.merged
+                    result.unchanged += counts.unchanged
+                    result.skipped += counts.skipped
+                    self.on_records(len(batch))
+        except ParseError as error:
+            result.error, result.place = error.message, error.place
+            result.new = result.merged = result.unchanged = result.skipped = 0
+        except OSError as error:
+            result.error = f"cannot read: {error.strerror or error}"
+            result.new = result.merged = result.unchanged = result.skipped = 0
+        return result
+
+
+def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@dataclass(slots=True)
+class _Counts:
+    new: int = 0
+    merged: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+
+def _merge_batch(session: IngestSession, records: list[Record], origin: str, seen_at: str) -> _Counts:
+    """Decide an item for each record of a batch and write the batch."""
+    counts = _Counts()
+    origin_name = origin.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+    prints = [merge.fingerprint(record, origin_name) for record in records]
+    known = session.known_fingerprints(list(set(prints)))
+
+    fresh: list[tuple[Record, str, list[tuple[str, str]], list[str]]] = []
+    for record, print_ in zip(records, prints):
+        if print_ in known:
+            counts.unchanged += 1
+            continue
+        known.add(print_)  # the same record twice in one file counts once
+        fresh.append((record, print_, merge.identifiers(record, record.label),
+                      merge.block_keys(record.title) if record.title else []))
+
+    by_identifier = session.items_by_identifier(list({i for _, _, ids, _ in fresh for i in ids}))
+    unmatched_keys = {key for _, _, ids, keys in fresh if not any(i in by_identifier for i in ids) for key in keys}
+    by_key = session.items_by_block_key(list(unmatched_keys))
+    summaries = session.summaries(list({item_id for ids in by_key.values() for item_id in ids}))
+
+    next_ids = iter(session.allocate_item_ids(len(fresh)))
+    batch = BatchWrite()
+    members: dict[int, list[dict]] = {}  # item id -> data of the records it gains in this batch
+    for record, print_, ids, keys in fresh:
+        item_id = next((by_identifier[i] for i in ids if i in by_identifier), None)
+        summary = None
+        if item_id is None and not record.deleted:
+            incoming = merge.summarize(0, record.title, record.authors, record.year, record.arxiv_id, record.doi)
+            candidates = {summaries[c] for key in keys for c in by_key.get(key, ()) if c in summaries}
+            best = merge.best_match(incoming, origin, candidates)
+            if best is not None:
+                item_id = best.item_id
+        if item_id is None:
+            if record.deleted:
+                counts.skipped += 1
+                continue
+            item_id = next(next_ids)
+            batch.new_item_ids.append(item_id)
+            counts.new += 1
+            summary = merge.summarize(item_id, record.title, record.authors, record.year, record.arxiv_id,
+                                      record.doi)
+            summaries[item_id] = summary
+        else:
+            counts.merged += 1
+            summary = summaries.get(item_id)
+        if summary is not None:
+            summary.origins.add(origin)
+        for identifier in ids:
+            by_identifier.setdefault(identifier, item_id)
+            batch.identifiers.append((*identifier, item_id))
+        for key in keys:
+            by_key.setdefault(key, []).append(item_id)
+            batch.block_keys.append((key, item_id))
+        data = merge.record_data(record)
+        members.setdefault(item_id, []).append(data)
+        batch.source_records.append(SourceRecordRow(
+            item_id, print_, record.format, record.record_id, origin, record.label, seen_at, record.deleted,
+            record.raw, data,
+        ))
+
+    new_ids = set(batch.new_item_ids)
+    earlier = session.record_data([item_id for item_id in members if item_id not in new_ids])
+    for item_id, gained in members.items():
+        batch.items[item_id] = merge.resolve_item(earlier.get(item_id, []) + gained)
+    session.write(batch)
+    return counts

@@ -1,0 +1,217 @@
+"""Pure normalization of identifiers, titles, author names and dates."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+
+from unidecode import unidecode
+
+# New-style ids: YYMM.NNNN (2007-2014) or YYMM.NNNNN (2015-); old style: archive[.SUBJ]/YYMMNNN.
+_NEW_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(v\d+)?(?![\d])")
+_OLD_ID = re.compile(r"(?<![\w-])([a-z][a-z-]+)(?:\.[A-Z]{2})?/(\d{7})(v\d+)?(?!\d)")
+_DOI = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
+_WS = re.compile(r"\s+")
+_LATEX_HINT = re.compile(r"[\\$]|\{[^}]*\}|--|``|''")
+
+
+def arxiv_id(text: str | None) -> str | None:
+    """Return the canonical arXiv id (no version) found in an id, URL or OAI identifier."""
+    found = split_arxiv_id(text)
+    return found[0] if found else None
+
+
+def split_arxiv_id(text: str | None) -> tuple[str, int | None] | None:
+    """Return (canonical id, version or None) for an arXiv id, URL or OAI identifier."""
+    if not text:
+        return None
+    text = text.strip()
+    match = _NEW_ID.search(text)
+    if match:
+        number = match.group(1)
+        yymm = int(number[:4])
+        # Months are 01-12; five-digit serials exist only from 1501 on, four-digit ones only before.
+        if not 1 <= yymm % 100 <= 12 or (len(number) == 10) != (yymm >= 1501):
+            return None
+        version = match.group(2)
+        return match.group(1), int(version[1:]) if version else None
+    match = _OLD_ID.search(text)
+    if match:
+        version = match.group(3)
+        return f"{match.group(1)}/{match.group(2)}", int(version[1:]) if version else None
+    return None
+
+
+def doi(text: str | None) -> str | None:
+    """Return a DOI lower-cased, without ``doi:`` or resolver prefix, or None."""
+    if not text:
+        return None
+    match = _DOI.search(text.strip())
+    if not match:
+        return None
+    return match.group(0).rstrip(".,;").lower()
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse whitespace and line breaks; NFC-normalize."""
+    if not text:
+        return ""
+    return _WS.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+@lru_cache(maxsize=1)
+def _latex_converter():
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    return LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=False)
+
+
+def latex_to_text(text: str) -> str:
+    """Turn simple LaTeX (accents, braces, ``\\emph``, dashes, quotes) into Unicode text."""
+    if not _LATEX_HINT.search(text):
+        return text
+    try:
+        converted = _latex_converter().latex_to_text(text)
+    except Exception:  # pylatexenc rejects some malformed markup; the raw text is still a title.
+        return text
+    # Keep inline math readable but drop its delimiters: "$k$-means" -> "k-means".
+    return converted.replace("$", "")
+
+
+def clean_title(text: str | None) -> str:
+    """Normalize a title: LaTeX to Unicode, whitespace collapsed, no trailing period."""
+    title = clean_text(text)
+    if not title:
+        return ""
+    title = clean_text(latex_to_text(title))
+    return title
+
+
+_NAME_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
+
+
+def person_name(text: str | None) -> str:
+    """Return a display name ``First Last`` from ``Last, First``, ``First Last`` or LaTeX-accented forms."""
+    name = clean_text(text)
+    if not name:
+        return ""
+    if "\\" in name or "{" in name:
+        name = clean_text(latex_to_text(name))
+    if name.count(",") == 1:
+        last, first = (part.strip() for part in name.split(","))
+        if first.lower() in _NAME_SUFFIXES:
+            # "John Smith, Jr." is already First Last with a suffix.
+            return f"{last}, {first}" if last else first
+        if last and first:
+            name = f"{first} {last}"
+    # "J.R.R. Tolkien" -> "J. R. R. Tolkien" so that initials compare equal across sources.
+    name = re.sub(r"\b([A-Z])\.(?=[A-Z])", r"\1. ", name)
+    return name.strip(" ,;")
+
+
+def name_pairs(text: str) -> list[str]:
+    """Split a ``Last, First, Last, First`` line into display names."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) % 2:
+        raise ValueError(f"odd number of comma-separated parts ({len(parts)}) in an author line")
+    return [person_name(f"{parts[i]}, {parts[i + 1]}") for i in range(0, len(parts), 2)]
+
+
+def split_authors(text: str | None) -> list[str]:
+    """Split an author string into display names.
+
+    Handles ``A and B`` (BibTeX, arXiv), ``First Last, First Last`` and, when every
+    comma-separated part is a single word and there is an even number of them,
+    ``Last, First, Last, First``.
+    """
+    text = clean_text(text)
+    if not text:
+        return []
+    and_parts = [part for part in re.split(r",?\s+and\s+", text) if part.strip()]
+    if len(and_parts) > 1 and all(_is_one_name(part) for part in and_parts):
+        return [n for n in (person_name(p) for p in and_parts) if n]
+    parts = [part.strip() for part in ", ".join(and_parts).split(",") if part.strip()]
+    single_words = sum(1 for part in parts if " " not in part)
+    if len(parts) >= 2 and len(parts) % 2 == 0 and single_words == len(parts):
+        return [n for n in name_pairs(", ".join(parts)) if n]
+    return [n for n in (person_name(p) for p in parts) if n]
+
+
+def _is_one_name(part: str) -> bool:
+    """True for ``First Last`` or ``Last, First``; False for ``First Last, First Last``."""
+    pieces = part.split(",")
+    if len(pieces) == 1:
+        return True
+    if len(pieces) > 2:
+        return False
+    before, after = (piece.strip() for piece in pieces)
+    return " " not in before or " " not in after or after.lower() in _NAME_SUFFIXES
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII transliteration, for matching keys only."""
+    return unidecode(text).lower() if not text.isascii() else text.lower()
+
+
+def author_key(name: str) -> str:
+    """Return a matching key ``last|f`` (surname and first initial, ASCII-folded)."""
+    tokens = re.findall(r"[a-z0-9]+", fold(name))
+    if not tokens:
+        return ""
+    tokens = [t for t in tokens if t not in {"jr", "sr", "ii", "iii", "iv"}] or tokens
+    last = tokens[-1]
+    return f"{last}|{tokens[0][0]}" if len(tokens) > 1 else last
+
+
+_TITLE_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def title_tokens(title: str) -> list[str]:
+    """Lower-case ASCII word tokens of a title."""
+    return _TITLE_TOKEN.findall(fold(title))
+
+
+def title_key(title: str) -> str:
+    """Exact-match key: the title's tokens joined, ignoring case, accents and punctuation."""
+    return " ".join(title_tokens(title))
+
+
+def to_utc_date(value: str | None) -> str | None:
+    """Return ``YYYY-MM-DD`` (UTC) for an ISO 8601 or RFC 822 timestamp, or None if unparseable."""
+    moment = to_utc_datetime(value)
+    return moment.date().isoformat() if moment else None
+
+
+def to_utc_datetime(value: str | None) -> datetime | None:
+    """Parse an ISO 8601 or RFC 822 timestamp into an aware UTC datetime; a bare date is midnight UTC."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def valid_day(value: str | None) -> str | None:
+    """Return ``value`` if it is a real ``YYYY-MM-DD`` date, else None."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        return None
+
+
+def utc_now() -> str:
+    """The current time, ISO 8601 in UTC with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

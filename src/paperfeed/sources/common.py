@@ -1,0 +1,46 @@
+"""Helpers every parser shares: safe XML, strict UTF-8 decoding, JSON with places."""
+
+from __future__ import annotations
+
+from xml.etree.ElementTree import Element, ParseError as ExpatError
+
+import defusedxml.ElementTree as safe_etree
+from defusedxml import DefusedXmlException
+
+from ..records import ParseError
+
+
+def decode_utf8(data: bytes) -> str:
+    """Decode UTF-8 (BOM tolerated) or raise a ParseError naming the byte offset."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ParseError(
+            f"not valid UTF-8 (byte 0x{data[error.start]:02x}); re-save the file as UTF-8",
+            f"byte {error.start}",
+        ) from None
+
+
+def parse_xml(data: bytes) -> Element:
+    """Parse XML with entity declarations and external references refused (never expanded, never fetched)."""
+    try:
+        return safe_etree.fromstring(data.lstrip())
+    except DefusedXmlException as error:
+        raise ParseError(f"refused: the XML declares entities or external references ({type(error).__name__})",
+                         "DTD") from None
+    except ExpatError as error:
+        line, column = error.position
+        reason = str(error).split(":")[0]
+        raise ParseError(f"malformed XML: {reason}", f"line {line}, column {column}") from None
+
+
+def local_name(tag: str) -> str:
+    """``{namespace}entry`` -> ``entry``."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def text_of(element: Element | None) -> str:
+    """All text inside an element (children included), or '' for None."""
+    if element is None:
+        return ""
+    return "".join(element.itertext())

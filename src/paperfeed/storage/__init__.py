@@ -1,0 +1,30 @@
+"""Storage: one interface (``Store``), one backend per database; only this package holds SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import BatchWrite, IngestSession, SourceRecordRow, Store, StoreError
+
+__all__ = ["BatchWrite", "IngestSession", "SourceRecordRow", "Store", "StoreError", "open_store"]
+
+
+def open_store(url: str | Path, migrate: bool = True) -> Store:
+    """Open the store at ``url`` (``sqlite:///path.db`` or a file path) and apply pending migrations."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        raise StoreError("the PostgreSQL backend is not available yet in this version; use a SQLite file")
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///"):]
+    elif "://" in text:
+        raise StoreError(f"unsupported database URL {text!r}: use sqlite:///path.db or a file path")
+    from .sqlite import SQLiteStore
+
+    store = SQLiteStore(text)
+    if migrate:
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
+    return store

@@ -1,0 +1,130 @@
+"""The storage interface every backend implements; callers never see SQL."""
+
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..merge import ItemFields, ItemSummary
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be opened or used (bad URL, unreadable file, newer schema)."""
+
+
+@dataclass(slots=True)
+class SourceRecordRow:
+    """A source record to store: the raw record as received plus where and when it was seen."""
+
+    item_id: int
+    fingerprint: str
+    format: str
+    record_id: str
+    origin: str
+    label: str | None
+    seen_at: str
+    deleted: bool
+    raw: str
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class BatchWrite:
+    """Everything one ingest batch changes, written at once by ``IngestSession.write``."""
+
+    new_item_ids: list[int] = field(default_factory=list)
+    source_records: list[SourceRecordRow] = field(default_factory=list)
+    identifiers: list[tuple[str, str, int]] = field(default_factory=list)
+    block_keys: list[tuple[str, int]] = field(default_factory=list)
+    items: dict[int, ItemFields] = field(default_factory=dict)
+    """Resolved fields of every item the batch created or touched."""
+
+
+class IngestSession(abc.ABC):
+    """Reads and writes of one ingest transaction (one file or archive member).
+
+    Lookups see the transaction's own earlier writes. Leaving the ``Store.ingest_session``
+    block with an exception rolls every write of the session back.
+    """
+
+    @abc.abstractmethod
+    def known_fingerprints(self, fingerprints: list[str]) -> set[str]:
+        """Those of ``fingerprints`` already stored."""
+
+    @abc.abstractmethod
+    def items_by_identifier(self, identifiers: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Map (scheme, value) identifiers to the items holding them."""
+
+    @abc.abstractmethod
+    def items_by_block_key(self, keys: list[str]) -> dict[str, list[int]]:
+        """Map blocking keys to the items holding them."""
+
+    @abc.abstractmethod
+    def summaries(self, item_ids: list[int]) -> dict[int, ItemSummary]:
+        """Matcher summaries (title, surnames, year, ids, origins) of stored items."""
+
+    @abc.abstractmethod
+    def record_data(self, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The stored normalized data of each item's source records, in the order seen."""
+
+    @abc.abstractmethod
+    def allocate_item_ids(self, count: int) -> list[int]:
+        """Reserve ``count`` new item ids."""
+
+    @abc.abstractmethod
+    def write(self, batch: BatchWrite) -> None:
+        """Store a batch: new items, source records, identifiers, keys, and the touched items' fields."""
+
+
+class Store(abc.ABC):
+    """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
+
+    url: str
+
+    @abc.abstractmethod
+    def migrate(self) -> list[str]:
+        """Apply pending named migrations; return the names applied now."""
+
+    @abc.abstractmethod
+    def applied_migrations(self) -> list[str]:
+        """Names of the migrations recorded in the database, in order."""
+
+    @abc.abstractmethod
+    def ingest_session(self) -> AbstractContextManager[IngestSession]:
+        """Open one write transaction for an ingest batch."""
+
+    @abc.abstractmethod
+    def item_count(self) -> int:
+        """Number of items."""
+
+    @abc.abstractmethod
+    def stats(self) -> dict[str, Any]:
+        """Counts of items (by kind), source records (by format), authors, categories, topics."""
+
+    @abc.abstractmethod
+    def item(self, item_id: int, with_raw: bool = False) -> dict[str, Any] | None:
+        """One item in the export shape, or None; ``with_raw`` adds each source record's raw text."""
+
+    @abc.abstractmethod
+    def find_item(self, reference: str) -> int | None:
+        """Resolve an item id, arXiv id or DOI to an item id."""
+
+    @abc.abstractmethod
+    def iter_items(self, batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every item in the export shape, by id."""
+
+    @abc.abstractmethod
+    def check_integrity(self) -> list[str]:
+        """Problems found by the backend's own consistency check; empty when healthy."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

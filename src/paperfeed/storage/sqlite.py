@@ -1,0 +1,353 @@
+"""The SQLite backend: one file, WAL, foreign keys on, one writer at a time."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+from ..merge import ItemSummary, summarize
+from ..normalize import author_key, utc_now
+from .base import BatchWrite, IngestSession, Store, StoreError
+from .sqlite_schema import MIGRATIONS
+
+# SQLite's default limit on host parameters is 32766 since 3.32; stay well below it.
+_CHUNK = 900
+
+
+def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def slugify(name: str) -> str:
+    """``Large Language Model`` -> ``large-language-model``."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "topic"
+
+
+class SQLiteStore(Store):
+    """A store in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode = WAL")
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"cannot open SQLite store {self.path}: {error}") from None
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        self._author_ids: dict[str, int] = {}
+        self._topic_ids: dict[str, int] = {}
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def applied_migrations(self) -> list[str]:
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        return [row[0] for row in self._db.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
+
+    def migrate(self) -> list[str]:
+        applied = self.applied_migrations()
+        known = [name for name, _ in MIGRATIONS]
+        unknown = [name for name in applied if name not in known]
+        if unknown:
+            raise StoreError(f"{self.path} was written by a newer paperfeed (migrations {', '.join(unknown)})")
+        done = []
+        for name, script in MIGRATIONS:
+            if name in applied:
+                continue
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, utc_now()))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            done.append(name)
+        return done
+
+    def check_integrity(self) -> list[str]:
+        problems = [row[0] for row in self._db.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        problems += [f"foreign key violation in {row[0]} rowid {row[1]}"
+                     for row in self._db.execute("PRAGMA foreign_key_check")]
+        return problems
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def ingest_session(self) -> Iterator[IngestSession]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SQLiteIngestSession(self)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            # Ids cached during the failed transaction may not exist any more.
+            self._author_ids.clear()
+            self._topic_ids.clear()
+            raise
+        self._db.execute("COMMIT")
+
+    def _author_id_map(self, names: set[str]) -> dict[str, int]:
+        missing = [name for name in names if name not in self._author_ids]
+        if missing:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO authors (name, key) VALUES (?, ?)",
+                [(name, author_key(name)) for name in missing],
+            )
+            for chunk in _chunks(missing):
+                for author_id, name in self._db.execute(
+                    f"SELECT id, name FROM authors WHERE name IN ({_marks(len(chunk))})", chunk
+                ):
+                    self._author_ids[name] = author_id
+        return self._author_ids
+
+    def _topic_id_map(self, names: set[str]) -> dict[str, int]:
+        for name in names - self._topic_ids.keys():
+            row = self._db.execute("SELECT id FROM topics WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                slug = slugify(name)
+                taken = self._db.execute("SELECT 1 FROM topics WHERE slug = ?", (slug,)).fetchone()
+                if taken:
+                    slug = f"{slug}-{abs(hash(name)) % 10000}"
+                row = self._db.execute("INSERT INTO topics (name, slug) VALUES (?, ?) RETURNING id",
+                                       (name, slug)).fetchone()
+            self._topic_ids[name] = row[0]
+        return self._topic_ids
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def item_count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    def stats(self) -> dict[str, Any]:
+        db = self._db
+        return {
+            "items": self.item_count(),
+            "items_by_kind": dict(db.execute("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind")),
+            "source_records": db.execute("SELECT count(*) FROM source_records").fetchone()[0],
+            "source_records_by_format": dict(
+                db.execute("SELECT format, count(*) FROM source_records GROUP BY format ORDER BY format")
+            ),
+            "merged_items": db.execute(
+                "SELECT count(*) FROM (SELECT item_id FROM source_records GROUP BY item_id HAVING count(*) > 1)"
+            ).fetchone()[0],
+            "authors": db.execute("SELECT count(*) FROM authors").fetchone()[0],
+            "categories": db.execute("SELECT count(DISTINCT category) FROM item_categories").fetchone()[0],
+            "topics": dict(db.execute(
+                "SELECT t.name, count(DISTINCT it.item_id) FROM topics t JOIN item_topics it ON it.topic_id = t.id "
+                "GROUP BY t.name ORDER BY t.name"
+            )),
+            "published_range": list(db.execute("SELECT min(published), max(published) FROM items").fetchone()),
+            "migrations": self.applied_migrations(),
+        }
+
+    def find_item(self, reference: str) -> int | None:
+        from ..normalize import arxiv_id, doi
+
+        reference = reference.strip()
+        if reference.isdigit():
+            row = self._db.execute("SELECT id FROM items WHERE id = ?", (int(reference),)).fetchone()
+            if row:
+                return row[0]
+        for scheme, value in (("arxiv", arxiv_id(reference)), ("doi", doi(reference))):
+            if value:
+                row = self._db.execute("SELECT item_id FROM identifiers WHERE scheme = ? AND value = ?",
+                                       (scheme, value)).fetchone()
+                if row:
+                    return row[0]
+        return None
+
+    def item(self, item_id: int, with_raw: bool = False) -> dict[str, Any] | None:
+        items = self._export_batch([item_id], with_raw)
+        return items[0] if items else None
+
+    def iter_items(self, batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+        last = 0
+        while True:
+            ids = [row[0] for row in self._db.execute(
+                "SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size))]
+            if not ids:
+                return
+            yield from self._export_batch(ids)
+            last = ids[-1]
+
+    def _export_batch(self, ids: list[int], with_raw: bool = False) -> list[dict[str, Any]]:
+        db, marks = self._db, _marks(len(ids))
+        items: dict[int, dict[str, Any]] = {}
+        for row in db.execute(
+            "SELECT id, kind, title, abstract, arxiv_id, doi, url, published, year, upvotes, withdrawn "
+            f"FROM items WHERE id IN ({marks}) ORDER BY id", ids
+        ):
+            items[row[0]] = {
+                "id": row[0], "kind": row[1], "title": row[2], "abstract": row[3], "authors": [],
+                "arxiv_id": row[4], "doi": row[5], "url": row[6], "published": row[7], "year": row[8],
+                "upvotes": row[9], "withdrawn": bool(row[10]), "categories": [], "topics": [], "sources": [],
+            }
+        for item_id, name in db.execute(
+            "SELECT ia.item_id, a.name FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
+            f"WHERE ia.item_id IN ({marks}) ORDER BY ia.item_id, ia.position", ids
+        ):
+            items[item_id]["authors"].append(name)
+        for item_id, category in db.execute(
+            f"SELECT item_id, category FROM item_categories WHERE item_id IN ({marks}) ORDER BY item_id, position",
+            ids,
+        ):
+            items[item_id]["categories"].append(category)
+        for item_id, name, confidence, assigned_by in db.execute(
+            "SELECT it.item_id, t.name, it.confidence, it.assigned_by FROM item_topics it "
+            f"JOIN topics t ON t.id = it.topic_id WHERE it.item_id IN ({marks}) ORDER BY it.item_id, t.name", ids
+        ):
+            items[item_id]["topics"].append({"name": name, "confidence": confidence, "assigned_by": assigned_by})
+        raw_column = ", raw" if with_raw else ""
+        for row in db.execute(
+            f"SELECT item_id, format, label, record_id, origin, seen_at, deleted{raw_column} FROM source_records "
+            f"WHERE item_id IN ({marks}) ORDER BY item_id, id", ids
+        ):
+            source = {"format": row[1], "label": row[2], "record_id": row[3], "origin": row[4],
+                      "seen_at": row[5], "deleted": bool(row[6])}
+            if with_raw:
+                source["raw"] = row[7]
+            items[row[0]]["sources"].append(source)
+        return [items[item_id] for item_id in ids if item_id in items]
+
+
+class _SQLiteIngestSession(IngestSession):
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+        self.db = store._db
+
+    def known_fingerprints(self, fingerprints: list[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(fingerprints):
+            known.update(row[0] for row in self.db.execute(
+                f"SELECT fingerprint FROM source_records WHERE fingerprint IN ({_marks(len(chunk))})", chunk))
+        return known
+
+    def items_by_identifier(self, identifiers: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        by_scheme: dict[str, list[str]] = {}
+        for scheme, value in identifiers:
+            by_scheme.setdefault(scheme, []).append(value)
+        for scheme, values in by_scheme.items():
+            for chunk in _chunks(values):
+                for value, item_id in self.db.execute(
+                    f"SELECT value, item_id FROM identifiers WHERE scheme = ? AND value IN ({_marks(len(chunk))})",
+                    [scheme, *chunk],
+                ):
+                    found[(scheme, value)] = item_id
+        return found
+
+    def items_by_block_key(self, keys: list[str]) -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {}
+        for chunk in _chunks(keys):
+            for key, item_id in self.db.execute(
+                f"SELECT key, item_id FROM block_keys WHERE key IN ({_marks(len(chunk))})", chunk
+            ):
+                found.setdefault(key, []).append(item_id)
+        return found
+
+    def summaries(self, item_ids: list[int]) -> dict[int, ItemSummary]:
+        result: dict[int, ItemSummary] = {}
+        for chunk in _chunks(item_ids):
+            marks = _marks(len(chunk))
+            authors: dict[int, list[str]] = {}
+            for item_id, name in self.db.execute(
+                "SELECT ia.item_id, a.name FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
+                f"WHERE ia.item_id IN ({marks})", chunk
+            ):
+                authors.setdefault(item_id, []).append(name)
+            for item_id, title, year, arxiv, doi in self.db.execute(
+                f"SELECT id, title, year, arxiv_id, doi FROM items WHERE id IN ({marks})", chunk
+            ):
+                result[item_id] = summarize(item_id, title, authors.get(item_id, ()), year, arxiv, doi)
+            for item_id, origin, record_id in self.db.execute(
+                f"SELECT item_id, origin, record_id FROM source_records WHERE item_id IN ({marks})", chunk
+            ):
+                result[item_id].origins.add(origin)
+                result[item_id].record_ids.add((origin, record_id))
+        return result
+
+    def record_data(self, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        result: dict[int, list[dict[str, Any]]] = {}
+        for chunk in _chunks(item_ids):
+            for item_id, data in self.db.execute(
+                f"SELECT item_id, data FROM source_records WHERE item_id IN ({_marks(len(chunk))}) ORDER BY id",
+                chunk,
+            ):
+                result.setdefault(item_id, []).append(orjson.loads(data))
+        return result
+
+    def allocate_item_ids(self, count: int) -> list[int]:
+        # Safe under BEGIN IMMEDIATE: this connection is the only writer until COMMIT.
+        start = (self.db.execute("SELECT max(id) FROM items").fetchone()[0] or 0) + 1
+        return list(range(start, start + count))
+
+    def write(self, batch: BatchWrite) -> None:
+        db, now = self.db, utc_now()
+        new_ids = set(batch.new_item_ids)
+        rows = []
+        for item_id, fields in batch.items.items():
+            rows.append((fields.kind, fields.title, fields.abstract, fields.arxiv_id, fields.doi, fields.url,
+                         fields.published, fields.year, fields.upvotes, int(fields.withdrawn), now, item_id))
+        db.executemany(
+            "INSERT INTO items (kind, title, abstract, arxiv_id, doi, url, published, year, upvotes, withdrawn, "
+            "updated_at, id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [row + (now,) for row in rows if row[-1] in new_ids],
+        )
+        touched = [item_id for item_id in batch.items if item_id not in new_ids]
+        db.executemany(
+            "UPDATE items SET kind=?, title=?, abstract=?, arxiv_id=?, doi=?, url=?, published=?, year=?, upvotes=?, "
+            "withdrawn=?, updated_at=? WHERE id=?",
+            [row for row in rows if row[-1] not in new_ids],
+        )
+        db.executemany(
+            "INSERT INTO source_records (item_id, fingerprint, format, record_id, origin, label, seen_at, deleted, "
+            "raw, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(r.item_id, r.fingerprint, r.format, r.record_id, r.origin, r.label, r.seen_at, int(r.deleted), r.raw,
+              orjson.dumps(r.data).decode()) for r in batch.source_records],
+        )
+        db.executemany("INSERT OR IGNORE INTO identifiers (scheme, value, item_id) VALUES (?,?,?)", batch.identifiers)
+        db.executemany("INSERT OR IGNORE INTO block_keys (key, item_id) VALUES (?,?)", batch.block_keys)
+        for chunk in _chunks(touched):
+            marks = _marks(len(chunk))
+            db.execute(f"DELETE FROM item_authors WHERE item_id IN ({marks})", chunk)
+            db.execute(f"DELETE FROM item_categories WHERE item_id IN ({marks})", chunk)
+            db.execute(f"DELETE FROM item_topics WHERE assigned_by = 'source' AND item_id IN ({marks})", chunk)
+        author_ids = self.store._author_id_map({name for f in batch.items.values() for name in f.authors})
+        db.executemany(
+            "INSERT INTO item_authors (item_id, position, author_id) VALUES (?,?,?)",
+            [(item_id, position, author_ids[name]) for item_id, fields in batch.items.items()
+             for position, name in enumerate(fields.authors)],
+        )
+        db.executemany(
+            "INSERT INTO item_categories (item_id, position, category) VALUES (?,?,?)",
+            [(item_id, position, category) for item_id, fields in batch.items.items()
+             for position, category in enumerate(fields.categories)],
+        )
+        topic_names = {name for fields in batch.items.values() for name in fields.topics}
+        if topic_names:
+            topic_ids = self.store._topic_id_map(topic_names)
+            db.executemany(
+                "INSERT INTO item_topics (item_id, topic_id, assigned_by, confidence) VALUES (?,?,'source',?)",
+                [(item_id, topic_ids[name], confidence) for item_id, fields in batch.items.items()
+                 for name, confidence in fields.topics.items()],
+            )

@@ -1,0 +1,94 @@
+"""Named, append-only migrations for the SQLite backend. Never edit one that has shipped: add another."""
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_items_and_provenance",
+        """
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('paper', 'news')),
+            title TEXT NOT NULL,
+            abstract TEXT NOT NULL DEFAULT '',
+            arxiv_id TEXT,
+            doi TEXT,
+            url TEXT,
+            published TEXT,
+            year INTEGER,
+            upvotes INTEGER NOT NULL DEFAULT 0,
+            withdrawn INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX items_published ON items (published);
+        CREATE INDEX items_arxiv_id ON items (arxiv_id);
+
+        CREATE TABLE source_records (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            fingerprint TEXT NOT NULL UNIQUE,
+            format TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            label TEXT,
+            seen_at TEXT NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            raw TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX source_records_item ON source_records (item_id);
+
+        CREATE TABLE identifiers (
+            scheme TEXT NOT NULL,
+            value TEXT NOT NULL,
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            PRIMARY KEY (scheme, value)
+        ) WITHOUT ROWID;
+        CREATE INDEX identifiers_item ON identifiers (item_id);
+
+        CREATE TABLE block_keys (
+            key TEXT NOT NULL,
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            PRIMARY KEY (key, item_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX block_keys_item ON block_keys (item_id);
+
+        CREATE TABLE authors (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            key TEXT NOT NULL
+        );
+        CREATE INDEX authors_key ON authors (key);
+
+        CREATE TABLE item_authors (
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            author_id INTEGER NOT NULL REFERENCES authors (id),
+            PRIMARY KEY (item_id, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX item_authors_author ON item_authors (author_id);
+
+        CREATE TABLE item_categories (
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            category TEXT NOT NULL,
+            PRIMARY KEY (item_id, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX item_categories_category ON item_categories (category);
+
+        CREATE TABLE topics (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            slug TEXT NOT NULL UNIQUE
+        );
+
+        CREATE TABLE item_topics (
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            topic_id INTEGER NOT NULL REFERENCES topics (id) ON DELETE CASCADE,
+            assigned_by TEXT NOT NULL,
+            confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+            PRIMARY KEY (item_id, topic_id, assigned_by)
+        ) WITHOUT ROWID;
+        CREATE INDEX item_topics_topic ON item_topics (topic_id);
+        """,
+    ),
+]

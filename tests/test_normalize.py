@@ -1,0 +1,70 @@
+import pytest
+
+from paperfeed import normalize as n
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("http://arxiv.org/abs/2401.01234v2", ("2401.01234", 2)),
+    ("arXiv:0704.0001", ("0704.0001", None)),
+    ("oai:arXiv.org:1302.2146", ("1302.2146", None)),
+    ("hep-th/9901001v1", ("hep-th/9901001", 1)),
+    ("http://arxiv.org/abs/astro-ph/0601001v1", ("astro-ph/0601001", 1)),
+    ("math.GT/0309136", ("math/0309136", None)),  # old ids with a subject class keep only the archive
+    ("1501.00001", ("1501.00001", None)),
+])
+def test_arxiv_ids_old_and_new_style_with_versions(text, expected):
+    assert n.split_arxiv_id(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0808.05394", "1413.0001", "2400.12345", "not an id", "", None])
+def test_invalid_arxiv_ids_are_rejected(text):
+    # 0808.05394: five-digit serials only exist from 2015 on (the arXiv API itself calls it invalid).
+    assert n.arxiv_id(text) is None
+
+
+def test_doi_prefixes_and_case():
+    assert n.doi("https://doi.org/10.1103/PhysRevD.76.013009.") == "10.1103/physrevd.76.013009"
+    assert n.doi("doi:10.1145/3318464.3389742") == "10.1145/3318464.3389742"
+    assert n.doi("no doi here") is None
+
+
+def test_titles_lose_line_breaks_and_simple_latex():
+    assert n.clean_title("Visual Instruction Tuning for Multimodal\n  Models") == (
+        "Visual Instruction Tuning for Multimodal Models")
+    assert n.clean_title(r"On the $k$-means \emph{problem} -- a {GPU} view") == "On the k-means problem – a GPU view"
+    assert n.clean_title(r"G{\"o}del meets Erd\H{o}s") == "Gödel meets Erdős"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Smith, John", "John Smith"),
+    ("John Smith", "John Smith"),
+    (r"Bal\'azs, P\'eter", "Péter Balázs"),
+    ("Smith, J.R.", "J. R. Smith"),
+    ("John Smith, Jr.", "John Smith, Jr."),
+    ("  Ana   María\nGarcía ", "Ana María García"),
+])
+def test_person_names(text, expected):
+    assert n.person_name(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Xiang, Haotian, Li, Bingcong, Lu, Qin", ["Haotian Xiang", "Bingcong Li", "Qin Lu"]),
+    ("Viswanath Poosala, Yannis E. Ioannidis", ["Viswanath Poosala", "Yannis E. Ioannidis"]),
+    ("C. Balazs, E. L. Berger, P. M. Nadolsky and C.-P. Yuan",
+     ["C. Balazs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan"]),
+    ("Smith, John and Doe, Jane and van der Berg, Jan", ["John Smith", "Jane Doe", "Jan van der Berg"]),
+    ("A. Smith and B. Jones", ["A. Smith", "B. Jones"]),
+])
+def test_author_lists(text, expected):
+    assert n.split_authors(text) == expected
+
+
+def test_author_key_folds_diacritics_and_initials():
+    assert n.author_key("Péter Balázs") == n.author_key("P. Balazs") == "balazs|p"
+
+
+def test_dates_become_utc_days():
+    assert n.to_utc_date("Thu, 01 Feb 2018 23:30:00 -0800") == "2018-02-02"
+    assert n.to_utc_date("2024-05-27T23:30:00.000Z") == "2024-05-27"
+    assert n.to_utc_date("2007-04-02") == "2007-04-02"
+    assert n.to_utc_date("Jul 30") is None
