@@ -20,7 +20,8 @@ def test_block_keys_survive_one_changed_word_at_either_end():
     b = merge.block_keys("Fast Query Processing for Large Spatial Databases in Main Memory")
     c = merge.block_keys("Efficient Query Processing for Large Spatial Databases in Main Storage")
     assert set(a) & set(b) and set(a) & set(c)
-    assert merge.block_keys("The Editorial") == ["w:editorial"]
+    assert len(merge.block_keys("The Editorial")) == 1
+    assert merge.block_keys("The Editorial") == merge.block_keys("Editorial.")
 
 
 def test_near_duplicate_titles_confirmed_by_authors_merge():
@@ -58,15 +59,15 @@ def test_an_item_never_takes_two_records_of_one_file():
 
 
 def test_resolve_item_rule():
-    capture = {"format": "capture", "title": "Scaling laws", "abstract": "We study scaling", "authors": [],
+    capture = {"format": "capture", "title": "Scaling laws", "authors": [],
                "kind": "paper", "topics": [["Large Language Model", 1.0]], "label": "arXiv.org Machine Learning"}
-    listing = {"format": "jsonl", "title": "Scaling Laws for Neural Language Models", "abstract": "We study scal",
+    listing = {"format": "jsonl", "title": "Scaling Laws for Neural Language Models",
                "authors": ["Jared Kaplan"], "arxiv_id": "2001.08361", "categories": ["cs.LG", "stat.ML"],
                "published": "2020-01-24", "kind": "paper"}
     hf_a = {"format": "hf-daily", "title": "Scaling Laws", "authors": ["J. Kaplan", "Sam McCandlish"],
             "categories": ["cs.CL"], "published": "2020-01-23", "label": "HF", "extra": {"upvotes": 5}, "kind": "paper"}
     hf_b = dict(hf_a, extra={"upvotes": 9})
-    fields = merge.resolve_item([capture, listing, hf_a, hf_b])
+    fields = merge.resolve_item([capture, listing, hf_a, hf_b], ["We study scal", "We study scaling", "We study"])
     assert fields.title == "Scaling Laws for Neural Language Models"  # the listing outranks HF and captures
     assert fields.authors == ["Jared Kaplan"]
     assert fields.abstract == "We study scaling"  # the longest

@@ -20,6 +20,8 @@ from .sources import detect_format, get_format
 from .storage import BatchWrite, IngestSession, SourceRecordRow, Store
 
 BATCH_SIZE = 2000
+COMMIT_EVERY = 20000
+"""Records after which a run of small files commits; a crash loses at most this much work, never half a file."""
 
 
 @dataclass(slots=True)
@@ -76,14 +78,24 @@ class Ingester:
 
     def ingest_paths(self, paths: Iterable[str | Path]) -> IngestReport:
         """Ingest every file, directory and archive member under ``paths``."""
+        return self.ingest_inputs(iter_inputs(list(paths)))
+
+    def ingest_inputs(self, entries: Iterable[InputFile | InputError]) -> IngestReport:
+        """Ingest input files, committing every ``COMMIT_EVERY`` records and at the end."""
         report = IngestReport()
-        for entry in iter_inputs(list(paths)):
-            if isinstance(entry, InputError):
-                result = FileResult(entry.origin, error=entry.message, place=entry.place)
-            else:
-                result = self.ingest_file(entry)
-            report.files.append(result)
-            self.on_file(result)
+        with self.store.write_group() as commit_now:
+            pending = 0
+            for entry in entries:
+                if isinstance(entry, InputError):
+                    result = FileResult(entry.origin, error=entry.message, place=entry.place)
+                else:
+                    result = self.ingest_file(entry)
+                report.files.append(result)
+                self.on_file(result)
+                pending += result.records
+                if pending >= COMMIT_EVERY:
+                    commit_now()
+                    pending = 0
         return report
 
     def ingest_file(self, entry: InputFile) -> FileResult:
@@ -143,22 +155,33 @@ def _merge_batch(session: IngestSession, records: list[Record], origin: str, see
                       merge.block_keys(record.title) if record.title else []))
 
     by_identifier = session.items_by_identifier(list({i for _, _, ids, _ in fresh for i in ids}))
-    unmatched_keys = {key for _, _, ids, keys in fresh if not any(i in by_identifier for i in ids) for key in keys}
-    by_key = session.items_by_block_key(list(unmatched_keys))
+    # A record with an arXiv id can only be a near-duplicate of an item without one (two ids
+    # that differ never merge, equal ones matched above), which keeps candidate sets small.
+    keys_any: set[int] = set()
+    keys_no_arxiv: set[int] = set()
+    for record, _, ids, keys in fresh:
+        if not any(i in by_identifier for i in ids):
+            (keys_no_arxiv if record.arxiv_id else keys_any).update(keys)
+    by_key = session.items_by_block_key(list(keys_any))
+    for key, item_ids in session.items_by_block_key(list(keys_no_arxiv - keys_any), without_arxiv_id=True).items():
+        by_key[key] = item_ids
     summaries = session.summaries(list({item_id for ids in by_key.values() for item_id in ids}))
 
     next_ids = iter(session.allocate_item_ids(len(fresh)))
     batch = BatchWrite()
     members: dict[int, list[dict]] = {}  # item id -> data of the records it gains in this batch
+    abstracts: dict[int, list[str]] = {}
     for record, print_, ids, keys in fresh:
         item_id = next((by_identifier[i] for i in ids if i in by_identifier), None)
-        summary = None
         if item_id is None and not record.deleted:
-            incoming = merge.summarize(0, record.title, record.authors, record.year, record.arxiv_id, record.doi)
-            candidates = {summaries[c] for key in keys for c in by_key.get(key, ()) if c in summaries}
-            best = merge.best_match(incoming, origin, candidates)
-            if best is not None:
-                item_id = best.item_id
+            candidates = {c: summaries[c] for key in keys for c in by_key.get(key, ()) if c in summaries}
+            if candidates:
+                incoming = merge.summarize(0, record.title, record.authors, record.year, record.arxiv_id,
+                                           record.doi)
+                best = merge.best_match(incoming, origin, candidates.values())
+                if best is not None:
+                    item_id = best.item_id
+                    best.origins.add(origin)
         if item_id is None:
             if record.deleted:
                 counts.skipped += 1
@@ -166,14 +189,8 @@ def _merge_batch(session: IngestSession, records: list[Record], origin: str, see
             item_id = next(next_ids)
             batch.new_item_ids.append(item_id)
             counts.new += 1
-            summary = merge.summarize(item_id, record.title, record.authors, record.year, record.arxiv_id,
-                                      record.doi)
-            summaries[item_id] = summary
         else:
             counts.merged += 1
-            summary = summaries.get(item_id)
-        if summary is not None:
-            summary.origins.add(origin)
         for identifier in ids:
             by_identifier.setdefault(identifier, item_id)
             batch.identifiers.append((*identifier, item_id))
@@ -182,14 +199,18 @@ def _merge_batch(session: IngestSession, records: list[Record], origin: str, see
             batch.block_keys.append((key, item_id))
         data = merge.record_data(record)
         members.setdefault(item_id, []).append(data)
+        abstracts.setdefault(item_id, []).append(record.abstract)
         batch.source_records.append(SourceRecordRow(
             item_id, print_, record.format, record.record_id, origin, record.label, seen_at, record.deleted,
             record.raw, data,
         ))
 
     new_ids = set(batch.new_item_ids)
-    earlier = session.record_data([item_id for item_id in members if item_id not in new_ids])
+    existing = [item_id for item_id in members if item_id not in new_ids]
+    earlier = session.record_data(existing)
+    current_abstracts = session.abstracts(existing)
     for item_id, gained in members.items():
-        batch.items[item_id] = merge.resolve_item(earlier.get(item_id, []) + gained)
+        batch.items[item_id] = merge.resolve_item(
+            earlier.get(item_id, []) + gained, [current_abstracts.get(item_id, ""), *abstracts[item_id]])
     session.write(batch)
     return counts

@@ -79,14 +79,23 @@ def significant_words(title: str) -> list[str]:
     return [token for token in title_tokens(title) if token not in _STOPWORDS]
 
 
-def block_keys(title: str) -> list[str]:
-    """Blocking keys: items sharing one are compared; everything else is assumed different."""
+def block_keys(title: str) -> list[int]:
+    """Blocking keys: items sharing one are compared; everything else is assumed different.
+
+    A key is the first or the last ``BLOCK_WORDS`` significant words (all of them for short
+    titles), hashed to a signed 64-bit integer: compact to index, and a rare collision only
+    adds a candidate that the title comparison then rejects.
+    """
     words = significant_words(title)
     if not words:
         return []
     if len(words) <= BLOCK_WORDS:
-        return ["w:" + " ".join(words)]
-    return ["f:" + " ".join(words[:BLOCK_WORDS]), "l:" + " ".join(words[-BLOCK_WORDS:])]
+        return [_key_hash("w " + " ".join(words))]
+    return [_key_hash("f " + " ".join(words[:BLOCK_WORDS])), _key_hash("l " + " ".join(words[-BLOCK_WORDS:]))]
+
+
+def _key_hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def fingerprint(record: Record, origin_name: str) -> str:
@@ -173,25 +182,22 @@ def best_match(record: ItemSummary, origin: str, candidates: Iterable[ItemSummar
 
 
 def record_data(record: Record) -> dict[str, Any]:
-    """The normalized fields of a record, as stored beside its raw text and read back by ``resolve_item``."""
-    data = {
-        "format": record.format,
-        "title": record.title,
-        "kind": record.kind,
-        "abstract": record.abstract,
-        "authors": record.authors,
-        "arxiv_id": record.arxiv_id,
-        "doi": record.doi,
-        "url": record.url,
-        "published": record.published,
-        "year": record.year,
-        "categories": record.categories,
-        "topics": [list(pair) for pair in record.topics],
-        "label": record.label,
-        "deleted": record.deleted,
-    }
-    if record.extra:
-        data["extra"] = record.extra
+    """The normalized fields of a record that ``resolve_item`` reads, stored beside its raw text.
+
+    Empty fields are left out, and so is the abstract: it is the bulk of a record, the raw
+    text holds it, and the item keeps the longest one seen (see ``resolve_item``).
+    """
+    data: dict[str, Any] = {"format": record.format, "title": record.title}
+    if record.kind != "paper":
+        data["kind"] = record.kind
+    for name in ("authors", "arxiv_id", "doi", "url", "published", "year", "categories", "label", "extra"):
+        value = getattr(record, name)
+        if value:
+            data[name] = value
+    if record.topics:
+        data["topics"] = [list(pair) for pair in record.topics]
+    if record.deleted:
+        data["deleted"] = True
     return data
 
 
@@ -223,8 +229,12 @@ def _first_by_rank(records: list[dict[str, Any]], key: str) -> Any:
     return best
 
 
-def resolve_item(records: list[dict[str, Any]]) -> ItemFields:
-    """Merge the stored data of an item's source records (in the order seen) into its fields."""
+def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -> ItemFields:
+    """Merge the stored data of an item's source records (in the order seen) into its fields.
+
+    ``abstracts`` are the candidates for the abstract: the item's current one and those of
+    the records it gains now; the longest wins (the first of equals).
+    """
     live = [data for data in records if not data.get("deleted")] or records
     arxiv_id = _first_by_rank(live, "arxiv_id")
     categories: list[str] = []
@@ -237,6 +247,9 @@ def resolve_item(records: list[dict[str, Any]]) -> ItemFields:
     published = None
     years = []
     abstract = ""
+    for text in abstracts:
+        if len(text) > len(abstract):
+            abstract = text
     for data in live:
         for name, confidence in data.get("topics") or ():
             topics[name] = max(confidence, topics.get(name, 0.0))
@@ -248,8 +261,6 @@ def resolve_item(records: list[dict[str, Any]]) -> ItemFields:
             published = data["published"]
         if data.get("year"):
             years.append(data["year"])
-        if len(data.get("abstract") or "") > len(abstract):
-            abstract = data["abstract"]
     return ItemFields(
         kind="paper" if any(data.get("kind", "paper") == "paper" for data in live) else "news",
         title=_first_by_rank(live, "title") or "",

@@ -15,37 +15,36 @@ from ..records import ParseError
 
 # Sniffing order matters: specific formats before the generic ones they resemble
 # (arXiv RSS before news feeds, the Hugging Face JSON before JSON Lines).
-_MODULES = (
-    "arxiv_atom",
-    "arxiv_oai",
-    "arxiv_rss",
-    "news_feed",
-    "hf_daily",
-    "jsonl",
-    "bibtex",
-    "csv_table",
-    "capture",
-)
+_MODULES = {
+    "arxiv-atom": "arxiv_atom",
+    "arxiv-oai": "arxiv_oai",
+    "arxiv-rss": "arxiv_rss",
+    "feed": "news_feed",
+    "hf-daily": "hf_daily",
+    "jsonl": "jsonl",
+    "bibtex": "bibtex",
+    "csv": "csv_table",
+    "capture": "capture",
+}
 
 SNIFF_BYTES = 8192
 
 
 def format_modules() -> list[ModuleType]:
     """All format modules, in sniffing order."""
-    return [import_module(f"{__name__}.{name}") for name in _MODULES]
+    return [import_module(f"{__name__}.{module}") for module in _MODULES.values()]
 
 
 def format_names() -> list[str]:
     """The names accepted by ``--format``."""
-    return [module.FORMAT for module in format_modules()]
+    return list(_MODULES)
 
 
 def get_format(name: str) -> ModuleType:
     """Return the module for a format name, or raise ValueError listing the known ones."""
-    for module in format_modules():
-        if module.FORMAT == name:
-            return module
-    raise ValueError(f"unknown format {name!r}; known formats: {', '.join(format_names())}")
+    if name not in _MODULES:
+        raise ValueError(f"unknown format {name!r}; known formats: {', '.join(format_names())}")
+    return import_module(f"{__name__}.{_MODULES[name]}")
 
 
 def detect_format(data: bytes, name: str) -> ModuleType:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..merge import ItemFields, ItemSummary
 
@@ -37,7 +37,7 @@ class BatchWrite:
     new_item_ids: list[int] = field(default_factory=list)
     source_records: list[SourceRecordRow] = field(default_factory=list)
     identifiers: list[tuple[str, str, int]] = field(default_factory=list)
-    block_keys: list[tuple[str, int]] = field(default_factory=list)
+    block_keys: list[tuple[int, int]] = field(default_factory=list)
     items: dict[int, ItemFields] = field(default_factory=dict)
     """Resolved fields of every item the batch created or touched."""
 
@@ -58,8 +58,8 @@ class IngestSession(abc.ABC):
         """Map (scheme, value) identifiers to the items holding them."""
 
     @abc.abstractmethod
-    def items_by_block_key(self, keys: list[str]) -> dict[str, list[int]]:
-        """Map blocking keys to the items holding them."""
+    def items_by_block_key(self, keys: list[int], without_arxiv_id: bool = False) -> dict[int, list[int]]:
+        """Map blocking keys to the items holding them (only items with no arXiv id, if asked)."""
 
     @abc.abstractmethod
     def summaries(self, item_ids: list[int]) -> dict[int, ItemSummary]:
@@ -68,6 +68,10 @@ class IngestSession(abc.ABC):
     @abc.abstractmethod
     def record_data(self, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
         """The stored normalized data of each item's source records, in the order seen."""
+
+    @abc.abstractmethod
+    def abstracts(self, item_ids: list[int]) -> dict[int, str]:
+        """The current abstract of each stored item."""
 
     @abc.abstractmethod
     def allocate_item_ids(self, count: int) -> list[int]:
@@ -94,6 +98,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def ingest_session(self) -> AbstractContextManager[IngestSession]:
         """Open one write transaction for an ingest batch."""
+
+    @abc.abstractmethod
+    def write_group(self) -> AbstractContextManager[Callable[[], None]]:
+        """Group many ingest sessions into one transaction; yields ``commit_now()`` to commit what is done.
+
+        Sessions inside a group stay atomic one by one (a failed file rolls back alone), but
+        share commits: index pages touched by many small files are written once, not per file.
+        """
 
     @abc.abstractmethod
     def item_count(self) -> int:

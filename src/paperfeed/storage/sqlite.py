@@ -6,7 +6,7 @@ import re
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import orjson
 
@@ -48,6 +48,9 @@ class SQLiteStore(Store):
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA busy_timeout = 30000")
+        # Ingest inserts into several random-key indexes; a 2 MB default cache would thrash on them.
+        self._db.execute("PRAGMA cache_size = -131072")
+        self._in_group = False
         self._author_ids: dict[str, int] = {}
         self._topic_ids: dict[str, int] = {}
 
@@ -95,15 +98,42 @@ class SQLiteStore(Store):
 
     @contextmanager
     def ingest_session(self) -> Iterator[IngestSession]:
-        self._db.execute("BEGIN IMMEDIATE")
+        # Inside a write group a session is a savepoint: it rolls back alone, and commits with the group.
+        begin, commit, rollback = (
+            ("SAVEPOINT ingest_file", "RELEASE ingest_file", "ROLLBACK TO ingest_file")
+            if self._in_group else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        )
+        self._db.execute(begin)
         try:
             yield _SQLiteIngestSession(self)
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute(rollback)
+            if self._in_group:
+                self._db.execute("RELEASE ingest_file")
             # Ids cached during the failed transaction may not exist any more.
             self._author_ids.clear()
             self._topic_ids.clear()
             raise
+        self._db.execute(commit)
+
+    @contextmanager
+    def write_group(self) -> Iterator[Callable[[], None]]:
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_group = True
+
+        def commit_now() -> None:
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+
+        try:
+            yield commit_now
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._author_ids.clear()
+            self._topic_ids.clear()
+            raise
+        finally:
+            self._in_group = False
         self._db.execute("COMMIT")
 
     def _author_id_map(self, names: set[str]) -> dict[str, int]:
@@ -256,12 +286,13 @@ class _SQLiteIngestSession(IngestSession):
                     found[(scheme, value)] = item_id
         return found
 
-    def items_by_block_key(self, keys: list[str]) -> dict[str, list[int]]:
-        found: dict[str, list[int]] = {}
+    def items_by_block_key(self, keys: list[int], without_arxiv_id: bool = False) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        query = ("SELECT key, item_id FROM block_keys JOIN items ON items.id = item_id "
+                 "WHERE items.arxiv_id IS NULL AND key IN ({})" if without_arxiv_id else
+                 "SELECT key, item_id FROM block_keys WHERE key IN ({})")
         for chunk in _chunks(keys):
-            for key, item_id in self.db.execute(
-                f"SELECT key, item_id FROM block_keys WHERE key IN ({_marks(len(chunk))})", chunk
-            ):
+            for key, item_id in self.db.execute(query.format(_marks(len(chunk))), chunk):
                 found.setdefault(key, []).append(item_id)
         return found
 
@@ -294,6 +325,13 @@ class _SQLiteIngestSession(IngestSession):
                 chunk,
             ):
                 result.setdefault(item_id, []).append(orjson.loads(data))
+        return result
+
+    def abstracts(self, item_ids: list[int]) -> dict[int, str]:
+        result: dict[int, str] = {}
+        for chunk in _chunks(item_ids):
+            result.update(self.db.execute(
+                f"SELECT id, abstract FROM items WHERE id IN ({_marks(len(chunk))})", chunk))
         return result
 
     def allocate_item_ids(self, count: int) -> list[int]:

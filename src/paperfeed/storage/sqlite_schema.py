@@ -33,6 +33,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             seen_at TEXT NOT NULL,
             deleted INTEGER NOT NULL DEFAULT 0,
             raw TEXT NOT NULL,
+            -- merge.record_data: the normalized fields merging reads (JSON, abstract left out).
             data TEXT NOT NULL
         );
         CREATE INDEX source_records_item ON source_records (item_id);
@@ -45,12 +46,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         CREATE INDEX identifiers_item ON identifiers (item_id);
 
+        -- Title blocking keys (merge.block_keys): hashed word runs, looked up by key only.
         CREATE TABLE block_keys (
-            key TEXT NOT NULL,
+            key INTEGER NOT NULL,
             item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
             PRIMARY KEY (key, item_id)
         ) WITHOUT ROWID;
-        CREATE INDEX block_keys_item ON block_keys (item_id);
 
         CREATE TABLE authors (
             id INTEGER PRIMARY KEY,

@@ -1,0 +1,273 @@
+"""JSON Lines: the Kaggle arXiv snapshot, arXiv daily-listing dumps and generic producers.
+
+The schema is detected once per file from its first object; every later line is read with
+the builder chosen then, so the per-line cost is one ``orjson.loads`` plus the field clean-up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import orjson
+
+from ..normalize import (arxiv_id, clean_text, clean_title, doi, person_name, split_authors, to_utc_date,
+                         valid_day)
+from ..records import ParseContext, ParseError, Record
+from .common import decode_utf8
+
+FORMAT = "jsonl"
+
+KAGGLE_LABEL = "arXiv metadata snapshot"
+LISTING_LABEL = "arXiv listing"
+
+_FILE_DAY = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
+_ABS_URL = "https://arxiv.org/abs/"
+
+# A builder turns one decoded object (and its line's text) into a Record.
+Builder = Callable[[dict, str, int], Record]
+
+
+def sniff(head: bytes, name: str) -> bool:
+    """Say whether the input looks like JSON Lines: objects one per line, or a .jsonl/.ndjson name."""
+    lower = name.lower()
+    if lower.endswith((".jsonl", ".ndjson")):
+        return True
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    # A pretty-printed JSON object also starts with "{"; a second object at the start of a line is JSONL.
+    return body.startswith(b"{") and (b"\n{" in body or b"\r\n{" in body)
+
+
+def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
+    """Yield one Record per non-blank line; the first object decides which schema the file uses."""
+    text = decode_utf8(data)
+    build: Builder | None = None
+    loads = orjson.loads
+    # split("\n"), not splitlines(): U+2028 and friends may sit inside JSON strings.
+    for number, line in enumerate(text.split("\n"), 1):
+        if line.endswith("\r"):
+            line = line[:-1]
+        try:
+            obj = loads(line)
+        except orjson.JSONDecodeError as error:
+            if not line.strip():
+                continue  # blank lines are allowed; checking only after a failure keeps good lines cheap
+            raise ParseError(f"not JSON: {error.msg} (column {error.colno})", f"line {number}") from None
+        if type(obj) is not dict:
+            raise ParseError(f"expected a JSON object, got {type(obj).__name__}", f"line {number}")
+        if build is None:
+            build = _pick_builder(obj, context)
+        try:
+            record = build(obj, line, number)
+        except ParseError:
+            raise
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as error:
+            # A field of the wrong type (authors: 5) must fail the file with its place, not crash the caller.
+            raise ParseError(f"unexpected field shape ({type(error).__name__}: {error})", f"line {number}") from None
+        yield record
+
+
+def schema_of(obj: dict) -> str:
+    """Name the producer schema of one object: ``kaggle``, ``listing`` or ``generic``."""
+    if "authors_parsed" in obj or ("versions" in obj and "update_date" in obj):
+        return "kaggle"
+    if "abs" in obj and "summary" in obj and isinstance(obj.get("categories"), list):
+        return "listing"
+    return "generic"
+
+
+def _pick_builder(first: dict, context: ParseContext) -> Builder:
+    """Return the record builder for the schema the first object shows."""
+    schema = schema_of(first)
+    if schema == "kaggle":
+        return _kaggle_builder(context)
+    if schema == "listing":
+        return _listing_builder(context)
+    return _generic_builder(first, context)
+
+
+def file_day(context: ParseContext) -> str | None:
+    """Return the day a file stands for: the context's hint, else a YYYY-MM-DD in its name."""
+    if context.date_hint:
+        return valid_day(context.date_hint)
+    match = _FILE_DAY.search(context.name)
+    return valid_day(match.group(1)) if match else None
+
+
+def _title_or_fail(value, number: int) -> str:
+    """Return the cleaned title, or raise a ParseError for the line that lacks one."""
+    title = clean_title(value) if isinstance(value, str) else ""
+    if not title:
+        raise ParseError("no title", f"line {number}")
+    return title
+
+
+def _listing_builder(context: ParseContext) -> Builder:
+    """Build records of the arXiv daily-listing dumps (one file per announcement day)."""
+    day = file_day(context)
+    label = context.label or LISTING_LABEL
+
+    def build(obj: dict, raw: str, number: int) -> Record:
+        title = _title_or_fail(obj.get("title"), number)
+        record_id = obj["id"]
+        categories = obj.get("categories") or []
+        extra: dict = {"listing_date": day} if day else {}
+        # The listing pages mix ACM (I.2.7) and MSC (68T50) classes into the category list;
+        # arXiv categories always start with a lower-case archive name.
+        if categories and not all(c[:1].islower() for c in categories):
+            extra["classes"] = [c for c in categories if not c[:1].islower()]
+            categories = [c for c in categories if c[:1].islower()]
+        comment = obj.get("comment")
+        if comment:
+            extra["comment"] = clean_text(comment)
+        canonical = arxiv_id(record_id)
+        return Record(
+            format=FORMAT,
+            record_id=record_id,
+            title=title,
+            raw=raw,
+            abstract=clean_text(obj.get("summary")),
+            authors=[name for name in map(person_name, obj.get("authors") or ()) if name],
+            arxiv_id=canonical,
+            url=obj.get("abs") or (_ABS_URL + canonical if canonical else None),
+            published=day,
+            categories=categories,
+            label=label,
+            extra=extra,
+        )
+
+    return build
+
+
+def _kaggle_builder(context: ParseContext) -> Builder:
+    """Build records of the Kaggle ``arxiv-metadata-oai-snapshot`` schema."""
+    label = context.label or KAGGLE_LABEL
+
+    def build(obj: dict, raw: str, number: int) -> Record:
+        title = _title_or_fail(obj.get("title"), number)
+        record_id = obj["id"]
+        parsed = obj.get("authors_parsed")
+        authors = _parsed_names(parsed) if parsed else split_authors(obj.get("authors"))
+        versions = obj.get("versions") or []
+        extra = {key: clean_text(obj[field]) for field, key in _KAGGLE_EXTRA if obj.get(field)}
+        canonical = arxiv_id(record_id)
+        return Record(
+            format=FORMAT,
+            record_id=record_id,
+            title=title,
+            raw=raw,
+            abstract=clean_text(obj.get("abstract")),
+            authors=authors,
+            arxiv_id=canonical,
+            doi=doi(obj.get("doi")),
+            url=_ABS_URL + (canonical or record_id),
+            published=to_utc_date(versions[0].get("created")) if versions else None,
+            updated=valid_day(obj.get("update_date")),
+            categories=(obj.get("categories") or "").split(),
+            label=label,
+            extra=extra,
+        )
+
+    return build
+
+
+# Kaggle fields kept as extra: (field in the file, key in Record.extra).
+_KAGGLE_EXTRA = (("comments", "comment"), ("journal-ref", "journal_ref"), ("report-no", "report_no"),
+                 ("submitter", "submitter"), ("license", "license"))
+
+
+def _parsed_names(parsed: list) -> list[str]:
+    """Turn Kaggle ``authors_parsed`` rows ``[last, first, suffix, (affiliation)]`` into display names."""
+    names = []
+    for row in parsed:
+        last = row[0] if row else ""
+        first = row[1] if len(row) > 1 else ""
+        suffix = row[2] if len(row) > 2 else ""
+        # arXiv's parser writes hyphenated initials as "C. -P."; the author wrote "C.-P.".
+        first = first.replace(". -", ".-")
+        name = person_name(f"{last}, {first}") if first else person_name(last)
+        if name and suffix:
+            name = f"{name} {clean_text(suffix)}"
+        if name:
+            names.append(name)
+    return names
+
+
+def _generic_builder(first: dict, context: ParseContext) -> Builder:
+    """Build records of other producers, with field names chosen from the first object."""
+    abstract_key = _first_key(first, ("abstract", "summary", "description")) or "abstract"
+    id_key = _first_key(first, ("id", "arxiv_id", "key", "doi", "url")) or "id"
+    date_key = _first_key(first, ("published", "date", "published_date", "created", "year")) or "date"
+    label = context.label or context.name
+
+    def build(obj: dict, raw: str, number: int) -> Record:
+        title = _title_or_fail(obj.get("title"), number)
+        record_id = obj.get(id_key) or obj.get("arxiv_id") or obj.get("id")
+        url = _str(obj.get("url"))
+        canonical = (arxiv_id(_str(obj.get("arxiv_id"))) or arxiv_id(_str(obj.get("id")))
+                     or (arxiv_id(url) if url and "arxiv.org" in url else None))
+        published, year = _date_and_year(obj.get(date_key) or obj.get("year"))
+        categories = obj.get("categories") or []
+        if isinstance(categories, str):
+            categories = categories.split()
+        return Record(
+            format=FORMAT,
+            record_id=str(record_id) if record_id not in (None, "") else f"line {number}",
+            title=title,
+            raw=raw,
+            abstract=clean_text(_str(obj.get(abstract_key))),
+            authors=_any_authors(obj.get("authors") or obj.get("author")),
+            arxiv_id=canonical,
+            doi=doi(_str(obj.get("doi"))),
+            url=url or (_ABS_URL + canonical if canonical else None),
+            published=published,
+            year=year,
+            categories=[str(c) for c in categories],
+            label=label,
+        )
+
+    return build
+
+
+def _first_key(obj: dict, candidates: tuple[str, ...]) -> str | None:
+    """Return the first candidate field name present in ``obj``."""
+    return next((key for key in candidates if key in obj), None)
+
+
+def _str(value) -> str | None:
+    """Return ``value`` as text when it is a string or a number, else None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _any_authors(value) -> list[str]:
+    """Return display names from a list of names, a list of ``{"name": ...}`` objects or one string."""
+    if isinstance(value, str):
+        return split_authors(value)
+    if not isinstance(value, list):
+        return []
+    names = []
+    for item in value:
+        if isinstance(item, dict):
+            item = item.get("name") or " ".join(filter(None, (item.get("given"), item.get("family"))))
+        if isinstance(item, str):
+            name = person_name(item)
+            if name:
+                names.append(name)
+    return names
+
+
+def _date_and_year(value) -> tuple[str | None, int | None]:
+    """Return (``YYYY-MM-DD`` or None, year or None) from a date, timestamp or bare year."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None, value if 1000 <= value <= 9999 else None
+    if not isinstance(value, str) or not value.strip():
+        return None, None
+    value = value.strip()
+    if len(value) == 4 and value.isdigit():
+        return None, int(value)
+    day = to_utc_date(value)
+    return day, int(day[:4]) if day else None
