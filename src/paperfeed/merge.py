@@ -220,15 +220,6 @@ class ItemFields:
     withdrawn: bool
 
 
-def _first_by_rank(records: list[dict[str, Any]], key: str) -> Any:
-    best, best_rank = None, 99
-    for data in records:
-        value = data.get(key)
-        if value and rank(data["format"]) < best_rank:
-            best, best_rank = value, rank(data["format"])
-    return best
-
-
 def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -> ItemFields:
     """Merge the stored data of an item's source records (in the order seen) into its fields.
 
@@ -236,39 +227,48 @@ def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -
     the records it gains now; the longest wins (the first of equals).
     """
     live = [data for data in records if not data.get("deleted")] or records
-    arxiv_id = _first_by_rank(live, "arxiv_id")
+    # Stable sort: among sources of equal rank the record seen first wins.
+    ranked = sorted(live, key=lambda data: FORMAT_RANK.get(data["format"], 5)) if len(live) > 1 else live
+    best: dict[str, Any] = {}
     categories: list[str] = []
-    for data in sorted(live, key=lambda d: rank(d["format"])):
-        for category in data.get("categories") or ():
-            if category not in categories:
-                categories.append(category)
     topics: dict[str, float] = {}
     upvotes_by_label: dict[str, int] = {}
     published = None
     years = []
+    kind = "news"
+    for data in ranked:
+        for name in ("title", "authors", "arxiv_id", "doi", "url"):
+            if name not in best and data.get(name):
+                best[name] = data[name]
+        for category in data.get("categories", ()):
+            if category not in categories:
+                categories.append(category)
+        for name, confidence in data.get("topics", ()):
+            topics[name] = max(confidence, topics.get(name, 0.0))
+        votes = data["extra"].get("upvotes") if "extra" in data else None
+        if isinstance(votes, int):
+            label = data.get("label") or data["format"]
+            upvotes_by_label[label] = max(votes, upvotes_by_label.get(label, 0))
+        day = data.get("published")
+        if day and (published is None or day < published):
+            published = day
+        if data.get("year"):
+            years.append(data["year"])
+        if data.get("kind", "paper") == "paper":
+            kind = "paper"
     abstract = ""
     for text in abstracts:
         if len(text) > len(abstract):
             abstract = text
-    for data in live:
-        for name, confidence in data.get("topics") or ():
-            topics[name] = max(confidence, topics.get(name, 0.0))
-        votes = (data.get("extra") or {}).get("upvotes")
-        if isinstance(votes, int):
-            label = data.get("label") or data["format"]
-            upvotes_by_label[label] = max(votes, upvotes_by_label.get(label, 0))
-        if data.get("published") and (published is None or data["published"] < published):
-            published = data["published"]
-        if data.get("year"):
-            years.append(data["year"])
+    arxiv_id = best.get("arxiv_id")
     return ItemFields(
-        kind="paper" if any(data.get("kind", "paper") == "paper" for data in live) else "news",
-        title=_first_by_rank(live, "title") or "",
+        kind=kind,
+        title=best.get("title", ""),
         abstract=abstract,
-        authors=list(_first_by_rank(live, "authors") or []),
+        authors=list(best.get("authors", ())),
         arxiv_id=arxiv_id,
-        doi=_first_by_rank(live, "doi"),
-        url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else _first_by_rank(live, "url"),
+        doi=best.get("doi"),
+        url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else best.get("url"),
         published=published,
         year=int(published[:4]) if published else (min(years) if years else None),
         categories=categories,
@@ -276,4 +276,3 @@ def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -
         upvotes=sum(upvotes_by_label.values()),
         withdrawn=all(data.get("deleted") for data in records),
     )
-
