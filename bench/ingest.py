@@ -6,8 +6,9 @@ Both measurements run in their own child process (so peak memory is each one's o
 both start from the members already decompressed in memory: decompression is excluded.
 - floor: orjson-parse every line and executemany-insert one row per record
   (id, title, authors, categories, abstract, raw line) into a bare table, one transaction.
-- paperfeed: ``Ingester.ingest_file`` per member: format detection, parsing, normalization,
-  merging (identifiers + title blocking), provenance, authors, categories; one transaction per member.
+- paperfeed: ``Ingester.ingest_inputs`` over the members: format detection, parsing, normalization,
+  merging (identifiers + title blocking), provenance, authors, categories; a savepoint per member,
+  a commit every ``COMMIT_EVERY`` records.
 Prints a line per run and ends with one JSON line of figures.
 """
 
@@ -70,8 +71,8 @@ def run_paperfeed(path: str, queue) -> None:
         store = open_store(Path(folder) / "bench.db")
         ingester = Ingester(store)
         start = time.perf_counter()
-        results = [ingester.ingest_file(InputFile(f"{path}!{name}", name, lambda d=data: d, len(data)))
-                   for name, data in members]
+        results = ingester.ingest_inputs(
+            [InputFile(f"{path}!{name}", name, lambda d=data: d, len(data)) for name, data in members]).files
         seconds = time.perf_counter() - start
         failed = [r.origin for r in results if r.failed]
         stats = store.stats()

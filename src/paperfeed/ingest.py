@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import merge
 from .inputs import InputError, InputFile, iter_inputs
@@ -81,47 +81,72 @@ class Ingester:
         return self.ingest_inputs(iter_inputs(list(paths)))
 
     def ingest_inputs(self, entries: Iterable[InputFile | InputError]) -> IngestReport:
-        """Ingest input files, committing every ``COMMIT_EVERY`` records and at the end."""
+        """Ingest input files, committing every ``COMMIT_EVERY`` records and at the end.
+
+        Each file is its own savepoint: a file that fails to parse is rolled back whole and the
+        next one goes on.
+        """
         report = IngestReport()
+        session_scope = session = result = None
         with self.store.write_group() as commit_now:
             pending = 0
-            for entry in entries:
-                if isinstance(entry, InputError):
-                    result = FileResult(entry.origin, error=entry.message, place=entry.place)
-                else:
-                    result = self.ingest_file(entry)
-                report.files.append(result)
-                self.on_file(result)
-                pending += result.records
-                if pending >= COMMIT_EVERY:
-                    commit_now()
-                    pending = 0
+            try:
+                for event, entry, payload in self._parse_events(entries):
+                    if event == "start":
+                        result = FileResult(entry.origin, format=payload)
+                        session_scope = self.store.ingest_session()
+                        session = session_scope.__enter__()
+                        continue
+                    if event == "batch":
+                        counts, changes = _merge_batch(session, payload, entry.origin, self.seen_at)
+                        session.write(changes)
+                        result.new += counts.new
+                        result.merged += counts.merged
+                        result.unchanged += counts.unchanged
+                        result.skipped += counts.skipped
+                        self.on_records(len(payload))
+                        continue
+                    if event == "end":
+                        session_scope.__exit__(None, None, None)
+                    else:  # "fail": the file is rolled back whole
+                        if session_scope is not None:
+                            session_scope.__exit__(type(payload), payload, None)
+                        result = FileResult(entry.origin, format=result.format if result else None,
+                                            error=payload.message, place=payload.place)
+                    session_scope = session = None
+                    report.files.append(result)
+                    self.on_file(result)
+                    pending += result.records
+                    result = None
+                    if pending >= COMMIT_EVERY:
+                        commit_now()
+                        pending = 0
+            except BaseException as error:
+                if session_scope is not None:
+                    session_scope.__exit__(type(error), error, error.__traceback__)
+                raise
         return report
 
-    def ingest_file(self, entry: InputFile) -> FileResult:
-        """Ingest one file in one transaction; on bad input, roll it back and report where."""
-        result = FileResult(entry.origin)
-        context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint)
-        try:
-            data = entry.read()
-            module = get_format(self.format_name) if self.format_name else detect_format(data, entry.name)
-            result.format = module.FORMAT
-            with self.store.ingest_session() as session:
-                records = module.parse(data, context)
-                for batch in _batches(records, BATCH_SIZE):
-                    counts = _merge_batch(session, batch, entry.origin, self.seen_at)
-                    result.new += counts.new
-                    result.merged += counts.merged
-                    result.unchanged += counts.unchanged
-                    result.skipped += counts.skipped
-                    self.on_records(len(batch))
-        except ParseError as error:
-            result.error, result.place = error.message, error.place
-            result.new = result.merged = result.unchanged = result.skipped = 0
-        except OSError as error:
-            result.error = f"cannot read: {error.strerror or error}"
-            result.new = result.merged = result.unchanged = result.skipped = 0
-        return result
+    def _parse_events(self, entries: Iterable[InputFile | InputError]) -> Iterator[tuple[str, Any, Any]]:
+        """Yield ("start", file, format), ("batch", file, records)..., then ("end", file, None) or
+        ("fail", file, ParseError) for every input."""
+        for entry in entries:
+            if isinstance(entry, InputError):
+                yield "fail", entry, ParseError(entry.message, entry.place)
+                continue
+            context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint)
+            try:
+                data = entry.read()
+                module = get_format(self.format_name) if self.format_name else detect_format(data, entry.name)
+                yield "start", entry, module.FORMAT
+                for batch in _batches(module.parse(data, context), BATCH_SIZE):
+                    yield "batch", entry, batch
+            except ParseError as error:
+                yield "fail", entry, error
+            except OSError as error:
+                yield "fail", entry, ParseError(f"cannot read: {error.strerror or error}")
+            else:
+                yield "end", entry, None
 
 
 def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
@@ -138,8 +163,9 @@ class _Counts:
     skipped: int = 0
 
 
-def _merge_batch(session: IngestSession, records: list[Record], origin: str, seen_at: str) -> _Counts:
-    """Decide an item for each record of a batch and write the batch."""
+def _merge_batch(session: IngestSession, records: list[Record], origin: str,
+                 seen_at: str) -> tuple[_Counts, BatchWrite]:
+    """Decide an item for each record of a batch; return the counts and the writes to make."""
     counts = _Counts()
     origin_name = origin.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
     prints = [merge.fingerprint(record, origin_name) for record in records]
@@ -210,7 +236,12 @@ def _merge_batch(session: IngestSession, records: list[Record], origin: str, see
     earlier = session.record_data(existing)
     current_abstracts = session.abstracts(existing)
     for item_id, gained in members.items():
-        batch.items[item_id] = merge.resolve_item(
-            earlier.get(item_id, []) + gained, [current_abstracts.get(item_id, ""), *abstracts[item_id]])
-    session.write(batch)
-    return counts
+        if item_id in new_ids:
+            batch.items[item_id] = merge.resolve_item(gained, abstracts[item_id])
+            continue
+        before = earlier.get(item_id, [])
+        fields = merge.resolve_item(before + gained, [current_abstracts[item_id], *abstracts[item_id]])
+        # A re-listing usually changes nothing about the item: then only its new source record is written.
+        if fields != merge.resolve_item(before, [current_abstracts[item_id]]):
+            batch.items[item_id] = fields
+    return counts, batch

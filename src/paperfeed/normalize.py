@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+from html.entities import html5 as _HTML5_ENTITIES
 import unicodedata
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -11,7 +13,8 @@ from functools import lru_cache
 from unidecode import unidecode
 
 # New-style ids: YYMM.NNNN (2007-2014) or YYMM.NNNNN (2015-); old style: archive[.SUBJ]/YYMMNNN.
-_NEW_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(v\d+)?(?![\d])")
+# An id follows a non-digit, non-dot character, or "arXiv." as in arXiv's own DOIs (10.48550/arXiv.2005.14165).
+_NEW_ID = re.compile(r"(?:(?<![\d.])|(?<=(?i:arxiv)\.))(\d{4}\.\d{4,5})(v\d+)?(?![\d])")
 _OLD_ID = re.compile(r"(?<![\w-])([a-z][a-z-]+)(?:\.[A-Z]{2})?/(\d{7})(v\d+)?(?!\d)")
 _DOI = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
 _WS = re.compile(r"\s+")
@@ -54,10 +57,28 @@ def doi(text: str | None) -> str | None:
     return match.group(0).rstrip(".,;").lower()
 
 
+# A complete HTML character reference: named, decimal or hex, closed by ";" (``&amp;``, ``&#225;``, ``&#xE9;``).
+_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+
+
+def _unescape_entity(match: re.Match) -> str:
+    reference = match.group(0)
+    if reference[1] == "#":
+        return html.unescape(reference)
+    # html.unescape would also decode a known prefix of an unknown name ("&param;" -> "¶m;").
+    return _HTML5_ENTITIES.get(reference[1:], reference)
+
+
 def clean_text(text: str | None) -> str:
-    """Collapse whitespace and line breaks; NFC-normalize."""
+    """Decode HTML character references; collapse whitespace and line breaks; NFC-normalize.
+
+    Only references closed by ``;`` are decoded (``AT&T``, ``&param`` stay as they are), one
+    level deep; unknown names are kept. The ``"&" in text`` test keeps this free for most text.
+    """
     if not text:
         return ""
+    if "&" in text:
+        text = _ENTITY.sub(_unescape_entity, text)
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     # str.split() is several times faster than a regex over long abstracts.
@@ -129,7 +150,14 @@ def person_name(text: str | None) -> str:
             name = f"{first} {last}"
     # "J.R.R. Tolkien" -> "J. R. R. Tolkien" so that initials compare equal across sources.
     name = re.sub(r"\b([A-Z])\.(?=[A-Z])", r"\1. ", name)
-    return name.strip(" ,;")
+    name = name.strip(" ,")
+    if name.endswith(";") and not _ENTITY_AT_END.search(name):
+        name = name.rstrip(" ,;")
+    return name
+
+
+# An HTML reference that ends a name (left by double escaping): its ";" is part of it, not punctuation.
+_ENTITY_AT_END = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});$")
 
 
 def name_pairs(text: str) -> list[str]:
@@ -154,10 +182,23 @@ def split_authors(text: str | None) -> list[str]:
     if len(and_parts) > 1 and all(_is_one_name(part) for part in and_parts):
         return [n for n in (person_name(p) for p in and_parts) if n]
     parts = [part.strip() for part in ", ".join(and_parts).split(",") if part.strip()]
+    if len(parts) > 1 and any(part.lower() in _NAME_SUFFIXES for part in parts[1:]):
+        parts = _attach_suffixes(parts)
     single_words = sum(1 for part in parts if " " not in part)
     if len(parts) >= 2 and len(parts) % 2 == 0 and single_words == len(parts):
         return [n for n in name_pairs(", ".join(parts)) if n]
     return [n for n in (person_name(p) for p in parts) if n]
+
+
+def _attach_suffixes(parts: list[str]) -> list[str]:
+    """Join a name suffix to the name before it: ``Felipe Cariño``, ``Jr.`` -> ``Felipe Cariño, Jr.``."""
+    joined: list[str] = []
+    for part in parts:
+        if joined and part.lower() in _NAME_SUFFIXES:
+            joined[-1] = f"{joined[-1]}, {part}"
+        else:
+            joined.append(part)
+    return joined
 
 
 def _is_one_name(part: str) -> bool:
