@@ -27,7 +27,7 @@ def _open(ctx: click.Context):
     try:
         return open_store(settings.db)
     except StoreError as error:
-        _fail(str(error))
+        _fail(str(error), 2 if error.usage else 1)
 
 
 def _store_errors(command):
@@ -67,7 +67,7 @@ def init(ctx: click.Context) -> None:
         store = open_store(ctx.obj.db, migrate=False)
         applied = store.migrate()
     except StoreError as error:
-        _fail(str(error))
+        _fail(str(error), 2 if error.usage else 1)
     with store:
         click.echo(f"store: {store.url}")
         click.echo(f"migrations applied now: {', '.join(applied) if applied else 'none (up to date)'}")

@@ -145,6 +145,9 @@ class Ingester:
                 yield "fail", entry, error
             except OSError as error:
                 yield "fail", entry, ParseError(f"cannot read: {error.strerror or error}")
+            except Exception as error:  # a parser bug fails its own file, not the run and the files before it
+                yield "fail", entry, ParseError(
+                    f"internal error while parsing ({type(error).__name__}: {error}); please report it")
             else:
                 yield "end", entry, None
 

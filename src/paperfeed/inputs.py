@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 _ARCHIVE_SUFFIXES = (".tar.xz", ".txz", ".tar.gz", ".tgz", ".tar.bz2", ".tar", ".zip")
 # Files that sit beside data in a folder but are not data.
-_NOT_DATA = re.compile(r"^(readme|license|licence|copying|notice)(\.|$)|^\.", re.IGNORECASE)
+_NOT_DATA = re.compile(r"^(readme|license|licence|copying|notice)([._-]|$)|^\.", re.IGNORECASE)
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
@@ -51,14 +51,23 @@ def is_archive(name: str) -> bool:
 def iter_inputs(paths: list[str | Path]) -> Iterator[InputFile | InputError]:
     """Yield every input file under ``paths``, in a stable order; unreadable ones as InputError."""
     for path in paths:
-        yield from _walk(Path(path))
+        yield from _walk(Path(path), set())
 
 
-def _walk(path: Path) -> Iterator[InputFile | InputError]:
+def _walk(path: Path, walked: set[Path]) -> Iterator[InputFile | InputError]:
     if path.is_dir():
-        for child in sorted(path.iterdir()):
+        real = path.resolve()
+        if real in walked:  # a symlink back into a folder being walked: its files are already on the way
+            return
+        walked.add(real)
+        try:
+            children = sorted(path.iterdir())
+        except OSError as error:
+            yield InputError(str(path), f"cannot read folder: {error.strerror or error}")
+            return
+        for child in children:
             if not _NOT_DATA.search(child.name):
-                yield from _walk(child)
+                yield from _walk(child, walked)
         return
     origin = str(path)
     if not path.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 
@@ -18,6 +19,10 @@ FORMAT = "bibtex"
 _TAG_SEPARATORS = re.compile(r"[,;]")
 _YEAR = re.compile(r"\b(\d{4})\b")
 _ARXIV_DOI = re.compile(r"^10\.48550/arxiv\.", re.IGNORECASE)
+
+# bibtexparser logs every block it cannot parse (and duplicate fields) as warnings; with no handler
+# configured they reach stderr through logging's last resort. parse() reports the first failed block itself.
+logging.getLogger("bibtexparser").addHandler(logging.NullHandler())
 
 
 def sniff(head: bytes, name: str) -> bool:

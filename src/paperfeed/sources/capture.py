@@ -159,7 +159,7 @@ def _topic_record(file_lines: list[str], block: list[_Line], topic: str, context
     else:
         kind = "paper" if authors else "news"
     return _record(file_lines, block, context, title=title_line.text, abstract=abstract_line.text, authors=authors,
-                   kind=kind, label=source or context.label or topic, topics=[(topic, 1.0)])
+                   kind=kind, label=context.label or source or topic, topics=[(topic, 1.0)])
 
 
 def _check_item(title: _Line, abstract: _Line) -> None:

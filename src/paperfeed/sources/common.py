@@ -32,6 +32,11 @@ def parse_xml(data: bytes) -> Element:
         line, column = error.position
         reason = str(error).split(":")[0]
         raise ParseError(f"malformed XML: {reason}", f"line {line}, column {column}") from None
+    except (LookupError, ValueError) as error:
+        # expat hands encodings it lacks to Python's codecs: an unknown name (encoding="UTF08") raises
+        # LookupError, a multi-byte one (Shift_JIS, Big5, UTF-7) ValueError.
+        raise ParseError(f"unsupported XML encoding in the declaration ({error}); re-save the file as UTF-8",
+                         "line 1") from None
 
 
 def local_name(tag: str) -> str:

@@ -13,11 +13,12 @@ def open_store(url: str | Path, migrate: bool = True) -> Store:
     """Open the store at ``url`` (``sqlite:///path.db`` or a file path) and apply pending migrations."""
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError("the PostgreSQL backend is not available yet in this version; use a SQLite file")
+        raise StoreError("the PostgreSQL backend is not available yet in this version; use a SQLite file",
+                         usage=True)
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///"):]
     elif "://" in text:
-        raise StoreError(f"unsupported database URL {text!r}: use sqlite:///path.db or a file path")
+        raise StoreError(f"unsupported database URL {text!r}: use sqlite:///path.db or a file path", usage=True)
     from .sqlite import SQLiteStore
 
     store = SQLiteStore(text)

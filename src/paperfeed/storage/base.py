@@ -11,7 +11,14 @@ from ..merge import ItemFields, ItemSummary
 
 
 class StoreError(RuntimeError):
-    """A store that cannot be opened or used (bad URL, unreadable file, newer schema)."""
+    """A store that cannot be opened or used (bad URL, unreadable file, newer schema).
+
+    ``usage`` is True when the user asked for something unsupported (a URL scheme), not a fault.
+    """
+
+    def __init__(self, message: str, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 @dataclass(slots=True)
