@@ -35,13 +35,11 @@ def _store_errors(command):
 
     @wraps(command)
     def wrapper(*args, **kwargs):
-        import sqlite3
-
-        from .storage import StoreError
+        from .storage import STORE_ERRORS
 
         try:
             return command(*args, **kwargs)
-        except (StoreError, sqlite3.DatabaseError) as error:
+        except STORE_ERRORS as error:
             _fail(f"store error: {error}")
 
     return wrapper

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from . import merge
 from .inputs import InputError, InputFile, iter_inputs
@@ -81,75 +81,57 @@ class Ingester:
         return self.ingest_inputs(iter_inputs(list(paths)))
 
     def ingest_inputs(self, entries: Iterable[InputFile | InputError]) -> IngestReport:
-        """Ingest input files, committing every ``COMMIT_EVERY`` records and at the end.
-
-        Each file is its own savepoint: a file that fails to parse is rolled back whole and the
-        next one goes on.
-        """
+        """Ingest input files, committing every ``COMMIT_EVERY`` records and at the end."""
         report = IngestReport()
-        session_scope = session = result = None
         with self.store.write_group() as commit_now:
             pending = 0
-            try:
-                for event, entry, payload in self._parse_events(entries):
-                    if event == "start":
-                        result = FileResult(entry.origin, format=payload)
-                        session_scope = self.store.ingest_session()
-                        session = session_scope.__enter__()
-                        continue
-                    if event == "batch":
-                        counts, changes = _merge_batch(session, payload, entry.origin, self.seen_at)
-                        session.write(changes)
-                        result.new += counts.new
-                        result.merged += counts.merged
-                        result.unchanged += counts.unchanged
-                        result.skipped += counts.skipped
-                        self.on_records(len(payload))
-                        continue
-                    if event == "end":
-                        session_scope.__exit__(None, None, None)
-                    else:  # "fail": the file is rolled back whole
-                        if session_scope is not None:
-                            session_scope.__exit__(type(payload), payload, None)
-                        result = FileResult(entry.origin, format=result.format if result else None,
-                                            error=payload.message, place=payload.place)
-                    session_scope = session = None
-                    report.files.append(result)
-                    self.on_file(result)
-                    pending += result.records
-                    result = None
-                    if pending >= COMMIT_EVERY:
-                        commit_now()
-                        pending = 0
-            except BaseException as error:
-                if session_scope is not None:
-                    session_scope.__exit__(type(error), error, error.__traceback__)
-                raise
+            for entry in entries:
+                if isinstance(entry, InputError):
+                    result = FileResult(entry.origin, error=entry.message, place=entry.place)
+                else:
+                    result = self.ingest_file(entry)
+                report.files.append(result)
+                self.on_file(result)
+                pending += result.records
+                if pending >= COMMIT_EVERY:
+                    commit_now()
+                    pending = 0
         return report
 
-    def _parse_events(self, entries: Iterable[InputFile | InputError]) -> Iterator[tuple[str, Any, Any]]:
-        """Yield ("start", file, format), ("batch", file, records)..., then ("end", file, None) or
-        ("fail", file, ParseError) for every input."""
-        for entry in entries:
-            if isinstance(entry, InputError):
-                yield "fail", entry, ParseError(entry.message, entry.place)
-                continue
-            context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint)
-            try:
-                data = entry.read()
-                module = get_format(self.format_name) if self.format_name else detect_format(data, entry.name)
-                yield "start", entry, module.FORMAT
-                for batch in _batches(module.parse(data, context), BATCH_SIZE):
-                    yield "batch", entry, batch
-            except ParseError as error:
-                yield "fail", entry, error
-            except OSError as error:
-                yield "fail", entry, ParseError(f"cannot read: {error.strerror or error}")
-            except Exception as error:  # a parser bug fails its own file, not the run and the files before it
-                yield "fail", entry, ParseError(
-                    f"internal error while parsing ({type(error).__name__}: {error}); please report it")
-            else:
-                yield "end", entry, None
+    def ingest_file(self, entry: InputFile) -> FileResult:
+        """Ingest one file atomically (a savepoint inside the write group); on bad input, roll it
+        back whole and report where."""
+        result = FileResult(entry.origin)
+        context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint)
+        try:
+            data = entry.read()
+            module = get_format(self.format_name) if self.format_name else detect_format(data, entry.name)
+            result.format = module.FORMAT
+            with self.store.ingest_session() as session:
+                for batch in _batches(_parser_bugs_as_errors(module.parse(data, context)), BATCH_SIZE):
+                    counts, changes = _merge_batch(session, batch, entry.origin, self.seen_at)
+                    session.write(changes)
+                    result.new += counts.new
+                    result.merged += counts.merged
+                    result.unchanged += counts.unchanged
+                    result.skipped += counts.skipped
+                    self.on_records(len(batch))
+        except ParseError as error:
+            return FileResult(entry.origin, result.format, error=error.message, place=error.place)
+        except OSError as error:
+            return FileResult(entry.origin, result.format, error=f"cannot read: {error.strerror or error}")
+        return result
+
+
+def _parser_bugs_as_errors(records: Iterator[Record]) -> Iterator[Record]:
+    """Turn a parser's unexpected exception into a ParseError, so a parser bug fails its own file
+    and not the whole run (store errors raised outside the parser still propagate)."""
+    try:
+        yield from records
+    except ParseError:
+        raise
+    except Exception as error:
+        raise ParseError(f"internal error while parsing ({type(error).__name__}: {error}); please report it") from error
 
 
 def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:

@@ -24,12 +24,14 @@ Field rule for a merged item (``resolve_item``), applied to all its source recor
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
-from .normalize import author_key, title_tokens
+from .normalize import fold, title_tokens
 from .records import Record
 
 FORMAT_RANK = {
@@ -50,10 +52,35 @@ _STOPWORDS = frozenset(
     "a an and are as at by for from in into is it of on or the to via with without using towards toward".split()
 )
 BLOCK_WORDS = 4
+"""Words in a title-end blocking key; also the most words a title may have to be keyed whole."""
+_DELETION_KEY_WORDS = 5
+"""Titles of 3 up to this many significant words also get a key for each word left out (one typo or change)."""
 TITLE_MATCH = 92.0
 """Minimum rapidfuzz ratio (0-100) of normalized titles for a confirmed near-duplicate."""
 TITLE_MATCH_UNCONFIRMED = 97.0
 """Stricter bar when neither authors nor year can confirm the match."""
+TITLE_MATCH_AUTHORS = 85.0
+"""Lower bar when the year and the authors agree: as many on each side, two or more, four in five in common."""
+TITLE_MATCH_CONTAINED = 95.0
+"""Minimum partial ratio for a title, or its main part, to count as contained in the other title."""
+TITLE_MATCH_CONTAINED_WORDS = 4
+"""Significant words a contained title needs (one fewer when the years are equal too)."""
+TITLE_MATCH_MARGIN = 1.0
+"""Score points by which the best candidate must beat the next one; closer than that is too close to call."""
+
+# Remarks in brackets: "(Tutorial)", "(Panel Abstract)", "(extended version)", "[Demo]".
+_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+# Where a title's parts meet: "Main: subtitle", "Main - Book Review", "Main? Subtitle", "Main. Remark".
+_PART_BREAK = re.compile(r"\s*[:;?!]\s+|\s+[-\u2013\u2014]+\s+|\.\s+")
+_MAIN_BREAK = re.compile(r": | - |\? | \u2013 | \u2014 ")
+# Prefixes written hyphenated as often as solid: "semi-structured" ~ "semistructured", "e-mail" ~ "email".
+_JOINED_PREFIXES = frozenset("semi multi non co pre post re sub inter intra meta micro e".split())
+_WORD = re.compile(r"[a-z0-9]+")
+_NAME_TOKEN = re.compile(r"[a-z0-9?]+")
+_NAME_SUFFIX_TOKENS = frozenset({"jr", "sr", "ii", "iii", "iv"})
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
+_NUMBERED = frozenset({"part", "vol", "volume", "chapter", "section", "no", "number", "phase", "level", "book"})
+_DIGITS = re.compile(r"\d+")
 
 
 def rank(format_name: str) -> int:
@@ -75,23 +102,76 @@ def identifiers(record: Record, label: str | None = None) -> list[tuple[str, str
 
 
 def significant_words(title: str) -> list[str]:
-    """Title tokens without stopwords."""
-    return [token for token in title_tokens(title) if token not in _STOPWORDS]
+    """Title tokens (``title_tokens``) without stopwords; a plural ``s`` dropped, hyphenated prefixes joined.
+
+    ``Semi-Structured Updates`` -> ``semistructured update``: spelling variants meet in a key.
+    """
+    text = fold(title)
+    if "-" in text:
+        text = _join_prefixes(text)
+    return [token[:-1] if len(token) > 3 and token[-1] == "s" and token[-2] != "s" else token
+            for token in _WORD.findall(text) if token not in _STOPWORDS]
+
+
+def _join_prefixes(text: str) -> str:
+    """Drop the hyphen after a prefix (``_JOINED_PREFIXES``) in lower-case text."""
+    pieces = text.split("-")
+    joined = pieces[0]
+    for piece in pieces[1:]:
+        start = len(joined)
+        while start and joined[start - 1].isalpha():
+            start -= 1
+        if joined[start:] in _JOINED_PREFIXES and piece[:1].isalpha():
+            joined += piece
+        else:
+            joined += "-" + piece
+    return joined
+
+
+def _title_variants(title: str) -> list[str]:
+    """The title, and the title without bracketed remarks when it has any."""
+    if "(" in title or "[" in title:
+        core = _BRACKETED.sub(" ", title)
+        if core.strip() and core != title:
+            return [title, core]
+    return [title]
 
 
 def block_keys(title: str) -> list[int]:
     """Blocking keys: items sharing one are compared; everything else is assumed different.
 
-    A key is the first or the last ``BLOCK_WORDS`` significant words (all of them for short
-    titles), hashed to a signed 64-bit integer: compact to index, and a rare collision only
-    adds a candidate that the title comparison then rejects.
+    From the significant words (of the title, and of the title without bracketed remarks):
+    the first and the last ``BLOCK_WORDS`` words, or all of them for a title that short, so
+    a short title also meets a longer one that begins or ends with it; for longer titles the
+    first two and last two words together, so a change in the middle still meets; for
+    titles of 3 to ``_DELETION_KEY_WORDS`` words, the words with each one left out in turn,
+    so one changed, added or dropped word still meets; and the main part of "Main: subtitle"
+    when it has 3 to ``BLOCK_WORDS`` words, so it meets plain "Main". Each key is hashed to a
+    signed 64-bit integer: compact to index, and a rare collision only adds a candidate that
+    the title comparison then rejects.
     """
-    words = significant_words(title)
-    if not words:
-        return []
-    if len(words) <= BLOCK_WORDS:
-        return [_key_hash("w " + " ".join(words))]
-    return [_key_hash("f " + " ".join(words[:BLOCK_WORDS])), _key_hash("l " + " ".join(words[-BLOCK_WORDS:]))]
+    texts: set[str] = set()
+    variants = _title_variants(title)
+    for variant in variants:
+        words = significant_words(variant)
+        count = len(words)
+        if count <= BLOCK_WORDS:
+            if words:
+                texts.add(" ".join(words))
+        else:
+            texts.add(" ".join(words[:BLOCK_WORDS]))
+            texts.add(" ".join(words[-BLOCK_WORDS:]))
+            if count > _DELETION_KEY_WORDS:
+                texts.add(" ".join(words[:2] + words[-2:]))
+        if 3 <= count <= _DELETION_KEY_WORDS:
+            texts.update(" ".join(words[:i] + words[i + 1:]) for i in range(count))
+    core = variants[-1]
+    main = _MAIN_BREAK.search(core)
+    if main and core.count(" ", 0, main.start()) >= 2:  # a main part of one or two words makes no key
+        words = significant_words(core[:main.start()])
+        if 3 <= len(words) <= BLOCK_WORDS:
+            texts.add(" ".join(words))
+    return [_key_hash(text) for text in texts]
 
 
 def _key_hash(text: str) -> int:
@@ -114,6 +194,7 @@ class ItemSummary:
     item_id: int
     title: str
     title_norm: str
+    """The title's tokens, space-joined."""
     surnames: frozenset[str]
     year: int | None
     arxiv_id: str | None
@@ -121,17 +202,36 @@ class ItemSummary:
     origins: set[str] = field(default_factory=set)
     record_ids: set[tuple[str, str]] = field(default_factory=set)
     """(origin, record_id) pairs already in the item."""
+    title_core: str = ""
+    """``title_norm`` without bracketed remarks; the same string when there are none."""
+    people: tuple[tuple[str, ...], ...] = ()
+    """Each author's folded name tokens, surname last (``?`` stands for characters lost to bad decoding)."""
+
+
+def _person_tokens(name: str) -> tuple[str, ...]:
+    """Folded name tokens, surname last, suffixes (``Jr.``) dropped; U+FFFD becomes ``?``."""
+    if "\ufffd" in name:
+        name = re.sub("\ufffd+", "?", name)
+    tokens = _NAME_TOKEN.findall(fold(name))
+    if len(tokens) > 1:
+        tokens = [token for token in tokens if token not in _NAME_SUFFIX_TOKENS] or tokens
+    return tuple(token for token in tokens if token != "?")
 
 
 def surnames(authors: Iterable[str]) -> frozenset[str]:
-    """Folded surnames of a list of display names."""
-    return frozenset(key.split("|", 1)[0] for key in (author_key(name) for name in authors) if key)
+    """Folded surnames of a list of display names (``?`` where characters were lost)."""
+    return frozenset(tokens[-1] for tokens in (_person_tokens(name) for name in authors) if tokens)
 
 
 def summarize(item_id: int, title: str, authors: Iterable[str], year: int | None,
               arxiv_id: str | None, doi: str | None) -> ItemSummary:
     """Build the matcher's view of an item."""
-    return ItemSummary(item_id, title, " ".join(title_tokens(title)), surnames(authors), year, arxiv_id, doi)
+    variants = _title_variants(title)
+    norm = " ".join(title_tokens(variants[0]))
+    core = (" ".join(title_tokens(variants[1])) or norm) if len(variants) > 1 else norm
+    people = tuple(tokens for tokens in (_person_tokens(name) for name in authors) if tokens)
+    return ItemSummary(item_id, title, norm, frozenset(tokens[-1] for tokens in people), year, arxiv_id, doi,
+                       title_core=core, people=people)
 
 
 def title_similarity(a: str, b: str) -> float:
@@ -141,8 +241,106 @@ def title_similarity(a: str, b: str) -> float:
     return max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b))
 
 
+def _numbers(title_norm: str) -> list[int]:
+    """The numbers a normalized title names (digit runs; roman numerals ii-x, and i-x after "part" etc.), sorted."""
+    found = [int(run) for run in _DIGITS.findall(title_norm)]
+    tokens = title_norm.split()
+    for index, token in enumerate(tokens):
+        value = _ROMAN.get(token)
+        if value and (value > 1 and token not in ("v", "x") or index and tokens[index - 1] in _NUMBERED):
+            found.append(value)
+    return sorted(found)
+
+
+def _contains_numbers(longer: list[int], shorter: list[int]) -> bool:
+    """Whether every number of ``shorter`` is among ``longer`` (as a multiset)."""
+    rest = list(longer)
+    for value in shorter:
+        if value not in rest:
+            return False
+        rest.remove(value)
+    return True
+
+
+def _main_parts(title: str) -> list[str]:
+    """Normalized shortenings of a title that may be the same work's whole title elsewhere.
+
+    A title of several parts ("Main: subtitle", "Main - Book Review", "Foreword: Main") gives
+    its leading parts without the trailing ones, and its parts without the first.
+    """
+    core = _BRACKETED.sub(" ", title) if "(" in title or "[" in title else title
+    parts = [part for part in _PART_BREAK.split(core) if part.strip()]
+    shortened = [" ".join(parts[:end]) for end in range(1, len(parts))]
+    if len(parts) > 1:
+        shortened.append(" ".join(parts[1:]))
+    return [" ".join(title_tokens(text)) for text in shortened]
+
+
+def _same_surname(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether two folded names (``_person_tokens``) can be one person, judged by surname.
+
+    Equal surnames; a surname with lost characters (``sch?ning`` ~ ``schoning``, ``kie?ling`` ~
+    ``kiessling``); one surname among the other's later name words (``Berzal`` ~ ``Berzal Galiano``);
+    or, for surnames of five letters or more with the same first initial, one typo (``Kriegal``).
+    """
+    x, y = a[-1], b[-1]
+    if x == y:
+        return True
+    if "?" in x or "?" in y:
+        pattern, other = (x, y) if "?" in x else (y, x)
+        regex = ".{1,3}".join(re.escape(part) for part in pattern.split("?"))
+        return "?" not in other and re.fullmatch(regex, other) is not None
+    if (len(x) > 1 and x in b[1:-1]) or (len(y) > 1 and y in a[1:-1]):
+        return True
+    return (min(len(x), len(y)) >= 5 and (len(a) == 1 or len(b) == 1 or a[0][0] == b[0][0])
+            and OSA.distance(x, y, score_cutoff=1) <= 1)
+
+
+def _shared_authors(a: ItemSummary, b: ItemSummary) -> int:
+    """How many authors of the shorter list have a namesake (``_same_surname``) in the other."""
+    few, many = (a, b) if len(a.people) <= len(b.people) else (b, a)
+    shared = 0
+    for person in few.people:
+        if person[-1] in many.surnames or any(_same_surname(person, other) for other in many.people):
+            shared += 1
+    return shared
+
+
+def _containment(a: ItemSummary, b: ItemSummary, min_words: int) -> float:
+    """How well (0-100) one title, or a main part of it (``_main_parts``), appears inside the other.
+
+    0 when the titles name numbers that neither title's numbers include ("Part I" and "Part II").
+    """
+    numbers_a, numbers_b = _numbers(a.title_norm), _numbers(b.title_norm)
+    if not (_contains_numbers(numbers_a, numbers_b) or _contains_numbers(numbers_b, numbers_a)):
+        return 0.0
+    best = 0.0
+    for inner, outer in ((a, b), (b, a)):
+        for text in (inner.title_core, *_main_parts(inner.title)):
+            if len(text) > len(outer.title_core) or len(significant_words(text)) < min_words:
+                continue
+            best = max(best, fuzz.partial_ratio(text, outer.title_core))
+    return best
+
+
 def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> float:
-    """Score how surely ``record`` is the same work as ``candidate``: 0 if not, else the title similarity."""
+    """Score how surely ``record`` is the same work as ``candidate``: 0 if not, else higher is surer.
+
+    Vetoes: different arXiv ids or DOIs; an origin the item already has; years more than one
+    apart; authors in conflict (fewer than half of the shorter list with a namesake in the
+    other, see ``_same_surname``). Titles are compared with and without bracketed remarks
+    ("(Tutorial)", "(extended abstract)"), and match as
+    - near-duplicates (``TITLE_MATCH``) naming the same numbers ("Part I" is not "Part II"),
+      confirmed by authors or year, or almost equal ones (``TITLE_MATCH_UNCONFIRMED``) alone;
+      a title under four words also needs authors in common;
+    - close titles (``TITLE_MATCH_AUTHORS``) when the year and nearly all of two or more
+      authors agree (a word changed or inserted: "system" / "project");
+    - one title, or a main part of it ("Main" of "Main: subtitle" or "Main - Book Review"),
+      contained in the other (``TITLE_MATCH_CONTAINED``) when authors in common confirm it.
+    The score is the title similarity (close titles lose 10 points, contained ones 20, so that
+    near-duplicates win) plus 4 points for the same year and up to 2 for the share of authors
+    in common, so the closest of several candidates wins (see ``best_match``).
+    """
     if record.arxiv_id and candidate.arxiv_id and record.arxiv_id != candidate.arxiv_id:
         return 0.0
     if record.doi and candidate.doi and record.doi != candidate.doi:
@@ -150,34 +348,61 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
     if origin in candidate.origins:
         return 0.0
     similarity = title_similarity(record.title_norm, candidate.title_norm)
-    if similarity < TITLE_MATCH:
-        return 0.0
-    confirmed = False
-    if record.year and candidate.year:
+    if similarity < 100.0 and (record.title_core is not record.title_norm
+                               or candidate.title_core is not candidate.title_norm):
+        similarity = max(similarity, title_similarity(record.title_core, candidate.title_core))
+    bonus = 0.0
+    both_years = bool(record.year and candidate.year)
+    same_year = False
+    if both_years:
         if abs(record.year - candidate.year) > 1:
             return 0.0
-        confirmed = True
-    if record.surnames and candidate.surnames:
-        shared = len(record.surnames & candidate.surnames)
-        if shared * 2 < min(len(record.surnames), len(candidate.surnames)):
+        same_year = record.year == candidate.year
+        if same_year:
+            bonus += 4.0
+    shared = fewer = 0
+    if record.people and candidate.people:
+        shared = _shared_authors(record, candidate)
+        fewer = min(len(record.people), len(candidate.people))
+        if shared * 2 < fewer:
             return 0.0
-        confirmed = True
-    short = len(record.title_norm.split()) < 4
-    if (short or not confirmed) and similarity < TITLE_MATCH_UNCONFIRMED:
+        bonus += 2.0 * shared / max(len(record.people), len(candidate.people))
+    same_numbers = similarity >= TITLE_MATCH_AUTHORS and _numbers(record.title_norm) == _numbers(candidate.title_norm)
+    if similarity >= TITLE_MATCH and same_numbers:
+        short = len(record.title_norm.split()) < 4
+        if (short or not (shared or both_years)) and similarity < TITLE_MATCH_UNCONFIRMED:
+            return 0.0
+        if short and not shared:
+            # "Introduction", "Editorial": a short title alone says nothing about identity.
+            return 0.0
+        return similarity + bonus
+    if not shared:
         return 0.0
-    if short and not (record.surnames and candidate.surnames):
-        # "Introduction", "Editorial": a short title alone says nothing about identity.
-        return 0.0
-    return similarity
+    if (same_numbers and same_year and shared >= 2 and shared * 5 >= fewer * 4
+            and len(record.people) == len(candidate.people)):
+        return similarity - 10.0 + bonus
+    contained = _containment(record, candidate, TITLE_MATCH_CONTAINED_WORDS - same_year)
+    if contained >= TITLE_MATCH_CONTAINED:
+        return contained - 20.0 + bonus
+    return 0.0
 
 
 def best_match(record: ItemSummary, origin: str, candidates: Iterable[ItemSummary]) -> ItemSummary | None:
-    """The best-scoring candidate that is the same work, or None."""
-    best, best_score = None, 0.0
+    """The best-scoring candidate that is the same work, or None.
+
+    None also when the runner-up scores within ``TITLE_MATCH_MARGIN`` of the best: two items
+    that look equally like the record ("Editorial", the same author, the same year) leave it
+    unattributed rather than merged into one of them by chance.
+    """
+    best, best_score, runner_up = None, 0.0, 0.0
     for candidate in candidates:
         score = match_score(record, origin, candidate)
         if score > best_score:
-            best, best_score = candidate, score
+            best, best_score, runner_up = candidate, score, best_score
+        elif score > runner_up:
+            runner_up = score
+    if best is not None and runner_up and best_score - runner_up < TITLE_MATCH_MARGIN:
+        return None
     return best
 
 

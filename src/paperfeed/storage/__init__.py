@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from .base import BatchWrite, IngestSession, SourceRecordRow, Store, StoreError
 
-__all__ = ["BatchWrite", "IngestSession", "SourceRecordRow", "Store", "StoreError", "open_store"]
+__all__ = ["BatchWrite", "IngestSession", "SourceRecordRow", "STORE_ERRORS", "Store", "StoreError", "open_store"]
+
+# What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):
+# the CLI reports these as one line. A new backend adds its driver's base error here.
+STORE_ERRORS: tuple[type[BaseException], ...] = (StoreError, sqlite3.DatabaseError)
 
 
 def open_store(url: str | Path, migrate: bool = True) -> Store:
