@@ -42,6 +42,8 @@ def test_titles_lose_line_breaks_and_simple_latex():
     ("Smith, J.R.", "J. R. Smith"),
     ("John Smith, Jr.", "John Smith, Jr."),
     ("  Ana   María\nGarcía ", "Ana María García"),
+    (":", ""),
+    (" - ", ""),
 ])
 def test_person_names(text, expected):
     assert n.person_name(text) == expected
@@ -68,3 +70,41 @@ def test_dates_become_utc_days():
     assert n.to_utc_date("2024-05-27T23:30:00.000Z") == "2024-05-27"
     assert n.to_utc_date("2007-04-02") == "2007-04-02"
     assert n.to_utc_date("Jul 30") is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("10.48550/arXiv.2005.14165", "2005.14165"),  # arXiv's own DOIs
+    ("https://doi.org/10.48550/arxiv.2106.09685v2", "2106.09685"),
+    ("10.1145/3318464.3389742", None),  # an ordinary DOI with digits that look like an id is not one
+])
+def test_arxiv_ids_inside_arxiv_dois(text, expected):
+    assert n.arxiv_id(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Felipe Cariño, Jr., Pekka Kostamaa", ["Felipe Cariño, Jr.", "Pekka Kostamaa"]),
+    ("R. J. Bayardo, Jr., W. Bohrer, R. Brice", ["R. J. Bayardo, Jr.", "W. Bohrer", "R. Brice"]),
+    ("Daniel Barbar&#225;, Tomasz Imieli&#324;ski", ["Daniel Barbará", "Tomasz Imieliński"]),  # ACM.csv
+])
+def test_author_lists_keep_suffixes_and_decode_entities(text, expected):
+    assert n.split_authors(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Bertram Lud&#228;scher", "Bertram Ludäscher"),
+    ("Per-&#197;ke Larson", "Per-Åke Larson"),
+    ("H&#xE9;ctor Garc&iacute;a-Molina", "Héctor García-Molina"),
+    ("Research &amp; Development", "Research & Development"),
+    ("AT&T Labs", "AT&T Labs"),  # no reference
+    ("Accepted by A&A; 18 pages", "Accepted by A&A; 18 pages"),  # "&A;" is no entity
+    ("&param; stays", "&param; stays"),  # not "¶m;": only whole names are decoded
+    ("&amp;#225;", "&#225;"),  # one level deep
+])
+def test_clean_text_decodes_html_references(text, expected):
+    assert n.clean_text(text) == expected
+
+
+def test_person_name_keeps_the_semicolon_of_an_entity():
+    # Double-escaped input leaves a reference after one decoding; its ";" is not punctuation.
+    assert n.person_name("Barbar&amp;#225;, Daniel") == "Daniel Barbar&#225;"
+    assert n.person_name("J.R. Smith;") == "J. R. Smith"  # a stray ";" still goes

@@ -135,8 +135,8 @@ _NAME_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
 def person_name(text: str | None) -> str:
     """Return a display name ``First Last`` from ``Last, First``, ``First Last`` or LaTeX-accented forms."""
     name = clean_text(text)
-    if not name:
-        return ""
+    if not any(char.isalnum() for char in name):
+        return ""  # listing pages split "Team Olmo: A. Author" into a stray ":" author
     if _PLAIN_NAME.fullmatch(name):
         return name
     if "\\" in name or "{" in name:
