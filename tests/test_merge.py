@@ -1,3 +1,5 @@
+import pytest
+
 from paperfeed import merge
 from paperfeed.records import Record
 
@@ -87,3 +89,145 @@ def test_news_only_items_are_news_and_tombstones_withdraw():
     assert merge.resolve_item([tomb]).withdrawn
     assert not merge.resolve_item([paper, tomb]).withdrawn
     assert merge.resolve_item([paper, tomb]).title == "A paper"
+
+
+# Blocking: one changed, added, dropped or reordered word still meets (DBLP / ACM titles).
+@pytest.mark.parametrize("a, b", [
+    ("A Database Interface for File Updates", "A database interface for file update"),  # plural
+    ("The Montage Extensible DataBlade Achitecture", "The Montage extensible DataBlade architecture"),  # typo
+    ("i3: Intelligent, Interactive Investigaton of OLAP data cubes",
+     "i3: intelligent, interactive investigation of OLAP data cubes"),  # typo in both 4-word ends
+    ("Indexing Multimedia Databases (Tutorial)", "Indexing multimedia databases"),  # bracketed remark
+    ("Online Query Processing", "Online query processing: a tutorial"),  # subtitle added
+    ("Information Warfare and Security - Book Review", "Information warfare and security"),  # main part
+    ("An Open Storage System for Abstract Objects", "An open abstract-object storage system"),  # reordered
+    ("Constraints for Semi-structured Data and XML", "Constraints for semistructured data and XML"),
+])
+def test_block_keys_meet_across_small_title_changes(a, b):
+    assert set(merge.block_keys(a)) & set(merge.block_keys(b))
+
+
+def test_block_keys_keep_unrelated_titles_apart():
+    assert not set(merge.block_keys("Efficient Query Processing in Large Spatial Databases")) & set(
+        merge.block_keys("Learning Deep Representations for Graph Clustering"))
+    assert merge.block_keys("") == []
+
+
+def test_significant_words_drop_stopwords_plurals_and_prefix_hyphens():
+    assert merge.significant_words("Updates of Semi-Structured Data in E-Commerce Processes") == [
+        "update", "semistructured", "data", "ecommerce", "processe"]
+    assert merge.significant_words("Vision-Language Models") == ["vision", "language", "model"]
+    assert merge.significant_words("R2E-Gym: Open-Weights Agents") == ["r2e", "gym", "open", "weight", "agent"]
+
+
+# Surnames: DBLP2.csv lost accents to U+FFFD ("Sch\ufffdning"); ACM has typos and short double surnames.
+@pytest.mark.parametrize("a, b", [
+    ("Harald Sch\ufffdning", "Harald Schöning"),
+    ("Werner Kie\ufffdling", "Werner Kießling"),
+    ("Roland Mayer-F\ufffdll", "Roland Mayer-Föll"),
+    ("Fernando Berzal Galiano", "Fernando Berzal"),
+    ("Hans-Peter Kriegel", "Hans-Peter Kriegal"),
+    ("Bill Rosneblatt", "Bill Rosenblatt"),
+])
+def test_surnames_tolerate_lost_accents_typos_and_double_surnames(a, b):
+    assert merge._shared_authors(summary("T", [a]), summary("T", [b])) == 1
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Zhiyuan Chen", "Zhiyuan Chan"),  # a one-letter change in a short surname is another name
+    ("Anna Kriegel", "Hans Kriegal"),  # a typo needs the same initial
+    ("Harald Sch\ufffdning", "Harald Schilling"),  # a lost letter stands for one to three, not any
+])
+def test_surnames_do_not_stretch_too_far(a, b):
+    assert merge._shared_authors(summary("T", [a]), summary("T", [b])) == 0
+
+
+def test_surnames_keep_the_lost_character_mark():
+    assert merge.surnames(["Harald Sch\ufffdning", "Roberto J. Bayardo, Jr.", "?"]) == {"sch?ning", "bayardo"}
+
+
+def test_bracketed_remarks_do_not_block_a_near_duplicate():
+    dblp = summary("Data Warehousing and OLAP for Decision Support (Tutorial)", ["Surajit Chaudhuri", "Umeshwar Dayal"],
+                   1997)
+    acm = summary("Data warehousing and OLAP for decision support", ["Surajit Chaudhuri", "Umeshwar Dayal"], 1997)
+    assert merge.match_score(acm, "ACM.csv", dblp) > 0
+
+
+def test_numbers_in_titles_must_agree():
+    authors = ["Dennis Shasha", "Philippe Bonnet"]
+    part_1 = summary("Database tuning: principles, experiments, and troubleshooting techniques (part I)", authors, 2002)
+    part_2 = summary("Database tuning: principles, experiments, and troubleshooting techniques (part II)", authors, 2002)
+    assert merge.match_score(part_1, "x", part_2) == 0
+    fifth = summary("Report on the 5th International Workshop on Knowledge Representation Meets Databases", authors)
+    sixth = summary("Report on the 6th International Workshop on Knowledge Representation Meets Databases", authors)
+    assert merge.match_score(fifth, "x", sixth) == 0
+    # "4th" and "fourth" name the same number.
+    dblp = summary("Report on NGITS'99: The 4th International Workshop on Next Generation Information Technologies "
+                   "and Systems", ["Opher Etzion"], 1999)
+    acm = summary("Report on NGITS'99: The fourth international workshop on next generation information technologies "
+                  "and systems", ["Opher Etzion"], 1999)
+    assert merge.match_score(acm, "x", dblp) > 0
+    # A year only one title names is left out of the comparison.
+    dblp = summary("Response to the March 1994 ODMG-93 Commentary Written by Dr. Won Kim of UniSQL, Inc",
+                   ["Object Database Management Group"], 1994)
+    acm = summary("Response to the ODMG-93 commentary written by Dr. Won Kim of UniSQL, Inc",
+                  ["Object Database Management Group"], 1994)
+    assert merge.match_score(acm, "x", dblp) > 0
+
+
+def test_a_title_may_be_the_start_of_the_other_when_authors_confirm():
+    dblp = summary("Information Warfare and Security - Book Review", ["H. V. Jagadish"], 2001)
+    acm = summary("Information warfare and security", ["H. V. Jagadish"], 2001)
+    assert merge.match_score(acm, "ACM.csv", dblp) > 0
+    dblp = summary("Unix RDBMS: The Next Generation", ["Bill Rosneblatt"], 1994)
+    acm = summary("Unix RDBMS: the next generation what are the Unix relational-database vendors doing to survive in "
+                  "the next generation of client/server environments", ["Bill Rosenblatt"], 1994)
+    assert merge.match_score(acm, "ACM.csv", dblp) > 0
+    # Without authors in common, or with too few words, containment says nothing.
+    assert merge.match_score(summary("Information warfare and security", [], 2001), "x", dblp) == 0
+    assert merge.match_score(summary("Information warfare and security", ["Jane Doe"], 2001), "x",
+                             summary("Information Warfare and Security - Book Review", ["H. V. Jagadish"], 2001)) == 0
+    guest = summary("Guest Editorial: Databases and the Web", ["Alberto O. Mendelzon", "Paolo Atzeni"], 2000)
+    assert merge.match_score(summary("Guest editorial", ["Paolo Atzeni", "Alberto O. Mendelzon"], 2000), "x", guest) == 0
+
+
+def test_a_title_that_ends_another_is_not_contained():
+    # Real arXiv pair: a method named after a technique is not the technique's paper.
+    a = summary("TTRL: Test-Time Reinforcement Learning", ["Yuxin Zuo", "Kaiyan Zhang"], 2025)
+    b = summary("OR-R1: Automating Modeling and Solving of Operations Research Optimization Problem via Test-Time "
+                "Reinforcement Learning", ["Yuxin Zuo", "Kaiyan Zhang"], 2025)
+    assert merge.match_score(a, "x", b) == 0
+
+
+def test_close_titles_need_the_year_and_nearly_all_authors():
+    authors = ["Nick Roussopoulos", "Yannis Kotidis", "Mema Roussopoulos"]
+    dblp = summary("Cubetree: Organization of and Bulk Updates on the Data Cube", authors, 1997)
+    acm = summary("Cubetree: organization of and bulk incremental updates on the data cube", authors, 1997)
+    assert merge.match_score(acm, "x", dblp) > 0
+    assert merge.match_score(summary(acm.title, authors, 1998), "x", dblp) == 0  # not the same year
+    assert merge.match_score(summary(acm.title, authors[:2], 1997), "x", dblp) == 0  # not the same authors
+    assert merge.match_score(summary(acm.title, [], 1997), "x", dblp) == 0
+
+
+def test_short_titles_need_an_exact_match_whichever_side_is_short():
+    qwen3 = summary("Qwen3 Technical Report", ["An Yang", "Baosong Yang"], 2025)
+    qwen3_vl = summary("Qwen3-VL Technical Report", ["An Yang", "Baosong Yang"], 2025)
+    assert merge.match_score(qwen3, "x", qwen3_vl) == 0
+    assert merge.match_score(qwen3_vl, "x", qwen3) == 0
+
+
+def test_the_same_year_wins_between_a_conference_and_a_journal_version():
+    authors = ["Kaushik Chakrabarti", "Minos N. Garofalakis", "Rajeev Rastogi", "Kyuseok Shim"]
+    conference = summary("Approximate Query Processing Using Wavelets", authors, 2000, item_id=1)
+    journal = summary("Approximate query processing using wavelets", authors, 2001, item_id=2)
+    acm_journal = summary("Approximate query processing using wavelets", authors, 2001)
+    assert merge.best_match(acm_journal, "ACM.csv", [conference, journal]) is journal
+    assert merge.best_match(acm_journal, "ACM.csv", [journal, conference]) is journal
+
+
+def test_a_record_that_fits_two_items_equally_merges_with_neither():
+    first = summary("Editorial", ["Richard T. Snodgrass"], 2001, item_id=1)
+    second = summary("Editorial", ["Richard T. Snodgrass"], 2001, item_id=2)
+    record = summary("Editorial", ["Richard Snodgrass"], 2001)
+    assert merge.best_match(record, "ACM.csv", [first, second]) is None
+    assert merge.best_match(record, "ACM.csv", [first]) is first

@@ -6,10 +6,16 @@ so it can be tested without a store and reused by every backend.
 Identity, in order:
 1. a shared identifier: arXiv id (version stripped), DOI, or the source's own id
    (``format:record_id``; CSV and BibTeX ids are local to their file's label);
-2. otherwise a near-duplicate title among the items that share a blocking key
-   (the first or last four significant title words), confirmed by authors and year
-   when both sides have them. Two different arXiv ids or DOIs never merge, and an
-   item never takes two different records from the same origin file.
+2. otherwise a matching title among the items that share a blocking key (runs of
+   significant title words, see ``block_keys``), not contradicted by authors or year
+   when both sides have them (see ``match_score``): a near-duplicate title confirmed by
+   authors or year (almost equal if neither can confirm); a close title when the year
+   and nearly all authors agree; or one title the start of the other (a subtitle or a
+   remark added) when authors confirm it. Bracketed remarks ("(Tutorial)") may be left
+   out of the comparison; numbers in the titles must agree ("Part I" is not "Part II");
+   surnames tolerate lost accents, typos and double surnames. When two items fit about
+   equally well, the record merges with neither. Two different arXiv ids or DOIs never
+   merge, and an item never takes two different records from the same origin file.
 
 Field rule for a merged item (``resolve_item``), applied to all its source records:
 - title, authors, identifiers and primary category come from the most authoritative
@@ -26,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
 
 from rapidfuzz import fuzz
@@ -59,10 +66,10 @@ TITLE_MATCH = 92.0
 """Minimum rapidfuzz ratio (0-100) of normalized titles for a confirmed near-duplicate."""
 TITLE_MATCH_UNCONFIRMED = 97.0
 """Stricter bar when neither authors nor year can confirm the match."""
-TITLE_MATCH_AUTHORS = 85.0
+TITLE_MATCH_AUTHORS = 90.0
 """Lower bar when the year and the authors agree: as many on each side, two or more, four in five in common."""
 TITLE_MATCH_CONTAINED = 95.0
-"""Minimum partial ratio for a title, or its main part, to count as contained in the other title."""
+"""Minimum ratio of a title to the start of a longer one for it to count as contained there."""
 TITLE_MATCH_CONTAINED_WORDS = 4
 """Significant words a contained title needs (one fewer when the years are equal too)."""
 TITLE_MATCH_MARGIN = 1.0
@@ -70,16 +77,22 @@ TITLE_MATCH_MARGIN = 1.0
 
 # Remarks in brackets: "(Tutorial)", "(Panel Abstract)", "(extended version)", "[Demo]".
 _BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
-# Where a title's parts meet: "Main: subtitle", "Main - Book Review", "Main? Subtitle", "Main. Remark".
-_PART_BREAK = re.compile(r"\s*[:;?!]\s+|\s+[-\u2013\u2014]+\s+|\.\s+")
+# Where a title's main part ends: "Main: subtitle", "Main - Book Review", "Main? Subtitle".
 _MAIN_BREAK = re.compile(r": | - |\? | \u2013 | \u2014 ")
 # Prefixes written hyphenated as often as solid: "semi-structured" ~ "semistructured", "e-mail" ~ "email".
 _JOINED_PREFIXES = frozenset("semi multi non co pre post re sub inter intra meta micro e".split())
 _WORD = re.compile(r"[a-z0-9]+")
 _NAME_TOKEN = re.compile(r"[a-z0-9?]+")
 _NAME_SUFFIX_TOKENS = frozenset({"jr", "sr", "ii", "iii", "iv"})
+_FUZZY_NAME_PAIRS = 2500
+"""Most name pairs compared loosely (lost accents, typos) for one pair of author lists."""
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
 _NUMBERED = frozenset({"part", "vol", "volume", "chapter", "section", "no", "number", "phase", "level", "book"})
+# Number words, so that "4th" and "fourth" agree ("one" is left out: it is a pronoun as often).
+_NUMBER_WORDS = {word: value for value, words in enumerate((
+    (), (), ("two", "second"), ("three", "third"), ("four", "fourth"), ("five", "fifth"), ("six", "sixth"),
+    ("seven", "seventh"), ("eight", "eighth"), ("nine", "ninth"), ("ten", "tenth"))) for word in words}
+_NUMBER_WORDS["first"] = 1
 _DIGITS = re.compile(r"\d+")
 
 
@@ -119,7 +132,7 @@ def _join_prefixes(text: str) -> str:
     joined = pieces[0]
     for piece in pieces[1:]:
         start = len(joined)
-        while start and joined[start - 1].isalpha():
+        while start and joined[start - 1].isalnum():
             start -= 1
         if joined[start:] in _JOINED_PREFIXES and piece[:1].isalpha():
             joined += piece
@@ -140,15 +153,19 @@ def _title_variants(title: str) -> list[str]:
 def block_keys(title: str) -> list[int]:
     """Blocking keys: items sharing one are compared; everything else is assumed different.
 
-    From the significant words (of the title, and of the title without bracketed remarks):
-    the first and the last ``BLOCK_WORDS`` words, or all of them for a title that short, so
-    a short title also meets a longer one that begins or ends with it; for longer titles the
-    first two and last two words together, so a change in the middle still meets; for
-    titles of 3 to ``_DELETION_KEY_WORDS`` words, the words with each one left out in turn,
-    so one changed, added or dropped word still meets; and the main part of "Main: subtitle"
-    when it has 3 to ``BLOCK_WORDS`` words, so it meets plain "Main". Each key is hashed to a
-    signed 64-bit integer: compact to index, and a rare collision only adds a candidate that
-    the title comparison then rejects.
+    Keys are made of the significant words (``significant_words``) of the title, and of the
+    title without bracketed remarks:
+    - the first and the last ``BLOCK_WORDS`` words, or all of them for a title that short, so
+      a short title also meets a longer one that begins or ends with it;
+    - for titles of up to 7 words, where those two overlap, the first two and last two words
+      together, so one change in the middle still meets (longer titles keep one end intact);
+    - for titles of 3 to ``_DELETION_KEY_WORDS`` words, the words with each one left out in
+      turn, and the words sorted, so one changed, added or dropped word, or a new word order,
+      still meets;
+    - the main part of "Main: subtitle" when it has 3 to ``BLOCK_WORDS`` words, so that it
+      meets plain "Main".
+    Each key is hashed to a signed 64-bit integer: compact to index, and a rare collision only
+    adds a candidate that the title comparison then rejects.
     """
     texts: set[str] = set()
     variants = _title_variants(title)
@@ -161,10 +178,11 @@ def block_keys(title: str) -> list[int]:
         else:
             texts.add(" ".join(words[:BLOCK_WORDS]))
             texts.add(" ".join(words[-BLOCK_WORDS:]))
-            if count > _DELETION_KEY_WORDS:
+            if count < 2 * BLOCK_WORDS:
                 texts.add(" ".join(words[:2] + words[-2:]))
         if 3 <= count <= _DELETION_KEY_WORDS:
             texts.update(" ".join(words[:i] + words[i + 1:]) for i in range(count))
+            texts.add("~" + " ".join(sorted(words)))  # the same words in another order
     core = variants[-1]
     main = _MAIN_BREAK.search(core)
     if main and core.count(" ", 0, main.start()) >= 2:  # a main part of one or two words makes no key
@@ -208,6 +226,7 @@ class ItemSummary:
     """Each author's folded name tokens, surname last (``?`` stands for characters lost to bad decoding)."""
 
 
+@lru_cache(maxsize=65536)
 def _person_tokens(name: str) -> tuple[str, ...]:
     """Folded name tokens, surname last, suffixes (``Jr.``) dropped; U+FFFD becomes ``?``."""
     if "\ufffd" in name:
@@ -242,14 +261,40 @@ def title_similarity(a: str, b: str) -> float:
 
 
 def _numbers(title_norm: str) -> list[int]:
-    """The numbers a normalized title names (digit runs; roman numerals ii-x, and i-x after "part" etc.), sorted."""
+    """The numbers a normalized title names, sorted: digit runs, number words ("fourth"),
+    roman numerals ii-ix, and i, v, x after "part", "volume" and the like."""
     found = [int(run) for run in _DIGITS.findall(title_norm)]
     tokens = title_norm.split()
     for index, token in enumerate(tokens):
-        value = _ROMAN.get(token)
-        if value and (value > 1 and token not in ("v", "x") or index and tokens[index - 1] in _NUMBERED):
-            found.append(value)
+        value = _NUMBER_WORDS.get(token)
+        if value is None:
+            value = _ROMAN.get(token)
+            if value is None or (token in ("i", "v", "x") and not (index and tokens[index - 1] in _NUMBERED)):
+                continue
+        found.append(value)
     return sorted(found)
+
+
+def _is_year(value: int) -> bool:
+    return 1900 <= value <= 2099
+
+
+def _comparable_numbers(a: str, b: str) -> tuple[list[int], list[int]]:
+    """The numbers of two normalized titles, without years when only one title names a year
+    ("Response to the March 1994 ODMG-93 Commentary" names the year a source may leave out)."""
+    numbers_a, numbers_b = _numbers(a), _numbers(b)
+    if numbers_a != numbers_b:
+        years_a, years_b = any(map(_is_year, numbers_a)), any(map(_is_year, numbers_b))
+        if years_a != years_b:
+            numbers_a = [value for value in numbers_a if not _is_year(value)]
+            numbers_b = [value for value in numbers_b if not _is_year(value)]
+    return numbers_a, numbers_b
+
+
+def _same_numbers(a: str, b: str) -> bool:
+    """Whether two normalized titles name the same numbers ("Part I" is not "Part II", "5th" not "6th")."""
+    numbers_a, numbers_b = _comparable_numbers(a, b)
+    return numbers_a == numbers_b
 
 
 def _contains_numbers(longer: list[int], shorter: list[int]) -> bool:
@@ -260,20 +305,6 @@ def _contains_numbers(longer: list[int], shorter: list[int]) -> bool:
             return False
         rest.remove(value)
     return True
-
-
-def _main_parts(title: str) -> list[str]:
-    """Normalized shortenings of a title that may be the same work's whole title elsewhere.
-
-    A title of several parts ("Main: subtitle", "Main - Book Review", "Foreword: Main") gives
-    its leading parts without the trailing ones, and its parts without the first.
-    """
-    core = _BRACKETED.sub(" ", title) if "(" in title or "[" in title else title
-    parts = [part for part in _PART_BREAK.split(core) if part.strip()]
-    shortened = [" ".join(parts[:end]) for end in range(1, len(parts))]
-    if len(parts) > 1:
-        shortened.append(" ".join(parts[1:]))
-    return [" ".join(title_tokens(text)) for text in shortened]
 
 
 def _same_surname(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
@@ -297,29 +328,38 @@ def _same_surname(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
 
 def _shared_authors(a: ItemSummary, b: ItemSummary) -> int:
-    """How many authors of the shorter list have a namesake (``_same_surname``) in the other."""
+    """How many authors of the shorter list have a namesake (``_same_surname``) in the other.
+
+    Equal surnames count first; the looser comparison runs only while it stays cheap
+    (``_FUZZY_NAME_PAIRS``), so two collaborations of thousands of authors compare in linear time.
+    """
     few, many = (a, b) if len(a.people) <= len(b.people) else (b, a)
-    shared = 0
-    for person in few.people:
-        if person[-1] in many.surnames or any(_same_surname(person, other) for other in many.people):
-            shared += 1
+    rest = [person for person in few.people if person[-1] not in many.surnames]
+    shared = len(few.people) - len(rest)
+    if rest and len(rest) * len(many.people) <= _FUZZY_NAME_PAIRS:
+        shared += sum(1 for person in rest if any(_same_surname(person, other) for other in many.people))
     return shared
 
 
-def _containment(a: ItemSummary, b: ItemSummary, min_words: int) -> float:
-    """How well (0-100) one title, or a main part of it (``_main_parts``), appears inside the other.
+def _contained_similarity(a: ItemSummary, b: ItemSummary, min_words: int) -> float:
+    """How well (0-100) the shorter title (without bracketed remarks) matches the start of the longer one.
 
-    0 when the titles name numbers that neither title's numbers include ("Part I" and "Part II").
+    The longer title is the shorter one with a subtitle or a remark added ("Unix RDBMS: The Next
+    Generation" + " what are the vendors doing ...", "Information Warfare and Security" +
+    " - Book Review"). The start is taken one word shorter or longer too, for a typo. 0 when the
+    shorter title has fewer than ``min_words`` significant words, or names a number the longer
+    one does not ("Part II").
     """
-    numbers_a, numbers_b = _numbers(a.title_norm), _numbers(b.title_norm)
-    if not (_contains_numbers(numbers_a, numbers_b) or _contains_numbers(numbers_b, numbers_a)):
+    short, long = (a, b) if len(a.title_core) <= len(b.title_core) else (b, a)
+    if len(significant_words(short.title_core)) < min_words:
         return 0.0
+    numbers_long, numbers_short = _comparable_numbers(long.title_norm, short.title_norm)
+    if not _contains_numbers(numbers_long, numbers_short):
+        return 0.0
+    size, words = len(short.title_core.split()), long.title_core.split()
     best = 0.0
-    for inner, outer in ((a, b), (b, a)):
-        for text in (inner.title_core, *_main_parts(inner.title)):
-            if len(text) > len(outer.title_core) or len(significant_words(text)) < min_words:
-                continue
-            best = max(best, fuzz.partial_ratio(text, outer.title_core))
+    for take in range(max(1, size - 1), size + 2):
+        best = max(best, fuzz.ratio(short.title_core, " ".join(words[:take])))
     return best
 
 
@@ -335,11 +375,14 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
       a title under four words also needs authors in common;
     - close titles (``TITLE_MATCH_AUTHORS``) when the year and nearly all of two or more
       authors agree (a word changed or inserted: "system" / "project");
-    - one title, or a main part of it ("Main" of "Main: subtitle" or "Main - Book Review"),
-      contained in the other (``TITLE_MATCH_CONTAINED``) when authors in common confirm it.
-    The score is the title similarity (close titles lose 10 points, contained ones 20, so that
-    near-duplicates win) plus 4 points for the same year and up to 2 for the share of authors
-    in common, so the closest of several candidates wins (see ``best_match``).
+    - one title the start of the other (``TITLE_MATCH_CONTAINED``: a subtitle or a remark such
+      as "- Book Review" added) when authors in common confirm it, and the shorter title has
+      ``TITLE_MATCH_CONTAINED_WORDS`` significant words (one fewer in the same year).
+    Only the start: a title that ends another ("TTRL: Test-Time Reinforcement Learning" and
+    "OR-R1: ... via Test-Time Reinforcement Learning") is as often a different work by the same
+    group. The score is the title similarity (close titles lose 10 points, contained ones 20,
+    so that near-duplicates win) plus 4 points for the same year and up to 2 for the share of
+    authors in common, so the closest of several candidates wins (see ``best_match``).
     """
     if record.arxiv_id and candidate.arxiv_id and record.arxiv_id != candidate.arxiv_id:
         return 0.0
@@ -367,9 +410,9 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
         if shared * 2 < fewer:
             return 0.0
         bonus += 2.0 * shared / max(len(record.people), len(candidate.people))
-    same_numbers = similarity >= TITLE_MATCH_AUTHORS and _numbers(record.title_norm) == _numbers(candidate.title_norm)
+    same_numbers = similarity >= TITLE_MATCH_AUTHORS and _same_numbers(record.title_norm, candidate.title_norm)
     if similarity >= TITLE_MATCH and same_numbers:
-        short = len(record.title_norm.split()) < 4
+        short = min(len(record.title_norm.split()), len(candidate.title_norm.split())) < 4
         if (short or not (shared or both_years)) and similarity < TITLE_MATCH_UNCONFIRMED:
             return 0.0
         if short and not shared:
@@ -381,7 +424,7 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
     if (same_numbers and same_year and shared >= 2 and shared * 5 >= fewer * 4
             and len(record.people) == len(candidate.people)):
         return similarity - 10.0 + bonus
-    contained = _containment(record, candidate, TITLE_MATCH_CONTAINED_WORDS - same_year)
+    contained = _contained_similarity(record, candidate, TITLE_MATCH_CONTAINED_WORDS - same_year)
     if contained >= TITLE_MATCH_CONTAINED:
         return contained - 20.0 + bonus
     return 0.0
