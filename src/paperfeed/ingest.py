@@ -12,11 +12,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from . import merge
+from . import merge, prepare
 from .inputs import InputError, InputFile, iter_inputs
 from .normalize import utc_now
-from .records import ParseContext, ParseError, Record
-from .sources import detect_format, get_format
+from .prepare import Prepared
+from .records import ParseContext, ParseError
+from .sources import get_format
 from .storage import BatchWrite, IngestSession, SourceRecordRow, Store
 
 BATCH_SIZE = 2000
@@ -81,7 +82,7 @@ class Ingester:
         return self.ingest_inputs(iter_inputs(list(paths)))
 
     def ingest_inputs(self, entries: Iterable[InputFile | InputError]) -> IngestReport:
-        """Ingest input files, committing every ``COMMIT_EVERY`` records and at the end."""
+        """Ingest input files in order, committing every ``COMMIT_EVERY`` records and at the end."""
         report = IngestReport()
         with self.store.write_group() as commit_now:
             pending = 0
@@ -99,16 +100,14 @@ class Ingester:
         return report
 
     def ingest_file(self, entry: InputFile) -> FileResult:
-        """Ingest one file atomically (a savepoint inside the write group); on bad input, roll it
-        back whole and report where."""
+        """Ingest one file atomically (a savepoint inside the write group, or its own transaction);
+        on bad input, roll it back whole and report where."""
         result = FileResult(entry.origin)
         context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint)
         try:
-            data = entry.read()
-            module = get_format(self.format_name) if self.format_name else detect_format(data, entry.name)
-            result.format = module.FORMAT
+            result.format, prepared = prepare.parse(entry.read(), context, self.format_name)
             with self.store.ingest_session() as session:
-                for batch in _batches(_parser_bugs_as_errors(module.parse(data, context)), BATCH_SIZE):
+                for batch in _batches(prepared, BATCH_SIZE):
                     counts, changes = _merge_batch(session, batch, entry.origin, self.seen_at)
                     session.write(changes)
                     result.new += counts.new
@@ -123,18 +122,7 @@ class Ingester:
         return result
 
 
-def _parser_bugs_as_errors(records: Iterator[Record]) -> Iterator[Record]:
-    """Turn a parser's unexpected exception into a ParseError, so a parser bug fails its own file
-    and not the whole run (store errors raised outside the parser still propagate)."""
-    try:
-        yield from records
-    except ParseError:
-        raise
-    except Exception as error:
-        raise ParseError(f"internal error while parsing ({type(error).__name__}: {error}); please report it") from error
-
-
-def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+def _batches(records: Iterable[Prepared], size: int) -> Iterator[list[Prepared]]:
     iterator = iter(records)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -148,31 +136,27 @@ class _Counts:
     skipped: int = 0
 
 
-def _merge_batch(session: IngestSession, records: list[Record], origin: str,
+def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str,
                  seen_at: str) -> tuple[_Counts, BatchWrite]:
     """Decide an item for each record of a batch; return the counts and the writes to make."""
     counts = _Counts()
-    origin_name = origin.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
-    prints = [merge.fingerprint(record, origin_name) for record in records]
-    known = session.known_fingerprints(list(set(prints)))
-
-    fresh: list[tuple[Record, str, list[tuple[str, str]], list[str]]] = []
-    for record, print_ in zip(records, prints):
-        if print_ in known:
+    known = session.known_fingerprints(list({item.fingerprint for item in batch_in}))
+    fresh: list[Prepared] = []
+    for item in batch_in:
+        if item.fingerprint in known:
             counts.unchanged += 1
             continue
-        known.add(print_)  # the same record twice in one file counts once
-        fresh.append((record, print_, merge.identifiers(record, record.label),
-                      merge.block_keys(record.title) if record.title else []))
+        known.add(item.fingerprint)  # the same record twice in one file counts once
+        fresh.append(item)
 
-    by_identifier = session.items_by_identifier(list({i for _, _, ids, _ in fresh for i in ids}))
+    by_identifier = session.items_by_identifier(list({i for item in fresh for i in item.identifiers}))
     # A record with an arXiv id can only be a near-duplicate of an item without one (two ids
     # that differ never merge, equal ones matched above), which keeps candidate sets small.
     keys_any: set[int] = set()
     keys_no_arxiv: set[int] = set()
-    for record, _, ids, keys in fresh:
-        if not any(i in by_identifier for i in ids):
-            (keys_no_arxiv if record.arxiv_id else keys_any).update(keys)
+    for item in fresh:
+        if not any(i in by_identifier for i in item.identifiers):
+            (keys_no_arxiv if item.record.arxiv_id else keys_any).update(item.block_keys)
     by_key = session.items_by_block_key(list(keys_any))
     for key, item_ids in session.items_by_block_key(list(keys_no_arxiv - keys_any), without_arxiv_id=True).items():
         by_key[key] = item_ids
@@ -182,7 +166,8 @@ def _merge_batch(session: IngestSession, records: list[Record], origin: str,
     batch = BatchWrite()
     members: dict[int, list[dict]] = {}  # item id -> data of the records it gains in this batch
     abstracts: dict[int, list[str]] = {}
-    for record, print_, ids, keys in fresh:
+    for prepared in fresh:
+        record, ids, keys = prepared.record, prepared.identifiers, prepared.block_keys
         item_id = next((by_identifier[i] for i in ids if i in by_identifier), None)
         if item_id is None and not record.deleted:
             candidates = {c: summaries[c] for key in keys for c in by_key.get(key, ()) if c in summaries}
@@ -208,12 +193,11 @@ def _merge_batch(session: IngestSession, records: list[Record], origin: str,
         for key in keys:
             by_key.setdefault(key, []).append(item_id)
             batch.block_keys.append((key, item_id))
-        data = merge.record_data(record)
-        members.setdefault(item_id, []).append(data)
+        members.setdefault(item_id, []).append(prepared.data)
         abstracts.setdefault(item_id, []).append(record.abstract)
         batch.source_records.append(SourceRecordRow(
-            item_id, print_, record.format, record.record_id, origin, record.label, seen_at, record.deleted,
-            record.raw, data,
+            item_id, prepared.fingerprint, record.format, record.record_id, origin, record.label, seen_at, record.deleted,
+            record.raw, prepared.data,
         ))
 
     new_ids = set(batch.new_item_ids)
