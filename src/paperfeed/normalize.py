@@ -79,10 +79,17 @@ def clean_text(text: str | None) -> str:
         return ""
     if "&" in text:
         text = _ENTITY.sub(_unescape_entity, text)
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+    if text.isascii():
+        # Most abstracts are already clean: a few substring scans cost far less than split/join.
+        if not (_ASCII_UNCLEAN.search(text) or text[0] == " " or text[-1] == " "):
+            return text
+    elif not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     # str.split() is several times faster than a regex over long abstracts.
     return " ".join(text.split())
+
+
+_ASCII_UNCLEAN = re.compile(r"[\t\n\r\x0b\x0c]|  ")
 
 
 @lru_cache(maxsize=1)
@@ -98,9 +105,9 @@ def latex_to_text(text: str) -> str:
     A ``$`` that does not open inline math (``$11 To $13``) is kept: it is money, not LaTeX.
     pylatexenc runs only when a macro is left, since it costs a millisecond a title.
     """
-    if not any(mark in text for mark in _LATEX_MARKS):
+    if not _LATEX_MARK.search(text):
         return text
-    text = _INLINE_MATH.sub(r"\1", text)
+    text = _INLINE_MATH.sub(_math_content, text)
     if "\\" not in text:
         for latex, plain in _LATEX_PLAIN:
             text = text.replace(latex, plain)
@@ -111,7 +118,11 @@ def latex_to_text(text: str) -> str:
         return text
 
 
-_LATEX_MARKS = ("\\", "$", "{", "--", "``", "''")
+_LATEX_MARK = re.compile(r"[\\\\${]|--|``|''")
+
+
+def _math_content(match: re.Match) -> str:
+    return match.group(1)
 # Inline math: "$" hugging non-space on both inner sides, as LaTeX authors write it.
 _INLINE_MATH = re.compile(r"\$(?=[^\s$])([^$]*?)(?<=[^\s$])\$")
 _LATEX_PLAIN = (("{", ""), ("}", ""), ("---", "\u2014"), ("--", "\u2013"), ("``", "\u201c"), ("''", "\u201d"))
