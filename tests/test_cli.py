@@ -21,15 +21,9 @@ from click.testing import CliRunner
 from paperfeed.cli import cli
 from paperfeed.storage import open_store
 
-DATA = Path(__file__).parent / "data"
-BAD = DATA / "bad"
-LISTING = DATA / "jsonl" / "2026-02-27.jsonl"
-LIBRARY = DATA / "bibtex" / "library.bib"
-HF_DAY = DATA / "hf" / "2024-05-27.json"
-TOPIC_PAGE = DATA / "captures" / "topic-page_large-language-model.txt"
-LISTING_UNIQUE, LISTING_LINES = 247, 300
+from datafiles import BAD, DATA, HF_DAY, LIBRARY, LISTING, LISTING_LINES, LISTING_UNIQUE, PASSWD_MARKERS, TOPIC_PAGE
+
 HF_ITEMS, LIBRARY_ENTRIES = 13, 7
-PASSWD_MARKERS = ("root:x:0:0", "root:", "/bin/bash", "/usr/sbin/nologin", "daemon:")
 EXPORT_FIELDS = {"id", "kind", "title", "abstract", "authors", "arxiv_id", "doi", "url", "published", "categories",
                  "topics", "sources"}
 SOURCE_FIELDS = {"format", "label", "record_id", "origin", "seen_at"}

@@ -23,18 +23,8 @@ import pytest
 from paperfeed import ingest as ingest_module
 from paperfeed.ingest import Ingester
 
-DATA = Path(__file__).parent / "data"
-BAD = DATA / "bad"
-LISTING = DATA / "jsonl" / "2026-02-27.jsonl"
-LIBRARY = DATA / "bibtex" / "library.bib"
-HF_DAY = DATA / "hf" / "2024-05-27.json"
-TOPIC_PAGE = DATA / "captures" / "topic-page_large-language-model.txt"
-SHAPE3 = DATA / "captures" / "topic-page_shape3_fixture.txt"
-DAILY_PAGE = DATA / "captures" / "daily-papers-page.txt"
-TOPIC = "Large Language Model"
-LISTING_UNIQUE = 247  # 300 lines, 53 of them exact repeats (cross-listed papers appear twice in the dump)
-
-PASSWD_MARKERS = ("root:x:0:0", "root:", "/bin/bash", "/usr/sbin/nologin", "daemon:")
+from datafiles import (BAD, DAILY_PAGE, DATA, HF_DAY, LIBRARY, LISTING, LISTING_UNIQUE, PASSWD_MARKERS, SHAPE3,
+                       TOPIC, TOPIC_PAGE)
 
 
 def run(store, *paths, **options):
