@@ -108,12 +108,7 @@ class Ingester:
             result.format, prepared = prepare.parse(entry.read(), context, self.format_name)
             with self.store.ingest_session() as session:
                 for batch in _batches(prepared, BATCH_SIZE):
-                    counts, changes = _merge_batch(session, batch, entry.origin, self.seen_at)
-                    session.write(changes)
-                    result.new += counts.new
-                    result.merged += counts.merged
-                    result.unchanged += counts.unchanged
-                    result.skipped += counts.skipped
+                    session.write(_merge_batch(session, batch, entry.origin, self.seen_at, result))
                     self.on_records(len(batch))
         except ParseError as error:
             return FileResult(entry.origin, result.format, error=error.message, place=error.place)
@@ -128,18 +123,9 @@ def _batches(records: Iterable[Prepared], size: int) -> Iterator[list[Prepared]]
         yield batch
 
 
-@dataclass(slots=True)
-class _Counts:
-    new: int = 0
-    merged: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-
-
-def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str,
-                 seen_at: str) -> tuple[_Counts, BatchWrite]:
-    """Decide an item for each record of a batch; return the counts and the writes to make."""
-    counts = _Counts()
+def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, seen_at: str,
+                 counts: FileResult) -> BatchWrite:
+    """Decide an item for each record of a batch, counting into ``counts``; return the writes to make."""
     known = session.known_fingerprints(list({item.fingerprint for item in batch_in}))
     fresh: list[Prepared] = []
     for item in batch_in:
@@ -213,4 +199,4 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str,
         # A re-listing usually changes nothing about the item: then only its new source record is written.
         if fields != merge.resolve_item(before, [current_abstracts[item_id]]):
             batch.items[item_id] = fields
-    return counts, batch
+    return batch

@@ -96,11 +96,6 @@ _NUMBER_WORDS["first"] = 1
 _DIGITS = re.compile(r"\d+")
 
 
-def rank(format_name: str) -> int:
-    """Lower is more authoritative."""
-    return FORMAT_RANK.get(format_name, 5)
-
-
 def identifiers(record: Record, label: str | None = None) -> list[tuple[str, str]]:
     """The (scheme, value) identifiers a record carries, strongest first."""
     found: list[tuple[str, str]] = []
@@ -218,8 +213,6 @@ class ItemSummary:
     arxiv_id: str | None
     doi: str | None
     origins: set[str] = field(default_factory=set)
-    record_ids: set[tuple[str, str]] = field(default_factory=set)
-    """(origin, record_id) pairs already in the item."""
     title_core: str = ""
     """``title_norm`` without bracketed remarks; the same string when there are none."""
     people: tuple[tuple[str, ...], ...] = ()

@@ -9,8 +9,8 @@ from xml.etree.ElementTree import Element
 
 from ..normalize import clean_text, clean_title, doi, person_name, split_arxiv_id, to_utc_date
 from ..records import ParseContext, ParseError, Record
-from .common import local_name, parse_xml, text_of
-from .news_feed import ATOM_NS, element_xml, root_name
+from .common import element_xml, local_name, parse_xml, root_local_name, text_of
+from .news_feed import ATOM_NS
 
 FORMAT = "arxiv-atom"
 
@@ -130,8 +130,7 @@ def _record(entry: Element, index: int, label: str) -> Record:
 
 def sniff(head: bytes, name: str) -> bool:
     """Claim an Atom ``<feed>`` from the arXiv API (its namespace, or OpenSearch plus an arxiv.org/api id)."""
-    root = root_name(head)
-    if root is None or root.rsplit(":", 1)[-1] != "feed":
+    if root_local_name(head) != "feed":
         return False
     # rss.arxiv.org/atom announcement feeds use the same namespace; arxiv_rss reads those.
     if b"rss.arxiv.org" in head or b"announce_type" in head:

@@ -18,8 +18,7 @@ from ..normalize import (
     to_utc_date,
 )
 from ..records import ParseContext, ParseError, Record
-from .common import local_name, parse_xml, text_of
-from .news_feed import element_xml, root_name
+from .common import element_xml, local_name, parse_xml, root_local_name, text_of
 
 FORMAT = "arxiv-oai"
 
@@ -276,8 +275,7 @@ def resumption_token(data: bytes) -> str | None:
 
 def sniff(head: bytes, name: str) -> bool:
     """Claim an ``<OAI-PMH>`` response."""
-    root = root_name(head)
-    return root is not None and root.rsplit(":", 1)[-1] == "OAI-PMH"
+    return root_local_name(head) == "OAI-PMH"
 
 
 def parse(data: bytes, context: ParseContext) -> Iterator[Record]:

@@ -9,7 +9,8 @@ from xml.etree.ElementTree import Element
 
 from ..normalize import clean_text, clean_title, split_arxiv_id, split_authors
 from ..records import ParseContext, ParseError, Record
-from .news_feed import detail_text, element_xml, entry_date, read_feed, root_name
+from .common import element_xml, root_local_name
+from .news_feed import detail_text, entry_date, read_feed
 
 FORMAT = "arxiv-rss"
 
@@ -94,10 +95,7 @@ def _record(entry: Any, element: Element, index: int, label: str | None) -> Reco
 
 def sniff(head: bytes, name: str) -> bool:
     """Claim an RSS (or Atom) feed served by rss.arxiv.org, not the arXiv API's Atom."""
-    root = root_name(head)
-    if root is None:
-        return False
-    local = root.rsplit(":", 1)[-1]
+    local = root_local_name(head)
     if local == "rss":
         return b"rss.arxiv.org" in head or ARXIV_NS.encode() in head
     if local == "feed":

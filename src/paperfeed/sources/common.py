@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import Element, ParseError as ExpatError
+import copy
+import re
+from xml.etree.ElementTree import Element, ParseError as ExpatError, tostring
 
 import defusedxml.ElementTree as safe_etree
 from defusedxml import DefusedXmlException
@@ -49,3 +51,25 @@ def text_of(element: Element | None) -> str:
     if element is None:
         return ""
     return "".join(element.itertext())
+
+
+# The prolog may hold an XML declaration, processing instructions (TechCrunch has two
+# xml-stylesheet lines), comments and a DOCTYPE before the root element.
+_PROLOG = re.compile(
+    rb"(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)*<([A-Za-z_][\w.:-]*)",
+    re.DOTALL,
+)
+
+
+def root_local_name(head: bytes) -> str | None:
+    """Return the root element's name without prefix (``rss``, ``RDF``, ``feed``) from a file's first bytes."""
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    match = _PROLOG.match(head)
+    return match.group(1).decode("ascii", "replace").rsplit(":", 1)[-1] if match else None
+
+
+def element_xml(element: Element) -> str:
+    """Serialize one element without the text that follows it in its parent."""
+    detached = copy.copy(element)
+    detached.tail = None
+    return tostring(detached, encoding="unicode")

@@ -1,53 +1,29 @@
 """News RSS 2.0, RSS 1.0 (RDF) and Atom feeds: one news record per item or entry.
 
-Also home of the small feed helpers the arXiv feed modules share: finding the root element
-in a file's first bytes, pairing feedparser's entries with their XML elements, and
-turning feed HTML into plain text.
+Also home of the small feed helpers the arXiv RSS module shares: pairing feedparser's
+entries with their XML elements, and turning feed HTML into plain text.
 """
 
 from __future__ import annotations
 
-import copy
 import io
 import re
 import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
-from xml.etree.ElementTree import Element, tostring
+from xml.etree.ElementTree import Element
 
 import feedparser
 
 from ..normalize import clean_text, split_authors, to_utc_date
 from ..records import ParseContext, ParseError, Record
-from .common import local_name, parse_xml
+from .common import element_xml, local_name, parse_xml, root_local_name
 
 FORMAT = "feed"
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 _FEED_ROOTS = {"rss", "RDF", "feed"}
-
-# The prolog may hold an XML declaration, processing instructions (TechCrunch has two
-# xml-stylesheet lines), comments and a DOCTYPE before the root element.
-_PROLOG = re.compile(
-    rb"(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)*<([A-Za-z_][\w.:-]*)",
-    re.DOTALL,
-)
-
-
-def root_name(head: bytes) -> str | None:
-    """Return the root element's qualified name (``rss``, ``rdf:RDF``, ``feed``) from a file's first bytes."""
-    head = head.removeprefix(b"\xef\xbb\xbf")
-    match = _PROLOG.match(head)
-    return match.group(1).decode("ascii", "replace") if match else None
-
-
-def element_xml(element: Element) -> str:
-    """Serialize one element without the text that follows it in its parent."""
-    detached = copy.copy(element)
-    detached.tail = None
-    return tostring(detached, encoding="unicode")
-
 
 # Tags that separate words; inline tags (a, em, span) must not, or "<a>word</a>." reads "word .".
 _BREAKING_TAGS = {
@@ -199,10 +175,7 @@ def _record(entry: Any, element: Element, label: str | None) -> Record | None:
 
 def sniff(head: bytes, name: str) -> bool:
     """Claim XML whose root is ``<rss>``, ``<rdf:RDF>`` or an Atom ``<feed>``."""
-    root = root_name(head)
-    if root is None:
-        return False
-    local = root.rsplit(":", 1)[-1]
+    local = root_local_name(head)
     if local == "feed":
         return ATOM_NS.encode() in head
     return local in ("rss", "RDF")

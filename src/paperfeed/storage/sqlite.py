@@ -310,11 +310,10 @@ class _SQLiteIngestSession(IngestSession):
                 f"SELECT id, title, year, arxiv_id, doi FROM items WHERE id IN ({marks})", chunk
             ):
                 result[item_id] = summarize(item_id, title, authors.get(item_id, ()), year, arxiv, doi)
-            for item_id, origin, record_id in self.db.execute(
-                f"SELECT item_id, origin, record_id FROM source_records WHERE item_id IN ({marks})", chunk
+            for item_id, origin in self.db.execute(
+                f"SELECT DISTINCT item_id, origin FROM source_records WHERE item_id IN ({marks})", chunk
             ):
                 result[item_id].origins.add(origin)
-                result[item_id].record_ids.add((origin, record_id))
         return result
 
     def record_data(self, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
