@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import orjson
 
-from .config import Settings, describe
+from .config import Settings, SettingsError, describe
 
 
 def _fail(message: str, status: int = 1) -> None:
@@ -51,7 +51,10 @@ def _store_errors(command):
 @click.pass_context
 def cli(ctx: click.Context, db: str | None) -> None:
     """paperfeed: one local store for papers and news from every source, merged with provenance."""
-    ctx.obj = Settings.load(db=db)
+    try:
+        ctx.obj = Settings.load(db=db)
+    except SettingsError as error:
+        _fail(str(error), 2)
 
 
 @cli.command()
@@ -170,6 +173,12 @@ def formats() -> None:
 
     for module in format_modules():
         click.echo(f"{module.FORMAT:12} {(module.__doc__ or '').strip().splitlines()[0]}")
+
+
+from .cli_sync import sources, sync  # noqa: E402 -- cli_sync uses the helpers defined above
+
+cli.add_command(sync)
+cli.add_command(sources)
 
 
 def main() -> None:

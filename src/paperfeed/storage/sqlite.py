@@ -14,6 +14,7 @@ from ..merge import ItemSummary, summarize
 from ..normalize import author_key, utc_now
 from .base import BatchWrite, IngestSession, Store, StoreError
 from .sqlite_schema import MIGRATIONS
+from .sqlite_sync import SQLiteSyncStorage
 
 # SQLite's default limit on host parameters is 32766 since 3.32; stay well below it.
 _CHUNK = 900
@@ -33,7 +34,7 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "topic"
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteSyncStorage, Store):
     """A store in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:

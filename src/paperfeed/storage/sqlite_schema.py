@@ -92,4 +92,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX item_topics_topic ON item_topics (topic_id);
         """,
     ),
+    (
+        "0002_sources_and_sync_state",
+        """
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            url TEXT,
+            label TEXT,
+            options TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+
+        -- One row per source: the cursor (JSON) says where its next sync starts, the rest is its last outcome.
+        CREATE TABLE sync_state (
+            source TEXT PRIMARY KEY REFERENCES sources (name) ON DELETE CASCADE,
+            cursor TEXT NOT NULL DEFAULT '{}',
+            last_run_at TEXT,
+            last_ok_at TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_summary TEXT
+        );
+        """,
+    ),
 ]
