@@ -31,6 +31,8 @@ demo: install
 ## Benchmarks over ../shared/data (figures go to docs/benchmarks.md).
 bench: install
 	$(PY) bench/ingest.py ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz
+	$(PY) bench/search.py --listings ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz \
+		--hf ../shared/data/hf-daily-papers/hf_daily_papers_2024-05-27_to_2026-02-27.tar.xz
 	$(PY) bench/sync.py ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz
 	$(PY) bench/merge_quality.py --dblp ../shared/data/er-dblp-acm/DBLP2.csv --acm ../shared/data/er-dblp-acm/ACM.csv \
 		--mapping ../shared/data/er-dblp-acm/DBLP-ACM_perfectMapping.csv \

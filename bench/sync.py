@@ -6,8 +6,15 @@ The server (a child process, so its pages do not count in the harvester's memory
 pages in the real ``arXivRaw`` format from the daily listings' records (ids renumbered so that every
 record is a distinct paper), chained by resumptionTokens. The harvester is ``paperfeed.sync`` itself:
 the polite client (politeness delay set to 0), the arxiv-oai fetcher, the Ingester, a commit per page.
-It prints records/s and memory at several points (resident set, its peak, and Python's allocated
+It prints records/s and memory every ``--every`` records (resident set, its peak, and Python's allocated
 blocks, which would grow with the harvest if records were held) and ends with one JSON line.
+
+Flatness is judged after a warm-up (``--warmup`` records, 20 pages by default): until then the bounded
+caches fill (SQLite's page cache, the author-id cache, the per-name caches) and memory rises by design.
+After it, a streamed harvest holds nothing more per record, so the resident set's growth per 10,000
+records (``rss_growth_mb_per_10k_after_warmup``: the least-squares slope of every reading from the warm-up
+point on, since single readings swing by a page's worth) must be about 0; a harvest that held its records
+would show several MB per 10,000.
 """
 
 from __future__ import annotations
@@ -113,11 +120,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
+def slope_per_10k(points: list[dict], key: str) -> float:
+    """Least-squares growth of ``key`` per 10,000 records over ``points`` (0 for fewer than two)."""
+    if len(points) < 2:
+        return 0.0
+    xs = [point["records"] / 10000 for point in points]
+    ys = [point[key] for point in points]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / spread if spread else 0.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("listings", help="arxiv_daily_listings_*.tar.xz from shared/data/arxiv-daily-listings")
     parser.add_argument("--records", type=int, default=50000)
     parser.add_argument("--per-page", type=int, default=1000)
+    parser.add_argument("--every", type=int, default=5000, help="records between memory readings")
+    parser.add_argument("--warmup", type=int, default=20000, help="records before memory must stay flat")
     args = parser.parse_args()
     if not Path(args.listings).is_file():
         print(f"bench/sync.py: {args.listings} not found (is ../shared/data there?)", file=sys.stderr)
@@ -136,7 +156,7 @@ def main() -> int:
     print(f"server: {served:,} records in {pages} arXivRaw pages of {args.per_page} on 127.0.0.1:{port}")
 
     checkpoints: list[dict] = []
-    every = max(served // 5, 1)
+    every = max(min(args.every, served), 1)
     state = {"done": 0, "next": every}
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(db=str(Path(folder) / "sync.db"), allow_private_urls=True, arxiv_interval=0.0,
@@ -151,7 +171,7 @@ def main() -> int:
             while state["done"] >= state["next"]:
                 seconds = time.perf_counter() - start
                 point = {"records": state["done"], "seconds": round(seconds, 2),
-                         "records_per_s": round(state["done"] / seconds), "rss_mb": round(rss_mb()),
+                         "records_per_s": round(state["done"] / seconds), "rss_mb": round(rss_mb(), 1),
                          "peak_rss_mb": round(peak_rss_mb()), "python_blocks": sys.getallocatedblocks()}
                 checkpoints.append(point)
                 print(f"{point['records']:>7,} records  {point['seconds']:7.2f} s  {point['records_per_s']:>6,} rec/s  "
@@ -169,14 +189,19 @@ def main() -> int:
     if result.failed:
         print(f"harvest failed at {result.place}: {result.error}", file=sys.stderr)
         return 1
-    first, last = checkpoints[0], checkpoints[-1]
+    warm = next((point for point in checkpoints if point["records"] >= args.warmup), checkpoints[0])
+    settled = [point for point in checkpoints if point["records"] >= warm["records"]]
     figures = {
         "bench": "sync", "records": result.new + result.merged + result.unchanged, "new": result.new,
         "items": items, "pages": result.pages, "seconds": round(seconds, 2),
         "records_per_s": round(served / seconds), "peak_rss_mb": round(peak_rss_mb()),
         "rss_mb_at": {str(point["records"]): point["rss_mb"] for point in checkpoints},
         "python_blocks_at": {str(point["records"]): point["python_blocks"] for point in checkpoints},
-        "rss_growth_mb_first_to_last": last["rss_mb"] - first["rss_mb"],
+        "warmup_records": warm["records"],
+        "rss_mb_after_warmup": warm["rss_mb"],
+        "rss_mb_max_after_warmup": max(point["rss_mb"] for point in settled),
+        "rss_growth_mb_per_10k_after_warmup": round(slope_per_10k(settled, "rss_mb"), 1),
+        "python_blocks_growth_per_10k_after_warmup": round(slope_per_10k(settled, "python_blocks")),
     }
     print(json.dumps(figures))
     return 0

@@ -106,13 +106,15 @@ def test_ingest_prints_a_summary_per_file_and_a_total(tmp_path):
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines == [
+    assert lines[:-1] == [
         f"{LISTING} [jsonl]: {LISTING_UNIQUE} new, 0 merged, {LISTING_LINES - LISTING_UNIQUE} unchanged",
         f"{LIBRARY} [bibtex]: {LIBRARY_ENTRIES} new, 0 merged, 0 unchanged",
         f"{HF_DAY} [hf-daily]: {HF_ITEMS} new, 0 merged, 0 unchanged",
         f"3 files: {LISTING_UNIQUE + LIBRARY_ENTRIES + HF_ITEMS} new, 0 merged, "
         f"{LISTING_LINES - LISTING_UNIQUE} unchanged, 0 failed",
     ]
+    new_items = LISTING_UNIQUE + LIBRARY_ENTRIES + HF_ITEMS
+    assert lines[-1].startswith(f"search index: {new_items} indexed, 0 removed, {new_items} embedded, ")
     assert result.stderr == ""
 
 
@@ -126,10 +128,11 @@ def test_ingesting_the_same_inputs_again_says_unchanged_and_changes_nothing(tmp_
     again = invoke("--db", db, "ingest", *paths)
 
     assert again.exit_code == 0, again.output
-    per_file = again.stdout.splitlines()[:-1]
+    per_file = again.stdout.splitlines()[:-2]  # then the total and the search-index line
     assert per_file and all(re.search(r": 0 new, 0 merged, \d+ unchanged$", line) for line in per_file), per_file
     assert f": 0 new, 0 merged, {LISTING_LINES} unchanged" in per_file[0]
-    assert re.fullmatch(r"\d+ files: 0 new, 0 merged, \d+ unchanged, 0 failed", again.stdout.splitlines()[-1])
+    assert re.fullmatch(r"\d+ files: 0 new, 0 merged, \d+ unchanged, 0 failed", again.stdout.splitlines()[-2])
+    assert again.stdout.splitlines()[-1].startswith("search index: 0 indexed, 0 removed, 0 embedded")
     assert invoke("--db", db, "export").stdout == exported
     assert invoke("--db", db, "stats", "--json").stdout == stats
 
@@ -302,7 +305,7 @@ def test_bad_inputs_each_fail_with_one_line_and_status_1_while_the_rest_is_store
         if path.exists():
             assert re.match(rf"FAILED {re.escape(str(path))} at (line \d+|byte \d+|DTD|archive)", mine[0]), mine[0]
     assert f"{LISTING} [jsonl]: {LISTING_UNIQUE} new" in run.stdout
-    assert run.stdout.splitlines()[-1] == (f"{len(args)} files: {LISTING_UNIQUE + LIBRARY_ENTRIES + HF_ITEMS} new, "
+    assert run.stdout.splitlines()[-2] == (f"{len(args)} files: {LISTING_UNIQUE + LIBRARY_ENTRIES + HF_ITEMS} new, "
                                            f"0 merged, {LISTING_LINES - LISTING_UNIQUE} unchanged, {len(bad)} failed")
     figures = stats_of(db)
     assert figures["source_records_by_format"] == {"bibtex": LIBRARY_ENTRIES, "hf-daily": HF_ITEMS,
@@ -362,7 +365,7 @@ def test_piped_ingest_output_has_no_progress_bar_control_characters(tmp_path):
     for stream in (run.stdout, run.stderr):
         assert b"\x1b" not in stream and b"\r" not in stream
         assert not re.search("[\u2800-\u28ff\u2580-\u259f\u2500-\u257f]", stream.decode("utf-8")), stream
-    assert len(run.stdout.decode().splitlines()) == 1 + 3 + 1
+    assert len(run.stdout.decode().splitlines()) == 1 + 3 + 1 + 1  # files, total, search index
 
 
 def test_python_dash_m_paperfeed_help_lists_the_commands():

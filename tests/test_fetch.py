@@ -143,6 +143,27 @@ def test_loopback_is_refused_unless_allowed(server):
     assert server.requests() == [], "a refused URL must not be requested at all"
 
 
+def test_a_name_that_rebinds_to_loopback_after_the_check_is_refused_at_connect(server):
+    # A rebinding name server: a public address for the URL check, then the replay server's loopback address.
+    answers = deque([["93.184.216.34"], ["127.0.0.1"]])
+    client = HttpClient(user_agent="t", pacer=Pacer({}, default=Rule()), retries=0, allow_private=False,
+                        resolver=lambda host, port: answers.popleft() if answers else ["127.0.0.1"])
+    with client, pytest.raises(FetchError, match="refused connection to rebind.test: .*loopback address 127.0.0.1"):
+        client.get(f"http://rebind.test:{server.httpd.server_address[1]}/oai")
+    assert not answers, "the URL check and the connection each resolved the name once"
+    assert server.requests() == [], "nothing may reach the address the name rebound to"
+
+
+def test_the_connection_goes_to_the_checked_address_under_the_url_host_name(server):
+    # allow_private only lets the loopback address pass the check: it is still the one connected to.
+    client = HttpClient(user_agent="t", pacer=Pacer({}, default=Rule()), retries=0, allow_private=True,
+                        resolver=lambda host, port: ["127.0.0.1"] if host == "feed.test" else [])
+    with client:
+        response = client.get(f"http://feed.test:{server.httpd.server_address[1]}/oai")
+    assert response.status == 200 and response.content == BODY
+    assert server.requests()[0].headers["host"] == f"feed.test:{server.httpd.server_address[1]}"
+
+
 @pytest.mark.parametrize("url, addresses, reason", [
     ("http://intranet.example/", ["10.1.2.3"], "private"),
     ("http://metadata.example/", ["169.254.169.254"], "link-local"),

@@ -20,6 +20,9 @@ API = DATA / "arxiv_api"
 OAI = DATA / "oai"
 RSS = DATA / "arxiv_rss"
 NEWS = DATA / "news"
+# What the OAI fixtures' root declares, and a record's raw therefore carries in its start tag.
+ROOT_DECLARATIONS = (' xmlns="http://www.openarchives.org/OAI/2.0/"'
+                     ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"')
 
 # The order paperfeed.sources sniffs these four in: specific before generic.
 MY_MODULES = (arxiv_atom, arxiv_oai, arxiv_rss, news_feed)
@@ -214,6 +217,10 @@ def test_oai_deleted_header_in_list_identifiers_is_a_tombstone():
         b"<header status=\"deleted\">\n <identifier>oai:arXiv.org:0705.4175")
     records = list(arxiv_oai.parse(data, ParseContext("ids.xml")))
     assert [(r.record_id, r.deleted) for r in records] == [("0705.4175", True)]
+    # Its raw is the header's own bytes, with the root's namespace declarations written in.
+    assert records[0].raw.startswith(f'<header{ROOT_DECLARATIONS} status="deleted">\n'
+                                     ' <identifier>oai:arXiv.org:0705.4175')
+    assert records[0].raw.replace(ROOT_DECLARATIONS, "", 1).encode() in data
 
 
 @pytest.mark.parametrize("name", ["listidentifiers_arXiv.xml", "identify_arxiv.xml", "listsets_arxiv.xml"])
@@ -238,6 +245,94 @@ def test_resumption_token():
     # An empty token marks the last page; no token at all is a single-page answer.
     assert arxiv_oai.resumption_token((OAI / "listrecords_deleted_fixture.xml").read_bytes()) is None
     assert arxiv_oai.resumption_token((OAI / "getrecord_arXivRaw.xml").read_bytes()) is None
+
+
+def _same_tree(a, b) -> bool:
+    """Equal tag, attributes, text and children (the tail of the compared roots aside)."""
+    return (a.tag == b.tag and a.attrib == b.attrib and (a.text or "") == (b.text or "") and len(a) == len(b)
+            and all(_same_tree(x, y) and (x.tail or "") == (y.tail or "") for x, y in zip(a, b)))
+
+
+@pytest.mark.parametrize("name", ["listrecords_arXivRaw_2015-01-06.xml", "listrecords_arXiv_2015-01-01_2015-01-03.xml",
+                                  "listrecords_deleted_fixture.xml", "getrecord_arXivRaw.xml"])
+def test_oai_raw_is_the_record_bytes_standing_alone(name):
+    from paperfeed.sources.common import parse_xml
+
+    data = (OAI / name).read_bytes()
+    page = parse_xml(data)
+    kept = list(page.iter(f"{arxiv_oai._O}record"))
+    records = parse(arxiv_oai, OAI / name)
+    assert records and len(records) == len(kept)
+    text = data.decode("utf-8")
+    for record, element in zip(records, kept):
+        # Well-formed and namespace-complete on its own: it parses to the very element of the page.
+        assert _same_tree(parse_xml(record.raw.encode("utf-8")), element)
+        # And it is the source's own bytes: only the root's xmlns declarations were written into its start tag.
+        start_tag = record.raw[:record.raw.index(">") + 1]
+        assert ROOT_DECLARATIONS in start_tag
+        assert record.raw.replace(ROOT_DECLARATIONS, "", 1) in text
+
+
+def test_oai_raw_keeps_prefixes_redeclarations_and_cdata():
+    data = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
+            b'<oai:OAI-PMH xmlns:oai="http://www.openarchives.org/OAI/2.0/" xmlns:x="urn:outer">'
+            b'<oai:ListRecords><oai:record xmlns:x="urn:inner">'
+            b'<oai:header><oai:identifier>oai:arXiv.org:2401.00001</oai:identifier></oai:header>'
+            b'<oai:metadata><arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/"><id>2401.00001</id>'
+            b'<title>Caf\xc3\xa9 &amp; bar</title><abstract><![CDATA[a </oai:record> in CDATA]]></abstract>'
+            b'</arXivRaw></oai:metadata></oai:record>\n'
+            b'<oai:resumptionToken cursor="0">next|1</oai:resumptionToken></oai:ListRecords></oai:OAI-PMH>\n')
+    (record,) = arxiv_oai.parse(data, ParseContext("inline.xml"))
+    # The outer x is redeclared by the record itself, so only oai is written in; the rest is byte for byte.
+    assert record.raw.startswith('<oai:record xmlns:oai="http://www.openarchives.org/OAI/2.0/" xmlns:x="urn:inner">')
+    assert record.raw.endswith("]]></abstract></arXivRaw></oai:metadata></oai:record>")
+    assert "Café &amp; bar" in record.raw and record.title == "Café & bar"
+    assert record.abstract == "a </oai:record> in CDATA"
+    assert arxiv_oai.resumption_token(data) == "next|1"
+
+
+@pytest.mark.parametrize("before, after", [(b"\xef\xbb\xbf", b"\n"), (b"\n  ", b"\n"), (b"", b"\r\n")],
+                         ids=["byte order mark", "leading blank", "CRLF"])
+def test_oai_raw_offsets_hold_with_a_bom_leading_space_or_crlf(before, after):
+    data = before + (OAI / "getrecord_arXivRaw.xml").read_bytes().replace(b"\n", after)
+    (record,) = arxiv_oai.parse(data, ParseContext("variant.xml"))
+    assert record.raw.startswith("<record xmlns=") and record.raw.endswith(f"</metadata>{after.decode()}</record>")
+    assert record.raw.replace(ROOT_DECLARATIONS, "", 1).encode() in data
+
+
+def test_oai_raw_of_a_document_not_in_utf8_is_serialized():
+    data = (b'<?xml version="1.0" encoding="ISO-8859-1"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+            b'<GetRecord><record><header><identifier>oai:arXiv.org:2401.00002</identifier></header><metadata>'
+            b'<arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/"><id>2401.00002</id><title>Caf\xe9</title></arXivRaw>'
+            b'</metadata></record></GetRecord></OAI-PMH>')
+    (record,) = arxiv_oai.parse(data, ParseContext("latin1.xml"))
+    # Its bytes are not UTF-8: the raw is the re-serialized element, still a faithful, well-formed copy.
+    assert record.title == "Café" and "Café" in record.raw
+    from paperfeed.sources.common import parse_xml
+
+    assert parse_xml(record.raw.encode("utf-8")).find(".//{http://arxiv.org/OAI/arXivRaw/}title").text == "Café"
+
+
+@pytest.mark.parametrize("tail, token", [
+    (b'<resumptionToken cursor="0" completeListSize="9">726959|1001</resumptionToken>\n</ListRecords>\n'
+     b'</OAI-PMH>\n', "726959|1001"),
+    (b'<resumptionToken cursor="9" completeListSize="9"/></ListRecords></OAI-PMH>', None),
+    (b'<resumptionToken cursor="9" completeListSize="9"></resumptionToken></ListRecords></OAI-PMH>', None),
+    (b'<resumptionToken>a&amp;b</resumptionToken></ListRecords></OAI-PMH>', "a&b"),  # full parse
+    (b'<resumptionToken>x|2</resumptionToken></ListRecords><!-- served by a mirror --></OAI-PMH>', "x|2"),
+    (b'</ListRecords></OAI-PMH>', None),
+])
+def test_oai_resumption_token_from_the_tail_agrees_with_a_full_parse(tail, token):
+    head = (b'<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+            b'<ListRecords><record><header><identifier>oai:arXiv.org:1</identifier></header>'
+            b'<metadata><dc>&lt;resumptionToken&gt;fake&lt;/resumptionToken&gt;</dc></metadata></record>')
+    assert arxiv_oai.resumption_token(head + tail) == token
+
+
+def test_oai_resumption_token_of_a_malformed_tail_page_is_an_error():
+    with pytest.raises(ParseError):
+        arxiv_oai.resumption_token(b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords>'
+                                   b'<resumptionToken>a&b</resumptionToken></ListRecords></OAI-PMH>')
 
 
 # --- arXiv RSS -----------------------------------------------------------------------------------

@@ -500,3 +500,37 @@ def test_a_lock_held_by_a_killed_process_is_free(tmp_path):
         holder.stdout.close()
     with open_store(db) as store, store.sync_lock("me"):
         pass
+
+
+def test_sync_every_runs_rounds_until_interrupted_and_exits_cleanly(server, tmp_path):
+    server.route("/news.atom", Reply(200, ATOM, {"Content-Type": "application/atom+xml",
+                                                 "Last-Modified": "Mon, 01 Feb 2016 10:00:00 GMT"}))
+    db = tmp_path / "every.db"
+    assert run_cli(db, "sources", "add", "news", "--kind", "feed", "--url", server.url("/news.atom")).exit_code == 0
+    env = {**{k: v for k, v in os.environ.items() if k != "PAPERFEED_DB"}, **ENV}
+    # 0.02 minutes: rounds 1.2 s apart, ample to interrupt right after the second round, short for a test.
+    command = [sys.executable, "-m", "paperfeed", "--db", str(db), "sync", "--every", "0.02"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        waits = 0
+        for line in process.stderr:  # each round ends by announcing the next one
+            waits += line.startswith("next sync in 0.02 min")
+            if waits == 2:
+                break
+        assert waits == 2, f"exited early with status {process.poll()}"
+        process.send_signal(signal.SIGINT)  # Ctrl-C, as the help says
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    rounds = [line for line in stdout.splitlines() if line.startswith("news [feed]:")]
+    assert rounds == ["news [feed]: 15 new, 0 merged, 0 unchanged", "news [feed]: 0 new, 0 merged, 15 unchanged"]
+    requests = server.requests("/news.atom")
+    assert len(requests) == 2
+    # The second round went on from the stored state: a conditional GET with the first round's validator.
+    assert requests[1].headers.get("if-modified-since") == "Mon, 01 Feb 2016 10:00:00 GMT"
+    with open_store(db) as store:
+        assert store.item_count() == 15 and store.source("news").failures == 0

@@ -79,9 +79,12 @@ def init(ctx: click.Context) -> None:
 @click.option("--format", "format_name", metavar="NAME",
               help="Parse every file as this format instead of detecting it (see `paperfeed formats`).")
 @click.option("--label", help="Source label for every record (overrides the source's own).")
+@click.option("--no-index", is_flag=True, help="Leave the search indexes for a later `paperfeed index`.")
+@click.option("--no-vectors", is_flag=True, help="Update the keyword index but compute no embeddings now.")
 @click.pass_context
 @_store_errors
-def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None, label: str | None) -> None:
+def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None, label: str | None,
+           no_index: bool, no_vectors: bool) -> None:
     """Ingest files, directories and .tar.xz/.tar.gz/.zip archives; print a summary per file."""
     from .ingest import Ingester
     from .progress import record_progress
@@ -105,6 +108,9 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
                           on_file=show).ingest_paths(paths)
     click.echo(f"{len(report.files)} files: {report.total('new')} new, {report.total('merged')} merged, "
                f"{report.total('unchanged')} unchanged, {len(report.failed)} failed")
+    if not no_index:
+        with _open(ctx) as store:
+            update_indexes(store, ctx.obj, vectors=not no_vectors)
     if report.failed:
         sys.exit(1)
 
@@ -179,6 +185,13 @@ from .cli_sync import sources, sync  # noqa: E402 -- cli_sync uses the helpers d
 
 cli.add_command(sync)
 cli.add_command(sources)
+
+from .cli_search import index, search, similar, update_indexes  # noqa: E402 -- same reason
+
+cli.add_command(search)
+cli.add_command(similar)
+cli.add_command(index)
+
 
 
 def main() -> None:

@@ -20,6 +20,14 @@ class Settings:
     db: str = field(default="", metadata={"env": "PAPERFEED_DB", "help": (
         "Store URL: sqlite:///path.db or a file path (PostgreSQL arrives with its issue). "
         "Default: paperfeed.db in the user's data directory.")})
+    index_dir: str = field(default="", metadata={"env": "PAPERFEED_INDEX_DIR", "help": (
+        "Directory of the search indexes (keyword and vectors). Default: beside the SQLite file, "
+        "as <db>.search/.")})
+    embedder: str = field(default="wordllama", metadata={"env": "PAPERFEED_EMBEDDER", "help": (
+        "Text embedding model for semantic search: wordllama (bundled, CPU), minilm (extra "
+        "paperfeed[minilm], PyTorch) or none (keyword search only).")})
+    embed_device: str = field(default="", metadata={"env": "PAPERFEED_EMBED_DEVICE", "help": (
+        "Device for the minilm embedder: cpu (default) or cuda.")})
     contact: str = field(default="", metadata={"env": "PAPERFEED_CONTACT", "help": (
         "Contact address (e-mail or URL) sent in the User-Agent of every request, as arXiv asks of harvesters.")})
     allow_private_urls: bool = field(default=False, metadata={"env": "PAPERFEED_ALLOW_PRIVATE_URLS", "help": (
@@ -43,6 +51,7 @@ class Settings:
         "First backoff delay in seconds; it doubles with each retry. A server's Retry-After wins when longer.")})
     retry_max_delay: float = field(default=300.0, metadata={"env": "PAPERFEED_RETRY_MAX_DELAY", "help": (
         "Longest single wait before a retry; a Retry-After asking for more fails the source instead.")})
+
 
     @classmethod
     def load(cls, **overrides: str | None) -> "Settings":

@@ -38,7 +38,7 @@ from typing import Any, Iterable
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from .normalize import fold, title_tokens
+from .normalize import NAME_CACHE_SIZE, fold, title_tokens
 from .records import Record
 
 FORMAT_RANK = {
@@ -219,7 +219,7 @@ class ItemSummary:
     """Each author's folded name tokens, surname last (``?`` stands for characters lost to bad decoding)."""
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=NAME_CACHE_SIZE)
 def _person_tokens(name: str) -> tuple[str, ...]:
     """Folded name tokens, surname last, suffixes (``Jr.``) dropped; U+FFFD becomes ``?``."""
     if "\ufffd" in name:

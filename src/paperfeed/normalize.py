@@ -137,12 +137,16 @@ def clean_title(text: str | None) -> str:
     return title
 
 
+NAME_CACHE_SIZE = 32768
+"""Entries of each per-name cache (about 5 MB apiece when full): names recur within days of listings, so a
+bounded cache keeps most hits while a long harvest's memory stays flat."""
+
 # Already "First Last" with nothing to fix: no comma, LaTeX, or run-together initials.
 _PLAIN_NAME = re.compile(r"[^,\\{}.]*(?:\.(?![A-Z])[^,\\{}.]*)*")
 _NAME_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=NAME_CACHE_SIZE)
 def person_name(text: str | None) -> str:
     """Return a display name ``First Last`` from ``Last, First``, ``First Last`` or LaTeX-accented forms."""
     name = clean_text(text)
@@ -228,7 +232,7 @@ def fold(text: str) -> str:
     return unidecode(text).lower() if not text.isascii() else text.lower()
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=NAME_CACHE_SIZE)
 def author_key(name: str) -> str:
     """Return a matching key ``last|f`` (surname and first initial, ASCII-folded)."""
     tokens = re.findall(r"[a-z0-9]+", fold(name))

@@ -17,7 +17,8 @@ import httpx
 
 from .. import __version__
 from .politeness import HUGGING_FACE, ARXIV, Pacer, Rule, group_for
-from .urls import UnsafeURLError, check_url
+from .guard import CheckedTransport
+from .urls import Resolver, UnsafeURLError, check_url, resolve
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 """Bigger than any real OAI page or feed (arXiv pages are a few MB); past it the response is refused."""
@@ -93,7 +94,8 @@ class HttpClient:
 
     def __init__(self, *, user_agent: str, pacer: Pacer, timeout: float = 30.0, retries: int = 4,
                  retry_delay: float = 2.0, retry_max_delay: float = 300.0, allow_private: bool = False,
-                 sleep: Callable[[float], None] = time.sleep, transport: httpx.BaseTransport | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, transport: httpx.BaseTransport | None = None,
+                 resolver: Resolver = resolve) -> None:
         self.pacer = pacer
         self.timeout = timeout
         self.retries = retries
@@ -101,11 +103,15 @@ class HttpClient:
         self.retry_max_delay = retry_max_delay
         self.allow_private = allow_private
         self.sleep = sleep
+        self.resolver = resolver
         # One keep-alive connection per host: arXiv asks for its requests over a single connection.
+        limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+        # The URL check below refuses early with a clear message; the transport checks again the very
+        # addresses it connects to, so a name that resolves differently the second time gains nothing.
         self._http = httpx.Client(
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-            timeout=httpx.Timeout(timeout), follow_redirects=False, transport=transport,
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+            timeout=httpx.Timeout(timeout), follow_redirects=False, limits=limits,
+            transport=transport or CheckedTransport(limits, allow_private, resolver),
         )
 
     def close(self) -> None:
@@ -129,13 +135,15 @@ class HttpClient:
         attempt, hops = 0, 0
         while True:
             try:
-                check_url(url, self.allow_private)
+                check_url(url, self.allow_private, self.resolver)
             except UnsafeURLError as error:
                 raise FetchError(str(error), url) from None
             retry_after = None
             try:
                 with self.pacer.slot(group_for(url, kind)):
                     response = self._send(url, headers)
+            except UnsafeURLError as error:  # raised at connect time: the name now resolves somewhere refused
+                raise FetchError(str(error), url) from None
             except httpx.TimeoutException as error:
                 problem = f"timed out after {self.timeout:g} s ({type(error).__name__})"
             except httpx.TransportError as error:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -18,7 +18,7 @@ from ..normalize import (
     to_utc_date,
 )
 from ..records import ParseContext, ParseError, Record
-from .common import element_xml, local_name, parse_xml, root_local_name, text_of
+from .common import element_xml, local_name, parse_xml, parse_xml_keeping, root_local_name, text_of
 
 FORMAT = "arxiv-oai"
 
@@ -50,16 +50,29 @@ def _field(metadata: Element, namespace: str, name: str) -> str:
     return clean_text(text_of(metadata.find(f"{{{namespace}}}{name}")))
 
 
-def _extra(metadata: Element, namespace: str) -> dict[str, Any]:
+def _fields_of(metadata: Element, namespace: str) -> Callable[[str], str]:
+    """Return a reader of ``metadata``'s fields by name: one pass over its children instead of a ``find`` each."""
+    first: dict[str, Element] = {}
+    for child in metadata:
+        first.setdefault(child.tag, child)
+    prefix = f"{{{namespace}}}"
+
+    def field(name: str) -> str:
+        return clean_text(text_of(first.get(prefix + name)))
+
+    return field
+
+
+def _extra(field: Callable[[str], str]) -> dict[str, Any]:
     """Collect the optional descriptive fields of an arXiv or arXivRaw record."""
     extra: dict[str, Any] = {}
     for tag, key in _EXTRA_FIELDS.items():
-        value = _field(metadata, namespace, tag)
+        value = field(tag)
         if value:
             extra[key] = value
     if "submitter" in extra:
         extra["submitter"] = person_name(extra["submitter"])
-    dois = _field(metadata, namespace, "doi").split()
+    dois = field("doi").split()
     if len(dois) > 1:
         # arXiv lists every DOI (e.g. paper and erratum) space-separated; the record's doi is the first.
         extra["dois"] = [d for d in (doi(part) for part in dois) if d]
@@ -96,20 +109,21 @@ def _structured_authors(metadata: Element) -> tuple[list[str], dict[str, list[st
 
 def _arxiv_fields(metadata: Element) -> dict[str, Any]:
     """Read the record fields of an ``arXiv`` (structured) metadata element."""
+    field = _fields_of(metadata, ARXIV_NS)
     authors, affiliations = _structured_authors(metadata)
-    extra = _extra(metadata, ARXIV_NS)
+    extra = _extra(field)
     if affiliations:
         extra["affiliations"] = affiliations
-    created = to_utc_date(_field(metadata, ARXIV_NS, "created"))
+    created = to_utc_date(field("created"))
     return {
-        "id": _field(metadata, ARXIV_NS, "id"),
-        "title": _field(metadata, ARXIV_NS, "title"),
-        "abstract": _field(metadata, ARXIV_NS, "abstract"),
+        "id": field("id"),
+        "title": field("title"),
+        "abstract": field("abstract"),
         "authors": authors,
-        "categories": _field(metadata, ARXIV_NS, "categories").split(),
-        "doi": doi(_field(metadata, ARXIV_NS, "doi")),
+        "categories": field("categories").split(),
+        "doi": doi(field("doi")),
         "published": created,
-        "updated": to_utc_date(_field(metadata, ARXIV_NS, "updated")) or created,
+        "updated": to_utc_date(field("updated")) or created,
         "extra": extra,
     }
 
@@ -119,18 +133,19 @@ def _raw_fields(metadata: Element) -> dict[str, Any]:
     versions = metadata.findall(f"{{{ARXIV_RAW_NS}}}version")
     dates = [to_utc_date(_field(version, ARXIV_RAW_NS, "date")) for version in versions]
     dates = [day for day in dates if day]
-    extra = _extra(metadata, ARXIV_RAW_NS)
+    field = _fields_of(metadata, ARXIV_RAW_NS)
+    extra = _extra(field)
     if versions:
         last = (versions[-1].get("version") or "").lstrip("v")
         if last.isdigit():
             extra["version"] = int(last)
     return {
-        "id": _field(metadata, ARXIV_RAW_NS, "id"),
-        "title": _field(metadata, ARXIV_RAW_NS, "title"),
-        "abstract": _field(metadata, ARXIV_RAW_NS, "abstract"),
-        "authors": _raw_authors(_field(metadata, ARXIV_RAW_NS, "authors")),
-        "categories": _field(metadata, ARXIV_RAW_NS, "categories").split(),
-        "doi": doi(_field(metadata, ARXIV_RAW_NS, "doi")),
+        "id": field("id"),
+        "title": field("title"),
+        "abstract": field("abstract"),
+        "authors": _raw_authors(field("authors")),
+        "categories": field("categories").split(),
+        "doi": doi(field("doi")),
         "published": dates[0] if dates else None,
         "updated": dates[-1] if dates else None,
         "extra": extra,
@@ -210,14 +225,14 @@ def _tombstone(header: Element, raw: str, label: str) -> Record:
                   label=label, deleted=True, extra=facts)
 
 
-def _record(record: Element, index: int, label: str) -> Record | None:
-    """Build the record (or tombstone) for one OAI ``<record>``; None for a header-only record."""
+def _record(record: Element, index: int, label: str, raw: str) -> Record | None:
+    """Build the record (or tombstone) of one OAI ``<record>``, ``raw`` its source text; None for a bare header."""
     place = f"<record> {index}"
     header = record.find(f"{_O}header")
     if header is None:
         raise ParseError("record has no <header>", place)
     if header.get("status") == "deleted":
-        return _tombstone(header, element_xml(record), label)
+        return _tombstone(header, raw, label)
     identifier, facts = _header(header)
     metadata = record.find(f"{_O}metadata")
     if metadata is None or len(metadata) == 0:
@@ -238,7 +253,7 @@ def _record(record: Element, index: int, label: str) -> Record | None:
         format=FORMAT,
         record_id=record_id,
         title=clean_title(fields["title"]),
-        raw=element_xml(record),
+        raw=raw,
         abstract=clean_text(fields["abstract"]),
         authors=fields["authors"],
         arxiv_id=canonical,
@@ -265,8 +280,21 @@ def _check_errors(root: Element) -> bool:
     return True
 
 
+# OAI-PMH puts the resumptionToken last in the list, so a page ends with it and two end tags. Only that
+# shape is read from the tail; anything else (no token, a comment after it, entities in it) takes a full parse.
+_TAIL_TOKEN = re.compile(
+    rb"<(?:[\w.-]+:)?resumptionToken(?:\s[^<>]*)?(?:/>|>([^<&]*)</(?:[\w.-]+:)?resumptionToken\s*>)"
+    rb"\s*</(?:[\w.-]+:)?List(?:Records|Identifiers|Sets|MetadataFormats)\s*>\s*</(?:[\w.-]+:)?OAI-PMH\s*>\s*$"
+)
+_TAIL_BYTES = 4096
+
+
 def resumption_token(data: bytes) -> str | None:
     """Return the resumptionToken of a list response, or None on its last (or only) page."""
+    tail = _TAIL_TOKEN.search(data, max(len(data) - _TAIL_BYTES, 0))
+    if tail is not None:
+        # Read without a second parse of the page; the page itself is parsed (and rejected if malformed) on ingest.
+        return clean_text((tail.group(1) or b"").decode("utf-8", "replace")) or None
     root = parse_xml(data)
     token = root.find(f".//{_O}resumptionToken")
     value = clean_text(text_of(token)) if token is not None else ""
@@ -278,9 +306,13 @@ def sniff(head: bytes, name: str) -> bool:
     return root_local_name(head) == "OAI-PMH"
 
 
+# The elements whose source text is kept as a record's raw: records, and the bare headers of ListIdentifiers.
+_KEPT = (f"{_O}record", f"{_O}header")
+
+
 def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
     """Yield the records of a ListRecords/GetRecord response; tombstones for deleted headers."""
-    root = parse_xml(data)
+    root, sources = parse_xml_keeping(data, _KEPT)
     if root.tag != f"{_O}OAI-PMH":
         raise ParseError(f"not an OAI-PMH response: the root element is <{local_name(root.tag)}>",
                          f"<{local_name(root.tag)}>")
@@ -288,10 +320,10 @@ def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
         return
     label = context.label or DEFAULT_LABEL
     for index, record in enumerate(root.iter(f"{_O}record"), start=1):
-        built = _record(record, index, label)
+        built = _record(record, index, label, sources.get(record) or element_xml(record))
         if built is not None:
             yield built
     # ListIdentifiers carries bare headers: only the deleted ones say something (a withdrawal).
     for header in root.findall(f"{_O}ListIdentifiers/{_O}header"):
         if header.get("status") == "deleted":
-            yield _tombstone(header, element_xml(header), label)
+            yield _tombstone(header, sources.get(header) or element_xml(header), label)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ..merge import ItemFields, ItemSummary
+from .search_base import SearchStorage
 from .sync_base import SyncStorage
 
 
@@ -90,7 +91,7 @@ class IngestSession(abc.ABC):
         """Store a batch: new items, source records, identifiers, keys, and the touched items' fields."""
 
 
-class Store(SyncStorage, abc.ABC):
+class Store(SearchStorage, SyncStorage, abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str

@@ -117,4 +117,42 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0004_search_change_log_and_vectors",
+        """
+        -- One row per changed item, its sequence bumped on every change: search indexes replay the log
+        -- from the last sequence they applied, so they are never silently stale.
+        CREATE TABLE search_changes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            item_id INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX search_changes_item ON search_changes (item_id);
+        INSERT INTO search_changes (item_id) SELECT id FROM items ORDER BY id;
+
+        CREATE TRIGGER items_search_insert AFTER INSERT ON items BEGIN
+            INSERT OR REPLACE INTO search_changes (item_id) VALUES (NEW.id);
+        END;
+        CREATE TRIGGER items_search_update AFTER UPDATE ON items BEGIN
+            INSERT OR REPLACE INTO search_changes (item_id) VALUES (NEW.id);
+        END;
+        CREATE TRIGGER items_search_delete AFTER DELETE ON items BEGIN
+            INSERT OR REPLACE INTO search_changes (item_id) VALUES (OLD.id);
+        END;
+        CREATE TRIGGER item_topics_search_insert AFTER INSERT ON item_topics BEGIN
+            INSERT OR REPLACE INTO search_changes (item_id) VALUES (NEW.item_id);
+        END;
+        CREATE TRIGGER item_topics_search_delete AFTER DELETE ON item_topics BEGIN
+            INSERT OR REPLACE INTO search_changes (item_id) VALUES (OLD.item_id);
+        END;
+
+        -- Embeddings per model, float16; text_hash says whether the item's text changed since.
+        CREATE TABLE item_vectors (
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (model, item_id)
+        );
+        """,
+    ),
 ]

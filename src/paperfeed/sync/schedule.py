@@ -29,7 +29,20 @@ def sync_once(settings, names: list[str] | None = None, since: str | None = None
             if missing:
                 raise KeyError(", ".join(missing))
             rows = [known[name] for name in names]
-        return sync_store(store, client, rows, since=since, on_records=on_records, on_source=on_source)
+        report = sync_store(store, client, rows, since=since, on_records=on_records, on_source=on_source)
+        if report.total("new") or report.total("merged"):
+            _refresh_search(store, settings)
+        return report
+
+
+def _refresh_search(store, settings) -> None:
+    """Apply what the sync stored to the search indexes; a failure leaves them behind, reported by search."""
+    from ..search import refresh_indexes
+
+    try:
+        refresh_indexes(store, settings)
+    except Exception:  # the records are stored; `paperfeed index` catches the indexes up later
+        log.exception("search index update after sync failed")
 
 
 class Scheduler:

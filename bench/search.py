@@ -1,0 +1,319 @@
+"""Search: index build, latency at 50k / 100k / 1M items, a full-scan baseline, retrieval quality, memory.
+
+Usage: python bench/search.py --listings LISTINGS.tar.xz --hf HF.tar.xz [--sizes 100000,1000000] [--queries 1000]
+
+Corpora (one store grows through them, so indexing is incremental after the first):
+- real: the daily listings + Hugging Face days, ingested as they are (~52,000 items).
+- synthetic growth to each size: item i is a recombination of two real listing papers a and b drawn
+  at random (seeded): title = first half of a's title words + second half of b's; abstract = first
+  half of a's abstract + second half of b's; authors of b; categories of a; an unused arXiv id
+  (1501.00001 onwards). Word statistics, lengths and co-occurrence stay those of real abstracts, so
+  posting lists grow as a real corpus's would; written as listing JSONL and ingested by the real
+  ingest path.
+Queries (1,000 by default, seeded): half Hugging Face `ai_keywords`, half 2–5 consecutive words of
+real titles. Latency is the whole `SearchService.search` call (query parsing, index, fusion, snippets,
+titles from the store), top 10, one client; measured in a fresh child process per size whose peak
+resident memory is reported too.
+Baseline (at 100,000 items, same run): the full scan small tools use — for each query term, +20 if
+in the title, +10 if in the authors, +1 per occurrence in the abstract up to 3 — over lowercased
+texts held in memory.
+Quality: known-item retrieval (3–6 consecutive words from a real paper's abstract; that paper in the
+top 10: recall@10 and MRR) and neighbour coherence (share of an item's 10 nearest items that share
+its primary arXiv category), per mode.
+Ends with one JSON line of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import resource
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+MODES = ("keyword", "semantic", "hybrid")
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else 0.0
+
+
+def read_listings(path: str) -> list[dict]:
+    """Distinct listing papers (first sighting), with the listing day."""
+    import orjson
+
+    papers: dict[str, dict] = {}
+    with tarfile.open(path, "r:*") as archive:
+        for member in sorted((m for m in archive if m.isfile()), key=lambda m: m.name):
+            day = Path(member.name).stem
+            for line in archive.extractfile(member).read().splitlines():
+                if line.strip():
+                    record = orjson.loads(line)
+                    record["day"] = day
+                    papers.setdefault(record["id"], record)
+    return list(papers.values())
+
+
+def read_keywords(path: str) -> list[str]:
+    """Every distinct ``ai_keywords`` entry of the Hugging Face days."""
+    import ast
+
+    import orjson
+
+    keywords: set[str] = set()
+    with tarfile.open(path, "r:*") as archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            data = archive.extractfile(member).read()
+            try:
+                days = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                try:
+                    days = ast.literal_eval(data.decode())
+                except (ValueError, SyntaxError):
+                    continue
+            if isinstance(days, dict):
+                days = next((value for value in days.values() if isinstance(value, list)), [])
+            for entry in days if isinstance(days, list) else []:
+                paper = entry.get("paper", entry) if isinstance(entry, dict) else {}
+                for keyword in paper.get("ai_keywords") or []:
+                    if isinstance(keyword, str) and 2 < len(keyword) < 60:
+                        keywords.add(keyword.strip())
+    return sorted(keywords)
+
+
+def make_queries(papers: list[dict], keywords: list[str], count: int, seed: int = 11) -> list[str]:
+    generator = random.Random(seed)
+    half = count // 2
+    chosen = generator.sample(keywords, min(half, len(keywords)))
+    while len(chosen) < count:
+        words = generator.choice(papers)["title"].split()
+        length = generator.randint(2, 5)
+        start = generator.randrange(0, max(1, len(words) - length + 1))
+        chosen.append(" ".join(words[start:start + length]))
+    return chosen
+
+
+def known_item_queries(papers: list[dict], count: int, seed: int = 5) -> list[tuple[str, str]]:
+    """(3–6 consecutive abstract words, arXiv id) pairs."""
+    generator = random.Random(seed)
+    pairs = []
+    for paper in generator.sample(papers, count):
+        words = paper["summary"].split()
+        length = generator.randint(3, 6)
+        start = generator.randrange(0, max(1, len(words) - length + 1))
+        pairs.append((" ".join(words[start:start + length]), paper["id"]))
+    return pairs
+
+
+def write_synthetic(papers: list[dict], start: int, stop: int, folder: Path, seed: int) -> list[Path]:
+    """Synthetic listing JSONL files holding items ``start`` … ``stop - 1`` (see the module docstring)."""
+    import orjson
+
+    generator = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, per_file = [], 20_000
+    for file_start in range(start, stop, per_file):
+        lines = []
+        for number in range(file_start, min(stop, file_start + per_file)):
+            a, b = generator.choice(papers), generator.choice(papers)
+            title_a, title_b = a["title"].split(), b["title"].split()
+            abstract_a, abstract_b = a["summary"].split(), b["summary"].split()
+            month = 1 + number // 99_999
+            arxiv = f"{15 + (month - 1) // 12:02d}{(month - 1) % 12 + 1:02d}.{number % 99_999 + 1:05d}"
+            lines.append(orjson.dumps({
+                "id": arxiv, "categories": a["categories"], "authors": b["authors"],
+                "title": " ".join(title_a[:len(title_a) // 2] + title_b[len(title_b) // 2:]),
+                "summary": " ".join(abstract_a[:len(abstract_a) // 2] + abstract_b[len(abstract_b) // 2:]),
+                "comment": "", "pdf": f"https://arxiv.org/pdf/{arxiv}", "abs": f"https://arxiv.org/abs/{arxiv}",
+            }))
+        path = folder / f"{a['day']}-synthetic-{file_start:07d}.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        paths.append(path)
+    return paths
+
+
+def ingest_and_index(db: Path, paths: list[Path]) -> dict:
+    from paperfeed.config import Settings
+    from paperfeed.ingest import Ingester
+    from paperfeed.search import open_indexer
+    from paperfeed.storage import open_store
+
+    with open_store(db) as store:
+        started = time.perf_counter()
+        Ingester(store).ingest_paths(paths)
+        ingest_seconds = time.perf_counter() - started
+        report = open_indexer(store, Settings.load(db=str(db))).update()
+        items = store.item_count()
+    return {"items": items, "ingest_seconds": round(ingest_seconds, 1), "index_seconds": round(report.seconds, 1),
+            "indexed": report.indexed, "embedded": report.embedded,
+            "embeddings_per_second": round(report.embeddings_per_second)}
+
+
+def measure(db: str, queries: list[str], known: list[tuple[str, str]], coherence_items: int, queue) -> None:
+    """In a child process: latency per mode, quality, peak memory of a serving process."""
+    from paperfeed.config import Settings
+    from paperfeed.search import open_search
+    from paperfeed.storage import open_store
+
+    store = open_store(db)
+    service = open_search(store, Settings.load(db=db))
+    for query in queries[:20]:  # warm the page cache and the model, as a running server would be
+        for mode in MODES:
+            service.search(query, mode=mode)
+    latency = {}
+    for mode in MODES:
+        times = []
+        for query in queries:
+            started = time.perf_counter()
+            service.search(query, mode=mode, limit=10)
+            times.append((time.perf_counter() - started) * 1000)
+        latency[mode] = {"p50_ms": round(percentile(times, 50), 2), "p99_ms": round(percentile(times, 99), 2),
+                         "mean_ms": round(float(np.mean(times)), 2)}
+    serving_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    quality = {}
+    targets = {arxiv: store.find_item(arxiv) for _, arxiv in known}
+    for mode in MODES:
+        hits_at_10, reciprocal = 0, 0.0
+        for query, arxiv in known:
+            ranked = [hit.id for hit in service.search(query, mode=mode, limit=10).hits]
+            if targets[arxiv] in ranked:
+                hits_at_10 += 1
+                reciprocal += 1.0 / (ranked.index(targets[arxiv]) + 1)
+        quality[mode] = {"recall_at_10": round(hits_at_10 / len(known), 4), "mrr": round(reciprocal / len(known), 4)}
+    # Neighbour coherence: an item's 10 nearest items per mode (`SearchService.similar`).
+    generator = random.Random(9)
+    sample = generator.sample([targets[arxiv] for _, arxiv in known if targets[arxiv]], coherence_items)
+    primary = dict(store._db.execute(  # bench-only read of each item's primary category
+        "SELECT item_id, category FROM item_categories WHERE position = 0").fetchall())
+    coherence = {}
+    for mode in MODES:
+        shares = []
+        for item_id in sample:
+            neighbours = [hit.id for hit in service.similar(item_id, 10, mode=mode)]
+            if neighbours:
+                shares.append(np.mean([primary.get(n) == primary.get(item_id) for n in neighbours]))
+        coherence[mode] = round(float(np.mean(shares)), 4) if shares else None
+    queue.put({"latency": latency, "known_item": quality, "neighbour_coherence": coherence,
+               "serving_peak_rss_mb": serving_rss_mb,
+               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)})
+
+
+def full_scan_baseline(db: str, queries: list[str], count: int) -> dict:
+    """The small-tool scoring over every item, texts in memory; returns per-query milliseconds."""
+    import sqlite3
+
+    connection = sqlite3.connect(db)
+    rows = connection.execute(
+        "SELECT lower(i.title), lower(coalesce(group_concat(a.name, ', '), '')), lower(i.abstract) FROM items i "
+        "LEFT JOIN item_authors ia ON ia.item_id = i.id LEFT JOIN authors a ON a.id = ia.author_id GROUP BY i.id"
+    ).fetchall()
+    connection.close()
+    times = []
+    for query in queries[:count]:
+        terms = query.lower().split()
+        started = time.perf_counter()
+        scores = []
+        for index, (title, authors, abstract) in enumerate(rows):
+            score = 0
+            for term in terms:
+                if term in title:
+                    score += 20
+                if term in authors:
+                    score += 10
+                score += min(abstract.count(term), 3)
+            if score:
+                scores.append((score, index))
+        scores.sort(reverse=True)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"items": len(rows), "queries": len(times), "p50_ms": round(percentile(times, 50), 1),
+            "mean_ms": round(float(np.mean(times)), 1)}
+
+
+def run_measure(db: Path, queries, known, coherence_items) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=measure, args=(str(db), queries, known, coherence_items, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--listings", required=True)
+    parser.add_argument("--hf", required=True)
+    parser.add_argument("--sizes", default="100000,1000000", help="Corpus sizes after the real one (comma-separated).")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--known-items", type=int, default=500)
+    parser.add_argument("--coherence-items", type=int, default=200)
+    parser.add_argument("--baseline-queries", type=int, default=100)
+    parser.add_argument("--workdir", help="Keep the stores here (default: a temporary directory).")
+    args = parser.parse_args(argv)
+    for path in (args.listings, args.hf):
+        if not Path(path).exists():
+            print(f"bench/search.py: {path} not found (the data lives in ../shared/data)", file=sys.stderr)
+            return 2
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="paperfeed-search-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "search.db"
+    for leftover in workdir.glob("search.db*"):
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+
+    papers = read_listings(args.listings)
+    keywords = read_keywords(args.hf)
+    queries = make_queries(papers, keywords, args.queries)
+    known = known_item_queries(papers, args.known_items)
+    log(f"{len(papers):,} distinct listing papers, {len(keywords):,} distinct HF keywords, "
+        f"{len(queries):,} queries, {len(known)} known-item queries")
+
+    figures: dict = {"corpora": {}}
+    build = ingest_and_index(db, [Path(args.listings), Path(args.hf)])
+    log(f"real corpus: {build}")
+    measured = run_measure(db, queries, known, args.coherence_items)
+    log(f"real corpus: {json.dumps(measured)}")
+    figures["corpora"]["real"] = {**build, **measured}
+
+    next_number = 0
+    for size in [int(value) for value in args.sizes.split(",") if value]:
+        items = figures["corpora"][list(figures["corpora"])[-1]]["items"]
+        if size > items:
+            paths = write_synthetic(papers, next_number, next_number + size - items, workdir / "synthetic",
+                                    seed=size)
+            next_number += size - items
+            build = ingest_and_index(db, paths)
+            shutil.rmtree(workdir / "synthetic")
+        log(f"{size:,} items: {build}")
+        measured = run_measure(db, queries, known, args.coherence_items)
+        entry = {**build, **measured}
+        if size == 100_000:
+            baseline = full_scan_baseline(str(db), queries, args.baseline_queries)
+            keyword_p50 = measured["latency"]["keyword"]["p50_ms"]
+            entry["full_scan_baseline"] = baseline
+            entry["keyword_speedup_vs_full_scan_p50"] = round(baseline["p50_ms"] / keyword_p50, 1)
+            log(f"full-scan baseline at {baseline['items']:,} items: p50 {baseline['p50_ms']} ms; "
+                f"keyword p50 {keyword_p50} ms: {entry['keyword_speedup_vs_full_scan_p50']}x faster")
+        log(f"{size:,} items: {json.dumps(measured)}")
+        figures["corpora"][str(size)] = entry
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps({"bench": "search", **figures}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

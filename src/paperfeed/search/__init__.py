@@ -1,0 +1,33 @@
+"""Search: keyword (BM25, tantivy), semantic (embeddings + HNSW), hybrid (RRF) and similar items."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from ..storage.base import Store
+from .embed import Embedder, EmbedderError, load_embedder
+from .indexer import Indexer, SearchIndexError, IndexReport, index_directory
+from .query import ParsedQuery, parse_query
+from .service import MODES, SearchHit, SearchResults, SearchService, fuse
+
+__all__ = ["MODES", "Embedder", "EmbedderError", "SearchIndexError", "IndexReport", "Indexer", "ParsedQuery",
+           "SearchHit", "SearchResults", "SearchService", "fuse", "index_directory", "load_embedder",
+           "open_indexer", "open_search", "parse_query", "refresh_indexes"]
+
+
+def _embedder(settings: Settings) -> Embedder | None:
+    return None if settings.embedder == "none" else load_embedder(settings.embedder, settings.embed_device or None)
+
+
+def open_indexer(store: Store, settings: Settings, vectors: bool = True) -> Indexer:
+    """The indexer of ``store``'s search indexes, embedding with the configured model when ``vectors``."""
+    return Indexer(store, index_directory(store, settings.index_dir), _embedder(settings) if vectors else None)
+
+
+def open_search(store: Store, settings: Settings, embedder: Embedder | None = None) -> SearchService:
+    """The search service of ``store`` with the configured embedder (or the one given)."""
+    return SearchService(store, index_directory(store, settings.index_dir), embedder or _embedder(settings))
+
+
+def refresh_indexes(store: Store, settings: Settings) -> IndexReport:
+    """Apply the store's pending changes to its search indexes (with embeddings unless the embedder is none)."""
+    return open_indexer(store, settings).update()

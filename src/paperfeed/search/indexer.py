@@ -1,0 +1,206 @@
+"""Keep the keyword and vector indexes in step with the store by replaying its change log."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import orjson
+
+from ..storage.base import Store
+from ..storage.search_base import SearchDocument
+from .embed import Embedder
+from .keyword import SCHEMA_VERSION, KeywordIndex
+from .vectors import VectorIndex
+
+BATCH = 5000
+# Commit the keyword index (and record how far it got) this often, so a crash replays little.
+COMMIT_EVERY = 50_000
+
+
+class SearchIndexError(RuntimeError):
+    """An index directory that cannot be used (written by another model or schema)."""
+
+
+def index_directory(store: Store, configured: str = "") -> Path:
+    """Where a store's search indexes live: the configured directory, else beside the SQLite file."""
+    if configured:
+        return Path(configured).expanduser()
+    path = getattr(store, "path", None)
+    if path is None:
+        raise SearchIndexError("set PAPERFEED_INDEX_DIR: this store has no file to keep its search index beside")
+    return Path(f"{path}.search")
+
+
+def embedding_text(document: SearchDocument) -> str:
+    """The text an item is embedded from: its title, then its abstract."""
+    return f"{document.title}. {document.abstract}" if document.abstract else document.title
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+@dataclass(slots=True)
+class IndexState:
+    """How far each index has applied the store's change log (``state.json``)."""
+
+    keyword_seq: int = 0
+    vector_seq: int = 0
+    keyword_max_id: int = 0
+    """The highest item id ever indexed: a higher id is new, with no old document to delete."""
+    model: str | None = None
+    dim: int | None = None
+    schema: int = SCHEMA_VERSION
+
+    @classmethod
+    def load(cls, directory: Path) -> "IndexState":
+        path = directory / "state.json"
+        if not path.exists():
+            return cls()
+        return cls(**orjson.loads(path.read_bytes()))
+
+    def save(self, directory: Path) -> None:
+        temporary = directory / "state.json.tmp"
+        temporary.write_bytes(orjson.dumps({name: getattr(self, name) for name in self.__slots__}))
+        temporary.replace(directory / "state.json")
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """What one ``update`` did."""
+
+    indexed: int = 0
+    deleted: int = 0
+    embedded: int = 0
+    reused_vectors: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def embeddings_per_second(self) -> float:
+        return self.embedded / self.embed_seconds if self.embed_seconds else 0.0
+
+
+class Indexer:
+    """Apply the store's changes to the keyword index and (with an embedder) to the vector index."""
+
+    def __init__(self, store: Store, directory: Path, embedder: Embedder | None) -> None:
+        self.store = store
+        self.directory = directory
+        self.embedder = embedder
+        directory.mkdir(parents=True, exist_ok=True)
+        self.state = IndexState.load(directory)
+        if self.state.schema != SCHEMA_VERSION:
+            raise SearchIndexError(f"{directory} was built by another version: run `paperfeed index --rebuild`")
+        if embedder is not None and self.state.model not in (None, embedder.name):
+            raise SearchIndexError(f"{directory} holds {self.state.model} vectors, not {embedder.name}: "
+                              "run `paperfeed index --rebuild` to switch models")
+
+    def pending(self) -> dict[str, int]:
+        """Changes not yet applied, per index."""
+        result = {"keyword": self.store.pending_search_changes(self.state.keyword_seq)}
+        if self.embedder is not None:
+            result["semantic"] = self.store.pending_search_changes(self.state.vector_seq)
+        return result
+
+    def rebuild(self, advance: Callable[[int], None] | None = None) -> IndexReport:
+        """Drop both indexes and build them again from the store (stored vectors are reused)."""
+        KeywordIndex.remove(self.directory / "keyword")
+        (self.directory / "vectors.usearch").unlink(missing_ok=True)
+        self.state = IndexState()
+        self.state.save(self.directory)
+        return self.update(advance)
+
+    def update(self, advance: Callable[[int], None] | None = None) -> IndexReport:
+        """Apply every pending change; resumable: a crash replays at most the last uncommitted part."""
+        started = time.perf_counter()
+        report = IndexReport()
+        keyword = KeywordIndex(self.directory / "keyword")
+        vectors = None
+        if self.embedder is not None:
+            self.state.model, self.state.dim = self.embedder.name, self.embedder.dim
+            vectors = VectorIndex(self.directory / "vectors.usearch", self.embedder.dim, writable=True)
+        if self.state.keyword_seq == 0 and keyword.document_count() == 0:
+            self.state.keyword_max_id = 0
+        start = min(self.state.keyword_seq, self.state.vector_seq if vectors is not None else self.state.keyword_seq)
+        seq, since_commit = start, 0
+        try:
+            while True:
+                changes = self.store.search_changes(seq, BATCH)
+                if not changes:
+                    break
+                ids = [item_id for _, item_id in changes]
+                documents = self.store.search_documents(ids)
+                deleted = [item_id for item_id in ids if item_id not in documents]
+                keyword_ids = [item_id for change_seq, item_id in changes if change_seq > self.state.keyword_seq]
+                if keyword_ids:
+                    known = self.state.keyword_max_id
+                    keyword.update([documents[i] for i in keyword_ids if i in documents],
+                                   [i for i in keyword_ids if i not in documents and i <= known],
+                                   replace=[i for i in keyword_ids if i in documents and i <= known])
+                    report.indexed += sum(1 for i in keyword_ids if i in documents)
+                    self.state.keyword_max_id = max(known, max(keyword_ids))
+                if vectors is not None:
+                    vector_ids = [item_id for change_seq, item_id in changes if change_seq > self.state.vector_seq]
+                    self._update_vectors(vectors, [documents[i] for i in vector_ids if i in documents],
+                                         [i for i in vector_ids if i not in documents], report)
+                report.deleted += len(deleted)
+                seq = changes[-1][0]
+                since_commit += len(changes)
+                if advance is not None:
+                    advance(len(changes))
+                if since_commit >= COMMIT_EVERY:
+                    self._checkpoint(keyword, vectors, seq)
+                    since_commit = 0
+        finally:
+            self._checkpoint(keyword, vectors, seq, final=True)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _checkpoint(self, keyword: KeywordIndex, vectors: VectorIndex | None, seq: int, final: bool = False) -> None:
+        if final:
+            keyword.close()
+        else:
+            keyword.commit()
+        self.state.keyword_seq = max(self.state.keyword_seq, seq)
+        if vectors is not None and (final or len(vectors) < 200_000):
+            # Saving rewrites the whole graph: at scale, only at the end of a run.
+            vectors.save()
+            self.state.vector_seq = max(self.state.vector_seq, seq)
+        self.state.save(self.directory)
+
+    def _update_vectors(self, vectors: VectorIndex, documents: list[SearchDocument], deleted: list[int],
+                        report: IndexReport) -> None:
+        assert self.embedder is not None
+        vectors.remove(deleted)
+        if not documents:
+            return
+        texts = [embedding_text(document) for document in documents]
+        hashes = [text_hash(text) for text in texts]
+        stored = self.store.item_vectors(self.embedder.name, [document.id for document in documents])
+        matrix = np.zeros((len(documents), self.embedder.dim), dtype=np.float32)
+        to_embed = []
+        for row, (document, digest) in enumerate(zip(documents, hashes)):
+            previous = stored.get(document.id)
+            if previous is not None and previous[0] == digest:
+                matrix[row] = np.frombuffer(previous[1], dtype=np.float16)
+                report.reused_vectors += 1
+            else:
+                to_embed.append(row)
+        if to_embed:
+            started = time.perf_counter()
+            fresh = self.embedder.embed([texts[row] for row in to_embed])
+            report.embed_seconds += time.perf_counter() - started
+            report.embedded += len(to_embed)
+            matrix[to_embed] = fresh
+            self.store.save_item_vectors(self.embedder.name, [
+                (documents[row].id, hashes[row], fresh[position].astype(np.float16).tobytes())
+                for position, row in enumerate(to_embed)
+            ])
+        vectors.upsert([document.id for document in documents], matrix)

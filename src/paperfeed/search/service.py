@@ -1,0 +1,245 @@
+"""Search as the CLI, the web app and recommendations use it: keyword, semantic, hybrid, similar items.
+
+Hybrid ranking is weighted reciprocal rank fusion: an item's score is the sum over the keyword and the
+semantic ranking of weight / (RRF_K + rank), rank counted from 1, with RRF_K = 60 (Cormack et al., 2009),
+keyword weight 1 and semantic weight 0.5. Fusion needs no calibration between BM25 and cosine scores,
+and an item both rankings find rises. The lower semantic weight keeps a strong keyword match in place:
+a semantic-only item scores at most 0.5 / 61, below a keyword-only item of rank 60 or better, so
+semantic results re-rank what keywords found and fill the page when keywords find little, but never
+push exact matches off it (chosen before measuring; see docs/benchmarks.md for what it gives).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..storage.base import Store
+from ..storage.search_base import SearchDocument
+from .embed import Embedder
+from .indexer import IndexState
+from .keyword import KeywordIndex, day_number, topic_slug
+from .query import ParsedQuery, parse_query
+from .snippet import make_snippet
+from .vectors import VectorIndex
+
+MODES = ("keyword", "semantic", "hybrid")
+RRF_K = 60
+KEYWORD_WEIGHT, SEMANTIC_WEIGHT = 1.0, 0.5
+# Each ranking contributes this many candidates to the fusion (or the page's end, if deeper).
+FUSION_DEPTH = 50
+# Semantic results are filtered after the nearest-neighbour search: fetch this many times more.
+FILTER_OVERFETCH = 8
+
+
+@dataclass(slots=True)
+class SearchHit:
+    """One result, in the shape of ``paperfeed search --json``."""
+
+    id: int
+    title: str
+    score: float
+    kind: str
+    published: str | None
+    authors: list[str]
+    arxiv_id: str | None
+    url: str | None
+    snippet_html: str = ""
+    snippet: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "score": round(self.score, 6), "kind": self.kind,
+                "published": self.published, "authors": self.authors, "arxiv_id": self.arxiv_id,
+                "url": self.url, "snippet": self.snippet, "snippet_html": self.snippet_html}
+
+
+@dataclass(slots=True)
+class SearchResults:
+    query: str
+    mode: str
+    hits: list[SearchHit]
+    behind: dict[str, int] = field(default_factory=dict)
+    """Items changed in the store that an index has not applied yet (empty when all are current)."""
+    milliseconds: float = 0.0
+    note: str = ""
+    """Why the mode used differs from the mode asked for, if it does."""
+
+
+def matches_filters(document: SearchDocument, parsed: ParsedQuery, analyze) -> bool:
+    """Whether a document passes the query's filters and exclusions (for semantic candidates)."""
+    for name, values in parsed.filters.items():
+        if name == "author":
+            haystack = [" ".join(analyze_name(author)) for author in document.authors]
+            if not any(" ".join(analyze_name(value)) in author for value in values for author in haystack):
+                return False
+        elif name == "category":
+            if not {value.lower() for value in values} & {c.lower() for c in document.categories}:
+                return False
+        elif name == "topic":
+            if not {topic_slug(value) for value in values} & set(document.topics):
+                return False
+        elif name == "kind":
+            if document.kind not in {value.lower() for value in values}:
+                return False
+        elif name == "source":
+            sources = [" ".join(analyze_name(source)) for source in document.sources]
+            if not any(" ".join(analyze_name(value)) in source for value in values for source in sources):
+                return False
+    day = day_number(document.published)
+    if parsed.after and (day is None or day < day_number(parsed.after)):
+        return False
+    if parsed.before and (day is None or day > day_number(parsed.before)):
+        return False
+    if parsed.excluded:
+        terms = set(analyze(f"{document.title} {document.abstract}"))
+        if any(set(analyze(word)) & terms for word in parsed.excluded):
+            return False
+    return True
+
+
+def analyze_name(text: str) -> list[str]:
+    from unidecode import unidecode
+
+    return unidecode(text).lower().replace(",", " ").split()
+
+
+class SearchService:
+    """Read side of the search indexes of one store."""
+
+    def __init__(self, store: Store, directory: Path, embedder: Embedder | None = None) -> None:
+        self.store = store
+        self.directory = directory
+        self.embedder = embedder
+        self.keyword = KeywordIndex(directory / "keyword")
+        self._vectors: VectorIndex | None = None
+        self._state_mtime: float | None = None
+        self._state = IndexState()
+
+    def _refresh_state(self) -> IndexState:
+        path = self.directory / "state.json"
+        mtime = path.stat().st_mtime if path.exists() else None
+        if mtime != self._state_mtime:
+            self._state, self._state_mtime = IndexState.load(self.directory), mtime
+        return self._state
+
+    @property
+    def vectors(self) -> VectorIndex | None:
+        if self.embedder is None:
+            return None
+        path = self.directory / "vectors.usearch"
+        if self._vectors is None:
+            if not path.exists():
+                return None
+            self._vectors = VectorIndex(path, self.embedder.dim)
+        else:
+            self._vectors.refresh()
+        return self._vectors
+
+    def behind(self, mode: str) -> dict[str, int]:
+        """How many changed items each index used by ``mode`` has not applied yet."""
+        state = self._refresh_state()
+        latest = self.store.last_search_change()
+        result = {}
+        if mode in ("keyword", "hybrid") and state.keyword_seq < latest:
+            result["keyword"] = self.store.pending_search_changes(state.keyword_seq)
+        if mode in ("semantic", "hybrid") and state.vector_seq < latest:
+            result["semantic"] = self.store.pending_search_changes(state.vector_seq)
+        return result
+
+    def search(self, text: str, mode: str = "hybrid", limit: int = 10, offset: int = 0) -> SearchResults:
+        """Search for ``text``; ``mode`` is keyword, semantic or hybrid (semantic falls back to keyword
+        when no embedder or vector index is available)."""
+        started = time.perf_counter()
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}: choose one of {', '.join(MODES)}")
+        parsed = parse_query(text)
+        semantic_ready = self.vectors is not None and parsed.has_text
+        effective = mode if (mode == "keyword" or semantic_ready) else "keyword"
+        if effective == "keyword":
+            ranked = [(hit.item_id, hit.score) for hit in self.keyword.search(parsed, limit, offset)]
+        elif effective == "semantic":
+            ranked = self._semantic(parsed, limit + offset)[offset:offset + limit]
+        else:
+            depth = max(FUSION_DEPTH, limit + offset)
+            keyword_ranked = [hit.item_id for hit in self.keyword.search(parsed, depth)]
+            semantic_ranked = [item_id for item_id, _ in self._semantic(parsed, depth)]
+            ranked = fuse([keyword_ranked, semantic_ranked],
+                          [KEYWORD_WEIGHT, SEMANTIC_WEIGHT])[offset:offset + limit]
+        hits = self._hits(ranked, parsed)
+        note = ""
+        if effective != mode:
+            note = (f"{mode} search needs words to embed; ranked by date with filters only" if not parsed.has_text
+                    else f"{mode} search needs a vector index (run `paperfeed index`); showing keyword results")
+        return SearchResults(text, effective, hits, self.behind(effective),
+                             (time.perf_counter() - started) * 1000, note)
+
+    def _semantic(self, parsed: ParsedQuery, count: int) -> list[tuple[int, float]]:
+        assert self.embedder is not None and self.vectors is not None
+        vector = self.embedder.embed([parsed.text()])[0]
+        if not vector.any():
+            return []
+        filtered = bool(parsed.filters or parsed.after or parsed.before or parsed.excluded)
+        candidates = self.vectors.search(vector, count * FILTER_OVERFETCH if filtered else count)
+        if not filtered:
+            return candidates
+        documents = self.store.search_documents([item_id for item_id, _ in candidates])
+        kept = [(item_id, score) for item_id, score in candidates
+                if item_id in documents and matches_filters(documents[item_id], parsed, self.keyword.tokens)]
+        return kept[:count]
+
+    def _hits(self, ranked: list[tuple[int, float]], parsed: ParsedQuery) -> list[SearchHit]:
+        documents = self.store.search_documents([item_id for item_id, _ in ranked])
+        terms = {token for part in parsed.terms + parsed.phrases for token in self.keyword.tokens(part)}
+        prefixes = tuple(prefix.lower() for prefix in parsed.prefixes)
+        hits = []
+        for item_id, score in ranked:
+            document = documents.get(item_id)
+            if document is None:  # deleted since the index saw it
+                continue
+            snippet = make_snippet(document.abstract or document.title, terms, self.keyword.tokens, prefixes)
+            hits.append(SearchHit(item_id, document.title, score, document.kind, document.published,
+                                  document.authors, document.arxiv_id, document.url, snippet.html(),
+                                  snippet.plain()))
+        return hits
+
+    def similar(self, item_id: int, limit: int = 10, mode: str = "semantic") -> list[SearchHit]:
+        """Items most like ``item_id``: its nearest vectors (semantic), a keyword query of its title with
+        any word allowed (keyword), or both fused (hybrid). Without vectors, keyword."""
+        vector = self._item_vector(item_id) if mode != "keyword" else None
+        semantic = self.vectors.search(vector, limit * 2, exclude=item_id) if vector is not None else []
+        if mode == "semantic" and semantic:
+            return self._hits(semantic[:limit], ParsedQuery())
+        document = self.store.search_documents([item_id]).get(item_id)
+        if document is None:
+            return []
+        parsed = ParsedQuery(terms=document.title.split())
+        keyword = [hit.item_id for hit in self.keyword.search(parsed, limit * 2 + 1, any_word=True)
+                   if hit.item_id != item_id]
+        if mode == "hybrid" and semantic:
+            ranked = fuse([keyword, [i for i, _ in semantic]], [KEYWORD_WEIGHT, SEMANTIC_WEIGHT])
+        else:
+            ranked = [(i, 0.0) for i in keyword]
+        return self._hits(ranked[:limit], ParsedQuery())
+
+    def _item_vector(self, item_id: int) -> np.ndarray | None:
+        vectors = self.vectors
+        if vectors is None:
+            return None
+        vector = vectors.vector(item_id)
+        if vector is None:
+            stored = self.store.item_vectors(self.embedder.name, [item_id]).get(item_id)
+            vector = np.frombuffer(stored[1], dtype=np.float16).astype(np.float32) if stored else None
+        return vector
+
+
+def fuse(rankings: list[list[int]], weights: list[float] | None = None, k: int = RRF_K) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion of several rankings of item ids, best first."""
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
+        for rank, item_id in enumerate(ranking, start=1):
+            scores[item_id] = scores.get(item_id, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))

@@ -1,0 +1,93 @@
+"""Approximate nearest neighbours over item vectors: a usearch HNSW graph kept beside the store.
+
+Why usearch over hnswlib and faiss: it stores vectors quantized to int8 (a quarter of float32, so a
+million 256-dimension vectors take 256 MB), supports removing and re-adding keys for incremental
+updates, and can serve a saved index memory-mapped, so several readers share one copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from usearch.index import Index
+
+CONNECTIVITY = 16
+EXPANSION_ADD = 48
+EXPANSION_SEARCH = 96
+
+
+class VectorIndex:
+    """Cosine-similarity HNSW over unit vectors keyed by item id."""
+
+    def __init__(self, path: Path, dim: int, writable: bool = False) -> None:
+        self.path = path
+        self.dim = dim
+        self.writable = writable
+        self._mtime: float | None = None
+        self.index = self._open()
+
+    def _new(self) -> Index:
+        return Index(ndim=self.dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY,
+                     expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+
+    def _open(self) -> Index:
+        if not self.path.exists():
+            return self._new()
+        self._mtime = self.path.stat().st_mtime
+        if self.writable:
+            index = self._new()
+            index.load(str(self.path))
+        else:
+            # Readers map the file: several server workers share one copy in memory.
+            index = Index.restore(str(self.path), view=True)
+        if index is None or index.ndim != self.dim:
+            raise ValueError(f"{self.path} holds vectors of another dimension; rebuild with `paperfeed index --rebuild`")
+        index.expansion_search = EXPANSION_SEARCH
+        return index
+
+    def refresh(self) -> None:
+        """Reopen the file when a writer replaced it since it was opened."""
+        if self.path.exists() and self.path.stat().st_mtime != self._mtime:
+            self.index = self._open()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def upsert(self, item_ids: list[int], vectors: np.ndarray) -> None:
+        """Add or replace the vectors of ``item_ids``."""
+        if not item_ids:
+            return
+        keys = np.asarray(item_ids, dtype=np.uint64)
+        present = keys[np.asarray(self.index.contains(keys), dtype=bool)]
+        if len(present):
+            self.index.remove(present)
+        self.index.add(keys, vectors)
+
+    def remove(self, item_ids: list[int]) -> None:
+        keys = np.asarray(item_ids, dtype=np.uint64)
+        present = keys[np.asarray(self.index.contains(keys), dtype=bool)] if len(keys) else keys
+        if len(present):
+            self.index.remove(present)
+
+    def save(self) -> None:
+        """Write the index atomically: readers keep their old mapping until they refresh."""
+        temporary = self.path.with_suffix(".tmp")
+        self.index.save(str(temporary))
+        os.replace(temporary, self.path)
+        self._mtime = self.path.stat().st_mtime
+
+    def search(self, vector: np.ndarray, count: int, exclude: int | None = None) -> list[tuple[int, float]]:
+        """(item id, cosine similarity) of the ``count`` nearest items, best first."""
+        if len(self.index) == 0 or count <= 0:
+            return []
+        matches = self.index.search(vector, count + (exclude is not None))
+        results = [(int(key), float(1.0 - distance)) for key, distance in zip(matches.keys, matches.distances)
+                   if int(key) != exclude]
+        return results[:count]
+
+    def vector(self, item_id: int) -> np.ndarray | None:
+        """The stored (quantized) vector of an item, as float32; None when absent."""
+        found = self.index.get(np.uint64(item_id), dtype=np.float32)
+        return None if found is None else np.asarray(found, dtype=np.float32).reshape(-1)
