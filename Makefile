@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DB ?= demo/demo.db
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install chromium test test-fast demo bench screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed chromium
+
+## The browser tests drive Debian's Chromium; a fresh machine gets it from apt (sudo only when not root).
+chromium:
+	@test -x /usr/bin/chromium || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 ## Every test, slow and end-to-end ones included.
 test: install
@@ -27,13 +32,22 @@ demo: install
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(VENV)/bin/paperfeed --db $(DEMO_DB) ingest demo/data
 	$(VENV)/bin/paperfeed --db $(DEMO_DB) stats
+	@echo "paperfeed demo: open http://127.0.0.1:8000/ (Ctrl-C stops)"
+	$(VENV)/bin/paperfeed --db $(DEMO_DB) serve --host 127.0.0.1 --port 8000
+
+## Screenshots of the main pages for the README, taken by the browser tests.
+screenshots: install
+	PAPERFEED_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/test_web_browser.py
 
 ## Benchmarks over ../shared/data (figures go to docs/benchmarks.md).
 bench: install
 	$(PY) bench/ingest.py ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz
 	$(PY) bench/search.py --listings ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz \
 		--hf ../shared/data/hf-daily-papers/hf_daily_papers_2024-05-27_to_2026-02-27.tar.xz
+	$(PY) bench/topics.py ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz
 	$(PY) bench/sync.py ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz
+	$(PY) bench/daily_pick.py --listings ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz \
+		--hf ../shared/data/hf-daily-papers/hf_daily_papers_2024-05-27_to_2026-02-27.tar.xz --train-until 2025-12-31
 	$(PY) bench/merge_quality.py --dblp ../shared/data/er-dblp-acm/DBLP2.csv --acm ../shared/data/er-dblp-acm/ACM.csv \
 		--mapping ../shared/data/er-dblp-acm/DBLP-ACM_perfectMapping.csv \
 		--listings ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz \

@@ -263,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--coherence-items", type=int, default=200)
     parser.add_argument("--baseline-queries", type=int, default=100)
     parser.add_argument("--workdir", help="Keep the stores here (default: a temporary directory).")
+    parser.add_argument("--measure-only", action="store_true",
+                        help="Measure the store a previous run left in --workdir (no ingest, no indexing).")
     args = parser.parse_args(argv)
     for path in (args.listings, args.hf):
         if not Path(path).exists():
@@ -271,8 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="paperfeed-search-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "search.db"
-    for leftover in workdir.glob("search.db*"):
-        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+    if args.measure_only and not db.exists():
+        print(f"bench/search.py: --measure-only needs a store in --workdir ({db} is missing)", file=sys.stderr)
+        return 2
+    if not args.measure_only:
+        for leftover in workdir.glob("search.db*"):
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
 
     papers = read_listings(args.listings)
     keywords = read_keywords(args.hf)
@@ -282,6 +288,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(queries):,} queries, {len(known)} known-item queries")
 
     figures: dict = {"corpora": {}}
+    if args.measure_only:
+        measured = run_measure(db, queries, known, args.coherence_items)
+        import sqlite3
+
+        items = sqlite3.connect(db).execute("SELECT count(*) FROM items").fetchone()[0]
+        entry = {"items": items, **measured}
+        if args.baseline_queries and items <= 150_000:
+            entry["full_scan_baseline"] = full_scan_baseline(str(db), queries, args.baseline_queries)
+            entry["keyword_speedup_vs_full_scan_p50"] = round(
+                entry["full_scan_baseline"]["p50_ms"] / measured["latency"]["keyword"]["p50_ms"], 1)
+        log(f"{items:,} items: {json.dumps(entry)}")
+        print(json.dumps({"bench": "search", "measure_only": True, "corpora": {str(items): entry}}))
+        return 0
     build = ingest_and_index(db, [Path(args.listings), Path(args.hf)])
     log(f"real corpus: {build}")
     measured = run_measure(db, queries, known, args.coherence_items)

@@ -192,6 +192,19 @@ cli.add_command(search)
 cli.add_command(similar)
 cli.add_command(index)
 
+from .cli_topics import authors, topics  # noqa: E402 -- same reason
+
+cli.add_command(topics)
+cli.add_command(authors)
+
+from .cli_web import serve  # noqa: E402 -- same reason
+
+cli.add_command(serve)
+
+from .cli_daily import daily, digest, library, recommend, submit, users, vote  # noqa: E402 -- same reason
+
+for _command in (daily, users, library, vote, submit, recommend, digest):
+    cli.add_command(_command)
 
 
 def main() -> None:

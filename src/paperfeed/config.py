@@ -52,6 +52,48 @@ class Settings:
     retry_max_delay: float = field(default=300.0, metadata={"env": "PAPERFEED_RETRY_MAX_DELAY", "help": (
         "Longest single wait before a retry; a Retry-After asking for more fails the source instead.")})
 
+    topic_alpha: float = field(default=0.1, metadata={"env": "PAPERFEED_TOPIC_ALPHA", "help": (
+        "Error rate of the topic tagger's conformal thresholds: a topic's true items are missed at most this "
+        "share of the time (between 0 and 1; default 0.1).")})
+    topics_file: str = field(default="", metadata={"env": "PAPERFEED_TOPICS_FILE", "help": (
+        "A TOML file of extra topics ([[topic]] tables as in the shipped taxonomy.toml), added to the "
+        "shipped ones; a topic of the same name replaces the shipped one.")})
+    secret_key: str = field(default="", metadata={"env": "PAPERFEED_SECRET_KEY", "help": (
+        "Key that signs the web app's CSRF tokens and session cookies. Default: a random key kept in "
+        "<db>.secret beside the SQLite file (created on first `paperfeed serve`, readable by its owner only).")})
+
+    trending_hf_weight: float = field(default=1.0, metadata={"env": "PAPERFEED_TRENDING_HF_WEIGHT", "help": (
+        "Trending score weight of log(1 + Hugging Face upvotes) (see paperfeed.daily.trending).")})
+    trending_local_weight: float = field(default=1.0, metadata={"env": "PAPERFEED_TRENDING_LOCAL_WEIGHT", "help": (
+        "Trending score weight of log(1 + this store's own upvotes).")})
+    trending_source_weight: float = field(default=0.5, metadata={"env": "PAPERFEED_TRENDING_SOURCE_WEIGHT", "help": (
+        "Trending score weight of each independent source beyond the first that carried the item.")})
+    trending_submission_weight: float = field(default=0.5, metadata={
+        "env": "PAPERFEED_TRENDING_SUBMISSION_WEIGHT", "help": (
+            "Trending score bonus of a paper a user submitted to the day's list.")})
+    trending_half_life: float = field(default=3.0, metadata={"env": "PAPERFEED_TRENDING_HALF_LIFE", "help": (
+        "Days after which an item's trending score halves, counted from its first calendar day (0: no decay).")})
+    session_days: float = field(default=30.0, metadata={"env": "PAPERFEED_SESSION_DAYS", "help": (
+        "Days a sign-in session lasts.")})
+    base_url: str = field(default="http://127.0.0.1:8000", metadata={"env": "PAPERFEED_BASE_URL", "help": (
+        "Public URL of the web app, used in the links of digest mails (confirm, unsubscribe, papers).")})
+    digest_from: str = field(default="", metadata={"env": "PAPERFEED_DIGEST_FROM", "help": (
+        "Sender address of digest mails (required by `paperfeed digest send` and `subscribe`).")})
+    digest_size: int = field(default=10, metadata={"env": "PAPERFEED_DIGEST_SIZE", "help": (
+        "Trending papers per digest (recommendations add up to 3 per library tag).")})
+    smtp_host: str = field(default="localhost", metadata={"env": "PAPERFEED_SMTP_HOST", "help": (
+        "SMTP server that digest mails are handed to.")})
+    smtp_port: int = field(default=0, metadata={"env": "PAPERFEED_SMTP_PORT", "help": (
+        "SMTP port (0: 465 for smtp_security=tls, 587 for starttls, 25 for none).")})
+    smtp_security: str = field(default="starttls", metadata={"env": "PAPERFEED_SMTP_SECURITY", "help": (
+        "starttls (upgrade a plain connection; refuse a server without it), tls (implicit TLS) or none "
+        "(plain text: only for a relay on loopback).")})
+    smtp_user: str = field(default="", metadata={"env": "PAPERFEED_SMTP_USER", "help": (
+        "SMTP user name (empty: no authentication).")})
+    smtp_password: str = field(default="", metadata={"env": "PAPERFEED_SMTP_PASSWORD", "help": (
+        "SMTP password (sent only over TLS or STARTTLS).")})
+    smtp_timeout: float = field(default=30.0, metadata={"env": "PAPERFEED_SMTP_TIMEOUT", "help": (
+        "Seconds to wait for the SMTP server before giving up.")})
 
     @classmethod
     def load(cls, **overrides: str | None) -> "Settings":

@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ..merge import ItemFields, ItemSummary
+from .daily_base import DailyStorage
 from .search_base import SearchStorage
 from .sync_base import SyncStorage
+from .topics_base import TopicStorage
+from .web_base import WebStorage
 
 
 class StoreError(RuntimeError):
@@ -91,7 +94,7 @@ class IngestSession(abc.ABC):
         """Store a batch: new items, source records, identifiers, keys, and the touched items' fields."""
 
 
-class Store(SearchStorage, SyncStorage, abc.ABC):
+class Store(SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str

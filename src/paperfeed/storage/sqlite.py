@@ -14,9 +14,12 @@ import orjson
 from ..merge import ItemSummary, summarize
 from ..normalize import author_key, utc_now
 from .base import BatchWrite, IngestSession, Store, StoreError
+from .sqlite_daily import SQLiteDailyStorage
 from .sqlite_schema import MIGRATIONS
 from .sqlite_search import SQLiteSearchStorage
 from .sqlite_sync import SQLiteSyncStorage
+from .sqlite_topics import SQLiteTopicStorage
+from .sqlite_web import SQLiteWebStorage
 
 # SQLite's default limit on host parameters is 32766 since 3.32; stay well below it.
 _CHUNK = 900
@@ -57,7 +60,8 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "topic"
 
 
-class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, Store):
+class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQLiteWebStorage, SQLiteDailyStorage,
+                  Store):
     """A store in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:

@@ -118,6 +118,51 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0003_topics_and_authors",
+        """
+        -- A topic's definition (taxonomy.toml, topics_file, paperfeed topics add); origin says which.
+        -- Topics first seen in a capture header keep the defaults and origin 'source'.
+        ALTER TABLE topics ADD COLUMN description TEXT NOT NULL DEFAULT '';
+        ALTER TABLE topics ADD COLUMN categories TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE topics ADD COLUMN phrases TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE topics ADD COLUMN origin TEXT NOT NULL DEFAULT 'source';
+
+        -- The tagger's trained models ('topics', 'categories'): metadata as JSON, weights as numpy .npz bytes
+        -- read with allow_pickle=False, so a store file from elsewhere cannot run code when loaded.
+        CREATE TABLE tagger_models (
+            name TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            trained_at TEXT NOT NULL,
+            meta TEXT NOT NULL,
+            arrays BLOB NOT NULL
+        );
+
+        -- Which model versions tagged an item and what its updated_at was then: retagging visits only
+        -- items never tagged, tagged by an older model, or changed since.
+        CREATE TABLE item_tag_state (
+            item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+            version TEXT NOT NULL,
+            item_updated_at TEXT NOT NULL
+        );
+
+        -- Categories predicted for items that have none of their own (news, captures, BibTeX).
+        CREATE TABLE predicted_categories (
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            category TEXT NOT NULL,
+            confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+            PRIMARY KEY (item_id, category)
+        ) WITHOUT ROWID;
+
+        -- Merged author identities (authors.py): only authors merged into another one have a row.
+        CREATE TABLE author_identities (
+            author_id INTEGER PRIMARY KEY REFERENCES authors (id) ON DELETE CASCADE,
+            identity_id INTEGER NOT NULL REFERENCES authors (id) ON DELETE CASCADE
+        );
+        CREATE INDEX author_identities_identity ON author_identities (identity_id);
+        CREATE INDEX item_topics_by_topic ON item_topics (topic_id, assigned_by, confidence);
+        """,
+    ),
+    (
         "0004_search_change_log_and_vectors",
         """
         -- One row per changed item, its sequence bumped on every change: search indexes replay the log
@@ -153,6 +198,99 @@ MIGRATIONS: list[tuple[str, str]] = [
             vector BLOB NOT NULL,
             PRIMARY KEY (model, item_id)
         );
+        """,
+    ),
+    (
+        "0005_users_library_votes_digests",
+        """
+        -- The Daily Papers calendar, derived from source records (refresh_daily_dates scans new ones by id):
+        -- one row per record that dates an item. kind says which date it is: 'picked' (Hugging Face daily
+        -- papers day), 'announced' (an arXiv listing day) or 'published' (any other source's own date).
+        CREATE TABLE daily_dates (
+            record_id INTEGER PRIMARY KEY REFERENCES source_records (id) ON DELETE CASCADE,
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('picked', 'announced', 'published')),
+            day TEXT NOT NULL
+        );
+        CREATE INDEX daily_dates_day ON daily_dates (day, item_id);
+        CREATE INDEX daily_dates_item ON daily_dates (item_id, day);
+
+        -- Small key/value state: the daily_dates scan cursor, generated signing secrets.
+        CREATE TABLE app_state (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+
+        -- Only a hash of the session token is stored: a leaked database file opens no sessions.
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions (user_id);
+
+        -- A user's verdict on an item: 'saved' (in the library, with tags below) or 'not_relevant'.
+        CREATE TABLE library (
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            state TEXT NOT NULL CHECK (state IN ('saved', 'not_relevant')),
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, item_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE library_tags (
+            user_id INTEGER NOT NULL,
+            tag TEXT NOT NULL,
+            item_id INTEGER NOT NULL,
+            PRIMARY KEY (user_id, tag, item_id),
+            FOREIGN KEY (user_id, item_id) REFERENCES library (user_id, item_id) ON DELETE CASCADE
+        ) WITHOUT ROWID;
+
+        -- Local upvotes, kept apart from Hugging Face's (items.upvotes): one per user and item.
+        CREATE TABLE votes (
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            voted_at TEXT NOT NULL,
+            PRIMARY KEY (item_id, user_id)
+        ) WITHOUT ROWID;
+
+        -- Papers users put on a day's list; the first submitter of an item for a day is kept.
+        CREATE TABLE submissions (
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            day TEXT NOT NULL,
+            user_id INTEGER REFERENCES users (id) ON DELETE SET NULL,
+            submitted_at TEXT NOT NULL,
+            PRIMARY KEY (item_id, day)
+        ) WITHOUT ROWID;
+        CREATE INDEX submissions_day ON submissions (day);
+
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            user_id INTEGER REFERENCES users (id) ON DELETE SET NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed')),
+            created_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL
+        );
+
+        -- The sent log: a row is written before a digest goes to the SMTP server ('sending') and marked
+        -- 'sent' after; a rerun skips both, so a crash never makes a subscriber get a day twice.
+        CREATE TABLE digest_log (
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+            day TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('sending', 'sent')),
+            message_id TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (subscriber_id, day)
+        ) WITHOUT ROWID;
         """,
     ),
 ]

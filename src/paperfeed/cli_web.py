@@ -1,0 +1,52 @@
+"""``paperfeed serve``: run the web app with uvicorn, and the periodic sync when ``sync_interval`` is set."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .cli import _fail, _store_errors
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (each with its own small pool of store connections).")
+@click.pass_context
+@_store_errors
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the web app and JSON API at http://HOST:PORT/ (periodic sync runs beside it when configured)."""
+    import uvicorn
+
+    from .storage import StoreError
+    from .sync.schedule import start_scheduler
+    from .web.app import create_app
+
+    settings = ctx.obj
+    try:
+        # Fail here with one line, not in every worker: the store must open and migrate.
+        app = create_app(settings)
+        # Workers are fresh processes that read settings from the environment: hand them the resolved store
+        # (a --db flag is not in their environment). They read the same key, from the setting or <db>.secret.
+        os.environ["PAPERFEED_DB"] = settings.db
+    except StoreError as error:
+        _fail(str(error), 2 if error.usage else 1)
+    except OSError as error:
+        _fail(f"cannot keep the secret key beside the store: {error}")
+    scheduler = start_scheduler(settings)  # in this process only: workers would each sync otherwise
+    click.echo(f"paperfeed: serving {settings.db} at http://{_display(host)}:{port}/ (Ctrl-C stops)", err=True)
+    try:
+        if workers == 1:
+            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True)
+        else:
+            uvicorn.run("paperfeed.web.app:create_app_from_env", factory=True, host=host, port=port,
+                        workers=workers, log_level="warning", access_log=False, proxy_headers=True)
+    finally:
+        if scheduler is not None:
+            scheduler.stop(timeout=5)
+
+
+def _display(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

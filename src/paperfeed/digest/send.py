@@ -1,0 +1,307 @@
+"""Build and send digests over SMTP: subscribe (double opt-in), confirm, send a day, unsubscribe.
+
+At most once per subscriber and day: before a digest is handed to the SMTP server its row in the sent
+log is committed as ``sending``, and marked ``sent`` once the server accepted it. A rerun skips both.
+A crash between the two leaves the row ``sending``: the server may or may not have taken the mail, and
+sending again could deliver it twice, so it is reported as "in doubt" and not resent. A definite
+refusal (an SMTP error reply) deletes the row, so the next run tries that subscriber again.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from datetime import date
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from ..daily import TrendingWeights, daily_page
+from ..library.accounts import AccountError, check_email
+from ..storage.base import Store
+from ..storage.daily_base import Subscriber
+from . import tokens
+
+TEMPLATES = Path(__file__).parent / "templates"
+RECOMMENDATIONS_PER_TAG = 3
+
+
+class DigestError(RuntimeError):
+    """A digest that cannot be built or sent (no sender configured, SMTP unreachable, bad address or token)."""
+
+
+@dataclass(slots=True)
+class DigestReport:
+    day: str
+    papers: int = 0
+    sent: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Already sent that day."""
+    in_doubt: list[str] = field(default_factory=list)
+    """Logged as sending by a run that crashed: not resent (at most once)."""
+    refused: list[str] = field(default_factory=list)
+    """The server refused them (logged as "not sent": a rerun tries again)."""
+    nothing_new: bool = False
+
+
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    # Autoescape HTML (titles and abstracts are third-party text); the .txt part is plain text.
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
+                       autoescape=select_autoescape(["html"], default_for_string=False, default=False))
+
+
+def _secret(store: Store, settings) -> str:
+    return settings.secret_key or store.app_secret("digest", tokens.new_secret)
+
+
+def _url(settings, path: str, **query: str) -> str:
+    base = settings.base_url.rstrip("/")
+    return f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def _sender(settings) -> str:
+    if not settings.digest_from:
+        raise DigestError("no sender address: set digest_from (PAPERFEED_DIGEST_FROM)")
+    try:
+        return check_email(settings.digest_from)
+    except AccountError as error:
+        raise DigestError(f"digest_from: {error}") from None
+
+
+def _message(settings, to: str, subject: str, text: str, html: str, message_id: str | None = None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr(("paperfeed", _sender(settings)))
+    message["To"] = check_email(to)
+    message["Subject"] = subject
+    from datetime import datetime, timezone
+
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    host = urlsplit(settings.base_url).hostname or "paperfeed.invalid"
+    message["Message-ID"] = message_id or f"<{tokens.new_secret()[:24]}@{host}>"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def open_smtp(settings) -> smtplib.SMTP:
+    """Connect and log in to the configured SMTP server; raise DigestError with the reason if that fails."""
+    security = settings.smtp_security.lower()
+    if security not in ("starttls", "tls", "none"):
+        raise DigestError(f"smtp_security={settings.smtp_security!r}: choose starttls, tls or none")
+    port = settings.smtp_port or {"tls": 465, "starttls": 587, "none": 25}[security]
+    where = f"{settings.smtp_host}:{port}"
+    try:
+        if security == "tls":
+            smtp = smtplib.SMTP_SSL(settings.smtp_host, port, timeout=settings.smtp_timeout,
+                                    context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(settings.smtp_host, port, timeout=settings.smtp_timeout)
+            if security == "starttls":
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    smtp.quit()
+                    raise DigestError(f"SMTP server {where} does not offer STARTTLS (smtp_security=starttls)")
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+        if settings.smtp_user:
+            if security == "none":
+                smtp.quit()
+                raise DigestError("refusing to send SMTP credentials without TLS (smtp_security=none)")
+            smtp.login(settings.smtp_user, settings.smtp_password)
+    except (OSError, smtplib.SMTPException) as error:
+        raise DigestError(f"cannot use SMTP server {where}: {error}") from None
+    return smtp
+
+
+# -- subscriptions --------------------------------------------------------------------------------
+
+def subscribe(store: Store, settings, email: str, user_email: str | None = None,
+              smtp: smtplib.SMTP | None = None) -> Subscriber:
+    """Add a pending subscriber and mail them a confirmation link (nothing for an active one)."""
+    try:
+        email = check_email(email)
+    except AccountError as error:
+        raise DigestError(str(error)) from None
+    user_id = None
+    if user_email:
+        user = store.user_by_email(user_email)
+        if user is None:
+            raise DigestError(f"no account for {user_email}")
+        user_id = user.id
+    subscriber = store.add_subscriber(email, user_id)
+    if subscriber.status == "active":
+        return subscriber
+    token = tokens.make_token(_secret(store, settings), tokens.CONFIRM, subscriber.id, subscriber.email)
+    values = {"email": subscriber.email, "confirm_url": _url(settings, "/digest/confirm", token=token)}
+    environment = _environment()
+    message = _message(settings, subscriber.email, "Confirm your paperfeed digest",
+                       environment.get_template("confirm.txt").render(values),
+                       environment.get_template("confirm.html").render(values))
+    _send_one(settings, message, smtp)
+    return subscriber
+
+
+def _send_one(settings, message: EmailMessage, smtp: smtplib.SMTP | None) -> None:
+    connection = smtp or open_smtp(settings)
+    try:
+        connection.send_message(message)
+    except (OSError, smtplib.SMTPException) as error:
+        raise DigestError(f"the SMTP server did not take the mail to {message['To']}: {error}") from None
+    finally:
+        if smtp is None:
+            _quit(connection)
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        pass  # the mail is sent or not by now; a failed goodbye changes nothing
+
+
+def _check(store: Store, settings, token: str, purpose: str) -> Subscriber:
+    try:
+        subscriber_id = tokens.token_subscriber(token.strip(), purpose)
+        subscriber = store.subscriber(subscriber_id)
+        if subscriber is None:
+            raise tokens.TokenError("no such subscriber")
+        tokens.verify_token(_secret(store, settings), token.strip(), purpose, subscriber.email)
+    except tokens.TokenError as error:
+        raise DigestError(f"invalid {purpose} link: {error}") from None
+    return subscriber
+
+
+def confirm(store: Store, settings, token: str) -> Subscriber:
+    """Activate the subscriber of a confirmation token."""
+    subscriber = _check(store, settings, token, tokens.CONFIRM)
+    if subscriber.status == "unsubscribed":
+        raise DigestError(f"{subscriber.email} unsubscribed since this link was sent: subscribe again")
+    store.set_subscriber_status(subscriber.id, "active")
+    return store.subscriber(subscriber.id)
+
+
+def unsubscribe(store: Store, settings, token: str) -> Subscriber:
+    """Unsubscribe the subscriber of an unsubscribe token (idempotent)."""
+    subscriber = _check(store, settings, token, tokens.UNSUBSCRIBE)
+    store.set_subscriber_status(subscriber.id, "unsubscribed")
+    return store.subscriber(subscriber.id)
+
+
+# -- the digest -----------------------------------------------------------------------------------
+
+def _link(url: str | None, arxiv_id: str | None, item_id: int, settings) -> str:
+    if arxiv_id:
+        return f"https://arxiv.org/abs/{arxiv_id}"
+    return url or _url(settings, f"/items/{item_id}")
+
+
+def _authors(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (" et al." if len(names) > 4 else "")
+
+
+def digest_day(store: Store, settings, day: date, embedder=None):
+    """Return the day's ranked page for digests (``page.total == 0``: nothing new)."""
+    return daily_page(store, day, "day", TrendingWeights.from_settings(settings), limit=settings.digest_size)
+
+
+def render(store: Store, settings, subscriber: Subscriber, page, embedder=None) -> tuple[str, str, str]:
+    """Return (unsubscribe URL, text part, HTML part) of one subscriber's digest of ``page``."""
+    from ..recommend import recommend_for_user
+
+    entries = [{"title": e.title, "authors": _authors(e.authors), "link": _link(e.url, e.arxiv_id, e.signals.item_id,
+                                                                                  settings),
+                "hf_upvotes": e.signals.hf_upvotes, "local_upvotes": e.signals.local_upvotes,
+                "sources": e.signals.sources} for e in page.entries]
+    tags = []
+    if subscriber.user_id is not None:
+        day_ids = store.recent_item_ids(page.start, page.end)
+        per_tag = recommend_for_user(store, subscriber.user_id, embedder, per_tag=RECOMMENDATIONS_PER_TAG,
+                                     candidate_ids=day_ids)
+        documents = store.search_documents([r.item_id for recs in per_tag.values() for r in recs])
+        for tag, recommendations in per_tag.items():
+            rows = [{"title": documents[r.item_id].title, "reason": r.reason,
+                     "link": _link(documents[r.item_id].url, documents[r.item_id].arxiv_id, r.item_id, settings)}
+                    for r in recommendations if r.item_id in documents]
+            if rows:
+                tags.append((tag, rows))
+    token = tokens.make_token(_secret(store, settings), tokens.UNSUBSCRIBE, subscriber.id, subscriber.email)
+    unsubscribe_url = _url(settings, "/digest/unsubscribe", token=token)
+    values = {"day": page.start, "entries": entries, "tags": tags, "email": subscriber.email,
+              "unsubscribe_url": unsubscribe_url, "more": max(0, page.total - len(entries)),
+              "page_url": _url(settings, "/daily", date=page.start)}
+    environment = _environment()
+    return (unsubscribe_url, environment.get_template("digest.txt").render(values),
+            environment.get_template("digest.html").render(values))
+
+
+def build_digest(store: Store, settings, subscriber: Subscriber, page, message_id: str, embedder=None) -> EmailMessage:
+    """Build one subscriber's digest mail with RFC 8058 one-click unsubscribe headers."""
+    unsubscribe_url, text, html = render(store, settings, subscriber, page, embedder)
+    message = _message(settings, subscriber.email, f"Trending papers, {page.start}", text, html, message_id)
+    message["List-Id"] = f"paperfeed digest <digest.{urlsplit(settings.base_url).hostname or 'paperfeed.invalid'}>"
+    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return message
+
+
+def preview(store: Store, settings, day: date, email: str | None = None, embedder=None) -> str:
+    """Return the HTML of a day's digest, as a subscriber (or a made-up one) would get it."""
+    subscriber = Subscriber(0, "subscriber@example.org", None, "active")
+    if email:
+        found = [s for s in store.subscribers() if s.email.lower() == email.lower()]
+        if not found:
+            raise DigestError(f"no subscriber {email}")
+        subscriber = found[0]
+    return render(store, settings, subscriber, digest_day(store, settings, day), embedder)[2]
+
+
+def send_digests(store: Store, settings, day: date, embedder=None, smtp: smtplib.SMTP | None = None) -> DigestReport:
+    """Mail ``day``'s digest to every active subscriber who has not had it; nothing on a day with no papers."""
+    page = digest_day(store, settings, day)
+    report = DigestReport(day.isoformat(), papers=page.total)
+    if page.total == 0:
+        report.nothing_new = True
+        return report
+    _sender(settings)  # fail before connecting when no sender is configured
+    host = urlsplit(settings.base_url).hostname or "paperfeed.invalid"
+    connection = smtp
+    try:
+        for subscriber in store.subscribers("active"):
+            status = store.digest_status(subscriber.id, report.day)
+            if status == "sent":
+                report.skipped.append(subscriber.email)
+                continue
+            if status == "sending":
+                report.in_doubt.append(subscriber.email)
+                continue
+            message_id = f"<digest-{report.day}-{subscriber.id}@{host}>"
+            message = build_digest(store, settings, subscriber, page, message_id, embedder)
+            if connection is None:
+                connection = open_smtp(settings)
+            if not store.begin_digest(subscriber.id, report.day, message_id):
+                report.skipped.append(subscriber.email)  # another run got there first
+                continue
+            try:
+                connection.send_message(message)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+                # An error reply: the server did not take the mail. Forget the log row so a rerun retries.
+                store.finish_digest(subscriber.id, report.day, delivered=False)
+                report.refused.append(f"{subscriber.email}: {error}")
+                if connection.sock is None:  # a 421 reply closes the connection
+                    connection = None
+                continue
+            except (OSError, smtplib.SMTPException) as error:
+                # The connection broke mid-transaction: the mail may or may not be delivered. The row stays
+                # 'sending' (in doubt, never resent) and the run stops: rerun it for the others.
+                raise DigestError(f"SMTP connection lost while sending to {subscriber.email}: {error}; "
+                                  f"rerun to send the rest") from None
+            store.finish_digest(subscriber.id, report.day, delivered=True)
+            report.sent.append(subscriber.email)
+    finally:
+        if connection is not None and smtp is None:
+            _quit(connection)
+    return report

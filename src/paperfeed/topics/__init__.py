@@ -1,0 +1,1 @@
+"""Topics: the taxonomy, the calibrated multi-label tagger, category prediction, trends and charts."""

@@ -1,0 +1,267 @@
+"""The query layer the HTML pages and the JSON API share: each function returns plain data (dicts and lists).
+
+Pages render these dicts with templates; ``/api/v1`` returns them as JSON. Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ..storage.topics_base import TopicRow
+from .context import Context
+
+SEARCH_FILTERS = ("kind", "topic", "author", "category", "source", "after", "before")
+_SAFE_SCHEMES = ("http", "https")
+_GITHUB = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+/?$")
+
+
+class NotFound(LookupError):
+    """What a page or API call asked for does not exist; the message says what."""
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an http(s) URL, else None: an ingested ``javascript:`` link must never become an href."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url.strip() if parts.scheme.lower() in _SAFE_SCHEMES and parts.netloc else None
+
+
+def resolve_item(context: Context, reference: str) -> int:
+    """The item id of an id, arXiv id or DOI; NotFound if none."""
+    item_id = context.store.find_item(reference)
+    if item_id is None:
+        raise NotFound(f"no item {reference!r}")
+    return item_id
+
+
+def item_links(item: dict[str, Any], extras: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Links of an item (arXiv abstract and PDF, DOI, Hugging Face, GitHub, the source URL), http(s) only."""
+    links: list[dict[str, str]] = []
+
+    def add(label: str, url: str | None) -> None:
+        url = safe_url(url)
+        if url and all(link["url"] != url for link in links):
+            links.append({"label": label, "url": url})
+
+    arxiv = item.get("arxiv_id")
+    if arxiv:
+        add("arXiv", f"https://arxiv.org/abs/{quote(arxiv)}")
+        add("PDF", f"https://arxiv.org/pdf/{quote(arxiv)}")
+    if item.get("doi"):
+        add("DOI", f"https://doi.org/{quote(item['doi'], safe='/')}")
+    if arxiv and any(source["format"] == "hf_daily" for source in item.get("sources", [])):
+        add("Hugging Face", f"https://huggingface.co/papers/{quote(arxiv)}")
+    for extra in extras:
+        repo = extra.get("github_repo") or extra.get("githubRepo")
+        if isinstance(repo, str) and _GITHUB.match(repo.strip()):
+            add("GitHub", repo.strip())
+    add("Source", item.get("url"))
+    return links
+
+
+def item_page(context: Context, item_id: int, similar: int = 8) -> dict[str, Any]:
+    """An item with provenance, links, topics (with confidence), authors (with ids), similar items and BibTeX."""
+    store = context.store
+    item = store.item(item_id)
+    if item is None:
+        raise NotFound(f"no item {item_id}")
+    authors = store.item_author_ids(item_id)
+    identities = store.identities_of([author_id for author_id, _ in authors])
+    item["author_links"] = [{"id": identities.get(author_id, author_id), "name": name} for author_id, name in authors]
+    slugs = {row.name: row.slug for row in store.topics()}
+    item["topics"] = [{"name": name, "slug": slugs.get(name), "assigned_by": by, "confidence": round(confidence, 4)}
+                      for name, by, confidence in store.item_topic_confidences([item_id]).get(item_id, [])]
+    item["links"] = item_links(item, store.item_extras(item_id))
+    item["bibtex"] = bibtex(item)
+    item["similar"] = similar_items(context, item_id, similar) if similar else []
+    return item
+
+
+def similar_items(context: Context, item_id: int, limit: int = 8) -> list[dict[str, Any]]:
+    """Items most like this one (semantic when vectors exist, else by title words); [] without an index."""
+    from ..search import SearchIndexError
+
+    try:
+        hits = context.search.similar(item_id, limit, mode="hybrid")
+    except (SearchIndexError, OSError, ValueError):  # no index built yet: the page still shows the item
+        return []
+    return [_hit(hit) for hit in hits]
+
+
+def _hit(hit) -> dict[str, Any]:
+    data = hit.to_dict()
+    data["url"] = safe_url(data.get("url"))
+    return data
+
+
+def build_query(text: str, filters: dict[str, str | None]) -> str:
+    """The search language text for free text plus form filters (``kind:paper author:"Jane Doe" after:2025``)."""
+    parts = [text.strip()] if text and text.strip() else []
+    for name in SEARCH_FILTERS:
+        value = (filters.get(name) or "").strip().replace('"', "")
+        if value:
+            parts.append(f'{name}:"{value}"' if " " in value else f"{name}:{value}")
+    return " ".join(parts)
+
+
+def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, offset: int = 0) -> dict[str, Any]:
+    """Run a search; the result says which mode ran, how far the indexes are behind, and the hits."""
+    from ..search import MODES, SearchIndexError
+
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+    if not query.strip():
+        return {"query": query, "mode": mode, "hits": [], "behind": {}, "note": "", "milliseconds": 0.0,
+                "offset": offset, "limit": limit}
+    try:
+        results = context.search.search(query, mode=mode, limit=limit, offset=offset)
+    except SearchIndexError as error:
+        return {"query": query, "mode": mode, "hits": [], "behind": {}, "note": str(error), "milliseconds": 0.0,
+                "offset": offset, "limit": limit}
+    except (OSError, ValueError) as error:  # tantivy reports a missing or unreadable index this way
+        note = "the search index is not built yet: run `paperfeed index`" if "No such file" in str(error) or \
+            "does not exist" in str(error) else f"search failed: {error}"
+        return {"query": query, "mode": mode, "hits": [], "behind": {}, "note": note, "milliseconds": 0.0,
+                "offset": offset, "limit": limit}
+    return {"query": query, "mode": results.mode, "hits": [_hit(hit) for hit in results.hits],
+            "behind": results.behind, "note": results.note, "milliseconds": round(results.milliseconds, 2),
+            "offset": offset, "limit": limit}
+
+
+def _topic_json(row: TopicRow, count: int | None = None) -> dict[str, Any]:
+    data = {"name": row.name, "slug": row.slug, "description": row.description, "origin": row.origin}
+    if count is not None:
+        data["items"] = count
+    return data
+
+
+def topics(context: Context) -> list[dict[str, Any]]:
+    """Every topic with its item count, busiest first."""
+    counts = context.store.topic_item_counts()
+    rows = [_topic_json(row, counts.get(row.id, 0)) for row in context.store.topics()]
+    return sorted(rows, key=lambda row: (-row["items"], row["name"]))
+
+
+def find_topic(context: Context, slug: str) -> TopicRow:
+    """The topic with this slug; NotFound if none."""
+    for row in context.store.topics():
+        if row.slug == slug:
+            return row
+    raise NotFound(f"no topic {slug!r}")
+
+
+def topic_page(context: Context, slug: str, limit: int = 25, offset: int = 0, weeks: int = 26,
+               authors: int = 15) -> dict[str, Any]:
+    """A topic's items newest first (with source labels), Collaborating Authors, and items per week."""
+    from ..authors import collaborating_authors
+    from ..topics.trends import weekly_counts
+
+    row = find_topic(context, slug)
+    store = context.store
+    items = store.topic_items(row.id, limit=limit + 1, offset=offset)
+    summaries = store.item_summaries([item["id"] for item in items[:limit]])
+    for item in items:
+        item["authors"] = summaries.get(item["id"], {}).get("authors", [])
+    people = collaborating_authors(store, row.id, limit=authors)
+    names = {person["id"]: person["name"] for person in people["authors"]}
+    for edge in people["edges"]:
+        edge["source_name"], edge["target_name"] = names[edge["source"]], names[edge["target"]]
+    return {**_topic_json(row), "items": items[:limit], "has_more": len(items) > limit, "offset": offset,
+            "limit": limit, "collaborating_authors": people,
+            "trend": weekly_counts(store.topic_day_counts(row.id), weeks=weeks)}
+
+
+def topic_trend_svg(context: Context, slug: str, weeks: int = 26) -> str:
+    """The topic's items-per-week bar chart as an SVG document."""
+    from ..topics.chart import weekly_svg
+    from ..topics.trends import weekly_counts
+
+    row = find_topic(context, slug)
+    return weekly_svg(row.name, weekly_counts(context.store.topic_day_counts(row.id), weeks=weeks))
+
+
+def author_page(context: Context, author_id: int, limit: int = 50) -> dict[str, Any]:
+    """An author identity: name variants, papers, topics and collaborators; NotFound if no such author.
+
+    ``redirect`` is set when ``author_id`` is a name merged into another identity.
+    """
+    from ..authors import author_profile
+
+    store = context.store
+    if not store.author_names([author_id]):
+        raise NotFound(f"no author {author_id}")
+    identity = store.identities_of([author_id])[author_id]
+    if identity != author_id:
+        return {"redirect": identity}
+    profile = author_profile(store, identity, paper_limit=limit)
+    slugs = {row.name: row.slug for row in store.topics()}
+    for topic in profile["topics"]:
+        topic["slug"] = slugs.get(topic["name"])
+    return profile
+
+
+def find_authors(context: Context, name: str) -> list[dict[str, Any]]:
+    """Author identities a name refers to, each with its display name."""
+    from ..authors import find_author
+
+    identities = find_author(context.store, name)
+    names = context.store.author_names(identities)
+    return [{"id": identity, "name": names.get(identity, "")} for identity in identities]
+
+
+def bibtex(item: dict[str, Any]) -> str:
+    """A BibTeX entry for an item (``@article`` with eprint fields for arXiv papers, ``@misc`` for news)."""
+    def field(value: str) -> str:
+        # Braces and backslashes would unbalance or inject into the entry: escape them.
+        return (value.replace("\\", r"\textbackslash{}").replace("{", r"\{").replace("}", r"\}")
+                .replace("\n", " "))
+
+    first = item["authors"][0].split()[-1] if item.get("authors") else "anon"
+    year = str(item.get("year") or (item.get("published") or "")[:4] or "nd")
+    word = next((w for w in re.findall(r"[A-Za-z]+", item.get("title") or "") if len(w) > 3), "item")
+    key = re.sub(r"[^A-Za-z0-9]", "", f"{first}{year}{word}").lower() or f"item{item['id']}"
+    entry = "article" if item.get("kind") == "paper" else "misc"
+    fields = [("title", field(item.get("title") or "")), ("author", field(" and ".join(item.get("authors") or [])))]
+    if year != "nd":
+        fields.append(("year", year))
+    if item.get("arxiv_id"):
+        fields += [("eprint", field(item["arxiv_id"])), ("archivePrefix", "arXiv")]
+        if item.get("categories"):
+            fields.append(("primaryClass", field(item["categories"][0])))
+    if item.get("doi"):
+        fields.append(("doi", field(item["doi"])))
+    url = safe_url(item.get("url"))
+    if url:
+        fields.append(("url", field(url)))
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
+    return f"@{entry}{{{key},\n{body}\n}}\n"
+
+
+def daily(context: Context, day: str | None = None, span: str = "day", limit: int = 50,
+          offset: int = 0) -> dict[str, Any]:
+    """The Daily Papers of a day (default: the latest day with papers), ISO week or month, by trending score."""
+    from datetime import date, datetime, timezone
+
+    from ..daily import TrendingWeights, daily_page
+
+    if span not in ("day", "week", "month"):
+        raise ValueError(f"unknown span {span!r}: choose day, week or month")
+    if day is None:
+        today = datetime.now(timezone.utc).date().isoformat()
+        day = context.store.latest_daily_day(today) or today
+    try:
+        moment = date.fromisoformat(day)
+    except ValueError:
+        raise ValueError(f"{day!r} is not a date: use YYYY-MM-DD") from None
+    page = daily_page(context.store, moment, span, TrendingWeights.from_settings(context.settings),
+                      limit=limit, offset=offset).to_dict()
+    page["day"] = moment.isoformat()
+    for entry in page["entries"]:
+        entry["url"] = safe_url(entry.get("url"))
+    return page

@@ -1,0 +1,207 @@
+"""The JSON API under /api/v1: the pages' data from the same query layer, documented by OpenAPI at /docs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from . import queries
+from .app import json_response
+from .routes_pages import Ctx
+
+router = APIRouter(tags=["api"])
+
+
+class Error(BaseModel):
+    error: str
+    status: int
+
+
+class Source(BaseModel):
+    format: str
+    label: str | None
+    record_id: str
+    origin: str
+    seen_at: str
+    deleted: bool
+
+
+class TopicRef(BaseModel):
+    name: str
+    slug: str | None
+    assigned_by: str
+    confidence: float
+
+
+class Link(BaseModel):
+    label: str
+    url: str
+
+
+class AuthorRef(BaseModel):
+    id: int
+    name: str
+
+
+class Hit(BaseModel):
+    id: int
+    title: str
+    score: float
+    kind: str
+    published: str | None
+    authors: list[str]
+    arxiv_id: str | None
+    url: str | None
+    snippet: str
+    snippet_html: str
+
+
+class Item(BaseModel):
+    id: int
+    kind: Literal["paper", "news"]
+    title: str
+    abstract: str
+    authors: list[str]
+    author_links: list[AuthorRef]
+    arxiv_id: str | None
+    doi: str | None
+    url: str | None
+    published: str | None
+    year: int | None
+    upvotes: int
+    withdrawn: bool
+    categories: list[str]
+    topics: list[TopicRef]
+    sources: list[Source]
+    links: list[Link]
+    bibtex: str
+    similar: list[Hit]
+
+
+class SearchResult(BaseModel):
+    query: str
+    mode: str
+    hits: list[Hit]
+    behind: dict[str, int]
+    note: str
+    milliseconds: float
+    offset: int
+    limit: int
+
+
+class Topic(BaseModel):
+    name: str
+    slug: str
+    description: str
+    origin: str
+    items: int
+
+
+class TopicItem(BaseModel):
+    id: int
+    kind: str
+    title: str
+    published: str | None
+    confidence: float
+    sources: list[str]
+    authors: list[str]
+
+
+class TopicPage(BaseModel):
+    name: str
+    slug: str
+    description: str
+    origin: str
+    items: list[TopicItem]
+    has_more: bool
+    offset: int
+    limit: int
+    collaborating_authors: dict[str, Any]
+    trend: list[dict[str, Any]]
+
+
+class Author(BaseModel):
+    id: int
+    name: str
+    variants: list[str]
+    papers_count: int
+    papers: list[dict[str, Any]]
+    topics: list[dict[str, Any]]
+    collaborators: list[dict[str, Any]]
+
+
+NOT_FOUND = {404: {"model": Error, "description": "No such item, topic or author."}}
+
+
+@router.get("/items/{reference}", response_model=Item, responses=NOT_FOUND, summary="One item")
+def item(reference: str, context: Ctx, similar: Annotated[int, Query(ge=0, le=50)] = 8):
+    """An item by id, arXiv id or DOI: authors, provenance, links, topics with confidence, similar items, BibTeX."""
+    return json_response(queries.item_page(context, queries.resolve_item(context, reference), similar))
+
+
+@router.get("/items/{reference}/similar", response_model=list[Hit], responses=NOT_FOUND, summary="Similar items")
+def similar(reference: str, context: Ctx, limit: Annotated[int, Query(ge=1, le=100)] = 10):
+    """Items most like this one."""
+    return json_response(queries.similar_items(context, queries.resolve_item(context, reference), limit))
+
+
+@router.get("/search", response_model=SearchResult, summary="Search")
+def search(context: Ctx, q: Annotated[str, Query(max_length=1000, description="words, \"phrases\", prefix*, "
+                                                   "-exclude, author: topic: category: source: kind: after: before:")],
+           mode: Literal["keyword", "semantic", "hybrid"] = "hybrid",
+           limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0, le=10000)] = 0,
+           kind: str = "", topic: str = "", author: str = "", after: str = "", before: str = ""):
+    """Keyword, semantic or hybrid search; the filter parameters add to the query language in ``q``."""
+    query = queries.build_query(q, {"kind": kind, "topic": topic, "author": author, "after": after,
+                                    "before": before})
+    return json_response(queries.search(context, query, mode, limit, offset))
+
+
+class DailyPage(BaseModel):
+    span: Literal["day", "week", "month"]
+    day: str
+    start: str
+    end: str
+    total: int
+    previous: str | None
+    next: str | None
+    note: str
+    entries: list[dict[str, Any]]
+
+
+@router.get("/daily", response_model=DailyPage, summary="Daily Papers")
+def daily(context: Ctx, date: Annotated[str | None, Query(description="YYYY-MM-DD; default: the latest day")] = None,
+          span: Literal["day", "week", "month"] = "day", limit: Annotated[int, Query(ge=1, le=500)] = 50,
+          offset: Annotated[int, Query(ge=0)] = 0):
+    """The papers of a day, ISO week or month, ranked by trending score, with upvotes and sources."""
+    return json_response(queries.daily(context, date, span, limit, offset))
+
+
+@router.get("/topics", response_model=list[Topic], summary="Topics")
+def topics(context: Ctx):
+    """Every topic with its item count, busiest first."""
+    return json_response(queries.topics(context))
+
+
+@router.get("/topics/{slug}", response_model=TopicPage, responses=NOT_FOUND, summary="One topic")
+def topic(slug: str, context: Ctx, limit: Annotated[int, Query(ge=1, le=200)] = 25,
+          offset: Annotated[int, Query(ge=0)] = 0, weeks: Annotated[int, Query(ge=1, le=520)] = 26):
+    """A topic's items newest first with source labels, its Collaborating Authors, and items per week."""
+    return json_response(queries.topic_page(context, slug, limit, offset, weeks))
+
+
+@router.get("/authors", response_model=list[AuthorRef], summary="Find authors by name")
+def authors(context: Ctx, name: Annotated[str, Query(min_length=1, max_length=200)]):
+    """Author identities a name refers to (name variants are merged)."""
+    return json_response(queries.find_authors(context, name))
+
+
+@router.get("/authors/{author_id}", response_model=Author, responses=NOT_FOUND, summary="One author")
+def author(author_id: int, context: Ctx):
+    """An author: name variants, papers newest first, topics and collaborators with counts."""
+    profile = queries.author_page(context, author_id)
+    if "redirect" in profile:  # a merged name variant: answer with its identity
+        profile = queries.author_page(context, profile["redirect"])
+    return json_response(profile)

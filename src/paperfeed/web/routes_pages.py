@@ -1,0 +1,95 @@
+"""HTML pages: home, search, item, topics, topic, authors. Each reads through ``queries`` like its API twin."""
+
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
+
+from .app import render
+from .context import Context
+from . import queries
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 20
+
+
+def get_context(request: Request) -> Iterator[Context]:
+    """Borrow a store connection (and search service) for one request."""
+    with request.app.state.pool.borrow() as context:
+        yield context
+
+
+Ctx = Annotated[Context, Depends(get_context)]
+
+
+@router.get("/")
+def home(request: Request, context: Ctx):
+    """Daily Papers of the latest day with papers."""
+    return render(request, "daily.html", page=queries.daily(context), canonical=False)
+
+
+@router.get("/papers/{day}")
+def papers(request: Request, day: str, context: Ctx, span: str = "day",
+           page: Annotated[int, Query(ge=1, le=1000)] = 1):
+    """Daily Papers of a day, or of the ISO week or month holding it (``?span=week``)."""
+    data = queries.daily(context, day, span, limit=50, offset=(page - 1) * 50)
+    return render(request, "daily.html", page=data, number=page)
+
+
+@router.get("/search")
+def search_page(request: Request, context: Ctx, q: str = "", mode: str = "hybrid",
+                kind: str = "", topic: str = "", author: str = "", after: str = "", before: str = "",
+                page: Annotated[int, Query(ge=1, le=500)] = 1):
+    """Search with filters; the query language works in the box too."""
+    filters = {"kind": kind, "topic": topic, "author": author, "after": after, "before": before}
+    query = queries.build_query(q, filters)
+    if mode not in ("keyword", "semantic", "hybrid"):
+        mode = "hybrid"  # a hand-edited URL gets the default, not an error page
+    results = queries.search(context, query, mode, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    has_more = len(results["hits"]) > PAGE_SIZE
+    results["hits"] = results["hits"][:PAGE_SIZE]
+    topics = [t for t in queries.topics(context) if t["items"]]
+    return render(request, "search.html", q=q, mode=mode, filters=filters, query=query, results=results,
+                  page=page, has_more=has_more, topics=topics)
+
+
+@router.get("/items/{reference}")
+def item(request: Request, reference: str, context: Ctx):
+    """An item: authors, abstract, provenance, links, topics with confidence, similar items, BibTeX."""
+    item_id = queries.resolve_item(context, reference)
+    if reference != str(item_id):  # one address per item: /items/2401.01234 moves to /items/<id>
+        return RedirectResponse(f"/items/{item_id}", status_code=301)
+    return render(request, "item.html", item=queries.item_page(context, item_id))
+
+
+@router.get("/topics")
+def topics(request: Request, context: Ctx):
+    """Every topic with its item count."""
+    return render(request, "topics.html", topics=queries.topics(context))
+
+
+@router.get("/topics/{slug}")
+def topic(request: Request, slug: str, context: Ctx, page: Annotated[int, Query(ge=1, le=10000)] = 1):
+    """A topic: items newest first with source labels, Collaborating Authors, the trend chart."""
+    data = queries.topic_page(context, slug, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render(request, "topic.html", topic=data, page=page)
+
+
+@router.get("/authors")
+def authors(request: Request, context: Ctx, name: str = ""):
+    """Find an author by name; one match goes straight to the author's page."""
+    found = queries.find_authors(context, name) if name.strip() else []
+    if len(found) == 1:
+        return RedirectResponse(f"/authors/{found[0]['id']}", status_code=303)
+    return render(request, "authors.html", name=name, found=found)
+
+
+@router.get("/authors/{author_id}")
+def author(request: Request, author_id: int, context: Ctx):
+    """An author: name variants, papers, topics, collaborators."""
+    profile = queries.author_page(context, author_id)
+    if "redirect" in profile:
+        return RedirectResponse(f"/authors/{profile['redirect']}", status_code=301)
+    return render(request, "author.html", author=profile)

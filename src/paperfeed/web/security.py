@@ -1,0 +1,223 @@
+"""Security of the web app: headers (CSP), CSRF on every unsafe method, cookie flags, the signing key, rate limits.
+
+CSRF uses the signed double-submit pattern: a random ``pf_csrf`` cookie (HttpOnly, SameSite=Lax) and, in every
+form, a token that is the HMAC of that cookie under the server's key. A cross-site page can neither read the
+cookie nor compute the token, and a cookie planted by a sibling subdomain does not match a token it cannot sign.
+The check runs in ASGI middleware before routing, so a POST route added later is covered without opting in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import parse_qs
+
+CSRF_COOKIE = "pf_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = b"x-csrf-token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+MAX_FORM_BYTES = 64 * 1024
+"""Forms here hold a few short fields; a larger body to a form route is refused rather than buffered."""
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# The trend chart is an SVG document shown through <img>: its own <style> must apply, and nothing else may load.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+def load_secret(settings) -> bytes:
+    """Return the signing key: the ``secret_key`` setting, else a random one kept in ``<db>.secret`` (mode 600)."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    db = settings.db[len("sqlite:///"):] if settings.db.startswith("sqlite:///") else settings.db
+    path = Path(f"{db}.secret")
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    key = secrets.token_bytes(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: of several workers starting at once, one writes the key and the others read it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            try:
+                return bytes.fromhex(path.read_text().strip())
+            except ValueError:  # the writer has not finished yet
+                time.sleep(0.01)
+        raise
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.hex())
+    return key
+
+
+def csrf_token(secret: bytes, cookie_value: str) -> str:
+    """The form token matching a ``pf_csrf`` cookie value."""
+    return hmac.new(secret, b"csrf:" + cookie_value.encode(), hashlib.sha256).hexdigest()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a Host header names this machine (where browsers accept Secure cookies over plain HTTP)."""
+    name = host[1:host.find("]")] if host.startswith("[") else host.split(":")[0]
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def cookie_header(name: str, value: str, secure: bool, max_age: int | None = None) -> bytes:
+    """A Set-Cookie value: HttpOnly, SameSite=Lax, Path=/, Secure when the browser will keep it."""
+    parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+    if secure:
+        parts.append("Secure")
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    return "; ".join(parts).encode()
+
+
+def wants_secure(scope) -> bool:
+    """Secure cookies over HTTPS and on loopback; plain HTTP to another host (a LAN install) cannot keep them."""
+    if scope.get("scheme") == "https":
+        return True
+    host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+    return is_loopback(host) or not host
+
+
+class SecurityMiddleware:
+    """Add the security headers, issue the CSRF cookie, and refuse unsafe requests without a valid token."""
+
+    def __init__(self, app, secret: bytes) -> None:
+        self.app = app
+        self.secret = secret
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        cookies = SimpleCookie()
+        try:
+            cookies.load(headers.get(b"cookie", b"").decode("latin-1"))
+        except Exception:  # a malformed Cookie header is treated as no cookie, not a server error
+            cookies = SimpleCookie()
+        existing = cookies[CSRF_COOKIE].value if CSRF_COOKIE in cookies else ""
+        cookie_value = existing if len(existing) == 43 else secrets.token_urlsafe(32)
+        state = scope.setdefault("state", {})
+        state["csrf_token"] = csrf_token(self.secret, cookie_value)
+        state["cookies"] = {key: morsel.value for key, morsel in cookies.items()}
+        secure = wants_secure(scope)
+        state["secure_cookies"] = secure
+
+        if scope["method"] not in SAFE_METHODS:
+            refused, receive = await self._check(scope, receive, headers, existing)
+            if refused:
+                await _plain(send, 403, f"Forbidden: {refused}.\n", headers)
+                return
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                out = list(message.get("headers", []))
+                names = {name.lower() for name, _ in out}
+                if b"content-security-policy" not in names:
+                    out.append((b"content-security-policy", CSP.encode()))
+                out += [pair for pair in HEADERS if pair[0] not in names]
+                if cookie_value != existing:
+                    out.append((b"set-cookie", cookie_header(CSRF_COOKIE, cookie_value, secure)))
+                message = {**message, "headers": out}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _check(self, scope, receive, headers, cookie_value: str):
+        """Return (reason refused or "", a receive that replays the body read here)."""
+        if not cookie_value:
+            return "missing CSRF cookie (load the page again)", receive
+        expected = csrf_token(self.secret, cookie_value)
+        given = headers.get(CSRF_HEADER, b"").decode("latin-1")
+        body = b""
+        if not given:
+            content_type = headers.get(b"content-type", b"").split(b";")[0].strip()
+            if content_type != b"application/x-www-form-urlencoded":
+                return "a form post or an X-CSRF-Token header is required", receive
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return "client went away", receive
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > MAX_FORM_BYTES:
+                    return "form too large", receive
+            given = parse_qs(body.decode("latin-1")).get(CSRF_FIELD, [""])[0]
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return "invalid or missing CSRF token (load the page again)", receive
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return "", replay if body else receive
+
+
+async def _plain(send, status: int, text: str, headers) -> None:
+    body = text.encode()
+    wants_json = b"application/json" in headers.get(b"accept", b"")
+    if wants_json:
+        import orjson
+
+        body = orjson.dumps({"error": text.strip()})
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json" if wants_json else b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"content-security-policy", CSP.encode()), *HEADERS]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RateLimiter:
+    """At most ``limit`` hits per key in any ``window`` seconds (a sliding log, kept per server process).
+
+    With several workers each process counts on its own, so a client gets at most workers × limit.
+    """
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, now: float | None = None) -> float:
+        """Record a hit; return 0 if allowed, else the seconds until the next hit would be."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            log = self._hits.setdefault(key, deque())
+            while log and log[0] <= now - self.window:
+                log.popleft()
+            if len(log) >= self.limit:
+                return log[0] + self.window - now
+            log.append(now)
+            if len(self._hits) > 10000:  # forget idle clients so memory stays bounded
+                for stale in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
+                    del self._hits[stale]
+            return 0.0

@@ -1,0 +1,139 @@
+"""Daily Papers: the trending score (pure) and day/week/month pages over real listing and Hugging Face days."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+
+import pytest
+from click.testing import CliRunner
+
+from paperfeed.cli import cli
+from paperfeed.daily import TrendingWeights, daily_page, date_range, rank, trending_score
+from paperfeed.ingest import Ingester
+from paperfeed.library import Accounts, submit_paper, vote
+from paperfeed.storage.daily_base import DailySignals
+
+from datafiles import DATA
+
+DAILY = DATA / "daily"
+DAY = date(2026, 2, 27)
+
+
+@pytest.fixture
+def daily_store(store):
+    report = Ingester(store).ingest_paths([DAILY / "2026-02-26.jsonl", DAILY / "2026-02-27.jsonl",
+                                           DAILY / "hf_2026-02-26.json", DAILY / "hf_2026-02-27.json"])
+    assert not report.failed
+    return store
+
+
+def signals(**values) -> DailySignals:
+    base = {"item_id": 1, "first_day": "2026-02-27", "days": ["2026-02-27"]}
+    return DailySignals(**{**base, **values})
+
+
+# -- the score is the documented formula -------------------------------------------------------
+
+def test_score_is_one_plus_weighted_signals_times_half_life_decay():
+    weights = TrendingWeights(hf=1.0, local=2.0, source=0.5, submission=0.25, half_life=3.0)
+    fresh = signals(hf_upvotes=10, local_upvotes=3, sources=3, submitted=True)
+    expected = 1 + math.log1p(10) + 2 * math.log1p(3) + 0.5 * 2 + 0.25
+    assert trending_score(fresh, weights) == pytest.approx(expected)
+    three_days_old = signals(hf_upvotes=10, local_upvotes=3, sources=3, submitted=True, first_day="2026-02-24")
+    assert trending_score(three_days_old, weights) == pytest.approx(expected / 2)
+    no_decay = TrendingWeights(half_life=0)
+    assert trending_score(signals(first_day="2025-01-01"), no_decay) == pytest.approx(1.0)
+
+
+def test_weights_are_tunable_and_local_votes_are_weighted_apart_from_hugging_face():
+    hf_heavy, local_heavy = signals(item_id=1, hf_upvotes=20), signals(item_id=2, local_upvotes=5)
+    assert [s.item_id for s, _ in rank([hf_heavy, local_heavy])] == [1, 2]
+    favour_local = TrendingWeights(hf=0.1, local=3.0)
+    assert [s.item_id for s, _ in rank([hf_heavy, local_heavy], favour_local)] == [2, 1]
+
+
+def test_ties_go_to_more_sources_then_the_newer_item():
+    a, b, c = signals(item_id=1, sources=1), signals(item_id=2, sources=1), signals(item_id=3, sources=2)
+    weights = TrendingWeights(source=0.0)
+    assert [s.item_id for s, _ in rank([a, b, c], weights)] == [3, 2, 1]
+
+
+def test_date_ranges_are_iso_weeks_and_calendar_months():
+    assert date_range(date(2026, 2, 27), "week") == (date(2026, 2, 23), date(2026, 3, 1))
+    assert date_range(date(2026, 2, 27), "month") == (date(2026, 2, 1), date(2026, 2, 28))
+    with pytest.raises(ValueError):
+        date_range(DAY, "year")
+
+
+# -- pages over real data ------------------------------------------------------------------------
+
+def test_day_page_ranks_hugging_face_picks_by_upvotes_and_lists_the_whole_listing(daily_store):
+    page = daily_page(daily_store, DAY, limit=None)
+    hf = json.loads((DAILY / "hf_2026-02-27.json").read_text())
+    listing = {json.loads(line)["id"] for line in (DAILY / "2026-02-27.jsonl").read_text().splitlines()}
+    assert page.total == len(listing | {item["paper"]["id"] for item in hf})
+    top = page.entries[0]
+    assert (top.arxiv_id, top.signals.hf_upvotes, top.signals.sources) == ("2602.23152", 66, 2)
+    assert set(top.signals.date_kinds) == {"announced", "picked"}
+    # Every picked paper outranks every paper with no upvotes and one source.
+    last_picked = max(e.rank for e in page.entries if e.signals.hf_upvotes > 0)
+    first_plain = min(e.rank for e in page.entries if e.signals.hf_upvotes == 0 and e.signals.sources == 1)
+    assert last_picked < first_plain
+
+
+def test_a_paper_picked_a_day_after_its_announcement_decays(daily_store):
+    page = daily_page(daily_store, DAY, limit=None)
+    late = next(e for e in page.entries if e.arxiv_id == "2602.21760")  # announced 02-26, picked 02-27
+    assert late.signals.first_day == "2026-02-26" and late.signals.days == ["2026-02-27"]
+    undecayed = trending_score(DailySignals(late.signals.item_id, "2026-02-27", ["2026-02-27"],
+                                            hf_upvotes=8, sources=2))
+    assert late.score == pytest.approx(undecayed * 0.5 ** (1 / 3))
+
+
+def test_weekend_says_so_and_navigation_points_to_days_with_papers(daily_store):
+    page = daily_page(daily_store, date(2026, 2, 28))
+    assert page.entries == [] and "Saturday" in page.empty_reason and "weekends" in page.empty_reason
+    assert (page.previous, page.next) == ("2026-02-27", None)
+    assert daily_page(daily_store, DAY).previous == "2026-02-26"
+
+
+def test_week_page_holds_both_days_once_each(daily_store):
+    week = daily_page(daily_store, DAY, "week", limit=None)
+    days = [daily_page(daily_store, date(2026, 2, d), limit=None) for d in (26, 27)]
+    ids = {e.signals.item_id for page in days for e in page.entries}
+    assert week.total == len(ids) == len({e.signals.item_id for e in week.entries})
+
+
+def test_local_upvotes_and_submissions_count_but_stay_apart_from_hugging_face(daily_store):
+    accounts = Accounts(daily_store)
+    voters = [accounts.create(f"voter{n}@example.org", "correct horse battery") for n in range(3)]
+    page = daily_page(daily_store, DAY, limit=None)
+    plain = next(e for e in reversed(page.entries) if e.signals.hf_upvotes == 0)
+    for user_id in voters:
+        vote(daily_store, user_id, str(plain.signals.item_id))
+    vote(daily_store, voters[0], str(plain.signals.item_id))  # a second vote by the same user counts once
+    after = next(e for e in daily_page(daily_store, DAY, limit=None).entries
+                 if e.signals.item_id == plain.signals.item_id)
+    assert (after.signals.local_upvotes, after.signals.hf_upvotes) == (3, 0)
+    assert after.rank < plain.rank
+    # A paper from another day, submitted to Saturday's list by URL, makes Saturday non-empty.
+    item_id, new = submit_paper(daily_store, voters[1], "https://arxiv.org/abs/2602.23152v2", date(2026, 2, 28))
+    assert new and not submit_paper(daily_store, voters[2], "2602.23152", date(2026, 2, 28))[1]
+    saturday = daily_page(daily_store, date(2026, 2, 28))
+    assert [e.signals.item_id for e in saturday.entries] == [item_id]
+    assert saturday.entries[0].signals.submitted and saturday.entries[0].signals.date_kinds == ["submitted"]
+
+
+def test_cli_daily_json_and_errors(daily_store, tmp_path):
+    db = daily_store.url.removeprefix("sqlite:///")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--db", db, "daily", "--date", "2026-02-27", "--json", "--limit", "5"])
+    assert result.exit_code == 0, result.output
+    page = json.loads(result.output)
+    assert page["total"] > 5 and len(page["entries"]) == 5 and page["entries"][0]["arxiv_id"] == "2602.23152"
+    result = runner.invoke(cli, ["--db", db, "daily", "--date", "2026-02-28"])
+    assert result.exit_code == 0 and "Saturday" in result.output
+    result = runner.invoke(cli, ["--db", db, "daily", "--date", "27/02/2026"])
+    assert result.exit_code == 2 and "--date" in result.output and "Traceback" not in result.output

@@ -1,0 +1,212 @@
+"""Digests end to end against a real SMTP server (aiosmtpd on 127.0.0.1) and the real link endpoints."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from paperfeed.cli import cli
+from paperfeed.config import Settings
+from paperfeed.digest import DigestError, confirm, send_digests, subscribe
+from paperfeed.digest.links import make_app
+from paperfeed.ingest import Ingester
+from paperfeed.library import Accounts, save_item
+from paperfeed.storage import open_store
+
+from datafiles import DATA
+from smtp_server import SMTPServer, free_port
+
+DAILY = DATA / "daily"
+DAY = date(2026, 2, 27)
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def smtp():
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(tmp_path, smtp):
+    """A store with two real days, settings pointing at the SMTP server, and the link endpoints served."""
+    db = tmp_path / "store.db"
+    with open_store(db) as store:
+        Ingester(store).ingest_paths([DAILY / "2026-02-26.jsonl", DAILY / "2026-02-27.jsonl",
+                                      DAILY / "hf_2026-02-26.json", DAILY / "hf_2026-02-27.json"])
+    port = free_port()
+    settings = replace(Settings.load(db=str(db)), smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none",
+                       digest_from="digest@paperfeed.example.org", base_url=f"http://127.0.0.1:{port}",
+                       embedder="none", secret_key="")
+    web = make_server("127.0.0.1", port, make_app(lambda: open_store(db), settings), handler_class=_Quiet)
+    thread = threading.Thread(target=web.serve_forever, daemon=True)
+    thread.start()
+    store = open_store(db)
+    yield store, settings, smtp.handler
+    store.close()
+    web.shutdown()
+    web.server_close()
+
+
+def link(message, pattern: str) -> str:
+    text = message.get_body(("plain",)).get_content()
+    return re.search(pattern, text).group(0)
+
+
+def subscribe_and_confirm(store, settings, handler, email: str, user: str | None = None) -> None:
+    subscribe(store, settings, email, user)
+    url = link(handler.to(email)[-1], r"http://\S+/digest/confirm\?token=\S+")
+    page = httpx.get(url)
+    assert page.status_code == 200 and "<form method=\"post\"" in page.text  # GET changes nothing
+    assert store.subscriber(store.subscribers()[-1].id).status == "pending"
+    token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
+    done = httpx.post(url.split("?")[0], data={"token": token})
+    assert done.status_code == 200 and "Subscribed" in done.text
+
+
+def test_subscribe_confirm_receive_and_one_click_unsubscribe(world):
+    store, settings, handler = world
+    Accounts(store).create("ada@example.org", "correct horse battery")
+    for reference in ("2602.22897", "2602.23258", "2602.22675"):
+        save_item(store, store.user_by_email("ada@example.org").id, reference, ["agents"])
+    subscribe_and_confirm(store, settings, handler, "ada@example.org", user="ada@example.org")
+    assert [s.status for s in store.subscribers()] == ["active"]
+
+    report = send_digests(store, settings, DAY)
+    assert report.sent == ["ada@example.org"] and report.papers > 10
+    message = handler.to("ada@example.org")[-1]
+    assert message["Subject"] == "Trending papers, 2026-02-27"
+    assert message["From"] == "paperfeed <digest@paperfeed.example.org>"
+    assert message["Message-ID"] == "<digest-2026-02-27-1@127.0.0.1>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe_url = re.fullmatch(r"<(http://127\.0\.0\.1:\d+/digest/unsubscribe\?token=\S+)>",
+                                   message["List-Unsubscribe"]).group(1)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    top = "The Trinity of Consistency as a Defining Principle for General World Models"
+    assert text.index(top) < text.index("From Blind Spots to Gains")  # ranked by trending score
+    assert top in html and "https://arxiv.org/abs/2602.23152" in html and "https://arxiv.org/abs/2602.23152" in text
+    assert 'For your tag "agents":' in text and "matches your 'agents' papers on" in text
+    assert unsubscribe_url in text and unsubscribe_url.replace("&", "&amp;") in html
+
+    # RFC 8058: the mail client POSTs List-Unsubscribe=One-Click to the header's URL.
+    response = httpx.post(unsubscribe_url, content=b"List-Unsubscribe=One-Click",
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200 and "Unsubscribed" in response.text
+    assert store.subscribers()[0].status == "unsubscribed"
+    assert send_digests(store, settings, date(2026, 2, 26)).sent == []
+
+
+def test_rerun_sends_nothing_twice_and_a_refused_mail_is_retried(world):
+    store, settings, handler = world
+    for name in ("a", "b", "c"):
+        subscribe_and_confirm(store, settings, handler, f"{name}@example.org")
+    handler.messages.clear()
+    handler.refuse_next("451 4.3.0 try again later")  # the first digest of the run is refused
+    first = send_digests(store, settings, DAY)
+    assert len(first.refused) == 1 and first.sent == ["b@example.org", "c@example.org"]
+    second = send_digests(store, settings, DAY)
+    assert second.sent == ["a@example.org"] and second.skipped == ["b@example.org", "c@example.org"]
+    assert sorted(m["To"] for m in handler.messages) == ["a@example.org", "b@example.org", "c@example.org"]
+
+
+def test_no_mail_on_a_day_with_nothing_new(world):
+    store, settings, handler = world
+    subscribe_and_confirm(store, settings, handler, "a@example.org")
+    before = len(handler.messages)
+    report = send_digests(store, settings, date(2026, 2, 28))
+    assert report.nothing_new and report.sent == [] and len(handler.messages) == before
+
+
+@pytest.mark.parametrize("address, reason", [
+    ("victim@example.org\r\nBcc: everyone@example.org", "line break"),
+    ("victim@example.org\nSubject: spam", "line break"),
+    ("not an address", "not a valid e-mail address"),
+    ("a@b", "not a valid e-mail address"),
+])
+def test_header_injection_and_malformed_addresses_are_refused(world, address, reason):
+    store, settings, handler = world
+    with pytest.raises(DigestError, match=reason):
+        subscribe(store, settings, address)
+    assert handler.messages == [] and store.subscribers() == []
+    result = CliRunner().invoke(cli, ["--db", str(store.path), "digest", "subscribe", address],
+                                env={"PAPERFEED_DIGEST_FROM": "digest@paperfeed.example.org"})
+    assert result.exit_code == 1 and reason in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_forged_or_misused_tokens_are_refused(world):
+    store, settings, handler = world
+    subscribe(store, settings, "a@example.org")
+    token = link(handler.to("a@example.org")[-1], r"token=\S+").removeprefix("token=")
+    from urllib.parse import unquote
+
+    token = unquote(token)
+    with pytest.raises(DigestError, match="signature"):
+        confirm(store, settings, token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+    with pytest.raises(DigestError, match="not a unsubscribe token"):
+        from paperfeed.digest import unsubscribe
+
+        unsubscribe(store, settings, token)
+    assert confirm(store, settings, token).status == "active"
+
+
+def test_cli_send_preview_and_missing_sender(world, tmp_path):
+    store, settings, handler = world
+    subscribe_and_confirm(store, settings, handler, "a@example.org")
+    env = {"PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": str(settings.smtp_port),
+           "PAPERFEED_SMTP_SECURITY": "none", "PAPERFEED_BASE_URL": settings.base_url, "PAPERFEED_EMBEDDER": "none"}
+    runner, db = CliRunner(), str(store.path)
+    result = runner.invoke(cli, ["--db", db, "digest", "send", "--date", "2026-02-27"], env=env)
+    assert result.exit_code == 1 and "digest_from" in result.output and "Traceback" not in result.output
+    env["PAPERFEED_DIGEST_FROM"] = "digest@paperfeed.example.org"
+    result = runner.invoke(cli, ["--db", db, "digest", "send", "--date", "2026-02-27"], env=env)
+    assert result.exit_code == 0 and "sent 1, already sent 0" in result.output
+    result = runner.invoke(cli, ["--db", db, "digest", "send", "--date", "2026-02-27"], env=env)
+    assert "sent 0, already sent 1" in result.output
+    assert runner.invoke(cli, ["--db", db, "digest", "send", "--date", "2026-02-28"], env=env).output.strip() \
+        == "2026-02-28: no papers, no mail sent"
+    out = tmp_path / "preview.html"
+    result = runner.invoke(cli, ["--db", db, "digest", "preview", "--date", "2026-02-27", "-o", str(out)], env=env)
+    assert result.exit_code == 0 and "The Trinity of Consistency" in out.read_text()
+
+
+@pytest.mark.slow
+def test_a_send_killed_mid_transaction_and_rerun_delivers_no_duplicate(world):
+    store, settings, handler = world
+    for name in ("a", "b", "c"):
+        subscribe_and_confirm(store, settings, handler, f"{name}@example.org")
+    handler.messages.clear()
+    handler.stored.clear()  # set by the confirmation mails
+    env = {**os.environ, "PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": str(settings.smtp_port),
+           "PAPERFEED_SMTP_SECURITY": "none", "PAPERFEED_BASE_URL": settings.base_url,
+           "PAPERFEED_EMBEDDER": "none", "PAPERFEED_DIGEST_FROM": "digest@paperfeed.example.org"}
+    command = [sys.executable, "-m", "paperfeed", "--db", str(store.path), "digest", "send", "--date", "2026-02-27"]
+    handler.hang_after_store = 30.0  # the server takes the first mail, then keeps the sender waiting for "250"
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert handler.stored.wait(30)
+    process.send_signal(signal.SIGKILL)  # a crash while the SMTP transaction is open
+    process.wait(10)
+    handler.hang_after_store = 0.0
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "sent 2, already sent 0, in doubt 1" in rerun.stdout and "a@example.org" in rerun.stderr
+    assert sorted(m["To"] for m in handler.messages) == ["a@example.org", "b@example.org", "c@example.org"]

@@ -1,0 +1,352 @@
+"""Topics: taxonomy, weak labels, conformal thresholds, the tagger on a real store, evaluate, trends, CLI."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from datafiles import DATA, TOPIC, TOPIC_PAGE
+from paperfeed.cli import cli
+from paperfeed.ingest import Ingester
+from paperfeed.storage import open_store
+from paperfeed.topics import conformal, tagger
+from paperfeed.topics.chart import weekly_svg
+from paperfeed.topics.model import LabelModel, featurize, train
+from paperfeed.topics.taxonomy import (TaxonomyError, Topic, default_taxonomy, make_topic, parse_taxonomy,
+                                       weak_labels)
+from paperfeed.topics.trends import week_start, weekly_counts
+
+TOPICS = DATA / "topics"
+TRAIN = TOPICS / "listings-2025-06-02_to_06.tar.gz"  # five real listing days, 1,735 papers
+LATER_DAY = TOPICS / "listing-2025-06-09.tar.gz"
+NEWS = DATA / "news"
+
+REQUIRED = ["Large Language Model", "Reinforcement Learning", "Computer Vision", "Speech & Audio", "Robotics",
+            "AI Safety & Alignment", "Uncertainty & Calibration", "Efficient Inference", "Scaling Laws",
+            "Agents & Tool Use", "Graph Learning", "Generative Models", "Federated & Private Learning",
+            "Learning Theory", "AI & Society"]
+
+
+# -- taxonomy and weak labels ---------------------------------------------------------------
+
+
+def test_the_shipped_taxonomy_has_every_required_topic_with_hints_and_phrases():
+    topics = {topic.name: topic for topic in default_taxonomy()}
+    assert set(REQUIRED) <= set(topics)
+    for name in REQUIRED:
+        assert topics[name].description and topics[name].phrases, name
+    assert "cs.CV" in topics["Computer Vision"].categories
+
+
+def test_a_bad_taxonomy_names_the_file_and_the_topic():
+    with pytest.raises(TaxonomyError, match=r"mine\.toml: topic 2 \('Bad'\): not arXiv categories: I\.2\.7"):
+        parse_taxonomy('[[topic]]\nname = "Ok"\nphrases = ["x"]\n\n[[topic]]\nname = "Bad"\ncategories = ["I.2.7"]\n',
+                       "mine.toml")
+    with pytest.raises(TaxonomyError, match="mine.toml: not valid TOML"):
+        parse_taxonomy("[[topic]\n", "mine.toml")
+    with pytest.raises(TaxonomyError, match="at least one arXiv category or seed phrase"):
+        make_topic("Empty", "", [], [])
+
+
+def test_weak_labels_use_whole_phrases_primary_categories_and_gold():
+    llm = Topic("LLM", phrases=("LLMs", "language model"))
+    vision = Topic("Vision", categories=("cs.CV",))
+    topics = [llm, vision]
+    assert weak_labels(topics, "Scaling LLMs", "", []) == ["LLM"]
+    assert weak_labels(topics, "The fullmsg protocol", "", []) == []  # no match inside a word
+    assert weak_labels(topics, "Segmentation", "", ["cs.CV", "cs.AI"]) == ["Vision"]
+    assert weak_labels(topics, "Segmentation", "", ["cs.AI", "cs.CV"]) == []  # a cross-list is not enough
+    assert weak_labels(topics, "Anything", "", [], gold=["Vision"]) == ["Vision"]
+    # A longer phrase of one topic starting where a shorter one of another does hides neither.
+    policy = [Topic("Society", phrases=("policy",)), Topic("RL", phrases=("policy optimization",))]
+    assert weak_labels(policy, "Proximal policy optimization", "", []) == ["RL", "Society"]
+    assert weak_labels(policy, "Policymakers", "", []) == []
+
+
+# -- conformal thresholds -------------------------------------------------------------------
+
+
+def test_conformal_threshold_is_the_k_th_lowest_positive_score():
+    scores = np.arange(1, 20, dtype=float)  # n = 19 -> k = floor(0.1 * 20) = 2
+    assert conformal.conformal_threshold(scores[::-1], 0.1) == 2.0
+    assert conformal.conformal_threshold(scores[:8], 0.1) == float("-inf")  # too few: no finite threshold
+    assert conformal.min_calibration_positives(0.1) == 9
+    assert conformal.conformal_threshold(scores[:9], 0.1) == 1.0
+
+
+def test_conformal_threshold_misses_at_most_alpha_of_new_true_items():
+    rng = np.random.default_rng(7)
+    misses = []
+    for _ in range(300):
+        calibration, fresh = rng.normal(size=200), rng.normal(size=2000)
+        misses.append(np.mean(fresh < conformal.conformal_threshold(calibration, 0.1)))
+    # The guarantee is on average over calibration draws: E[miss] <= k/(n+1) = 20/201.
+    assert np.mean(misses) <= 20 / 201 + 0.005
+    assert np.mean(misses) > 0.08  # and it is not trivially conservative
+
+
+def test_tuned_thresholds_score_at_least_as_well_as_one_shared_cut():
+    rng = np.random.default_rng(3)
+    truth = rng.random((600, 6)) < np.array([0.5, 0.3, 0.1, 0.05, 0.03, 0.02])
+    probabilities = np.clip(truth * 0.35 + rng.random(truth.shape) * 0.65, 0, 1)
+    cuts = conformal.tune_thresholds(probabilities, truth)
+
+    def objective(predicted):
+        tp, fp, fn = (truth & predicted).sum(0), (~truth & predicted).sum(0), (truth & ~predicted).sum(0)
+        micro = 2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum())
+        return micro + 0.25 * np.mean(2 * tp / np.maximum(1, 2 * tp + fp + fn))
+
+    assert objective(probabilities >= cuts) >= objective(probabilities >= 0.5)
+    assert objective(probabilities >= cuts) > objective(probabilities >= 0.5) + 0.01
+
+
+def test_platt_scaling_orders_like_the_scores():
+    scores = np.linspace(-2, 2, 200)
+    truth = scores + np.random.default_rng(1).normal(scale=0.8, size=200) > 0
+    a, b = conformal.platt(scores, truth)
+    assert a > 0 and abs(b) < 1
+    # The same optimum as a plain logistic regression on the smoothed targets.
+    from sklearn.linear_model import LogisticRegression
+
+    high, low = (truth.sum() + 1) / (truth.sum() + 2), 1 / ((~truth).sum() + 2)
+    target = np.where(truth, high, low)
+    reference = LogisticRegression(C=1e6).fit(np.concatenate([scores, scores]).reshape(-1, 1),
+                                              np.r_[np.ones(200), np.zeros(200)],
+                                              sample_weight=np.r_[target, 1 - target])
+    assert a == pytest.approx(reference.coef_[0, 0], rel=1e-3)
+    assert b == pytest.approx(reference.intercept_[0], abs=1e-3)
+
+
+# -- the model ------------------------------------------------------------------------------
+
+
+def _toy_training() -> tuple:
+    rng = np.random.default_rng(0)
+    texts, labels = [], []
+    for i in range(400):
+        kind = ["vision", "speech", "both"][i % 3]
+        words = {"vision": "image pixels segmentation camera", "speech": "audio speech waveform speaker",
+                 "both": "image audio video soundtrack"}[kind]
+        noise = " ".join(rng.choice(["model", "data", "method", "results", "train"], size=5))
+        texts.append(f"{words} {noise} item{i}")
+        labels.append({"vision": ["V"], "speech": ["S"], "both": ["V", "S"]}[kind])
+    return featurize(texts, tagger.calibration_mask(len(texts))), labels
+
+
+def test_a_model_round_trips_through_plain_arrays():
+    features, labels = _toy_training()
+    model = train(features, labels, ["V", "S", "Never"], alpha=0.1)
+    assert model.labels == ["V", "S"] and model.meta["dropped"] == ["Never"]
+    again = LabelModel.from_bytes(model.to_bytes())
+    texts = ["image segmentation of pixels", "a speaker and their waveform"]
+    assert np.allclose(model.scores(texts), again.scores(texts))
+    predicted = again.predict(again.scores(texts))
+    assert predicted.tolist() == [[True, False], [False, True]]
+
+
+def test_a_model_file_with_pickled_objects_is_refused():
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, labels=np.array([object()], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        LabelModel.from_bytes(buffer.getvalue())
+
+
+# -- the tagger on a real store -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tagged(tmp_path_factory):
+    """A store of five real listing days, a topic page capture and news feeds, trained and tagged once."""
+    path = tmp_path_factory.mktemp("topics") / "store.db"
+    with open_store(path) as store:
+        Ingester(store).ingest_paths([TRAIN, TOPIC_PAGE, NEWS])
+        report = tagger.tag_store(store, alpha=0.1)
+    return path, report
+
+
+def test_tagging_trains_both_models_and_tags_every_item(tagged):
+    path, report = tagged
+    assert report.trained == ["topics", "categories"]
+    with open_store(path) as store:
+        assert report.tagged == store.item_count() > 1000
+        models = {name: store.load_model(name) for name in ("topics", "categories")}
+        assert models["topics"].meta["model"]["calibration_items"] > 200
+        version = f"{models['topics'].version}+{models['categories'].version}"
+        assert store.count_due(version) == 0
+        # Most required topics have enough examples even in five days; the tagger says which do not.
+        assert {"Large Language Model", "Computer Vision", "Robotics"} <= set(
+            models["topics"].meta["model"]["positives"])
+
+
+def test_every_tag_has_a_confidence_and_papers_and_news_get_topics(tagged):
+    path, _ = tagged
+    with open_store(path) as store:
+        items = list(store.iter_items())
+        news = [item for item in items if item["kind"] == "news"]
+        confidences = store.item_topic_confidences([item["id"] for item in items])
+        tagged_news = [item for item in news if any(by == "tagger" for _, by, _ in confidences.get(item["id"], []))]
+        assert len(tagged_news) >= len(news) // 4
+        values = [c for entries in confidences.values() for _, _, c in entries]
+        assert values and all(0 <= c <= 1 for c in values)
+        assert len({round(c, 2) for c in values}) > 20  # calibrated values, not a constant
+
+
+def test_a_captures_topic_header_stays_a_gold_label(tagged):
+    path, _ = tagged
+    with open_store(path) as store:
+        llm = next(row for row in store.topics() if row.name == TOPIC)
+        gold = [item_id for item_id, confidence, _ in store.topic_item_authors(llm.id) if confidence == 1.0]
+        assert len(gold) >= 10
+        entries = store.item_topic_confidences(gold)
+        assert all(any(by == "source" and name == TOPIC for name, by, _ in entries[i]) for i in gold)
+
+
+def test_items_without_categories_get_predicted_ones(tagged):
+    path, _ = tagged
+    with open_store(path) as store:
+        items = list(store.iter_items())
+        bare = [item["id"] for item in items if not item["categories"]]
+        labelled = [item["id"] for item in items if item["categories"]]
+        predicted = store.predicted_categories(bare + labelled)
+        assert bare and all(predicted.get(item_id) for item_id in bare)
+        assert not any(item_id in predicted for item_id in labelled)  # own categories are never overwritten
+        assert all(category.startswith(("cs.", "eess.", "stat.", "math.")) for entries in predicted.values()
+                   for category, _ in entries)
+
+
+def test_retagging_visits_only_new_and_changed_items(tagged, tmp_path):
+    path, _ = tagged
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(path, copy)  # a private copy (the store is closed, its WAL checkpointed), so the shared one stays
+    with open_store(copy) as store:
+        again = tagger.tag_store(store, alpha=0.1)
+        assert again.trained == [] and again.tagged == 0
+        before = store.item_count()
+        Ingester(store).ingest_paths([LATER_DAY])
+        grown = store.item_count() - before
+        later = tagger.tag_store(store, alpha=0.1)
+        assert later.trained == []
+        # New items plus the re-listed ones whose fields changed; never the whole store.
+        assert grown <= later.tagged < grown + 200 < store.item_count()
+
+
+def test_a_user_topic_is_learned_after_a_retrain(tagged, tmp_path):
+    path, _ = tagged
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(path, copy)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--db", str(copy), "topics", "add", "Medical Imaging", "--description",
+                                 "Images in medicine", "--phrases", "medical, clinical, MRI", "--categories", "eess.IV"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["--db", str(copy), "topics", "tag", "--json"])
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.output)
+    assert report["trained"] == ["topics", "categories"]
+    listed = orjson.loads(runner.invoke(cli, ["--db", str(copy), "topics", "list", "--json"]).output)
+    medical = next(row for row in listed if row["name"] == "Medical Imaging")
+    assert medical["origin"] == "user" and medical["items"] > 10
+
+
+# -- evaluate -------------------------------------------------------------------------------
+
+
+def test_evaluate_prints_one_json_line_of_scores(tagged):
+    path, _ = tagged
+    result = CliRunner().invoke(cli, ["--db", str(path), "topics", "evaluate", str(LATER_DAY)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    figures = orjson.loads(lines[0])
+    assert figures["records"] > 150 and figures["alpha"] == 0.1
+    # Five days of training already learn the big categories; the conformal sets keep most true labels.
+    assert 0.45 < figures["micro_f1"] <= 1 and 0 < figures["macro_f1"] <= 1
+    assert figures["coverage"] >= 0.8
+    assert figures["per_label"]["cs.CV"]["support"] > 50
+    assert figures["records_already_in_store"] == 0  # a later day: none of its papers were trained on
+
+
+def test_evaluate_reports_bad_inputs_and_bad_alpha(tagged, tmp_path):
+    path, _ = tagged
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--db", str(path), "topics", "evaluate", str(NEWS)])
+    assert result.exit_code == 1 and "no record with arXiv categories" in result.output
+    missing = tmp_path / "nope.jsonl"
+    result = runner.invoke(cli, ["--db", str(path), "topics", "evaluate", str(LATER_DAY), str(missing)])
+    assert result.exit_code == 1 and f"FAILED {missing}" in result.output
+    assert orjson.loads(result.output.strip().splitlines()[-1])["failed_files"] == 1
+    result = runner.invoke(cli, ["--db", str(path), "topics", "evaluate", "--alpha", "1.5", str(LATER_DAY)])
+    assert result.exit_code == 2 and "alpha must be between 0 and 1" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_topics_file_is_one_clear_error(tagged, tmp_path, monkeypatch):
+    path, _ = tagged
+    bad = tmp_path / "topics.toml"
+    bad.write_text('[[topic]]\nname = "X"\ncategories = ["not a category"]\n')
+    monkeypatch.setenv("PAPERFEED_TOPICS_FILE", str(bad))
+    result = CliRunner().invoke(cli, ["--db", str(path), "topics", "list"])
+    assert result.exit_code == 2
+    assert f"{bad}: topic 1 ('X'): not arXiv categories: not a category" in result.output
+
+
+# -- topic page, trends, chart --------------------------------------------------------------
+
+
+def test_topic_page_has_items_collaborating_authors_and_a_trend(tagged, tmp_path):
+    path, _ = tagged
+    svg = tmp_path / "trend.svg"
+    result = CliRunner().invoke(cli, ["--db", str(path), "topics", "show", "computer-vision", "--json",
+                                      "--svg", str(svg), "--limit", "5"])
+    assert result.exit_code == 0, result.output
+    page = orjson.loads(result.output)
+    assert page["name"] == "Computer Vision" and len(page["items"]) == 5
+    dates = [item["published"] for item in page["items"]]
+    assert dates == sorted(dates, reverse=True)  # newest first
+    assert all(item["sources"] for item in page["items"])
+    people = page["collaborating_authors"]
+    assert len(people["authors"]) == 15
+    activity = [person["activity"] for person in people["authors"]]
+    assert activity == sorted(activity, reverse=True)
+    ids = {person["id"] for person in people["authors"]}
+    assert people["edges"] and all(e["source"] in ids and e["target"] in ids for e in people["edges"])
+    assert sum(point["items"] for point in page["trend"]) > 100
+    root = ElementTree.parse(svg).getroot()
+    assert root.tag.endswith("svg") and len(root.findall("{http://www.w3.org/2000/svg}rect")) == len(page["trend"])
+
+
+def test_an_unknown_topic_is_one_clear_error(tagged):
+    path, _ = tagged
+    result = CliRunner().invoke(cli, ["--db", str(path), "topics", "show", "no-such-topic"])
+    assert result.exit_code == 1 and "no topic 'no-such-topic'" in result.output
+
+
+def test_weekly_counts_fill_empty_weeks_from_monday():
+    assert week_start("2025-06-08") == "2025-06-02"  # a Sunday belongs to the week that began on Monday
+    series = weekly_counts([("2025-06-02", 3), ("2025-06-06", 2), ("2025-06-23", 1), ("bad", 9)])
+    assert series == [{"week": "2025-06-02", "items": 5}, {"week": "2025-06-09", "items": 0},
+                      {"week": "2025-06-16", "items": 0}, {"week": "2025-06-23", "items": 1}]
+    assert weekly_counts([("2025-06-02", 3), ("2025-06-23", 1)], weeks=2) == [
+        {"week": "2025-06-16", "items": 0}, {"week": "2025-06-23", "items": 1}]
+
+
+def test_the_chart_escapes_its_title_and_draws_one_bar_per_week():
+    svg = weekly_svg("Speech & <Audio>", [{"week": "2025-06-02", "items": 4}, {"week": "2025-06-09", "items": 0}])
+    root = ElementTree.fromstring(svg)
+    assert len(root.findall("{http://www.w3.org/2000/svg}rect")) == 2
+    assert "Speech &amp; &lt;Audio&gt;" in svg
+    assert "no dated items" in weekly_svg("Empty", [])
+
+
+def test_a_store_too_small_to_learn_from_says_so(store):
+    Ingester(store).ingest_paths([NEWS])
+    result = CliRunner().invoke(cli, ["--db", store.url, "topics", "tag"])
+    assert result.exit_code == 1
+    assert "cannot train the topic model on 90 items: not enough labelled items" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,339 @@
+"""The web app over HTTP (FastAPI's TestClient on a real store): every route, headers, cookies, CSRF, errors, JSON."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+
+from paperfeed.web import create_app
+from paperfeed.web.queries import bibtex, build_query, safe_url
+from paperfeed.web.security import CSRF_COOKIE, RateLimiter, csrf_token, is_loopback
+
+from web_data import KNOWN_ARXIV, KNOWN_TITLE, TOPIC_SLUG, XSS_ARXIV, build_store
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    return build_store(tmp_path_factory.mktemp("web"))
+
+
+@pytest.fixture(scope="module")
+def client(settings):
+    # https: the session cookies are Secure, and httpx (like a browser) keeps those only for HTTPS or loopback.
+    with TestClient(create_app(settings), base_url="https://testserver") as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def ids(client, settings):
+    from paperfeed.storage import open_store
+
+    with open_store(settings.db) as store:
+        return {"known": store.find_item(KNOWN_ARXIV), "xss": store.find_item(XSS_ARXIV)}
+
+
+def token(client) -> str:
+    client.get("/")
+    return csrf_token(b"test-secret-key", client.cookies[CSRF_COOKIE])
+
+
+PAGES = ["/", "/papers/2024-05-27", "/papers/2024-05-27?span=week", "/papers/2026-02-01?span=month", "/topics", f"/topics/{TOPIC_SLUG}", "/search", "/search?q=transformer", "/authors", "/docs"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_answer_with_security_headers(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "'unsafe-inline'" not in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert '<main id="main"' in response.text and 'lang="en"' in response.text
+
+
+def test_csrf_cookie_is_httponly_samesite_and_secure(settings):
+    with TestClient(create_app(settings), base_url="https://testserver") as fresh:
+        cookie = fresh.get("/").headers["set-cookie"]
+    assert cookie.startswith(f"{CSRF_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie and "Path=/" in cookie
+
+
+def test_cookie_is_not_secure_over_plain_http_to_a_lan_host(settings):
+    # A LAN install on http://192.168.x.y could never get a Secure cookie back; loopback and HTTPS always do.
+    with TestClient(create_app(settings), base_url="http://192.168.1.20:8000") as lan:
+        assert "Secure" not in lan.get("/").headers["set-cookie"]
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as local:
+        assert "Secure" in local.get("/").headers["set-cookie"]
+
+
+def test_the_cookie_is_issued_once(client):
+    client.get("/")
+    assert "set-cookie" not in client.get("/topics").headers
+
+
+def test_post_without_csrf_token_is_refused(client):
+    client.get("/")
+    response = client.post("/search", data={"q": "x"})
+    assert response.status_code == 403 and "CSRF" in response.text
+    assert "content-security-policy" in response.headers
+
+
+def test_post_with_a_forged_token_is_refused(client):
+    client.get("/")
+    forged = csrf_token(b"another-key", client.cookies[CSRF_COOKIE])
+    assert client.post("/search", data={"csrf_token": forged}).status_code == 403
+    assert client.post("/search", headers={"X-CSRF-Token": forged}).status_code == 403
+
+
+def test_post_without_the_cookie_is_refused(settings):
+    with TestClient(create_app(settings), base_url="https://testserver") as fresh:
+        response = fresh.post("/search", data={"csrf_token": "0" * 64})
+    assert response.status_code == 403
+
+
+def test_post_with_a_valid_token_passes_the_guard_and_get_only_routes_say_405(client):
+    good = token(client)
+    # Past the CSRF guard, routing answers: these addresses are read-only, so no state can change.
+    assert client.post("/search", data={"csrf_token": good, "q": "x"}).status_code == 405
+    assert client.post(f"/api/v1/topics", headers={"X-CSRF-Token": good}).status_code == 405
+    response = client.post("/api/v1/topics", headers={"X-CSRF-Token": good, "Accept": "application/json"})
+    assert response.json() == {"error": "This address does not accept that method.", "status": 405}
+
+
+def test_a_multipart_post_without_header_token_is_refused(client):
+    client.get("/")
+    assert client.post("/search", files={"f": ("a.txt", b"x")}).status_code == 403
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "There is no page at this address." in response.text and "Traceback" not in response.text
+
+
+def test_unknown_item_topic_and_author(client):
+    for path in ("/items/999999", "/items/not-an-id", f"/topics/no-such-topic", "/authors/99999999"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "<h1>Not found</h1>" in response.text
+
+
+def test_bad_parameters_are_400_pages_and_422_json(client):
+    page = client.get("/search?q=x&page=0")
+    assert page.status_code == 400 and "page" in page.text and "Traceback" not in page.text
+    assert client.get("/authors/abc").status_code == 400
+    api = client.get("/api/v1/search?q=x&limit=1000")
+    assert api.status_code == 422 and api.json()["status"] == 422 and "limit" in api.json()["error"]
+    assert client.get("/api/v1/search?q=x&mode=psychic").status_code == 422
+
+
+def test_item_page_shows_provenance_links_topics_and_bibtex(client, ids):
+    response = client.get(f"/items/{ids['known']}")
+    assert response.status_code == 200
+    html = response.text
+    assert KNOWN_TITLE in html
+    assert f'href="https://arxiv.org/abs/{KNOWN_ARXIV}"' in html and f'href="https://arxiv.org/pdf/{KNOWN_ARXIV}"' in html
+    assert "Daniel Miao" in html and re.search(r'href="/authors/\d+">Daniel Miao</a>', html)
+    assert "<h2 id=\"sources-h\">Sources</h2>" in html and "jsonl" in html
+    assert f"eprint = {{{KNOWN_ARXIV}}}" in html
+    assert f'href="/items/{ids["known"]}.bib"' in html
+
+
+def test_item_by_arxiv_id_redirects_to_its_one_address(client, ids):
+    response = client.get(f"/items/{KNOWN_ARXIV}", follow_redirects=False)
+    assert response.status_code == 301 and response.headers["location"] == f"/items/{ids['known']}"
+
+
+def test_ingested_markup_is_rendered_as_text(client, ids):
+    html = client.get(f"/items/{ids['xss']}").text
+    assert "<script>window.__xss" not in html and "<img src=x" not in html and "<iframe" not in html
+    assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;Adversarial" in html
+    assert "Mallory &lt;b&gt;Hacker&lt;/b&gt;" in html
+    assert 'href="javascript:' not in html
+    # and in search results, where snippets are the one place HTML (<mark>) is let through
+    results = client.get("/search", params={"q": "adversarial titles transformer attention"}).text
+    assert "&lt;script&gt;" in results and "<script>window" not in results and "<mark>" in results
+    scripts = re.findall(r"<script[^>]*>", results)
+    assert scripts == ['<script src="/static/app.js" defer>']
+
+
+def test_safe_url_keeps_only_http_links():
+    assert safe_url("https://github.com/a/b") == "https://github.com/a/b"
+    for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//evil.example", "", None, "http:"):
+        assert safe_url(bad) is None
+
+
+def test_bibtex_export(client, ids):
+    response = client.get(f"/items/{ids['known']}.bib")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/x-bibtex")
+    text = response.text
+    assert text.startswith("@article{miao2026") and "author = {Daniel Miao and Gilad Lerman and Joe Kileel}" in text
+    assert text.count("{") == text.count("}")
+    assert client.get(f"/items/{KNOWN_ARXIV}.bib").text == text
+    assert client.get("/items/999999.bib").status_code == 404
+
+
+def test_bibtex_escapes_braces_so_an_entry_cannot_be_broken_out_of():
+    entry = bibtex({"id": 7, "kind": "paper", "title": "Evil} , note = {pwned", "authors": ["A B"], "year": 2024})
+    assert "title = {Evil\\} , note = \\{pwned}" in entry
+    assert "\nnote" not in entry and "  note =" not in entry
+
+
+def test_search_page_with_filters(client):
+    html = client.get("/search", params={"q": "", "kind": "news", "after": "2018-01-01"}).text
+    assert "Guardian" in html or "<li class=\"item\">" in html
+    assert 'value="news" selected' in html
+    news_only = client.get("/api/v1/search", params={"q": "trump", "kind": "news", "mode": "keyword"}).json()
+    assert news_only["hits"] and all(hit["kind"] == "news" for hit in news_only["hits"])
+
+
+def test_build_query_quotes_multiword_filters():
+    assert build_query("llm", {"author": "Jane Doe", "kind": "paper", "topic": ""}) == 'llm kind:paper author:"Jane Doe"'
+    assert build_query("", {"author": 'x" -y'}) == 'author:"x -y"'
+
+
+def test_search_pagination(client):
+    first = client.get("/search", params={"q": "learning", "mode": "keyword"}).text
+    assert 'rel="next"' in first
+    second = client.get("/search", params={"q": "learning", "mode": "keyword", "page": 2}).text
+    assert 'rel="prev"' in second and '<ol class="items" start="21">' in second
+
+
+def test_search_atom_feed(client):
+    response = client.get("/search.atom", params={"q": "adversarial titles"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(response.content)
+    titles = [entry.findtext(f"{ATOM}title") for entry in feed.findall(f"{ATOM}entry")]
+    assert any(title.startswith("<script>window.__xss") for title in titles)  # escaped in XML, text when parsed
+    assert b"<script>" not in response.content
+    assert client.get("/search.atom").status_code == 400
+
+
+def test_topic_page_sources_authors_and_trend(client):
+    html = client.get(f"/topics/{TOPIC_SLUG}").text
+    assert "<h1>Large Language Model</h1>" in html
+    assert "arXiv.org Machine Learning" in html and "The Atlantic - Technology" in html
+    assert "Collaborating Authors" in html and re.search(r'href="/authors/\d+">', html)
+    assert f'src="/topics/{TOPIC_SLUG}/trend.svg"' in html
+    svg = client.get(f"/topics/{TOPIC_SLUG}/trend.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+    assert svg.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+    ET.fromstring(svg.content)
+
+
+def test_topic_atom_feed(client):
+    response = client.get(f"/topics/{TOPIC_SLUG}.atom")
+    assert response.status_code == 200
+    feed = ET.fromstring(response.content)
+    assert feed.findtext(f"{ATOM}title") == "paperfeed — Large Language Model"
+    assert len(feed.findall(f"{ATOM}entry")) == 12
+    assert client.get("/topics/nope.atom").status_code == 404
+
+
+def test_author_page_and_lookup(client, ids):
+    item = client.get(f"/api/v1/items/{ids['known']}").json()
+    author = item["author_links"][0]
+    html = client.get(f"/authors/{author['id']}").text
+    assert f"<h1>{author['name']}</h1>" in html and KNOWN_TITLE in html
+    assert "Gilad Lerman" in html  # a collaborator
+    found = client.get("/authors", params={"name": "Daniel Miao"}, follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == f"/authors/{author['id']}"
+    assert "No author named" in client.get("/authors", params={"name": "Nobody Atall"}).text
+
+
+def test_api_item_shape(client, ids):
+    data = client.get(f"/api/v1/items/{KNOWN_ARXIV}").json()
+    for key in ("id", "kind", "title", "abstract", "authors", "arxiv_id", "doi", "url", "published", "categories",
+                "topics", "sources", "links", "bibtex", "similar", "author_links"):
+        assert key in data
+    assert data["id"] == ids["known"] and data["arxiv_id"] == KNOWN_ARXIV
+    assert {"format", "label", "record_id", "origin", "seen_at"} <= set(data["sources"][0])
+    assert data["sources"][0]["record_id"] == KNOWN_ARXIV
+    assert {link["label"] for link in data["links"]} >= {"arXiv", "PDF"}
+    assert isinstance(data["similar"], list) and all(hit["id"] != ids["known"] for hit in data["similar"])
+    assert client.get("/api/v1/items/999999").json() == {"error": "no item '999999'", "status": 404}
+
+
+def test_api_search_topics_and_authors(client, ids):
+    result = client.get("/api/v1/search", params={"q": "quadrifocal tensor", "mode": "keyword"}).json()
+    assert set(result) >= {"query", "mode", "hits", "behind", "note", "milliseconds", "offset", "limit"}
+    assert result["hits"][0]["id"] == ids["known"] and "<mark>" in result["hits"][0]["snippet_html"]
+    topics = client.get("/api/v1/topics").json()
+    assert topics[0] == {"name": "Large Language Model", "slug": TOPIC_SLUG, "description": "", "origin": "source",
+                         "items": 12}
+    topic = client.get(f"/api/v1/topics/{TOPIC_SLUG}", params={"limit": 5}).json()
+    assert len(topic["items"]) == 5 and topic["has_more"] and topic["collaborating_authors"]["authors"]
+    assert all({"id", "title", "sources", "confidence"} <= set(item) for item in topic["items"])
+    people = client.get("/api/v1/authors", params={"name": "Gilad Lerman"}).json()
+    assert people and people[0]["name"] == "Gilad Lerman"
+    profile = client.get(f"/api/v1/authors/{people[0]['id']}").json()
+    assert profile["papers_count"] >= 1 and any(p["id"] == ids["known"] for p in profile["papers"])
+    similar = client.get(f"/api/v1/items/{ids['known']}/similar", params={"limit": 3}).json()
+    assert len(similar) <= 3
+
+
+def test_openapi_and_docs_page(client):
+    schema = client.get("/openapi.json").json()
+    assert {"/api/v1/items/{reference}", "/api/v1/search", "/api/v1/topics", "/api/v1/topics/{slug}",
+            "/api/v1/authors/{author_id}", "/search.atom", "/topics/{slug}.atom", "/items/{reference}.bib"} <= set(
+        schema["paths"])
+    html = client.get("/docs").text
+    assert "<code>/api/v1/search</code>" in html and "cdn" not in html.lower()
+
+
+def test_static_files_are_served_locally(client):
+    assert client.get("/static/style.css").status_code == 200
+    assert "addEventListener" in client.get("/static/app.js").text
+
+
+def test_rate_limiter_allows_a_burst_then_waits():
+    limiter = RateLimiter(limit=3, window=60)
+    assert [limiter.hit("a", now=t) for t in (0, 1, 2)] == [0, 0, 0]
+    assert limiter.hit("a", now=3) == pytest.approx(57)
+    assert limiter.hit("b", now=3) == 0
+    assert limiter.hit("a", now=60.5) == 0
+
+
+def test_loopback_hosts():
+    assert all(map(is_loopback, ["localhost", "127.0.0.1:8000", "[::1]:8000", "localhost:80"]))
+    assert not any(map(is_loopback, ["example.org", "192.168.1.2:8000", "[2001:db8::1]:80"]))
+
+
+def test_daily_page_is_the_front_page(client):
+    html = client.get("/").text
+    assert "<h1>Daily Papers</h1>" in html and '<time datetime="2026-02-27">' in html
+    assert html.count('<li class="item">') == 50 and 'rel="next"' not in html.split("pager")[0]
+    assert 'href="/papers/2024-05-27"' in html  # date navigation: the nearest earlier day with papers
+
+
+def test_daily_week_month_and_weekend(client):
+    day = client.get("/papers/2024-05-27").text
+    assert "▲" in day and "Hugging Face" in day
+    week = client.get("/papers/2024-05-27?span=week").text
+    assert "Week of <time datetime=\"2024-05-27\">" in week and "2024-06-02" in week
+    weekend = client.get("/papers/2024-05-25")
+    assert weekend.status_code == 200 and "a Saturday: arXiv announces none on weekends" in weekend.text
+
+
+def test_daily_bad_dates_and_spans(client):
+    assert client.get("/papers/2024-13-45").status_code == 400
+    assert "not a date" in client.get("/papers/yesterday").text
+    assert client.get("/papers/2024-05-27?span=year").status_code == 400
+    assert client.get("/api/v1/daily?date=bad").json()["status"] == 400
+    assert client.get("/api/v1/daily?span=year").status_code == 422
+
+
+def test_api_daily_shape(client):
+    data = client.get("/api/v1/daily", params={"date": "2024-05-27", "limit": 5}).json()
+    assert data["day"] == "2024-05-27" and data["span"] == "day" and len(data["entries"]) == 5
+    first = data["entries"][0]
+    assert {"rank", "id", "score", "title", "authors", "hf_upvotes", "local_upvotes", "sources"} <= set(first)
+    scores = [entry["score"] for entry in data["entries"]]
+    assert scores == sorted(scores, reverse=True)

@@ -1,0 +1,220 @@
+"""The web app in a real browser: Debian's headless Chromium driven by Playwright against `paperfeed serve`.
+
+Screenshots go to a temporary folder, or to $PAPERFEED_SCREENSHOT_DIR when set (`make screenshots` writes
+docs/screenshots/ that way).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from web_data import KNOWN_ARXIV, KNOWN_TITLE, TOPIC_SLUG, XSS_ARXIV, build_store
+
+CHROMIUM = "/usr/bin/chromium"
+# No network beyond loopback here: without these Chromium keeps trying Google's services at every start.
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-default-apps", "--disable-extensions", "--metrics-recording-only",
+                 "--no-default-browser-check", "--disable-dev-shm-usage"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make install)")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`paperfeed serve` on a free loopback port, over the web test store."""
+    settings = build_store(tmp_path_factory.mktemp("browser"))
+    port = _free_port()
+    env = {**os.environ, "PAPERFEED_EMBEDDER": "none", "PAPERFEED_SECRET_KEY": settings.secret_key,
+           "PAPERFEED_SYNC_INTERVAL": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", settings.db, "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(base + "/static/style.css", timeout=1)
+            break
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"paperfeed serve did not start: {process.stdout.read().decode()}")
+            time.sleep(0.2)
+    yield base
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    # Anything the page tries to fetch from outside loopback is a bug (no CDN): record and refuse it.
+    outside: list[str] = []
+
+    def guard(route):
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1", "data:")):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    opened.route("**/*", guard)
+    yield opened
+    assert not errors, errors
+    assert not outside, outside
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    wanted = os.environ.get("PAPERFEED_SCREENSHOT_DIR")
+    folder = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_browse_search_to_item_to_author(server, page, shots):
+    page.goto(server + "/")
+    page.fill("#site-q", "quadrifocal tensor")
+    page.press("#site-q", "Enter")
+    page.wait_for_url("**/search?q=quadrifocal*")
+    assert page.locator("ol.items li.item").count() >= 1
+    assert page.locator("ol.items mark").count() >= 1
+    page.screenshot(path=str(shots / "search.png"), full_page=False)
+    page.click(f"text={KNOWN_TITLE}")
+    page.wait_for_url("**/items/*")
+    assert page.locator("h1").inner_text() == KNOWN_TITLE
+    assert page.locator("table.sources tbody tr").count() >= 1
+    assert "eprint = {" + KNOWN_ARXIV + "}" in page.locator("pre.bibtex").inner_text()
+    page.screenshot(path=str(shots / "item.png"), full_page=False)
+    page.click("p.authors a >> text=Gilad Lerman")
+    page.wait_for_url("**/authors/*")
+    assert page.locator("h1").inner_text() == "Gilad Lerman"
+    assert page.locator(f"text={KNOWN_TITLE}").count() == 1
+    page.screenshot(path=str(shots / "author.png"), full_page=False)
+
+
+def test_browse_daily_to_topic_to_item(server, page, shots):
+    page.goto(server + "/")
+    assert page.locator("h1").inner_text() == "Daily Papers"
+    page.screenshot(path=str(shots / "daily.png"), full_page=False)
+    page.click("nav.dates a[rel=prev]")  # date navigation to the Hugging Face day
+    page.wait_for_url("**/papers/2024-05-27")
+    assert page.locator("ol.daily li.item").count() > 0
+    page.click("header nav >> text=Topics")
+    page.click("text=Large Language Model")
+    page.wait_for_url(f"**/topics/{TOPIC_SLUG}")
+    assert page.locator("h2#authors-h").inner_text() == "Collaborating Authors"
+    assert page.locator("text=arXiv.org Machine Learning").count() >= 1
+    # the trend chart loaded as an image (SVG with its own stylesheet) and has a text alternative
+    width = page.eval_on_selector("img.trend", "img => img.complete ? img.naturalWidth : 0")
+    assert width == 640
+    assert "Items per week" in page.get_attribute("img.trend", "alt")
+    page.screenshot(path=str(shots / "topic.png"), full_page=False)
+    first = page.locator("ol.items li.item h3 a").first
+    title = first.inner_text()
+    first.click()
+    page.wait_for_url("**/items/*")
+    assert page.locator("h1").inner_text() == title
+
+
+def test_search_filters_in_the_form(server, page):
+    page.goto(server + "/search")
+    page.fill("#q", "trump")
+    page.select_option("#kind", "news")
+    page.select_option("#mode", "keyword")
+    page.click("form.search-form button[type=submit]")
+    page.wait_for_url("**/search?*kind=news*")
+    badges = page.locator("ol.items li.item .badge.news")
+    assert badges.count() == page.locator("ol.items li.item").count() > 0
+
+
+def test_xss_payload_in_a_title_stays_inert(server, page):
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{server}/items/{XSS_ARXIV}")
+    page.wait_for_load_state("load")
+    heading = page.locator("h1").inner_text()
+    assert heading.startswith("<script>window.__xss = 1</script>Adversarial <img")
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator("main script, main img, main iframe").count() == 0
+    page.goto(f"{server}/search?q=adversarial+titles+transformer")
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator("main script, main img[src=x]").count() == 0
+    assert not dialogs
+
+
+def test_keyboard_skip_link_and_focus(server, page):
+    page.goto(server + "/topics")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    page.keyboard.press("Tab")
+    # the next Tab lands inside the main content, past the header's links
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+
+
+def test_readable_at_phone_width(server, browser, shots):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=1, is_mobile=True)
+    page = context.new_page()
+    try:
+        for path in ("/", f"/topics/{TOPIC_SLUG}", f"/items/{KNOWN_ARXIV}", "/search?q=transformer"):
+            page.goto(server + path)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (path, overflow)
+        page.goto(f"{server}/topics/{TOPIC_SLUG}")
+        page.screenshot(path=str(shots / "topic-phone.png"), full_page=False)
+    finally:
+        context.close()
+
+
+def test_api_docs_page(server, page, shots):
+    page.goto(server + "/docs")
+    assert page.locator("code", has_text="/api/v1/search").count() >= 1
+    page.screenshot(path=str(shots / "api-docs.png"), full_page=False)
+
+
+def test_csrf_cookie_reaches_the_browser_with_its_flags(server, page):
+    page.goto(server + "/")
+    cookies = {cookie["name"]: cookie for cookie in page.context.cookies()}
+    cookie = cookies["pf_csrf"]
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+    assert page.evaluate("document.cookie") == ""  # HttpOnly: scripts cannot read it
+
+
+def test_chromium_is_the_debian_one():
+    assert shutil.which("chromium") == CHROMIUM or Path(CHROMIUM).exists()
