@@ -21,7 +21,7 @@ chromium:
 
 ## Every test, slow and end-to-end ones included.
 test: install
-	$(PY) -m pytest -q
+	PAPERFEED_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
 ## The quick suite for the edit-test loop (no subprocess/kill tests).
 test-fast: install
@@ -31,6 +31,7 @@ test-fast: install
 demo: install
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(VENV)/bin/paperfeed --db $(DEMO_DB) ingest demo/data
+	$(VENV)/bin/paperfeed --db $(DEMO_DB) topics tag
 	$(VENV)/bin/paperfeed --db $(DEMO_DB) stats
 	@echo "paperfeed demo: open http://127.0.0.1:8000/ (Ctrl-C stops)"
 	$(VENV)/bin/paperfeed --db $(DEMO_DB) serve --host 127.0.0.1 --port 8000
@@ -46,6 +47,7 @@ bench: install
 		--hf ../shared/data/hf-daily-papers/hf_daily_papers_2024-05-27_to_2026-02-27.tar.xz
 	$(PY) bench/topics.py ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz
 	$(PY) bench/sync.py ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz
+	$(PY) bench/web.py ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz --workers 2
 	$(PY) bench/daily_pick.py --listings ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz \
 		--hf ../shared/data/hf-daily-papers/hf_daily_papers_2024-05-27_to_2026-02-27.tar.xz --train-until 2025-12-31
 	$(PY) bench/merge_quality.py --dblp ../shared/data/er-dblp-acm/DBLP2.csv --acm ../shared/data/er-dblp-acm/ACM.csv \

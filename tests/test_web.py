@@ -337,3 +337,26 @@ def test_api_daily_shape(client):
     assert {"rank", "id", "score", "title", "authors", "hf_upvotes", "local_upvotes", "sources"} <= set(first)
     scores = [entry["score"] for entry in data["entries"]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_cached_page_parts_are_dropped_when_the_store_changes(tmp_path):
+    from paperfeed.config import Settings
+    from paperfeed.ingest import Ingester
+    from paperfeed.storage import open_store
+    from paperfeed.web.context import ContextPool
+    from paperfeed.web.queries import cached
+
+    from datafiles import HF_DAY, LISTING
+
+    settings = Settings.load(db=str(tmp_path / "cache.db"), embedder="none")
+    with open_store(settings.db) as store:
+        Ingester(store).ingest_paths([LISTING])
+    pool = ContextPool(settings, size=1)
+    calls = []
+    with pool.borrow() as context:
+        for _ in range(3):
+            cached(context, ("probe", settings.db), lambda: calls.append(1) or len(calls))
+        assert len(calls) == 1
+        Ingester(context.store).ingest_paths([HF_DAY])  # new items move the change log: the next read recomputes
+        assert cached(context, ("probe", settings.db), lambda: calls.append(1) or len(calls)) == 2
+    pool.close()

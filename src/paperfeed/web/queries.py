@@ -6,7 +6,9 @@ Pages render these dicts with templates; ``/api/v1`` returns them as JSON. Nothi
 from __future__ import annotations
 
 import re
-from typing import Any
+import threading
+import time
+from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
 from ..storage.topics_base import TopicRow
@@ -15,6 +17,49 @@ from .context import Context
 SEARCH_FILTERS = ("kind", "topic", "author", "category", "source", "after", "before")
 _SAFE_SCHEMES = ("http", "https")
 _GITHUB = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+/?$")
+
+
+CACHE_SECONDS = 60.0
+"""Longest a cached page part is reused; any item change (the search change log moves) drops it at once."""
+_CACHE_SIZE = 512
+_cache: dict[tuple, tuple[int, float, Any]] = {}
+_cache_lock = threading.Lock()
+_computing: dict[tuple, threading.Lock] = {}
+
+
+def cached(context: Context, key: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``, reused while the store has not changed and for at most CACHE_SECONDS.
+
+    Topic pages aggregate every item of a topic (tens of thousands) and the daily page ranks a whole day:
+    recomputing them per request would cap a server at a few pages per second. The key is versioned by
+    the search change log, which every item insert, update, delete or retag advances; the time limit
+    bounds what it does not see (votes move the daily ranking without touching items). The value is
+    shared between requests: callers read it and never change it.
+    """
+    version = context.store.last_search_change()
+
+    def fresh():
+        hit = _cache.get(key)
+        return hit if hit and hit[0] == version and time.monotonic() - hit[1] < CACHE_SECONDS else None
+
+    with _cache_lock:
+        hit = fresh()
+        if hit:
+            return hit[2]
+        computing = _computing.setdefault(key, threading.Lock())
+    # One thread computes a key while the others wait for its result (a cold topic page costs seconds).
+    with computing:
+        hit = fresh()
+        if hit:
+            return hit[2]
+        value = compute()
+        with _cache_lock:
+            if len(_cache) >= _CACHE_SIZE:
+                for stale in sorted(_cache, key=lambda k: _cache[k][1])[:_CACHE_SIZE // 4]:
+                    del _cache[stale]
+                    _computing.pop(stale, None)
+            _cache[key] = (version, time.monotonic(), value)
+    return value
 
 
 class NotFound(LookupError):
@@ -143,9 +188,12 @@ def _topic_json(row: TopicRow, count: int | None = None) -> dict[str, Any]:
 
 def topics(context: Context) -> list[dict[str, Any]]:
     """Every topic with its item count, busiest first."""
-    counts = context.store.topic_item_counts()
-    rows = [_topic_json(row, counts.get(row.id, 0)) for row in context.store.topics()]
-    return sorted(rows, key=lambda row: (-row["items"], row["name"]))
+    def compute() -> list[dict[str, Any]]:
+        counts = context.store.topic_item_counts()
+        rows = [_topic_json(row, counts.get(row.id, 0)) for row in context.store.topics()]
+        return sorted(rows, key=lambda row: (-row["items"], row["name"]))
+
+    return cached(context, ("topics", context.settings.db), compute)
 
 
 def find_topic(context: Context, slug: str) -> TopicRow:
@@ -159,10 +207,15 @@ def find_topic(context: Context, slug: str) -> TopicRow:
 def topic_page(context: Context, slug: str, limit: int = 25, offset: int = 0, weeks: int = 26,
                authors: int = 15) -> dict[str, Any]:
     """A topic's items newest first (with source labels), Collaborating Authors, and items per week."""
+    row = find_topic(context, slug)
+    return cached(context, ("topic", context.settings.db, slug, limit, offset, weeks, authors),
+                  lambda: _topic_page(context, row, limit, offset, weeks, authors))
+
+
+def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks: int, authors: int) -> dict[str, Any]:
     from ..authors import collaborating_authors
     from ..topics.trends import weekly_counts
 
-    row = find_topic(context, slug)
     store = context.store
     items = store.topic_items(row.id, limit=limit + 1, offset=offset)
     summaries = store.item_summaries([item["id"] for item in items[:limit]])
@@ -183,7 +236,8 @@ def topic_trend_svg(context: Context, slug: str, weeks: int = 26) -> str:
     from ..topics.trends import weekly_counts
 
     row = find_topic(context, slug)
-    return weekly_svg(row.name, weekly_counts(context.store.topic_day_counts(row.id), weeks=weeks))
+    return cached(context, ("trend", context.settings.db, slug, weeks),
+                  lambda: weekly_svg(row.name, weekly_counts(context.store.topic_day_counts(row.id), weeks=weeks)))
 
 
 def author_page(context: Context, author_id: int, limit: int = 50) -> dict[str, Any]:
@@ -259,9 +313,12 @@ def daily(context: Context, day: str | None = None, span: str = "day", limit: in
         moment = date.fromisoformat(day)
     except ValueError:
         raise ValueError(f"{day!r} is not a date: use YYYY-MM-DD") from None
-    page = daily_page(context.store, moment, span, TrendingWeights.from_settings(context.settings),
-                      limit=limit, offset=offset).to_dict()
-    page["day"] = moment.isoformat()
-    for entry in page["entries"]:
-        entry["url"] = safe_url(entry.get("url"))
-    return page
+    def compute() -> dict[str, Any]:
+        page = daily_page(context.store, moment, span, TrendingWeights.from_settings(context.settings),
+                          limit=limit, offset=offset).to_dict()
+        page["day"] = moment.isoformat()
+        for entry in page["entries"]:
+            entry["url"] = safe_url(entry.get("url"))
+        return page
+
+    return cached(context, ("daily", context.settings.db, moment, span, limit, offset), compute)
