@@ -350,3 +350,34 @@ def test_a_store_too_small_to_learn_from_says_so(store):
     assert result.exit_code == 1
     assert "cannot train the topic model on 90 items: not enough labelled items" in result.output
     assert "Traceback" not in result.output
+
+
+def test_ingest_tags_new_items_once_a_tagger_is_trained_and_search_filters_by_topic(tmp_path):
+    """After `topics tag` has trained, later ingests tag their new items, and the topic filter finds them."""
+    import json as json_module
+
+    from click.testing import CliRunner
+
+    from paperfeed.cli import cli
+
+    from datafiles import HF_DAY, LISTING
+
+    db = str(tmp_path / "store.db")
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["--db", db, *args], env={"CI": "1"}, catch_exceptions=False)
+
+    first = run("ingest", "--no-vectors", str(LISTING))
+    assert first.exit_code == 0 and "topics:" not in first.stdout  # nothing trained yet: no tagging
+    assert run("topics", "tag").exit_code == 0
+    later = run("ingest", "--no-vectors", str(HF_DAY))
+    assert later.exit_code == 0, later.output
+    tagged_line = next(line for line in later.stdout.splitlines() if line.startswith("topics: tagged "))
+    assert int(tagged_line.split()[2].replace(",", "")) > 0
+    with open_store(db) as store:
+        hf_items = [item for item in store.iter_items() if any(s["format"] == "hf-daily" for s in item["sources"])]
+        tagged = [item for item in hf_items if any(t["assigned_by"] == "tagger" for t in item["topics"])]
+        assert len(tagged) >= len(hf_items) // 2, (len(tagged), len(hf_items))
+        name = next(t["name"] for t in tagged[0]["topics"] if t["assigned_by"] == "tagger")
+    found = run("search", "--mode", "keyword", "--json", "--limit", "1000", f'topic:"{name}"')
+    assert tagged[0]["id"] in [hit["id"] for hit in json_module.loads(found.stdout)]

@@ -108,11 +108,28 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
                           on_file=show).ingest_paths(paths)
     click.echo(f"{len(report.files)} files: {report.total('new')} new, {report.total('merged')} merged, "
                f"{report.total('unchanged')} unchanged, {len(report.failed)} failed")
+    if report.total("new") or report.total("merged"):
+        with _open(ctx) as store:
+            _tag_new_items(store, ctx.obj)
     if not no_index:
         with _open(ctx) as store:
             update_indexes(store, ctx.obj, vectors=not no_vectors)
     if report.failed:
         sys.exit(1)
+
+
+def _tag_new_items(store, settings) -> None:
+    """Put topics on what was just stored, when a tagger has been trained (`paperfeed topics tag`)."""
+    from .topics.tagger import TaggerError, tag_new_items
+    from .topics.taxonomy import TaxonomyError
+
+    try:
+        report = tag_new_items(store, alpha=settings.topic_alpha, topics_file=settings.topics_file or None)
+    except (TaggerError, TaxonomyError) as error:
+        click.echo(f"paperfeed: topics not updated: {error}", err=True)
+        return
+    if report is not None:
+        click.echo(f"topics: tagged {report.tagged:,} items in {report.seconds:.1f} s")
 
 
 @cli.command()

@@ -31,8 +31,19 @@ def sync_once(settings, names: list[str] | None = None, since: str | None = None
             rows = [known[name] for name in names]
         report = sync_store(store, client, rows, since=since, on_records=on_records, on_source=on_source)
         if report.total("new") or report.total("merged"):
+            _tag_new_items(store, settings)
             _refresh_search(store, settings)
         return report
+
+
+def _tag_new_items(store, settings) -> None:
+    """Put topics on what the sync stored, when a tagger has been trained; a failure is logged, not fatal."""
+    from ..topics.tagger import tag_new_items
+
+    try:
+        tag_new_items(store, alpha=settings.topic_alpha, topics_file=settings.topics_file or None)
+    except Exception:  # the records are stored; `paperfeed topics tag` tags them later
+        log.exception("topic tagging after sync failed")
 
 
 def _refresh_search(store, settings) -> None:

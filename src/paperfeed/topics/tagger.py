@@ -229,3 +229,14 @@ def tag_batch(batch: Sequence[TagInput], topics: label_model.LabelModel,
 
 def _confidence(value: float) -> float:
     return round(min(1.0, max(0.0, float(value))), 4)
+
+
+def tag_new_items(store: Store, *, alpha: float, topics_file: str | None = None) -> TagReport | None:
+    """Tag the items added since the last run with the models already trained; None when none are.
+
+    Ingest and sync call this so new items get topics without waiting for `paperfeed topics tag`; the
+    first training (minutes on a large store) stays an explicit step.
+    """
+    if store.load_model(TOPICS_MODEL) is None:
+        return None
+    return tag_store(store, alpha=alpha, topics_file=topics_file)
