@@ -360,3 +360,190 @@ def test_cached_page_parts_are_dropped_when_the_store_changes(tmp_path):
         Ingester(context.store).ingest_paths([HF_DAY])  # new items move the change log: the next read recomputes
         assert cached(context, ("probe", settings.db), lambda: calls.append(1) or len(calls)) == 2
     pool.close()
+
+
+# -- accounts, library, votes, digest subscriptions ------------------------------------------------
+
+def _form(client, path: str, **fields) -> "httpx.Response":
+    """POST a form with a valid CSRF token, not following the redirect."""
+    return client.post(path, data={"csrf_token": token(client), **fields}, follow_redirects=False)
+
+
+@pytest.fixture(scope="module")
+def member(settings):
+    """A client signed in as a fresh account (its own cookie jar)."""
+    with TestClient(create_app(settings), base_url="https://testserver") as signed:
+        response = _form(signed, "/register", email="reader@example.org", password="correct horse")
+        assert response.status_code == 303 and response.headers["location"] == "/library"
+        yield signed
+
+
+def test_register_sets_a_secure_httponly_session_cookie(settings):
+    with TestClient(create_app(settings), base_url="https://testserver") as fresh:
+        response = _form(fresh, "/register", email="cookie@example.org", password="longenough", next="/topics")
+        assert response.status_code == 303 and response.headers["location"] == "/topics"
+        cookie = [c for c in response.headers.get_list("set-cookie") if c.startswith("pf_session=")][0]
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie and "Max-Age=" in cookie
+        assert "cookie@example.org" in fresh.get("/library").text
+        # Log out: the cookie is dropped and the session is gone from the store.
+        session = fresh.cookies["pf_session"]
+        out = _form(fresh, "/logout")
+        assert out.status_code == 303 and "pf_session=;" in out.headers["set-cookie"]
+        assert "Max-Age=0" in out.headers["set-cookie"]
+        assert fresh.get("/library", follow_redirects=False).headers["location"].startswith("/login")
+    from paperfeed.library import Accounts
+    from paperfeed.storage import open_store
+
+    with open_store(settings.db) as store:
+        assert Accounts(store).session_user(session) is None  # ended in the store, not only in the browser
+
+
+def test_account_forms_need_csrf_and_get_changes_nothing(client, settings):
+    client.get("/register")
+    assert client.post("/register", data={"email": "csrf@example.org", "password": "longenough"}).status_code == 403
+    assert client.post("/login", data={"email": "csrf@example.org", "password": "longenough"}).status_code == 403
+    assert client.post("/logout").status_code == 403
+    assert client.get("/logout").status_code == 405
+    assert client.get("/register?email=csrf@example.org&password=longenough").status_code == 200
+    from paperfeed.storage import open_store
+
+    with open_store(settings.db) as store:
+        assert store.user_by_email("csrf@example.org") is None
+
+
+def test_duplicate_registration_short_password_and_wrong_password(client, member):
+    again = _form(client, "/register", email="READER@example.org", password="another one")
+    assert again.status_code == 400 and "exists already" in again.text
+    short = _form(client, "/register", email="short@example.org", password="short")
+    assert short.status_code == 400 and "at least 8 characters" in short.text
+    wrong = _form(client, "/login", email="reader@example.org", password="wrong horse")
+    assert wrong.status_code == 400 and "Wrong e-mail address or password." in wrong.text
+    assert "pf_session" not in wrong.headers.get("set-cookie", "")
+    unknown = _form(client, "/login", email="nobody@example.org", password="wrong horse")
+    assert "Wrong e-mail address or password." in unknown.text
+    good = _form(client, "/login", email="reader@example.org", password="correct horse", next="//evil.example/")
+    assert good.status_code == 303 and good.headers["location"] == "/library"  # no open redirect
+    assert _form(client, "/logout").status_code == 303  # the shared client is signed out again
+    assert "pf_session" not in client.cookies
+
+
+def test_login_and_register_are_rate_limited(settings):
+    from paperfeed.web.security import RateLimiter
+
+    app = create_app(settings)
+    app.state.limiters["login"] = RateLimiter(2, 60)
+    app.state.limiters["register"] = RateLimiter(1, 60)
+    with TestClient(app, base_url="https://testserver") as fresh:
+        codes = [_form(fresh, "/login", email="x@example.org", password="whatever1").status_code for _ in range(3)]
+        assert codes == [400, 400, 429]
+        limited = _form(fresh, "/login", email="x@example.org", password="whatever1")
+        assert int(limited.headers["retry-after"]) > 0 and "Too many attempts" in limited.text
+        assert _form(fresh, "/register", email="rl@example.org", password="short").status_code == 400
+        assert _form(fresh, "/register", email="rl@example.org", password="longenough").status_code == 429
+
+
+def test_save_tag_not_relevant_and_library_with_recommendations(member, client, ids):
+    known = ids["known"]
+    page = member.get(f"/items/{known}").text
+    assert f'action="/items/{known}/save"' in page and "Not in your library." in page
+    assert "Log in</a> or" in client.get(f"/items/{known}").text  # signed out: a link, no forms
+    assert _form(client, f"/items/{known}/save", tags="x").headers["location"].startswith("/login")
+    assert member.post(f"/items/{known}/save", data={"tags": "geometry"}).status_code == 403  # no CSRF token
+    assert member.get(f"/items/{known}/save").status_code == 405
+    response = _form(member, f"/items/{known}/save", tags="Geometry, tensors")
+    assert response.status_code == 303 and response.headers["location"] == f"/items/{known}"
+    assert "Saved with tags: geometry, tensors." in member.get(f"/items/{known}").text
+    assert _form(member, f"/items/{known}/save", tags="bad\x01tag").status_code == 400
+    assert _form(member, f"/items/{ids['xss']}/not-relevant").status_code == 303
+    library = member.get("/library").text
+    assert '<h2 id="tag-1">geometry' in library and '<h2 id="tag-2">tensors' in library
+    assert KNOWN_TITLE in library
+    assert library.count('<p class="reason">Why: matches your') >= 1  # recommendations come with reasons
+    assert "Not relevant" in library and "&lt;script&gt;" in library  # the hostile title, escaped
+    assert _form(member, f"/items/{ids['xss']}/remove").status_code == 303
+    assert "Not relevant</h2>" not in member.get("/library").text
+
+
+def test_upvote_once_per_user_and_undo(member, ids, settings):
+    from paperfeed.storage import open_store
+
+    known = ids["known"]
+    for _ in range(2):
+        assert _form(member, f"/items/{known}/vote", up="1").status_code == 303
+    with open_store(settings.db) as store:
+        assert store.local_upvotes([known]) == {known: 1}
+    assert "Withdraw upvote" in member.get(f"/items/{known}").text
+    assert _form(member, f"/items/{known}/vote", up="0").status_code == 303
+    with open_store(settings.db) as store:
+        assert store.local_upvotes([known]) == {}
+
+
+@pytest.fixture
+def mail_app(settings):
+    from dataclasses import replace
+
+    from smtp_server import SMTPServer
+
+    smtp = SMTPServer().start()
+    configured = replace(settings, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none",
+                         digest_from="digest@paperfeed.example.org", base_url="https://testserver")
+    with TestClient(create_app(configured), base_url="https://testserver") as mail_client:
+        yield mail_client, smtp.handler
+    smtp.stop()
+
+
+def test_subscribe_confirm_and_one_click_unsubscribe(mail_app, settings):
+    from paperfeed.storage import open_store
+    from paperfeed.digest import tokens
+
+    web, smtp = mail_app
+    assert 'action="/digest/subscribe"' in web.get("/").text
+    assert web.post("/digest/subscribe", data={"email": "sub@example.org"}).status_code == 403
+    bad = _form(web, "/digest/subscribe", email="not an address")
+    assert bad.status_code == 400 and "not a valid e-mail address" in bad.text
+    done = _form(web, "/digest/subscribe", email="sub@example.org")
+    assert done.status_code == 200 and "confirmation link is on its way" in done.text
+    [mail] = smtp.to("sub@example.org")
+    link = re.search(r"https://testserver(/digest/confirm\?token=\S+)", mail.get_body(("plain",)).get_content())
+    # GET shows a button and changes nothing; the POST (with its CSRF token) confirms.
+    shown = web.get(link.group(1))
+    assert shown.status_code == 200 and "Press the button to confirm." in shown.text
+    with open_store(settings.db) as store:
+        [subscriber] = [s for s in store.subscribers() if s.email == "sub@example.org"]
+        assert subscriber.status == "pending"
+    token_value = link.group(1).split("token=")[1]
+    from urllib.parse import unquote
+
+    token_value = unquote(token_value)
+    assert web.post("/digest/confirm", data={"token": token_value}).status_code == 403  # no CSRF token
+    confirmed = _form(web, "/digest/confirm", token=token_value)
+    assert confirmed.status_code == 200 and "Subscribed: sub@example.org" in confirmed.text
+    assert _form(web, "/digest/confirm", token=token_value + "x").status_code == 400
+    # RFC 8058: a mail client posts List-Unsubscribe=One-Click with no cookie and no CSRF token.
+    with open_store(settings.db) as store:
+        secret = store.app_secret("digest", tokens.new_secret) if not settings.secret_key else settings.secret_key
+    unsubscribe = tokens.make_token(secret, tokens.UNSUBSCRIBE, subscriber.id, subscriber.email)
+    with TestClient(web.app, base_url="https://testserver") as mail_client:
+        assert "Press the button" in mail_client.get(f"/digest/unsubscribe?token={unsubscribe}").text
+        refused = mail_client.post(f"/digest/unsubscribe?token={unsubscribe}", data={"other": "x"})
+        assert refused.status_code == 403  # only the exact one-click body is exempt
+        one_click = mail_client.post(f"/digest/unsubscribe?token={unsubscribe}",
+                                     content=b"List-Unsubscribe=One-Click",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert one_click.status_code == 200 and "Unsubscribed" in one_click.text
+        forged = mail_client.post("/digest/unsubscribe?token=abc.def", content=b"List-Unsubscribe=One-Click",
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert forged.status_code == 400
+    with open_store(settings.db) as store:
+        assert store.subscriber(subscriber.id).status == "unsubscribed"
+
+
+def test_subscribe_is_rate_limited_and_smtp_failure_is_a_page(settings):
+    from paperfeed.web.security import RateLimiter
+
+    app = create_app(settings)  # smtp_host is localhost with nothing listening: the mail cannot go
+    app.state.limiters["subscribe"] = RateLimiter(1, 60)
+    with TestClient(app, base_url="https://testserver") as fresh:
+        failed = _form(fresh, "/digest/subscribe", email="down@example.org")
+        assert failed.status_code == 503 and "could not be sent" in failed.text and "SMTP" not in failed.text
+        assert _form(fresh, "/digest/subscribe", email="down@example.org").status_code == 429

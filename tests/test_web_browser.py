@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from smtp_server import SMTPServer
 from web_data import KNOWN_ARXIV, KNOWN_TITLE, TOPIC_SLUG, XSS_ARXIV, build_store
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,12 +41,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def smtp():
+    """A real SMTP server on loopback, for the subscribe box's confirmation mail."""
+    mail = SMTPServer().start()
+    yield mail
+    mail.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, smtp):
     """`paperfeed serve` on a free loopback port, over the web test store."""
     settings = build_store(tmp_path_factory.mktemp("browser"))
     port = _free_port()
     env = {**os.environ, "PAPERFEED_EMBEDDER": "none", "PAPERFEED_SECRET_KEY": settings.secret_key,
-           "PAPERFEED_SYNC_INTERVAL": "0"}
+           "PAPERFEED_SYNC_INTERVAL": "0", "PAPERFEED_SMTP_HOST": "127.0.0.1",
+           "PAPERFEED_SMTP_PORT": str(smtp.port), "PAPERFEED_SMTP_SECURITY": "none",
+           "PAPERFEED_DIGEST_FROM": "digest@paperfeed.example.org", "PAPERFEED_BASE_URL": f"http://127.0.0.1:{port}"}
     process = subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", settings.db, "serve", "--port", str(port)],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -217,6 +228,29 @@ def test_csrf_cookie_reaches_the_browser_with_its_flags(server, page):
     cookie = cookies["pf_csrf"]
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
     assert page.evaluate("document.cookie") == ""  # HttpOnly: scripts cannot read it
+
+
+def test_register_save_and_tag_see_a_recommendation_and_subscribe(server, page, smtp, shots):
+    page.goto(server + "/register")
+    page.fill("#email", "browser@example.org")
+    page.fill("#password", "browser-pass-1")
+    page.click("form.account-form button[type=submit]")
+    page.wait_for_url("**/library")
+    page.goto(f"{server}/items/{KNOWN_ARXIV}")
+    page.fill("#tags", "geometry")
+    page.click("form.save-form button[type=submit]")
+    page.wait_for_selector("text=Saved with tags: geometry.")
+    page.click("header nav >> text=Library")
+    page.wait_for_url("**/library")
+    assert KNOWN_TITLE in page.locator("ol.saved").inner_text()
+    assert page.locator("ol.recommendations li").count() >= 1
+    assert page.locator("p.reason").first.inner_text().startswith("Why: matches your 'geometry' papers on")
+    page.screenshot(path=str(shots / "library.png"), full_page=False)
+    page.goto(server + "/")
+    assert page.input_value("#subscribe-email") == "browser@example.org"
+    page.click("section.subscribe button[type=submit]")
+    page.wait_for_selector("text=confirmation link is on its way")
+    assert len(smtp.handler.to("browser@example.org")) == 1
 
 
 def test_chromium_is_the_debian_one():

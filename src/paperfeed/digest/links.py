@@ -15,7 +15,7 @@ from .send import DigestError, _environment, confirm, unsubscribe
 
 MAX_BODY = 8192
 
-_PAGES = {
+PAGES = {
     "/digest/confirm": ("Confirm your subscription", "Confirm", confirm, "Subscribed: {email} will get the digest."),
     "/digest/unsubscribe": ("Unsubscribe", "Unsubscribe", unsubscribe, "Unsubscribed: no more digests to {email}."),
 }
@@ -27,9 +27,9 @@ def make_app(open_store: Callable, settings) -> Callable:
     def app(environ, start_response) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        if path not in _PAGES:
+        if path not in PAGES:
             return _page(start_response, "404 Not Found", "Not found", "No such page.")
-        title, button, action, done = _PAGES[path]
+        title, button, action, done = PAGES[path]
         query = parse_qs(environ.get("QUERY_STRING", ""))
         token = (query.get("token") or [""])[0]
         if method == "GET":

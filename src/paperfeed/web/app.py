@@ -20,6 +20,7 @@ from ..storage import STORE_ERRORS, open_store
 from .context import ContextPool
 from .queries import NotFound
 from .security import SecurityMiddleware, load_secret
+from .users import make_limiters
 
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
@@ -38,6 +39,7 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     """Render a page template with the request's CSRF token and the current user at hand."""
     env: Environment = request.app.state.templates
     state = request.scope.get("state", {})
+    values.setdefault("user", state.get("user"))
     html = env.get_template(template).render(request=request, csrf_token=state.get("csrf_token", ""),
                                          path=request.url.path, **values)
     return HTMLResponse(html, status_code=status)
@@ -72,14 +74,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.pool = pool
     app.state.templates = templates()
+    app.state.limiters = make_limiters()
     app.add_middleware(SecurityMiddleware, secret=load_secret(settings))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    from . import routes_api, routes_docs, routes_feeds, routes_pages
+    from . import routes_account, routes_api, routes_docs, routes_feeds, routes_library, routes_pages
 
     # Feeds first: /items/<id>.bib and /topics/<slug>.atom would otherwise match the page routes.
     app.include_router(routes_feeds.router)
     app.include_router(routes_pages.router)
+    app.include_router(routes_account.router)
+    app.include_router(routes_library.router)
     app.include_router(routes_api.router, prefix=API_PREFIX)
     app.include_router(routes_docs.router)
     _error_handlers(app)

@@ -322,3 +322,60 @@ def daily(context: Context, day: str | None = None, span: str = "day", limit: in
         return page
 
     return cached(context, ("daily", context.settings.db, moment, span, limit, offset), compute)
+
+
+RECOMMEND_DAYS = 30
+"""Recommendations come from the month up to the store's latest day (a store of old papers still gets some)."""
+RECOMMEND_PER_TAG = 5
+
+
+def my_item(context: Context, user, item_id: int) -> dict[str, Any] | None:
+    """A signed-in user's marks on an item (library state, tags, upvote); None when nobody is signed in."""
+    if user is None:
+        return None
+    store = context.store
+    entry = next((e for e in store.library_entries(user.id) if e.item_id == item_id), None)
+    return {"state": entry.state if entry else None, "tags": entry.tags if entry else [],
+            "voted": item_id in store.user_votes(user.id),
+            "upvotes": store.local_upvotes([item_id]).get(item_id, 0)}
+
+
+def library(context: Context, user_id: int, recommend: bool = True) -> dict[str, Any]:
+    """A user's library by tag (and untagged, and "not relevant"), with each tag's recommendations and reasons."""
+    from datetime import date, datetime, timezone
+
+    from ..recommend import recommend_for_tag
+
+    store = context.store
+    entries = store.library_entries(user_id)
+    documents = store.search_documents([e.item_id for e in entries])
+
+    def row(item_id: int, **extra: Any) -> dict[str, Any]:
+        document = documents.get(item_id)
+        return {"id": item_id, "title": document.title if document else f"item {item_id}",
+                "published": document.published if document else None,
+                "authors": document.authors if document else [], **extra}
+
+    tags: dict[str, list[dict[str, Any]]] = {tag: [] for tag in sorted(store.library_tags(user_id))}
+    untagged, rejected = [], []
+    for entry in entries:
+        if entry.state == "not_relevant":
+            rejected.append(row(entry.item_id))
+        elif not entry.tags:
+            untagged.append(row(entry.item_id))
+        for tag in entry.tags if entry.state == "saved" else ():
+            tags.setdefault(tag, []).append(row(entry.item_id))
+    recommendations: dict[str, list[dict[str, Any]]] = {}
+    if recommend and tags:
+        today = datetime.now(timezone.utc).date().isoformat()
+        latest = date.fromisoformat(store.latest_daily_day(today) or today)
+        embedder = context.pool.embedder()
+        for tag in tags:
+            found = recommend_for_tag(store, user_id, tag, embedder, today=latest, days=RECOMMEND_DAYS,
+                                      limit=RECOMMEND_PER_TAG)
+            titles = store.search_documents([r.item_id for r in found])
+            recommendations[tag] = [{"id": r.item_id, "title": titles[r.item_id].title, "reason": r.reason,
+                                     "terms": r.terms} for r in found if r.item_id in titles]
+    return {"tags": [{"tag": tag, "items": items, "recommendations": recommendations.get(tag, [])}
+                     for tag, items in tags.items()],
+            "untagged": untagged, "not_relevant": rejected}

@@ -10,14 +10,16 @@ from fastapi.responses import RedirectResponse
 from .app import render
 from .context import Context
 from . import queries
+from .users import load_user
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
 
 
 def get_context(request: Request) -> Iterator[Context]:
-    """Borrow a store connection (and search service) for one request."""
+    """Borrow a store connection (and search service) for one request, and resolve its signed-in user."""
     with request.app.state.pool.borrow() as context:
+        load_user(request, context)
         yield context
 
 
@@ -61,7 +63,8 @@ def item(request: Request, reference: str, context: Ctx):
     item_id = queries.resolve_item(context, reference)
     if reference != str(item_id):  # one address per item: /items/2401.01234 moves to /items/<id>
         return RedirectResponse(f"/items/{item_id}", status_code=301)
-    return render(request, "item.html", item=queries.item_page(context, item_id))
+    return render(request, "item.html", item=queries.item_page(context, item_id),
+                  mine=queries.my_item(context, load_user(request, context), item_id))
 
 
 @router.get("/topics")

@@ -24,6 +24,8 @@ CSRF_COOKIE = "pf_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = b"x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+ONE_CLICK_PATHS = {"/digest/unsubscribe"}
+ONE_CLICK_FORM = {"List-Unsubscribe": ["One-Click"]}
 MAX_FORM_BYTES = 64 * 1024
 """Forms here hold a few short fields; a larger body to a form route is refused rather than buffered."""
 
@@ -148,14 +150,13 @@ class SecurityMiddleware:
 
     async def _check(self, scope, receive, headers, cookie_value: str):
         """Return (reason refused or "", a receive that replays the body read here)."""
-        if not cookie_value:
-            return "missing CSRF cookie (load the page again)", receive
-        expected = csrf_token(self.secret, cookie_value)
         given = headers.get(CSRF_HEADER, b"").decode("latin-1")
         body = b""
         if not given:
             content_type = headers.get(b"content-type", b"").split(b";")[0].strip()
             if content_type != b"application/x-www-form-urlencoded":
+                if not cookie_value:
+                    return "missing CSRF cookie (load the page again)", receive
                 return "a form post or an X-CSRF-Token header is required", receive
             more = True
             while more:
@@ -166,19 +167,32 @@ class SecurityMiddleware:
                 more = message.get("more_body", False)
                 if len(body) > MAX_FORM_BYTES:
                     return "form too large", receive
-            given = parse_qs(body.decode("latin-1")).get(CSRF_FIELD, [""])[0]
+            form = parse_qs(body.decode("latin-1"))
+            # RFC 8058 one-click unsubscribe: a mail client posts exactly this body with no cookie; the signed
+            # token in the URL is its authority (the route verifies it), so a CSRF token cannot be asked for.
+            if scope.get("path") in ONE_CLICK_PATHS and form == ONE_CLICK_FORM:
+                return "", _replay(body, receive)
+            given = form.get(CSRF_FIELD, [""])[0]
+        if not cookie_value:
+            return "missing CSRF cookie (load the page again)", receive
+        expected = csrf_token(self.secret, cookie_value)
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return "invalid or missing CSRF token (load the page again)", receive
-        sent = False
+        return "", _replay(body, receive) if body else receive
 
-        async def replay():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        return "", replay if body else receive
+def _replay(body: bytes, receive):
+    """Return a receive that hands the route the body the middleware already read."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _plain(send, status: int, text: str, headers) -> None:

@@ -1,0 +1,66 @@
+"""Who is asking: the session cookie, the signed-in user, rate limits on the account and subscribe forms."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import HTTPException, Request
+
+from ..library.accounts import Accounts
+from ..storage.daily_base import UserRow
+from .context import Context
+from .security import RateLimiter, cookie_header
+
+SESSION_COOKIE = "pf_session"
+LIMITS = {
+    "login": (10, 300.0),
+    "register": (10, 3600.0),
+    "subscribe": (5, 3600.0),
+}
+"""(hits, seconds) per client address, and per e-mail address for login and subscribe: slows password
+guessing and stops the subscribe box from being used to mail-bomb an address."""
+
+
+def make_limiters() -> dict[str, RateLimiter]:
+    """One limiter per rate-limited form, kept on the app (so per server process)."""
+    return {name: RateLimiter(limit, window) for name, (limit, window) in LIMITS.items()}
+
+
+def rate_limit(request: Request, name: str, *keys: str) -> None:
+    """Count a hit for the client (and each key); raise 429 with Retry-After when one is over its limit."""
+    limiter: RateLimiter = request.app.state.limiters[name]
+    client = request.client.host if request.client else "unknown"
+    for key in (f"ip:{client}", *(f"key:{k.strip().lower()}" for k in keys if k)):
+        wait = limiter.hit(key)
+        if wait:
+            seconds = max(1, math.ceil(wait))
+            raise HTTPException(429, f"Too many attempts; try again in {seconds} seconds.",
+                                headers={"Retry-After": str(seconds)})
+
+
+def session_token(request: Request) -> str:
+    """The session cookie's token, or ""."""
+    return request.scope.get("state", {}).get("cookies", {}).get(SESSION_COOKIE, "")
+
+
+def load_user(request: Request, context: Context) -> UserRow | None:
+    """Resolve the session cookie to its user and keep it on the request (templates show who is signed in)."""
+    state = request.scope.setdefault("state", {})
+    if "user" not in state:
+        token = session_token(request)
+        accounts = Accounts(context.store, context.settings.session_days)
+        state["user"] = accounts.session_user(token) if token else None
+    return state["user"]
+
+
+def session_cookie(request: Request, token: str, max_age: int) -> str:
+    """The Set-Cookie value of the session cookie (HttpOnly, SameSite=Lax, Secure where kept)."""
+    secure = request.scope.get("state", {}).get("secure_cookies", True)
+    return cookie_header(SESSION_COOKIE, token, secure, max_age).decode()
+
+
+def safe_next(target: str, default: str = "/library") -> str:
+    """A local path to go to after signing in; anything else (another site, ``//host``) gets ``default``."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target and "\r" not in target:
+        return target
+    return default
