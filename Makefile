@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DB ?= demo/demo.db
 
-.PHONY: install chromium test test-fast demo bench screenshots clean
+.PHONY: install chromium postgresql test test-fast demo bench screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,16 +12,24 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed chromium
+install: $(VENV)/.installed chromium postgresql
 
 ## The browser tests drive Debian's Chromium; a fresh machine gets it from apt (sudo only when not root).
 chromium:
 	@test -x /usr/bin/chromium || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
+## The PostgreSQL tests start their own throwaway server (tests/pg_server.py) from Debian's binaries; the
+## package's default cluster, if its install started one, is stopped again so nothing is left running.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql && \
+		{ $$SUDO pg_lsclusters -h 2>/dev/null | while read version name rest; do \
+			$$SUDO pg_ctlcluster "$$version" "$$name" stop 2>/dev/null; done; true; }; }
+
 ## Every test, slow and end-to-end ones included.
 test: install
-	PAPERFEED_REQUIRE_BROWSER=1 $(PY) -m pytest -q
+	PAPERFEED_REQUIRE_BROWSER=1 PAPERFEED_REQUIRE_POSTGRES=1 $(PY) -m pytest -q
 
 ## The quick suite for the edit-test loop (no subprocess/kill tests).
 test-fast: install

@@ -40,7 +40,7 @@ def _store_errors(command):
         try:
             return command(*args, **kwargs)
         except STORE_ERRORS as error:
-            _fail(f"store error: {error}")
+            _fail(f"store error: {error}", 2 if getattr(error, "usage", False) else 1)
 
     return wrapper
 
@@ -108,12 +108,19 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
                           on_file=show).ingest_paths(paths)
     click.echo(f"{len(report.files)} files: {report.total('new')} new, {report.total('merged')} merged, "
                f"{report.total('unchanged')} unchanged, {len(report.failed)} failed")
-    if report.total("new") or report.total("merged"):
-        with _open(ctx) as store:
-            _tag_new_items(store, ctx.obj)
-    if not no_index:
-        with _open(ctx) as store:
-            update_indexes(store, ctx.obj, vectors=not no_vectors)
+    from .storage import StoreError
+
+    try:
+        if report.total("new") or report.total("merged"):
+            with _open(ctx) as store:
+                _tag_new_items(store, ctx.obj)
+        if not no_index:
+            with _open(ctx) as store:
+                update_indexes(store, ctx.obj, vectors=not no_vectors)
+    except StoreError as error:
+        if not error.usage:
+            raise
+        click.echo(f"paperfeed: stored; topics and search index not updated: {error}", err=True)
     if report.failed:
         sys.exit(1)
 

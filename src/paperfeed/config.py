@@ -18,7 +18,7 @@ class Settings:
     """paperfeed's settings; each can be set by the environment variable named in its metadata."""
 
     db: str = field(default="", metadata={"env": "PAPERFEED_DB", "help": (
-        "Store URL: sqlite:///path.db or a file path (PostgreSQL arrives with its issue). "
+        "Store URL: sqlite:///path.db, a file path, or postgresql://user@host/db (in progress). "
         "Default: paperfeed.db in the user's data directory.")})
     index_dir: str = field(default="", metadata={"env": "PAPERFEED_INDEX_DIR", "help": (
         "Directory of the search indexes (keyword and vectors). Default: beside the SQLite file, "

@@ -12,21 +12,23 @@ __all__ = ["BatchWrite", "IngestSession", "SourceRecordRow", "STORE_ERRORS", "St
 # What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):
 # the CLI reports these as one line. A new backend adds its driver's base error here.
 STORE_ERRORS: tuple[type[BaseException], ...] = (StoreError, sqlite3.DatabaseError)
+try:
+    import psycopg
+
+    STORE_ERRORS += (psycopg.Error,)
+except ImportError:  # pragma: no cover - psycopg is a dependency; only a broken install lacks it
+    pass
 
 
 def open_store(url: str | Path, migrate: bool = True) -> Store:
-    """Open the store at ``url`` (``sqlite:///path.db`` or a file path) and apply pending migrations."""
+    """Open the store at ``url`` (``sqlite:///path.db``, a file path or ``postgresql://…``); apply pending migrations."""
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError("the PostgreSQL backend is not available yet in this version; use a SQLite file",
-                         usage=True)
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///"):]
-    elif "://" in text:
-        raise StoreError(f"unsupported database URL {text!r}: use sqlite:///path.db or a file path", usage=True)
-    from .sqlite import SQLiteStore
+        from .postgres import PostgresStore
 
-    store = SQLiteStore(text)
+        store: Store = PostgresStore(text)
+    else:
+        store = _open_sqlite(text)
     if migrate:
         try:
             store.migrate()
@@ -34,3 +36,13 @@ def open_store(url: str | Path, migrate: bool = True) -> Store:
             store.close()
             raise
     return store
+
+
+def _open_sqlite(text: str) -> Store:
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///"):]
+    elif "://" in text:
+        raise StoreError(f"unsupported database URL {text!r}: use sqlite:///path.db or a file path", usage=True)
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore(text)

@@ -1,0 +1,232 @@
+"""The PostgreSQL backend's core (issue 8, groundwork): ingest, export, show, stats and init on a real server.
+
+Each test gets a fresh database on one throwaway server per session (conftest ``pg_server``/``pg_url``,
+tests/pg_server.py). Inputs are the real files in tests/data; the SQLite store is the reference: the same
+inputs must give the same items, source records, authors and export on both backends.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paperfeed import ingest as ingest_module
+from paperfeed.ingest import Ingester
+from paperfeed.storage import STORE_ERRORS, StoreError, open_store
+
+from datafiles import DATA, HF_DAY, LIBRARY, LISTING, LISTING_UNIQUE
+
+pytestmark = pytest.mark.postgres
+
+# The listing, three Hugging Face days, the BibTeX library, and inputs that merge (OAI-PMH records of papers
+# the listing or API has, capture pages re-featuring papers) and carry topics and news (captures).
+INPUTS = [LISTING, DATA / "hf", LIBRARY, DATA / "arxiv_api", DATA / "oai", DATA / "captures"]
+PAPERFEED = [sys.executable, "-m", "paperfeed"]
+
+
+def ingest(store, *paths, **options):
+    return Ingester(store, **options).ingest_paths(list(paths))
+
+
+def comparable(store) -> list[dict]:
+    """The export without what differs between two stores of the same inputs: item ids and times seen."""
+    items = []
+    for item in store.iter_items():
+        item = dict(item)
+        del item["id"]
+        item["sources"] = [{k: v for k, v in source.items() if k != "seen_at"} for source in item["sources"]]
+        items.append(item)
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+def counts(store) -> dict:
+    figures = store.stats()
+    figures.pop("migrations")
+    return figures
+
+
+def results(report) -> list[tuple]:
+    return [(Path(r.origin).name, r.new, r.merged, r.unchanged, r.failed) for r in report.files]
+
+
+@pytest.fixture
+def pg_store(pg_url):
+    with open_store(pg_url) as opened:
+        yield opened
+
+
+def test_the_same_inputs_give_the_same_store_as_sqlite(pg_store, tmp_path):
+    with open_store(tmp_path / "reference.db") as sqlite_store:
+        expected_report = ingest(sqlite_store, *INPUTS)
+        expected_counts, expected_export = counts(sqlite_store), comparable(sqlite_store)
+
+    report = ingest(pg_store, *INPUTS)
+
+    assert results(report) == results(expected_report)
+    assert counts(pg_store) == expected_counts
+    assert expected_counts["merged_items"] > 0 and expected_counts["topics"]  # the inputs exercise both
+    assert comparable(pg_store) == expected_export
+    assert pg_store.check_integrity() == []
+
+
+def test_reingesting_the_same_inputs_changes_nothing(pg_store):
+    ingest(pg_store, *INPUTS)
+    before = [pg_store.item(item["id"], with_raw=True) for item in pg_store.iter_items()]
+    figures = counts(pg_store)
+
+    report = ingest(pg_store, *INPUTS)
+
+    assert report.total("new") == 0 and report.total("merged") == 0
+    assert report.total("unchanged") > 0
+    assert counts(pg_store) == figures
+    assert [pg_store.item(item["id"], with_raw=True) for item in pg_store.iter_items()] == before
+
+
+def test_find_item_and_item_by_id_arxiv_id_and_doi(pg_store):
+    ingest(pg_store, LISTING, LIBRARY)
+    first = next(pg_store.iter_items())
+    assert pg_store.find_item(str(first["id"])) == first["id"]
+    assert pg_store.find_item(f"arXiv:{first['arxiv_id']}") == first["id"]
+    with_doi = next(item for item in pg_store.iter_items() if item["doi"])
+    assert pg_store.find_item(f"https://doi.org/{with_doi['doi']}") == with_doi["id"]
+    assert pg_store.find_item("99999999999999999999") is None
+    raw = pg_store.item(first["id"], with_raw=True)
+    assert raw["sources"][0]["raw"] and pg_store.item(10 ** 12) is None
+
+
+def _broken_listing(path: Path, line_number: int, lines: list[str]) -> Path:
+    lines = list(lines)
+    lines[line_number - 1] = lines[line_number - 1][: len(lines[line_number - 1]) // 2]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_failing_file_rolls_back_alone(pg_store, tmp_path):
+    lines = [line for line in LISTING.read_text(encoding="utf-8").split("\n") if line.strip()]
+    bad = _broken_listing(tmp_path / "2026-02-26.jsonl", 150, lines)
+
+    report = ingest(pg_store, LIBRARY, bad, HF_DAY)
+
+    by_name = {Path(r.origin).name: r for r in report.files}
+    assert by_name[bad.name].failed and by_name[bad.name].place == "line 150"
+    assert by_name[LIBRARY.name].new == 7 and by_name[HF_DAY.name].new == 13
+    assert pg_store.item_count() == 7 + 13
+    assert str(bad) not in {s["origin"] for item in pg_store.iter_items() for s in item["sources"]}
+
+
+def test_a_file_failing_after_several_written_batches_leaves_nothing_and_the_next_file_merges_cleanly(
+        pg_store, tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest_module, "BATCH_SIZE", 100)
+    records = [json.loads(line) for line in LISTING.read_text(encoding="utf-8").split("\n") if line.strip()]
+    lines = []
+    for number in range(700):
+        record = dict(records[number % len(records)])
+        record["id"] = f"2601.{number:05d}"
+        record["title"] = f"{record['title']} ({number})"
+        lines.append(json.dumps(record))
+    bad = _broken_listing(tmp_path / "2026-01-15.jsonl", 300, lines)
+
+    report = ingest(pg_store, LIBRARY, bad, LISTING)
+
+    assert [r.failed for r in report.files] == [False, True, False]
+    assert pg_store.stats()["source_records_by_format"] == {"bibtex": 7, "jsonl": LISTING_UNIQUE}
+    assert pg_store.item_count() == 7 + LISTING_UNIQUE
+    assert pg_store.check_integrity() == []
+    # Author ids cached during the rolled-back file were dropped: every item's authors resolve.
+    assert all(item["authors"] for item in pg_store.iter_items() if item["kind"] == "paper")
+
+
+def test_migrations_are_named_recorded_once_and_a_newer_schema_is_refused(pg_url):
+    with open_store(pg_url, migrate=False) as store:
+        assert store.migrate() == ["0001_items_and_provenance"]
+        assert store.migrate() == []
+        assert store.applied_migrations() == ["0001_items_and_provenance"]
+        store._conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ('9999_future', 'now')")
+    with pytest.raises(StoreError, match="newer paperfeed"):
+        open_store(pg_url)
+
+
+def test_areas_not_ported_yet_raise_a_usage_store_error(pg_store):
+    for call in (lambda: pg_store.sources(), lambda: pg_store.last_search_change(),
+                 lambda: pg_store.load_model("topics"), lambda: pg_store.item_extras(1),
+                 lambda: pg_store.latest_daily_day(), lambda: pg_store.path):
+        with pytest.raises(StoreError, match="not available on PostgreSQL yet") as raised:
+            call()
+        assert raised.value.usage
+
+
+def test_an_unreachable_server_is_one_store_error(tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://paperfeed:secret@127.0.0.1:{port}/nothing?connect_timeout=2"
+    with pytest.raises(StoreError) as raised:
+        open_store(url)
+    assert "secret" not in str(raised.value) and isinstance(raised.value, STORE_ERRORS)
+
+
+def _cli(url: str, *args: str, **options) -> subprocess.CompletedProcess:
+    return subprocess.run([*PAPERFEED, "--db", url, *args], capture_output=True, text=True,
+                          cwd=DATA.parent, timeout=300, **options)
+
+
+def test_cli_init_ingest_export_show_stats(pg_url, tmp_path):
+    assert "0001_items_and_provenance" in _cli(pg_url, "init").stdout
+    done = _cli(pg_url, "ingest", str(LISTING), str(LIBRARY), str(DATA / "hf"))
+    assert done.returncode == 0, done.stderr
+    # Indexes and topics are not ported: the ingest says so in one line and still succeeds.
+    assert "not available on PostgreSQL yet" in done.stderr and "Traceback" not in done.stderr
+    exported = tmp_path / "items.jsonl"
+    assert _cli(pg_url, "export", "-o", str(exported)).returncode == 0
+    items = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert len(items) == LISTING_UNIQUE + 7 + 48
+    shown = _cli(pg_url, "show", items[0]["arxiv_id"])
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == items[0]["id"]
+    stats = json.loads(_cli(pg_url, "stats", "--json").stdout)
+    assert stats["items"] == len(items) and stats["migrations"] == ["0001_items_and_provenance"]
+
+
+@pytest.mark.parametrize("args", [["search", "transformer"], ["sources", "list"], ["topics", "list"],
+                                  ["index"], ["daily", "--json"]])
+def test_cli_commands_not_ported_yet_fail_in_one_line_with_status_2(pg_url, args):
+    done = _cli(pg_url, *args)
+    assert done.returncode == 2, done.stderr
+    assert "not available on PostgreSQL yet" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_two_concurrent_ingests_of_overlapping_inputs_make_no_duplicates(pg_url, tmp_path):
+    # Many small files so the two processes interleave file by file; both ingest the middle third.
+    lines = [line for line in LISTING.read_text(encoding="utf-8").split("\n") if line.strip()]
+    parts = []
+    for number, start in enumerate(range(0, len(lines), 10)):
+        part = tmp_path / f"2026-02-{number:02d}.jsonl"
+        part.write_text("\n".join(lines[start:start + 10]) + "\n", encoding="utf-8")
+        parts.append(str(part))
+    third = len(parts) // 3
+    first = parts[:2 * third] + [str(DATA / "hf"), str(LIBRARY)]
+    second = list(reversed(parts[third:])) + [str(LIBRARY), str(DATA / "hf")]
+    _cli(pg_url, "init")
+    runs = [subprocess.Popen([*PAPERFEED, "--db", pg_url, "ingest", "--no-index", *paths], cwd=DATA.parent,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for paths in (first, second)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+
+    with open_store(tmp_path / "reference.db") as reference:
+        ingest(reference, *parts, DATA / "hf", LIBRARY)
+        expected = counts(reference)
+    with open_store(pg_url) as store:
+        assert counts(store) == expected
+        duplicated = store._conn.execute(
+            "SELECT arxiv_id FROM items WHERE arxiv_id IS NOT NULL GROUP BY arxiv_id HAVING count(*) > 1"
+        ).fetchall()
+        assert duplicated == []
+        assert store.check_integrity() == []
