@@ -127,17 +127,50 @@ class Store(SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, 
     def stats(self) -> dict[str, Any]:
         """Counts of items (by kind), source records (by format), authors, categories, topics."""
 
-    @abc.abstractmethod
     def item(self, item_id: int, with_raw: bool = False) -> dict[str, Any] | None:
         """One item in the export shape, or None; ``with_raw`` adds each source record's raw text."""
+        items = self.export_batch([item_id], with_raw)
+        return items[0] if items else None
 
-    @abc.abstractmethod
     def find_item(self, reference: str) -> int | None:
         """Resolve an item id, arXiv id or DOI to an item id."""
+        from ..normalize import arxiv_id, doi
 
-    @abc.abstractmethod
+        reference = reference.strip()
+        if reference.isdigit() and int(reference) < 2 ** 63 and self.item_exists(int(reference)):
+            return int(reference)
+        for scheme, value in (("arxiv", arxiv_id(reference)), ("doi", doi(reference))):
+            if value:
+                found = self.item_by_identifier(scheme, value)
+                if found is not None:
+                    return found
+        return None
+
     def iter_items(self, batch_size: int = 1000) -> Iterator[dict[str, Any]]:
         """Every item in the export shape, by id."""
+        last = 0
+        while True:
+            ids = self.item_ids_after(last, batch_size)
+            if not ids:
+                return
+            yield from self.export_batch(ids)
+            last = ids[-1]
+
+    @abc.abstractmethod
+    def export_batch(self, ids: list[int], with_raw: bool = False) -> list[dict[str, Any]]:
+        """The items of ``ids`` that exist, in the export shape, in the order given."""
+
+    @abc.abstractmethod
+    def item_exists(self, item_id: int) -> bool:
+        """Whether an item with this id is stored."""
+
+    @abc.abstractmethod
+    def item_by_identifier(self, scheme: str, value: str) -> int | None:
+        """The item holding identifier (scheme, value), if any."""
+
+    @abc.abstractmethod
+    def item_ids_after(self, last: int, limit: int) -> list[int]:
+        """Up to ``limit`` item ids greater than ``last``, ascending."""
 
     @abc.abstractmethod
     def check_integrity(self) -> list[str]:

@@ -256,37 +256,19 @@ class PostgresStore(_NotOnPostgresYet, Store):
             "migrations": self.applied_migrations(),
         }
 
-    def find_item(self, reference: str) -> int | None:
-        from ..normalize import arxiv_id, doi
+    def item_exists(self, item_id: int) -> bool:
+        return self._conn.execute("SELECT 1 FROM items WHERE id = %s", (item_id,)).fetchone() is not None
 
-        reference = reference.strip()
-        if reference.isdigit() and int(reference) < 2 ** 63:
-            row = self._conn.execute("SELECT id FROM items WHERE id = %s", (int(reference),)).fetchone()
-            if row:
-                return row[0]
-        for scheme, value in (("arxiv", arxiv_id(reference)), ("doi", doi(reference))):
-            if value:
-                row = self._conn.execute("SELECT item_id FROM identifiers WHERE scheme = %s AND value = %s",
-                                         (scheme, value)).fetchone()
-                if row:
-                    return row[0]
-        return None
+    def item_by_identifier(self, scheme: str, value: str) -> int | None:
+        row = self._conn.execute("SELECT item_id FROM identifiers WHERE scheme = %s AND value = %s",
+                                 (scheme, value)).fetchone()
+        return row[0] if row else None
 
-    def item(self, item_id: int, with_raw: bool = False) -> dict[str, Any] | None:
-        items = self._export_batch([item_id], with_raw)
-        return items[0] if items else None
+    def item_ids_after(self, last: int, limit: int) -> list[int]:
+        return [row[0] for row in self._conn.execute(
+            "SELECT id FROM items WHERE id > %s ORDER BY id LIMIT %s", (last, limit))]
 
-    def iter_items(self, batch_size: int = 1000) -> Iterator[dict[str, Any]]:
-        last = 0
-        while True:
-            ids = [row[0] for row in self._conn.execute(
-                "SELECT id FROM items WHERE id > %s ORDER BY id LIMIT %s", (last, batch_size))]
-            if not ids:
-                return
-            yield from self._export_batch(ids)
-            last = ids[-1]
-
-    def _export_batch(self, ids: list[int], with_raw: bool = False) -> list[dict[str, Any]]:
+    def export_batch(self, ids: list[int], with_raw: bool = False) -> list[dict[str, Any]]:
         db = self._conn
         items: dict[int, dict[str, Any]] = {}
         for row in db.execute(

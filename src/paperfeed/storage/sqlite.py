@@ -220,37 +220,19 @@ class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQ
             "migrations": self.applied_migrations(),
         }
 
-    def find_item(self, reference: str) -> int | None:
-        from ..normalize import arxiv_id, doi
+    def item_exists(self, item_id: int) -> bool:
+        return self._db.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is not None
 
-        reference = reference.strip()
-        if reference.isdigit():
-            row = self._db.execute("SELECT id FROM items WHERE id = ?", (int(reference),)).fetchone()
-            if row:
-                return row[0]
-        for scheme, value in (("arxiv", arxiv_id(reference)), ("doi", doi(reference))):
-            if value:
-                row = self._db.execute("SELECT item_id FROM identifiers WHERE scheme = ? AND value = ?",
-                                       (scheme, value)).fetchone()
-                if row:
-                    return row[0]
-        return None
+    def item_by_identifier(self, scheme: str, value: str) -> int | None:
+        row = self._db.execute("SELECT item_id FROM identifiers WHERE scheme = ? AND value = ?",
+                                 (scheme, value)).fetchone()
+        return row[0] if row else None
 
-    def item(self, item_id: int, with_raw: bool = False) -> dict[str, Any] | None:
-        items = self._export_batch([item_id], with_raw)
-        return items[0] if items else None
+    def item_ids_after(self, last: int, limit: int) -> list[int]:
+        return [row[0] for row in self._db.execute(
+            "SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?", (last, limit))]
 
-    def iter_items(self, batch_size: int = 1000) -> Iterator[dict[str, Any]]:
-        last = 0
-        while True:
-            ids = [row[0] for row in self._db.execute(
-                "SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size))]
-            if not ids:
-                return
-            yield from self._export_batch(ids)
-            last = ids[-1]
-
-    def _export_batch(self, ids: list[int], with_raw: bool = False) -> list[dict[str, Any]]:
+    def export_batch(self, ids: list[int], with_raw: bool = False) -> list[dict[str, Any]]:
         db, marks = self._db, _marks(len(ids))
         items: dict[int, dict[str, Any]] = {}
         for row in db.execute(
