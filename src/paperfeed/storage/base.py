@@ -123,9 +123,30 @@ class Store(SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, 
     def item_count(self) -> int:
         """Number of items."""
 
-    @abc.abstractmethod
     def stats(self) -> dict[str, Any]:
         """Counts of items (by kind), source records (by format), authors, categories, topics."""
+        rows, first = self.read_rows, lambda sql: self.read_rows(sql)[0]
+        return {
+            "items": self.item_count(),
+            "items_by_kind": dict(rows("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind")),
+            "source_records": first("SELECT count(*) FROM source_records")[0],
+            "source_records_by_format": dict(
+                rows("SELECT format, count(*) FROM source_records GROUP BY format ORDER BY format")),
+            "merged_items": first(
+                "SELECT count(*) FROM (SELECT item_id FROM source_records GROUP BY item_id HAVING count(*) > 1) m"
+            )[0],
+            "authors": first("SELECT count(*) FROM authors")[0],
+            "categories": first("SELECT count(DISTINCT category) FROM item_categories")[0],
+            "topics": dict(rows(
+                "SELECT t.name, count(DISTINCT it.item_id) FROM topics t JOIN item_topics it ON it.topic_id = t.id "
+                "GROUP BY t.name ORDER BY t.name")),
+            "published_range": list(first("SELECT min(published), max(published) FROM items")),
+            "migrations": self.applied_migrations(),
+        }
+
+    @abc.abstractmethod
+    def read_rows(self, sql: str) -> list[tuple]:
+        """Rows of a parameterless read-only query written in SQL both backends accept."""
 
     def item(self, item_id: int, with_raw: bool = False) -> dict[str, Any] | None:
         """One item in the export shape, or None; ``with_raw`` adds each source record's raw text."""

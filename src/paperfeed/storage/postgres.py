@@ -234,27 +234,8 @@ class PostgresStore(_NotOnPostgresYet, Store):
     def item_count(self) -> int:
         return self._scalar("SELECT count(*) FROM items")
 
-    def stats(self) -> dict[str, Any]:
-        db = self._conn
-        return {
-            "items": self.item_count(),
-            "items_by_kind": dict(db.execute("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind")),
-            "source_records": self._scalar("SELECT count(*) FROM source_records"),
-            "source_records_by_format": dict(
-                db.execute("SELECT format, count(*) FROM source_records GROUP BY format ORDER BY format")
-            ),
-            "merged_items": self._scalar(
-                "SELECT count(*) FROM (SELECT item_id FROM source_records GROUP BY item_id HAVING count(*) > 1) m"
-            ),
-            "authors": self._scalar("SELECT count(*) FROM authors"),
-            "categories": self._scalar("SELECT count(DISTINCT category) FROM item_categories"),
-            "topics": dict(db.execute(
-                "SELECT t.name, count(DISTINCT it.item_id) FROM topics t JOIN item_topics it ON it.topic_id = t.id "
-                "GROUP BY t.name ORDER BY t.name"
-            )),
-            "published_range": list(db.execute("SELECT min(published), max(published) FROM items").fetchone()),
-            "migrations": self.applied_migrations(),
-        }
+    def read_rows(self, sql: str) -> list[tuple]:
+        return [tuple(row) for row in self._conn.execute(sql).fetchall()]
 
     def item_exists(self, item_id: int) -> bool:
         return self._conn.execute("SELECT 1 FROM items WHERE id = %s", (item_id,)).fetchone() is not None

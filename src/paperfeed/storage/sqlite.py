@@ -198,27 +198,8 @@ class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQ
     def item_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM items").fetchone()[0]
 
-    def stats(self) -> dict[str, Any]:
-        db = self._db
-        return {
-            "items": self.item_count(),
-            "items_by_kind": dict(db.execute("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind")),
-            "source_records": db.execute("SELECT count(*) FROM source_records").fetchone()[0],
-            "source_records_by_format": dict(
-                db.execute("SELECT format, count(*) FROM source_records GROUP BY format ORDER BY format")
-            ),
-            "merged_items": db.execute(
-                "SELECT count(*) FROM (SELECT item_id FROM source_records GROUP BY item_id HAVING count(*) > 1)"
-            ).fetchone()[0],
-            "authors": db.execute("SELECT count(*) FROM authors").fetchone()[0],
-            "categories": db.execute("SELECT count(DISTINCT category) FROM item_categories").fetchone()[0],
-            "topics": dict(db.execute(
-                "SELECT t.name, count(DISTINCT it.item_id) FROM topics t JOIN item_topics it ON it.topic_id = t.id "
-                "GROUP BY t.name ORDER BY t.name"
-            )),
-            "published_range": list(db.execute("SELECT min(published), max(published) FROM items").fetchone()),
-            "migrations": self.applied_migrations(),
-        }
+    def read_rows(self, sql: str) -> list[tuple]:
+        return [tuple(row) for row in self._db.execute(sql).fetchall()]
 
     def item_exists(self, item_id: int) -> bool:
         return self._db.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is not None
