@@ -9,9 +9,27 @@ from paperfeed.storage import open_store
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_url(request, tmp_path) -> str:
+    """The URL of a fresh, empty store on each backend in turn: a SQLite file, then a PostgreSQL database.
+
+    Storage-facing tests take this (or ``store``) so that ``make test`` runs them against both backends.
+    """
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("pg_url")
+
+
 @pytest.fixture
-def store(tmp_path):
-    """A fresh SQLite store in a temporary file."""
+def store(backend_url):
+    """A fresh, open store on each backend in turn (see ``backend_url``)."""
+    with open_store(backend_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """A fresh SQLite store in a temporary file, for tests about SQLite itself (files, locks, corruption)."""
     with open_store(tmp_path / "store.db") as opened:
         yield opened
 

@@ -30,7 +30,12 @@ from ..merge import ItemSummary, summarize
 from ..normalize import author_key, utc_now
 from .base import BatchWrite, IngestSession, Store, StoreError
 from .daily_base import DailyStorage
+from .postgres_daily import PostgresDailyStorage
 from .postgres_schema import MIGRATIONS
+from .postgres_search import PostgresSearchStorage
+from .postgres_sync import PostgresSyncStorage
+from .postgres_topics import PostgresTopicStorage
+from .postgres_web import PostgresWebStorage
 from .search_base import SearchStorage
 from .sqlite import _trim, slugify
 from .sync_base import SyncStorage
@@ -61,11 +66,15 @@ def _unavailable(area: str, name: str, method: Callable) -> Callable:
     return not_yet
 
 
+_PORTED = (PostgresSearchStorage, PostgresSyncStorage, PostgresTopicStorage, PostgresWebStorage, PostgresDailyStorage)
+
+
 def _placeholders(*bases: tuple[str, type]) -> dict[str, Callable]:
     methods: dict[str, Callable] = {}
     for area, base in bases:
         for name in sorted(base.__abstractmethods__):
-            methods[name] = _unavailable(area, name, getattr(base, name))
+            if not any(name in mixin.__dict__ for mixin in _PORTED):
+                methods[name] = _unavailable(area, name, getattr(base, name))
     return methods
 
 
@@ -79,7 +88,8 @@ _NotOnPostgresYet = type("_NotOnPostgresYet", (), _placeholders(
 _NotOnPostgresYet.__doc__ = "Storage areas not ported to PostgreSQL yet: each method raises StoreError(usage=True)."
 
 
-class PostgresStore(_NotOnPostgresYet, Store):
+class PostgresStore(_NotOnPostgresYet, PostgresSearchStorage, PostgresSyncStorage, PostgresTopicStorage,
+                    PostgresWebStorage, PostgresDailyStorage, Store):
     """A store in a PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
     def __init__(self, url: str, *, pool_size: int = 4, connect_timeout: float = 10.0) -> None:

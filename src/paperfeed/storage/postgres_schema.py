@@ -1,12 +1,12 @@
 """Named, append-only migrations for the PostgreSQL backend. Never edit one that has shipped: add another.
 
 The names follow the SQLite backend's (``sqlite_schema.MIGRATIONS``) so both stores report the same history
-for the same schema. Only the first one exists here yet: items and their provenance (issue 8, in progress).
+for the same schema. The first (items and provenance) is here; each storage area's are in its own module.
 Timestamps and dates stay ISO-8601 TEXT and ``data`` stays JSON text, as on SQLite, so both backends
 return byte-for-byte the same values.
 """
 
-MIGRATIONS: list[tuple[str, str]] = [
+_CORE: list[tuple[str, str]] = [
     (
         "0001_items_and_provenance",
         """
@@ -100,3 +100,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
 ]
+
+
+def _all_migrations() -> list[tuple[str, str]]:
+    # Each storage area keeps its migrations beside its SQL; this is their one order (the names sort).
+    from . import postgres_daily, postgres_search, postgres_sync, postgres_topics
+
+    migrations = (_CORE + postgres_sync.MIGRATIONS + postgres_topics.MIGRATIONS + postgres_search.MIGRATIONS
+                  + postgres_daily.MIGRATIONS)
+    names = [name for name, _ in migrations]
+    assert names == sorted(names) and len(set(names)) == len(names), names
+    return migrations
+
+
+MIGRATIONS: list[tuple[str, str]] = _all_migrations()
+"""Every migration, in the order applied, named as SQLite's (``sqlite_schema.MIGRATIONS``)."""
