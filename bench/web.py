@@ -136,6 +136,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--db", help="serve this existing store (built by an earlier run's --keep) instead of building one")
+    parser.add_argument("--pages", default="/,topic,item,/api/v1/search",
+                        help="comma-separated pages to load: /, topic, item, /api/v1/search (default: all)")
     parser.add_argument("--keep", metavar="DIR", help="build the store in DIR and keep it (reuse it with --db DIR/web.db)")
     args = parser.parse_args()
     listings = Path(args.listings)
@@ -174,7 +176,11 @@ def main() -> int:
                 "/api/v1/search": [f"/api/v1/search?q={word}&mode=keyword" for word in WORDS],
             }
             results = {}
-            for name, paths in pages.items():
+            chosen = [name.strip() for name in args.pages.split(",") if name.strip()]
+            unknown = [name for name in chosen if name not in pages]
+            if unknown:
+                raise SystemExit(f"bench/web.py: unknown page {unknown[0]!r}; choose from {', '.join(pages)}")
+            for name, paths in ((name, pages[name]) for name in chosen):
                 asyncio.run(load("127.0.0.1", port, paths, args.clients, 3.0))  # warm every worker's pool
                 results[name] = asyncio.run(load("127.0.0.1", port, paths, args.clients, args.seconds))
                 r = results[name]

@@ -73,6 +73,9 @@ class Settings:
             "Trending score bonus of a paper a user submitted to the day's list.")})
     trending_half_life: float = field(default=3.0, metadata={"env": "PAPERFEED_TRENDING_HALF_LIFE", "help": (
         "Days after which an item's trending score halves, counted from its first calendar day (0: no decay).")})
+    page_cache_seconds: float = field(default=60.0, metadata={"env": "PAPERFEED_PAGE_CACHE_SECONDS", "help": (
+        "Longest a rendered page is reused for visitors who are not signed in (any item change drops it at "
+        "once; votes show within this time). 0 turns the page cache off.")})
     session_days: float = field(default=30.0, metadata={"env": "PAPERFEED_SESSION_DAYS", "help": (
         "Days a sign-in session lasts.")})
     base_url: str = field(default="http://127.0.0.1:8000", metadata={"env": "PAPERFEED_BASE_URL", "help": (

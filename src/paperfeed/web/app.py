@@ -19,8 +19,9 @@ from ..config import Settings
 from ..storage import STORE_ERRORS, open_store
 from .context import ContextPool
 from .queries import NotFound
+from .pagecache import PageCache, PageCacheMiddleware
 from .security import SecurityMiddleware, load_secret
-from .users import make_limiters
+from .users import SESSION_COOKIE, make_limiters
 
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
@@ -75,6 +76,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.pool = pool
     app.state.templates = templates()
     app.state.limiters = make_limiters()
+    if settings.page_cache_seconds > 0:
+        # Added first, so it runs inside SecurityMiddleware (which sets the visitor's token and adds headers).
+        app.state.page_cache = PageCache(lambda: pool.read(lambda store: store.last_search_change()),
+                                         max_age=settings.page_cache_seconds)
+        app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache, session_cookie=SESSION_COOKIE)
     app.add_middleware(SecurityMiddleware, secret=load_secret(settings))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -20,6 +20,20 @@ under load a process runs about as many requests at once as it has clients, so k
 periods rarely open a short-lived extra (opening one and its search index costs milliseconds)."""
 
 
+STORE_POOL_SIZE = 2
+"""Server connections one context's PostgreSQL store may open: the one it holds for its queries, plus one for
+what needs a second (the sync lock). A process then keeps about POOL_SIZE connections and never more than
+POOL_SIZE x 2 (plus short-lived extras), where the store's default pool (4) would allow POOL_SIZE x 4."""
+
+
+def _open_store(db: str) -> Store:
+    if str(db).startswith(("postgresql://", "postgres://")):
+        from ..storage.postgres import PostgresStore
+
+        return PostgresStore(str(db), pool_size=STORE_POOL_SIZE)
+    return open_store(db, migrate=False)
+
+
 @dataclass
 class Context:
     """What one request reads through: its own store connection and a search service over it."""
@@ -78,7 +92,7 @@ class ContextPool:
             context = self._free.get_nowait()
             extra = False
         except queue.Empty:
-            context = Context(open_store(self.settings.db, migrate=False), self.settings, self)
+            context = Context(_open_store(self.settings.db), self.settings, self)
             with self._lock:
                 extra = len(self._all) >= self.size
                 if not extra:
@@ -90,6 +104,11 @@ class ContextPool:
                 context.store.close()
             else:
                 self._free.put(context)
+
+    def read(self, reader):
+        """``reader(store)`` on a borrowed connection, for a quick read outside any request (a cache's version)."""
+        with self.borrow() as context:
+            return reader(context.store)
 
     def close(self) -> None:
         """Close every connection (at shutdown)."""

@@ -1,0 +1,168 @@
+"""Rendered pages for visitors who are not signed in, reused across requests with their per-visitor part filled in.
+
+A page such as Daily Papers is the same for every anonymous visitor but one thing: the CSRF token in its forms
+(subscribe, save), which is derived from that visitor's own cookie. So the whole response is kept once and, on
+a hit, the token it was rendered with is swapped for this visitor's. The token is 64 hex characters of an HMAC
+under the server's key, so it cannot occur anywhere else in the page by chance.
+
+A hit never reaches the router: no thread hop, no store connection, no template. That is what takes the daily
+page from about 300 to well over 500 requests per second on two workers (``bench/web.py``).
+
+Staleness is bounded twice, as for ``queries.cached``: an entry is dropped as soon as the store's search change
+log moves (every item insert, update, delete or retag; polled at most every ``POLL_SECONDS``), and after
+``max_age`` seconds at most (what the log does not see: votes move the daily ranking). A signed-in visitor's
+pages are never cached: they show that visitor's own marks. Any unsafe request served by this process (a vote,
+a save) drops the whole cache at once, so the process that took it shows it next.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+POLL_SECONDS = 1.0
+"""How often the store's change-log position is read for the version check (once per process, not per hit)."""
+MAX_BYTES = 64 * 1024 * 1024
+"""Most bytes of page bodies kept per server process; the least recently used pages go first."""
+
+CACHEABLE = re.compile(r"^/(?:|papers/\d{4}-\d{2}-\d{2}|topics|topics/[a-z0-9-]+|items/\d+|authors/\d+)$")
+"""Pages that look the same to every visitor who is not signed in (feeds, search and the API are left out)."""
+
+
+@dataclass(slots=True)
+class CachedPage:
+    version: int
+    stored_at: float
+    token: bytes
+    """The CSRF token the body was rendered with (swapped for the visitor's on a hit)."""
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class PageCache:
+    """An LRU of rendered pages keyed by path and query, valid for one store version and ``max_age`` seconds."""
+
+    def __init__(self, version: Callable[[], int], max_age: float = 60.0, max_bytes: int = MAX_BYTES) -> None:
+        self._version_of_store = version
+        self.max_age = max_age
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[tuple[str, bytes], CachedPage] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._version = -1
+        self._polled_at = float("-inf")
+
+    def version(self) -> int:
+        """The store's change-log position, read at most every POLL_SECONDS."""
+        now = time.monotonic()
+        if now - self._polled_at >= POLL_SECONDS:
+            self._polled_at = now
+            self._version = self._version_of_store()
+        return self._version
+
+    def get(self, key: tuple[str, bytes]) -> CachedPage | None:
+        version = self.version()
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None:
+                return None
+            if page.version != version or time.monotonic() - page.stored_at >= self.max_age:
+                self._drop(key)
+                return None
+            self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple[str, bytes], page: CachedPage) -> None:
+        if len(page.body) > self.max_bytes // 8:
+            return
+        with self._lock:
+            if key in self._pages:
+                self._drop(key)
+            self._pages[key] = page
+            self._bytes += len(page.body)
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._pages)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def _drop(self, key: tuple[str, bytes]) -> None:
+        self._bytes -= len(self._pages.pop(key).body)
+
+
+class PageCacheMiddleware:
+    """Serve anonymous GETs of ``CACHEABLE`` pages from a ``PageCache``; fill it from the app's answers.
+
+    Runs inside ``SecurityMiddleware``, which has already read the cookies and set the visitor's CSRF token
+    (and adds the security headers and the CSRF cookie to whatever is sent from here).
+    """
+
+    def __init__(self, app, cache: PageCache, session_cookie: str) -> None:
+        self.app = app
+        self.cache = cache
+        self.session_cookie = session_cookie
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.get("state") or {}
+        if scope["method"] != "GET":
+            unsafe = scope["method"] not in ("HEAD", "OPTIONS")
+            if unsafe:
+                self.cache.clear()
+            await self.app(scope, receive, send)
+            if unsafe:  # again: a page rendered while this vote was being written must not outlive it
+                self.cache.clear()
+            return
+        if self.session_cookie in state.get("cookies", {}) or not CACHEABLE.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        key = (scope["path"], scope.get("query_string", b""))
+        token = state.get("csrf_token", "").encode()
+        if len(token) != 64:  # not the HMAC the cache can swap: serve this one fresh
+            await self.app(scope, receive, send)
+            return
+        page = self.cache.get(key)
+        if page is not None:
+            body = page.body.replace(page.token, token)
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*page.headers, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self._fill(scope, receive, send, key, token)
+
+    async def _fill(self, scope, receive, send, key, token: bytes) -> None:
+        version = self.cache.version()  # read before rendering: a change made meanwhile drops this entry
+        started: dict = {}
+        parts: list[bytes] = []
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                started.update(message)
+            elif message["type"] == "http.response.body":
+                parts.append(message.get("body", b""))
+                if not message.get("more_body", False) and _storable(started):
+                    headers = [(name, value) for name, value in started.get("headers", [])
+                               if name.lower() != b"content-length"]
+                    self.cache.put(key, CachedPage(version, time.monotonic(), token, headers, b"".join(parts)))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+
+
+def _storable(started: dict) -> bool:
+    """Only a complete 200 HTML answer that sets nothing for its visitor (no cookie) is shared."""
+    if started.get("status") != 200:
+        return False
+    names = {name.lower(): value for name, value in started.get("headers", [])}
+    return b"set-cookie" not in names and names.get(b"content-type", b"").startswith(b"text/html")
