@@ -26,7 +26,9 @@ import sys
 import tarfile
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 WORDS = ["learning", "transformer", "diffusion", "graph", "language", "reinforcement", "robot", "vision", "quantum",
          "attention", "benchmark", "agent", "privacy", "optimization", "retrieval", "speech", "medical", "3d",
@@ -161,37 +163,49 @@ def main() -> int:
             item_ids = random.Random(7).sample(range(1, figures["items"] + 1), min(500, figures["items"]))
         print(f"store: {figures['items']:,} items; topic page: {busiest.slug} ({counts.get(busiest.id, 0):,} items)",
               file=sys.stderr)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = {**os.environ, "PAPERFEED_EMBEDDER": "none", "PAPERFEED_SYNC_INTERVAL": "0"}
-        server = subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", str(db), "serve", "--port", str(port),
-                                   "--workers", str(args.workers)], env=env)
-        try:
-            _wait(port)
-            pages = {
-                "/": ["/"],
-                "topic": [f"/topics/{busiest.slug}"],
-                "item": [f"/items/{item_id}" for item_id in item_ids],
-                "/api/v1/search": [f"/api/v1/search?q={word}&mode=keyword" for word in WORDS],
-            }
-            results = {}
-            chosen = [name.strip() for name in args.pages.split(",") if name.strip()]
-            unknown = [name for name in chosen if name not in pages]
-            if unknown:
-                raise SystemExit(f"bench/web.py: unknown page {unknown[0]!r}; choose from {', '.join(pages)}")
-            for name, paths in ((name, pages[name]) for name in chosen):
-                asyncio.run(load("127.0.0.1", port, paths, args.clients, 3.0))  # warm every worker's pool
-                results[name] = asyncio.run(load("127.0.0.1", port, paths, args.clients, args.seconds))
-                r = results[name]
-                print(f"{name:16} {r['rps']:>8,.1f} req/s  p50 {r['p50_ms']:>6.1f} ms  p99 {r['p99_ms']:>6.1f} ms  "
-                      f"errors {r['errors']}", file=sys.stderr)
-        finally:
-            server.terminate()
-            server.wait(15)
+        pages = {
+            "/": ["/"],
+            "topic": [f"/topics/{busiest.slug}"],
+            "item": [f"/items/{item_id}" for item_id in item_ids],
+            "/api/v1/search": [f"/api/v1/search?q={word}&mode=keyword" for word in WORDS],
+        }
+        chosen = [name.strip() for name in args.pages.split(",") if name.strip()]
+        unknown = [name for name in chosen if name not in pages]
+        if unknown:
+            raise SystemExit(f"bench/web.py: unknown page {unknown[0]!r}; choose from {', '.join(pages)}")
+        results = {}
+        # Pages are served from the rendered-page cache after their first view; the same pages are then measured
+        # with the cache off (a second server), so the figures say what rendering itself costs.
+        for label, cache_env in (("", {}), (" (page cache off)", {"PAPERFEED_PAGE_CACHE_SECONDS": "0"})):
+            with served(db, args.workers, cache_env) as port:
+                for name in chosen:
+                    if label and name == "/api/v1/search":
+                        continue  # the API is never page-cached: measured once
+                    asyncio.run(load("127.0.0.1", port, pages[name], args.clients, 3.0))  # warm every worker
+                    results[name + label] = r = asyncio.run(load("127.0.0.1", port, pages[name], args.clients,
+                                                                 args.seconds))
+                    print(f"{name + label:32} {r['rps']:>8,.1f} req/s  p50 {r['p50_ms']:>6.1f} ms  "
+                          f"p99 {r['p99_ms']:>6.1f} ms  errors {r['errors']}", file=sys.stderr)
     print(json.dumps({"bench": "web", "workers": args.workers, "clients": args.clients, "seconds": args.seconds,
                       "cpus": os.cpu_count(), **figures, "results": results}))
     return 0
+
+
+@contextmanager
+def served(db: Path, workers: int, extra_env: dict[str, str] | None = None) -> Iterator[int]:
+    """``paperfeed serve --workers N`` on a free loopback port, as a user runs it; yields the port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PAPERFEED_EMBEDDER": "none", "PAPERFEED_SYNC_INTERVAL": "0", **(extra_env or {})}
+    server = subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", str(db), "serve", "--port", str(port),
+                               "--workers", str(workers)], env=env)
+    try:
+        _wait(port)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(15)
 
 
 def _wait(port: int, timeout: float = 120) -> None:

@@ -84,7 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityMiddleware, secret=load_secret(settings))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    from . import routes_account, routes_api, routes_docs, routes_feeds, routes_library, routes_pages
+    from . import (routes_account, routes_api, routes_api_library, routes_docs, routes_feeds, routes_library,
+                   routes_pages)
 
     # Feeds first: /items/<id>.bib and /topics/<slug>.atom would otherwise match the page routes.
     app.include_router(routes_feeds.router)
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_account.router)
     app.include_router(routes_library.router)
     app.include_router(routes_api.router, prefix=API_PREFIX)
+    app.include_router(routes_api_library.router, prefix=API_PREFIX)
     app.include_router(routes_docs.router)
     _error_handlers(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -10,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from ..library.accounts import MIN_PASSWORD, AccountError, Accounts
 from .app import render
 from .routes_pages import Ctx
+from .security import CSRF_COOKIE, cookie_header
 from .users import rate_limit, safe_next, session_cookie, session_token
 
 router = APIRouter(include_in_schema=False)
@@ -21,7 +23,15 @@ def _signed_in(request: Request, accounts: Accounts, email: str, password: str, 
     token = accounts.sign_in(email, password)
     response = RedirectResponse(safe_next(target), status_code=303)
     response.headers.append("set-cookie", session_cookie(request, token, int(accounts.session_days * 86400)))
+    _rotate_csrf(request, response)
     return response
+
+
+def _rotate_csrf(request: Request, response: RedirectResponse) -> None:
+    # A new CSRF cookie whenever the session changes: a token seen before sign-in (say, on a shared machine)
+    # is worthless after it.
+    secure = request.scope.get("state", {}).get("secure_cookies", True)
+    response.headers.append("set-cookie", cookie_header(CSRF_COOKIE, secrets.token_urlsafe(32), secure).decode())
 
 
 @router.get("/register")
@@ -74,5 +84,6 @@ def logout(request: Request, context: Ctx):
         Accounts(context.store).sign_out(token)
     response = RedirectResponse("/", status_code=303)
     response.headers.append("set-cookie", session_cookie(request, "", 0))
+    _rotate_csrf(request, response)
     return response
 
