@@ -293,12 +293,17 @@ def test_static_files_are_served_locally(client):
     assert "addEventListener" in client.get("/static/app.js").text
 
 
-def test_rate_limiter_allows_a_burst_then_waits():
-    limiter = RateLimiter(limit=3, window=60)
-    assert [limiter.hit("a", now=t) for t in (0, 1, 2)] == [0, 0, 0]
-    assert limiter.hit("a", now=3) == pytest.approx(57)
-    assert limiter.hit("b", now=3) == 0
-    assert limiter.hit("a", now=60.5) == 0
+def test_rate_limiter_allows_a_burst_then_waits(tmp_path):
+    from paperfeed.storage import open_store
+
+    with open_store(tmp_path / "limits.db") as store:
+        limiter = RateLimiter("test", limit=3, window=60)
+        assert [limiter.hit(store, "a", now=t) for t in (0, 1, 2)] == [0, 0, 0]
+        # Four hits (the refused one counts) fill the window; in the next, 4 × (1 - x/60) + 1 <= 3 at x = 30.
+        assert limiter.hit(store, "a", now=3) == pytest.approx(87)
+        assert limiter.hit(store, "b", now=3) == 0
+        assert limiter.hit(store, "a", now=61) == pytest.approx(29)  # the old window still counts almost whole
+        assert limiter.hit(store, "a", now=115) == 0  # 4 × 5/60 + 2 hits: it has slid out far enough
 
 
 def test_loopback_hosts():
@@ -431,8 +436,8 @@ def test_login_and_register_are_rate_limited(settings):
     from paperfeed.web.security import RateLimiter
 
     app = create_app(settings)
-    app.state.limiters["login"] = RateLimiter(2, 60)
-    app.state.limiters["register"] = RateLimiter(1, 60)
+    app.state.limiters["login"] = RateLimiter("login-test", 2, 60)
+    app.state.limiters["register"] = RateLimiter("register-test", 1, 60)
     with TestClient(app, base_url="https://testserver") as fresh:
         codes = [_form(fresh, "/login", email="x@example.org", password="whatever1").status_code for _ in range(3)]
         assert codes == [400, 400, 429]
@@ -542,7 +547,7 @@ def test_subscribe_is_rate_limited_and_smtp_failure_is_a_page(settings):
     from paperfeed.web.security import RateLimiter
 
     app = create_app(settings)  # smtp_host is localhost with nothing listening: the mail cannot go
-    app.state.limiters["subscribe"] = RateLimiter(1, 60)
+    app.state.limiters["subscribe"] = RateLimiter("subscribe-test", 1, 60)
     with TestClient(app, base_url="https://testserver") as fresh:
         failed = _form(fresh, "/digest/subscribe", email="down@example.org")
         assert failed.status_code == 503 and "could not be sent" in failed.text and "SMTP" not in failed.text

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 
 from ..merge import ItemFields, ItemSummary
 from .daily_base import DailyStorage
+from .limits import RateLimitStorage
 from .search_base import SearchStorage
 from .sync_base import SyncStorage
 from .topics_base import TopicStorage
@@ -94,7 +95,7 @@ class IngestSession(abc.ABC):
         """Store a batch: new items, source records, identifiers, keys, and the touched items' fields."""
 
 
-class Store(SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, abc.ABC):
+class Store(SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, RateLimitStorage, abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str

@@ -247,6 +247,10 @@ class PostgresStore(_NotOnPostgresYet, PostgresSearchStorage, PostgresSyncStorag
     def read_rows(self, sql: str) -> list[tuple]:
         return [tuple(row) for row in self._conn.execute(sql).fetchall()]
 
+    def _execute(self, sql: str, params: tuple) -> list[tuple]:
+        cursor = self._conn.execute(sql.replace("?", "%s"), params)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
     def item_exists(self, item_id: int) -> bool:
         return self._conn.execute("SELECT 1 FROM items WHERE id = %s", (item_id,)).fetchone() is not None
 

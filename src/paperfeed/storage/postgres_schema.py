@@ -104,10 +104,10 @@ _CORE: list[tuple[str, str]] = [
 
 def _all_migrations() -> list[tuple[str, str]]:
     # Each storage area keeps its migrations beside its SQL; this is their one order (the names sort).
-    from . import postgres_daily, postgres_search, postgres_sync, postgres_topics
+    from . import limits, postgres_daily, postgres_search, postgres_sync, postgres_topics
 
     migrations = (_CORE + postgres_sync.MIGRATIONS + postgres_topics.MIGRATIONS + postgres_search.MIGRATIONS
-                  + postgres_daily.MIGRATIONS)
+                  + postgres_daily.MIGRATIONS + [limits.MIGRATION])
     names = [name for name, _ in migrations]
     assert names == sorted(names) and len(set(names)) == len(names), names
     return migrations

@@ -201,6 +201,10 @@ class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQ
     def read_rows(self, sql: str) -> list[tuple]:
         return [tuple(row) for row in self._db.execute(sql).fetchall()]
 
+    def _execute(self, sql: str, params: tuple) -> list[tuple]:
+        # Autocommit: outside a write group one statement is its own transaction.
+        return [tuple(row) for row in self._db.execute(sql, params).fetchall()]
+
     def item_exists(self, item_id: int) -> bool:
         return self._db.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is not None
 

@@ -1,5 +1,7 @@
 """Named, append-only migrations for the SQLite backend. Never edit one that has shipped: add another."""
 
+from . import limits
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_items_and_provenance",
@@ -293,4 +295,5 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    limits.MIGRATION,
 ]

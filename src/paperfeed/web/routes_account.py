@@ -45,7 +45,7 @@ def register_page(request: Request, context: Ctx, next: str = "/library"):
 def register(request: Request, context: Ctx, email: FormText = "", password: FormText = "",
              next: FormText = "/library"):
     """Create an account and sign it in; a bad or taken address or short password shows the form again."""
-    rate_limit(request, "register")
+    rate_limit(request, context, "register")
     accounts = Accounts(context.store, context.settings.session_days)
     try:
         accounts.create(email, password)
@@ -66,7 +66,7 @@ def login_page(request: Request, context: Ctx, next: str = "/library"):
 def login(request: Request, context: Ctx, email: FormText = "", password: FormText = "",
           next: FormText = "/library"):
     """Check the password (one message for any failure) and open a session."""
-    rate_limit(request, "login", email)
+    rate_limit(request, context, "login", email)
     accounts = Accounts(context.store, context.settings.session_days)
     try:
         return _signed_in(request, accounts, email, password, next)

@@ -97,7 +97,7 @@ def upvote(request: Request, item_id: int, context: Ctx, up: FormText = "1"):
 @router.post("/digest/subscribe")
 def subscribe(request: Request, context: Ctx, email: FormText = ""):
     """Add a pending subscriber and mail a confirmation link (double opt-in); rate-limited per client and address."""
-    rate_limit(request, "subscribe", email)
+    rate_limit(request, context, "subscribe", email)
     try:
         address = check_email(email)
     except AccountError as error:

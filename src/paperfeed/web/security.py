@@ -210,28 +210,31 @@ async def _plain(send, status: int, text: str, headers) -> None:
 
 
 class RateLimiter:
-    """At most ``limit`` hits per key in any ``window`` seconds (a sliding log, kept per server process).
+    """About ``limit`` hits per key in any ``window`` seconds, counted in the store so every worker shares them.
 
-    With several workers each process counts on its own, so a client gets at most workers × limit.
+    Counters are fixed windows in the store (``storage.limits``); the estimate slides: the previous window's
+    hits count in proportion to how much of it still lies within ``window`` seconds of now (the sliding-window
+    counter of Cloudflare and nginx). Refused hits count too, so hammering keeps a client out.
     """
 
-    def __init__(self, limit: int, window: float) -> None:
+    def __init__(self, name: str, limit: int, window: float) -> None:
+        self.name = name
         self.limit = limit
         self.window = window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self._pruned_before = 0
 
-    def hit(self, key: str, now: float | None = None) -> float:
-        """Record a hit; return 0 if allowed, else the seconds until the next hit would be."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            log = self._hits.setdefault(key, deque())
-            while log and log[0] <= now - self.window:
-                log.popleft()
-            if len(log) >= self.limit:
-                return log[0] + self.window - now
-            log.append(now)
-            if len(self._hits) > 10000:  # forget idle clients so memory stays bounded
-                for stale in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
-                    del self._hits[stale]
+    def hit(self, store, key: str, now: float | None = None) -> float:
+        """Record a hit; return 0 if allowed, else about how many seconds until one would be."""
+        now = time.time() if now is None else now
+        start = int(now // self.window * self.window)
+        hits, previous = store.count_hit(f"{self.name}:{key}", start, start - int(self.window))
+        if self._pruned_before < start - self.window:  # once per window per process: old counters go
+            self._pruned_before = int(start - self.window)
+            store.forget_hits_before(self._pruned_before)
+        elapsed = (now - start) / self.window
+        if previous * (1 - elapsed) + hits <= self.limit:
             return 0.0
+        if hits < self.limit:  # the previous window's share is what is over: wait until enough of it has slid out
+            return max(1.0, start + self.window * (1 - (self.limit - hits) / previous) - now)
+        # This window alone is full: it becomes the previous one, and must slide out far enough for one more.
+        return max(1.0, start + self.window * (2 - (self.limit - 1) / hits) - now)

@@ -18,20 +18,21 @@ LIMITS = {
     "subscribe": (5, 3600.0),
 }
 """(hits, seconds) per client address, and per e-mail address for login and subscribe: slows password
-guessing and stops the subscribe box from being used to mail-bomb an address."""
+guessing and stops the subscribe box from being used to mail-bomb an address. Counted in the store, so the
+limits hold across every worker and host serving it."""
 
 
 def make_limiters() -> dict[str, RateLimiter]:
-    """One limiter per rate-limited form, kept on the app (so per server process)."""
-    return {name: RateLimiter(limit, window) for name, (limit, window) in LIMITS.items()}
+    """One limiter per rate-limited form; the counts live in the store, shared by every worker."""
+    return {name: RateLimiter(name, limit, window) for name, (limit, window) in LIMITS.items()}
 
 
-def rate_limit(request: Request, name: str, *keys: str) -> None:
+def rate_limit(request: Request, context: Context, name: str, *keys: str) -> None:
     """Count a hit for the client (and each key); raise 429 with Retry-After when one is over its limit."""
     limiter: RateLimiter = request.app.state.limiters[name]
     client = request.client.host if request.client else "unknown"
     for key in (f"ip:{client}", *(f"key:{k.strip().lower()}" for k in keys if k)):
-        wait = limiter.hit(key)
+        wait = limiter.hit(context.store, key)
         if wait:
             seconds = max(1, math.ceil(wait))
             raise HTTPException(429, f"Too many attempts; try again in {seconds} seconds.",
