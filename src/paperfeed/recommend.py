@@ -10,12 +10,17 @@ Features of a paper, concatenated into one sparse row:
 - its embedding (the configured embedder's unit vector), scaled by ``EMBEDDING_WEIGHT``.
 The model is L2-regularized logistic regression, trained on the tag's papers (positives) against the
 user's "not relevant" papers and a reproducible sample of other papers (negatives); classes are
-balanced by weight because a tag holds a handful of papers against hundreds of negatives.
+balanced by weight because a tag holds a handful of papers against hundreds of negatives. The vocabulary
+is fitted on the candidates and the negative sample, once per store version (``candidate_pool``).
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -183,12 +188,63 @@ def _embeddings(store, embedder, papers: list[Paper]) -> np.ndarray | None:
     return out
 
 
+@dataclass(slots=True)
+class CandidatePool:
+    """Recent papers and a negative sample, featurized once and shared by every tag and user.
+
+    Fitting TF-IDF over a month of papers with word pairs takes seconds; a library page with three tags, or a
+    digest run over many users, would pay it for each tag. Only the tag's own papers are featurized per call.
+    """
+
+    model: TagModel
+    """Holds the fitted vocabularies (no classifier): each tag fits a copy's classifier."""
+    candidates: list[Paper]
+    X_candidates: Any
+    sample: list[Paper]
+    X_sample: Any
+    embedder: Any
+
+
+CACHED_POOLS = 2
+"""Candidate pools kept per process (the current window, and one more: another day or a CLI ``--days``)."""
+_pools: "OrderedDict[tuple, CandidatePool]" = OrderedDict()
+_pools_lock = threading.Lock()
+
+
+def candidate_pool(store, embedder, candidate_ids: list[int]) -> CandidatePool:
+    """The pool of ``candidate_ids`` for this store as it is now: reused until any item changes."""
+    key = (store.url, store.last_search_change(), getattr(embedder, "name", None),
+           hashlib.blake2b(np.asarray(candidate_ids, dtype=np.int64).tobytes(), digest_size=16).digest())
+    with _pools_lock:  # one pool is built at a time: concurrent callers wait for it rather than build it twice
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _build_pool(store, embedder, candidate_ids)
+            _pools[key] = pool
+            while len(_pools) > CACHED_POOLS:
+                _pools.popitem(last=False)
+        _pools.move_to_end(key)
+        return pool
+
+
+def _build_pool(store, embedder, candidate_ids: list[int]) -> CandidatePool:
+    # The negative sample is the same for every user (a fixed seed), so it is featurized once with the rest.
+    candidates = _papers(store, candidate_ids)
+    sample = _papers(store, store.sample_item_ids(NEGATIVE_SAMPLE, seed=0))
+    vectors = _embeddings(store, embedder, sample + candidates)
+    model = TagModel()
+    model.fit_vocabulary(sample + candidates)
+    X = model.features(sample + candidates, vectors)
+    return CandidatePool(model, candidates, X[len(sample):], sample, X[: len(sample)], embedder)
+
+
 def recommend_for_tag(store, user_id: int, tag: str, embedder=None, *, today: date | None = None,
                       days: int = 7, limit: int = 10, candidate_ids: list[int] | None = None) -> list[Recommendation]:
     """Rank recent papers (the last ``days`` calendar days, or ``candidate_ids``) for a user's tag.
 
     Papers already in the user's library are never recommended. Empty when the tag has no papers.
     """
+    from scipy.sparse import vstack
+
     positives = [e.item_id for e in store.library_entries(user_id, tag=tag, state="saved")]
     if not positives:
         return []
@@ -197,31 +253,28 @@ def recommend_for_tag(store, user_id: int, tag: str, embedder=None, *, today: da
     if candidate_ids is None:
         today = today or date.today()
         candidate_ids = store.recent_item_ids((today - timedelta(days=days - 1)).isoformat(), today.isoformat())
-    candidate_ids = [i for i in candidate_ids if i not in in_library]
-    if not candidate_ids:
+    if not [i for i in candidate_ids if i not in in_library]:
         return []
-    sampled = [i for i in store.sample_item_ids(NEGATIVE_SAMPLE, seed=user_id) if i not in in_library]
-    train_ids = positives + rejected + sampled
-    papers = _papers(store, train_ids + candidate_ids)
-    by_id = {p.id: p for p in papers}
-    train = [by_id[i] for i in dict.fromkeys(train_ids) if i in by_id]
-    candidates = [by_id[i] for i in candidate_ids if i in by_id]
-    vectors = _embeddings(store, embedder, train + candidates)
-    model = TagModel()
-    model.fit_vocabulary(train + candidates)
-    X = model.features(train + candidates, vectors)
-    X_train, X_candidates = X[: len(train)], X[len(train):]
+    pool = candidate_pool(store, embedder, candidate_ids)
+    own = _papers(store, list(dict.fromkeys(positives + rejected)))
+    X_own = pool.model.features(own, _embeddings(store, embedder, own))
+    keep = [row for row, paper in enumerate(pool.sample) if paper.id not in in_library]
+    train = own + [pool.sample[row] for row in keep]
+    X_train = vstack([X_own, pool.X_sample[keep]], format="csr")
     positive_set, rejected_set = set(positives), set(rejected)
     labels = np.asarray([1 if p.id in positive_set else 0 for p in train])
     weights = np.asarray([NOT_RELEVANT_WEIGHT if p.id in rejected_set else 1.0 for p in train])
+    model = copy.copy(pool.model)  # shares the vocabularies; the classifier is this tag's own
     try:
         model.fit(X_train, labels, weights)
     except ValueError:
         return []  # every sampled paper is in the tag: nothing to learn against yet
+    open_rows = [row for row, paper in enumerate(pool.candidates) if paper.id not in in_library]
+    X_candidates = pool.X_candidates[open_rows]
     positive_rows = [row for row, p in enumerate(train) if p.id in positive_set]
     results = []
     for row, score in rank_candidates(model, X_candidates, limit):
-        paper = candidates[row]
+        paper = pool.candidates[open_rows[row]]
         # The saved paper nearest by cosine (rows are l2-normalized per block, so a dot product compares).
         similarity = (X_train[positive_rows] @ X_candidates[row].T).toarray().ravel()
         nearest = [train[positive_rows[i]].id for i in np.argsort(-similarity)[:1]]
