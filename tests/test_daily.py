@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from datetime import date
 
 import pytest
@@ -13,6 +14,7 @@ from paperfeed.cli import cli
 from paperfeed.daily import TrendingWeights, daily_page, date_range, rank, trending_score
 from paperfeed.ingest import Ingester
 from paperfeed.library import Accounts, submit_paper, vote
+from paperfeed.storage import open_store
 from paperfeed.storage.daily_base import DailySignals
 
 from datafiles import DATA
@@ -126,8 +128,8 @@ def test_local_upvotes_and_submissions_count_but_stay_apart_from_hugging_face(da
     assert saturday.entries[0].signals.submitted and saturday.entries[0].signals.date_kinds == ["submitted"]
 
 
-def test_cli_daily_json_and_errors(daily_store, tmp_path):
-    db = daily_store.url.removeprefix("sqlite:///")
+def test_cli_daily_json_and_errors(daily_store, backend_url):
+    db = backend_url
     runner = CliRunner()
     result = runner.invoke(cli, ["--db", db, "daily", "--date", "2026-02-27", "--json", "--limit", "5"])
     assert result.exit_code == 0, result.output
@@ -137,3 +139,85 @@ def test_cli_daily_json_and_errors(daily_store, tmp_path):
     assert result.exit_code == 0 and "Saturday" in result.output
     result = runner.invoke(cli, ["--db", db, "daily", "--date", "27/02/2026"])
     assert result.exit_code == 2 and "--date" in result.output and "Traceback" not in result.output
+
+
+# -- several writers at once (web workers and a digest job share one store) --------------------------------------
+
+WRITERS = 6
+
+
+def at_once(url: str, steps) -> list[list]:
+    """Run each step in WRITERS threads, each on its own store (its own connection), all released together.
+
+    Returns ``results[step][writer]``. Every writer waits at a barrier before each step, so the steps race.
+    """
+    barrier = threading.Barrier(WRITERS)
+    results = [[None] * WRITERS for _ in steps]
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            with open_store(url, migrate=False) as own:
+                for index, step in enumerate(steps):
+                    barrier.wait(timeout=60)
+                    results[index][n] = step(own, n)
+        except BaseException as error:  # noqa: BLE001 - reported below, with the others
+            errors.append(error)
+            barrier.abort()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    return results
+
+
+def test_concurrent_writers_leave_exactly_one_row_each(daily_store, backend_url):
+    store = daily_store
+    user = store.create_user("ada@example.org", "hash")
+    items = store.item_ids_after(0, 4)
+    subscriber = store.add_subscriber("carol@example.org", None).id
+    dated = store.read_rows("SELECT count(*) FROM source_records WHERE format <> 'bibtex'")[0][0]
+    steps = [
+        lambda own, n: own.refresh_daily_dates(),  # the calendar was never refreshed: every writer has work
+        lambda own, n: [own.set_vote(user, item, True) for item in items],
+        lambda own, n: [own.add_submission(item, "2026-02-28", user) for item in items],
+        lambda own, n: own.create_user("Bob@example.org" if n % 2 else "bob@EXAMPLE.org", f"hash{n}"),
+        lambda own, n: own.add_subscriber("Dave@example.org" if n % 2 else "dave@example.org", None).id,
+        lambda own, n: own.begin_digest(subscriber, "2026-02-27", f"<digest-{n}@example.org>"),
+        lambda own, n: own.app_secret("race", lambda: f"secret-{n}"),
+        lambda own, n: own.set_library_state(user, items[0], "saved", [f"tag{n % 2}"]),
+    ]
+    refreshed, votes, submitted, new_users, subscribers, logged, secrets, _ = at_once(backend_url, steps)
+
+    def rows(sql: str) -> int:
+        return store.read_rows(sql)[0][0]
+
+    # Each calendar row was added once, by one writer, and none is missing.
+    assert sum(refreshed) == dated == rows("SELECT count(*) FROM daily_dates")
+    assert rows("SELECT count(DISTINCT record_id) FROM daily_dates") == dated
+    # One upvote per user and item, one submission per item and day: exactly one writer was told it counted.
+    assert [sum(counted[i] for counted in votes) for i in range(len(items))] == [1] * len(items)
+    assert store.local_upvotes(items) == {item: 1 for item in items} and rows("SELECT count(*) FROM votes") == 4
+    assert [sum(new[i] for new in submitted) for i in range(len(items))] == [1] * len(items)
+    assert rows("SELECT count(*) FROM submissions") == len(items)
+    # One account and one subscriber per address (case-insensitively), one sent-log row, one secret.
+    assert len([u for u in new_users if u is not None]) == 1 and rows("SELECT count(*) FROM users") == 2
+    assert len(set(subscribers)) == 1 and rows("SELECT count(*) FROM subscribers") == 2
+    assert logged.count(True) == 1 and rows("SELECT count(*) FROM digest_log") == 1
+    assert len(set(secrets)) == 1 and secrets[0].startswith("secret-")
+    assert [(e.item_id, e.tags) for e in store.library_entries(user)] == [(items[0], ["tag0", "tag1"])]
+
+
+def test_a_record_with_a_nul_in_its_text_still_gets_its_day(store, tmp_path):
+    # PostgreSQL's jsonb refuses a document holding \u0000 anywhere: one such record must not stop the calendar.
+    record = json.loads((DAILY / "2026-02-26.jsonl").read_text().splitlines()[0])
+    record.update(title=record["title"] + " with a NUL\x00inside", comment="12 pages\x00")
+    listing = tmp_path / "2026-02-26.jsonl"
+    listing.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert not Ingester(store).ingest_paths([listing]).failed
+    assert store.refresh_daily_dates() == 1
+    assert store.latest_daily_day() == "2026-02-26"
+    assert store.recent_item_ids("2026-02-26", "2026-02-26") == [store.find_item(record["id"])]

@@ -8,10 +8,8 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
@@ -46,9 +44,9 @@ def smtp():
 
 
 @pytest.fixture
-def world(tmp_path, smtp):
+def world(backend_url, smtp):
     """A store with two real days, settings pointing at the SMTP server, and the link endpoints served."""
-    db = tmp_path / "store.db"
+    db = backend_url
     with open_store(db) as store:
         Ingester(store).ingest_paths([DAILY / "2026-02-26.jsonl", DAILY / "2026-02-27.jsonl",
                                       DAILY / "hf_2026-02-26.json", DAILY / "hf_2026-02-27.json"])
@@ -128,6 +126,33 @@ def test_rerun_sends_nothing_twice_and_a_refused_mail_is_retried(world):
     assert sorted(m["To"] for m in handler.messages) == ["a@example.org", "b@example.org", "c@example.org"]
 
 
+def test_two_digest_jobs_at_once_send_each_subscriber_one_mail(world):
+    store, settings, handler = world
+    for name in ("a", "b", "c", "d"):
+        subscribe_and_confirm(store, settings, handler, f"{name}@example.org")
+    handler.messages.clear()
+    barrier, reports, errors = threading.Barrier(2), [], []
+
+    def job() -> None:
+        try:
+            with open_store(settings.db) as own:  # each job its own connection, as two cron hosts would have
+                barrier.wait(timeout=30)
+                reports.append(send_digests(own, settings, DAY))
+        except BaseException as error:  # noqa: BLE001 - asserted below
+            errors.append(error)
+
+    jobs = [threading.Thread(target=job) for _ in range(2)]
+    for thread in jobs:
+        thread.start()
+    for thread in jobs:
+        thread.join(120)
+    assert not errors, errors
+    sent = [address for report in reports for address in report.sent]
+    assert sorted(sent) == ["a@example.org", "b@example.org", "c@example.org", "d@example.org"]
+    assert sorted(m["To"] for m in handler.messages) == sorted(sent)  # nobody got the day twice
+    assert {store.digest_status(s.id, DAY.isoformat()) for s in store.subscribers()} == {"sent"}
+
+
 def test_no_mail_on_a_day_with_nothing_new(world):
     store, settings, handler = world
     subscribe_and_confirm(store, settings, handler, "a@example.org")
@@ -147,7 +172,7 @@ def test_header_injection_and_malformed_addresses_are_refused(world, address, re
     with pytest.raises(DigestError, match=reason):
         subscribe(store, settings, address)
     assert handler.messages == [] and store.subscribers() == []
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "digest", "subscribe", address],
+    result = CliRunner().invoke(cli, ["--db", settings.db, "digest", "subscribe", address],
                                 env={"PAPERFEED_DIGEST_FROM": "digest@paperfeed.example.org"})
     assert result.exit_code == 1 and reason in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -174,7 +199,7 @@ def test_cli_send_preview_and_missing_sender(world, tmp_path):
     subscribe_and_confirm(store, settings, handler, "a@example.org")
     env = {"PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": str(settings.smtp_port),
            "PAPERFEED_SMTP_SECURITY": "none", "PAPERFEED_BASE_URL": settings.base_url, "PAPERFEED_EMBEDDER": "none"}
-    runner, db = CliRunner(), str(store.path)
+    runner, db = CliRunner(), settings.db
     result = runner.invoke(cli, ["--db", db, "digest", "send", "--date", "2026-02-27"], env=env)
     assert result.exit_code == 1 and "digest_from" in result.output and "Traceback" not in result.output
     env["PAPERFEED_DIGEST_FROM"] = "digest@paperfeed.example.org"
@@ -199,7 +224,7 @@ def test_a_send_killed_mid_transaction_and_rerun_delivers_no_duplicate(world):
     env = {**os.environ, "PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": str(settings.smtp_port),
            "PAPERFEED_SMTP_SECURITY": "none", "PAPERFEED_BASE_URL": settings.base_url,
            "PAPERFEED_EMBEDDER": "none", "PAPERFEED_DIGEST_FROM": "digest@paperfeed.example.org"}
-    command = [sys.executable, "-m", "paperfeed", "--db", str(store.path), "digest", "send", "--date", "2026-02-27"]
+    command = [sys.executable, "-m", "paperfeed", "--db", settings.db, "digest", "send", "--date", "2026-02-27"]
     handler.hang_after_store = 30.0  # the server takes the first mail, then keeps the sender waiting for "250"
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert handler.stored.wait(30)

@@ -36,7 +36,7 @@ def test_passwords_are_stored_as_argon2id_hashes_and_sessions_as_token_hashes(st
     assert row.id == user_id and row.password_hash.startswith("$argon2id$") and PASSWORD not in row.password_hash
     token = accounts.sign_in("ada@example.org", PASSWORD)
     assert accounts.session_user(token).id == user_id
-    assert token not in json.dumps(store._db.execute("SELECT * FROM sessions").fetchall())
+    assert token not in json.dumps(store.read_rows("SELECT * FROM sessions"))
     later = datetime.now(timezone.utc) + timedelta(days=2)
     assert accounts.session_user(token, now=later) is None  # expired
     assert accounts.sign_out(token) and accounts.session_user(token) is None and not accounts.sign_out(token)
@@ -125,8 +125,8 @@ def test_recommendations_follow_the_tag_exclude_the_library_and_give_reasons(dai
     assert recommend_for_tag(daily_store, user, "no such tag", None, candidate_ids=day_ids) == []
 
 
-def test_cli_users_library_vote_and_recommend(daily_store, tmp_path):
-    db = daily_store.url.removeprefix("sqlite:///")
+def test_cli_users_library_vote_and_recommend(daily_store, backend_url, tmp_path):
+    db = backend_url
     runner = CliRunner()
 
     def run(*args, input=None):

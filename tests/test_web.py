@@ -17,9 +17,14 @@ from web_data import KNOWN_ARXIV, KNOWN_TITLE, TOPIC_SLUG, XSS_ARXIV, build_stor
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory):
-    return build_store(tmp_path_factory.mktemp("web"))
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request, tmp_path_factory):
+    """The web store on each backend in turn (as conftest's ``backend_url``, once per module: building it is slow)."""
+    directory = tmp_path_factory.mktemp("web")
+    db = None
+    if request.param == "postgres":
+        db = request.getfixturevalue("pg_server").create_database(f"paperfeed_{directory.name}")
+    return build_store(directory, db)
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,12 @@ KNOWN_TITLE = "QuadSync: Quadrifocal Tensor Synchronization via Tucker Decomposi
 TOPIC_SLUG = "large-language-model"
 
 
-def build_store(directory: Path) -> Settings:
-    """Ingest the test inputs into ``directory``/store.db, index them (keyword only: fast), return settings."""
+def build_store(directory: Path, db: str | None = None) -> Settings:
+    """Ingest the test inputs into ``db`` (default ``directory``/store.db), index them (keyword only: fast),
+    return settings."""
     hostile = directory / "hostile.jsonl"
     hostile.write_text(json.dumps(XSS_RECORD) + "\n", encoding="utf-8")
-    db = directory / "store.db"
+    db = db or directory / "store.db"
     settings = Settings.load(db=str(db), embedder="none", secret_key="test-secret-key")
     with open_store(db) as store:
         report = Ingester(store).ingest_paths([LISTING, HF_DAY, TOPIC_PAGE, SHAPE3, NEWS, hostile])
