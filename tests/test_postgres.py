@@ -230,3 +230,14 @@ def test_two_concurrent_ingests_of_overlapping_inputs_make_no_duplicates(pg_url,
         ).fetchall()
         assert duplicated == []
         assert store.check_integrity() == []
+
+
+def test_a_nul_in_an_author_name_is_dropped_on_both_backends(store, tmp_path):
+    # PostgreSQL text cannot hold NUL (SQLite can): the name is cleaned at parse, so both stores agree.
+    listing = tmp_path / "nul.jsonl"
+    listing.write_text(json.dumps({"id": "2602.00001", "title": "A title", "summary": "An abstract.",
+                                   "authors": ["Ada\u0000 Love\u0007lace", "Alan Turing"],
+                                   "categories": ["cs.LG"]}) + "\n", encoding="utf-8")
+    report = ingest(store, listing)
+    assert not report.failed
+    assert store.item(store.find_item("2602.00001"))["authors"] == ["Ada Lovelace", "Alan Turing"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -12,6 +14,7 @@ from paperfeed.web.security import CSRF_COOKIE, csrf_token
 from web_data import KNOWN_ARXIV, build_store
 
 SECRET = b"test-secret-key"
+FORM_TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +119,23 @@ def test_the_account_api_is_in_the_openapi_document(settings):
     with TestClient(create_app(settings), base_url="https://testserver") as client:
         paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/me", "/api/v1/library", "/api/v1/items/{item_id}/save", "/api/v1/items/{item_id}/vote"} <= set(paths)
+
+
+def test_workers_without_a_configured_key_share_the_one_kept_in_the_store(backend_url):
+    """Two app processes (workers, or hosts) on one store: a token one of them issued passes the other."""
+    import dataclasses
+
+    from paperfeed.config import Settings
+
+    settings = Settings.load(db=backend_url, embedder="none", secret_key="")
+    first, second = create_app(settings), create_app(dataclasses.replace(settings))
+    with TestClient(first, base_url="https://testserver") as one, \
+            TestClient(second, base_url="https://testserver") as two:
+        one.get("/")
+        cookie = one.cookies[CSRF_COOKIE]
+        token = FORM_TOKEN.search(one.get("/register").text).group(1)
+        two.cookies.set(CSRF_COOKIE, cookie)
+        response = two.post("/login", data={"csrf_token": token, "email": "a@example.org", "password": "wrong one"},
+                            follow_redirects=False)
+        assert response.status_code == 400, response.text  # the wrong password, not a CSRF refusal (403)
+        assert csrf_token(SECRET, cookie) != token  # the key is the store's own, not the test key

@@ -29,12 +29,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         # Fail here with one line, not in every worker: the store must open and migrate.
         app = create_app(settings)
         # Workers are fresh processes that read settings from the environment: hand them the resolved store
-        # (a --db flag is not in their environment). They read the same key, from the setting or <db>.secret.
+        # (a --db flag is not in their environment). They read the same key, from the setting or the store.
         os.environ["PAPERFEED_DB"] = settings.db
     except StoreError as error:
         _fail(str(error), 2 if error.usage else 1)
-    except OSError as error:
-        _fail(f"cannot keep the secret key beside the store: {error}")
     scheduler = start_scheduler(settings)  # in this process only: workers would each sync otherwise
     click.echo(f"paperfeed: serving {settings.db} at http://{_display(host)}:{port}/ (Ctrl-C stops)", err=True)
     try:

@@ -59,8 +59,8 @@ class Settings:
         "A TOML file of extra topics ([[topic]] tables as in the shipped taxonomy.toml), added to the "
         "shipped ones; a topic of the same name replaces the shipped one.")})
     secret_key: str = field(default="", metadata={"env": "PAPERFEED_SECRET_KEY", "help": (
-        "Key that signs the web app's CSRF tokens and session cookies. Default: a random key kept in "
-        "<db>.secret beside the SQLite file (created on first `paperfeed serve`, readable by its owner only).")})
+        "Key that signs the web app's CSRF tokens. Default: a random key made on first `paperfeed serve` and "
+        "kept in the store, so every worker and host serving it agrees.")})
 
     trending_hf_weight: float = field(default=1.0, metadata={"env": "PAPERFEED_TRENDING_HF_WEIGHT", "help": (
         "Trending score weight of log(1 + Hugging Face upvotes) (see paperfeed.daily.trending).")})

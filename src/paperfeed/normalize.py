@@ -150,6 +150,8 @@ _NAME_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
 def person_name(text: str | None) -> str:
     """Return a display name ``First Last`` from ``Last, First``, ``First Last`` or LaTeX-accented forms."""
     name = clean_text(text)
+    if _CONTROL.search(name):  # a NUL or other control character is debris, and PostgreSQL text refuses NUL
+        name = _CONTROL.sub("", name)
     if not any(char.isalnum() for char in name):
         return ""  # listing pages split "Team Olmo: A. Author" into a stray ":" author
     if _PLAIN_NAME.fullmatch(name):
@@ -170,6 +172,8 @@ def person_name(text: str | None) -> str:
         name = name.rstrip(" ,;")
     return name
 
+
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 # An HTML reference that ends a name (left by double escaping): its ";" is part of it, not punctuation.
 _ENTITY_AT_END = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});$")

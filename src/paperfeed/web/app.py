@@ -58,7 +58,8 @@ def _is_api(request: Request) -> bool:
 def create_app(settings: Settings) -> FastAPI:
     """Build the app for a store; nothing is opened until the first request (the store is migrated now)."""
     # Migrate once here, so request connections can open the store without writing to it.
-    open_store(settings.db).close()
+    with open_store(settings.db) as store:
+        secret = settings.secret_key.encode() if settings.secret_key else load_secret(store)
 
     pool = ContextPool(settings)
 
@@ -81,7 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.page_cache = PageCache(lambda: pool.read(lambda store: store.last_search_change()),
                                          max_age=settings.page_cache_seconds)
         app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache, session_cookie=SESSION_COOKIE)
-    app.add_middleware(SecurityMiddleware, secret=load_secret(settings))
+    app.add_middleware(SecurityMiddleware, secret=secret)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     from . import (routes_account, routes_api, routes_api_library, routes_docs, routes_feeds, routes_library,

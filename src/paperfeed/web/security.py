@@ -11,13 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import os
 import secrets
 import threading
 import time
 from collections import deque
 from http.cookies import SimpleCookie
-from pathlib import Path
 from urllib.parse import parse_qs
 
 CSRF_COOKIE = "pf_csrf"
@@ -42,31 +40,10 @@ HEADERS = [
 ]
 
 
-def load_secret(settings) -> bytes:
-    """Return the signing key: the ``secret_key`` setting, else a random one kept in ``<db>.secret`` (mode 600)."""
-    if settings.secret_key:
-        return settings.secret_key.encode()
-    db = settings.db[len("sqlite:///"):] if settings.db.startswith("sqlite:///") else settings.db
-    path = Path(f"{db}.secret")
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    key = secrets.token_bytes(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL: of several workers starting at once, one writes the key and the others read it.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for _ in range(50):
-            try:
-                return bytes.fromhex(path.read_text().strip())
-            except ValueError:  # the writer has not finished yet
-                time.sleep(0.01)
-        raise
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.hex())
-    return key
+def load_secret(store) -> bytes:
+    """Return the web signing key: made at random on first use and kept in the store, so every worker and
+    every host serving the store signs alike (the ``secret_key`` setting overrides it; see ``create_app``)."""
+    return bytes.fromhex(store.app_secret("web", lambda: secrets.token_hex(32)))
 
 
 def csrf_token(secret: bytes, cookie_value: str) -> str:
