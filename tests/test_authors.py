@@ -125,3 +125,35 @@ def test_a_scoped_refresh_decides_only_the_touched_blocks_and_keeps_the_rest(aut
     assert merged_before == 3
     [identity] = find_author(authored, "Jose Garcia")
     assert len(author_profile(authored, identity)["variants"]) == 3
+
+
+@pytest.mark.postgres
+def test_author_pages_are_the_same_on_both_backends(tmp_path, pg_url):
+    """`authors show` on both backends, compared by names: author ids are each backend's own (SQLite inserts a
+    batch's new names in set order, PostgreSQL sorted), and so is which spelling names a merged author on a tie."""
+    from paperfeed.storage import open_store
+
+    def pages(url: str) -> dict:
+        with open_store(url) as store:
+            Ingester(store).ingest_paths([AUTHORS])
+            merged = refresh_identities(store)
+            names = sorted({name for item in store.iter_items() for name in item["authors"]})
+
+            def spellings(identity: int) -> list[str]:
+                members = store.identity_members([identity])[identity]
+                return sorted(store.author_names(members).values())
+
+            shown = {}
+            for name in names:
+                result = CliRunner().invoke(cli, ["--db", url, "authors", "show", name, "--json"])
+                assert result.exit_code == 0, result.output
+                shown[name] = sorted(({
+                    **profile, "id": None, "name": None, "variants": sorted(profile["variants"]),
+                    "papers": [(p["title"], p["published"]) for p in profile["papers"]],
+                    "collaborators": sorted((spellings(c["id"]), c["count"]) for c in profile["collaborators"]),
+                } for profile in orjson.loads(result.output)), key=orjson.dumps)
+            return {"merged": merged, "shown": shown}
+
+    on_sqlite, on_postgres = pages(str(tmp_path / "store.db")), pages(pg_url)
+    assert on_sqlite["merged"] == 3 and len(on_sqlite["shown"]) > 8
+    assert on_postgres == on_sqlite

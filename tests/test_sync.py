@@ -23,7 +23,7 @@ from paperfeed.cli import cli
 from paperfeed.config import Settings
 from paperfeed.fetch import client_from_settings
 from paperfeed.storage import open_store
-from paperfeed.storage.sync_base import SyncBusyError
+from paperfeed.storage.sync_base import SourceExistsError, SyncBusyError
 from paperfeed.sync import make_source, sync_store
 from paperfeed.sync.checks import quiet_day_note
 from paperfeed.sync.schedule import Scheduler, start_scheduler
@@ -41,13 +41,13 @@ ATOM = (SYNC_DATA / "heise_developer_2016-02-01.atom").read_bytes()
 HTML = b"<!DOCTYPE html><html><head><title>Service unavailable</title></head><body>Try later</body></html>"
 
 
-def settings_for(db: Path, **changes) -> Settings:
+def settings_for(db: Path | str, **changes) -> Settings:
     values = {"db": str(db), "allow_private_urls": True, "arxiv_interval": INTERVAL, "host_interval": 0.0,
               "retry_delay": 0.01, "http_retries": 1, "http_timeout": 2.0, "contact": "ops@example.org"}
     return Settings(**{**values, **changes})
 
 
-def run_cli(db: Path, *args: str, **env: str):
+def run_cli(db: Path | str, *args: str, **env: str):
     return CliRunner().invoke(cli, ["--db", str(db), *args], env={**ENV, **env}, catch_exceptions=False)
 
 
@@ -73,8 +73,8 @@ def sync(store, settings, names=None, since=None):
 
 
 def record_ids(store, fmt="arxiv-oai") -> list[str]:
-    return sorted(row[0] for row in store._db.execute("SELECT record_id FROM source_records WHERE format = ?",
-                                                       (fmt,)))
+    assert fmt.replace("-", "").isalnum()  # spliced into the query: read_rows is the portable, parameterless reader
+    return sorted(row[0] for row in store.read_rows(f"SELECT record_id FROM source_records WHERE format = '{fmt}'"))
 
 
 def gaps(requests) -> list[float]:
@@ -84,10 +84,10 @@ def gaps(requests) -> list[float]:
 # -- OAI-PMH harvests ------------------------------------------------------------------------------------------
 
 
-def test_oai_harvest_follows_the_token_chain_and_goes_on_incrementally(server, store, tmp_path):
+def test_oai_harvest_follows_the_token_chain_and_goes_on_incrementally(server, store):
     server.route("/oai", three_page_chain())
     add(store, "oai", "arxiv-oai", server.url("/oai"), set="physics", **{"from": "2014-10-01"})
-    report = sync(store, settings_for(tmp_path / "unused.db"))
+    report = sync(store, settings_for(store.url))
     result = report.sources[0]
     assert (result.new, result.merged, result.unchanged, result.pages, result.error) == (6, 0, 0, 3, None)
     assert len(record_ids(store)) == 6 == store.item_count()
@@ -99,13 +99,13 @@ def test_oai_harvest_follows_the_token_chain_and_goes_on_incrementally(server, s
     assert store.source("oai").cursor == {"next_from": "2015-01-06"}  # the first page's responseDate
 
     # The next sync starts at the last harvest's date; what comes again is recognised, not stored twice.
-    again = sync(store, settings_for(tmp_path / "unused.db")).sources[0]
+    again = sync(store, settings_for(store.url)).sources[0]
     assert (again.new, again.unchanged) == (0, 6)
     assert server.requests("/oai")[3].query["from"] == "2015-01-06"
     assert len(record_ids(store)) == 6
 
 
-def test_an_interrupted_harvest_resumes_from_its_token(server, store, tmp_path):
+def test_an_interrupted_harvest_resumes_from_its_token(server, store):
     chain = three_page_chain()
     outages = [Reply(503, b"down"), Reply(503, b"down")]  # both attempts (one retry) at page 2
 
@@ -116,18 +116,18 @@ def test_an_interrupted_harvest_resumes_from_its_token(server, store, tmp_path):
 
     server.route("/oai", flaky)
     add(store, "oai", "arxiv-oai", server.url("/oai"), **{"from": "2014-10-01"})
-    first = sync(store, settings_for(tmp_path / "x.db")).sources[0]
+    first = sync(store, settings_for(store.url)).sources[0]
     assert first.failed and "HTTP 503" in first.error and "resumptionToken=g0-1" in first.place
     assert first.new == 2 and store.source("oai").cursor["token"] == "g0-1"
     assert store.source("oai").failures == 1 and store.source("oai").last_error_at
 
-    resumed = sync(store, settings_for(tmp_path / "x.db")).sources[0]
+    resumed = sync(store, settings_for(store.url)).sources[0]
     assert resumed.error is None and (resumed.new, resumed.unchanged) == (4, 0)
     assert server.requests("/oai")[3].query == {"verb": "ListRecords", "resumptionToken": "g0-1"}
     assert len(record_ids(store)) == 6 and store.source("oai").failures == 0
 
 
-def test_bad_resumption_token_restarts_the_window_without_duplicates(server, store, tmp_path):
+def test_bad_resumption_token_restarts_the_window_without_duplicates(server, store):
     chain = three_page_chain()
     server.route("/oai", chain)
     add(store, "oai", "arxiv-oai", server.url("/oai"), **{"from": "2014-10-01"})
@@ -138,7 +138,7 @@ def test_bad_resumption_token_restarts_the_window_without_duplicates(server, sto
         return chain(request)
 
     server.route("/oai", expire_after_first_page)
-    result = sync(store, settings_for(tmp_path / "x.db")).sources[0]
+    result = sync(store, settings_for(store.url)).sources[0]
     assert result.error is None, result.error
     queries = [request.query for request in server.requests("/oai")]
     assert queries[1] == {"verb": "ListRecords", "resumptionToken": "g0-1"}  # answered badResumptionToken
@@ -148,10 +148,10 @@ def test_bad_resumption_token_restarts_the_window_without_duplicates(server, sto
     assert len(record_ids(store)) == 6 == len(set(record_ids(store)))
 
 
-def test_no_records_match_is_an_empty_harvest_not_an_error(server, store, tmp_path):
+def test_no_records_match_is_an_empty_harvest_not_an_error(server, store):
     server.route("/oai", xml((SYNC_DATA / "error_noRecordsMatch.xml").read_bytes()))
     add(store, "oai", "arxiv-oai", server.url("/oai"), **{"from": "2015-06-01"})
-    result = sync(store, settings_for(tmp_path / "x.db")).sources[0]
+    result = sync(store, settings_for(store.url)).sources[0]
     assert result.error is None and result.new == 0 and "no records changed since 2015-06-01" in result.notes[0]
 
 
@@ -163,22 +163,21 @@ def test_no_records_match_is_an_empty_harvest_not_an_error(server, store, tmp_pa
      "byte 0"),
     (xml(b""), "empty response", "byte 0"),
 ])
-def test_bad_pages_fail_their_source_with_a_place_and_store_nothing_of_it(server, store, tmp_path, reply, message,
-                                                                          place):
+def test_bad_pages_fail_their_source_with_a_place_and_store_nothing_of_it(server, store, reply, message, place):
     server.route("/oai", reply)
     add(store, "oai", "arxiv-oai", server.url("/oai"), **{"from": "2014-10-01"})
-    result = sync(store, settings_for(tmp_path / "x.db")).sources[0]
+    result = sync(store, settings_for(store.url)).sources[0]
     assert result.failed and message in result.error and place in result.place and "/oai?" in result.place
     assert store.item_count() == 0 and store.source("oai").cursor == {}
 
 
-def test_a_page_that_fails_to_ingest_is_rolled_back_and_the_cursor_stays(server, store, tmp_path):
+def test_a_page_that_fails_to_ingest_is_rolled_back_and_the_cursor_stays(server, store):
     head, records, tail = recorded_records()
     broken = records[1].replace(b"<header>", b"<headr>").replace(b"</header>", b"</headr>")
     chain = OaiChain([records[0:2], [records[2], broken], records[4:6]])
     server.route("/oai", chain)
     add(store, "oai", "arxiv-oai", server.url("/oai"), **{"from": "2014-10-01"})
-    result = sync(store, settings_for(tmp_path / "x.db")).sources[0]
+    result = sync(store, settings_for(store.url)).sources[0]
     assert result.failed and "no <header>" in result.error and "<record> 2" in result.place
     assert result.new == 2 and store.item_count() == 2  # page 1 whole, nothing of page 2
     assert store.source("oai").cursor["token"] == "g0-1"
@@ -188,7 +187,7 @@ def test_a_page_that_fails_to_ingest_is_rolled_back_and_the_cursor_stays(server,
 # -- arxiv (RSS + API), hf-daily, feed ------------------------------------------------------------------------
 
 
-def test_arxiv_kind_reads_rss_then_the_api_in_batches_sharing_one_polite_connection(server, store, tmp_path):
+def test_arxiv_kind_reads_rss_then_the_api_in_batches_sharing_one_polite_connection(server, store):
     def rss(request):
         if request.headers.get("if-none-match") == '"day1"':
             return Reply(304, b"", {"ETag": '"day1"'})
@@ -200,34 +199,34 @@ def test_arxiv_kind_reads_rss_then_the_api_in_batches_sharing_one_polite_connect
     store.add_source(make_source("ml", "arxiv", server.url("/rss"), None,
                                  {"categories": "cs.LG,cs.CL", "api_url": server.url("/api/query")}, True))
     add(store, "bulk", "arxiv-oai", server.url("/oai"), **{"from": "2014-10-01"})
-    report = sync(store, settings_for(tmp_path / "x.db"))
+    report = sync(store, settings_for(store.url))
     assert [result.error for result in report.sources] == [None, None]
     api_call = server.requests("/api/query")[0]
     announced = api_call.query["id_list"].split(",")
     assert "2401.01234" in announced and len(announced) == len(set(announced)) == int(api_call.query["max_results"])
-    formats = {row[0] for row in store._db.execute("SELECT DISTINCT format FROM source_records")}
+    formats = {row[0] for row in store.read_rows("SELECT DISTINCT format FROM source_records")}
     assert formats == {"arxiv-rss", "arxiv-atom", "arxiv-oai"}
     requests = server.requests()
     assert min(gaps(requests)) >= INTERVAL, gaps(requests)
     assert len({request.client_port for request in requests}) == 1
     assert all("ops@example.org" in request.headers["user-agent"] for request in requests)
 
-    again = sync(store, settings_for(tmp_path / "x.db"), names={"ml"}).sources[0]
+    again = sync(store, settings_for(store.url), names={"ml"}).sources[0]
     assert again.notes == ["feed not modified since the last sync"] and again.new == 0
     assert len(server.requests("/api/query")) == 1
 
 
-def test_a_day_without_announcements_is_reported_as_such(server, store, tmp_path):
+def test_a_day_without_announcements_is_reported_as_such(server, store):
     saturday = RSS.split(b"    <item>")[0].replace(b"Mon, 15 Jan 2024", b"Sat, 13 Jan 2024") + b"</channel></rss>"
     server.route("/rss/cs.LG", xml(saturday))
     add(store, "ml", "arxiv", server.url("/rss"), categories="cs.LG")
-    result = sync(store, settings_for(tmp_path / "x.db")).sources[0]
+    result = sync(store, settings_for(store.url)).sources[0]
     assert result.error is None and result.new == 0
     assert result.notes == ["2024-01-13 (Saturday): no arXiv announcements, weekend, nothing is announced"]
     assert server.requests("/api/query") == []
 
 
-def test_hf_daily_fetches_each_day_within_the_rate_cap(server, store, tmp_path):
+def test_hf_daily_fetches_each_day_within_the_rate_cap(server, store):
     today = date.today()
     days = [(today - timedelta(days=back)).isoformat() for back in (3, 2, 1, 0)]
 
@@ -237,7 +236,7 @@ def test_hf_daily_fetches_each_day_within_the_rate_cap(server, store, tmp_path):
 
     server.route("/api/daily_papers", daily)
     add(store, "hf", "hf-daily", server.url("/api/daily_papers"))
-    result = sync(store, settings_for(tmp_path / "x.db", hf_max_calls=2, hf_window=0.3), since=days[0]).sources[0]
+    result = sync(store, settings_for(store.url, hf_max_calls=2, hf_window=0.3), since=days[0]).sources[0]
     assert result.error is None
     requests = server.requests("/api/daily_papers")
     assert [request.query["date"] for request in requests] == days
@@ -249,7 +248,7 @@ def test_hf_daily_fetches_each_day_within_the_rate_cap(server, store, tmp_path):
     assert result.new == 9 and result.merged == 9 * (len(days) - len(weekend) - 1)
 
 
-def test_feed_sources_bad_input_and_the_others_go_on(server, store, tmp_path):
+def test_feed_sources_bad_input_and_the_others_go_on(server, store):
     server.route("/good.atom", Reply(200, ATOM, {"Content-Type": "application/atom+xml",
                                                  "Last-Modified": "Mon, 01 Feb 2016 10:00:00 GMT"}))
     server.route("/page.html", Reply(200, HTML, {"Content-Type": "text/html"}))
@@ -257,7 +256,7 @@ def test_feed_sources_bad_input_and_the_others_go_on(server, store, tmp_path):
     server.route("/gone", Reply(404, b"no"))
     for name, path in (("a-html", "/page.html"), ("b-json", "/json"), ("c-gone", "/gone"), ("d-good", "/good.atom")):
         add(store, name, "feed", server.url(path))
-    report = sync(store, settings_for(tmp_path / "x.db"))
+    report = sync(store, settings_for(store.url))
     by_name = {result.name: result for result in report.sources}
     assert "HTML page" in by_name["a-html"].error
     assert "not an RSS or Atom feed: no XML root element" in by_name["b-json"].error
@@ -267,10 +266,10 @@ def test_feed_sources_bad_input_and_the_others_go_on(server, store, tmp_path):
     assert store.source("a-html").failures == 1 and store.source("d-good").failures == 0
 
 
-def test_loopback_sources_are_refused_unless_allowed(server, store, tmp_path):
+def test_loopback_sources_are_refused_unless_allowed(server, store):
     server.route("/good.atom", Reply(200, ATOM))
     add(store, "local", "feed", server.url("/good.atom"))
-    result = sync(store, settings_for(tmp_path / "x.db", allow_private_urls=False)).sources[0]
+    result = sync(store, settings_for(store.url, allow_private_urls=False)).sources[0]
     assert result.failed and "loopback address 127.0.0.1" in result.error
     assert server.requests() == []
 
@@ -278,8 +277,8 @@ def test_loopback_sources_are_refused_unless_allowed(server, store, tmp_path):
 # -- CLI ------------------------------------------------------------------------------------------------------
 
 
-def test_cli_sources_add_list_remove_and_sync_exit_status(server, tmp_path):
-    db = tmp_path / "cli.db"
+def test_cli_sources_add_list_remove_and_sync_exit_status(server, backend_url):
+    db = backend_url
     server.route("/good.atom", Reply(200, ATOM, {"Content-Type": "application/atom+xml"}))
     server.route("/page.html", Reply(200, HTML, {"Content-Type": "text/html"}))
     assert run_cli(db, "sources", "add", "news", "--kind", "feed", "--url", server.url("/good.atom"),
@@ -328,7 +327,7 @@ def test_cli_sources_add_refuses_bad_configuration_in_one_line(tmp_path, args, m
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
-def test_sources_import_from_toml(tmp_path):
+def test_sources_import_from_toml(tmp_path, backend_url):
     toml = tmp_path / "sources.toml"
     toml.write_text('''
 [[source]]
@@ -352,7 +351,7 @@ label = "The Guardian"
 name = "bad"
 kind = "feed"
 ''', encoding="utf-8")
-    db = tmp_path / "x.db"
+    db = backend_url
     result = run_cli(db, "sources", "import", str(toml))
     assert result.exit_code == 1
     assert "FAILED" in result.output and "[[source]] 3: kind feed needs --url" in result.output
@@ -383,22 +382,26 @@ def test_bad_setting_is_a_usage_error(tmp_path):
 # -- lock and scheduling ----------------------------------------------------------------------------------------
 
 
-def test_two_syncs_never_run_at_once(server, store, tmp_path):
+def test_two_syncs_never_run_at_once(server, store, backend_url):
     server.route("/good.atom", Reply(200, ATOM))
     add(store, "news", "feed", server.url("/good.atom"))
     with store.sync_lock("the test"):
-        with pytest.raises(SyncBusyError, match="the test"):
-            sync(store, settings_for(store.path))
-        result = run_cli(store.path, "sync")
+        with pytest.raises(SyncBusyError, match=f"the test, pid {os.getpid()}, since 20"):
+            sync(store, settings_for(backend_url))
+        result = run_cli(backend_url, "sync")
         assert result.exit_code == 1 and "another sync is running on this store (the test" in result.output
-    assert sync(store, settings_for(store.path)).sources[0].new == 15  # released with the block
+    assert sync(store, settings_for(backend_url)).sources[0].new == 15  # released with the block
+    with pytest.raises(RuntimeError, match="boom"), store.sync_lock("failing"):
+        raise RuntimeError("boom")
+    with store.sync_lock("after a failure"):  # a block that raised released the lock too
+        pass
 
 
-def test_scheduler_runs_sync_periodically_and_skips_a_round_while_locked(server, store, tmp_path):
+def test_scheduler_runs_sync_periodically_and_skips_a_round_while_locked(server, store, backend_url):
     server.route("/good.atom", Reply(200, ATOM))
     add(store, "news", "feed", server.url("/good.atom"))
     reports = []
-    settings = settings_for(store.path, sync_interval=0.002)  # 0.12 s
+    settings = settings_for(backend_url, sync_interval=0.002)  # 0.12 s
     with store.sync_lock("cron"):
         scheduler = start_scheduler(settings, on_report=reports.append)
         time.sleep(0.3)
@@ -408,9 +411,37 @@ def test_scheduler_runs_sync_periodically_and_skips_a_round_while_locked(server,
         time.sleep(0.02)
     scheduler.stop(timeout=5)
     assert len(reports) >= 2 and reports[0].sources[0].new == 15 and reports[1].sources[0].unchanged == 15
-    assert start_scheduler(settings_for(store.path)) is None  # sync_interval 0: no periodic sync
+    assert start_scheduler(settings_for(backend_url)) is None  # sync_interval 0: no periodic sync
     with pytest.raises(ValueError):
         Scheduler(settings, 0)
+
+
+def test_a_cursor_saved_in_a_write_group_commits_and_rolls_back_with_it(store, backend_url):
+    add(store, "oai", "arxiv-oai", "http://127.0.0.1:9/oai", **{"from": "2014-10-01"})
+    with open_store(backend_url) as other:
+        with pytest.raises(RuntimeError, match="crash"), store.write_group() as commit_now:
+            store.save_cursor("oai", {"token": "kept"})
+            assert other.source("oai").cursor == {}  # not committed on its own
+            commit_now()
+            assert other.source("oai").cursor == {"token": "kept"}
+            store.save_cursor("oai", {"token": "lost"})
+            raise RuntimeError("crash")
+        assert store.source("oai").cursor == other.source("oai").cursor == {"token": "kept"}
+        store.save_cursor("oai", {"token": "alone"})  # outside a group: a transaction of its own
+        assert other.source("oai").cursor == {"token": "alone"}
+        store.record_sync_result("oai", "2026-01-02T03:04:05+00:00", "HTTP 503", {"new": 1})
+        store.record_sync_result("oai", "2026-01-03T03:04:05+00:00", "HTTP 503", {"new": 0})
+        row = other.source("oai")
+        assert (row.failures, row.last_error, row.last_error_at, row.last_ok_at) == (
+            2, "HTTP 503", "2026-01-03T03:04:05+00:00", None)
+        store.record_sync_result("oai", "2026-01-04T03:04:05+00:00", None, {"new": 7})
+        row = other.source("oai")
+        assert (row.failures, row.last_ok_at, row.last_run_at, row.last_summary) == (
+            0, "2026-01-04T03:04:05+00:00", "2026-01-04T03:04:05+00:00", {"new": 7})
+    with pytest.raises(SourceExistsError, match="'oai' exists already"):
+        add(store, "oai", "feed", "http://127.0.0.1:9/feed")
+    assert store.source("oai").kind == "arxiv-oai"  # the failed add changed nothing
+    assert store.remove_source("oai") and not store.remove_source("oai") and store.sources() == []
 
 
 def test_quiet_day_notes():
@@ -422,27 +453,35 @@ def test_quiet_day_notes():
 # -- crashes ------------------------------------------------------------------------------------------------
 
 
-def cursor_token(db: Path) -> str | None:
-    try:
-        connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2)
+def cursor_token(db: str) -> str | None:
+    """The committed cursor's token, read behind the syncing process's back (read-only, never waiting on it)."""
+    query = "SELECT cursor FROM sync_state WHERE source = 'bulk'"
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True, connect_timeout=5) as connection:
+            row = connection.execute(query).fetchone()
+    else:
         try:
-            row = connection.execute("SELECT cursor FROM sync_state WHERE source = 'bulk'").fetchone()
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        return None
+            connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2)
+            try:
+                row = connection.execute(query).fetchone()
+            finally:
+                connection.close()
+        except sqlite3.Error:
+            return None
     return orjson.loads(row[0]).get("token") if row else None
 
 
 @pytest.mark.slow
-def test_kill_9_mid_harvest_then_rerun_stores_every_record_exactly_once(server, tmp_path):
+def test_kill_9_mid_harvest_then_rerun_stores_every_record_exactly_once(server, backend_url):
     chain, ids = numbered_chain(pages=40, per_page=5)
     server.route("/oai", chain)
-    db = tmp_path / "killed.db"
+    db = backend_url
     assert run_cli(db, "sources", "add", "bulk", "--kind", "arxiv-oai", "--url", server.url("/oai"),
                    "--from", "2025-12-01").exit_code == 0
     env = {**{k: v for k, v in os.environ.items() if k != "PAPERFEED_DB"}, **ENV}
-    command = [sys.executable, "-m", "paperfeed", "--db", str(db), "sync"]
+    command = [sys.executable, "-m", "paperfeed", "--db", db, "sync"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 30
     try:
@@ -482,12 +521,12 @@ def test_kill_9_mid_harvest_then_rerun_stores_every_record_exactly_once(server, 
 
 
 @pytest.mark.slow
-def test_a_lock_held_by_a_killed_process_is_free(tmp_path):
-    db = tmp_path / "lock.db"
+def test_a_lock_held_by_a_killed_process_is_free(backend_url):
+    db = backend_url
     open_store(db).close()
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time\nfrom paperfeed.storage import open_store\n"
-        f"store = open_store({str(db)!r})\nwith store.sync_lock('doomed'):\n"
+        f"store = open_store({db!r})\nwith store.sync_lock('doomed'):\n"
         "    print('locked', flush=True)\n    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -499,17 +538,20 @@ def test_a_lock_held_by_a_killed_process_is_free(tmp_path):
         holder.wait(timeout=10)
         holder.stdout.close()
     with open_store(db) as store, store.sync_lock("me"):
-        pass
+        # What the killed holder left behind is not reported: the live holder is.
+        with open_store(db) as other, pytest.raises(SyncBusyError, match=r"running on this store \(me, pid "):
+            with other.sync_lock("you"):
+                pass
 
 
-def test_sync_every_runs_rounds_until_interrupted_and_exits_cleanly(server, tmp_path):
+def test_sync_every_runs_rounds_until_interrupted_and_exits_cleanly(server, backend_url):
     server.route("/news.atom", Reply(200, ATOM, {"Content-Type": "application/atom+xml",
                                                  "Last-Modified": "Mon, 01 Feb 2016 10:00:00 GMT"}))
-    db = tmp_path / "every.db"
+    db = backend_url
     assert run_cli(db, "sources", "add", "news", "--kind", "feed", "--url", server.url("/news.atom")).exit_code == 0
     env = {**{k: v for k, v in os.environ.items() if k != "PAPERFEED_DB"}, **ENV}
     # 0.02 minutes: rounds 1.2 s apart, ample to interrupt right after the second round, short for a test.
-    command = [sys.executable, "-m", "paperfeed", "--db", str(db), "sync", "--every", "0.02"]
+    command = [sys.executable, "-m", "paperfeed", "--db", db, "sync", "--every", "0.02"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         waits = 0

@@ -48,10 +48,18 @@ def _tag_new_items(store, settings) -> None:
 
 def _refresh_search(store, settings) -> None:
     """Apply what the sync stored to the search indexes; a failure leaves them behind, reported by search."""
-    from ..search import refresh_indexes
+    from ..search import SearchIndexError, refresh_indexes
+    from ..storage import StoreError
 
     try:
         refresh_indexes(store, settings)
+    except (SearchIndexError, StoreError) as error:
+        # Search not usable for this store (an index built for another model, a backend without it): not a
+        # fault of the sync, so one line, as `paperfeed ingest` says it, not a traceback after every round.
+        if isinstance(error, StoreError) and not error.usage:
+            log.exception("search index update after sync failed")
+        else:
+            log.warning("search index not updated after sync: %s", error)
     except Exception:  # the records are stored; `paperfeed index` catches the indexes up later
         log.exception("search index update after sync failed")
 
