@@ -230,6 +230,11 @@ from .cli_daily import daily, digest, library, recommend, submit, users, vote  #
 for _command in (daily, users, library, vote, submit, recommend, digest):
     cli.add_command(_command)
 
+from .cli_admin import copy_command, migrate  # noqa: E402 -- same reason
+
+cli.add_command(migrate)
+cli.add_command(copy_command)
+
 
 def main() -> None:
     """Entry point of the console script and ``python -m paperfeed``."""

@@ -99,6 +99,9 @@ class Store(SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, 
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str
+    local_tables: frozenset[str] = frozenset({"schema_migrations"})
+    """Tables of one database's own state, never copied to another store (``paperfeed copy``): its migration log,
+    a lock's holder, an index the destination rebuilds from the store."""
 
     @abc.abstractmethod
     def migrate(self) -> list[str]:
@@ -107,6 +110,18 @@ class Store(SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, 
     @abc.abstractmethod
     def applied_migrations(self) -> list[str]:
         """Names of the migrations recorded in the database, in order."""
+
+    @abc.abstractmethod
+    def known_migrations(self) -> list[str]:
+        """Names of every migration this paperfeed has for the backend, in the order applied."""
+
+    def pending_migrations(self) -> list[str]:
+        """Names of the known migrations not applied yet; a newer paperfeed's store is a StoreError."""
+        applied, known = self.applied_migrations(), self.known_migrations()
+        unknown = [name for name in applied if name not in known]
+        if unknown:
+            raise StoreError(f"{self.url} was written by a newer paperfeed (migrations {', '.join(unknown)})")
+        return [name for name in known if name not in applied]
 
     @abc.abstractmethod
     def ingest_session(self) -> AbstractContextManager[IngestSession]:

@@ -92,6 +92,10 @@ class PostgresStore(_NotOnPostgresYet, PostgresSearchStorage, PostgresSyncStorag
                     PostgresWebStorage, PostgresDailyStorage, Store):
     """A store in a PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
+    # Never copied by `paperfeed copy`: who holds the sync's advisory lock, and the full-text index with its
+    # progress (the destination rebuilds it from its change log, as SQLite's tantivy index is rebuilt).
+    local_tables = frozenset({"schema_migrations", "sync_lock", "item_fulltext", "search_index_progress"})
+
     def __init__(self, url: str, *, pool_size: int = 4, connect_timeout: float = 10.0) -> None:
         self.url = redact(url)
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
@@ -108,9 +112,9 @@ class PostgresStore(_NotOnPostgresYet, PostgresSearchStorage, PostgresSyncStorag
 
     @property
     def path(self):
-        """No file: the search indexes (which find their directory from a SQLite store's path) are not ported."""
-        raise StoreError("search indexes are not available on PostgreSQL yet; use a SQLite store for them",
-                         usage=True)
+        """Absent: a PostgreSQL store has no file (``getattr(store, "path", None)`` is None); its local search
+        index files go to ``default_index_directory()``."""
+        raise AttributeError("a PostgreSQL store has no file path")
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -120,6 +124,9 @@ class PostgresStore(_NotOnPostgresYet, PostgresSearchStorage, PostgresSyncStorag
             "name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
         return [row[0] for row in self._conn.execute("SELECT name FROM schema_migrations ORDER BY seq")]
+
+    def known_migrations(self) -> list[str]:
+        return [name for name, _ in MIGRATIONS]
 
     def migrate(self) -> list[str]:
         known = [name for name, _ in MIGRATIONS]
@@ -288,7 +295,8 @@ class PostgresStore(_NotOnPostgresYet, PostgresSearchStorage, PostgresSyncStorag
         for item_id, name, confidence, assigned_by in db.execute(
             "SELECT it.item_id, t.name, it.confidence, it.assigned_by FROM item_topics it "
             # COLLATE "C": the same byte order as SQLite's, whatever the database's locale.
-            "JOIN topics t ON t.id = it.topic_id WHERE it.item_id = ANY(%s) ORDER BY it.item_id, t.name COLLATE \"C\"",
+            "JOIN topics t ON t.id = it.topic_id WHERE it.item_id = ANY(%s) ORDER BY it.item_id, t.name COLLATE \"C\", "
+            "it.assigned_by COLLATE \"C\"",  # a topic both a source and the tagger gave: the same order
             (ids,),
         ):
             items[item_id]["topics"].append({"name": name, "confidence": confidence, "assigned_by": assigned_by})

@@ -91,6 +91,9 @@ class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQ
         )
         return [row[0] for row in self._db.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
 
+    def known_migrations(self) -> list[str]:
+        return [name for name, _ in MIGRATIONS]
+
     def migrate(self) -> list[str]:
         applied = self.applied_migrations()
         known = [name for name, _ in MIGRATIONS]
@@ -166,7 +169,9 @@ class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQ
 
     def _author_id_map(self, names: set[str]) -> dict[str, int]:
         _trim(self._author_ids)  # before filling: the returned map must hold every name of this batch
-        missing = [name for name in names if name not in self._author_ids]
+        # Sorted: ids then follow the names, not the hash seed's set order (which spelling names a merged
+        # author on a tie depends on ids).
+        missing = sorted(name for name in names if name not in self._author_ids)
         if missing:
             self._db.executemany(
                 "INSERT OR IGNORE INTO authors (name, key) VALUES (?, ?)",
@@ -241,7 +246,8 @@ class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQ
             items[item_id]["categories"].append(category)
         for item_id, name, confidence, assigned_by in db.execute(
             "SELECT it.item_id, t.name, it.confidence, it.assigned_by FROM item_topics it "
-            f"JOIN topics t ON t.id = it.topic_id WHERE it.item_id IN ({marks}) ORDER BY it.item_id, t.name", ids
+            f"JOIN topics t ON t.id = it.topic_id WHERE it.item_id IN ({marks}) ORDER BY it.item_id, t.name, "
+            "it.assigned_by", ids
         ):
             items[item_id]["topics"].append({"name": name, "confidence": confidence, "assigned_by": assigned_by})
         raw_column = ", raw" if with_raw else ""
