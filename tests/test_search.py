@@ -1,9 +1,13 @@
-"""Search on a real store: keyword (tantivy BM25), semantic (WordLlama + usearch), hybrid, similar items."""
+"""Search on a real store: keyword (tantivy BM25 on SQLite, full text in PostgreSQL), semantic (WordLlama +
+usearch), hybrid, similar items; storage-facing tests run on both backends."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
+import threading
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -12,9 +16,9 @@ from click.testing import CliRunner
 from paperfeed.cli import cli
 from paperfeed.config import Settings
 from paperfeed.ingest import Ingester
-from paperfeed.search import fuse, open_indexer, open_search, parse_query
+from paperfeed.search import fuse, index_directory, open_indexer, open_search, parse_query
 from paperfeed.search.embed import WordLlamaEmbedder
-from paperfeed.storage import open_store
+from paperfeed.storage import Store, open_store
 
 from datafiles import DATA, LISTING, LISTING_UNIQUE
 
@@ -34,17 +38,74 @@ def embedder():
     return WordLlamaEmbedder()
 
 
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+_databases = itertools.count(1)
+
+
+@dataclass
+class Corpus:
+    store: Store
+    service: object
+    report: object
+    settings: Settings
+
+    def __iter__(self):
+        return iter((self.store, self.service, self.report, self.settings))
+
+
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory, embedder):
-    """A store holding a real arXiv listing day and a Guardian feed, indexed for search."""
-    db = tmp_path_factory.mktemp("search") / "store.db"
-    settings = Settings.load(db=str(db))
-    store = open_store(db)
-    Ingester(store).ingest_paths([LISTING, NEWS])
-    report = open_indexer(store, settings).update()
-    service = open_search(store, settings, embedder=embedder)
-    yield store, service, report, settings
-    store.close()
+def corpora(tmp_path_factory, embedder):
+    """``build(backend)``: a store holding a real arXiv listing day and a Guardian feed, indexed for search,
+    built once per backend for the module (so a test can compare the two)."""
+    built: dict[str, Corpus] = {}
+
+    def build(backend: str, pg_server=None) -> Corpus:
+        if backend not in built:
+            root = tmp_path_factory.mktemp(f"search-{backend}")
+            if backend == "sqlite":
+                url = str(root / "store.db")
+                settings = Settings.load(db=url)
+            else:
+                url = pg_server.create_database(f"paperfeed_search_{next(_databases)}")
+                settings = Settings.load(db=url, index_dir=str(root / "index"))
+            store = open_store(url)
+            Ingester(store).ingest_paths([LISTING, NEWS])
+            report = open_indexer(store, settings).update()
+            built[backend] = Corpus(store, open_search(store, settings, embedder=embedder), report, settings)
+        return built[backend]
+
+    yield build
+    for corpus in built.values():
+        corpus.store.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def indexed(request, corpora):
+    """The indexed corpus on each backend in turn."""
+    pg_server = request.getfixturevalue("pg_server") if request.param == "postgres" else None
+    return corpora(request.param, pg_server)
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    """The user's data directory, where a PostgreSQL store's index files go by default, inside tmp_path."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def settings_for(data_home):
+    """Settings of a store with the default index directory (beside a SQLite file, in ``data_home`` for PostgreSQL)."""
+    return lambda url: Settings.load(db=str(url))
+
+
+def execute(store, sql: str, params: tuple = ()) -> list[tuple]:
+    """Run SQL written with ``?`` placeholders on either backend: for test set-up no storage method offers
+    (deleting an item, writing rows by hand)."""
+    if hasattr(store, "_db"):
+        return store._db.execute(sql, params).fetchall()
+    cursor = store._conn.execute(sql.replace("?", "%s"), params)
+    return cursor.fetchall() if cursor.description else []
 
 
 def ids_of(results) -> list[int]:
@@ -76,23 +137,39 @@ def test_year_filter_covers_the_whole_year_and_a_bad_date_is_searched_as_text():
     assert parsed.terms == ["after:2025-13-40", "http://example.org"]
 
 
-@pytest.mark.parametrize("text", ['"', '""', "-", "*", "a*", "AND OR NOT", "title:(", "author:", '"unbalanced phrase',
-                                  "((()))", "^2~3", "\\", "\x00", "ünïcödé 数据", "a" * 500, "category:", "-\"x\"",
-                                  "NEAR/3", "field:value:other", "[1 TO 5]", "{}", "'; DROP TABLE items; --"])
+NASTY = ['"', '""', "-", "*", "a*", "AND OR NOT", "title:(", "author:", '"unbalanced phrase',
+         "((()))", "^2~3", "\\", "\x00", "ünïcödé 数据", "a" * 500, "category:", "-\"x\"",
+         "NEAR/3", "field:value:other", "[1 TO 5]", "{}", "'; DROP TABLE items; --",
+         # tsquery syntax, which must never reach PostgreSQL as syntax
+         "a & b | !c", "tensor & !quadrifocal", "<->", "a <-> b", "a <2> b", "x:*", ":*", "tensor:A", "tensor:*AB",
+         "'", "''", "'tensor' & 'synchronization'", "!!", "(a|b)&!c", "\\'x", "e.g., (i.e.)", "-'", "author:'",
+         'author:"\x00"', "source:&", "topic:!!", "category:'", "kind:|", "tens*:*", "-*", "\x00*", "-\x00"]
+
+
+@pytest.mark.parametrize("text", NASTY)
 def test_every_string_is_a_valid_query(indexed, text):
     _, service, _, _ = indexed
     for mode in ("keyword", "semantic", "hybrid"):
         results = service.search(text, mode=mode)
         assert isinstance(results.hits, list)
+    assert isinstance(service.search(text, mode="keyword", offset=3).hits, list)
 
 
 def test_random_strings_never_raise(indexed):
     _, service, _, _ = indexed
-    alphabet = 'ab -*":()[]{}^~\\/!?&|+=.,;\'\x00é数'
+    alphabet = 'ab -*":()[]{}^~\\/!?&|+=.,;\'\x00é数<>:'
     generator = random.Random(7)
     for _ in range(200):
         text = "".join(generator.choice(alphabet) for _ in range(generator.randrange(1, 20)))
         service.search(text, mode="keyword")
+    long_query = "".join(generator.choice(alphabet + "tensor ") for _ in range(20_000))
+    assert isinstance(service.search(long_query, mode="keyword").hits, list)
+    many_words = " ".join(f"w{n} -x{n} p{n}* author:a{n}" for n in range(300))
+    assert service.search(many_words, mode="keyword").hits == []
+    # Deep enough to exhaust a recursive query walker, were it sent whole.
+    for huge in ('"' + "word " * 20_000 + '"', "tensor " * 5_000, "a.b." * 5_000, f'author:"{"x " * 20_000}"',
+                 "-a-b" * 5_000, " ".join(f"p{n}*" for n in range(3_000))):
+        assert isinstance(service.search(huge, mode="keyword").hits, list)
 
 
 # -- keyword ranking ------------------------------------------------------------------------
@@ -177,12 +254,33 @@ def test_snippets_mark_matches_and_escape_html(indexed):
     assert "<mark>tensors</mark>" in hit.snippet_html.lower()
 
 
+@pytest.mark.postgres
+def test_keyword_results_agree_across_backends(corpora, pg_server):
+    """BM25 (tantivy) and ts_rank_cd (PostgreSQL) score differently but agree where it matters: every title
+    finds its paper first on both, and five words of an abstract find nearly the same top 10."""
+    sqlite, postgres = corpora("sqlite"), corpora("postgres", pg_server)
+    records = listing_records()
+    for record in records:
+        for corpus in (sqlite, postgres):
+            hits = corpus.service.search(record["title"], mode="keyword").hits
+            assert hits[0].id == corpus.store.find_item(record["id"]), (record["title"], corpus.store.url)
+    generator = random.Random(5)
+    overlaps = []
+    for record in generator.sample(records, 60):
+        words = record["summary"].split()
+        start = generator.randrange(0, max(1, len(words) - 5))
+        query = " ".join(words[start:start + 5])
+        found = [{hit.title for hit in corpus.service.search(query, mode="keyword").hits} for corpus in (sqlite, postgres)]
+        overlaps.append(len(found[0] & found[1]) / max(1, len(found[0] | found[1])))
+    assert sum(overlaps) / len(overlaps) >= 0.9, overlaps
+
+
 # -- semantic and hybrid --------------------------------------------------------------------
 
 def test_every_item_has_a_stored_unit_vector(indexed, embedder):
     store, _, report, _ = indexed
     assert report.embedded == store.item_count() == LISTING_UNIQUE + 55
-    stored = store.item_vectors(embedder.name, list(range(1, store.item_count() + 1)))
+    stored = store.item_vectors(embedder.name, store.item_ids_after(0, 10_000))
     assert len(stored) == store.item_count()
     vector = np.frombuffer(next(iter(stored.values()))[1], dtype=np.float16).astype(np.float32)
     assert vector.shape == (embedder.dim,) and abs(np.linalg.norm(vector) - 1) < 1e-2
@@ -249,10 +347,38 @@ def embedder_reference(texts):
 
 # -- staying in step with the store ---------------------------------------------------------
 
-def test_index_follows_new_changed_and_reingested_items(tmp_path, embedder):
-    db = tmp_path / "store.db"
-    settings = Settings.load(db=str(db))
-    with open_store(db) as store:
+def test_the_change_log_bumps_an_item_on_every_change(store):
+    """One row per item, its sequence bumped by every insert, update, delete and retag."""
+    Ingester(store).ingest_paths([NEWS])
+    changes = store.search_changes(0, 1000)
+    assert len(changes) == store.pending_search_changes(0) == 55
+    assert store.last_search_change() == changes[-1][0]
+    assert [seq for seq, _ in changes] == sorted(seq for seq, _ in changes)
+    retitled, retagged = changes[0][1], changes[1][1]
+
+    def changed_since(last: int) -> list[int]:
+        return [item_id for _, item_id in store.search_changes(last, 100)]
+
+    last = store.last_search_change()
+    execute(store, "UPDATE items SET title = title || '!' WHERE id = ?", (retitled,))
+    assert changed_since(last) == [retitled] and store.pending_search_changes(0) == 55
+    last = store.last_search_change()
+    execute(store, "INSERT INTO topics (name, slug) VALUES ('Agents', 'agents')")
+    topic = execute(store, "SELECT id FROM topics WHERE slug = 'agents'")[0][0]
+    execute(store, "INSERT INTO item_topics (item_id, topic_id, assigned_by, confidence) VALUES (?, ?, 'user', 1.0)",
+            (retagged, topic))
+    assert changed_since(last) == [retagged]
+    last = store.last_search_change()
+    execute(store, "DELETE FROM item_topics WHERE item_id = ?", (retagged,))
+    assert changed_since(last) == [retagged]
+    last = store.last_search_change()
+    execute(store, "DELETE FROM items WHERE id = ?", (retitled,))
+    assert changed_since(last) == [retitled] and store.pending_search_changes(0) == 55
+    assert store.search_documents([retitled, retagged]).keys() == {retagged}
+
+def test_index_follows_new_changed_and_reingested_items(backend_url, settings_for, embedder):
+    settings = settings_for(backend_url)
+    with open_store(backend_url) as store:
         Ingester(store).ingest_paths([NEWS])
         service = open_search(store, settings, embedder=embedder)
         assert service.search("trump", mode="keyword").behind == {"keyword": 55}
@@ -278,14 +404,13 @@ def test_index_follows_new_changed_and_reingested_items(tmp_path, embedder):
         assert service.keyword.document_count() == store.item_count()
 
 
-def test_a_deleted_item_leaves_both_indexes(tmp_path, embedder):
-    db = tmp_path / "store.db"
-    settings = Settings.load(db=str(db))
-    with open_store(db) as store:
+def test_a_deleted_item_leaves_both_indexes(backend_url, settings_for, embedder):
+    settings = settings_for(backend_url)
+    with open_store(backend_url) as store:
         Ingester(store).ingest_paths([LISTING])
         open_indexer(store, settings).update()
         target = store.find_item("2602.22639")
-        store._db.execute("DELETE FROM items WHERE id = ?", (target,))
+        execute(store, "DELETE FROM items WHERE id = ?", (target,))
         report = open_indexer(store, settings).update()
         assert report.deleted == 1
         service = open_search(store, settings, embedder=embedder)
@@ -299,8 +424,8 @@ def invoke(*args, env=None):
     return CliRunner().invoke(cli, list(args), env={"CI": "1", **(env or {})}, catch_exceptions=False)
 
 
-def test_cli_ingest_indexes_and_search_prints_json(tmp_path):
-    db = str(tmp_path / "store.db")
+def test_cli_ingest_indexes_and_search_prints_json(backend_url, data_home):
+    db = backend_url
     result = invoke("--db", db, "ingest", str(LISTING))
     assert result.exit_code == 0, result.output
     assert f"search index: {LISTING_UNIQUE} indexed" in result.output
@@ -312,8 +437,8 @@ def test_cli_ingest_indexes_and_search_prints_json(tmp_path):
     assert len(json.loads(similar.stdout)) == 5
 
 
-def test_cli_reports_an_index_behind_the_store_and_catches_up(tmp_path):
-    db = str(tmp_path / "store.db")
+def test_cli_reports_an_index_behind_the_store_and_catches_up(backend_url, data_home):
+    db = backend_url
     assert invoke("--db", db, "ingest", "--no-index", str(NEWS)).exit_code == 0
     behind = invoke("--db", db, "search", "trump")
     assert "55 changed items behind" in behind.stderr
@@ -324,8 +449,8 @@ def test_cli_reports_an_index_behind_the_store_and_catches_up(tmp_path):
     assert "behind" not in invoke("--db", db, "search", "trump").stderr
 
 
-def test_cli_usage_errors(tmp_path):
-    db = str(tmp_path / "store.db")
+def test_cli_usage_errors(backend_url, data_home):
+    db = backend_url
     assert invoke("--db", db, "search", "--mode", "fuzzy", "x").exit_code == 2
     unknown = invoke("--db", db, "search", "x", env={"PAPERFEED_EMBEDDER": "bert-huge"})
     assert unknown.exit_code == 1 and "unknown embedder 'bert-huge'" in unknown.stderr
@@ -333,11 +458,11 @@ def test_cli_usage_errors(tmp_path):
     assert missing.exit_code == 1 and "no item matches" in missing.stderr
 
 
-def test_a_sync_leaves_the_search_indexes_current(tmp_path):
+def test_a_sync_leaves_the_search_indexes_current(backend_url, data_home):
     """Records a sync stores are searchable at once: sync applies the change log as ingest does."""
     from replay_server import ReplayServer, Reply
 
-    db = str(tmp_path / "store.db")
+    db = backend_url
     env = {"PAPERFEED_ALLOW_PRIVATE_URLS": "1", "PAPERFEED_HOST_INTERVAL": "0"}
     with ReplayServer() as server:
         server.route("/guardian.rss", Reply(200, NEWS.read_bytes(), {"Content-Type": "application/rss+xml"}))
@@ -358,3 +483,140 @@ def test_loading_the_embedder_leaves_logging_alone():
             "root = logging.getLogger(); print(len(root.handlers), root.level)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.stdout.split() == ["0", str(logging.WARNING)], run.stderr
+
+
+# -- PostgreSQL: full text in the database, a change log in commit order ----------------------------------
+
+def _insert_item(conn, title: str) -> int:
+    return conn.execute("INSERT INTO items (kind, title, abstract, created_at, updated_at) "
+                        "VALUES ('paper', %s, '', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z') RETURNING id",
+                        (title,)).fetchone()[0]
+
+
+@pytest.mark.postgres
+def test_a_change_committed_after_a_later_one_is_never_skipped(pg_url):
+    """Two writers: the one that changes an item first commits last. An indexer that caught up in between
+    still gets the slow writer's change afterwards: the log numbers changes in commit order."""
+    import psycopg
+
+    with open_store(pg_url) as store, psycopg.connect(pg_url) as slow, psycopg.connect(pg_url) as fast:
+        slow_id = _insert_item(slow, "Ptolemaic epicycles, slowly committed")  # its transaction stays open
+        fast_id = _insert_item(fast, "Keplerian ellipses, quickly committed")
+        fast.commit()
+        assert [item_id for _, item_id in store.search_changes(0, 100)] == [fast_id]
+        caught_up = store.apply_fulltext_changes(100)
+        assert (caught_up.changes, caught_up.indexed) == (1, 1)
+        slow.commit()
+        assert [item_id for _, item_id in store.search_changes(caught_up.seq, 100)] == [slow_id]
+        assert store.apply_fulltext_changes(100).indexed == 1
+        query = parse_query("epicycles")
+        from paperfeed.search.fulltext_pg import DatabaseKeywordIndex
+
+        assert [hit.item_id for hit in DatabaseKeywordIndex(store).search(query)] == [slow_id]
+
+
+@pytest.mark.postgres
+def test_concurrent_writers_and_an_indexer_lose_no_change(pg_url):
+    """Writers commit in every order while an indexer keeps applying what it sees: at the end every item is
+    in the full text, none was passed over."""
+    import time
+
+    import psycopg
+
+    writers, per_writer = 3, 25
+    done = threading.Event()
+
+    def write(number: int) -> None:
+        generator = random.Random(number)
+        with psycopg.connect(pg_url) as conn:
+            for n in range(per_writer):
+                _insert_item(conn, f"writer {number} paper {n}")
+                time.sleep(generator.random() / 200)  # hold the transaction open a little, out of step
+                conn.commit()
+
+    with open_store(pg_url) as store:
+        def index() -> None:
+            with open_store(pg_url, migrate=False) as indexer_store:
+                while not done.is_set():
+                    indexer_store.apply_fulltext_changes(7)
+
+        threads = [threading.Thread(target=write, args=(number,)) for number in range(writers)]
+        applier = threading.Thread(target=index)
+        applier.start()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        done.set()
+        applier.join()
+        while store.apply_fulltext_changes(100).changes:
+            pass
+        assert store.fulltext_count() == store.item_count() == writers * per_writer
+        assert store.fulltext_progress() == store.last_search_change()
+
+
+@pytest.mark.postgres
+def test_app_servers_share_the_keyword_index_and_keep_their_own_vectors(pg_url, tmp_path, embedder):
+    with open_store(pg_url) as store:
+        Ingester(store).ingest_paths([NEWS])
+        one = Settings.load(db=pg_url, index_dir=str(tmp_path / "one"))
+        two = Settings.load(db=pg_url, index_dir=str(tmp_path / "two"))
+        first = open_indexer(store, one).update()
+        assert (first.indexed, first.embedded) == (55, 55)
+        assert not (tmp_path / "one" / "keyword").exists()  # no tantivy index: the full text is in the database
+        # The second server has run nothing yet: its keyword search is current, its vectors are not built.
+        elsewhere = open_search(store, two, embedder=embedder)
+        results = elsewhere.search("trump", mode="keyword")
+        assert results.behind == {} and results.hits
+        assert open_indexer(store, two).pending() == {"keyword": 0, "semantic": 55}
+        second = open_indexer(store, two).update()
+        assert (second.indexed, second.embedded, second.reused_vectors) == (0, 0, 55)
+        assert elsewhere.search("trump", mode="hybrid").behind == {}
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_keeps_its_index_files_per_database_in_the_user_data_dir(pg_url, data_home, tmp_path):
+    from urllib.parse import urlsplit
+
+    with open_store(pg_url) as store:
+        directory = index_directory(store)
+        parts = urlsplit(pg_url)
+        assert directory == data_home / "paperfeed" / "index" / f"{parts.hostname}-{parts.port}-{parts.path[1:]}"
+        assert index_directory(store, str(tmp_path / "chosen")) == tmp_path / "chosen"
+        assert getattr(store, "path", None) is None
+        Ingester(store).ingest_paths([NEWS])
+        open_indexer(store, Settings.load(db=pg_url)).update()
+        assert sorted(path.name for path in directory.iterdir()) == ["state.json", "vectors.usearch"]
+
+
+@pytest.mark.postgres
+def test_accents_fold_with_unaccent_and_search_works_without_it(pg_server, tmp_path):
+    """Where the unaccent extension can be created, 'erdos' finds 'Erdős'; where the role may not create it
+    (no CREATE on the database), the migration goes on without folding and search still works."""
+    import psycopg
+
+    record = {"id": "2601.00001", "categories": ["math.CO"], "authors": ["Paul Erdős", "Alfréd Rényi"],
+              "title": "Über zufällige Graphen", "summary": "Erdős–Rényi graphs, revisited.",
+              "abs": "https://arxiv.org/abs/2601.00001", "pdf": "https://arxiv.org/pdf/2601.00001"}
+    path = tmp_path / "accents.jsonl"
+    path.write_text(json.dumps(record, ensure_ascii=False) + "\n")
+    folding = pg_server.create_database(f"paperfeed_search_{next(_databases)}")
+    restricted = pg_server.create_database(f"paperfeed_search_{next(_databases)}")
+    role = f"paperfeed_plain_{next(_databases)}"
+    with psycopg.connect(restricted, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"ALTER SCHEMA public OWNER TO {role}")
+    restricted = restricted.replace("//paperfeed@", f"//{role}@")
+    for url, folds in ((folding, True), (restricted, False)):
+        with open_store(url) as store:
+            Ingester(store).ingest_paths([path])
+            settings = Settings.load(db=url, index_dir=str(tmp_path / str(folds)), embedder="none")
+            open_indexer(store, settings).update()
+            service = open_search(store, settings)
+            item = store.find_item("2601.00001")
+
+            def found(query: str) -> bool:
+                return ids_of(service.search(query, mode="keyword")) == [item]
+
+            assert found("Erdős Rényi") and found('author:"Alfréd Rényi"') and found("zufällige")
+            assert found("erdos renyi") is folds and found("author:renyi") is folds and found("uber") is folds

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..config import Settings
 from ..storage.base import Store
 from .embed import Embedder, EmbedderError, load_embedder
+from .fulltext_pg import indexer_class
 from .indexer import Indexer, SearchIndexError, IndexReport, index_directory
 from .query import ParsedQuery, parse_query
 from .service import MODES, SearchHit, SearchResults, SearchService, fuse
@@ -20,7 +21,9 @@ def _embedder(settings: Settings) -> Embedder | None:
 
 def open_indexer(store: Store, settings: Settings, vectors: bool = True) -> Indexer:
     """The indexer of ``store``'s search indexes, embedding with the configured model when ``vectors``."""
-    return Indexer(store, index_directory(store, settings.index_dir), _embedder(settings) if vectors else None)
+    # A store that keeps its keyword index itself (PostgreSQL) gets an indexer that updates it there.
+    return indexer_class(store)(store, index_directory(store, settings.index_dir),
+                                _embedder(settings) if vectors else None)
 
 
 def open_search(store: Store, settings: Settings, embedder: Embedder | None = None) -> SearchService:

@@ -27,13 +27,11 @@ class SearchIndexError(RuntimeError):
 
 
 def index_directory(store: Store, configured: str = "") -> Path:
-    """Where a store's search indexes live: the configured directory, else beside the SQLite file."""
+    """Where a store's local search index files live: the configured directory, else the store's default
+    (beside a SQLite file; under the user's data directory, per database, for PostgreSQL)."""
     if configured:
         return Path(configured).expanduser()
-    path = getattr(store, "path", None)
-    if path is None:
-        raise SearchIndexError("set PAPERFEED_INDEX_DIR: this store has no file to keep its search index beside")
-    return Path(f"{path}.search")
+    return store.default_index_directory()
 
 
 def embedding_text(document: SearchDocument) -> str:

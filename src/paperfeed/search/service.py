@@ -21,8 +21,9 @@ import numpy as np
 from ..storage.base import Store
 from ..storage.search_base import SearchDocument
 from .embed import Embedder
+from .fulltext_pg import DatabaseKeywordIndex, open_keyword_index
 from .indexer import IndexState
-from .keyword import KeywordIndex, day_number, topic_slug
+from .keyword import day_number, topic_slug
 from .query import ParsedQuery, parse_query
 from .snippet import make_snippet
 from .vectors import VectorIndex
@@ -114,7 +115,7 @@ class SearchService:
         self.store = store
         self.directory = directory
         self.embedder = embedder
-        self.keyword = KeywordIndex(directory / "keyword")
+        self.keyword = open_keyword_index(store, directory)
         self._vectors: VectorIndex | None = None
         self._state_mtime: float | None = None
         self._state = IndexState()
@@ -143,9 +144,12 @@ class SearchService:
         """How many changed items each index used by ``mode`` has not applied yet."""
         state = self._refresh_state()
         latest = self.store.last_search_change()
+        # A keyword index in the database keeps its progress there (shared by every app server).
+        keyword_seq = (self.keyword.applied_seq() if isinstance(self.keyword, DatabaseKeywordIndex)
+                       else state.keyword_seq)
         result = {}
-        if mode in ("keyword", "hybrid") and state.keyword_seq < latest:
-            result["keyword"] = self.store.pending_search_changes(state.keyword_seq)
+        if mode in ("keyword", "hybrid") and keyword_seq < latest:
+            result["keyword"] = self.store.pending_search_changes(keyword_seq)
         if mode in ("semantic", "hybrid") and state.vector_seq < latest:
             result["semantic"] = self.store.pending_search_changes(state.vector_seq)
         return result

@@ -1,15 +1,436 @@
 """PostgreSQL side of ``SearchStorage``: a mixin of ``PostgresStore`` sharing its connection ``self._conn``.
 
-The search change log (triggers), documents, vectors and full text (tsvector + GIN). Mirrors ``sqlite_search.py``; behaviour must match it (the same tests run on both backends).
+The search change log (kept by triggers), documents, vectors, and the keyword index itself: PostgreSQL full
+text (a weighted ``tsvector`` per item under a GIN index), brought up to date from the change log by the
+indexer, its progress kept in the database so every app server sees the same index. Vectors are stored here
+too; their HNSW graph stays a local file, as on SQLite. Mirrors ``sqlite_search.py``.
+
+Commit order: a sequence hands out numbers in the order transactions ask, not the order they commit, so an
+indexer reading "changes after N" could pass a number a slower transaction commits later and never see it.
+So the log is written by deferred constraint triggers, which run while their transaction commits, under a
+transaction-scoped advisory lock: a transaction numbers its changes only once the previous one holding the
+lock has committed (the lock is released after the commit is visible), so numbers are in commit order and
+a reader that sees number N sees every number below it that will ever exist. Only the commit tails of
+writers are serialised (writing their log rows), not whole transactions.
 """
 
 from __future__ import annotations
 
-from .search_base import SearchStorage
+import re
+from pathlib import Path
+from typing import Iterator
 
-MIGRATIONS: list[tuple[str, str]] = []
-"""This area's migrations, under the same names as SQLite's ('0004_search_change_log_and_vectors'); postgres_schema lists them in order."""
+from .search_base import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocument, SearchStorage
+
+_LOG_LOCK = 0x7066636C  # "pfcl": pg_advisory_xact_lock key held while a transaction numbers its changes
+_FULLTEXT_LOCK = 0x70666674  # "pfft": held while the full-text rows and their progress are brought up to date
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0004_search_change_log_and_vectors",
+        f"""
+        -- One row per changed item, its sequence bumped on every change: search indexes replay the log
+        -- from the last sequence they applied, so they are never silently stale. xid: the transaction
+        -- that logged the row, so that its further changes to the same item log nothing more.
+        CREATE SEQUENCE search_changes_seq;
+        CREATE TABLE search_changes (
+            item_id BIGINT PRIMARY KEY,
+            seq BIGINT NOT NULL,
+            xid xid8 NOT NULL DEFAULT pg_current_xact_id()
+        );
+        CREATE UNIQUE INDEX search_changes_by_seq ON search_changes (seq);
+        INSERT INTO search_changes (item_id, seq)
+            SELECT id, nextval('search_changes_seq') FROM (SELECT id FROM items ORDER BY id) existing;
+
+        -- Deferred: these run at commit, numbering the transaction's changes in commit order (module docstring).
+        CREATE FUNCTION search_log_item() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock({_LOG_LOCK});
+            INSERT INTO search_changes AS c (item_id, seq)
+                VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, nextval('search_changes_seq'))
+                ON CONFLICT (item_id) DO UPDATE SET seq = EXCLUDED.seq, xid = EXCLUDED.xid
+                WHERE c.xid <> EXCLUDED.xid;
+            RETURN NULL;
+        END $$;
+        CREATE FUNCTION search_log_item_topic() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock({_LOG_LOCK});
+            INSERT INTO search_changes AS c (item_id, seq)
+                VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.item_id ELSE NEW.item_id END,
+                        nextval('search_changes_seq'))
+                ON CONFLICT (item_id) DO UPDATE SET seq = EXCLUDED.seq, xid = EXCLUDED.xid
+                WHERE c.xid <> EXCLUDED.xid;
+            RETURN NULL;
+        END $$;
+        CREATE CONSTRAINT TRIGGER items_search_change AFTER INSERT OR UPDATE OR DELETE ON items
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION search_log_item();
+        CREATE CONSTRAINT TRIGGER item_topics_search_change AFTER INSERT OR DELETE ON item_topics
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION search_log_item_topic();
+
+        -- Embeddings per model, float16; text_hash says whether the item's text changed since.
+        CREATE TABLE item_vectors (
+            item_id BIGINT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector BYTEA NOT NULL,
+            PRIMARY KEY (model, item_id)
+        );
+
+        -- Accent folding for full text: unaccent where the extension can be created (it is trusted, so a
+        -- database owner can), else none; search_fold is the one place that knows which.
+        DO $$
+        DECLARE
+            found TEXT;
+        BEGIN
+            BEGIN
+                CREATE EXTENSION IF NOT EXISTS unaccent;
+            EXCEPTION WHEN OTHERS THEN
+                RAISE NOTICE 'unaccent is not available (%): full text will not fold accents', SQLERRM;
+            END;
+            SELECT n.nspname INTO found FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                WHERE e.extname = 'unaccent';
+            IF found IS NULL THEN
+                CREATE FUNCTION search_fold(value TEXT) RETURNS TEXT
+                    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS 'SELECT value';
+            ELSE
+                -- The two-argument form names its dictionary, so it can be IMMUTABLE (index expressions).
+                EXECUTE format('CREATE FUNCTION search_fold(value TEXT) RETURNS TEXT '
+                               'LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS %L',
+                               format('SELECT %I.unaccent(%L::regdictionary, value)',
+                                      found, quote_ident(found) || '.unaccent'));
+            END IF;
+        END $$;
+
+        -- The keyword index: one row per item, as of the last change the indexer applied. document holds
+        -- the title (weight A), authors (B) and abstract (C), 'english' and folded; title the title alone
+        -- (to pick which matches to rank, see RANK_CANDIDATES); names and sources ('simple', folded) answer
+        -- author: and source:, the rest the other filters.
+        CREATE TABLE item_fulltext (
+            item_id BIGINT PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+            document TSVECTOR NOT NULL,
+            title TSVECTOR NOT NULL,
+            names TSVECTOR NOT NULL,
+            sources TSVECTOR NOT NULL,
+            categories TEXT[] NOT NULL,
+            topics TEXT[] NOT NULL,
+            kind TEXT NOT NULL,
+            day TEXT COLLATE "C"
+        );
+        CREATE INDEX item_fulltext_document ON item_fulltext USING GIN (document);
+        CREATE INDEX item_fulltext_names ON item_fulltext USING GIN (names);
+        -- Ranking reads each candidate's document (about 2 kB, compressed): lz4 decompresses it in about half
+        -- pglz's time. Servers built without lz4 keep the default.
+        DO $$
+        BEGIN
+            ALTER TABLE item_fulltext ALTER COLUMN document SET COMPRESSION lz4;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE 'lz4 is not available (%): full-text documents keep the default compression', SQLERRM;
+        END $$;
+        -- Filter-only queries list newest first.
+        CREATE INDEX item_fulltext_day ON item_fulltext (day DESC NULLS LAST, item_id DESC);
+
+        -- How far the database-resident indexes have applied the change log (shared by all app servers).
+        CREATE TABLE search_index_progress (
+            name TEXT PRIMARY KEY,
+            seq BIGINT NOT NULL
+        );
+        INSERT INTO search_index_progress (name, seq) VALUES ('fulltext', 0);
+        """,
+    ),
+]
+"""This area's migrations, under the same names as SQLite's; postgres_schema lists them in order."""
+
+# Title 3 : authors 2 : abstract 1, as the tantivy index weighs them (search/keyword.py); ts_rank_cd takes
+# {D, C, B, A} and wants each at most 1. D is unused.
+_WEIGHTS = [0.1, 1 / 3, 2 / 3, 1.0]
+# ts_rank_cd normalisation: divide by 1 + log(document length), so a long abstract repeating a word does
+# not bury a short item that has it in its title (BM25 does the same with its length normalisation).
+_NORMALIZATION = 1
+# At most this many matches of a query are ranked. Ranking reads and decompresses each match's document
+# (about 4 us each): ranking every match of a word in 20,000 of 50,000 items took 80-130 ms. Past the cap,
+# the matches ranked are those with the query in their title, then the newest: choosing them reads only
+# the small title and day columns of each match, and the title weight ranks title matches first anyway.
+# Below the cap every match is ranked, as tantivy ranks.
+RANK_CANDIDATES = 2_000
+
+# Everything the index needs of an item, from the live tables: the same fields SQLite's tantivy index holds.
+_UPSERT = """
+INSERT INTO item_fulltext AS f (item_id, document, title, names, sources, categories, topics, kind, day)
+SELECT i.id,
+       setweight(to_tsvector('english', search_fold(i.title)), 'A')
+           || setweight(to_tsvector('english', search_fold(coalesce(a.names, ''))), 'B')
+           || setweight(to_tsvector('english', search_fold(i.abstract)), 'C'),
+       to_tsvector('english', search_fold(i.title)),
+       to_tsvector('simple', search_fold(coalesce(a.names, ''))),
+       to_tsvector('simple', search_fold(coalesce(s.sources, ''))),
+       coalesce(c.categories, '{}'), coalesce(t.topics, '{}'), i.kind,
+       CASE WHEN i.published ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' THEN left(i.published, 10) END
+FROM items i
+LEFT JOIN LATERAL (
+    SELECT string_agg(au.name, ', ' ORDER BY ia.position) AS names
+    FROM item_authors ia JOIN authors au ON au.id = ia.author_id WHERE ia.item_id = i.id) a ON TRUE
+LEFT JOIN LATERAL (
+    SELECT string_agg(DISTINCT v, ', ') AS sources
+    FROM source_records r, LATERAL (VALUES (r.format), (r.label)) labels (v)
+    WHERE r.item_id = i.id AND v IS NOT NULL) s ON TRUE
+LEFT JOIN LATERAL (
+    SELECT array_agg(lower(ic.category) ORDER BY ic.position) AS categories
+    FROM item_categories ic WHERE ic.item_id = i.id) c ON TRUE
+LEFT JOIN LATERAL (
+    SELECT array_agg(DISTINCT tp.slug) AS topics
+    FROM item_topics it JOIN topics tp ON tp.id = it.topic_id WHERE it.item_id = i.id) t ON TRUE
+WHERE i.id = ANY(%s)
+ON CONFLICT (item_id) DO UPDATE SET document = EXCLUDED.document, title = EXCLUDED.title, names = EXCLUDED.names,
+    sources = EXCLUDED.sources, categories = EXCLUDED.categories, topics = EXCLUDED.topics,
+    kind = EXCLUDED.kind, day = EXCLUDED.day
+"""
+
+# Each piece of a query becomes a tsquery by PostgreSQL's own parser and stemmer (phraseto_tsquery keeps
+# word order and leaves gaps for stop words: <->, <2>); its canonical text is then combined with && || !!
+# as a parameter cast back to tsquery. No user text is ever read as tsquery syntax.
+_PIECES = """
+SELECT array(SELECT phraseto_tsquery('english', search_fold(p))::text
+             FROM unnest(%s::text[]) WITH ORDINALITY u (p, n) ORDER BY n),
+       array(SELECT phraseto_tsquery('simple', search_fold(p))::text
+             FROM unnest(%s::text[]) WITH ORDINALITY u (p, n) ORDER BY n),
+       array(SELECT coalesce((ts_lexize('english_stem', search_fold(lower(p))))[1], '')
+             FROM unnest(%s::text[]) WITH ORDINALITY u (p, n) ORDER BY n),
+       array(SELECT search_fold(lower(p)) FROM unnest(%s::text[]) WITH ORDINALITY u (p, n) ORDER BY n)
+"""
 
 
-class PostgresSearchStorage(SearchStorage):
+# A tsquery is a tree the server walks recursively: thousands of words in one query or one phrase exceed
+# its stack. No real query comes near these; longer ones are cut rather than refused.
+MAX_PIECES = 64
+MAX_PHRASE_WORDS = 32
+MAX_PIECE_CHARS = 512
+
+
+def _pieces(texts: list[str], hyphens: bool = False) -> list[str]:
+    """Query pieces as sent: without NUL (PostgreSQL text cannot hold it), repeats or excess length."""
+    kept: list[str] = []
+    for text in texts:
+        text = text.replace("\x00", " ")
+        if hyphens:  # ``vision-language`` matches "vision language" too, as the tantivy index splits it
+            text = text.replace("-", " ")
+        text = " ".join(text.split()[:MAX_PHRASE_WORDS])[:MAX_PIECE_CHARS]
+        if text not in kept:
+            kept.append(text)
+    return kept[:MAX_PIECES]
+
+
+def _prefix_query(stem: str, folded: str) -> str | None:
+    """``'lexeme':*`` for a prefix: from the shorter of its stem and itself (the index holds stems)."""
+    start = min((value for value in (stem, folded) if value), key=len, default="")
+    if len(start) < 2:
+        return None
+    return "'" + start.replace("\\", "\\\\").replace("'", "''") + "':*"
+
+
+def _any(column: str, queries: list[str], params: list) -> str:
+    """``column`` matches any of ``queries``; a filter whose values have nothing searchable matches nothing."""
+    queries = [query for query in queries if query]
+    if not queries:
+        return "FALSE"
+    params.extend(queries)
+    return f"{column} @@ (" + " || ".join(["%s::tsquery"] * len(queries)) + ")"
+
+
+class PostgresSearchStorage(SearchStorage, FullTextStorage):
     """The search change log (triggers), documents, vectors and full text (tsvector + GIN) in PostgreSQL."""
+
+    # -- change log -------------------------------------------------------------------------
+
+    def search_changes(self, after: int, limit: int) -> list[tuple[int, int]]:
+        return [tuple(row) for row in self._conn.execute(
+            "SELECT seq, item_id FROM search_changes WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit))]
+
+    def last_search_change(self) -> int:
+        return self._conn.execute("SELECT coalesce(max(seq), 0) FROM search_changes").fetchone()[0]
+
+    def pending_search_changes(self, after: int) -> int:
+        return self._conn.execute("SELECT count(*) FROM search_changes WHERE seq > %s", (after,)).fetchone()[0]
+
+    # -- documents and vectors ----------------------------------------------------------------
+
+    def search_documents(self, item_ids: list[int]) -> dict[int, SearchDocument]:
+        db = self._conn
+        documents = {
+            row[0]: SearchDocument(id=row[0], kind=row[1], title=row[2], abstract=row[3], published=row[4],
+                                   arxiv_id=row[5], url=row[6])
+            for row in db.execute(
+                "SELECT id, kind, title, abstract, published, arxiv_id, url FROM items WHERE id = ANY(%s)",
+                (item_ids,))
+        }
+        if not documents:
+            return documents
+        ids = list(documents)
+        for item_id, name in db.execute(
+            "SELECT ia.item_id, a.name FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
+            "WHERE ia.item_id = ANY(%s) ORDER BY ia.item_id, ia.position", (ids,)
+        ):
+            documents[item_id].authors.append(name)
+        for item_id, category in db.execute(
+            "SELECT item_id, category FROM item_categories WHERE item_id = ANY(%s) ORDER BY item_id, position",
+            (ids,),
+        ):
+            documents[item_id].categories.append(category)
+        for item_id, slug in db.execute(
+            "SELECT DISTINCT it.item_id, t.slug FROM item_topics it JOIN topics t ON t.id = it.topic_id "
+            "WHERE it.item_id = ANY(%s)", (ids,)
+        ):
+            documents[item_id].topics.append(slug)
+        for item_id, source_format, label in db.execute(
+            "SELECT DISTINCT item_id, format, label FROM source_records WHERE item_id = ANY(%s)", (ids,)
+        ):
+            sources = documents[item_id].sources
+            for value in (source_format, label):
+                if value and value not in sources:
+                    sources.append(value)
+        return documents
+
+    def item_vectors(self, model: str, item_ids: list[int]) -> dict[int, tuple[str, bytes]]:
+        return {
+            item_id: (text_hash, bytes(vector))
+            for item_id, text_hash, vector in self._conn.execute(
+                "SELECT item_id, text_hash, vector FROM item_vectors WHERE model = %s AND item_id = ANY(%s)",
+                (model, item_ids),
+            )
+        }
+
+    def iter_item_vectors(self, model: str, batch_size: int = 10000) -> Iterator[list[tuple[int, bytes]]]:
+        last = 0
+        while True:
+            rows = [(item_id, bytes(vector)) for item_id, vector in self._conn.execute(
+                "SELECT item_id, vector FROM item_vectors WHERE model = %s AND item_id > %s "
+                "ORDER BY item_id LIMIT %s", (model, last, batch_size))]
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+
+    def save_item_vectors(self, model: str, rows: list[tuple[int, str, bytes]]) -> None:
+        if not rows:
+            return
+        ids = [row[0] for row in rows]
+        with self._conn.transaction():
+            # Lock the items first: one deleted meanwhile is skipped (it has no row to hang a vector on),
+            # and none can be deleted between this check and the insert's foreign key check.
+            present = {row[0] for row in self._conn.execute(
+                "SELECT id FROM items WHERE id = ANY(%s) FOR KEY SHARE", (ids,))}
+            kept = [row for row in rows if row[0] in present]
+            self._conn.execute(
+                "INSERT INTO item_vectors (item_id, model, text_hash, vector) "
+                "SELECT v.item_id, %s, v.text_hash, v.vector "
+                "FROM unnest(%s::bigint[], %s::text[], %s::bytea[]) AS v (item_id, text_hash, vector) "
+                "ON CONFLICT (model, item_id) DO UPDATE SET text_hash = EXCLUDED.text_hash, vector = EXCLUDED.vector",
+                (model, [row[0] for row in kept], [row[1] for row in kept], [row[2] for row in kept]),
+            )
+
+    def default_index_directory(self) -> Path:
+        # The vector graph is local to each machine; one directory per database it indexes.
+        from platformdirs import user_data_dir
+
+        info = self._conn.info
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{info.host}-{info.port}-{info.dbname}").strip("_.")
+        return Path(user_data_dir("paperfeed")) / "index" / name
+
+    # -- full text ------------------------------------------------------------------------------
+
+    def fulltext_progress(self) -> int:
+        return self._conn.execute("SELECT seq FROM search_index_progress WHERE name = 'fulltext'").fetchone()[0]
+
+    def fulltext_count(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM item_fulltext").fetchone()[0]
+
+    def reset_fulltext(self) -> None:
+        # Rows stay searchable while they are rebuilt: every item is in the change log, so replaying it from
+        # the start rewrites each one (and drops any whose item is gone).
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_FULLTEXT_LOCK,))
+            self._conn.execute("UPDATE search_index_progress SET seq = 0 WHERE name = 'fulltext'")
+
+    def apply_fulltext_changes(self, limit: int) -> FullTextBatch:
+        db = self._conn
+        with db.transaction():
+            # Appliers run one at a time, each from a snapshot taken after the previous one committed: rows are
+            # always rewritten from data at least as new as what they hold, and progress only moves forward.
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_FULLTEXT_LOCK,))
+            after = self.fulltext_progress()
+            changes = self.search_changes(after, limit)
+            if not changes:
+                return FullTextBatch(0, 0, 0, after)
+            ids = [item_id for _, item_id in changes]
+            # Locked so that none is deleted between being read and the foreign key check of its row.
+            present = [row[0] for row in db.execute("SELECT id FROM items WHERE id = ANY(%s) FOR KEY SHARE", (ids,))]
+            gone = sorted(set(ids) - set(present))
+            if gone:  # already removed by the cascade, unless the item's row was never indexed
+                db.execute("DELETE FROM item_fulltext WHERE item_id = ANY(%s)", (gone,))
+            if present:
+                db.execute(_UPSERT, (present,))
+            seq = changes[-1][0]
+            db.execute("UPDATE search_index_progress SET seq = %s WHERE name = 'fulltext'", (seq,))
+        return FullTextBatch(len(changes), len(present), len(gone), seq)
+
+    def fulltext_search(self, query: FullTextQuery, limit: int, offset: int = 0) -> list[tuple[int, float]]:
+        if limit <= 0:
+            return []
+        words, excluded = _pieces(query.words, hyphens=True), _pieces(query.excluded, hyphens=True)
+        authors, sources, prefixes = _pieces(query.authors), _pieces(query.sources), _pieces(query.prefixes)
+        english, simple, stems, folded = self._conn.execute(
+            _PIECES, (words + excluded, authors + sources, prefixes, prefixes)).fetchone()
+        text = [piece for piece in english[:len(words)] if piece]
+        text += [piece for piece in map(_prefix_query, stems, folded) if piece]
+        blocked = [piece for piece in english[len(words):] if piece]
+
+        if not text and not query.has_filters:
+            return []  # nothing searchable and nothing to filter by
+        conditions: list[str] = []
+        params: list = []
+        match = "(" + (" || " if query.any_word else " && ").join(["%s::tsquery"] * len(text)) + ")"
+        unwanted = "(" + " || ".join(["%s::tsquery"] * len(blocked)) + ")"
+        if text and blocked:
+            # One tsquery: the GIN index answers "a & !b" itself, without reading each match's document.
+            conditions.append(f"document @@ ({match} && !!{unwanted})")
+            params += text + blocked
+        elif text:
+            conditions.append(f"document @@ {match}")
+            params += text
+        elif blocked:
+            conditions.append(f"NOT (document @@ {unwanted})")
+            params += blocked
+        if query.authors:
+            conditions.append(_any("names", simple[:len(authors)], params))
+        if query.sources:
+            conditions.append(_any("sources", simple[len(authors):], params))
+        for column, values in (("categories", query.categories), ("topics", query.topics)):
+            if values:
+                conditions.append(f"{column} && %s::text[]")
+                params.append(values)
+        if query.kinds:
+            conditions.append("kind = ANY(%s::text[])")
+            params.append(query.kinds)
+        if query.after:
+            conditions.append("day >= %s")
+            params.append(query.after)
+        if query.before:
+            conditions.append("day <= %s")
+            params.append(query.before)
+        where = " AND ".join(conditions) or "TRUE"
+        if not text:
+            # Filters only: newest first (the index on day serves it).
+            rows = self._conn.execute(
+                f"SELECT item_id, 0.0 FROM item_fulltext WHERE {where} "
+                "ORDER BY day DESC NULLS LAST, item_id DESC LIMIT %s OFFSET %s", (*params, limit, offset))
+            return [(item_id, float(score)) for item_id, score in rows]
+        # Candidates are chosen by row address (no document carried through the sort), then their documents
+        # fetched by address (one statement, one snapshot: the same row versions) and ranked. The sort key
+        # matches no index, so the plan is always the GIN bitmap scan, however common the words.
+        rows = self._conn.execute(
+            f"SELECT item_id, ts_rank_cd(%s::float4[], document, {match}, {_NORMALIZATION}) AS score "
+            "FROM item_fulltext WHERE ctid = ANY(ARRAY("
+            f"    SELECT ctid FROM item_fulltext WHERE {where} "
+            f"    ORDER BY title @@ {match} DESC, day DESC NULLS LAST, item_id DESC LIMIT {RANK_CANDIDATES})) "
+            "ORDER BY score DESC, item_id LIMIT %s OFFSET %s",
+            (_WEIGHTS, *text, *params, *text, limit, offset))
+        return [(item_id, float(score)) for item_id, score in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 
@@ -56,3 +57,72 @@ class SearchStorage(abc.ABC):
     @abc.abstractmethod
     def save_item_vectors(self, model: str, rows: list[tuple[int, str, bytes]]) -> None:
         """Store (item id, text hash, float16 vector bytes) rows of ``model`` in one transaction."""
+
+    @abc.abstractmethod
+    def default_index_directory(self) -> Path:
+        """Where this store's local search index files live unless PAPERFEED_INDEX_DIR says otherwise."""
+
+
+@dataclass(slots=True)
+class FullTextQuery:
+    """A keyword query as a database full-text index runs it (built by ``search/fulltext_pg.py``).
+
+    Text parts must all match (any may, with ``any_word``); each filter matches any of its values, and all
+    filters given must match. Without text parts, items passing the filters come newest first.
+    """
+
+    words: list[str] = field(default_factory=list)
+    """Typed words and quoted phrases, each matched as a phrase of its stems."""
+    prefixes: list[str] = field(default_factory=list)
+    """Words matched as prefixes of indexed stems."""
+    excluded: list[str] = field(default_factory=list)
+    any_word: bool = False
+    authors: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    """Lowercase."""
+    topics: list[str] = field(default_factory=list)
+    """Slugs."""
+    kinds: list[str] = field(default_factory=list)
+    after: str | None = None
+    before: str | None = None
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.authors or self.sources or self.categories or self.topics or self.kinds
+                    or self.after or self.before)
+
+
+@dataclass(slots=True)
+class FullTextBatch:
+    """What one ``apply_fulltext_changes`` did."""
+
+    changes: int
+    indexed: int
+    deleted: int
+    seq: int
+    """The change log sequence the full text has now applied."""
+
+
+class FullTextStorage(abc.ABC):
+    """A store that keeps its keyword index itself (PostgreSQL full text) instead of in a local directory."""
+
+    @abc.abstractmethod
+    def fulltext_progress(self) -> int:
+        """The change log sequence the full text has applied (shared by every process using the store)."""
+
+    @abc.abstractmethod
+    def apply_fulltext_changes(self, limit: int) -> FullTextBatch:
+        """Apply the next ``limit`` changes after ``fulltext_progress()`` and record the progress, atomically."""
+
+    @abc.abstractmethod
+    def reset_fulltext(self) -> None:
+        """Start applying the change log from the beginning (a rebuild); the rows stay searchable meanwhile."""
+
+    @abc.abstractmethod
+    def fulltext_count(self) -> int:
+        """Number of items in the full-text index."""
+
+    @abc.abstractmethod
+    def fulltext_search(self, query: FullTextQuery, limit: int, offset: int = 0) -> list[tuple[int, float]]:
+        """(item id, score) of the best ``limit`` matches after ``offset``, best first."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Iterator
 
 import orjson
@@ -21,6 +22,10 @@ class SQLiteSearchStorage(SearchStorage):
     """The search change log (kept by triggers, see migration 0004), documents and vectors."""
 
     _db: sqlite3.Connection
+    path: Path
+
+    def default_index_directory(self) -> Path:
+        return Path(f"{self.path}.search")
 
     def search_changes(self, after: int, limit: int) -> list[tuple[int, int]]:
         return self._db.execute(

@@ -1,0 +1,165 @@
+"""Keyword search in the database (PostgreSQL full text) for stores that keep their keyword index themselves.
+
+On SQLite the keyword index is a tantivy directory beside the store. A PostgreSQL store is shared by several
+app servers, so its keyword index lives in the database (``storage/postgres_search.py``: a weighted tsvector
+per item under a GIN index) and every server searches the same one; the indexer's progress on it is kept in
+the database too. Only the vector graph (usearch) stays a local file per machine, with its progress in the
+index directory's ``state.json``, as on SQLite.
+
+``DatabaseKeywordIndex`` reads like ``KeywordIndex`` (search, tokens, document_count) so that
+``SearchService`` serves both; ``DatabaseIndexer`` updates the full text through the store and the
+vectors as ``Indexer`` does.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Callable
+
+from ..storage.base import Store
+from ..storage.search_base import FullTextQuery, FullTextStorage
+from .indexer import BATCH, COMMIT_EVERY, IndexReport, IndexState, Indexer
+from .keyword import KeywordHit, KeywordIndex, _text_analyzer, topic_slug
+from .query import ParsedQuery
+from .vectors import VectorIndex
+
+# What tantivy's simple tokenizer calls a token: a run of letters and digits.
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def keeps_fulltext(store: Store) -> bool:
+    """Whether ``store`` holds its own keyword index (PostgreSQL) rather than a tantivy directory."""
+    return isinstance(store, FullTextStorage)
+
+
+def open_keyword_index(store: Store, directory: Path) -> "KeywordIndex | DatabaseKeywordIndex":
+    """The keyword index a search over ``store`` reads: in the database, or tantivy in ``directory``."""
+    return DatabaseKeywordIndex(store) if keeps_fulltext(store) else KeywordIndex(directory / "keyword")
+
+
+def indexer_class(store: Store) -> type[Indexer]:
+    return DatabaseIndexer if keeps_fulltext(store) else Indexer
+
+
+def fulltext_query(parsed: ParsedQuery, any_word: bool = False) -> FullTextQuery:
+    """``parsed`` in the terms the database matches: filter values normalised as the tantivy index has them."""
+    prefixes = []
+    for prefix in parsed.prefixes:
+        tokens = _TOKEN.findall(prefix)
+        if tokens:  # as in KeywordIndex._prefix: the last word of ``foo-bar*`` is the prefix
+            prefixes.append(tokens[-1])
+    filters = parsed.filters
+    return FullTextQuery(
+        words=parsed.terms + parsed.phrases, prefixes=prefixes, excluded=list(parsed.excluded), any_word=any_word,
+        authors=filters.get("author", []), sources=filters.get("source", []),
+        categories=[value.lower() for value in filters.get("category", [])],
+        topics=[topic_slug(value) for value in filters.get("topic", [])],
+        kinds=[value.lower() for value in filters.get("kind", [])],
+        after=parsed.after, before=parsed.before,
+    )
+
+
+class DatabaseKeywordIndex:
+    """Keyword search run by the store's full text, read like ``KeywordIndex``."""
+
+    def __init__(self, store: Store) -> None:
+        assert isinstance(store, FullTextStorage)
+        self.store = store
+        # Snippets and semantic-result filters analyse words on this side; the same Snowball English stemmer
+        # as PostgreSQL's 'english' configuration.
+        self._text = _text_analyzer()
+
+    def tokens(self, text: str) -> list[str]:
+        """The index terms of ``text`` (lowercased, folded, stemmed, stop words dropped)."""
+        return self._text.analyze(text)
+
+    def document_count(self) -> int:
+        return self.store.fulltext_count()
+
+    def applied_seq(self) -> int:
+        """How far the full text has applied the store's change log."""
+        return self.store.fulltext_progress()
+
+    def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0, any_word: bool = False) -> list[KeywordHit]:
+        """Best ``limit`` items after ``offset``, as ``KeywordIndex.search``: all words, else any word."""
+        hits = self._run(parsed, limit, offset, any_word)
+        parts = len(parsed.terms) + len(parsed.phrases) + len(parsed.prefixes)
+        if not hits and not any_word and offset == 0 and parts > 1:
+            hits = self._run(parsed, limit, offset, True)
+        return hits
+
+    def _run(self, parsed: ParsedQuery, limit: int, offset: int, any_word: bool) -> list[KeywordHit]:
+        ranked = self.store.fulltext_search(fulltext_query(parsed, any_word), limit, offset)
+        return [KeywordHit(item_id, score if parsed.has_text else 0.0) for item_id, score in ranked]
+
+
+class DatabaseIndexer(Indexer):
+    """Keep a store's search indexes in step: the full text in the database, the vectors in ``directory``."""
+
+    def pending(self) -> dict[str, int]:
+        result = {"keyword": self.store.pending_search_changes(self.store.fulltext_progress())}
+        if self.embedder is not None:
+            result["semantic"] = self.store.pending_search_changes(self.state.vector_seq)
+        return result
+
+    def rebuild(self, advance: Callable[[int], None] | None = None) -> IndexReport:
+        """Replay the whole change log into the full text and build the vector graph again (stored vectors
+        are reused)."""
+        self.store.reset_fulltext()
+        (self.directory / "vectors.usearch").unlink(missing_ok=True)
+        self.state = IndexState()
+        self.state.save(self.directory)
+        return self.update(advance)
+
+    def update(self, advance: Callable[[int], None] | None = None) -> IndexReport:
+        """Apply every pending change; resumable: each full-text batch commits with its progress."""
+        started = time.perf_counter()
+        report = IndexReport()
+        while True:
+            batch = self.store.apply_fulltext_changes(BATCH)
+            if not batch.changes:
+                break
+            report.indexed += batch.indexed
+            report.deleted += batch.deleted
+            if advance is not None:
+                advance(batch.changes)
+        if self.embedder is not None:
+            deleted = self._update_vector_index(report, advance)
+            report.deleted = max(report.deleted, deleted)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _update_vector_index(self, report: IndexReport, advance: Callable[[int], None] | None) -> int:
+        """Apply the changes after ``state.vector_seq`` to the local vector graph; return how many were deletions."""
+        assert self.embedder is not None
+        self.state.model, self.state.dim = self.embedder.name, self.embedder.dim
+        vectors = VectorIndex(self.directory / "vectors.usearch", self.embedder.dim, writable=True)
+        seq, since_save, deleted = self.state.vector_seq, 0, 0
+        try:
+            while True:
+                changes = self.store.search_changes(seq, BATCH)
+                if not changes:
+                    break
+                ids = [item_id for _, item_id in changes]
+                documents = self.store.search_documents(ids)
+                gone = [item_id for item_id in ids if item_id not in documents]
+                self._update_vectors(vectors, [documents[i] for i in ids if i in documents], gone, report)
+                deleted += len(gone)
+                seq = changes[-1][0]
+                since_save += len(changes)
+                if advance is not None:
+                    advance(len(changes))
+                # Saving rewrites the whole graph: at scale, only at the end of a run (as Indexer does).
+                if since_save >= COMMIT_EVERY and len(vectors) < 200_000:
+                    self._save_vectors(vectors, seq)
+                    since_save = 0
+        finally:
+            self._save_vectors(vectors, seq)
+        return deleted
+
+    def _save_vectors(self, vectors: VectorIndex, seq: int) -> None:
+        vectors.save()
+        self.state.vector_seq = max(self.state.vector_seq, seq)
+        self.state.save(self.directory)
