@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.storage import open_store

@@ -18,11 +18,12 @@ class Settings:
     """paperfeed's settings; each can be set by the environment variable named in its metadata."""
 
     db: str = field(default="", metadata={"env": "PAPERFEED_DB", "help": (
-        "Store URL: sqlite:///path.db, a file path, or postgresql://user@host/db (in progress). "
+        "Store URL: sqlite:///path.db, a file path, or postgresql://user@host/db. "
         "Default: paperfeed.db in the user's data directory.")})
     index_dir: str = field(default="", metadata={"env": "PAPERFEED_INDEX_DIR", "help": (
-        "Directory of the search indexes (keyword and vectors). Default: beside the SQLite file, "
-        "as <db>.search/.")})
+        "Directory of the local search indexes: keyword (tantivy) and vectors on SQLite, vectors only on "
+        "PostgreSQL (its keyword index is full text in the database). Default: beside the SQLite file as "
+        "<db>.search/; for PostgreSQL, paperfeed/index/<host>-<port>-<db> in the user's data directory.")})
     embedder: str = field(default="wordllama", metadata={"env": "PAPERFEED_EMBEDDER", "help": (
         "Text embedding model for semantic search: wordllama (bundled, CPU), minilm (extra "
         "paperfeed[minilm], PyTorch) or none (keyword search only).")})

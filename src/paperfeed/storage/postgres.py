@@ -1,4 +1,4 @@
-"""The PostgreSQL backend (issue 8, in progress): items and provenance, ingest, export, show, stats.
+"""The PostgreSQL backend: the same store as SQLite's, for a team's shared server (docs/deploying.md).
 
 psycopg 3 with a connection pool. A store holds one connection of its pool for its own transactions (an
 ingest session or a write group must see its own writes), in autocommit mode between them, so plain reads
@@ -10,14 +10,13 @@ transactions also take one transaction-scoped advisory lock, the equivalent of S
 two ingests of overlapping inputs run one file (or write group batch) after the other, each seeing what
 the other committed, and never create the same item twice. Readers are never blocked.
 
-Search, sync, topics, daily and web storage are not ported yet: their methods raise ``StoreError`` with
-``usage=True`` (see ``_NotOnPostgresYet``).
+This module holds items, provenance, ingest, export and stats; each other storage area is a mixin in its own
+module (``postgres_sync``, ``postgres_topics``, ``postgres_search``, ``postgres_daily``, ``postgres_web``),
+as on SQLite, and the same tests run against both backends.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -29,18 +28,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..merge import ItemSummary, summarize
 from ..normalize import author_key, utc_now
 from .base import BatchWrite, IngestSession, Store, StoreError
-from .daily_base import DailyStorage
 from .postgres_daily import PostgresDailyStorage
 from .postgres_schema import MIGRATIONS
 from .postgres_search import PostgresSearchStorage
 from .postgres_sync import PostgresSyncStorage
 from .postgres_topics import PostgresTopicStorage
 from .postgres_web import PostgresWebStorage
-from .search_base import SearchStorage
 from .sqlite import _trim, slugify
-from .sync_base import SyncStorage
-from .topics_base import TopicStorage
-from .web_base import WebStorage
 
 _WRITE_LOCK = 0x70667772  # "pfwr": pg_advisory_xact_lock key held by ingest transactions
 _MIGRATE_LOCK = 0x70666D67  # "pfmg": held while migrating
@@ -56,40 +50,8 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}"))
 
 
-def _unavailable(area: str, name: str, method: Callable) -> Callable:
-    @functools.wraps(method)
-    def not_yet(self, *args: Any, **kwargs: Any) -> Any:
-        raise StoreError(f"{area} ({name}) is not available on PostgreSQL yet; use a SQLite store for it",
-                         usage=True)
-
-    not_yet.__isabstractmethod__ = False
-    return not_yet
-
-
-_PORTED = (PostgresSearchStorage, PostgresSyncStorage, PostgresTopicStorage, PostgresWebStorage, PostgresDailyStorage)
-
-
-def _placeholders(*bases: tuple[str, type]) -> dict[str, Callable]:
-    methods: dict[str, Callable] = {}
-    for area, base in bases:
-        for name in sorted(base.__abstractmethods__):
-            if not any(name in mixin.__dict__ for mixin in _PORTED):
-                methods[name] = _unavailable(area, name, getattr(base, name))
-    return methods
-
-
-# Every abstract method of the storage areas not ported yet, each raising one clear StoreError (usage=True,
-# so the CLI exits 2 with one line). Built from the interfaces themselves, so a method added there later is
-# covered here too; PostgresStore's own methods (listed before it in the MRO) take precedence.
-_NotOnPostgresYet = type("_NotOnPostgresYet", (), _placeholders(
-    ("search", SearchStorage), ("sync", SyncStorage), ("topics", TopicStorage), ("web pages", WebStorage),
-    ("daily pages and accounts", DailyStorage),
-))
-_NotOnPostgresYet.__doc__ = "Storage areas not ported to PostgreSQL yet: each method raises StoreError(usage=True)."
-
-
-class PostgresStore(_NotOnPostgresYet, PostgresSearchStorage, PostgresSyncStorage, PostgresTopicStorage,
-                    PostgresWebStorage, PostgresDailyStorage, Store):
+class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicStorage, PostgresWebStorage,
+                    PostgresDailyStorage, Store):
     """A store in a PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
     # Never copied by `paperfeed copy`: who holds the sync's advisory lock, and the full-text index with its

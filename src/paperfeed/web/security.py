@@ -12,9 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import threading
 import time
-from collections import deque
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
