@@ -38,6 +38,8 @@ from .sqlite import _trim, slugify
 
 _WRITE_LOCK = 0x70667772  # "pfwr": pg_advisory_xact_lock key held by ingest transactions
 _MIGRATE_LOCK = 0x70666D67  # "pfmg": held while migrating
+ANALYZE_AFTER_ITEMS = 10_000
+"""Items written by one store before its next write group ends with ANALYZE of the tables ingest fills."""
 
 
 def redact(url: str) -> str:
@@ -69,6 +71,7 @@ class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicSto
             self._pool.close()
             raise StoreError(f"cannot connect to PostgreSQL store {self.url}: {error}") from None
         self._tx: psycopg.Transaction | None = None
+        self._rows_since_analyze = 0
         self._author_ids: dict[str, int] = {}
         self._topic_ids: dict[str, int] = {}
 
@@ -174,6 +177,15 @@ class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicSto
             raise
         tx, self._tx = self._tx, None
         tx.__exit__(None, None, None)
+        self._analyze_if_grown()
+
+    def _analyze_if_grown(self) -> None:
+        # Autovacuum analyzes a bulk load only some time after it; until then the planner believes the old
+        # row counts and picks plans (whole-table scans per row) that take minutes where seconds would do.
+        if self._rows_since_analyze >= ANALYZE_AFTER_ITEMS:
+            self._rows_since_analyze = 0
+            self._conn.execute("ANALYZE items, source_records, identifiers, block_keys, authors, item_authors, "
+                               "item_categories")
 
     def _author_id_map(self, names: set[str]) -> dict[str, int]:
         _trim(self._author_ids)  # before filling: the returned map must hold every name of this batch
@@ -346,6 +358,7 @@ class _PostgresIngestSession(IngestSession):
 
     def write(self, batch: BatchWrite) -> None:
         db, now = self.db, utc_now()
+        self.store._rows_since_analyze += len(batch.items)
         new_ids = set(batch.new_item_ids)
         rows = []
         for item_id, fields in batch.items.items():
