@@ -308,7 +308,8 @@ def daily(context: Context, day: str | None = None, span: str = "day", limit: in
         raise ValueError(f"unknown span {span!r}: choose day, week or month")
     if day is None:
         today = datetime.now(timezone.utc).date().isoformat()
-        day = context.store.latest_daily_day(today) or today
+        day = cached(context, ("latest-day", context.settings.db, today),
+                     lambda: context.store.latest_daily_day(today)) or today
     try:
         moment = date.fromisoformat(day)
     except ValueError:
