@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..normalize import utc_now
 from .base import StoreError
-from .sync_base import SourceExistsError, SourceRow, SyncBusyError, SyncStorage
+from .sync_base import SOURCE_COLUMNS, SourceExistsError, SourceRow, SyncBusyError, SyncStorage, source_row
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -64,20 +64,10 @@ MIGRATIONS: list[tuple[str, str]] = [
 """This area's migrations, under the same names as SQLite's; postgres_schema lists them in order."""
 
 _SYNC_LOCK = 0x70667363  # "pfsc": pg_try_advisory_lock key of the sync lock, per database
-_COLUMNS = ("s.name, s.kind, s.url, s.label, s.options, s.created_at, st.cursor, st.last_run_at, st.last_ok_at, "
-            "st.last_error, st.last_error_at, st.failures, st.last_summary")
 # A bigint advisory key shows in pg_locks as classid (high 32 bits), objid (low 32 bits) and objsubid 1.
 _HOLDER = ("SELECT holder FROM sync_lock WHERE backend_pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' "
            "AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
            "AND classid = 0 AND objid = %s AND objsubid = 1)")
-
-
-def _row(values: tuple) -> SourceRow:
-    return SourceRow(name=values[0], kind=values[1], url=values[2], label=values[3],
-                     options=orjson.loads(values[4] or "{}"), created_at=values[5],
-                     cursor=orjson.loads(values[6] or "{}"), last_run_at=values[7], last_ok_at=values[8],
-                     last_error=values[9], last_error_at=values[10], failures=values[11] or 0,
-                     last_summary=orjson.loads(values[12] or "{}"))
 
 
 def _json(value: Any) -> str:
@@ -111,15 +101,15 @@ class PostgresSyncStorage(SyncStorage):
 
     def sources(self) -> list[SourceRow]:
         # COLLATE "C": SQLite's byte order, whatever the database's locale.
-        return [_row(values) for values in self._conn.execute(
-            f"SELECT {_COLUMNS} FROM sources s LEFT JOIN sync_state st ON st.source = s.name "
+        return [source_row(values) for values in self._conn.execute(
+            f"SELECT {SOURCE_COLUMNS} FROM sources s LEFT JOIN sync_state st ON st.source = s.name "
             "ORDER BY s.name COLLATE \"C\"")]
 
     def source(self, name: str) -> SourceRow | None:
         values = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM sources s LEFT JOIN sync_state st ON st.source = s.name WHERE s.name = %s",
+            f"SELECT {SOURCE_COLUMNS} FROM sources s LEFT JOIN sync_state st ON st.source = s.name WHERE s.name = %s",
             (name,)).fetchone()
-        return _row(values) if values else None
+        return source_row(values) if values else None
 
     def remove_source(self, name: str) -> bool:
         def work(db: psycopg.Connection) -> bool:

@@ -11,23 +11,13 @@ from typing import Any, Iterator
 import orjson
 
 from ..normalize import utc_now
-from .sync_base import SourceExistsError, SourceRow, SyncBusyError, SyncStorage
+from .sync_base import SOURCE_COLUMNS, SourceExistsError, SourceRow, SyncBusyError, SyncStorage, source_row
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks in this version
     fcntl = None  # type: ignore[assignment]
 
-_COLUMNS = ("s.name, s.kind, s.url, s.label, s.options, s.created_at, st.cursor, st.last_run_at, st.last_ok_at, "
-            "st.last_error, st.last_error_at, st.failures, st.last_summary")
-
-
-def _row(values: tuple) -> SourceRow:
-    return SourceRow(name=values[0], kind=values[1], url=values[2], label=values[3],
-                     options=orjson.loads(values[4] or "{}"), created_at=values[5],
-                     cursor=orjson.loads(values[6] or "{}"), last_run_at=values[7], last_ok_at=values[8],
-                     last_error=values[9], last_error_at=values[10], failures=values[11] or 0,
-                     last_summary=orjson.loads(values[12] or "{}"))
 
 
 class SQLiteSyncStorage(SyncStorage):
@@ -64,14 +54,14 @@ class SQLiteSyncStorage(SyncStorage):
                              (source.name, orjson.dumps(source.cursor).decode()))
 
     def sources(self) -> list[SourceRow]:
-        return [_row(values) for values in self._db.execute(
-            f"SELECT {_COLUMNS} FROM sources s LEFT JOIN sync_state st ON st.source = s.name ORDER BY s.name")]
+        return [source_row(values) for values in self._db.execute(
+            f"SELECT {SOURCE_COLUMNS} FROM sources s LEFT JOIN sync_state st ON st.source = s.name ORDER BY s.name")]
 
     def source(self, name: str) -> SourceRow | None:
         values = self._db.execute(
-            f"SELECT {_COLUMNS} FROM sources s LEFT JOIN sync_state st ON st.source = s.name WHERE s.name = ?",
+            f"SELECT {SOURCE_COLUMNS} FROM sources s LEFT JOIN sync_state st ON st.source = s.name WHERE s.name = ?",
             (name,)).fetchone()
-        return _row(values) if values else None
+        return source_row(values) if values else None
 
     def remove_source(self, name: str) -> bool:
         with self._write():

@@ -7,6 +7,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 
 class SourceExistsError(ValueError):
     """A source name that is already taken."""
@@ -40,6 +42,20 @@ class SourceRow:
     failures: int = 0
     """Failed syncs in a row (0 after a success)."""
     last_summary: dict[str, Any] = field(default_factory=dict)
+
+
+SOURCE_COLUMNS = ("s.name, s.kind, s.url, s.label, s.options, s.created_at, st.cursor, st.last_run_at, "
+                  "st.last_ok_at, st.last_error, st.last_error_at, st.failures, st.last_summary")
+"""What both backends select (``sources s LEFT JOIN sync_state st``) to build a ``SourceRow``."""
+
+
+def source_row(values: tuple) -> SourceRow:
+    """The ``SourceRow`` of one row of ``SOURCE_COLUMNS`` (options, cursor and summary are JSON text)."""
+    return SourceRow(name=values[0], kind=values[1], url=values[2], label=values[3],
+                     options=orjson.loads(values[4] or "{}"), created_at=values[5],
+                     cursor=orjson.loads(values[6] or "{}"), last_run_at=values[7], last_ok_at=values[8],
+                     last_error=values[9], last_error_at=values[10], failures=values[11] or 0,
+                     last_summary=orjson.loads(values[12] or "{}"))
 
 
 class SyncStorage(abc.ABC):

@@ -87,53 +87,40 @@ class VoteRequest(BaseModel):
     up: bool = True
 
 
+def _change(request: Request, context, item_id: int, act) -> Response:
+    """Apply ``act(user id, item reference)`` for the signed-in user; answer with their marks on the item."""
+    user = _user(request, context)
+    item_id = queries.resolve_item(context, str(item_id))  # an unknown item is a 404, as on GET
+    try:
+        act(user.id, str(item_id))
+    except (LibraryError, CommunityError) as error:
+        raise ValueError(str(error)) from None  # a 400 naming what was refused (a bad tag, say)
+    return _mine(context, user, item_id)
+
+
 @router.post("/items/{item_id}/save", response_model=Mine, responses={**SIGN_IN, **NOT_FOUND},
              summary="Save an item with tags")
 def save(request: Request, item_id: int, context: Ctx, body: Annotated[SaveRequest, Body()] = SaveRequest()):
     """Save an item to my library, adding ``tags`` to those it has."""
-    user = _user(request, context)
-    item_id = queries.resolve_item(context, str(item_id))  # an unknown item is a 404, as on GET
-    try:
-        save_item(context.store, user.id, str(item_id), body.tags)
-    except LibraryError as error:
-        raise ValueError(str(error)) from None
-    return _mine(context, user, item_id)
+    return _change(request, context, item_id, lambda user, ref: save_item(context.store, user, ref, body.tags))
 
 
 @router.post("/items/{item_id}/not-relevant", response_model=Mine, responses={**SIGN_IN, **NOT_FOUND},
              summary="Mark an item not relevant")
 def not_relevant(request: Request, item_id: int, context: Ctx):
     """A negative for every tag's recommendations."""
-    user = _user(request, context)
-    item_id = queries.resolve_item(context, str(item_id))  # an unknown item is a 404, as on GET
-    try:
-        mark_not_relevant(context.store, user.id, str(item_id))
-    except LibraryError as error:
-        raise ValueError(str(error)) from None
-    return _mine(context, user, item_id)
+    return _change(request, context, item_id, lambda user, ref: mark_not_relevant(context.store, user, ref))
 
 
 @router.post("/items/{item_id}/remove", response_model=Mine, responses={**SIGN_IN, **NOT_FOUND},
              summary="Take an item out of my library")
 def remove(request: Request, item_id: int, context: Ctx):
     """Saved or not relevant, it leaves the library (its tags go with it)."""
-    user = _user(request, context)
-    item_id = queries.resolve_item(context, str(item_id))  # an unknown item is a 404, as on GET
-    try:
-        remove_item(context.store, user.id, str(item_id))
-    except LibraryError as error:
-        raise ValueError(str(error)) from None
-    return _mine(context, user, item_id)
+    return _change(request, context, item_id, lambda user, ref: remove_item(context.store, user, ref))
 
 
 @router.post("/items/{item_id}/vote", response_model=Mine, responses={**SIGN_IN, **NOT_FOUND},
              summary="Upvote an item or withdraw the vote")
 def upvote(request: Request, item_id: int, context: Ctx, body: Annotated[VoteRequest, Body()] = VoteRequest()):
     """One vote per user and item; ``{"up": false}`` withdraws it."""
-    user = _user(request, context)
-    item_id = queries.resolve_item(context, str(item_id))  # an unknown item is a 404, as on GET
-    try:
-        vote(context.store, user.id, str(item_id), body.up)
-    except CommunityError as error:
-        raise ValueError(str(error)) from None
-    return _mine(context, user, item_id)
+    return _change(request, context, item_id, lambda user, ref: vote(context.store, user, ref, body.up))
