@@ -88,13 +88,30 @@ class UserStorage(abc.ABC):
     def set_library_state(self, user_id: int, item_id: int, state: str | None, tags: list[str] = ()) -> None:
         """Save an item with ``tags`` added, mark it ``not_relevant`` (drops its tags), or remove it (None)."""
 
-    @abc.abstractmethod
+    # The same SQL on both backends, run through the stores' ``_execute`` (``?`` placeholders; storage.limits).
+
     def library_entries(self, user_id: int, tag: str | None = None, state: str | None = None) -> list[LibraryEntry]:
         """A user's library, newest first; only one tag's items, or one state's, when asked."""
+        query = "SELECT l.item_id, l.state, l.added_at FROM library l WHERE l.user_id = ?"
+        params: list = [user_id]
+        if tag is not None:
+            query += " AND l.item_id IN (SELECT item_id FROM library_tags WHERE user_id = ? AND tag = ?)"
+            params += [user_id, tag]
+        if state is not None:
+            query += " AND l.state = ?"
+            params.append(state)
+        entries = {row[0]: LibraryEntry(row[0], row[1], [], row[2])
+                   for row in self._execute(query + " ORDER BY l.added_at DESC, l.item_id DESC", tuple(params))}
+        for item_id, name in self._execute("SELECT item_id, tag FROM library_tags WHERE user_id = ? ORDER BY tag",
+                                           (user_id,)):
+            if item_id in entries:
+                entries[item_id].tags.append(name)
+        return list(entries.values())
 
-    @abc.abstractmethod
     def library_tags(self, user_id: int) -> dict[str, int]:
         """A user's tags and how many items each holds."""
+        return dict(self._execute(
+            "SELECT tag, count(*) FROM library_tags WHERE user_id = ? GROUP BY tag ORDER BY tag", (user_id,)))
 
     @abc.abstractmethod
     def items_by_fingerprint(self, fingerprints: list[str]) -> dict[str, int]:

@@ -31,7 +31,10 @@ class RateLimitStorage(abc.ABC):
 
     @abc.abstractmethod
     def _execute(self, sql: str, params: tuple) -> list[tuple]:
-        """Run one statement (``?`` placeholders) as its own transaction; return the rows it returns."""
+        """Run one statement (``?`` placeholders) as its own transaction; return the rows it returns.
+
+        The one hook for SQL that reads the same on both backends (also the library and tagger readers in
+        ``daily_base`` and ``topics_base``): SQLite runs it as is, PostgreSQL with ``%s`` placeholders."""
 
     def count_hit(self, bucket: str, window_start: int, previous_start: int) -> tuple[int, int]:
         """Add a hit to ``bucket``'s window; return (hits in this window, hits in the previous one)."""

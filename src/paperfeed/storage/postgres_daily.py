@@ -22,7 +22,7 @@ from typing import Callable
 import psycopg
 
 from ..normalize import utc_now
-from .daily_base import DailySignals, DailyStorage, LibraryEntry, Subscriber, UserRow
+from .daily_base import DailySignals, DailyStorage, Subscriber, UserRow
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -335,28 +335,6 @@ class PostgresDailyStorage(DailyStorage):
                 db.execute(
                     "INSERT INTO library_tags (user_id, tag, item_id) SELECT %s, tag, %s FROM unnest(%s::text[]) "
                     "AS tag ON CONFLICT DO NOTHING", (user_id, item_id, list(tags)))
-
-    def library_entries(self, user_id: int, tag: str | None = None, state: str | None = None) -> list[LibraryEntry]:
-        db = self._conn
-        query = "SELECT l.item_id, l.state, l.added_at FROM library l WHERE l.user_id = %s"
-        params: list = [user_id]
-        if tag is not None:
-            query += " AND l.item_id IN (SELECT item_id FROM library_tags WHERE user_id = %s AND tag = %s)"
-            params += [user_id, tag]
-        if state is not None:
-            query += " AND l.state = %s"
-            params.append(state)
-        entries = {row[0]: LibraryEntry(row[0], row[1], [], row[2])
-                   for row in db.execute(query + " ORDER BY l.added_at DESC, l.item_id DESC", params)}
-        for item_id, name in db.execute("SELECT item_id, tag FROM library_tags WHERE user_id = %s ORDER BY tag",
-                                        (user_id,)):
-            if item_id in entries:
-                entries[item_id].tags.append(name)
-        return list(entries.values())
-
-    def library_tags(self, user_id: int) -> dict[str, int]:
-        return dict(self._conn.execute(
-            "SELECT tag, count(*) FROM library_tags WHERE user_id = %s GROUP BY tag ORDER BY tag", (user_id,)))
 
     def items_by_fingerprint(self, fingerprints: list[str]) -> dict[str, int]:
         return dict(self._conn.execute(

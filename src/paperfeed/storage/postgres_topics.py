@@ -8,7 +8,7 @@ ordered COLLATE "C", SQLite's byte order, whatever the database's locale.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import orjson
 import psycopg
@@ -135,32 +135,6 @@ class PostgresTopicStorage(TopicStorage):
             "ON CONFLICT (name) DO UPDATE SET version = excluded.version, trained_at = excluded.trained_at, "
             "meta = excluded.meta, arrays = excluded.arrays",
             (model.name, model.version, model.trained_at, orjson.dumps(model.meta).decode(), model.arrays)))
-
-    def load_model(self, name: str) -> StoredModel | None:
-        row = self._conn.execute("SELECT name, version, trained_at, meta, arrays FROM tagger_models WHERE name = %s",
-                                 (name,)).fetchone()
-        if row is None:
-            return None
-        return StoredModel(name=row[0], version=row[1], trained_at=row[2], meta=orjson.loads(row[3]),
-                           arrays=bytes(row[4]))
-
-    _DUE = ("SELECT i.id FROM items i LEFT JOIN item_tag_state s ON s.item_id = i.id "
-            "WHERE i.id > %s AND (s.item_id IS NULL OR s.version <> %s OR s.item_updated_at <> i.updated_at) "
-            "ORDER BY i.id LIMIT %s")
-
-    def iter_tag_inputs(self, due_for: str | None = None, batch_size: int = 2000) -> Iterator[list[TagInput]]:
-        last = 0
-        while True:
-            # Each batch's ids are read whole before it is yielded: the caller writes tags between batches.
-            if due_for is None:
-                ids = [row[0] for row in self._conn.execute(
-                    "SELECT id FROM items WHERE id > %s ORDER BY id LIMIT %s", (last, batch_size))]
-            else:
-                ids = [row[0] for row in self._conn.execute(self._DUE, (last, due_for, batch_size))]
-            if not ids:
-                return
-            yield self._tag_inputs(ids)
-            last = ids[-1]
 
     def _tag_inputs(self, ids: list[int]) -> list[TagInput]:
         db = self._conn

@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 import orjson
 
 from ..normalize import utc_now
-from .daily_base import DailySignals, DailyStorage, LibraryEntry, Subscriber, UserRow
+from .daily_base import DailySignals, DailyStorage, Subscriber, UserRow
 
 _IDS = "(SELECT value FROM json_each(?))"
 _CURSOR = "daily_dates_cursor"
@@ -211,28 +211,6 @@ class SQLiteDailyStorage(DailyStorage):
             else:
                 db.executemany("INSERT OR IGNORE INTO library_tags (user_id, tag, item_id) VALUES (?, ?, ?)",
                                [(user_id, tag, item_id) for tag in tags])
-
-    def library_entries(self, user_id: int, tag: str | None = None, state: str | None = None) -> list[LibraryEntry]:
-        db = self._db
-        query = "SELECT l.item_id, l.state, l.added_at FROM library l WHERE l.user_id = ?"
-        params: list = [user_id]
-        if tag is not None:
-            query += " AND l.item_id IN (SELECT item_id FROM library_tags WHERE user_id = ? AND tag = ?)"
-            params += [user_id, tag]
-        if state is not None:
-            query += " AND l.state = ?"
-            params.append(state)
-        entries = {row[0]: LibraryEntry(row[0], row[1], [], row[2])
-                   for row in db.execute(query + " ORDER BY l.added_at DESC, l.item_id DESC", params)}
-        for item_id, name in db.execute("SELECT item_id, tag FROM library_tags WHERE user_id = ? ORDER BY tag",
-                                        (user_id,)):
-            if item_id in entries:
-                entries[item_id].tags.append(name)
-        return list(entries.values())
-
-    def library_tags(self, user_id: int) -> dict[str, int]:
-        return dict(self._db.execute(
-            "SELECT tag, count(*) FROM library_tags WHERE user_id = ? GROUP BY tag ORDER BY tag", (user_id,)))
 
     def items_by_fingerprint(self, fingerprints: list[str]) -> dict[str, int]:
         return dict(self._db.execute(

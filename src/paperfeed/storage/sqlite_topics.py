@@ -89,31 +89,6 @@ class SQLiteTopicStorage(TopicStorage):
             "INSERT OR REPLACE INTO tagger_models (name, version, trained_at, meta, arrays) VALUES (?, ?, ?, ?, ?)",
             (model.name, model.version, model.trained_at, orjson.dumps(model.meta).decode(), model.arrays)))
 
-    def load_model(self, name: str) -> StoredModel | None:
-        row = self._db.execute("SELECT name, version, trained_at, meta, arrays FROM tagger_models WHERE name = ?",
-                               (name,)).fetchone()
-        if row is None:
-            return None
-        return StoredModel(name=row[0], version=row[1], trained_at=row[2], meta=orjson.loads(row[3]),
-                           arrays=bytes(row[4]))
-
-    _DUE = ("SELECT i.id FROM items i LEFT JOIN item_tag_state s ON s.item_id = i.id "
-            "WHERE i.id > ? AND (s.item_id IS NULL OR s.version != ? OR s.item_updated_at != i.updated_at) "
-            "ORDER BY i.id LIMIT ?")
-
-    def iter_tag_inputs(self, due_for: str | None = None, batch_size: int = 2000) -> Iterator[list[TagInput]]:
-        last = 0
-        while True:
-            if due_for is None:
-                ids = [row[0] for row in self._db.execute(
-                    "SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size))]
-            else:
-                ids = [row[0] for row in self._db.execute(self._DUE, (last, due_for, batch_size))]
-            if not ids:
-                return
-            yield self._tag_inputs(ids)
-            last = ids[-1]
-
     def _tag_inputs(self, ids: list[int]) -> list[TagInput]:
         db, marks = self._db, _marks(len(ids))
         items = {row[0]: TagInput(id=row[0], kind=row[1], title=row[2], abstract=row[3], published=row[4],

@@ -6,6 +6,8 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+import orjson
+
 GOLD_ASSIGNERS = ("source", "user")
 """``item_topics.assigned_by`` values that are gold labels: a capture's topic header, a user's own tag."""
 TAGGER = "tagger"
@@ -96,13 +98,41 @@ class TopicStorage(abc.ABC):
     def save_model(self, model: StoredModel) -> None:
         """Store a trained model under its name, replacing the previous one."""
 
-    @abc.abstractmethod
+    # The readers below are the same SQL on both backends: they run through ``_execute`` (``?`` placeholders),
+    # which every backend's store provides (see ``storage.limits``).
+
     def load_model(self, name: str) -> StoredModel | None:
         """The stored model of that name, or None."""
+        rows = self._execute("SELECT name, version, trained_at, meta, arrays FROM tagger_models WHERE name = ?",
+                             (name,))
+        if not rows:
+            return None
+        name, version, trained_at, meta, arrays = rows[0]
+        return StoredModel(name=name, version=version, trained_at=trained_at, meta=orjson.loads(meta),
+                           arrays=bytes(arrays))
 
-    @abc.abstractmethod
+    _DUE = ("SELECT i.id FROM items i LEFT JOIN item_tag_state s ON s.item_id = i.id "
+            "WHERE i.id > ? AND (s.item_id IS NULL OR s.version <> ? OR s.item_updated_at <> i.updated_at) "
+            "ORDER BY i.id LIMIT ?")
+
     def iter_tag_inputs(self, due_for: str | None = None, batch_size: int = 2000) -> Iterator[list[TagInput]]:
         """Items in batches, by id; with ``due_for``, only those not tagged by that version since they changed."""
+        last = 0
+        while True:
+            # Each batch's ids are read whole before it is yielded: the caller writes tags between batches.
+            if due_for is None:
+                rows = self._execute("SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size))
+            else:
+                rows = self._execute(self._DUE, (last, due_for, batch_size))
+            if not rows:
+                return
+            ids = [row[0] for row in rows]
+            yield self._tag_inputs(ids)
+            last = ids[-1]
+
+    @abc.abstractmethod
+    def _tag_inputs(self, ids: list[int]) -> list[TagInput]:
+        """The tagger's inputs of these items (text, categories, authors), in id order."""
 
     @abc.abstractmethod
     def count_due(self, version: str) -> int:
