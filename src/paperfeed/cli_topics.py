@@ -28,7 +28,7 @@ def _json(value) -> None:
 
 
 def _topic(store, reference: str):
-    from .storage.sqlite import slugify
+    from .storage import slugify
 
     wanted = reference.strip().lower()
     for row in store.topics():

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..storage.base import Store
+from ..storage.store import Store
 from ..storage.search_base import FullTextQuery, FullTextStorage
 from .indexer import BATCH, COMMIT_EVERY, IndexReport, IndexState, Indexer
 from .keyword import KeywordHit, KeywordIndex, _text_analyzer, topic_slug

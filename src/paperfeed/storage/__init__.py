@@ -5,9 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .base import BatchWrite, IngestSession, SourceRecordRow, Store, StoreError
+from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
+from .store import Store, StoreError
 
-__all__ = ["BatchWrite", "IngestSession", "SourceRecordRow", "STORE_ERRORS", "Store", "StoreError", "open_store"]
+__all__ = ["BatchWrite", "IngestSession", "SourceRecordRow", "STORE_ERRORS", "Store", "StoreError", "open_store",
+           "slugify"]
 
 # What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):
 # the CLI reports these as one line. A new backend adds its driver's base error here.

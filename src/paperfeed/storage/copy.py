@@ -27,7 +27,7 @@ from typing import Callable
 import orjson
 
 from . import open_store
-from .base import Store, StoreError
+from .store import Store, StoreError
 from .copy_tables import CopyRefused, Table, TableAccess, table_access
 
 __all__ = ["CopyMismatch", "CopyRefused", "CopyReport", "StoreSummary", "copy_store", "summarize_store"]

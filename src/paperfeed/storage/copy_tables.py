@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 import psycopg
 from psycopg import sql
 
-from .base import Store, StoreError
+from .store import Store, StoreError
 
 
 @dataclass(slots=True)

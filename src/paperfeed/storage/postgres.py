@@ -10,31 +10,28 @@ transactions also take one transaction-scoped advisory lock, the equivalent of S
 two ingests of overlapping inputs run one file (or write group batch) after the other, each seeing what
 the other committed, and never create the same item twice. Readers are never blocked.
 
-This module holds items, provenance, ingest, export and stats; each other storage area is a mixin in its own
-module (``postgres_sync``, ``postgres_topics``, ``postgres_search``, ``postgres_daily``, ``postgres_web``),
-as on SQLite, and the same tests run against both backends.
+What is PostgreSQL's own: the pool, the advisory locks, migrations in its dialect, ids from the identity's
+sequence, ANALYZE after a bulk load. Every query is in the storage areas, shared with SQLite.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-import orjson
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..merge import ItemSummary, summarize
-from ..normalize import author_key, utc_now
-from .base import BatchWrite, IngestSession, Store, StoreError
+from ..normalize import utc_now
 from .postgres_daily import PostgresDailyStorage
 from .postgres_schema import MIGRATIONS
 from .postgres_search import PostgresSearchStorage
 from .postgres_sync import PostgresSyncStorage
 from .postgres_topics import PostgresTopicStorage
 from .postgres_web import PostgresWebStorage
-from .sqlite import _trim, slugify
+from .sql import Database, Params, PostgresDialect
+from .store import Store, StoreError
 
 _WRITE_LOCK = 0x70667772  # "pfwr": pg_advisory_xact_lock key held by ingest transactions
 _MIGRATE_LOCK = 0x70666D67  # "pfmg": held while migrating
@@ -50,6 +47,44 @@ def redact(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)
     user = netloc[0].split(":", 1)[0]
     return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}"))
+
+
+class PostgresDatabase(Database):
+    """One pooled connection in autocommit mode; statements run through psycopg's raw cursor, so the
+    ``$1`` placeholders are PostgreSQL's own and nothing in a statement is rewritten."""
+
+    dialect = PostgresDialect()
+
+    def __init__(self, connection: psycopg.Connection) -> None:
+        self.connection = connection
+
+    def rows(self, sql: str, params: Params = ()) -> list[tuple]:
+        with psycopg.RawCursor(self.connection) as cursor:
+            cursor.execute(sql, params or None)
+            return cursor.fetchall() if cursor.description else []
+
+    def run(self, sql: str, params: Params = ()) -> int:
+        with psycopg.RawCursor(self.connection) as cursor:
+            cursor.execute(sql, params or None)
+            return cursor.rowcount
+
+    def run_many(self, sql: str, rows: Iterable[Params]) -> None:
+        rows = list(rows)
+        if rows:
+            with psycopg.RawCursor(self.connection) as cursor:
+                cursor.executemany(sql, rows)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    @contextmanager
+    def transaction(self, lock_writers: bool = False) -> Iterator[None]:
+        # Inside an open transaction psycopg makes this a savepoint.
+        with self.connection.transaction():
+            if lock_writers:
+                self.run("SELECT pg_advisory_xact_lock($1)", (_WRITE_LOCK,))
+            yield
 
 
 class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicStorage, PostgresWebStorage,
@@ -71,9 +106,8 @@ class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicSto
             self._pool.close()
             raise StoreError(f"cannot connect to PostgreSQL store {self.url}: {error}") from None
         self._tx: psycopg.Transaction | None = None
-        self._rows_since_analyze = 0
-        self._author_ids: dict[str, int] = {}
-        self._topic_ids: dict[str, int] = {}
+        self.db = PostgresDatabase(self._conn)
+        super().__init__()
 
     @property
     def path(self):
@@ -139,19 +173,6 @@ class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicSto
         self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
 
     @contextmanager
-    def ingest_session(self) -> Iterator[IngestSession]:
-        # Inside a write group psycopg makes this a savepoint: it rolls back alone and commits with the group.
-        try:
-            with self._conn.transaction():
-                self._lock_writers()
-                yield _PostgresIngestSession(self)
-        except BaseException:
-            # Ids cached during the failed transaction may not exist any more.
-            self._author_ids.clear()
-            self._topic_ids.clear()
-            raise
-
-    @contextmanager
     def write_group(self) -> Iterator[Callable[[], None]]:
         conn = self._conn
 
@@ -170,8 +191,7 @@ class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicSto
             yield commit_now
         except BaseException as error:
             tx, self._tx = self._tx, None
-            self._author_ids.clear()
-            self._topic_ids.clear()
+            self._forget_cached_ids()
             if tx is not None:
                 tx.__exit__(type(error), error, error.__traceback__)
             raise
@@ -182,234 +202,16 @@ class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicSto
     def _analyze_if_grown(self) -> None:
         # Autovacuum analyzes a bulk load only some time after it; until then the planner believes the old
         # row counts and picks plans (whole-table scans per row) that take minutes where seconds would do.
-        if self._rows_since_analyze >= ANALYZE_AFTER_ITEMS:
-            self._rows_since_analyze = 0
+        if self._items_written >= ANALYZE_AFTER_ITEMS:
+            self._items_written = 0
             self._conn.execute("ANALYZE items, source_records, identifiers, block_keys, authors, item_authors, "
                                "item_categories")
 
-    def _author_id_map(self, names: set[str]) -> dict[str, int]:
-        _trim(self._author_ids)  # before filling: the returned map must hold every name of this batch
-        missing = sorted(name for name in names if name not in self._author_ids)
-        if missing:
-            with self._conn.cursor() as cursor:
-                cursor.execute(
-                    "INSERT INTO authors (name, key) SELECT * FROM unnest(%s::text[], %s::text[]) "
-                    "ON CONFLICT (name) DO NOTHING",
-                    (missing, [author_key(name) for name in missing]),
-                )
-                cursor.execute("SELECT id, name FROM authors WHERE name = ANY(%s)", (missing,))
-                for author_id, name in cursor:
-                    self._author_ids[name] = author_id
-        return self._author_ids
-
-    def _topic_id_map(self, names: set[str]) -> dict[str, int]:
-        _trim(self._topic_ids)
-        for name in sorted(names - self._topic_ids.keys()):
-            row = self._conn.execute("SELECT id FROM topics WHERE name = %s", (name,)).fetchone()
-            if row is None:
-                slug = slugify(name)
-                taken = self._conn.execute("SELECT 1 FROM topics WHERE slug = %s", (slug,)).fetchone()
-                if taken:
-                    slug = f"{slug}-{abs(hash(name)) % 10000}"
-                self._conn.execute("INSERT INTO topics (name, slug) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
-                                   (name, slug))
-                row = self._conn.execute("SELECT id FROM topics WHERE name = %s", (name,)).fetchone()
-            self._topic_ids[name] = row[0]
-        return self._topic_ids
-
-    # -- reading ---------------------------------------------------------------------------
-
-    def _scalar(self, query: str, params: Any = None) -> Any:
-        return self._conn.execute(query, params).fetchone()[0]
-
-    def item_count(self) -> int:
-        return self._scalar("SELECT count(*) FROM items")
-
-    def read_rows(self, sql: str) -> list[tuple]:
-        return [tuple(row) for row in self._conn.execute(sql).fetchall()]
+    def _allocate_item_ids(self, count: int) -> list[int]:
+        # From the identity's sequence: never handed out twice, even to concurrent writers (gaps are fine).
+        return self.db.column("SELECT nextval(pg_get_serial_sequence('items', 'id')) FROM generate_series(1, $1)",
+                              (count,))
 
     def _execute(self, sql: str, params: tuple) -> list[tuple]:
         cursor = self._conn.execute(sql.replace("?", "%s"), params)
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-
-    def item_exists(self, item_id: int) -> bool:
-        return self._conn.execute("SELECT 1 FROM items WHERE id = %s", (item_id,)).fetchone() is not None
-
-    def item_by_identifier(self, scheme: str, value: str) -> int | None:
-        row = self._conn.execute("SELECT item_id FROM identifiers WHERE scheme = %s AND value = %s",
-                                 (scheme, value)).fetchone()
-        return row[0] if row else None
-
-    def item_ids_after(self, last: int, limit: int) -> list[int]:
-        return [row[0] for row in self._conn.execute(
-            "SELECT id FROM items WHERE id > %s ORDER BY id LIMIT %s", (last, limit))]
-
-    def export_batch(self, ids: list[int], with_raw: bool = False) -> list[dict[str, Any]]:
-        db = self._conn
-        items: dict[int, dict[str, Any]] = {}
-        for row in db.execute(
-            "SELECT id, kind, title, abstract, arxiv_id, doi, url, published, year, upvotes, withdrawn "
-            "FROM items WHERE id = ANY(%s) ORDER BY id", (ids,)
-        ):
-            items[row[0]] = {
-                "id": row[0], "kind": row[1], "title": row[2], "abstract": row[3], "authors": [],
-                "arxiv_id": row[4], "doi": row[5], "url": row[6], "published": row[7], "year": row[8],
-                "upvotes": row[9], "withdrawn": bool(row[10]), "categories": [], "topics": [], "sources": [],
-            }
-        for item_id, name in db.execute(
-            "SELECT ia.item_id, a.name FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
-            "WHERE ia.item_id = ANY(%s) ORDER BY ia.item_id, ia.position", (ids,)
-        ):
-            items[item_id]["authors"].append(name)
-        for item_id, category in db.execute(
-            "SELECT item_id, category FROM item_categories WHERE item_id = ANY(%s) ORDER BY item_id, position",
-            (ids,),
-        ):
-            items[item_id]["categories"].append(category)
-        for item_id, name, confidence, assigned_by in db.execute(
-            "SELECT it.item_id, t.name, it.confidence, it.assigned_by FROM item_topics it "
-            # COLLATE "C": the same byte order as SQLite's, whatever the database's locale.
-            "JOIN topics t ON t.id = it.topic_id WHERE it.item_id = ANY(%s) ORDER BY it.item_id, t.name COLLATE \"C\", "
-            "it.assigned_by COLLATE \"C\"",  # a topic both a source and the tagger gave: the same order
-            (ids,),
-        ):
-            items[item_id]["topics"].append({"name": name, "confidence": confidence, "assigned_by": assigned_by})
-        raw_column = ", raw" if with_raw else ""
-        for row in db.execute(
-            f"SELECT item_id, format, label, record_id, origin, seen_at, deleted{raw_column} FROM source_records "
-            "WHERE item_id = ANY(%s) ORDER BY item_id, id", (ids,)
-        ):
-            source = {"format": row[1], "label": row[2], "record_id": row[3], "origin": row[4],
-                      "seen_at": row[5], "deleted": bool(row[6])}
-            if with_raw:
-                source["raw"] = row[7]
-            items[row[0]]["sources"].append(source)
-        return [items[item_id] for item_id in ids if item_id in items]
-
-
-def _text(value: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL; SQLite can. Drop it (no real record needs it)."""
-    return value.replace("\x00", "") if value and "\x00" in value else value
-
-
-class _PostgresIngestSession(IngestSession):
-    def __init__(self, store: PostgresStore) -> None:
-        self.store = store
-        self.db = store._conn
-
-    def known_fingerprints(self, fingerprints: list[str]) -> set[str]:
-        return {row[0] for row in self.db.execute(
-            "SELECT fingerprint FROM source_records WHERE fingerprint = ANY(%s)", (fingerprints,))}
-
-    def items_by_identifier(self, identifiers: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        if not identifiers:
-            return {}
-        found: dict[tuple[str, str], int] = {}
-        for scheme, value, item_id in self.db.execute(
-            "SELECT i.scheme, i.value, i.item_id FROM identifiers i "
-            "JOIN unnest(%s::text[], %s::text[]) AS wanted (scheme, value) USING (scheme, value)",
-            ([scheme for scheme, _ in identifiers], [value for _, value in identifiers]),
-        ):
-            found[(scheme, value)] = item_id
-        return found
-
-    def items_by_block_key(self, keys: list[int], without_arxiv_id: bool = False) -> dict[int, list[int]]:
-        found: dict[int, list[int]] = {}
-        query = ("SELECT key, item_id FROM block_keys JOIN items ON items.id = item_id "
-                 "WHERE items.arxiv_id IS NULL AND key = ANY(%s::bigint[])" if without_arxiv_id else
-                 "SELECT key, item_id FROM block_keys WHERE key = ANY(%s::bigint[])")
-        for key, item_id in self.db.execute(query, (keys,)):
-            found.setdefault(key, []).append(item_id)
-        return found
-
-    def summaries(self, item_ids: list[int]) -> dict[int, ItemSummary]:
-        result: dict[int, ItemSummary] = {}
-        authors: dict[int, list[str]] = {}
-        for item_id, name in self.db.execute(
-            "SELECT ia.item_id, a.name FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
-            "WHERE ia.item_id = ANY(%s) ORDER BY ia.item_id, ia.position", (item_ids,)
-        ):
-            authors.setdefault(item_id, []).append(name)
-        for item_id, title, year, arxiv, doi in self.db.execute(
-            "SELECT id, title, year, arxiv_id, doi FROM items WHERE id = ANY(%s)", (item_ids,)
-        ):
-            result[item_id] = summarize(item_id, title, authors.get(item_id, ()), year, arxiv, doi)
-        for item_id, origin in self.db.execute(
-            "SELECT DISTINCT item_id, origin FROM source_records WHERE item_id = ANY(%s)", (item_ids,)
-        ):
-            result[item_id].origins.add(origin)
-        return result
-
-    def record_data(self, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-        result: dict[int, list[dict[str, Any]]] = {}
-        for item_id, data in self.db.execute(
-            "SELECT item_id, data FROM source_records WHERE item_id = ANY(%s) ORDER BY id", (item_ids,)
-        ):
-            result.setdefault(item_id, []).append(orjson.loads(data))
-        return result
-
-    def abstracts(self, item_ids: list[int]) -> dict[int, str]:
-        return dict(self.db.execute("SELECT id, abstract FROM items WHERE id = ANY(%s)", (item_ids,)))
-
-    def allocate_item_ids(self, count: int) -> list[int]:
-        # From the identity's sequence: never handed out twice, even to concurrent writers (gaps are fine).
-        return [row[0] for row in self.db.execute(
-            "SELECT nextval(pg_get_serial_sequence('items', 'id')) FROM generate_series(1, %s)", (count,))]
-
-    def write(self, batch: BatchWrite) -> None:
-        db, now = self.db, utc_now()
-        self.store._rows_since_analyze += len(batch.items)
-        new_ids = set(batch.new_item_ids)
-        rows = []
-        for item_id, fields in batch.items.items():
-            rows.append((fields.kind, _text(fields.title), _text(fields.abstract), fields.arxiv_id, fields.doi,
-                         _text(fields.url), fields.published, fields.year, fields.upvotes, bool(fields.withdrawn),
-                         now, item_id))
-        with db.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO items (kind, title, abstract, arxiv_id, doi, url, published, year, upvotes, withdrawn, "
-                "updated_at, id, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                [row + (now,) for row in rows if row[-1] in new_ids],
-            )
-            touched = [item_id for item_id in batch.items if item_id not in new_ids]
-            cursor.executemany(
-                "UPDATE items SET kind=%s, title=%s, abstract=%s, arxiv_id=%s, doi=%s, url=%s, published=%s, "
-                "year=%s, upvotes=%s, withdrawn=%s, updated_at=%s WHERE id=%s",
-                [row for row in rows if row[-1] not in new_ids],
-            )
-            # A fingerprint stored twice is a bug or a writer outside the lock: let the constraint fail the file.
-            cursor.executemany(
-                "INSERT INTO source_records (item_id, fingerprint, format, record_id, origin, label, seen_at, "
-                "deleted, raw, data) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                [(r.item_id, r.fingerprint, r.format, _text(r.record_id), _text(r.origin), _text(r.label), r.seen_at,
-                  bool(r.deleted), _text(r.raw), _text(orjson.dumps(r.data).decode()))
-                 for r in batch.source_records],
-            )
-            cursor.executemany("INSERT INTO identifiers (scheme, value, item_id) VALUES (%s,%s,%s) "
-                               "ON CONFLICT DO NOTHING", batch.identifiers)
-            cursor.executemany("INSERT INTO block_keys (key, item_id) VALUES (%s,%s) ON CONFLICT DO NOTHING",
-                               batch.block_keys)
-            if touched:
-                cursor.execute("DELETE FROM item_authors WHERE item_id = ANY(%s)", (touched,))
-                cursor.execute("DELETE FROM item_categories WHERE item_id = ANY(%s)", (touched,))
-                cursor.execute("DELETE FROM item_topics WHERE assigned_by = 'source' AND item_id = ANY(%s)",
-                               (touched,))
-            author_ids = self.store._author_id_map({name for f in batch.items.values() for name in f.authors})
-            cursor.executemany(
-                "INSERT INTO item_authors (item_id, position, author_id) VALUES (%s,%s,%s)",
-                [(item_id, position, author_ids[name]) for item_id, fields in batch.items.items()
-                 for position, name in enumerate(fields.authors)],
-            )
-            cursor.executemany(
-                "INSERT INTO item_categories (item_id, position, category) VALUES (%s,%s,%s)",
-                [(item_id, position, category) for item_id, fields in batch.items.items()
-                 for position, category in enumerate(fields.categories)],
-            )
-            topic_names = {name for fields in batch.items.values() for name in fields.topics}
-            if topic_names:
-                topic_ids = self.store._topic_id_map(topic_names)
-                cursor.executemany(
-                    "INSERT INTO item_topics (item_id, topic_id, assigned_by, confidence) VALUES (%s,%s,'source',%s)",
-                    [(item_id, topic_ids[name], confidence) for item_id, fields in batch.items.items()
-                     for name, confidence in fields.topics.items()],
-                )

@@ -23,7 +23,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..normalize import utc_now
-from .base import StoreError
+from .store import StoreError
 from .sync_base import SOURCE_COLUMNS, SourceExistsError, SourceRow, SyncBusyError, SyncStorage, source_row
 
 MIGRATIONS: list[tuple[str, str]] = [

@@ -86,7 +86,7 @@ class PostgresTopicStorage(TopicStorage):
     # -- topic definitions ------------------------------------------------------------------
 
     def save_topics(self, topics: list[TopicRow]) -> dict[str, int]:
-        from .sqlite import slugify
+        from .items import slugify
 
         def work() -> dict[str, int]:
             db = self._conn

@@ -46,7 +46,7 @@ class SQLiteTopicStorage(TopicStorage):
     # -- topic definitions ------------------------------------------------------------------
 
     def save_topics(self, topics: list[TopicRow]) -> dict[str, int]:
-        from .sqlite import slugify
+        from .items import slugify
 
         def work() -> dict[str, int]:
             ids: dict[str, int] = {}

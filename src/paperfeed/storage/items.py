@@ -1,0 +1,332 @@
+"""Items and their provenance: the ingest transaction's reads and writes, the export shape, counts.
+
+Written once for both backends on ``self.db`` (``storage.sql``). What an ingest batch changes arrives as one
+``BatchWrite``; ``IngestSession`` is the only writer of items, source records, identifiers and block keys.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+import orjson
+
+from ..merge import ItemFields, ItemSummary, summarize
+from ..normalize import arxiv_id, author_key, doi, utc_now
+from .sql import Database
+
+if TYPE_CHECKING:
+    from .store import Store
+
+IDS_CACHED = 20000
+"""Author (and topic) name -> id entries kept between batches; past it the oldest half goes (a miss re-reads)."""
+
+
+def slugify(name: str) -> str:
+    """``Large Language Model`` -> ``large-language-model``."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "topic"
+
+
+def _trim(cache: dict, limit: int = IDS_CACHED) -> None:
+    """Drop the oldest half of an id cache once it holds more than ``limit``, so a long sync's memory stays flat."""
+    if len(cache) > limit:
+        for name in list(itertools.islice(cache, len(cache) - limit // 2)):
+            del cache[name]
+
+
+def _text(value: str | None) -> str | None:
+    """Drop NUL: PostgreSQL text cannot hold it, and no real record needs it (the same on both backends)."""
+    return value.replace("\x00", "") if value and "\x00" in value else value
+
+
+@dataclass(slots=True)
+class SourceRecordRow:
+    """A source record to store: the raw record as received plus where and when it was seen."""
+
+    item_id: int
+    fingerprint: str
+    format: str
+    record_id: str
+    origin: str
+    label: str | None
+    seen_at: str
+    deleted: bool
+    raw: str
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class BatchWrite:
+    """Everything one ingest batch changes, written at once by ``IngestSession.write``."""
+
+    new_item_ids: list[int] = field(default_factory=list)
+    source_records: list[SourceRecordRow] = field(default_factory=list)
+    identifiers: list[tuple[str, str, int]] = field(default_factory=list)
+    block_keys: list[tuple[int, int]] = field(default_factory=list)
+    items: dict[int, ItemFields] = field(default_factory=dict)
+    """Resolved fields of every item the batch created or touched."""
+
+
+class IngestSession:
+    """Reads and writes of one ingest transaction (one file or archive member).
+
+    Lookups see the transaction's own earlier writes. Leaving the ``Store.ingest_session``
+    block with an exception rolls every write of the session back.
+    """
+
+    def __init__(self, store: "Store") -> None:
+        self.store = store
+        self.db: Database = store.db
+
+    def known_fingerprints(self, fingerprints: list[str]) -> set[str]:
+        """Those of ``fingerprints`` already stored."""
+        d = self.db.dialect
+        return set(self.db.column(f"SELECT fingerprint FROM source_records WHERE fingerprint {d.in_array(1)}",
+                                  (d.array(fingerprints),)))
+
+    def items_by_identifier(self, identifiers: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Map (scheme, value) identifiers to the items holding them."""
+        d = self.db.dialect
+        by_scheme: dict[str, list[str]] = {}
+        for scheme, value in identifiers:
+            by_scheme.setdefault(scheme, []).append(value)
+        found: dict[tuple[str, str], int] = {}
+        for scheme, values in by_scheme.items():
+            for value, item_id in self.db.rows(
+                    f"SELECT value, item_id FROM identifiers WHERE scheme = $1 AND value {d.in_array(2)}",
+                    (scheme, d.array(values))):
+                found[(scheme, value)] = item_id
+        return found
+
+    def items_by_block_key(self, keys: list[int], without_arxiv_id: bool = False) -> dict[int, list[int]]:
+        """Map blocking keys to the items holding them (only items with no arXiv id, if asked)."""
+        d = self.db.dialect
+        query = (f"SELECT key, item_id FROM block_keys JOIN items ON items.id = item_id "
+                 f"WHERE items.arxiv_id IS NULL AND key {d.in_array(1)}" if without_arxiv_id else
+                 f"SELECT key, item_id FROM block_keys WHERE key {d.in_array(1)}")
+        found: dict[int, list[int]] = {}
+        for key, item_id in self.db.rows(query, (d.array(keys),)):
+            found.setdefault(key, []).append(item_id)
+        return found
+
+    def summaries(self, item_ids: list[int]) -> dict[int, ItemSummary]:
+        """Matcher summaries (title, surnames, year, ids, origins) of stored items."""
+        d, ids = self.db.dialect, self.db.dialect.array(item_ids)
+        authors: dict[int, list[str]] = {}
+        for item_id, name in self.db.rows(
+                "SELECT ia.item_id, a.name FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
+                f"WHERE ia.item_id {d.in_array(1)} ORDER BY ia.item_id, ia.position", (ids,)):
+            authors.setdefault(item_id, []).append(name)
+        result: dict[int, ItemSummary] = {}
+        for item_id, title, year, arxiv, doi_value in self.db.rows(
+                f"SELECT id, title, year, arxiv_id, doi FROM items WHERE id {d.in_array(1)}", (ids,)):
+            result[item_id] = summarize(item_id, title, authors.get(item_id, ()), year, arxiv, doi_value)
+        for item_id, origin in self.db.rows(
+                f"SELECT DISTINCT item_id, origin FROM source_records WHERE item_id {d.in_array(1)}", (ids,)):
+            result[item_id].origins.add(origin)
+        return result
+
+    def record_data(self, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The stored normalized data of each item's source records, in the order seen."""
+        d = self.db.dialect
+        result: dict[int, list[dict[str, Any]]] = {}
+        for item_id, data in self.db.rows(
+                f"SELECT item_id, data FROM source_records WHERE item_id {d.in_array(1)} ORDER BY id",
+                (d.array(item_ids),)):
+            result.setdefault(item_id, []).append(orjson.loads(data))
+        return result
+
+    def abstracts(self, item_ids: list[int]) -> dict[int, str]:
+        """The current abstract of each stored item."""
+        d = self.db.dialect
+        return dict(self.db.rows(f"SELECT id, abstract FROM items WHERE id {d.in_array(1)}", (d.array(item_ids),)))
+
+    def allocate_item_ids(self, count: int) -> list[int]:
+        """Reserve ``count`` new item ids."""
+        return self.store._allocate_item_ids(count)
+
+    def write(self, batch: BatchWrite) -> None:
+        """Store a batch: new items, source records, identifiers, keys, and the touched items' fields."""
+        db, d, now = self.db, self.db.dialect, utc_now()
+        self.store._items_written += len(batch.items)
+        new_ids = set(batch.new_item_ids)
+        rows = [(fields.kind, _text(fields.title), _text(fields.abstract), fields.arxiv_id, fields.doi,
+                 _text(fields.url), fields.published, fields.year, fields.upvotes, bool(fields.withdrawn), now, item_id)
+                for item_id, fields in batch.items.items()]
+        db.run_many(
+            "INSERT INTO items (kind, title, abstract, arxiv_id, doi, url, published, year, upvotes, withdrawn, "
+            "updated_at, id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11)",
+            [row for row in rows if row[-1] in new_ids])
+        db.run_many(
+            "UPDATE items SET kind = $1, title = $2, abstract = $3, arxiv_id = $4, doi = $5, url = $6, published = $7, "
+            "year = $8, upvotes = $9, withdrawn = $10, updated_at = $11 WHERE id = $12",
+            [row for row in rows if row[-1] not in new_ids])
+        # A fingerprint stored twice is a bug or a writer outside the lock: the constraint fails the file.
+        db.run_many(
+            "INSERT INTO source_records (item_id, fingerprint, format, record_id, origin, label, seen_at, deleted, "
+            "raw, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            [(r.item_id, r.fingerprint, r.format, _text(r.record_id), _text(r.origin), _text(r.label), r.seen_at,
+              bool(r.deleted), _text(r.raw), _text(orjson.dumps(r.data).decode())) for r in batch.source_records])
+        db.run_many("INSERT INTO identifiers (scheme, value, item_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    batch.identifiers)
+        db.run_many("INSERT INTO block_keys (key, item_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", batch.block_keys)
+        touched = [item_id for item_id in batch.items if item_id not in new_ids]
+        if touched:
+            ids = d.array(touched)
+            db.run(f"DELETE FROM item_authors WHERE item_id {d.in_array(1)}", (ids,))
+            db.run(f"DELETE FROM item_categories WHERE item_id {d.in_array(1)}", (ids,))
+            db.run(f"DELETE FROM item_topics WHERE assigned_by = 'source' AND item_id {d.in_array(1)}", (ids,))
+        author_ids = self._author_ids({name for fields in batch.items.values() for name in fields.authors})
+        db.run_many("INSERT INTO item_authors (item_id, position, author_id) VALUES ($1, $2, $3)",
+                    [(item_id, position, author_ids[name]) for item_id, fields in batch.items.items()
+                     for position, name in enumerate(fields.authors)])
+        db.run_many("INSERT INTO item_categories (item_id, position, category) VALUES ($1, $2, $3)",
+                    [(item_id, position, category) for item_id, fields in batch.items.items()
+                     for position, category in enumerate(fields.categories)])
+        topic_names = {name for fields in batch.items.values() for name in fields.topics}
+        if topic_names:
+            topic_ids = self._topic_ids(topic_names)
+            db.run_many("INSERT INTO item_topics (item_id, topic_id, assigned_by, confidence) "
+                        "VALUES ($1, $2, 'source', $3)",
+                        [(item_id, topic_ids[name], confidence) for item_id, fields in batch.items.items()
+                         for name, confidence in fields.topics.items()])
+
+    def _author_ids(self, names: set[str]) -> dict[str, int]:
+        cache, d = self.store._author_ids, self.db.dialect
+        _trim(cache)  # before filling: the returned map must hold every name of this batch
+        # Sorted: ids then follow the names, not the hash seed's set order (which spelling names a merged
+        # author on a tie depends on ids).
+        missing = sorted(name for name in names if name not in cache)
+        if missing:
+            self.db.run_many("INSERT INTO authors (name, key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                             [(name, author_key(name)) for name in missing])
+            for author_id, name in self.db.rows(f"SELECT id, name FROM authors WHERE name {d.in_array(1)}",
+                                                (d.array(missing),)):
+                cache[name] = author_id
+        return cache
+
+    def _topic_ids(self, names: set[str]) -> dict[str, int]:
+        cache = self.store._topic_ids
+        _trim(cache)
+        for name in sorted(names - cache.keys()):
+            topic_id = self.db.value("SELECT id FROM topics WHERE name = $1", (name,))
+            if topic_id is None:
+                slug = slugify(name)
+                if self.db.row("SELECT 1 FROM topics WHERE slug = $1", (slug,)):
+                    slug = f"{slug}-{abs(hash(name)) % 10000}"
+                self.db.run("INSERT INTO topics (name, slug) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                            (name, slug))
+                topic_id = self.db.value("SELECT id FROM topics WHERE name = $1", (name,))
+            cache[name] = topic_id
+        return cache
+
+
+class ItemStorage:
+    """Reads of items in the export shape, lookups by identifier, counts."""
+
+    db: Database
+
+    def item_count(self) -> int:
+        """Number of items."""
+        return self.db.value("SELECT count(*) FROM items")
+
+    def read_rows(self, sql: str) -> list[tuple]:
+        """Rows of a parameterless read-only query written in SQL both backends accept."""
+        return self.db.rows(sql)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of items (by kind), source records (by format), authors, categories, topics."""
+        db = self.db
+        return {
+            "items": self.item_count(),
+            "items_by_kind": dict(db.rows("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind")),
+            "source_records": db.value("SELECT count(*) FROM source_records"),
+            "source_records_by_format": dict(
+                db.rows("SELECT format, count(*) FROM source_records GROUP BY format ORDER BY format")),
+            "merged_items": db.value(
+                "SELECT count(*) FROM (SELECT item_id FROM source_records GROUP BY item_id HAVING count(*) > 1) m"),
+            "authors": db.value("SELECT count(*) FROM authors"),
+            "categories": db.value("SELECT count(DISTINCT category) FROM item_categories"),
+            "topics": dict(db.rows(
+                "SELECT t.name, count(DISTINCT it.item_id) FROM topics t JOIN item_topics it ON it.topic_id = t.id "
+                "GROUP BY t.name ORDER BY t.name")),
+            "published_range": list(db.row("SELECT min(published), max(published) FROM items")),
+            "migrations": self.applied_migrations(),
+        }
+
+    def item(self, item_id: int, with_raw: bool = False) -> dict[str, Any] | None:
+        """One item in the export shape, or None; ``with_raw`` adds each source record's raw text."""
+        items = self.export_batch([item_id], with_raw)
+        return items[0] if items else None
+
+    def find_item(self, reference: str) -> int | None:
+        """Resolve an item id, arXiv id or DOI to an item id."""
+        reference = reference.strip()
+        if reference.isdigit() and int(reference) < 2 ** 63 and self.item_exists(int(reference)):
+            return int(reference)
+        for scheme, value in (("arxiv", arxiv_id(reference)), ("doi", doi(reference))):
+            if value:
+                found = self.item_by_identifier(scheme, value)
+                if found is not None:
+                    return found
+        return None
+
+    def iter_items(self, batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every item in the export shape, by id."""
+        last = 0
+        while True:
+            ids = self.item_ids_after(last, batch_size)
+            if not ids:
+                return
+            yield from self.export_batch(ids)
+            last = ids[-1]
+
+    def item_exists(self, item_id: int) -> bool:
+        """Whether an item with this id is stored."""
+        return self.db.row("SELECT 1 FROM items WHERE id = $1", (item_id,)) is not None
+
+    def item_by_identifier(self, scheme: str, value: str) -> int | None:
+        """The item holding identifier (scheme, value), if any."""
+        return self.db.value("SELECT item_id FROM identifiers WHERE scheme = $1 AND value = $2", (scheme, value))
+
+    def item_ids_after(self, last: int, limit: int) -> list[int]:
+        """Up to ``limit`` item ids greater than ``last``, ascending."""
+        return self.db.column("SELECT id FROM items WHERE id > $1 ORDER BY id LIMIT $2", (last, limit))
+
+    def export_batch(self, ids: list[int], with_raw: bool = False) -> list[dict[str, Any]]:
+        """The items of ``ids`` that exist, in the export shape, in the order given."""
+        db, d = self.db, self.db.dialect
+        wanted = d.array(ids)
+        items: dict[int, dict[str, Any]] = {}
+        for row in db.rows("SELECT id, kind, title, abstract, arxiv_id, doi, url, published, year, upvotes, "
+                           f"withdrawn FROM items WHERE id {d.in_array(1)} ORDER BY id", (wanted,)):
+            items[row[0]] = {
+                "id": row[0], "kind": row[1], "title": row[2], "abstract": row[3], "authors": [],
+                "arxiv_id": row[4], "doi": row[5], "url": row[6], "published": row[7], "year": row[8],
+                "upvotes": row[9], "withdrawn": bool(row[10]), "categories": [], "topics": [], "sources": [],
+            }
+        for item_id, name in db.rows(
+                "SELECT ia.item_id, a.name FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
+                f"WHERE ia.item_id {d.in_array(1)} ORDER BY ia.item_id, ia.position", (wanted,)):
+            items[item_id]["authors"].append(name)
+        for item_id, category in db.rows(
+                f"SELECT item_id, category FROM item_categories WHERE item_id {d.in_array(1)} "
+                "ORDER BY item_id, position", (wanted,)):
+            items[item_id]["categories"].append(category)
+        for item_id, name, confidence, assigned_by in db.rows(
+                "SELECT it.item_id, t.name, it.confidence, it.assigned_by FROM item_topics it "
+                f"JOIN topics t ON t.id = it.topic_id WHERE it.item_id {d.in_array(1)} "
+                f"ORDER BY it.item_id, t.name{d.bytewise}, it.assigned_by{d.bytewise}", (wanted,)):
+            items[item_id]["topics"].append({"name": name, "confidence": confidence, "assigned_by": assigned_by})
+        raw_column = ", raw" if with_raw else ""
+        for row in db.rows(
+                f"SELECT item_id, format, label, record_id, origin, seen_at, deleted{raw_column} FROM source_records "
+                f"WHERE item_id {d.in_array(1)} ORDER BY item_id, id", (wanted,)):
+            source = {"format": row[1], "label": row[2], "record_id": row[3], "origin": row[4],
+                      "seen_at": row[5], "deleted": bool(row[6])}
+            if with_raw:
+                source["raw"] = row[7]
+            items[row[0]]["sources"].append(source)
+        return [items[item_id] for item_id in ids if item_id in items]

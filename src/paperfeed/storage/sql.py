@@ -1,0 +1,114 @@
+"""What every storage area runs its SQL on: one ``Database`` per store, with the backend's ``Dialect``.
+
+Each statement is written once, for both backends. Placeholders are numbered, ``$1``, ``$2``…, which both
+databases read natively (PostgreSQL's own parameters through psycopg's raw cursor; SQLite's ``$NAME``
+parameters bound by name), so no statement is ever rewritten and a literal ``?`` or ``%`` means itself.
+The few spellings the two databases do not share (a list of ids as one parameter, byte-order collation,
+a field of a JSON text column) come from the dialect, as fragments an area puts into its statement.
+"""
+
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractContextManager
+from typing import Any, Iterable, Sequence
+
+Params = Sequence[Any]
+
+
+class Dialect(abc.ABC):
+    """The spellings that differ between the backends; everything else is standard SQL both accept."""
+
+    name: str
+    bytewise: str
+    """Appended to an ``ORDER BY`` term on text: the same byte order on both backends, whatever the locale."""
+
+    @abc.abstractmethod
+    def in_array(self, number: int) -> str:
+        """``IN …`` over parameter ``$number``, which holds ``array(values)``: any number of values, one parameter."""
+
+    @abc.abstractmethod
+    def array(self, values: Iterable[Any]) -> Any:
+        """The parameter value for ``in_array``."""
+
+    @abc.abstractmethod
+    def json_text(self, column: str, *keys: str) -> str:
+        """The text at ``keys`` inside the JSON text of ``column`` (NULL when absent)."""
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    bytewise = ""  # SQLite compares text byte by byte (BINARY) unless told otherwise
+
+    def in_array(self, number: int) -> str:
+        return f"IN (SELECT value FROM json_each(${number}))"
+
+    def array(self, values: Iterable[Any]) -> Any:
+        import orjson
+
+        return orjson.dumps(list(values)).decode()
+
+    def json_text(self, column: str, *keys: str) -> str:
+        return f"json_extract({column}, '$.{'.'.join(keys)}')"
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    bytewise = ' COLLATE "C"'
+
+    def in_array(self, number: int) -> str:
+        return f"= ANY(${number})"
+
+    def array(self, values: Iterable[Any]) -> Any:
+        return list(values)
+
+    def json_text(self, column: str, *keys: str) -> str:
+        return f"({column}::jsonb #>> '{{{','.join(keys)}}}')"
+
+
+class Database(abc.ABC):
+    """One store's connection, as the storage areas see it: statements, batches and write transactions.
+
+    Outside a transaction each statement commits on its own (reads never hold a transaction open).
+    """
+
+    dialect: Dialect
+
+    @abc.abstractmethod
+    def rows(self, sql: str, params: Params = ()) -> list[tuple]:
+        """Run one statement; the rows it returns (none for a write without ``RETURNING``)."""
+
+    def row(self, sql: str, params: Params = ()) -> tuple | None:
+        """The first row a statement returns, or None."""
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def value(self, sql: str, params: Params = (), default: Any = None) -> Any:
+        """The first column of the first row, or ``default`` when there is no row."""
+        found = self.row(sql, params)
+        return found[0] if found else default
+
+    def column(self, sql: str, params: Params = ()) -> list[Any]:
+        """The first column of every row."""
+        return [row[0] for row in self.rows(sql, params)]
+
+    @abc.abstractmethod
+    def run(self, sql: str, params: Params = ()) -> int:
+        """Run one write statement; the number of rows it changed."""
+
+    @abc.abstractmethod
+    def run_many(self, sql: str, rows: Iterable[Params]) -> None:
+        """Run one statement once per parameter row (batched by the driver)."""
+
+    @abc.abstractmethod
+    def transaction(self, lock_writers: bool = False) -> AbstractContextManager[None]:
+        """One write transaction; inside another it is a savepoint that rolls back alone.
+
+        ``lock_writers``: also wait for the store's writers' lock, for writes that decide from what they read
+        (merging, slugs). SQLite's write transaction is that lock already; PostgreSQL takes an advisory lock.
+        """
+
+    @property
+    @abc.abstractmethod
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on this connection."""

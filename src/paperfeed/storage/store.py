@@ -1,0 +1,110 @@
+"""The store: every storage area's methods on one object, over one ``Database`` (``storage.sql``).
+
+Each area (``items``, ``topics``, ``search``, ``daily``, ``accounts``, ``sync``, ``limits``…) is a class holding
+its SQL once; ``Store`` combines them. A backend (``sqlite``, ``postgres``) adds only what truly differs:
+connecting, migrations in its dialect, write groups and locks, id allocation. Callers never see SQL.
+"""
+
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractContextManager, contextmanager
+from typing import Callable, Iterator
+
+from .daily_base import DailyStorage
+from .items import IngestSession, ItemStorage
+from .limits import RateLimitStorage
+from .search_base import SearchStorage
+from .sync_base import SyncStorage
+from .topics_base import TopicStorage
+from .sql import Database
+from .web_base import WebStorage
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be opened or used (bad URL, unreadable file, newer schema).
+
+    ``usage`` is True when the user asked for something unsupported (a URL scheme), not a fault.
+    """
+
+    def __init__(self, message: str, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, RateLimitStorage,
+            abc.ABC):
+    """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
+
+    url: str
+    db: Database
+    local_tables: frozenset[str] = frozenset({"schema_migrations"})
+    """Tables of one database's own state, never copied to another store (``paperfeed copy``): its migration log,
+    a lock's holder, an index the destination rebuilds from the store."""
+
+    @abc.abstractmethod
+    def migrate(self) -> list[str]:
+        """Apply pending named migrations; return the names applied now."""
+
+    @abc.abstractmethod
+    def applied_migrations(self) -> list[str]:
+        """Names of the migrations recorded in the database, in order."""
+
+    @abc.abstractmethod
+    def known_migrations(self) -> list[str]:
+        """Names of every migration this paperfeed has for the backend, in the order applied."""
+
+    def pending_migrations(self) -> list[str]:
+        """Names of the known migrations not applied yet; a newer paperfeed's store is a StoreError."""
+        applied, known = self.applied_migrations(), self.known_migrations()
+        unknown = [name for name in applied if name not in known]
+        if unknown:
+            raise StoreError(f"{self.url} was written by a newer paperfeed (migrations {', '.join(unknown)})")
+        return [name for name in known if name not in applied]
+
+    def __init__(self) -> None:
+        self._author_ids: dict[str, int] = {}
+        self._topic_ids: dict[str, int] = {}
+        self._items_written = 0
+        """Items written by this store so far (PostgreSQL analyzes after a large load)."""
+
+    def _forget_cached_ids(self) -> None:
+        # Ids cached during a failed transaction may not exist any more.
+        self._author_ids.clear()
+        self._topic_ids.clear()
+
+    @contextmanager
+    def ingest_session(self) -> Iterator[IngestSession]:
+        """Open one write transaction for an ingest batch (inside a write group: a savepoint)."""
+        try:
+            with self.db.transaction(lock_writers=True):
+                yield IngestSession(self)
+        except BaseException:
+            self._forget_cached_ids()
+            raise
+
+    @abc.abstractmethod
+    def _allocate_item_ids(self, count: int) -> list[int]:
+        """Reserve ``count`` new item ids (inside the ingest transaction)."""
+
+    @abc.abstractmethod
+    def write_group(self) -> AbstractContextManager[Callable[[], None]]:
+        """Group many ingest sessions into one transaction; yields ``commit_now()`` to commit what is done.
+
+        Sessions inside a group stay atomic one by one (a failed file rolls back alone), but
+        share commits: index pages touched by many small files are written once, not per file.
+        """
+
+    @abc.abstractmethod
+    def check_integrity(self) -> list[str]:
+        """Problems found by the backend's own consistency check; empty when healthy."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
