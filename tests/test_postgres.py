@@ -142,7 +142,7 @@ def test_a_file_failing_after_several_written_batches_leaves_nothing_and_the_nex
 
 
 def test_migrations_are_named_recorded_once_and_a_newer_schema_is_refused(pg_url):
-    from paperfeed.storage.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
+    from paperfeed.storage.migrations.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 
     names = [name for name, _ in SQLITE_MIGRATIONS]  # the same history as SQLite's, name for name
     with open_store(pg_url, migrate=False) as store:

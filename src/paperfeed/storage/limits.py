@@ -10,20 +10,6 @@ from __future__ import annotations
 
 import abc
 
-MIGRATION = (
-    "0006_rate_limits",
-    """
-    -- Hits per rate-limit key (a form and a client address or e-mail) per fixed window of time;
-    -- rows older than the previous window are deleted as windows roll over.
-    CREATE TABLE rate_limits (
-        bucket TEXT NOT NULL,
-        window_start BIGINT NOT NULL,
-        hits INTEGER NOT NULL,
-        PRIMARY KEY (bucket, window_start)
-    );
-    CREATE INDEX rate_limits_window ON rate_limits (window_start);
-    """,
-)
 
 
 class RateLimitStorage(abc.ABC):

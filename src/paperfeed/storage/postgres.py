@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..normalize import utc_now
 from .postgres_daily import PostgresDailyStorage
-from .postgres_schema import MIGRATIONS
+from .migrations.postgres import MIGRATIONS
 from .postgres_search import PostgresSearchStorage
 from .postgres_sync import PostgresSyncStorage
 from .postgres_topics import PostgresTopicStorage

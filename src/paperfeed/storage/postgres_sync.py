@@ -26,42 +26,6 @@ from ..normalize import utc_now
 from .store import StoreError
 from .sync_base import SOURCE_COLUMNS, SourceExistsError, SourceRow, SyncBusyError, SyncStorage, source_row
 
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "0002_sources_and_sync_state",
-        """
-        CREATE TABLE sources (
-            name TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            url TEXT,
-            label TEXT,
-            options TEXT NOT NULL DEFAULT '{}',
-            created_at TEXT NOT NULL
-        );
-
-        -- One row per source: the cursor (JSON) says where its next sync starts, the rest is its last outcome.
-        CREATE TABLE sync_state (
-            source TEXT PRIMARY KEY REFERENCES sources (name) ON DELETE CASCADE,
-            cursor TEXT NOT NULL DEFAULT '{}',
-            last_run_at TEXT,
-            last_ok_at TEXT,
-            last_error TEXT,
-            last_error_at TEXT,
-            failures INTEGER NOT NULL DEFAULT 0,
-            last_summary TEXT
-        );
-
-        -- Who holds the sync lock (an advisory lock, see postgres_sync.py): only believed while backend_pid
-        -- still holds that lock, so a crashed holder's row is harmless and the next holder overwrites it.
-        CREATE TABLE sync_lock (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            backend_pid INTEGER NOT NULL,
-            holder TEXT NOT NULL
-        );
-        """,
-    ),
-]
-"""This area's migrations, under the same names as SQLite's; postgres_schema lists them in order."""
 
 _SYNC_LOCK = 0x70667363  # "pfsc": pg_try_advisory_lock key of the sync lock, per database
 # A bigint advisory key shows in pg_locks as classid (high 32 bits), objid (low 32 bits) and objsubid 1.

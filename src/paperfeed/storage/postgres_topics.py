@@ -16,56 +16,6 @@ import psycopg
 from .topics_base import (GOLD_ASSIGNERS, TAGGER, AuthorGraph, StoredModel, TagInput, TagResult, TopicRow,
                           TopicStorage)
 
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "0003_topics_and_authors",
-        # topics and item_topics themselves are in 0001 (postgres_schema._CORE); this adds what SQLite's 0003
-        # adds beyond them.
-        """
-        -- A topic's definition (taxonomy.toml, topics_file, paperfeed topics add); origin says which.
-        -- Topics first seen in a capture header keep the defaults and origin 'source'.
-        ALTER TABLE topics ADD COLUMN description TEXT NOT NULL DEFAULT '';
-        ALTER TABLE topics ADD COLUMN categories TEXT NOT NULL DEFAULT '[]';
-        ALTER TABLE topics ADD COLUMN phrases TEXT NOT NULL DEFAULT '[]';
-        ALTER TABLE topics ADD COLUMN origin TEXT NOT NULL DEFAULT 'source';
-
-        -- The tagger's trained models ('topics', 'categories'): metadata as JSON, weights as numpy .npz bytes
-        -- read with allow_pickle=False, so a store from elsewhere cannot run code when loaded.
-        CREATE TABLE tagger_models (
-            name TEXT PRIMARY KEY,
-            version TEXT NOT NULL,
-            trained_at TEXT NOT NULL,
-            meta TEXT NOT NULL,
-            arrays BYTEA NOT NULL
-        );
-
-        -- Which model versions tagged an item and what its updated_at was then: retagging visits only
-        -- items never tagged, tagged by an older model, or changed since.
-        CREATE TABLE item_tag_state (
-            item_id BIGINT PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
-            version TEXT NOT NULL,
-            item_updated_at TEXT NOT NULL
-        );
-
-        -- Categories predicted for items that have none of their own (news, captures, BibTeX).
-        CREATE TABLE predicted_categories (
-            item_id BIGINT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
-            category TEXT NOT NULL,
-            confidence DOUBLE PRECISION NOT NULL CHECK (confidence BETWEEN 0 AND 1),
-            PRIMARY KEY (item_id, category)
-        );
-
-        -- Merged author identities (authors.py): only authors merged into another one have a row.
-        CREATE TABLE author_identities (
-            author_id BIGINT PRIMARY KEY REFERENCES authors (id) ON DELETE CASCADE,
-            identity_id BIGINT NOT NULL REFERENCES authors (id) ON DELETE CASCADE
-        );
-        CREATE INDEX author_identities_identity ON author_identities (identity_id);
-        CREATE INDEX item_topics_by_topic ON item_topics (topic_id, assigned_by, confidence);
-        """,
-    ),
-]
-"""This area's migrations, under the same names as SQLite's; postgres_schema lists them in order."""
 
 _GOLD = ",".join(f"'{name}'" for name in GOLD_ASSIGNERS)
 # A topic's members: gold labels always, the tagger's at or above a confidence (a parameter).

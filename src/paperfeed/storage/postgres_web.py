@@ -12,9 +12,6 @@ import psycopg
 
 from .web_base import WebStorage
 
-MIGRATIONS: list[tuple[str, str]] = []
-"""This area's migrations, under the same names as SQLite's; postgres_schema lists them in order."""
-
 
 class PostgresWebStorage(WebStorage):
     """Reads for the web pages in PostgreSQL."""

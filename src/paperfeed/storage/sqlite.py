@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 from ..normalize import utc_now
 from .sql import Database, Params, SQLiteDialect
 from .sqlite_daily import SQLiteDailyStorage
-from .sqlite_schema import MIGRATIONS
+from .migrations.sqlite import MIGRATIONS
 from .sqlite_search import SQLiteSearchStorage
 from .sqlite_sync import SQLiteSyncStorage
 from .sqlite_topics import SQLiteTopicStorage

@@ -1,6 +1,6 @@
 """Named, append-only migrations for the SQLite backend. Never edit one that has shipped: add another."""
 
-from . import limits
+from . import RATE_LIMITS
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -295,5 +295,5 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
-    limits.MIGRATION,
+    RATE_LIMITS,
 ]
