@@ -11,7 +11,7 @@ from paperfeed.authors import (AuthorEvidence, author_profile, collaborating_aut
                                find_author, identities_from_graph, normalized_name, refresh_identities)
 from paperfeed.cli import cli
 from paperfeed.ingest import Ingester
-from paperfeed.storage.topics_base import TagResult, TopicRow
+from paperfeed.storage import TagResult, TopicRow
 
 AUTHORS = DATA / "topics" / "authors.jsonl"
 

@@ -23,8 +23,7 @@ from itertools import combinations
 from typing import Any, Iterable
 
 from .normalize import author_key, fold, person_name
-from .storage import Store
-from .storage.topics_base import AuthorGraph
+from .storage import AuthorGraph, Store
 
 _SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
 _TOKEN = re.compile(r"[a-z0-9]+")

@@ -164,7 +164,7 @@ def tag(ctx: click.Context, retrain: bool, alpha: float | None, as_json: bool) -
 @_store_errors
 def add(ctx: click.Context, name: str, description: str, categories: tuple[str, ...], phrases: tuple[str, ...]) -> None:
     """Add (or redefine) a topic of your own; `paperfeed topics tag` learns it."""
-    from .storage.topics_base import TopicRow
+    from .storage import TopicRow
     from .topics.taxonomy import TaxonomyError, make_topic
 
     try:

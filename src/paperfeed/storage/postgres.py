@@ -28,7 +28,6 @@ from .postgres_daily import PostgresDailyStorage
 from .migrations.postgres import MIGRATIONS
 from .postgres_search import PostgresSearchStorage
 from .postgres_sync import PostgresSyncStorage
-from .postgres_topics import PostgresTopicStorage
 from .postgres_web import PostgresWebStorage
 from .sql import Database, Params, PostgresDialect
 from .store import Store, StoreError
@@ -87,8 +86,7 @@ class PostgresDatabase(Database):
             yield
 
 
-class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicStorage, PostgresWebStorage,
-                    PostgresDailyStorage, Store):
+class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresWebStorage, PostgresDailyStorage, Store):
     """A store in a PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
     # Never copied by `paperfeed copy`: who holds the sync's advisory lock, and the full-text index with its

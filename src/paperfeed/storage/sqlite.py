@@ -17,7 +17,6 @@ from .sqlite_daily import SQLiteDailyStorage
 from .migrations.sqlite import MIGRATIONS
 from .sqlite_search import SQLiteSearchStorage
 from .sqlite_sync import SQLiteSyncStorage
-from .sqlite_topics import SQLiteTopicStorage
 from .sqlite_web import SQLiteWebStorage
 from .store import Store, StoreError
 
@@ -88,8 +87,7 @@ class SQLiteDatabase(Database):
         execute(f"RELEASE {name}")
 
 
-class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQLiteWebStorage, SQLiteDailyStorage,
-                  Store):
+class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteWebStorage, SQLiteDailyStorage, Store):
     """A store in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:

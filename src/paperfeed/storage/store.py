@@ -16,8 +16,8 @@ from .items import IngestSession, ItemStorage
 from .limits import RateLimitStorage
 from .search_base import SearchStorage
 from .sync_base import SyncStorage
-from .topics_base import TopicStorage
 from .sql import Database
+from .topics import TopicStorage
 from .web_base import WebStorage
 
 

@@ -19,8 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..normalize import utc_now
-from ..storage import Store
-from ..storage.topics_base import StoredModel, TagInput, TagResult, TopicRow
+from ..storage import Store, StoredModel, TagInput, TagResult, TopicRow
 from . import model as label_model
 from .taxonomy import Topic, WeakLabeler, default_taxonomy, is_category, load_taxonomy_file
 

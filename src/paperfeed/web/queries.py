@@ -11,7 +11,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
-from ..storage.topics_base import TopicRow
+from ..storage import TopicRow
 from .context import Context
 
 SEARCH_FILTERS = ("kind", "topic", "author", "category", "source", "after", "before")
