@@ -6,10 +6,11 @@ import sqlite3
 from pathlib import Path
 
 from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
+from .search import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocument, SearchStorage
 from .store import Store, StoreError
 
-__all__ = ["BatchWrite", "IngestSession", "SourceRecordRow", "STORE_ERRORS", "Store", "StoreError", "open_store",
-           "slugify"]
+__all__ = ["BatchWrite", "FullTextBatch", "FullTextQuery", "FullTextStorage", "IngestSession", "SearchDocument",
+           "SearchStorage", "SourceRecordRow", "STORE_ERRORS", "Store", "StoreError", "open_store", "slugify"]
 
 # What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):
 # the CLI reports these as one line. A new backend adds its driver's base error here.

@@ -15,7 +15,6 @@ from ..normalize import utc_now
 from .sql import Database, Params, SQLiteDialect
 from .sqlite_daily import SQLiteDailyStorage
 from .migrations.sqlite import MIGRATIONS
-from .sqlite_search import SQLiteSearchStorage
 from .sqlite_sync import SQLiteSyncStorage
 from .sqlite_topics import SQLiteTopicStorage
 from .sqlite_web import SQLiteWebStorage
@@ -88,8 +87,7 @@ class SQLiteDatabase(Database):
         execute(f"RELEASE {name}")
 
 
-class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQLiteWebStorage, SQLiteDailyStorage,
-                  Store):
+class SQLiteStore(SQLiteSyncStorage, SQLiteTopicStorage, SQLiteWebStorage, SQLiteDailyStorage, Store):
     """A store in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:
