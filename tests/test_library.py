@@ -117,7 +117,7 @@ def test_recommendations_follow_the_tag_exclude_the_library_and_give_reasons(dai
     results = recommend_for_tag(daily_store, user, "agents", WordLlamaEmbedder(), candidate_ids=day_ids, limit=5)
     saved = {daily_store.find_item(r) for r in agent_papers}
     assert len(results) == 5 and not saved & {r.item_id for r in results}
-    documents = daily_store.search_documents([r.item_id for r in results])
+    documents = daily_store.item_documents([r.item_id for r in results])
     # 11 of the day's 76 papers say "agent" in their title; the tag's model puts them on top.
     assert sum("agent" in documents[r.item_id].title.lower() for r in results) >= 3
     assert all(r.terms and r.because and r.because[0] in saved for r in results)

@@ -352,29 +352,29 @@ def test_the_change_log_bumps_an_item_on_every_change(store):
     Ingester(store).ingest_paths([NEWS])
     changes = store.search_changes(0, 1000)
     assert len(changes) == store.pending_search_changes(0) == 55
-    assert store.last_search_change() == changes[-1][0]
+    assert store.store_version() == changes[-1][0]
     assert [seq for seq, _ in changes] == sorted(seq for seq, _ in changes)
     retitled, retagged = changes[0][1], changes[1][1]
 
     def changed_since(last: int) -> list[int]:
         return [item_id for _, item_id in store.search_changes(last, 100)]
 
-    last = store.last_search_change()
+    last = store.store_version()
     execute(store, "UPDATE items SET title = title || '!' WHERE id = ?", (retitled,))
     assert changed_since(last) == [retitled] and store.pending_search_changes(0) == 55
-    last = store.last_search_change()
+    last = store.store_version()
     execute(store, "INSERT INTO topics (name, slug) VALUES ('Agents', 'agents')")
     topic = execute(store, "SELECT id FROM topics WHERE slug = 'agents'")[0][0]
     execute(store, "INSERT INTO item_topics (item_id, topic_id, assigned_by, confidence) VALUES (?, ?, 'user', 1.0)",
             (retagged, topic))
     assert changed_since(last) == [retagged]
-    last = store.last_search_change()
+    last = store.store_version()
     execute(store, "DELETE FROM item_topics WHERE item_id = ?", (retagged,))
     assert changed_since(last) == [retagged]
-    last = store.last_search_change()
+    last = store.store_version()
     execute(store, "DELETE FROM items WHERE id = ?", (retitled,))
     assert changed_since(last) == [retitled] and store.pending_search_changes(0) == 55
-    assert store.search_documents([retitled, retagged]).keys() == {retagged}
+    assert store.item_documents([retitled, retagged]).keys() == {retagged}
 
 def test_index_follows_new_changed_and_reingested_items(backend_url, settings_for, embedder):
     settings = settings_for(backend_url)
@@ -552,7 +552,7 @@ def test_concurrent_writers_and_an_indexer_lose_no_change(pg_url):
         while store.apply_fulltext_changes(100).changes:
             pass
         assert store.fulltext_count() == store.item_count() == writers * per_writer
-        assert store.fulltext_progress() == store.last_search_change()
+        assert store.fulltext_progress() == store.store_version()
 
 
 @pytest.mark.postgres

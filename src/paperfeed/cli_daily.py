@@ -248,7 +248,7 @@ def library_show(ctx: click.Context, user_email: str, tag: str | None, as_json: 
     with _open(ctx) as store:
         user = _user(store, user_email)
         entries = store.library_entries(user.id, tag=tag)
-        documents = store.search_documents([e.item_id for e in entries])
+        documents = store.item_documents([e.item_id for e in entries])
         tags = store.library_tags(user.id)
     rows = [{"id": e.item_id, "state": e.state, "tags": e.tags, "added_at": e.added_at,
              "title": documents[e.item_id].title if e.item_id in documents else None} for e in entries]
@@ -327,7 +327,7 @@ def recommend(ctx: click.Context, user_email: str, tag: str | None, days: int, d
         embedder = _embedder(ctx.obj)
         results = {name: recommend_for_tag(store, user.id, name, embedder, today=day, days=days, limit=limit)
                    for name in tags}
-        documents = store.search_documents([r.item_id for recs in results.values() for r in recs])
+        documents = store.item_documents([r.item_id for recs in results.values() for r in recs])
     if as_json:
         _echo_json({name: [dict(r.to_dict(), title=documents[r.item_id].title) for r in recs if r.item_id in documents]
                     for name, recs in results.items()})

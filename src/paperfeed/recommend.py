@@ -165,7 +165,7 @@ def rank_candidates(model: TagModel, X, limit: int) -> list[tuple[int, float]]:
 # -- reading the store ------------------------------------------------------------------------
 
 def _papers(store, item_ids: list[int]) -> list[Paper]:
-    documents = store.search_documents(item_ids)
+    documents = store.item_documents(item_ids)
     return [Paper(d.id, d.title, d.abstract, d.authors, d.categories)
             for d in (documents.get(i) for i in item_ids) if d is not None]
 
@@ -213,7 +213,7 @@ _pools_lock = threading.Lock()
 
 def candidate_pool(store, embedder, candidate_ids: list[int]) -> CandidatePool:
     """The pool of ``candidate_ids`` for this store as it is now: reused until any item changes."""
-    key = (store.url, store.last_search_change(), getattr(embedder, "name", None),
+    key = (store.url, store.store_version(), getattr(embedder, "name", None),
            hashlib.blake2b(np.asarray(candidate_ids, dtype=np.int64).tobytes(), digest_size=16).digest())
     with _pools_lock:  # one pool is built at a time: concurrent callers wait for it rather than build it twice
         pool = _pools.get(key)
@@ -279,7 +279,7 @@ def recommend_for_tag(store, user_id: int, tag: str, embedder=None, *, today: da
         similarity = (X_train[positive_rows] @ X_candidates[row].T).toarray().ravel()
         nearest = [train[positive_rows[i]].id for i in np.argsort(-similarity)[:1]]
         terms = model.top_terms(X_candidates[row])
-        titles = store.search_documents(nearest)
+        titles = store.item_documents(nearest)
         closest = titles[nearest[0]].title if nearest and nearest[0] in titles else ""
         reason = (f"matches your '{tag}' papers on " + ", ".join(terms) if terms else f"like your '{tag}' papers")
         if closest:

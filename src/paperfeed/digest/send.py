@@ -221,7 +221,7 @@ def render(store: Store, settings, subscriber: Subscriber, page, embedder=None) 
         day_ids = store.recent_item_ids(page.start, page.end)
         per_tag = recommend_for_user(store, subscriber.user_id, embedder, per_tag=RECOMMENDATIONS_PER_TAG,
                                      candidate_ids=day_ids)
-        documents = store.search_documents([r.item_id for recs in per_tag.values() for r in recs])
+        documents = store.item_documents([r.item_id for recs in per_tag.values() for r in recs])
         for tag, recommendations in per_tag.items():
             rows = [{"title": documents[r.item_id].title, "reason": r.reason,
                      "link": _link(documents[r.item_id].url, documents[r.item_id].arxiv_id, r.item_id, settings)}

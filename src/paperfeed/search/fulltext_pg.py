@@ -1,7 +1,7 @@
 """Keyword search in the database (PostgreSQL full text) for stores that keep their keyword index themselves.
 
 On SQLite the keyword index is a tantivy directory beside the store. A PostgreSQL store is shared by several
-app servers, so its keyword index lives in the database (``storage/postgres_search.py``: a weighted tsvector
+app servers, so its keyword index lives in the database (``storage/postgres_fulltext.py``: a weighted tsvector
 per item under a GIN index) and every server searches the same one; the indexer's progress on it is kept in
 the database too. Only the vector graph (usearch) stays a local file per machine, with its progress in the
 index directory's ``state.json``, as on SQLite.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..storage.store import Store
-from ..storage.search_base import FullTextQuery, FullTextStorage
+from ..storage import FullTextQuery, FullTextStorage
 from .indexer import BATCH, COMMIT_EVERY, IndexReport, IndexState, Indexer
 from .keyword import KeywordHit, KeywordIndex, _text_analyzer, topic_slug
 from .query import ParsedQuery
@@ -143,7 +143,7 @@ class DatabaseIndexer(Indexer):
                 if not changes:
                     break
                 ids = [item_id for _, item_id in changes]
-                documents = self.store.search_documents(ids)
+                documents = self.store.item_documents(ids)
                 gone = [item_id for item_id in ids if item_id not in documents]
                 self._update_vectors(vectors, [documents[i] for i in ids if i in documents], gone, report)
                 deleted += len(gone)

@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 
 from ..storage.store import Store
-from ..storage.search_base import SearchDocument
+from ..storage import SearchDocument
 from .embed import Embedder
 from .keyword import SCHEMA_VERSION, KeywordIndex
 from .vectors import VectorIndex
@@ -134,7 +134,7 @@ class Indexer:
                 if not changes:
                     break
                 ids = [item_id for _, item_id in changes]
-                documents = self.store.search_documents(ids)
+                documents = self.store.item_documents(ids)
                 deleted = [item_id for item_id in ids if item_id not in documents]
                 keyword_ids = [item_id for change_seq, item_id in changes if change_seq > self.state.keyword_seq]
                 if keyword_ids:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import tantivy
 
-from ..storage.search_base import SearchDocument
+from ..storage import SearchDocument
 from .query import ParsedQuery
 
 TITLE_WEIGHT, AUTHORS_WEIGHT = 3, 2

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..storage.store import Store
-from ..storage.search_base import SearchDocument
+from ..storage import SearchDocument
 from .embed import Embedder
 from .fulltext_pg import DatabaseKeywordIndex, open_keyword_index
 from .indexer import IndexState
@@ -143,7 +143,7 @@ class SearchService:
     def behind(self, mode: str) -> dict[str, int]:
         """How many changed items each index used by ``mode`` has not applied yet."""
         state = self._refresh_state()
-        latest = self.store.last_search_change()
+        latest = self.store.store_version()
         # A keyword index in the database keeps its progress there (shared by every app server).
         keyword_seq = (self.keyword.applied_seq() if isinstance(self.keyword, DatabaseKeywordIndex)
                        else state.keyword_seq)
@@ -190,13 +190,13 @@ class SearchService:
         candidates = self.vectors.search(vector, count * FILTER_OVERFETCH if filtered else count)
         if not filtered:
             return candidates
-        documents = self.store.search_documents([item_id for item_id, _ in candidates])
+        documents = self.store.item_documents([item_id for item_id, _ in candidates])
         kept = [(item_id, score) for item_id, score in candidates
                 if item_id in documents and matches_filters(documents[item_id], parsed, self.keyword.tokens)]
         return kept[:count]
 
     def _hits(self, ranked: list[tuple[int, float]], parsed: ParsedQuery) -> list[SearchHit]:
-        documents = self.store.search_documents([item_id for item_id, _ in ranked])
+        documents = self.store.item_documents([item_id for item_id, _ in ranked])
         terms = {token for part in parsed.terms + parsed.phrases for token in self.keyword.tokens(part)}
         prefixes = tuple(prefix.lower() for prefix in parsed.prefixes)
         hits = []
@@ -217,7 +217,7 @@ class SearchService:
         semantic = self.vectors.search(vector, limit * 2, exclude=item_id) if vector is not None else []
         if mode == "semantic" and semantic:
             return self._hits(semantic[:limit], ParsedQuery())
-        document = self.store.search_documents([item_id]).get(item_id)
+        document = self.store.item_documents([item_id]).get(item_id)
         if document is None:
             return []
         parsed = ParsedQuery(terms=document.title.split())

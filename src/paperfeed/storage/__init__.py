@@ -6,10 +6,12 @@ import sqlite3
 from pathlib import Path
 
 from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
+from .search import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocument, SearchStorage
 from .store import Store, StoreError
 from .topics import GOLD_ASSIGNERS, TAGGER, AuthorGraph, StoredModel, TagInput, TagResult, TopicRow
 
-__all__ = ["AuthorGraph", "BatchWrite", "GOLD_ASSIGNERS", "IngestSession", "SourceRecordRow", "STORE_ERRORS", "Store",
+__all__ = ["AuthorGraph", "BatchWrite", "FullTextBatch", "FullTextQuery", "FullTextStorage", "GOLD_ASSIGNERS",
+           "IngestSession", "SearchDocument", "SearchStorage", "SourceRecordRow", "STORE_ERRORS", "Store",
            "StoreError", "StoredModel", "TAGGER", "TagInput", "TagResult", "TopicRow", "open_store", "slugify"]
 
 # What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):

@@ -16,7 +16,9 @@ sequence, ANALYZE after a bulk load. Every query is in the storage areas, shared
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,8 +27,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..normalize import utc_now
 from .postgres_daily import PostgresDailyStorage
+from .postgres_fulltext import PostgresFullText
 from .migrations.postgres import MIGRATIONS
-from .postgres_search import PostgresSearchStorage
 from .postgres_sync import PostgresSyncStorage
 from .postgres_web import PostgresWebStorage
 from .sql import Database, Params, PostgresDialect
@@ -86,7 +88,7 @@ class PostgresDatabase(Database):
             yield
 
 
-class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresWebStorage, PostgresDailyStorage, Store):
+class PostgresStore(PostgresFullText, PostgresSyncStorage, PostgresWebStorage, PostgresDailyStorage, Store):
     """A store in a PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
     # Never copied by `paperfeed copy`: who holds the sync's advisory lock, and the full-text index with its
@@ -112,6 +114,14 @@ class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresWebStora
         """Absent: a PostgreSQL store has no file (``getattr(store, "path", None)`` is None); its local search
         index files go to ``default_index_directory()``."""
         raise AttributeError("a PostgreSQL store has no file path")
+
+    def default_index_directory(self) -> Path:
+        # The vector graph is local to each machine; one directory per database it indexes.
+        from platformdirs import user_data_dir
+
+        info = self._conn.info
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{info.host}-{info.port}-{info.dbname}").strip("_.")
+        return Path(user_data_dir("paperfeed")) / "index" / name
 
     # -- schema ---------------------------------------------------------------------------
 

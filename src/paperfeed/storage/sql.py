@@ -22,6 +22,9 @@ class Dialect(abc.ABC):
     name: str
     bytewise: str
     """Appended to an ``ORDER BY`` term on text: the same byte order on both backends, whatever the locale."""
+    key_share: str
+    """Appended to a ``SELECT`` inside a transaction, of rows the transaction's writes will reference: none of them
+    can be deleted until it ends (PostgreSQL ``FOR KEY SHARE``; SQLite's write transaction excludes writers already)."""
 
     @abc.abstractmethod
     def in_array(self, number: int) -> str:
@@ -39,6 +42,7 @@ class Dialect(abc.ABC):
 class SQLiteDialect(Dialect):
     name = "sqlite"
     bytewise = ""  # SQLite compares text byte by byte (BINARY) unless told otherwise
+    key_share = ""  # BEGIN IMMEDIATE: no other connection writes until this transaction ends
 
     def in_array(self, number: int) -> str:
         return f"IN (SELECT value FROM json_each(${number}))"
@@ -55,6 +59,7 @@ class SQLiteDialect(Dialect):
 class PostgresDialect(Dialect):
     name = "postgresql"
     bytewise = ' COLLATE "C"'
+    key_share = " FOR KEY SHARE"
 
     def in_array(self, number: int) -> str:
         return f"= ANY(${number})"

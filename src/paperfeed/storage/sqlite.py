@@ -15,7 +15,6 @@ from ..normalize import utc_now
 from .sql import Database, Params, SQLiteDialect
 from .sqlite_daily import SQLiteDailyStorage
 from .migrations.sqlite import MIGRATIONS
-from .sqlite_search import SQLiteSearchStorage
 from .sqlite_sync import SQLiteSyncStorage
 from .sqlite_web import SQLiteWebStorage
 from .store import Store, StoreError
@@ -87,7 +86,7 @@ class SQLiteDatabase(Database):
         execute(f"RELEASE {name}")
 
 
-class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteWebStorage, SQLiteDailyStorage, Store):
+class SQLiteStore(SQLiteSyncStorage, SQLiteWebStorage, SQLiteDailyStorage, Store):
     """A store in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:

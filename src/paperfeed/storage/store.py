@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from .daily_base import DailyStorage
 from .items import IngestSession, ItemStorage
 from .limits import RateLimitStorage
-from .search_base import SearchStorage
+from .search import SearchStorage
 from .sync_base import SyncStorage
 from .sql import Database
 from .topics import TopicStorage

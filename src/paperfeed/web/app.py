@@ -79,7 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.limiters = make_limiters()
     if settings.page_cache_seconds > 0:
         # Added first, so it runs inside SecurityMiddleware (which sets the visitor's token and adds headers).
-        app.state.page_cache = PageCache(lambda: pool.read(lambda store: store.last_search_change()),
+        app.state.page_cache = PageCache(lambda: pool.read(lambda store: store.store_version()),
                                          max_age=settings.page_cache_seconds)
         app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache, session_cookie=SESSION_COOKIE)
     app.add_middleware(SecurityMiddleware, secret=secret)

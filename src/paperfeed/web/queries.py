@@ -36,7 +36,7 @@ def cached(context: Context, key: tuple, compute: Callable[[], Any]) -> Any:
     bounds what it does not see (votes move the daily ranking without touching items). The value is
     shared between requests: callers read it and never change it.
     """
-    version = context.store.last_search_change()
+    version = context.store.store_version()
 
     def fresh():
         hit = _cache.get(key)
@@ -349,7 +349,7 @@ def library(context: Context, user_id: int, recommend: bool = True) -> dict[str,
 
     store = context.store
     entries = store.library_entries(user_id)
-    documents = store.search_documents([e.item_id for e in entries])
+    documents = store.item_documents([e.item_id for e in entries])
 
     def row(item_id: int, **extra: Any) -> dict[str, Any]:
         document = documents.get(item_id)
@@ -374,7 +374,7 @@ def library(context: Context, user_id: int, recommend: bool = True) -> dict[str,
         for tag in tags:
             found = recommend_for_tag(store, user_id, tag, embedder, today=latest, days=RECOMMEND_DAYS,
                                       limit=RECOMMEND_PER_TAG)
-            titles = store.search_documents([r.item_id for r in found])
+            titles = store.item_documents([r.item_id for r in found])
             recommendations[tag] = [{"id": r.item_id, "title": titles[r.item_id].title, "reason": r.reason,
                                      "terms": r.terms} for r in found if r.item_id in titles]
     return {"tags": [{"tag": tag, "items": items, "recommendations": recommendations.get(tag, [])}

@@ -53,7 +53,7 @@ def atom_feed(title: str, self_url: str, page_url: str, base: str, entries: list
 
 
 def _entries(context, item_ids: list[int]) -> list[dict]:
-    documents = context.store.search_documents(item_ids)
+    documents = context.store.item_documents(item_ids)
     entries = []
     for item_id in item_ids:
         document = documents.get(item_id)
