@@ -25,13 +25,16 @@ except ImportError:  # pragma: no cover - psycopg is a dependency; only a broken
     pass
 
 
-def open_store(url: str | Path, migrate: bool = True) -> Store:
-    """Open the store at ``url`` (``sqlite:///path.db``, a file path or ``postgresql://…``); apply pending migrations."""
+def open_store(url: str | Path, migrate: bool = True, *, pool_size: int | None = None) -> Store:
+    """Open the store at ``url`` (``sqlite:///path.db``, a file path or ``postgresql://…``); apply pending migrations.
+
+    ``pool_size`` caps the server connections a PostgreSQL store may open (its default when None); SQLite ignores it.
+    """
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 
-        store: Store = PostgresStore(text)
+        store: Store = PostgresStore(text) if pool_size is None else PostgresStore(text, pool_size=pool_size)
     else:
         store = _open_sqlite(text)
     if migrate:

@@ -1,58 +1,29 @@
-"""The web app factory: FastAPI with Jinja2 pages, the JSON API, feeds, security middleware and error pages."""
+"""The web app factory: FastAPI with Jinja2 pages, the JSON API, feeds, security middleware and error pages.
+
+This module builds the app from the others (``routes``, ``rendering``, ``context``, the middleware); nothing in
+``web`` imports it back.
+"""
 
 from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Settings
 from ..storage import STORE_ERRORS, open_store
 from .context import ContextPool
-from .queries import NotFound
 from .pagecache import PageCache, PageCacheMiddleware
+from .queries import NotFound
+from .rendering import API_PREFIX, STATIC, is_api, json_response, render, templates
+from .routes import account, api, api_library, docs, feeds, library, pages
 from .security import SecurityMiddleware, load_secret
 from .users import SESSION_COOKIE, make_limiters
-
-STATIC = Path(__file__).parent / "static"
-API_PREFIX = "/api/v1"
-
-
-def templates() -> Environment:
-    """The page templates; autoescape is on for every template, so ingested text is always shown as text."""
-    env = Environment(loader=PackageLoader("paperfeed.web", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["authors_short"] = lambda names, n=5: ", ".join(names[:n]) + (" et al." if len(names) > n else "")
-    env.filters["percent"] = lambda value: f"{value * 100:.0f}%"
-    return env
-
-
-def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    """Render a page template with the request's CSRF token and the current user at hand."""
-    env: Environment = request.app.state.templates
-    state = request.scope.get("state", {})
-    values.setdefault("user", state.get("user"))
-    html = env.get_template(template).render(request=request, csrf_token=state.get("csrf_token", ""),
-                                         path=request.url.path, **values)
-    return HTMLResponse(html, status_code=status)
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response serialized with orjson (fast, and the store's dicts are already plain)."""
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
-
-
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith(API_PREFIX) or request.url.path == "/openapi.json"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -68,7 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         pool.close()
 
-    # /docs is our own server-rendered page (routes_docs): FastAPI's Swagger UI loads its scripts from a CDN.
+    # /docs is our own server-rendered page (routes/docs.py): FastAPI's Swagger UI loads its scripts from a CDN.
     app = FastAPI(title="paperfeed", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json",
                   description="Read-only JSON API of a paperfeed store: items with provenance, search, topics, "
@@ -85,17 +56,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityMiddleware, secret=secret)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    from . import (routes_account, routes_api, routes_api_library, routes_docs, routes_feeds, routes_library,
-                   routes_pages)
-
     # Feeds first: /items/<id>.bib and /topics/<slug>.atom would otherwise match the page routes.
-    app.include_router(routes_feeds.router)
-    app.include_router(routes_pages.router)
-    app.include_router(routes_account.router)
-    app.include_router(routes_library.router)
-    app.include_router(routes_api.router, prefix=API_PREFIX)
-    app.include_router(routes_api_library.router, prefix=API_PREFIX)
-    app.include_router(routes_docs.router)
+    app.include_router(feeds.router)
+    app.include_router(pages.router)
+    app.include_router(account.router)
+    app.include_router(library.router)
+    app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(api_library.router, prefix=API_PREFIX)
+    app.include_router(docs.router)
     _error_handlers(app)
     return app
 
@@ -104,7 +72,7 @@ def _error_handlers(app: FastAPI) -> None:
     """Friendly pages and JSON errors for user mistakes; a store fault is a 503 page, never a traceback."""
 
     def error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-        if _is_api(request):
+        if is_api(request):
             return json_response({"error": message, "status": status}, status, headers)
         response = render(request, "error.html", status=status, status_code=status, message=message)
         for key, value in (headers or {}).items():
@@ -126,7 +94,7 @@ def _error_handlers(app: FastAPI) -> None:
     async def bad_request(request: Request, exc: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
                              for e in exc.errors())
-        if _is_api(request):
+        if is_api(request):
             return json_response({"error": problems, "status": 422}, 422)
         return error(request, 400, f"That request has a value we cannot use — {problems}.")
 

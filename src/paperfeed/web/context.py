@@ -27,11 +27,8 @@ POOL_SIZE x 2 (plus short-lived extras), where the store's default pool (4) woul
 
 
 def _open_store(db: str) -> Store:
-    if str(db).startswith(("postgresql://", "postgres://")):
-        from ..storage.postgres import PostgresStore
-
-        return PostgresStore(str(db), pool_size=STORE_POOL_SIZE)
-    return open_store(db, migrate=False)
+    # Not migrated here: create_app migrated the store once, so request connections only read the schema.
+    return open_store(db, migrate=False, pool_size=STORE_POOL_SIZE)
 
 
 @dataclass

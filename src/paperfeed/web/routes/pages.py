@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
-from .app import render
-from .context import Context
-from . import queries
-from .users import load_user
+from .. import queries
+from ..rendering import render
+from ..users import load_user
+from .deps import Ctx
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
-
-
-def get_context(request: Request) -> Iterator[Context]:
-    """Borrow a store connection (and search service) for one request, and resolve its signed-in user."""
-    with request.app.state.pool.borrow() as context:
-        load_user(request, context)
-        yield context
-
-
-Ctx = Annotated[Context, Depends(get_context)]
 
 
 @router.get("/")

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from ..library.accounts import MIN_PASSWORD, AccountError, Accounts
-from .app import render
-from .routes_pages import Ctx
-from .security import CSRF_COOKIE, cookie_header
-from .users import rate_limit, safe_next, session_cookie, session_token
+from ...library.accounts import MIN_PASSWORD, AccountError, Accounts
+from ..rendering import render
+from ..security import CSRF_COOKIE, cookie_header
+from ..users import rate_limit, safe_next, session_cookie, session_token
+from .deps import Ctx
 
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form(max_length=1000)]

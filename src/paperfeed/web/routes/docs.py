@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from .app import render
+from ..rendering import render
 
 router = APIRouter(include_in_schema=False)
 

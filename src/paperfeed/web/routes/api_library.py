@@ -13,14 +13,14 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from ..library import CommunityError, LibraryError, mark_not_relevant, remove_item, save_item
-from ..library.community import vote
-from ..storage.daily_base import UserRow
-from . import queries
-from .app import json_response
-from .routes_api import NOT_FOUND, Error
-from .routes_pages import Ctx
-from .users import load_user
+from ...library import CommunityError, LibraryError, mark_not_relevant, remove_item, save_item
+from ...library.community import vote
+from ...storage.daily_base import UserRow
+from .. import queries
+from ..rendering import json_response
+from ..users import load_user
+from .api import NOT_FOUND, Error
+from .deps import Ctx
 
 router = APIRouter(tags=["account"])
 SIGN_IN = {401: {"model": Error, "description": "Not signed in (no valid session cookie)."}}

@@ -9,15 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
-from ..digest import DigestError
-from ..digest.links import PAGES
-from ..digest.send import subscribe as send_confirmation
-from ..library import AccountError, CommunityError, LibraryError, check_email, mark_not_relevant, remove_item, save_item
-from ..library.community import vote
-from . import queries
-from .app import render
-from .routes_pages import Ctx
-from .users import load_user, rate_limit
+from ...digest import DigestError
+from ...digest.links import PAGES
+from ...digest.send import subscribe as send_confirmation
+from ...library import AccountError, CommunityError, LibraryError, check_email, mark_not_relevant, remove_item, save_item
+from ...library.community import vote
+from .. import queries
+from ..rendering import render
+from ..users import load_user, rate_limit
+from .deps import Ctx
 
 log = logging.getLogger("paperfeed.web")
 router = APIRouter(include_in_schema=False)

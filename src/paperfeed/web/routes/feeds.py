@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from . import queries
-from .routes_pages import Ctx
-from .security import SVG_CSP
+from .. import queries
+from ..security import SVG_CSP
+from .deps import Ctx
 
 router = APIRouter()
 ATOM = "http://www.w3.org/2005/Atom"

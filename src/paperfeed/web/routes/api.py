@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from . import queries
-from .app import json_response
-from .routes_pages import Ctx
+from .. import queries
+from ..rendering import json_response
+from .deps import Ctx
 
 router = APIRouter(tags=["api"])
 
