@@ -9,16 +9,13 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import orjson
 
 from ..merge import ItemFields, ItemSummary, summarize
 from ..normalize import arxiv_id, author_key, doi, utc_now
 from .sql import Database
-
-if TYPE_CHECKING:
-    from .store import Store
 
 IDS_CACHED = 20000
 """Author (and topic) name -> id entries kept between batches; past it the oldest half goes (a miss re-reads)."""
@@ -76,7 +73,7 @@ class IngestSession:
     block with an exception rolls every write of the session back.
     """
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: "ItemStorage") -> None:
         self.store = store
         self.db: Database = store.db
 
@@ -224,9 +221,18 @@ class IngestSession:
 
 
 class ItemStorage:
-    """Reads of items in the export shape, lookups by identifier, counts."""
+    """Reads of items in the export shape, lookups by identifier, counts; what an ``IngestSession`` writes with."""
 
     db: Database
+    _author_ids: dict[str, int]
+    """Author name -> id, kept between batches (bounded by ``IDS_CACHED``)."""
+    _topic_ids: dict[str, int]
+    _items_written: int
+    """Items written by this store so far (PostgreSQL analyzes after a large load)."""
+
+    def _allocate_item_ids(self, count: int) -> list[int]:
+        """Reserve ``count`` new item ids (inside the ingest transaction); each backend has its own way."""
+        raise NotImplementedError
 
     def item_count(self) -> int:
         """Number of items."""

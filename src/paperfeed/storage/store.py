@@ -42,6 +42,16 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, WebStorage, D
     """Tables of one database's own state, never copied to another store (``paperfeed copy``): its migration log,
     a lock's holder, an index the destination rebuilds from the store."""
 
+    def __init__(self) -> None:
+        self._author_ids: dict[str, int] = {}
+        self._topic_ids: dict[str, int] = {}
+        self._items_written = 0
+
+    def _forget_cached_ids(self) -> None:
+        # Ids cached during a failed transaction may not exist any more.
+        self._author_ids.clear()
+        self._topic_ids.clear()
+
     @abc.abstractmethod
     def migrate(self) -> list[str]:
         """Apply pending named migrations; return the names applied now."""
@@ -62,17 +72,6 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, WebStorage, D
             raise StoreError(f"{self.url} was written by a newer paperfeed (migrations {', '.join(unknown)})")
         return [name for name in known if name not in applied]
 
-    def __init__(self) -> None:
-        self._author_ids: dict[str, int] = {}
-        self._topic_ids: dict[str, int] = {}
-        self._items_written = 0
-        """Items written by this store so far (PostgreSQL analyzes after a large load)."""
-
-    def _forget_cached_ids(self) -> None:
-        # Ids cached during a failed transaction may not exist any more.
-        self._author_ids.clear()
-        self._topic_ids.clear()
-
     @contextmanager
     def ingest_session(self) -> Iterator[IngestSession]:
         """Open one write transaction for an ingest batch (inside a write group: a savepoint)."""
@@ -82,10 +81,6 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, WebStorage, D
         except BaseException:
             self._forget_cached_ids()
             raise
-
-    @abc.abstractmethod
-    def _allocate_item_ids(self, count: int) -> list[int]:
-        """Reserve ``count`` new item ids (inside the ingest transaction)."""
 
     @abc.abstractmethod
     def write_group(self) -> AbstractContextManager[Callable[[], None]]:
