@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from ..storage.store import Store
+from ..storage import Store
 from ..storage.daily_base import DailySignals
 from .trending import TrendingWeights, age_days, rank
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..storage.store import Store
+from ..storage import Store
 from ..storage.daily_base import UserRow
 
 MIN_PASSWORD = 8

@@ -6,7 +6,7 @@ from datetime import date
 
 from ..inputs import InputFile
 from ..normalize import arxiv_id
-from ..storage.store import Store
+from ..storage import Store
 
 ARXIV_API = "https://export.arxiv.org/api/query"
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..inputs import InputFile
-from ..storage.store import Store
+from ..storage import Store
 
 TAG_MAX = 64
 _TAG = re.compile(r"^[\w][\w .+/:-]*$")

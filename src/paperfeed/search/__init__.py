@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import Settings
-from ..storage.store import Store
+from ..storage import Store
 from .embed import Embedder, EmbedderError, load_embedder
 from .fulltext_pg import indexer_class
 from .indexer import Indexer, SearchIndexError, IndexReport, index_directory

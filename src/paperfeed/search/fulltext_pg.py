@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..storage.store import Store
+from ..storage import Store
 from ..storage import FullTextQuery, FullTextStorage
 from .indexer import BATCH, COMMIT_EVERY, IndexReport, IndexState, Indexer
 from .keyword import KeywordHit, KeywordIndex, _text_analyzer, topic_slug

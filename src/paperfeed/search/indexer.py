@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import orjson
 
-from ..storage.store import Store
+from ..storage import Store
 from ..storage import SearchDocument
 from .embed import Embedder
 from .keyword import SCHEMA_VERSION, KeywordIndex

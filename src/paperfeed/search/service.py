@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..storage.store import Store
+from ..storage import Store
 from ..storage import SearchDocument
 from .embed import Embedder
 from .fulltext_pg import DatabaseKeywordIndex, open_keyword_index
