@@ -14,7 +14,7 @@ day's distinct papers are ranked. Every test day comes after every training day.
 Metrics per test day, then averaged: average precision (over the whole ranking), nDCG@20, P@20.
 Rankers, in the same run: random (mean of 20 seeds), newest-first (highest arXiv id first),
 TF-IDF + linear SVM on title + abstract + authors with arxiv-sanity-lite's settings (what small tools
-do), and paperfeed.recommend.TagModel (the module the web app and digests use).
+do), and paperfeed.library.recommend.TagModel (the module the web app and digests use).
 Also: the time to rank 100,000 candidates for one tag with features computed (the model's scoring and
 top-k), and, separately, the time to compute those features.
 Ends with one JSON line of figures. Exits 2 with a message when a data path is missing.
@@ -108,7 +108,7 @@ def main() -> int:
     if missing:
         print(f"daily_pick: data not found: {', '.join(missing)} (see ../shared/data)", file=sys.stderr)
         return 2
-    from paperfeed.recommend import Paper, TagModel
+    from paperfeed.library.recommend import Paper, TagModel
     from paperfeed.search.embed import WordLlamaEmbedder
 
     started = time.perf_counter()
@@ -203,7 +203,7 @@ def main() -> int:
     log(f"paperfeed tag model trained and ranked in {results['paperfeed']['seconds']} s")
 
     # -- 100,000 candidates for one tag --------------------------------------------------------
-    from paperfeed.recommend import rank_candidates
+    from paperfeed.library.recommend import rank_candidates
 
     pool = [paper for day in sorted(listing_days) for paper in listing_days[day].values()]
     candidates = (pool * (100_000 // len(pool) + 1))[:100_000]

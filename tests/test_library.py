@@ -13,7 +13,7 @@ from paperfeed.ingest import Ingester
 from paperfeed.library import (AccountError, Accounts, LibraryError, import_bibtex, mark_not_relevant, save_item,
                                vote)
 from paperfeed.library.community import CommunityError, submit_paper
-from paperfeed.recommend import recommend_for_tag
+from paperfeed.library.recommend import recommend_for_tag
 from paperfeed.search.embed import WordLlamaEmbedder
 
 from datafiles import DATA

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from paperfeed import recommend
+from paperfeed.library import recommend
 from paperfeed.ingest import Ingester
 from paperfeed.library import Accounts, save_item
-from paperfeed.recommend import recommend_for_tag
+from paperfeed.library.recommend import recommend_for_tag
 
 from datafiles import HF_DAY, LISTING
 

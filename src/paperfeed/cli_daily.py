@@ -314,7 +314,7 @@ def submit(ctx: click.Context, reference: str, user_email: str, day: date | None
 def recommend(ctx: click.Context, user_email: str, tag: str | None, days: int, day: date | None, limit: int,
               as_json: bool) -> None:
     """Recommend recent papers for each of a user's library tags, each with a reason."""
-    from .recommend import recommend_for_tag
+    from .library.recommend import recommend_for_tag
 
     with _open(ctx) as store:
         user = _user(store, user_email)

@@ -210,7 +210,7 @@ def digest_day(store: Store, settings, day: date, embedder=None):
 
 def render(store: Store, settings, subscriber: Subscriber, page, embedder=None) -> tuple[str, str, str]:
     """Return (unsubscribe URL, text part, HTML part) of one subscriber's digest of ``page``."""
-    from ..recommend import recommend_for_user
+    from ..library.recommend import recommend_for_user
 
     entries = [{"title": e.title, "authors": _authors(e.authors), "link": _link(e.url, e.arxiv_id, e.signals.item_id,
                                                                                   settings),

@@ -345,7 +345,7 @@ def library(context: Context, user_id: int, recommend: bool = True) -> dict[str,
     """A user's library by tag (and untagged, and "not relevant"), with each tag's recommendations and reasons."""
     from datetime import date, datetime, timezone
 
-    from ..recommend import recommend_for_tag
+    from ..library.recommend import recommend_for_tag
 
     store = context.store
     entries = store.library_entries(user_id)

@@ -1,67 +1,28 @@
-"""Merge decisions: which item a record belongs to, and what a merged item says.
+"""Matching: whether a record is the same work as an item it shares a blocking key with.
 
-Everything here is pure: it takes records and item summaries and returns decisions,
-so it can be tested without a store and reused by every backend.
-
-Identity, in order:
-1. a shared identifier: arXiv id (version stripped), DOI, or the source's own id
-   (``format:record_id``; CSV and BibTeX ids are local to their file's label);
-2. otherwise a matching title among the items that share a blocking key (runs of
-   significant title words, see ``block_keys``), not contradicted by authors or year
-   when both sides have them (see ``match_score``): a near-duplicate title confirmed by
-   authors or year (almost equal if neither can confirm); a close title when the year
-   and nearly all authors agree; or one title the start of the other (a subtitle or a
-   remark added) when authors confirm it. Bracketed remarks ("(Tutorial)") may be left
-   out of the comparison; numbers in the titles must agree ("Part I" is not "Part II");
-   surnames tolerate lost accents, typos and double surnames. When two items fit about
-   equally well, the record merges with neither. Two different arXiv ids or DOIs never
-   merge, and an item never takes two different records from the same origin file.
-
-Field rule for a merged item (``resolve_item``), applied to all its source records:
-- title, authors, identifiers and primary category come from the most authoritative
-  source that has them (``FORMAT_RANK``; ties go to the record seen first);
-- the abstract is the longest one (captures and feeds carry truncated teasers);
-- published is the earliest full date any source gives (arXiv v1 before a listing day);
-- categories are the union, the best source's order first; topics keep their highest confidence;
-- upvotes are summed over sources, taking each source label's highest count;
-- kind is ``paper`` if any source calls it a paper, else ``news``.
+A matching title among the items that share a blocking key (``keys.block_keys``), not
+contradicted by authors or year when both sides have them (see ``match_score``): a
+near-duplicate title confirmed by authors or year (almost equal if neither can confirm); a
+close title when the year and nearly all authors agree; or one title the start of the other (a
+subtitle or a remark added) when authors confirm it. Bracketed remarks ("(Tutorial)") may be
+left out of the comparison; numbers in the titles must agree ("Part I" is not "Part II");
+surnames tolerate lost accents, typos and double surnames. When two items fit about equally
+well, the record merges with neither. Two different arXiv ids or DOIs never merge, and an item
+never takes two different records from the same origin file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Iterable
+from typing import Iterable
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from .normalize import NAME_CACHE_SIZE, fold, title_tokens
-from .records import Record
+from ..normalize import title_tokens
+from .keys import _person_tokens, _title_variants, significant_words
 
-FORMAT_RANK = {
-    "arxiv-oai": 0,
-    "arxiv-atom": 0,
-    "arxiv-rss": 1,
-    "jsonl": 1,
-    "hf-daily": 2,
-    "bibtex": 3,
-    "csv": 3,
-    "capture": 4,
-    "feed": 4,
-}
-# Source ids that are unique only inside one file or library, not across a source.
-_FILE_LOCAL_ID_FORMATS = {"csv", "bibtex"}
-
-_STOPWORDS = frozenset(
-    "a an and are as at by for from in into is it of on or the to via with without using towards toward".split()
-)
-BLOCK_WORDS = 4
-"""Words in a title-end blocking key; also the most words a title may have to be keyed whole."""
-_DELETION_KEY_WORDS = 5
-"""Titles of 3 up to this many significant words also get a key for each word left out (one typo or change)."""
 TITLE_MATCH = 92.0
 """Minimum rapidfuzz ratio (0-100) of normalized titles for a confirmed near-duplicate."""
 TITLE_MATCH_UNCONFIRMED = 97.0
@@ -74,16 +35,6 @@ TITLE_MATCH_CONTAINED_WORDS = 4
 """Significant words a contained title needs (one fewer when the years are equal too)."""
 TITLE_MATCH_MARGIN = 1.0
 """Score points by which the best candidate must beat the next one; closer than that is too close to call."""
-
-# Remarks in brackets: "(Tutorial)", "(Panel Abstract)", "(extended version)", "[Demo]".
-_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
-# Where a title's main part ends: "Main: subtitle", "Main - Book Review", "Main? Subtitle".
-_MAIN_BREAK = re.compile(r": | - |\? | \u2013 | \u2014 ")
-# Prefixes written hyphenated as often as solid: "semi-structured" ~ "semistructured", "e-mail" ~ "email".
-_JOINED_PREFIXES = frozenset("semi multi non co pre post re sub inter intra meta micro e".split())
-_WORD = re.compile(r"[a-z0-9]+")
-_NAME_TOKEN = re.compile(r"[a-z0-9?]+")
-_NAME_SUFFIX_TOKENS = frozenset({"jr", "sr", "ii", "iii", "iv"})
 _FUZZY_NAME_PAIRS = 2500
 """Most name pairs compared loosely (lost accents, typos) for one pair of author lists."""
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
@@ -94,110 +45,6 @@ _NUMBER_WORDS = {word: value for value, words in enumerate((
     ("seven", "seventh"), ("eight", "eighth"), ("nine", "ninth"), ("ten", "tenth"))) for word in words}
 _NUMBER_WORDS["first"] = 1
 _DIGITS = re.compile(r"\d+")
-
-
-def identifiers(record: Record, label: str | None = None) -> list[tuple[str, str]]:
-    """The (scheme, value) identifiers a record carries, strongest first."""
-    found: list[tuple[str, str]] = []
-    if record.arxiv_id:
-        found.append(("arxiv", record.arxiv_id))
-    if record.doi:
-        found.append(("doi", record.doi))
-    if not found and record.record_id:
-        scope = f"{label or ''}:" if record.format in _FILE_LOCAL_ID_FORMATS else ""
-        found.append(("source", f"{record.format}:{scope}{record.record_id}"))
-    return found
-
-
-def significant_words(title: str) -> list[str]:
-    """Title tokens (``title_tokens``) without stopwords; a plural ``s`` dropped, hyphenated prefixes joined.
-
-    ``Semi-Structured Updates`` -> ``semistructured update``: spelling variants meet in a key.
-    """
-    text = fold(title)
-    if "-" in text:
-        text = _join_prefixes(text)
-    return [token[:-1] if len(token) > 3 and token[-1] == "s" and token[-2] != "s" else token
-            for token in _WORD.findall(text) if token not in _STOPWORDS]
-
-
-def _join_prefixes(text: str) -> str:
-    """Drop the hyphen after a prefix (``_JOINED_PREFIXES``) in lower-case text."""
-    pieces = text.split("-")
-    joined = pieces[0]
-    for piece in pieces[1:]:
-        start = len(joined)
-        while start and joined[start - 1].isalnum():
-            start -= 1
-        if joined[start:] in _JOINED_PREFIXES and piece[:1].isalpha():
-            joined += piece
-        else:
-            joined += "-" + piece
-    return joined
-
-
-def _title_variants(title: str) -> list[str]:
-    """The title, and the title without bracketed remarks when it has any."""
-    if "(" in title or "[" in title:
-        core = _BRACKETED.sub(" ", title)
-        if core.strip() and core != title:
-            return [title, core]
-    return [title]
-
-
-def block_keys(title: str) -> list[int]:
-    """Blocking keys: items sharing one are compared; everything else is assumed different.
-
-    Keys are made of the significant words (``significant_words``) of the title, and of the
-    title without bracketed remarks:
-    - the first and the last ``BLOCK_WORDS`` words, or all of them for a title that short, so
-      a short title also meets a longer one that begins or ends with it;
-    - for titles of up to 7 words, where those two overlap, the first two and last two words
-      together, so one change in the middle still meets (longer titles keep one end intact);
-    - for titles of 3 to ``_DELETION_KEY_WORDS`` words, the words with each one left out in
-      turn, and the words sorted, so one changed, added or dropped word, or a new word order,
-      still meets;
-    - the main part of "Main: subtitle" when it has 3 to ``BLOCK_WORDS`` words, so that it
-      meets plain "Main".
-    Each key is hashed to a signed 64-bit integer: compact to index, and a rare collision only
-    adds a candidate that the title comparison then rejects.
-    """
-    texts: set[str] = set()
-    variants = _title_variants(title)
-    for variant in variants:
-        words = significant_words(variant)
-        count = len(words)
-        if count <= BLOCK_WORDS:
-            if words:
-                texts.add(" ".join(words))
-        else:
-            texts.add(" ".join(words[:BLOCK_WORDS]))
-            texts.add(" ".join(words[-BLOCK_WORDS:]))
-            if count < 2 * BLOCK_WORDS:
-                texts.add(" ".join(words[:2] + words[-2:]))
-        if 3 <= count <= _DELETION_KEY_WORDS:
-            texts.update(" ".join(words[:i] + words[i + 1:]) for i in range(count))
-            texts.add("~" + " ".join(sorted(words)))  # the same words in another order
-    core = variants[-1]
-    main = _MAIN_BREAK.search(core)
-    if main and core.count(" ", 0, main.start()) >= 2:  # a main part of one or two words makes no key
-        words = significant_words(core[:main.start()])
-        if 3 <= len(words) <= BLOCK_WORDS:
-            texts.add(" ".join(words))
-    return [_key_hash(text) for text in texts]
-
-
-def _key_hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-def fingerprint(record: Record, origin_name: str) -> str:
-    """Identity of a source record: the same bytes from the same named file are the same record."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (record.format, origin_name, record.record_id, record.raw):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-    return digest.hexdigest()
 
 
 @dataclass(slots=True)
@@ -217,22 +64,6 @@ class ItemSummary:
     """``title_norm`` without bracketed remarks; the same string when there are none."""
     people: tuple[tuple[str, ...], ...] = ()
     """Each author's folded name tokens, surname last (``?`` stands for characters lost to bad decoding)."""
-
-
-@lru_cache(maxsize=NAME_CACHE_SIZE)
-def _person_tokens(name: str) -> tuple[str, ...]:
-    """Folded name tokens, surname last, suffixes (``Jr.``) dropped; U+FFFD becomes ``?``."""
-    if "\ufffd" in name:
-        name = re.sub("\ufffd+", "?", name)
-    tokens = _NAME_TOKEN.findall(fold(name))
-    if len(tokens) > 1:
-        tokens = [token for token in tokens if token not in _NAME_SUFFIX_TOKENS] or tokens
-    return tuple(token for token in tokens if token != "?")
-
-
-def surnames(authors: Iterable[str]) -> frozenset[str]:
-    """Folded surnames of a list of display names (``?`` where characters were lost)."""
-    return frozenset(tokens[-1] for tokens in (_person_tokens(name) for name in authors) if tokens)
 
 
 def summarize(item_id: int, title: str, authors: Iterable[str], year: int | None,
@@ -441,99 +272,3 @@ def best_match(record: ItemSummary, origin: str, candidates: Iterable[ItemSummar
         return None
     return best
 
-
-def record_data(record: Record) -> dict[str, Any]:
-    """The normalized fields of a record that ``resolve_item`` reads, stored beside its raw text.
-
-    Empty fields are left out, and so is the abstract: it is the bulk of a record, the raw
-    text holds it, and the item keeps the longest one seen (see ``resolve_item``).
-    """
-    data: dict[str, Any] = {"format": record.format, "title": record.title}
-    if record.kind != "paper":
-        data["kind"] = record.kind
-    for name in ("authors", "arxiv_id", "doi", "url", "published", "year", "categories", "label", "extra"):
-        value = getattr(record, name)
-        if value:
-            data[name] = value
-    if record.topics:
-        data["topics"] = [list(pair) for pair in record.topics]
-    if record.deleted:
-        data["deleted"] = True
-    return data
-
-
-@dataclass(slots=True)
-class ItemFields:
-    """An item's merged fields."""
-
-    kind: str
-    title: str
-    abstract: str
-    authors: list[str]
-    arxiv_id: str | None
-    doi: str | None
-    url: str | None
-    published: str | None
-    year: int | None
-    categories: list[str]
-    topics: dict[str, float]
-    upvotes: int
-    withdrawn: bool
-
-
-def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -> ItemFields:
-    """Merge the stored data of an item's source records (in the order seen) into its fields.
-
-    ``abstracts`` are the candidates for the abstract: the item's current one and those of
-    the records it gains now; the longest wins (the first of equals).
-    """
-    live = [data for data in records if not data.get("deleted")] or records
-    # Stable sort: among sources of equal rank the record seen first wins.
-    ranked = sorted(live, key=lambda data: FORMAT_RANK.get(data["format"], 5)) if len(live) > 1 else live
-    best: dict[str, Any] = {}
-    categories: list[str] = []
-    topics: dict[str, float] = {}
-    upvotes_by_label: dict[str, int] = {}
-    published = None
-    years = []
-    kind = "news"
-    for data in ranked:
-        for name in ("title", "authors", "arxiv_id", "doi", "url"):
-            if name not in best and data.get(name):
-                best[name] = data[name]
-        for category in data.get("categories", ()):
-            if category not in categories:
-                categories.append(category)
-        for name, confidence in data.get("topics", ()):
-            topics[name] = max(confidence, topics.get(name, 0.0))
-        votes = data["extra"].get("upvotes") if "extra" in data else None
-        if isinstance(votes, int):
-            label = data.get("label") or data["format"]
-            upvotes_by_label[label] = max(votes, upvotes_by_label.get(label, 0))
-        day = data.get("published")
-        if day and (published is None or day < published):
-            published = day
-        if data.get("year"):
-            years.append(data["year"])
-        if data.get("kind", "paper") == "paper":
-            kind = "paper"
-    abstract = ""
-    for text in abstracts:
-        if len(text) > len(abstract):
-            abstract = text
-    arxiv_id = best.get("arxiv_id")
-    return ItemFields(
-        kind=kind,
-        title=best.get("title", ""),
-        abstract=abstract,
-        authors=list(best.get("authors", ())),
-        arxiv_id=arxiv_id,
-        doi=best.get("doi"),
-        url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else best.get("url"),
-        published=published,
-        year=int(published[:4]) if published else (min(years) if years else None),
-        categories=categories,
-        topics=topics,
-        upvotes=sum(upvotes_by_label.values()),
-        withdrawn=all(data.get("deleted") for data in records),
-    )

@@ -1,0 +1,28 @@
+"""Merge decisions: which item a record belongs to, and what a merged item says.
+
+Everything here is pure: it takes records and item summaries and returns decisions,
+so it can be tested without a store and reused by every backend. Three layers, each
+importing only the ones before it:
+
+- ``keys``: the identifiers a record carries (arXiv id, DOI, the source's own id), its
+  fingerprint, and the blocking keys of its title (``block_keys``);
+- ``matching``: the matcher's view of an item (``ItemSummary``, ``summarize``) and the
+  decision whether a record is the same work as a candidate (``match_score``, ``best_match``);
+- ``fields``: what a merged item says (``record_data``, ``resolve_item`` -> ``ItemFields``).
+
+Identity, in order: a shared identifier; otherwise a matching title among the items that
+share a blocking key, not contradicted by authors or year (see ``matching``).
+Callers import from this package, not from the submodules.
+"""
+
+from .fields import FORMAT_RANK, ItemFields, record_data, resolve_item
+from .keys import BLOCK_WORDS, block_keys, fingerprint, identifiers, significant_words, surnames
+from .matching import (TITLE_MATCH, TITLE_MATCH_AUTHORS, TITLE_MATCH_CONTAINED, TITLE_MATCH_CONTAINED_WORDS,
+                       TITLE_MATCH_MARGIN, TITLE_MATCH_UNCONFIRMED, ItemSummary, _shared_authors, best_match,
+                       match_score, summarize, title_similarity)
+
+__all__ = ["BLOCK_WORDS", "FORMAT_RANK", "ItemFields", "ItemSummary", "TITLE_MATCH", "TITLE_MATCH_AUTHORS",
+           "TITLE_MATCH_CONTAINED", "TITLE_MATCH_CONTAINED_WORDS", "TITLE_MATCH_MARGIN", "TITLE_MATCH_UNCONFIRMED",
+           "best_match", "block_keys", "fingerprint", "identifiers", "match_score", "record_data", "resolve_item",
+           "significant_words", "summarize", "surnames", "title_similarity"]
+# ``_shared_authors`` is re-exported (outside __all__) for tests/test_merge.py, which checks it directly.

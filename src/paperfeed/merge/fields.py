@@ -1,0 +1,127 @@
+"""Field resolution: what a merged item says, from the stored data of its source records.
+
+Field rule for a merged item (``resolve_item``), applied to all its source records:
+- title, authors, identifiers and primary category come from the most authoritative
+  source that has them (``FORMAT_RANK``; ties go to the record seen first);
+- the abstract is the longest one (captures and feeds carry truncated teasers);
+- published is the earliest full date any source gives (arXiv v1 before a listing day);
+- categories are the union, the best source's order first; topics keep their highest confidence;
+- upvotes are summed over sources, taking each source label's highest count;
+- kind is ``paper`` if any source calls it a paper, else ``news``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ..records import Record
+
+FORMAT_RANK = {
+    "arxiv-oai": 0,
+    "arxiv-atom": 0,
+    "arxiv-rss": 1,
+    "jsonl": 1,
+    "hf-daily": 2,
+    "bibtex": 3,
+    "csv": 3,
+    "capture": 4,
+    "feed": 4,
+}
+
+
+def record_data(record: Record) -> dict[str, Any]:
+    """The normalized fields of a record that ``resolve_item`` reads, stored beside its raw text.
+
+    Empty fields are left out, and so is the abstract: it is the bulk of a record, the raw
+    text holds it, and the item keeps the longest one seen (see ``resolve_item``).
+    """
+    data: dict[str, Any] = {"format": record.format, "title": record.title}
+    if record.kind != "paper":
+        data["kind"] = record.kind
+    for name in ("authors", "arxiv_id", "doi", "url", "published", "year", "categories", "label", "extra"):
+        value = getattr(record, name)
+        if value:
+            data[name] = value
+    if record.topics:
+        data["topics"] = [list(pair) for pair in record.topics]
+    if record.deleted:
+        data["deleted"] = True
+    return data
+
+
+@dataclass(slots=True)
+class ItemFields:
+    """An item's merged fields."""
+
+    kind: str
+    title: str
+    abstract: str
+    authors: list[str]
+    arxiv_id: str | None
+    doi: str | None
+    url: str | None
+    published: str | None
+    year: int | None
+    categories: list[str]
+    topics: dict[str, float]
+    upvotes: int
+    withdrawn: bool
+
+
+def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -> ItemFields:
+    """Merge the stored data of an item's source records (in the order seen) into its fields.
+
+    ``abstracts`` are the candidates for the abstract: the item's current one and those of
+    the records it gains now; the longest wins (the first of equals).
+    """
+    live = [data for data in records if not data.get("deleted")] or records
+    # Stable sort: among sources of equal rank the record seen first wins.
+    ranked = sorted(live, key=lambda data: FORMAT_RANK.get(data["format"], 5)) if len(live) > 1 else live
+    best: dict[str, Any] = {}
+    categories: list[str] = []
+    topics: dict[str, float] = {}
+    upvotes_by_label: dict[str, int] = {}
+    published = None
+    years = []
+    kind = "news"
+    for data in ranked:
+        for name in ("title", "authors", "arxiv_id", "doi", "url"):
+            if name not in best and data.get(name):
+                best[name] = data[name]
+        for category in data.get("categories", ()):
+            if category not in categories:
+                categories.append(category)
+        for name, confidence in data.get("topics", ()):
+            topics[name] = max(confidence, topics.get(name, 0.0))
+        votes = data["extra"].get("upvotes") if "extra" in data else None
+        if isinstance(votes, int):
+            label = data.get("label") or data["format"]
+            upvotes_by_label[label] = max(votes, upvotes_by_label.get(label, 0))
+        day = data.get("published")
+        if day and (published is None or day < published):
+            published = day
+        if data.get("year"):
+            years.append(data["year"])
+        if data.get("kind", "paper") == "paper":
+            kind = "paper"
+    abstract = ""
+    for text in abstracts:
+        if len(text) > len(abstract):
+            abstract = text
+    arxiv_id = best.get("arxiv_id")
+    return ItemFields(
+        kind=kind,
+        title=best.get("title", ""),
+        abstract=abstract,
+        authors=list(best.get("authors", ())),
+        arxiv_id=arxiv_id,
+        doi=best.get("doi"),
+        url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else best.get("url"),
+        published=published,
+        year=int(published[:4]) if published else (min(years) if years else None),
+        categories=categories,
+        topics=topics,
+        upvotes=sum(upvotes_by_label.values()),
+        withdrawn=all(data.get("deleted") for data in records),
+    )

@@ -1,0 +1,159 @@
+"""Merge keys: the identifiers a record carries, its fingerprint, and the blocking keys of a title.
+
+Identity first goes by a shared identifier: arXiv id (version stripped), DOI, or the source's own
+id (``format:record_id``; CSV and BibTeX ids are local to their file's label). Records without a
+shared identifier are compared (``matching``) only with the items that share a blocking key: runs
+of significant title words, see ``block_keys``. Name and title keys the matcher compares
+(``_person_tokens``, ``_title_variants``) live here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from typing import Iterable
+
+from ..normalize import NAME_CACHE_SIZE, fold
+from ..records import Record
+
+# Source ids that are unique only inside one file or library, not across a source.
+_FILE_LOCAL_ID_FORMATS = {"csv", "bibtex"}
+
+_STOPWORDS = frozenset(
+    "a an and are as at by for from in into is it of on or the to via with without using towards toward".split()
+)
+BLOCK_WORDS = 4
+"""Words in a title-end blocking key; also the most words a title may have to be keyed whole."""
+_DELETION_KEY_WORDS = 5
+"""Titles of 3 up to this many significant words also get a key for each word left out (one typo or change)."""
+
+# Remarks in brackets: "(Tutorial)", "(Panel Abstract)", "(extended version)", "[Demo]".
+_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+# Where a title's main part ends: "Main: subtitle", "Main - Book Review", "Main? Subtitle".
+_MAIN_BREAK = re.compile(r": | - |\? | \u2013 | \u2014 ")
+# Prefixes written hyphenated as often as solid: "semi-structured" ~ "semistructured", "e-mail" ~ "email".
+_JOINED_PREFIXES = frozenset("semi multi non co pre post re sub inter intra meta micro e".split())
+_WORD = re.compile(r"[a-z0-9]+")
+_NAME_TOKEN = re.compile(r"[a-z0-9?]+")
+_NAME_SUFFIX_TOKENS = frozenset({"jr", "sr", "ii", "iii", "iv"})
+
+
+def identifiers(record: Record, label: str | None = None) -> list[tuple[str, str]]:
+    """The (scheme, value) identifiers a record carries, strongest first."""
+    found: list[tuple[str, str]] = []
+    if record.arxiv_id:
+        found.append(("arxiv", record.arxiv_id))
+    if record.doi:
+        found.append(("doi", record.doi))
+    if not found and record.record_id:
+        scope = f"{label or ''}:" if record.format in _FILE_LOCAL_ID_FORMATS else ""
+        found.append(("source", f"{record.format}:{scope}{record.record_id}"))
+    return found
+
+
+def significant_words(title: str) -> list[str]:
+    """Title tokens (``title_tokens``) without stopwords; a plural ``s`` dropped, hyphenated prefixes joined.
+
+    ``Semi-Structured Updates`` -> ``semistructured update``: spelling variants meet in a key.
+    """
+    text = fold(title)
+    if "-" in text:
+        text = _join_prefixes(text)
+    return [token[:-1] if len(token) > 3 and token[-1] == "s" and token[-2] != "s" else token
+            for token in _WORD.findall(text) if token not in _STOPWORDS]
+
+
+def _join_prefixes(text: str) -> str:
+    """Drop the hyphen after a prefix (``_JOINED_PREFIXES``) in lower-case text."""
+    pieces = text.split("-")
+    joined = pieces[0]
+    for piece in pieces[1:]:
+        start = len(joined)
+        while start and joined[start - 1].isalnum():
+            start -= 1
+        if joined[start:] in _JOINED_PREFIXES and piece[:1].isalpha():
+            joined += piece
+        else:
+            joined += "-" + piece
+    return joined
+
+
+def _title_variants(title: str) -> list[str]:
+    """The title, and the title without bracketed remarks when it has any."""
+    if "(" in title or "[" in title:
+        core = _BRACKETED.sub(" ", title)
+        if core.strip() and core != title:
+            return [title, core]
+    return [title]
+
+
+def block_keys(title: str) -> list[int]:
+    """Blocking keys: items sharing one are compared; everything else is assumed different.
+
+    Keys are made of the significant words (``significant_words``) of the title, and of the
+    title without bracketed remarks:
+    - the first and the last ``BLOCK_WORDS`` words, or all of them for a title that short, so
+      a short title also meets a longer one that begins or ends with it;
+    - for titles of up to 7 words, where those two overlap, the first two and last two words
+      together, so one change in the middle still meets (longer titles keep one end intact);
+    - for titles of 3 to ``_DELETION_KEY_WORDS`` words, the words with each one left out in
+      turn, and the words sorted, so one changed, added or dropped word, or a new word order,
+      still meets;
+    - the main part of "Main: subtitle" when it has 3 to ``BLOCK_WORDS`` words, so that it
+      meets plain "Main".
+    Each key is hashed to a signed 64-bit integer: compact to index, and a rare collision only
+    adds a candidate that the title comparison then rejects.
+    """
+    texts: set[str] = set()
+    variants = _title_variants(title)
+    for variant in variants:
+        words = significant_words(variant)
+        count = len(words)
+        if count <= BLOCK_WORDS:
+            if words:
+                texts.add(" ".join(words))
+        else:
+            texts.add(" ".join(words[:BLOCK_WORDS]))
+            texts.add(" ".join(words[-BLOCK_WORDS:]))
+            if count < 2 * BLOCK_WORDS:
+                texts.add(" ".join(words[:2] + words[-2:]))
+        if 3 <= count <= _DELETION_KEY_WORDS:
+            texts.update(" ".join(words[:i] + words[i + 1:]) for i in range(count))
+            texts.add("~" + " ".join(sorted(words)))  # the same words in another order
+    core = variants[-1]
+    main = _MAIN_BREAK.search(core)
+    if main and core.count(" ", 0, main.start()) >= 2:  # a main part of one or two words makes no key
+        words = significant_words(core[:main.start()])
+        if 3 <= len(words) <= BLOCK_WORDS:
+            texts.add(" ".join(words))
+    return [_key_hash(text) for text in texts]
+
+
+def _key_hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def fingerprint(record: Record, origin_name: str) -> str:
+    """Identity of a source record: the same bytes from the same named file are the same record."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (record.format, origin_name, record.record_id, record.raw):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+@lru_cache(maxsize=NAME_CACHE_SIZE)
+def _person_tokens(name: str) -> tuple[str, ...]:
+    """Folded name tokens, surname last, suffixes (``Jr.``) dropped; U+FFFD becomes ``?``."""
+    if "\ufffd" in name:
+        name = re.sub("\ufffd+", "?", name)
+    tokens = _NAME_TOKEN.findall(fold(name))
+    if len(tokens) > 1:
+        tokens = [token for token in tokens if token not in _NAME_SUFFIX_TOKENS] or tokens
+    return tuple(token for token in tokens if token != "?")
+
+
+def surnames(authors: Iterable[str]) -> frozenset[str]:
+    """Folded surnames of a list of display names (``?`` where characters were lost)."""
+    return frozenset(tokens[-1] for tokens in (_person_tokens(name) for name in authors) if tokens)
+
