@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..storage.store import Store
-from ..storage.daily_base import DailySignals
+from ..storage import DailySignals
 from .trending import TrendingWeights, age_days, rank
 
 SPANS = ("day", "week", "month")

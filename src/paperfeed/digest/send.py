@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 from ..daily import TrendingWeights, daily_page
 from ..library.accounts import AccountError, check_email
 from ..storage.store import Store
-from ..storage.daily_base import Subscriber
+from ..storage import Subscriber
 from . import tokens
 
 TEMPLATES = Path(__file__).parent / "templates"

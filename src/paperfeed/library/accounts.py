@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..storage.store import Store
-from ..storage.daily_base import UserRow
+from ..storage import UserRow
 
 MIN_PASSWORD = 8
 MAX_EMAIL = 254

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .accounts import LibraryEntry, Subscriber, UserRow
+from .daily import DailySignals
 from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
 from .store import Store, StoreError
 
-__all__ = ["BatchWrite", "IngestSession", "SourceRecordRow", "STORE_ERRORS", "Store", "StoreError", "open_store",
-           "slugify"]
+__all__ = ["BatchWrite", "DailySignals", "IngestSession", "LibraryEntry", "SourceRecordRow", "STORE_ERRORS", "Store",
+           "StoreError", "Subscriber", "UserRow", "open_store", "slugify"]
 
 # What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):
 # the CLI reports these as one line. A new backend adds its driver's base error here.

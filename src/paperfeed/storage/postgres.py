@@ -24,7 +24,6 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..normalize import utc_now
-from .postgres_daily import PostgresDailyStorage
 from .migrations.postgres import MIGRATIONS
 from .postgres_search import PostgresSearchStorage
 from .postgres_sync import PostgresSyncStorage
@@ -87,8 +86,7 @@ class PostgresDatabase(Database):
             yield
 
 
-class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicStorage, PostgresWebStorage,
-                    PostgresDailyStorage, Store):
+class PostgresStore(PostgresSearchStorage, PostgresSyncStorage, PostgresTopicStorage, PostgresWebStorage, Store):
     """A store in a PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
     # Never copied by `paperfeed copy`: who holds the sync's advisory lock, and the full-text index with its

@@ -13,7 +13,6 @@ from typing import Callable, Iterable, Iterator
 
 from ..normalize import utc_now
 from .sql import Database, Params, SQLiteDialect
-from .sqlite_daily import SQLiteDailyStorage
 from .migrations.sqlite import MIGRATIONS
 from .sqlite_search import SQLiteSearchStorage
 from .sqlite_sync import SQLiteSyncStorage
@@ -88,8 +87,7 @@ class SQLiteDatabase(Database):
         execute(f"RELEASE {name}")
 
 
-class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQLiteWebStorage, SQLiteDailyStorage,
-                  Store):
+class SQLiteStore(SQLiteSearchStorage, SQLiteSyncStorage, SQLiteTopicStorage, SQLiteWebStorage, Store):
     """A store in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:
