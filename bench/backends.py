@@ -141,7 +141,7 @@ def run_search(url: str, index_dir: str, queries: list[str], queue) -> None:
 
 
 def prepare(url: str, index_dir: str) -> dict:
-    """Build the keyword index and the daily calendar, as `ingest` and the first page view would."""
+    """Build the keyword index, as `ingest` would; the daily calendar is written by ingest (refresh finds it done)."""
     from paperfeed.config import Settings
     from paperfeed.search import open_indexer
     from paperfeed.storage import open_store

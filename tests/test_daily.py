@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from paperfeed.cli import cli
 from paperfeed.daily import TrendingWeights, daily_page, date_range, rank, trending_score
 from paperfeed.ingest import Ingester
+from paperfeed.inputs import iter_inputs
 from paperfeed.library import Accounts, submit_paper, vote
-from paperfeed.storage import open_store
-from paperfeed.storage.daily_base import DailySignals
+from paperfeed.storage import DailySignals, open_store
 
 from datafiles import DATA
 
@@ -180,8 +180,12 @@ def test_concurrent_writers_leave_exactly_one_row_each(daily_store, backend_url)
     items = store.item_ids_after(0, 4)
     subscriber = store.add_subscriber("carol@example.org", None).id
     dated = store.read_rows("SELECT count(*) FROM source_records WHERE format <> 'bibtex'")[0][0]
+    # Ingest wrote the calendar; forget it, so that every refreshing writer below finds work and they race for it.
+    assert store.read_rows("SELECT count(*) FROM daily_dates")[0][0] == dated
+    store.db.run("DELETE FROM daily_dates")
+    store.db.run("DELETE FROM app_state WHERE name = 'daily_dates_cursor'")
     steps = [
-        lambda own, n: own.refresh_daily_dates(),  # the calendar was never refreshed: every writer has work
+        lambda own, n: own.refresh_daily_dates(),  # the calendar is empty: every writer has work
         lambda own, n: [own.set_vote(user, item, True) for item in items],
         lambda own, n: [own.add_submission(item, "2026-02-28", user) for item in items],
         lambda own, n: own.create_user("Bob@example.org" if n % 2 else "bob@EXAMPLE.org", f"hash{n}"),
@@ -218,6 +222,71 @@ def test_a_record_with_a_nul_in_its_text_still_gets_its_day(store, tmp_path):
     listing = tmp_path / "2026-02-26.jsonl"
     listing.write_text(json.dumps(record) + "\n", encoding="utf-8")
     assert not Ingester(store).ingest_paths([listing]).failed
-    assert store.refresh_daily_dates() == 1
+    assert store.read_rows("SELECT count(*) FROM daily_dates")[0][0] == 1  # dated by the ingest itself
+    assert store.refresh_daily_dates() == 0
     assert store.latest_daily_day() == "2026-02-26"
     assert store.recent_item_ids("2026-02-26", "2026-02-26") == [store.find_item(record["id"])]
+
+
+# -- the calendar is written by ingest; reading it never writes ------------------------------------------------
+
+def _snapshot(store) -> dict[str, list[tuple]]:
+    """Every table a Daily Papers read could touch, as rows in a fixed order."""
+    return {name: sorted(map(tuple, store.read_rows(f"SELECT * FROM {name}")), key=repr)
+            for name in ("daily_dates", "app_state", "votes", "submissions", "items", "source_records")}
+
+
+def test_dates_appear_with_the_ingest_and_reading_the_daily_page_writes_nothing(store, monkeypatch):
+    assert store.latest_daily_day() is None
+    assert not Ingester(store).ingest_paths([DAILY / "2026-02-26.jsonl", DAILY / "hf_2026-02-27.json"]).failed
+    # Right after the ingest, with no refresh and no page view in between, the days are there.
+    assert store.latest_daily_day() == "2026-02-27"
+    assert store.daily_neighbours("2026-02-27") == ("2026-02-26", None)
+    assert store.recent_item_ids("2026-02-26", "2026-02-26") and store.daily_signals("2026-02-27", "2026-02-27")
+    cursor = store.read_rows("SELECT value FROM app_state WHERE name = 'daily_dates_cursor'")
+    assert cursor == [(str(store.read_rows("SELECT max(id) FROM source_records")[0][0]),)]
+    assert store.refresh_daily_dates() == 0
+    # Wind the cursor back, as on a store whose calendar is behind: a reader that refreshed would now write.
+    store.db.run("UPDATE app_state SET value = '0' WHERE name = 'daily_dates_cursor'")
+
+    before = _snapshot(store)
+    changes = store.db.connection.total_changes if store.db.dialect.name == "sqlite" else None
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a Daily Papers read tried to write")
+
+    # A reader that opened a write transaction or ran a write statement would fail here.
+    monkeypatch.setattr(store.db, "transaction", refuse)
+    monkeypatch.setattr(store.db, "run", refuse)
+    monkeypatch.setattr(store.db, "run_many", refuse)
+    for span in ("day", "week", "month"):
+        daily_page(store, date(2026, 2, 27), span, limit=None)
+    daily_page(store, date(2026, 2, 28))
+    store.daily_signals("2026-02-01", "2026-02-28")
+    store.daily_neighbours("2026-02-26")
+    store.latest_daily_day("2026-02-27")
+    store.recent_item_ids("2026-02-01", "2026-02-28", limit=5)
+    store.sample_item_ids(5, seed=1)
+    monkeypatch.undo()
+    assert _snapshot(store) == before
+    if changes is not None:
+        assert store.db.connection.total_changes == changes  # not one row written, not even an ignored one
+
+    # The next ingest's dates commit with its records: the listing's days appear, with no reader's help.
+    assert "announced" not in {kind for s in store.daily_signals("2026-02-27", "2026-02-27") for kind in s.date_kinds}
+    assert not Ingester(store).ingest_paths([DAILY / "2026-02-27.jsonl"]).failed
+    assert "announced" in {kind for s in store.daily_signals("2026-02-27", "2026-02-27") for kind in s.date_kinds}
+    assert store.read_rows("SELECT count(*) FROM daily_dates")[0][0] > len(before["daily_dates"])
+
+
+def test_the_dates_roll_back_with_their_records(store):
+    ingester = Ingester(store)
+    with pytest.raises(RuntimeError):
+        with store.write_group():
+            assert not ingester.ingest_file(next(iter_inputs([DAILY / "2026-02-26.jsonl"]))).failed
+            assert store.latest_daily_day() == "2026-02-26"  # inside the transaction: dated with the records
+            raise RuntimeError("the page fails after its records were stored")
+    assert store.item_count() == 0 and store.latest_daily_day() is None
+    assert store.read_rows("SELECT count(*) FROM app_state WHERE name = 'daily_dates_cursor'") == [(0,)]
+    assert not ingester.ingest_paths([DAILY / "2026-02-26.jsonl"]).failed
+    assert store.latest_daily_day() == "2026-02-26"

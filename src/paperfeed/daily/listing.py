@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from ..storage import Store
-from ..storage.daily_base import DailySignals
+from ..storage import DailySignals, Store
 from .trending import TrendingWeights, age_days, rank
 
 SPANS = ("day", "week", "month")

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from ..storage.daily_base import DailySignals
+from ..storage import DailySignals
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,7 @@ from urllib.parse import urlencode, urlsplit
 
 from ..daily import TrendingWeights, daily_page
 from ..library.accounts import AccountError, check_email
-from ..storage import Store
-from ..storage.daily_base import Subscriber
+from ..storage import Store, Subscriber
 from . import tokens
 
 TEMPLATES = Path(__file__).parent / "templates"

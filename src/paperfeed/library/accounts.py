@@ -15,8 +15,7 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..storage import Store
-from ..storage.daily_base import UserRow
+from ..storage import Store, UserRow
 
 MIN_PASSWORD = 8
 MAX_EMAIL = 254

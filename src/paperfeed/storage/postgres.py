@@ -26,7 +26,6 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..normalize import utc_now
-from .postgres_daily import PostgresDailyStorage
 from .postgres_fulltext import PostgresFullText
 from .migrations.postgres import MIGRATIONS
 from .postgres_sync import PostgresSyncStorage
@@ -88,7 +87,7 @@ class PostgresDatabase(Database):
             yield
 
 
-class PostgresStore(PostgresFullText, PostgresSyncStorage, PostgresWebStorage, PostgresDailyStorage, Store):
+class PostgresStore(PostgresFullText, PostgresSyncStorage, PostgresWebStorage, Store):
     """A store in a PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
     # Never copied by `paperfeed copy`: who holds the sync's advisory lock, and the full-text index with its

@@ -38,6 +38,11 @@ class Dialect(abc.ABC):
     def json_text(self, column: str, *keys: str) -> str:
         """The text at ``keys`` inside the JSON text of ``column`` (NULL when absent)."""
 
+    @abc.abstractmethod
+    def nocase_equals(self, column: str, number: int) -> str:
+        """``column`` equals parameter ``$number`` with ASCII letters folded (SQLite's ``NOCASE``), by the
+        column's case-insensitive unique index."""
+
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
@@ -55,6 +60,9 @@ class SQLiteDialect(Dialect):
     def json_text(self, column: str, *keys: str) -> str:
         return f"json_extract({column}, '$.{'.'.join(keys)}')"
 
+    def nocase_equals(self, column: str, number: int) -> str:
+        return f"{column} = ${number} COLLATE NOCASE"
+
 
 class PostgresDialect(Dialect):
     name = "postgresql"
@@ -69,6 +77,10 @@ class PostgresDialect(Dialect):
 
     def json_text(self, column: str, *keys: str) -> str:
         return f"({column}::jsonb #>> '{{{','.join(keys)}}}')"
+
+    def nocase_equals(self, column: str, number: int) -> str:
+        # lower() under "C" folds ASCII letters only, as NOCASE does; the unique index is on this expression.
+        return f'lower({column} COLLATE "C") = lower(${number}::text COLLATE "C")'
 
 
 class Database(abc.ABC):

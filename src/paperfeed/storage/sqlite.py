@@ -13,7 +13,6 @@ from typing import Callable, Iterable, Iterator
 
 from ..normalize import utc_now
 from .sql import Database, Params, SQLiteDialect
-from .sqlite_daily import SQLiteDailyStorage
 from .migrations.sqlite import MIGRATIONS
 from .sqlite_sync import SQLiteSyncStorage
 from .sqlite_web import SQLiteWebStorage
@@ -86,7 +85,7 @@ class SQLiteDatabase(Database):
         execute(f"RELEASE {name}")
 
 
-class SQLiteStore(SQLiteSyncStorage, SQLiteWebStorage, SQLiteDailyStorage, Store):
+class SQLiteStore(SQLiteSyncStorage, SQLiteWebStorage, Store):
     """A store in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:

@@ -11,7 +11,8 @@ import abc
 from contextlib import AbstractContextManager, contextmanager
 from typing import Callable, Iterator
 
-from .daily_base import DailyStorage
+from .accounts import AccountStorage
+from .daily import DailyStorage
 from .items import IngestSession, ItemStorage
 from .limits import RateLimitStorage
 from .search import SearchStorage
@@ -32,8 +33,8 @@ class StoreError(RuntimeError):
         self.usage = usage
 
 
-class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, RateLimitStorage,
-            abc.ABC):
+class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, AccountStorage,
+            RateLimitStorage, abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str
@@ -74,10 +75,15 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, WebStorage, D
 
     @contextmanager
     def ingest_session(self) -> Iterator[IngestSession]:
-        """Open one write transaction for an ingest batch (inside a write group: a savepoint)."""
+        """Open one write transaction for an ingest batch (inside a write group: a savepoint).
+
+        It ends by adding the new records' Daily Papers dates (``refresh_daily_dates``), so the calendar commits
+        with the records that carry it and no reader ever has to write it.
+        """
         try:
             with self.db.transaction(lock_writers=True):
                 yield IngestSession(self)
+                self.refresh_daily_dates()
         except BaseException:
             self._forget_cached_ids()
             raise

@@ -7,7 +7,7 @@ import math
 from fastapi import HTTPException, Request
 
 from ..library.accounts import Accounts
-from ..storage.daily_base import UserRow
+from ..storage import UserRow
 from .context import Context
 from .security import RateLimiter, cookie_header
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from ...library import CommunityError, LibraryError, mark_not_relevant, remove_item, save_item
 from ...library.community import vote
-from ...storage.daily_base import UserRow
+from ...storage import UserRow
 from .. import queries
 from ..rendering import json_response
 from ..users import load_user
