@@ -7,9 +7,10 @@ from pathlib import Path
 
 from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
 from .store import Store, StoreError
+from .sync import SourceExistsError, SourceRow, SyncBusyError
 
-__all__ = ["BatchWrite", "IngestSession", "SourceRecordRow", "STORE_ERRORS", "Store", "StoreError", "open_store",
-           "slugify"]
+__all__ = ["BatchWrite", "IngestSession", "SourceExistsError", "SourceRecordRow", "SourceRow", "STORE_ERRORS", "Store",
+           "StoreError", "SyncBusyError", "open_store", "slugify"]
 
 # What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):
 # the CLI reports these as one line. A new backend adds its driver's base error here.

@@ -15,10 +15,9 @@ from .daily_base import DailyStorage
 from .items import IngestSession, ItemStorage
 from .limits import RateLimitStorage
 from .search_base import SearchStorage
-from .sync_base import SyncStorage
+from .sync import SyncStorage
 from .topics_base import TopicStorage
 from .sql import Database
-from .web_base import WebStorage
 
 
 class StoreError(RuntimeError):
@@ -32,8 +31,7 @@ class StoreError(RuntimeError):
         self.usage = usage
 
 
-class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, RateLimitStorage,
-            abc.ABC):
+class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, DailyStorage, RateLimitStorage, abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str
