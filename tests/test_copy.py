@@ -23,7 +23,7 @@ from paperfeed.library.shelf import save_item
 from paperfeed.storage import open_store
 from paperfeed.storage import copy_tables
 from paperfeed.storage.copy import CopyMismatch, CopyRefused, copy_store
-from paperfeed.storage.sync_base import SourceRow
+from paperfeed.storage import SourceRow
 
 from datafiles import DATA, HF_DAY, LIBRARY, LISTING
 

@@ -23,7 +23,7 @@ from paperfeed.cli import cli
 from paperfeed.config import Settings
 from paperfeed.fetch import client_from_settings
 from paperfeed.storage import open_store
-from paperfeed.storage.sync_base import SourceExistsError, SyncBusyError
+from paperfeed.storage import SourceExistsError, SyncBusyError
 from paperfeed.sync import make_source, sync_store
 from paperfeed.sync.checks import quiet_day_note
 from paperfeed.sync.schedule import Scheduler, start_scheduler

@@ -36,7 +36,7 @@ def _show(result) -> None:
 def _sync_round(settings, names: list[str], since: str | None) -> int:
     """Run one sync and print its summary; return the exit status."""
     from .progress import record_progress
-    from .storage.sync_base import SyncBusyError
+    from .storage import SyncBusyError
     from .sync.schedule import sync_once
 
     try:
@@ -100,7 +100,7 @@ def sources() -> None:
 @_store_errors
 def sources_add(ctx: click.Context, name: str, kind: str, url: str | None, label: str | None, **options) -> None:
     """Add a live source."""
-    from .storage.sync_base import SourceExistsError
+    from .storage import SourceExistsError
     from .sync import SourceConfigError, make_source
 
     options["set"] = options.pop("set_spec")

@@ -83,9 +83,8 @@ def summarize_store(store: Store) -> StoreSummary:
         digest.update(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
         digest.update(b"\n")
         items += 1
-    (source_records,), (authors,) = (store.read_rows("SELECT count(*) FROM source_records")[0],
-                                     store.read_rows("SELECT count(*) FROM authors")[0])
-    return StoreSummary(items, source_records, authors, digest.hexdigest())
+    return StoreSummary(items, store.db.value("SELECT count(*) FROM source_records"),
+                        store.db.value("SELECT count(*) FROM authors"), digest.hexdigest())
 
 
 def copy_store(source_url: str, destination_url: str, batch_size: int = BATCH_SIZE,

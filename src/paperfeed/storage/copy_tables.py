@@ -1,22 +1,20 @@
-"""Table-level access for ``paperfeed copy``: what tables a database holds, and rows out and in, per backend.
+"""Table-level access for ``paperfeed copy``: what tables a database holds, and rows out and in.
 
 Everything here is read from the database itself (SQLite's ``sqlite_master`` and pragmas, PostgreSQL's
 ``pg_catalog``), never from a list of table names: a storage area that adds a table in a migration is
-copied without a change here.
+copied without a change here. Statements run on the store's own ``store.db``; what each backend does its own
+way is the catalog, streaming a table out (a cursor), PostgreSQL's ``COPY`` in, and a consistent snapshot.
 """
 
 from __future__ import annotations
 
 import abc
 import re
-import sqlite3
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-import psycopg
-from psycopg import sql
-
+from .sql import Database
 from .store import Store, StoreError
 
 
@@ -59,6 +57,11 @@ _UPDATE = re.compile(r"\bUPDATE\s+(?:OR\s+\w+\s+)?(?:ONLY\s+)?" + _NAME + r"[\"`
 _DELETE = re.compile(r"\bDELETE\s+FROM\s+(?:ONLY\s+)?" + _NAME, re.IGNORECASE)
 
 
+def quote(name: str) -> str:
+    """A table or column name as an SQL identifier (the same quoting on both backends)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _read_trigger_body(body: str, into: Triggers) -> None:
     into.inserts_into.update(match.group(1) for match in _INSERT.finditer(body))
     into.changes.update(match.group(1) for match in _UPDATE.finditer(body))
@@ -79,6 +82,7 @@ class TableAccess(abc.ABC):
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.db: Database = store.db  # the copy runs on the store's own connection and transactions
 
     @abc.abstractmethod
     def tables(self) -> dict[str, Table]:
@@ -88,9 +92,14 @@ class TableAccess(abc.ABC):
     def triggers(self) -> Triggers:
         """What the insert triggers write."""
 
-    @abc.abstractmethod
     def count(self, table: str) -> int:
         """Rows in ``table``."""
+        return self.db.value(f"SELECT count(*) FROM {quote(table)}")
+
+    @staticmethod
+    def _select(table: Table, columns: list[str]) -> str:
+        order = f" ORDER BY {', '.join(map(quote, table.key))}" if table.key else ""
+        return f"SELECT {', '.join(map(quote, columns))} FROM {quote(table.name)}{order}"
 
     @abc.abstractmethod
     def read(self, table: Table, columns: list[str], batch_size: int) -> Iterator[list[tuple]]:
@@ -108,9 +117,9 @@ class TableAccess(abc.ABC):
     def snapshot(self) -> AbstractContextManager[None]:
         """A context in which every read sees one consistent state of the store."""
 
-    @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
         """A context whose writes commit together at its end, or roll back on an exception."""
+        return self.db.transaction()
 
     def reset_identities(self, tables: list[str]) -> list[str]:
         """Make generated keys continue after the copied ones; return the sequences moved."""
@@ -123,34 +132,25 @@ class TableAccess(abc.ABC):
 class SQLiteTables(TableAccess):
     backend = "SQLite"
 
-    def __init__(self, store: Store) -> None:
-        super().__init__(store)
-        self.db: sqlite3.Connection = store._db  # the copy runs on the store's own connection and transactions
-
-    @staticmethod
-    def _quote(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
     def tables(self) -> dict[str, Table]:
         tables = {}
-        names = [row[0] for row in self.db.execute(
-            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' "
-            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
-        for name in names:
+        for name in self.db.column(
+                "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"):
             columns, key = [], []
             # table_xinfo's hidden: 0 a stored column, 2 or 3 a generated one.
-            for _cid, column, declared, _notnull, _default, pk, hidden in self.db.execute(
-                    "SELECT * FROM pragma_table_xinfo(?)", (name,)):
+            for _cid, column, declared, _notnull, _default, pk, hidden in self.db.rows(
+                    "SELECT * FROM pragma_table_xinfo($1)", (name,)):
                 columns.append(Column(column, (declared or "").lower(), generated=hidden in (2, 3)))
                 if pk:
                     key.append((pk, column))
-            parents = {row[0] for row in self.db.execute('SELECT "table" FROM pragma_foreign_key_list(?)', (name,))}
+            parents = set(self.db.column('SELECT "table" FROM pragma_foreign_key_list($1)', (name,)))
             tables[name] = Table(name, columns, [column for _, column in sorted(key)], parents - {name})
         return tables
 
     def triggers(self) -> Triggers:
         found = Triggers()
-        for (text,) in self.db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'"):
+        for text in self.db.column("SELECT sql FROM sqlite_master WHERE type = 'trigger'"):
             # The header says when it fires (``AFTER INSERT ON items``), the body after BEGIN what it writes.
             parts = re.split(r"\bBEGIN\b", text, maxsplit=1, flags=re.IGNORECASE)
             header, body = parts[0], parts[1] if len(parts) > 1 else ""
@@ -158,97 +158,74 @@ class SQLiteTables(TableAccess):
                 _read_trigger_body(body, found)
         return found
 
-    def count(self, table: str) -> int:
-        return self.db.execute(f"SELECT count(*) FROM {self._quote(table)}").fetchone()[0]
-
     def read(self, table: Table, columns: list[str], batch_size: int) -> Iterator[list[tuple]]:
-        order = f" ORDER BY {', '.join(map(self._quote, table.key))}" if table.key else ""
-        cursor = self.db.execute(f"SELECT {', '.join(map(self._quote, columns))} FROM {self._quote(table.name)}{order}")
+        # The driver's cursor: a table is read in batches, never held in memory at once.
+        cursor = self.db.connection.execute(self._select(table, columns))
         while rows := cursor.fetchmany(batch_size):
             yield rows
 
     def write(self, table: Table, columns: list[str], rows: list[tuple]) -> None:
-        self.db.executemany(f"INSERT INTO {self._quote(table.name)} ({', '.join(map(self._quote, columns))}) "
-                            f"VALUES ({', '.join('?' * len(columns))})", rows)
+        # The driver's positional executemany, not ``db.run_many``: binding ``$n`` by name builds a dict per row,
+        # which made a whole copy into SQLite about a third slower (88,574 rows: 1.55 s against 1.15 s).
+        self.db.connection.executemany(f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
+                                       f"VALUES ({', '.join('?' * len(columns))})", rows)
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         # A deferred transaction: the first read fixes what every later read of this connection sees (WAL).
-        self.db.execute("BEGIN")
+        # Not ``db.transaction()``: that would take the write lock and stop the store's writers for the copy.
+        self.db.run("BEGIN")
         try:
             yield
         finally:
-            self.db.execute("COMMIT")
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.run("COMMIT")
 
 
 class PostgresTables(TableAccess):
     backend = "PostgreSQL"
 
-    def __init__(self, store: Store) -> None:
-        super().__init__(store)
-        self.conn: psycopg.Connection = store._conn  # the store's held connection (autocommit between transactions)
-
     def tables(self) -> dict[str, Table]:
         tables = {}
-        relations = self.conn.execute(
-            "SELECT c.oid, c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
-            "AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname").fetchall()
-        for oid, name in relations:
+        for oid, name in self.db.rows(
+                "SELECT c.oid, c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+                "AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname"):
             columns = [Column(column, declared.lower(), generated=bool(generated)) for column, declared, generated in
-                       self.conn.execute(
+                       self.db.rows(
                            "SELECT attname, format_type(atttypid, atttypmod), attgenerated <> '' FROM pg_attribute "
-                           "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (oid,))]
-            key = [row[0] for row in self.conn.execute(
+                           "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (oid,))]
+            key = self.db.column(
                 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-                "AND a.attnum = ANY (i.indkey::int2[]) WHERE i.indrelid = %s AND i.indisprimary "
-                "ORDER BY array_position(i.indkey::int2[], a.attnum)", (oid,))]
-            parents = {row[0] for row in self.conn.execute(
+                "AND a.attnum = ANY (i.indkey::int2[]) WHERE i.indrelid = $1 AND i.indisprimary "
+                "ORDER BY array_position(i.indkey::int2[], a.attnum)", (oid,))
+            parents = set(self.db.column(
                 "SELECT p.relname FROM pg_constraint f JOIN pg_class p ON p.oid = f.confrelid "
-                "WHERE f.conrelid = %s AND f.contype = 'f'", (oid,))}
+                "WHERE f.conrelid = $1 AND f.contype = 'f'", (oid,)))
             tables[name] = Table(name, columns, key, parents - {name})
         return tables
 
     def triggers(self) -> Triggers:
         found = Triggers()
         # tgtype bit 2 (4): the trigger fires on INSERT; its function's body says what it writes.
-        for (body,) in self.conn.execute(
+        for body in self.db.column(
                 "SELECT p.prosrc FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
                 "JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal AND t.tgtype & 4 <> 0 "
                 "AND c.relnamespace = current_schema()::regnamespace"):
             _read_trigger_body(body or "", found)
         return found
 
-    def count(self, table: str) -> int:
-        return self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
-
     def read(self, table: Table, columns: list[str], batch_size: int) -> Iterator[list[tuple]]:
-        query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(map(sql.Identifier, columns)),
-                                                    sql.Identifier(table.name))
-        if table.key:
-            query += sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(map(sql.Identifier, table.key)))
         # A server-side cursor: a table of millions of rows is never held in memory at once.
-        with self.conn.cursor(name=f"paperfeed_copy_{table.name}") as cursor:
+        with self.db.connection.cursor(name=f"paperfeed_copy_{table.name}") as cursor:
             cursor.itersize = batch_size
-            cursor.execute(query)
+            cursor.execute(self._select(table, columns))
             while rows := cursor.fetchmany(batch_size):
                 yield rows
 
     def write(self, table: Table, columns: list[str], rows: list[tuple]) -> None:
         # COPY writes the given values into identity columns, GENERATED ALWAYS ones included, and fires the
         # row triggers as INSERT does.
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name),
-                                                               sql.SQL(", ").join(map(sql.Identifier, columns)))
-        with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
+        statement = f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN"
+        with self.db.connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
 
@@ -270,49 +247,34 @@ class PostgresTables(TableAccess):
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        conn = self.conn
-        isolation, read_only = conn.isolation_level, conn.read_only
-        conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
-        try:
-            with conn.transaction():
-                yield
-        finally:
-            conn.isolation_level, conn.read_only = isolation, read_only
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.conn.transaction():
+        with self.db.transaction():
+            self.db.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield
 
     def reset_identities(self, tables: list[str]) -> list[str]:
         moved = []
-        for table, column, sequence in self.conn.execute(
+        for table, column, sequence in self.db.rows(
                 "SELECT c.relname, a.attname, pg_get_serial_sequence(quote_ident(c.relname), a.attname) "
-                "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = ANY(%s) "
+                "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = ANY($1) "
                 "AND c.relnamespace = current_schema()::regnamespace AND a.attnum > 0 AND NOT a.attisdropped",
-                (tables,)).fetchall():
+                (tables,)):
             if sequence is None:
                 continue
-            highest = self.conn.execute(sql.SQL("SELECT max({}) FROM {}").format(
-                sql.Identifier(column), sql.Identifier(table))).fetchone()[0]
+            highest = self.db.value(f"SELECT max({quote(column)}) FROM {quote(table)}")
             if highest is not None:
                 # The next nextval() (a new item, author, user …) returns highest + 1.
-                self.conn.execute("SELECT setval(%s, %s)", (sequence, highest))
+                self.db.value("SELECT setval($1, $2)", (sequence, highest))
                 moved.append(f"{table}.{column}")
         return moved
 
     def after_load(self) -> None:
         # Fresh planner statistics: without them the first queries on a just-loaded store plan as if it were empty.
-        self.conn.execute("ANALYZE")
+        self.db.run("ANALYZE")
 
 
 def table_access(store: Store) -> TableAccess:
     """The table-level view of a store's backend."""
-    from .postgres import PostgresStore
-    from .sqlite import SQLiteStore
-
-    if isinstance(store, SQLiteStore):
-        return SQLiteTables(store)
-    if isinstance(store, PostgresStore):
-        return PostgresTables(store)
-    raise TypeError(f"no table access for {type(store).__name__}")
+    kind = {"sqlite": SQLiteTables, "postgresql": PostgresTables}.get(store.db.dialect.name)
+    if kind is None:
+        raise TypeError(f"no table access for {type(store).__name__}")
+    return kind(store)

@@ -221,7 +221,8 @@ class IngestSession:
 
 
 class ItemStorage:
-    """Reads of items in the export shape, lookups by identifier, counts; what an ``IngestSession`` writes with."""
+    """Reads of items in the export shape, lookups by identifier, counts, the small reads the web pages need;
+    what an ``IngestSession`` writes with."""
 
     db: Database
     _author_ids: dict[str, int]
@@ -336,3 +337,32 @@ class ItemStorage:
                 source["raw"] = row[7]
             items[row[0]]["sources"].append(source)
         return [items[item_id] for item_id in ids if item_id in items]
+
+    def item_extras(self, item_id: int) -> list[dict[str, Any]]:
+        """The ``extra`` fields (github_repo, venue, upvotes, …) of an item's source records, in the order seen."""
+        extras = []
+        for data in self.db.column("SELECT data FROM source_records WHERE item_id = $1 ORDER BY id", (item_id,)):
+            extra = orjson.loads(data).get("extra")
+            if extra:
+                extras.append(extra)
+        return extras
+
+    def item_summaries(self, item_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """id, kind, title, published, arxiv_id and author names of each existing item among ``item_ids``."""
+        db, d = self.db, self.db.dialect
+        ids = d.array(item_ids)  # one parameter: no limit on how many
+        items = {row[0]: {"id": row[0], "kind": row[1], "title": row[2], "published": row[3], "arxiv_id": row[4],
+                          "authors": []}
+                 for row in db.rows(f"SELECT id, kind, title, published, arxiv_id FROM items WHERE id {d.in_array(1)}",
+                                    (ids,))}
+        for item_id, name in db.rows(
+                "SELECT ia.item_id, a.name FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
+                f"WHERE ia.item_id {d.in_array(1)} ORDER BY ia.item_id, ia.position", (ids,)):
+            items[item_id]["authors"].append(name)
+        return items
+
+    def item_author_ids(self, item_id: int) -> list[tuple[int, str]]:
+        """(author id, name) of an item's authors in order."""
+        return [tuple(row) for row in self.db.rows(
+            "SELECT a.id, a.name FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
+            "WHERE ia.item_id = $1 ORDER BY ia.position", (item_id,))]

@@ -12,10 +12,19 @@ the other committed, and never create the same item twice. Readers are never blo
 
 What is PostgreSQL's own: the pool, the advisory locks, migrations in its dialect, ids from the identity's
 sequence, ANALYZE after a bulk load. Every query is in the storage areas, shared with SQLite.
+
+The sync lock: SQLite's is an OS lock on a file beside the store; a PostgreSQL store has no file, and its syncs
+may run on several machines. So the lock is a session-level advisory lock held by a connection of its own for
+as long as the sync runs: the server drops it with the session, so a sync killed with -9 (or a machine that
+vanishes, once TCP notices) never leaves the store locked. Who holds it is written to ``sync_lock``, keyed by
+the holder's backend pid; a reader trusts a row only while that pid still holds the advisory lock (``pg_locks``),
+so a row left behind by a crashed holder is never reported. ``application_name`` would die with the session
+too, but it is cut at 63 bytes and other roles may not see it in ``pg_stat_activity``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,13 +37,18 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..normalize import utc_now
 from .postgres_fulltext import PostgresFullText
 from .migrations.postgres import MIGRATIONS
-from .postgres_sync import PostgresSyncStorage
-from .postgres_web import PostgresWebStorage
 from .sql import Database, Params, PostgresDialect
 from .store import Store, StoreError
+from .sync import SyncBusyError
 
 _WRITE_LOCK = 0x70667772  # "pfwr": pg_advisory_xact_lock key held by ingest transactions
 _MIGRATE_LOCK = 0x70666D67  # "pfmg": held while migrating
+_SYNC_LOCK = 0x70667363  # "pfsc": pg_try_advisory_lock key of the sync lock, per database
+# A bigint advisory key shows in pg_locks as classid (high 32 bits), objid (low 32 bits) and objsubid 1.
+_SYNC_HOLDER = ("SELECT holder FROM sync_lock WHERE backend_pid IN (SELECT pid FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND classid = 0 AND objid = $1 AND objsubid = 1)")
 ANALYZE_AFTER_ITEMS = 10_000
 """Items written by one store before its next write group ends with ANALYZE of the tables ingest fills."""
 
@@ -87,7 +101,7 @@ class PostgresDatabase(Database):
             yield
 
 
-class PostgresStore(PostgresFullText, PostgresSyncStorage, PostgresWebStorage, Store):
+class PostgresStore(PostgresFullText, Store):
     """A store in a PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
     # Never copied by `paperfeed copy`: who holds the sync's advisory lock, and the full-text index with its
@@ -219,6 +233,36 @@ class PostgresStore(PostgresFullText, PostgresSyncStorage, PostgresWebStorage, S
         return self.db.column("SELECT nextval(pg_get_serial_sequence('items', 'id')) FROM generate_series(1, $1)",
                               (count,))
 
-    def _execute(self, sql: str, params: tuple) -> list[tuple]:
-        cursor = self._conn.execute(sql.replace("?", "%s"), params)
-        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+    # -- syncing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def sync_lock(self, owner: str) -> Iterator[None]:
+        # A connection of its own: the store's connection commits and rolls back pages under the lock, and a
+        # session lock must outlive all of that. Held (idle, in autocommit) until the block ends.
+        try:
+            lock_conn = self._pool.getconn(timeout=30)
+        except PoolTimeout:
+            raise StoreError(f"cannot take the sync lock of {self.url}: no free connection in the pool") from None
+        lock = PostgresDatabase(lock_conn)
+        try:
+            if not lock.value("SELECT pg_try_advisory_lock($1)", (_SYNC_LOCK,)):
+                holder = lock.value(_SYNC_HOLDER, (_SYNC_LOCK,))
+                self._pool.putconn(lock_conn)  # holds nothing: fit for reuse
+                lock_conn = None
+                # No row: the holder has taken the lock but not yet said who it is.
+                raise SyncBusyError(holder or "holder unknown")
+            lock.run("INSERT INTO sync_lock (id, backend_pid, holder) VALUES (1, pg_backend_pid(), $1) "
+                     "ON CONFLICT (id) DO UPDATE SET backend_pid = excluded.backend_pid, holder = excluded.holder",
+                     (f"{owner}, pid {os.getpid()}, since {utc_now()}",))
+            yield
+            lock.run("DELETE FROM sync_lock WHERE backend_pid = pg_backend_pid()")
+            lock.value("SELECT pg_advisory_unlock_all()")
+        except BaseException:
+            # The lock must not go back to the pool still held (a block that raised, an unlock that failed, a
+            # broken connection): closing the session releases it, and the pool discards a closed connection.
+            if lock_conn is not None:
+                lock_conn.close()
+            raise
+        finally:
+            if lock_conn is not None:
+                self._pool.putconn(lock_conn)

@@ -1,11 +1,13 @@
 """The SQLite backend: one file, WAL, foreign keys on, one writer at a time.
 
 What is SQLite's own: the connection and its pragmas, ``BEGIN IMMEDIATE`` as the writers' lock, savepoints for
-a transaction inside another, migrations in SQLite's dialect, ids from ``max(id)``. Every query is in the areas.
+a transaction inside another, migrations in SQLite's dialect, ids from ``max(id)``, the sync lock (an OS lock on a
+file beside the store). Every query is in the areas.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,9 +16,13 @@ from typing import Callable, Iterable, Iterator
 from ..normalize import utc_now
 from .sql import Database, Params, SQLiteDialect
 from .migrations.sqlite import MIGRATIONS
-from .sqlite_sync import SQLiteSyncStorage
-from .sqlite_web import SQLiteWebStorage
 from .store import Store, StoreError
+from .sync import SyncBusyError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks in this version
+    fcntl = None  # type: ignore[assignment]
 
 
 def _named(params: Params) -> dict[str, object]:
@@ -85,7 +91,7 @@ class SQLiteDatabase(Database):
         execute(f"RELEASE {name}")
 
 
-class SQLiteStore(SQLiteSyncStorage, SQLiteWebStorage, Store):
+class SQLiteStore(Store):
     """A store in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:
@@ -167,15 +173,29 @@ class SQLiteStore(SQLiteSyncStorage, SQLiteWebStorage, Store):
             raise
         self._db.execute("COMMIT")
 
-    @property
-    def _in_group(self) -> bool:  # transitional: read by the sync area until it runs on self.db
-        return self._db.in_transaction
-
     def _allocate_item_ids(self, count: int) -> list[int]:
         # Safe under BEGIN IMMEDIATE: this connection is the only writer until COMMIT.
         start = (self.db.value("SELECT max(id) FROM items") or 0) + 1
         return list(range(start, start + count))
 
-    def _execute(self, sql: str, params: tuple) -> list[tuple]:
-        # Autocommit: outside a write group one statement is its own transaction.
-        return [tuple(row) for row in self._db.execute(sql, params).fetchall()]
+    # -- syncing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def sync_lock(self, owner: str) -> Iterator[None]:
+        # An OS lock on a file beside the store: it dies with its process, so a sync killed with -9 cannot leave
+        # the store locked. The file names the holder.
+        handle = open(Path(f"{self.path}.sync-lock"), "a+", encoding="utf-8")
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    handle.seek(0)
+                    raise SyncBusyError(handle.read().strip() or "holder unknown") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{owner}, pid {os.getpid()}, since {utc_now()}\n")
+            handle.flush()
+            yield
+        finally:
+            handle.close()  # closing the descriptor releases the lock

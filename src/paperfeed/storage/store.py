@@ -16,10 +16,9 @@ from .daily import DailyStorage
 from .items import IngestSession, ItemStorage
 from .limits import RateLimitStorage
 from .search import SearchStorage
-from .sync_base import SyncStorage
 from .sql import Database
+from .sync import SyncStorage
 from .topics import TopicStorage
-from .web_base import WebStorage
 
 
 class StoreError(RuntimeError):
@@ -33,8 +32,8 @@ class StoreError(RuntimeError):
         self.usage = usage
 
 
-class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, WebStorage, DailyStorage, AccountStorage,
-            RateLimitStorage, abc.ABC):
+class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, DailyStorage, AccountStorage, RateLimitStorage,
+            abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str

@@ -17,7 +17,7 @@ from ..normalize import to_utc_date
 from ..records import ParseContext, ParseError
 from ..sources import arxiv_rss
 from ..sources.arxiv_oai import resumption_token
-from ..storage.sync_base import SourceRow
+from ..storage import SourceRow
 from .checks import (check_body, check_feed, oai_error, oai_list_url, oai_token_url, quiet_day_note,
                      response_day)
 from .kinds import API_BATCH, DEFAULT_API_URL, DEFAULT_METADATA_PREFIX, base_url

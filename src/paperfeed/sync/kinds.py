@@ -9,7 +9,7 @@ from typing import Any
 
 from ..fetch.urls import UnsafeURLError, check_syntax, refused_reason
 from ..normalize import utc_now
-from ..storage.sync_base import SourceRow
+from ..storage import SourceRow
 
 
 class SourceConfigError(ValueError):

@@ -12,7 +12,7 @@ from ..inputs import InputFile
 from ..normalize import utc_now
 from ..records import ParseError
 from ..storage import Store
-from ..storage.sync_base import SourceRow
+from ..storage import SourceRow
 from .fetchers import FetchContext, Page, fetch_pages
 
 

@@ -7,7 +7,7 @@ import threading
 from typing import Callable
 
 from ..fetch import client_from_settings
-from ..storage.sync_base import SyncBusyError
+from ..storage import SyncBusyError
 from .runner import SyncReport, sync_store
 
 log = logging.getLogger("paperfeed.sync")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from ..storage.sync_base import SourceRow
+from ..storage import SourceRow
 from .kinds import SourceConfigError, make_source
 
 _TOP_LEVEL = {"name", "kind", "url", "label"}

@@ -1,4 +1,9 @@
-"""The storage interface for live sources: their configuration, incremental state, results and the sync lock."""
+"""Live sources: their configuration, incremental state, results, and the sync lock.
+
+Written once for both backends on ``self.db`` (``storage.sql``). Only the sync lock differs: SQLite's is an OS
+lock on a file beside the store, PostgreSQL's a session advisory lock (``SQLiteStore.sync_lock``,
+``PostgresStore.sync_lock``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from ..normalize import utc_now
+from .sql import Database
 
 
 class SourceExistsError(ValueError):
@@ -46,7 +54,9 @@ class SourceRow:
 
 SOURCE_COLUMNS = ("s.name, s.kind, s.url, s.label, s.options, s.created_at, st.cursor, st.last_run_at, "
                   "st.last_ok_at, st.last_error, st.last_error_at, st.failures, st.last_summary")
-"""What both backends select (``sources s LEFT JOIN sync_state st``) to build a ``SourceRow``."""
+"""What is selected (``sources s LEFT JOIN sync_state st``) to build a ``SourceRow``."""
+
+_SELECT = f"SELECT {SOURCE_COLUMNS} FROM sources s LEFT JOIN sync_state st ON st.source = s.name"
 
 
 def source_row(values: tuple) -> SourceRow:
@@ -58,36 +68,60 @@ def source_row(values: tuple) -> SourceRow:
                      last_summary=orjson.loads(values[12] or "{}"))
 
 
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 class SyncStorage(abc.ABC):
     """Sources, their incremental sync state, and the lock that keeps two syncs apart."""
 
-    @abc.abstractmethod
+    db: Database
+
     def add_source(self, source: SourceRow) -> None:
         """Store a new source; raise SourceExistsError when the name is taken."""
+        with self.db.transaction():
+            if not self.db.run(
+                    "INSERT INTO sources (name, kind, url, label, options, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    (source.name, source.kind, source.url, source.label, _json(source.options),
+                     source.created_at or utc_now())):
+                raise SourceExistsError(f"a source named {source.name!r} exists already")
+            self.db.run("INSERT INTO sync_state (source, cursor) VALUES ($1, $2)", (source.name, _json(source.cursor)))
 
-    @abc.abstractmethod
     def sources(self) -> list[SourceRow]:
-        """Every source, by name."""
+        """Every source, by name (byte order on both backends)."""
+        return [source_row(values) for values in self.db.rows(f"{_SELECT} ORDER BY s.name{self.db.dialect.bytewise}")]
 
-    @abc.abstractmethod
     def source(self, name: str) -> SourceRow | None:
         """One source by name, or None."""
+        values = self.db.row(f"{_SELECT} WHERE s.name = $1", (name,))
+        return source_row(values) if values else None
 
-    @abc.abstractmethod
     def remove_source(self, name: str) -> bool:
         """Forget a source and its state (its records stay); False when there was none."""
+        with self.db.transaction():
+            self.db.run("DELETE FROM sync_state WHERE source = $1", (name,))
+            return self.db.run("DELETE FROM sources WHERE name = $1", (name,)) > 0
 
-    @abc.abstractmethod
     def save_cursor(self, name: str, cursor: dict[str, Any]) -> None:
         """Record where the source's next sync starts.
 
-        Inside ``write_group`` it joins the group's transaction, so a fetched page and the cursor
+        Inside ``write_group`` it joins the group's transaction (as a savepoint), so a fetched page and the cursor
         past it commit together: a crash either keeps both or neither.
         """
+        with self.db.transaction():
+            self.db.run("UPDATE sync_state SET cursor = $1 WHERE source = $2", (_json(cursor), name))
 
-    @abc.abstractmethod
     def record_sync_result(self, name: str, at: str, error: str | None, summary: dict[str, Any]) -> None:
         """Record a sync's outcome: a success clears the failure streak, an error extends it."""
+        with self.db.transaction():
+            if error is None:
+                self.db.run("UPDATE sync_state SET last_run_at = $1, last_ok_at = $1, failures = 0, last_summary = $2 "
+                            "WHERE source = $3", (at, _json(summary), name))
+            else:
+                self.db.run("UPDATE sync_state SET last_run_at = $1, last_error = $2, last_error_at = $1, "
+                            "failures = failures + 1, last_summary = $3 WHERE source = $4",
+                            (at, error, _json(summary), name))
 
     @abc.abstractmethod
     def sync_lock(self, owner: str) -> AbstractContextManager[None]:
