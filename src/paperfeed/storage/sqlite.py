@@ -25,9 +25,13 @@ except ImportError:  # Windows: no advisory locks in this version
     fcntl = None  # type: ignore[assignment]
 
 
+_NAMES = tuple(str(number) for number in range(1, 101))
+
+
 def _named(params: Params) -> dict[str, object]:
     """``$1``, ``$2``… are SQLite named parameters ``1``, ``2``…: bind them by name, never by position."""
-    return {str(number): value for number, value in enumerate(params, 1)}
+    return dict(zip(_NAMES, params)) if len(params) <= len(_NAMES) else {
+        str(number): value for number, value in enumerate(params, 1)}
 
 
 def _statements(script: str) -> Iterator[str]:
