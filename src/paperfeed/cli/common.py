@@ -1,0 +1,110 @@
+"""What every command module of the ``paperfeed`` command shares: one-line failures, opening the store, turning
+store errors into one line, JSON output, and the options and values several command groups take.
+
+Command modules import from here, never from the package's root (``cli/__init__.py``), which imports them.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime, timezone
+from functools import wraps
+
+import click
+import orjson
+
+
+def fail(message: str, status: int = 1) -> None:
+    """Print ``paperfeed: message`` to stderr and exit with ``status`` (1: failed, 2: usage)."""
+    click.echo(f"paperfeed: {message}", err=True)
+    sys.exit(status)
+
+
+def open_store(ctx: click.Context):
+    """Open the store of the command's settings, or fail with one line."""
+    from ..config import Settings
+    from ..storage import StoreError
+    from ..storage import open_store as open_url
+
+    settings: Settings = ctx.obj
+    try:
+        return open_url(settings.db)
+    except StoreError as error:
+        fail(str(error), 2 if error.usage else 1)
+
+
+def store_errors(command):
+    """Report store errors (locked, corrupt, newer schema) as one line, not a traceback."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        from ..storage import STORE_ERRORS
+
+        try:
+            return command(*args, **kwargs)
+        except STORE_ERRORS as error:
+            fail(f"store error: {error}", 2 if getattr(error, "usage", False) else 1)
+
+    return wrapper
+
+
+def echo_json(value) -> None:
+    """Print ``value`` as one line of JSON."""
+    click.echo(orjson.dumps(value).decode())
+
+
+def echo_json_indented(value) -> None:
+    """Print ``value`` as indented JSON."""
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+class _Day(click.ParamType):
+    """A ``YYYY-MM-DD`` option value, refused with click's usage error (exit 2) when malformed."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date like 2026-02-27", param, ctx)
+
+
+DAY = _Day()
+
+
+def today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def latest_day(store) -> date:
+    """The latest day with papers (today, UTC, when there is none)."""
+    latest = store.latest_daily_day(today().isoformat())
+    return date.fromisoformat(latest) if latest else today()
+
+
+USER = click.option("--user", "user_email", required=True, metavar="EMAIL", help="The account acted for.")
+
+
+def user_of(store, email: str):
+    """The account of ``email``, or fail with one line."""
+    from ..library import AccountError, Accounts
+
+    try:
+        return Accounts(store).user(email)
+    except AccountError as error:
+        fail(str(error))
+
+
+def embedder_of(settings):
+    """The configured embedder (None when it is ``none``), or fail with one line."""
+    from ..search import EmbedderError, load_embedder
+
+    if settings.embedder == "none":
+        return None
+    try:
+        return load_embedder(settings.embedder, settings.embed_device or None)
+    except EmbedderError as error:
+        fail(str(error))
