@@ -108,3 +108,27 @@ def embedder_of(settings):
         return load_embedder(settings.embedder, settings.embed_device or None)
     except EmbedderError as error:
         fail(str(error))
+
+
+def index_summary(report) -> str:
+    """The one line that says what a search index update did."""
+    speed = f", {report.embeddings_per_second:,.0f} embeddings/s" if report.embedded else ""
+    return (f"search index: {report.indexed} indexed, {report.deleted} removed, {report.embedded} embedded, "
+            f"{report.reused_vectors} vectors reused in {report.seconds:.1f} s{speed}")
+
+
+def echo_after_ingest(report, *, index_failure_fails: bool = False) -> None:
+    """Print what the after-ingest pipeline did (``pipeline.after_ingest``): a line for the topics it put on
+    the items and one for the search indexes; a step that failed as one ``paperfeed:`` line on stderr (exit 1
+    for the indexes when ``index_failure_fails``, as ``paperfeed ingest`` does)."""
+    if "tag" in report.errors:
+        click.echo(f"paperfeed: topics not updated: {report.errors['tag']}", err=True)
+    if report.tagging is not None:
+        click.echo(f"topics: tagged {report.tagging.tagged:,} items in {report.tagging.seconds:.1f} s")
+    if "index" in report.errors:
+        if index_failure_fails:
+            fail(f"search index: {report.errors['index']}")
+        click.echo(f"paperfeed: stored; search index not updated: {report.errors['index']} "
+                   "(`paperfeed index` catches up)", err=True)
+    if report.index is not None:
+        click.echo(index_summary(report.index))

@@ -6,7 +6,8 @@ from datetime import date
 
 import click
 
-from .common import DAY, USER, echo_json_indented, fail, latest_day, open_store, store_errors, today, user_of
+from .common import (DAY, USER, echo_after_ingest, echo_json_indented, fail, latest_day, open_store, store_errors,
+                     today, user_of)
 
 
 @click.command()
@@ -74,10 +75,13 @@ def submit(ctx: click.Context, reference: str, user_email: str, day: date | None
     """Submit a paper to a day's list by arXiv id or URL (fetched from arXiv if the store lacks it)."""
     from ..library import CommunityError, submit_paper
 
+    stored = []
     with open_store(ctx) as store:
         try:
             item_id, new = submit_paper(store, user_of(store, user_email).id, reference, day or today(),
-                                        None if no_fetch else ctx.obj)
+                                        None if no_fetch else ctx.obj, on_stored=stored.append)
         except CommunityError as error:
             fail(str(error))
     click.echo(f"item {item_id} {'submitted to' if new else 'was already on'} {(day or today()).isoformat()}")
+    for report in stored:
+        echo_after_ingest(report)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
-from .common import fail, open_store, store_errors
+from .common import echo_after_ingest, fail, open_store, store_errors
 
 
 @click.command()
@@ -62,37 +62,22 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
                           on_file=show).ingest_paths(paths)
     click.echo(f"{len(report.files)} files: {report.total('new')} new, {report.total('merged')} merged, "
                f"{report.total('unchanged')} unchanged, {len(report.failed)} failed")
+    from ..pipeline import after_ingest
     from ..storage import StoreError
 
     try:
-        if report.total("new") or report.total("merged"):
-            with open_store(ctx) as store:
-                _tag_new_items(store, ctx.obj)
-        if not no_index:
-            with open_store(ctx) as store:
-                from .search import update_indexes
-
-                update_indexes(store, ctx.obj, vectors=not no_vectors)
+        with open_store(ctx) as store:
+            changed = report.total("new") or report.total("merged")
+            done = after_ingest(store, ctx.obj, None if changed else [], index=not no_index,
+                                vectors=not no_vectors, progress=record_progress)
     except StoreError as error:
         if not error.usage:
             raise
         click.echo(f"paperfeed: stored; topics and search index not updated: {error}", err=True)
+    else:
+        echo_after_ingest(done, index_failure_fails=True)
     if report.failed:
         sys.exit(1)
-
-
-def _tag_new_items(store, settings) -> None:
-    """Put topics on what was just stored, when a tagger has been trained (`paperfeed topics tag`)."""
-    from ..topics.tagger import TaggerError, tag_new_items
-    from ..topics.taxonomy import TaxonomyError
-
-    try:
-        report = tag_new_items(store, alpha=settings.topic_alpha, topics_file=settings.topics_file or None)
-    except (TaggerError, TaxonomyError) as error:
-        click.echo(f"paperfeed: topics not updated: {error}", err=True)
-        return
-    if report is not None:
-        click.echo(f"topics: tagged {report.tagged:,} items in {report.seconds:.1f} s")
 
 
 @click.command()

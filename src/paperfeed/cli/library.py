@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .common import (DAY, USER, echo_json_indented, embedder_of, fail, latest_day, open_store, store_errors,
-                     user_of)
+from .common import (DAY, USER, echo_after_ingest, echo_json_indented, embedder_of, fail, latest_day, open_store,
+                     store_errors, user_of)
 
 
 @click.group()
@@ -138,15 +138,19 @@ def library_remove(ctx: click.Context, reference: str, user_email: str) -> None:
 def library_import(ctx: click.Context, path: Path, user_email: str, tags: tuple[str, ...]) -> None:
     """Import a BibTeX file: entries matched to stored items, unknown ones ingested, all saved."""
     from ..library import LibraryError, import_bibtex
+    from ..progress import record_progress
 
     with open_store(ctx) as store:
         try:
-            report = import_bibtex(store, user_of(store, user_email).id, path, list(tags))
+            report = import_bibtex(store, user_of(store, user_email).id, path, list(tags), ctx.obj,
+                                   progress=record_progress)
         except LibraryError as error:
             fail(str(error))
     click.echo(f"{path}: {report.entries} entries, {report.matched} matched to stored items, "
                f"{report.ingested} new items; tags: "
                + (", ".join(f"{tag} ({count})" for tag, count in sorted(report.tagged.items())) or "none"))
+    if report.after is not None:
+        echo_after_ingest(report.after)
 
 
 @library.command("show")

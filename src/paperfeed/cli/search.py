@@ -7,11 +7,11 @@ import sys
 import click
 import orjson
 
-from .common import fail, open_store, store_errors
+from .common import fail, index_summary, open_store, store_errors
 
 
 def update_indexes(store, settings, vectors: bool = True, rebuild: bool = False) -> None:
-    """Bring the search indexes up to date with a progress bar; print one summary line to stderr."""
+    """Bring the search indexes up to date with a progress bar; print one summary line."""
     from ..progress import record_progress
     from ..search import EmbedderError, SearchIndexError, open_indexer
 
@@ -24,9 +24,7 @@ def update_indexes(store, settings, vectors: bool = True, rebuild: bool = False)
     except ValueError as error:
         # tantivy reports a held writer lock (another indexer running) as a ValueError.
         fail(f"search index: {error}")
-    speed = f", {report.embeddings_per_second:,.0f} embeddings/s" if report.embedded else ""
-    click.echo(f"search index: {report.indexed} indexed, {report.deleted} removed, {report.embedded} embedded, "
-               f"{report.reused_vectors} vectors reused in {report.seconds:.1f} s{speed}")
+    click.echo(index_summary(report))
 
 
 @click.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import echo_json, fail, open_store, store_errors
+from .common import echo_after_ingest, echo_json, fail, open_store, store_errors
 
 
 def _alpha(ctx: click.Context, alpha: float | None) -> float:
@@ -112,28 +112,44 @@ def show_topic(ctx: click.Context, topic: str, limit: int, author_limit: int, mi
 @topics.command("tag")
 @click.option("--retrain", is_flag=True, help="Train the models again even if the topics have not changed.")
 @click.option("--alpha", type=float, help="Conformal error rate (default: the topic_alpha setting).")
+@click.option("--no-index", is_flag=True, help="Leave the search indexes for a later `paperfeed index`.")
+@click.option("--no-vectors", is_flag=True, help="Update the keyword index but compute no embeddings now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 @store_errors
-def tag(ctx: click.Context, retrain: bool, alpha: float | None, as_json: bool) -> None:
-    """Tag items with topics and predict categories, training first when needed; only new or changed items."""
+def tag(ctx: click.Context, retrain: bool, alpha: float | None, no_index: bool, no_vectors: bool,
+        as_json: bool) -> None:
+    """Tag items with topics and predict categories, training first when needed; only new or changed items.
+
+    Then the search indexes take the new topics (so that `search "topic:SLUG"` finds what `topics show` lists).
+    """
+    from ..pipeline import after_ingest
     from ..progress import record_progress
     from ..topics.tagger import TaggerError, tag_store
     from ..topics.taxonomy import TaxonomyError
 
     value = _alpha(ctx, alpha)
-    with open_store(ctx) as store, record_progress("tagging") as advance:
-        try:
-            report = tag_store(store, alpha=value, topics_file=ctx.obj.topics_file or None, retrain=retrain,
-                               on_items=advance)
-        except TaxonomyError as error:
-            fail(str(error), 2)
-        except TaggerError as error:
-            fail(str(error))
+    with open_store(ctx) as store:
+        with record_progress("tagging") as advance:
+            try:
+                report = tag_store(store, alpha=value, topics_file=ctx.obj.topics_file or None, retrain=retrain,
+                                   on_items=advance)
+            except TaxonomyError as error:
+                fail(str(error), 2)
+            except TaggerError as error:
+                fail(str(error))
+        # Tagged just now (identities too): what is left is indexing the new topics, and the calendar.
+        done = after_ingest(store, ctx.obj, None, tag=False, index=not no_index, vectors=not no_vectors,
+                            progress=record_progress)
     figures = {"trained": report.trained, "tagged": report.tagged, "seconds": round(report.seconds, 2),
                "train_seconds": round(report.train_seconds, 2), "dropped": report.dropped,
                "author_names_merged": report.identities_merged, "notes": report.notes}
     if as_json:
+        if done.index is not None:
+            figures["search_index"] = {"indexed": done.index.indexed, "deleted": done.index.deleted,
+                                       "embedded": done.index.embedded, "reused_vectors": done.index.reused_vectors}
+        elif "index" in done.errors:
+            figures["search_index"] = {"error": done.errors["index"]}
         echo_json(figures)
         return
     if report.trained:
@@ -146,6 +162,7 @@ def tag(ctx: click.Context, retrain: bool, alpha: float | None, as_json: bool) -
     scope = "of all authors" if report.trained else "among the tagged items' authors and their namesakes"
     click.echo(f"tagged {report.tagged:,} items in {report.seconds:.1f} s; "
                f"{report.identities_merged:,} author names {scope} merged into another identity")
+    echo_after_ingest(done)
 
 
 @topics.command("add")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..inputs import InputFile
 from ..storage.store import Store
+
+if TYPE_CHECKING:
+    from ..pipeline import PipelineReport
 
 TAG_MAX = 64
 _TAG = re.compile(r"^[\w][\w .+/:-]*$")
@@ -65,13 +69,18 @@ class ImportReport:
     """Entries the store did not know: new items."""
     tagged: dict[str, int] = field(default_factory=dict)
     item_ids: list[int] = field(default_factory=list)
+    after: "PipelineReport | None" = None
+    """What tagging and indexing the imported items did (``pipeline.after_ingest``), when settings were given."""
 
 
-def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = ()) -> ImportReport:
+def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = (), settings=None,
+                  progress=None) -> ImportReport:
     """Ingest a BibTeX file, save every entry to the user's library and tag it.
 
     Entries are matched to stored items the way every ingest merges (arXiv id, DOI, then title and
     authors); unknown ones become new items. Each entry gets ``tags`` plus its own keywords/tags fields.
+    With ``settings``, what was stored is then tagged with topics and indexed (``pipeline.after_ingest``,
+    reported in ``after``) so that search finds it at once.
     """
     from ..ingest import Ingester
     from ..prepare import parse
@@ -109,4 +118,8 @@ def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = ()) 
         report.item_ids.append(item_id)
         for tag in entry_tags:
             report.tagged[tag] = report.tagged.get(tag, 0) + 1
+    if settings is not None:
+        from ..pipeline import after_ingest
+
+        report.after = after_ingest(store, settings, None if result.new or result.merged else [], progress=progress)
     return report
