@@ -67,8 +67,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
 
     try:
         with open_store(ctx) as store:
-            changed = report.total("new") or report.total("merged")
-            done = after_ingest(store, ctx.obj, None if changed else [], index=not no_index,
+            done = after_ingest(store, ctx.obj, report.changed_item_ids, index=not no_index,
                                 vectors=not no_vectors, progress=record_progress)
     except StoreError as error:
         if not error.usage:

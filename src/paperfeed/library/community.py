@@ -52,10 +52,10 @@ def fetch_arxiv(store: Store, settings, identifier: str, api_url: str = ARXIV_AP
     if result.failed:
         raise CommunityError(f"arXiv's answer for {identifier} could not be read: {result.error}")
     item_id = store.find_item(identifier)
-    if item_id is not None and (result.new or result.merged):
+    if result.changed_item_ids:
         from ..pipeline import after_ingest
 
-        done = after_ingest(store, settings, [item_id])
+        done = after_ingest(store, settings, result.changed_item_ids)
         if on_stored is not None:
             on_stored(done)
     return item_id

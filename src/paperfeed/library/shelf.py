@@ -91,21 +91,21 @@ def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = (), 
         data = path.read_bytes()
     except OSError as error:
         raise LibraryError(f"cannot read {path}: {error.strerror or error}") from None
+    # The context an ingest of the file gives its records (a date in the file name is a hint to the parser).
+    context = ParseContext(str(path), date_hint=InputFile(str(path), path.name, lambda: data, len(data)).date_hint)
     try:
-        _, prepared = parse(data, ParseContext(str(path)), "bibtex")
-        prepared = list(prepared)
+        _, parsed = parse(data, context, "bibtex")
+        prepared = list(parsed)  # read once: the ingest stores them, and each entry's own tags come from them
     except ParseError as error:
         raise LibraryError(f"{path}: {error}") from None
-    entry = InputFile(origin=str(path), name=path.name, read=lambda: data, size=len(data))
-    result = Ingester(store, format_name="bibtex").ingest_inputs([entry]).files[0]
+    result = Ingester(store, format_name="bibtex", record_outcomes=True).ingest_prepared(str(path), "bibtex", prepared)
     if result.failed:
         place = f" at {result.place}" if result.place else ""
         raise LibraryError(f"{path}{place}: {result.error}")
-    items = store.items_by_fingerprint([p.fingerprint for p in prepared])
     report = ImportReport(entries=len(prepared), ingested=result.new, matched=result.merged)
-    for record in prepared:
-        item_id = items.get(record.fingerprint)
-        if item_id is None:  # an entry the ingest skipped (a duplicate within the file)
+    for record, outcome in zip(prepared, result.outcomes or ()):
+        item_id = outcome.item_id
+        if item_id is None:  # an entry the ingest skipped (a tombstone for an item the store never had)
             continue
         own = []
         for tag in record.record.extra.get("tags", []):
@@ -121,5 +121,5 @@ def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = (), 
     if settings is not None:
         from ..pipeline import after_ingest
 
-        report.after = after_ingest(store, settings, None if result.new or result.merged else [], progress=progress)
+        report.after = after_ingest(store, settings, result.changed_item_ids, progress=progress)
     return report

@@ -30,12 +30,12 @@ def sync_once(settings, names: list[str] | None = None, since: str | None = None
                 raise KeyError(", ".join(missing))
             rows = [known[name] for name in names]
         report = sync_store(store, client, rows, since=since, on_records=on_records, on_source=on_source)
-        if report.total("new") or report.total("merged"):
-            _after_sync(store, settings)
+        if report.changed_item_ids:
+            _after_sync(store, settings, report.changed_item_ids)
         return report
 
 
-def _after_sync(store, settings) -> None:
+def _after_sync(store, settings, changed_item_ids: list[int]) -> None:
     """Tag, merge identities, index and date what the sync stored (``pipeline.after_ingest``); a step that
     fails is logged in one line, not raised: the records are stored, and `paperfeed topics tag` and
     `paperfeed index` catch up later."""
@@ -43,7 +43,7 @@ def _after_sync(store, settings) -> None:
     from ..storage import StoreError
 
     try:
-        done = after_ingest(store, settings, None)
+        done = after_ingest(store, settings, changed_item_ids)
     except StoreError as error:
         if error.usage:  # a store that cannot do it (as `paperfeed ingest` says it): one line
             log.warning("search index not updated after sync: %s", error)
