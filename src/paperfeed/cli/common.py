@@ -131,4 +131,11 @@ def echo_after_ingest(report, *, index_failure_fails: bool = False) -> None:
         click.echo(f"paperfeed: stored; search index not updated: {report.errors['index']} "
                    "(`paperfeed index` catches up)", err=True)
     if report.index is not None:
+        echo_index_notes(report.index)
         click.echo(index_summary(report.index))
+
+
+def echo_index_notes(report) -> None:
+    """Print what a search index update has to say (an index found to be another store's and rebuilt)."""
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)

@@ -7,7 +7,7 @@ import sys
 import click
 import orjson
 
-from .common import fail, index_summary, open_store, store_errors
+from .common import echo_index_notes, fail, index_summary, open_store, store_errors
 
 
 def update_indexes(store, settings, vectors: bool = True, rebuild: bool = False) -> None:
@@ -24,6 +24,7 @@ def update_indexes(store, settings, vectors: bool = True, rebuild: bool = False)
     except ValueError as error:
         # tantivy reports a held writer lock (another indexer running) as a ValueError.
         fail(f"search index: {error}")
+    echo_index_notes(report)
     click.echo(index_summary(report))
 
 

@@ -147,7 +147,8 @@ def tag(ctx: click.Context, retrain: bool, alpha: float | None, no_index: bool, 
     if as_json:
         if done.index is not None:
             figures["search_index"] = {"indexed": done.index.indexed, "deleted": done.index.deleted,
-                                       "embedded": done.index.embedded, "reused_vectors": done.index.reused_vectors}
+                                       "embedded": done.index.embedded, "reused_vectors": done.index.reused_vectors,
+                                       "notes": done.index.notes}
         elif "index" in done.errors:
             figures["search_index"] = {"error": done.errors["index"]}
         echo_json(figures)

@@ -55,6 +55,8 @@ def _after_sync(store, settings, changed_item_ids: list[int]) -> None:
         return
     if "tag" in done.errors:
         log.warning("topics not updated after sync: %s", done.errors["tag"])
+    for note in done.index.notes if done.index is not None else ():
+        log.warning("%s", note)
     if "index" in done.errors:
         # Search not usable for this store (an index built for another model, a held index lock): not a fault
         # of the sync, so one line, as `paperfeed ingest` says it, not a traceback after every round.
