@@ -25,6 +25,21 @@ COMMIT_EVERY = 20000
 """Records after which a run of small files commits; a crash loses at most this much work, never half a file."""
 
 
+@dataclass(slots=True, frozen=True)
+class RecordOutcome:
+    """Which item one record of a file became."""
+
+    index: int
+    """The record's position in its file (0-based, in the order the parser gave them)."""
+    record_id: str | None
+    """The record's id in its source (arXiv id, BibTeX key, feed entry id), when it has one."""
+    item_id: int | None
+    """The item the record belongs to now; None for a skipped tombstone."""
+    outcome: str
+    """"new" (a new item), "merged" (into an item the store had, or one made earlier in the same file),
+    "unchanged" (the store had this very record), or "skipped" (a tombstone for an item the store never had)."""
+
+
 @dataclass(slots=True)
 class FileResult:
     """What ingesting one file did."""
@@ -38,6 +53,10 @@ class FileResult:
     """Tombstones (withdrawn records) for items the store never had."""
     error: str | None = None
     place: str | None = None
+    changed_item_ids: list[int] = field(default_factory=list)
+    """The items this file added or merged records into, each once, in the order first met."""
+    outcomes: list[RecordOutcome] | None = None
+    """Record by record, which item each became (only when the Ingester was asked: ``record_outcomes``)."""
 
     @property
     def records(self) -> int:
@@ -61,13 +80,20 @@ class IngestReport:
     def total(self, name: str) -> int:
         return sum(getattr(result, name) for result in self.files)
 
+    @property
+    def changed_item_ids(self) -> list[int]:
+        """The items the run added or merged records into, each once (what ``pipeline.after_ingest`` takes)."""
+        return list(dict.fromkeys(item_id for result in self.files for item_id in result.changed_item_ids))
+
 
 class Ingester:
     """Ingest files into a store, merging each record into the item it belongs to."""
 
     def __init__(self, store: Store, *, format_name: str | None = None, label: str | None = None,
                  on_records: Callable[[int], None] | None = None,
-                 on_file: Callable[[FileResult], None] | None = None) -> None:
+                 on_file: Callable[[FileResult], None] | None = None, record_outcomes: bool = False) -> None:
+        """``record_outcomes``: fill each FileResult's ``outcomes`` (one entry per record: memory in
+        proportion to the records, so off for bulk ingests)."""
         if format_name:
             get_format(format_name)  # fail fast on a bad --format, before any file is read
         self.store = store
@@ -76,6 +102,7 @@ class Ingester:
         self.seen_at = utc_now()
         self.on_records = on_records or (lambda count: None)
         self.on_file = on_file or (lambda result: None)
+        self.record_outcomes = record_outcomes
 
     def ingest_paths(self, paths: Iterable[str | Path]) -> IngestReport:
         """Ingest every file, directory and archive member under ``paths``."""
@@ -102,18 +129,34 @@ class Ingester:
     def ingest_file(self, entry: InputFile) -> FileResult:
         """Ingest one file atomically (a savepoint inside the write group, or its own transaction);
         on bad input, roll it back whole and report where."""
-        result = FileResult(entry.origin)
         context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint)
+        format_name = None
         try:
-            result.format, prepared = prepare.parse(entry.read(), context, self.format_name)
+            format_name, prepared = prepare.parse(entry.read(), context, self.format_name)
+        except ParseError as error:
+            return FileResult(entry.origin, error=error.message, place=error.place)
+        except OSError as error:
+            return FileResult(entry.origin, error=f"cannot read: {error.strerror or error}")
+        return self.ingest_prepared(entry.origin, format_name, prepared)
+
+    def ingest_prepared(self, origin: str, format_name: str, prepared: Iterable[Prepared]) -> FileResult:
+        """Ingest the records of one file already parsed (``prepare.parse``) atomically, as ``ingest_file``:
+        for a caller that reads the records itself (``library.import_bibtex`` keeps each entry's tags)."""
+        result = FileResult(origin, format_name)
+        if self.record_outcomes:
+            result.outcomes = []
+        try:
             with self.store.ingest_session() as session:
+                position = 0
                 for batch in _batches(prepared, BATCH_SIZE):
-                    session.write(_merge_batch(session, batch, entry.origin, self.seen_at, result))
+                    session.write(_merge_batch(session, batch, origin, self.seen_at, result, position))
+                    position += len(batch)
                     self.on_records(len(batch))
         except ParseError as error:
-            return FileResult(entry.origin, result.format, error=error.message, place=error.place)
+            return FileResult(origin, format_name, error=error.message, place=error.place)
         except OSError as error:
-            return FileResult(entry.origin, result.format, error=f"cannot read: {error.strerror or error}")
+            return FileResult(origin, format_name, error=f"cannot read: {error.strerror or error}")
+        result.changed_item_ids = list(dict.fromkeys(result.changed_item_ids))  # once each, across batches
         return result
 
 
@@ -124,15 +167,24 @@ def _batches(records: Iterable[Prepared], size: int) -> Iterator[list[Prepared]]
 
 
 def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, seen_at: str,
-                 counts: FileResult) -> BatchWrite:
-    """Decide an item for each record of a batch, counting into ``counts``; return the writes to make."""
-    known = session.known_fingerprints(list({item.fingerprint for item in batch_in}))
+                 counts: FileResult, first: int = 0) -> BatchWrite:
+    """Decide an item for each record of a batch, counting into ``counts`` (and its ``outcomes`` when kept;
+    the batch's first record is the file's record ``first``); return the writes to make."""
+    known = session.items_by_fingerprint(list({item.fingerprint for item in batch_in}))
     fresh: list[Prepared] = []
-    for item in batch_in:
+    repeated: dict[int, str] = {}  # position in the batch -> fingerprint of a record met earlier in this batch
+    decided: dict[int, tuple[int | None, str]] = {}  # position in the batch -> (item id, outcome)
+    seen: set[str] = set()
+    for position, item in enumerate(batch_in):
         if item.fingerprint in known:
             counts.unchanged += 1
+            decided[position] = (known[item.fingerprint], "unchanged")
             continue
-        known.add(item.fingerprint)  # the same record twice in one file counts once
+        if item.fingerprint in seen:  # the same record twice in one file counts once
+            counts.unchanged += 1
+            repeated[position] = item.fingerprint
+            continue
+        seen.add(item.fingerprint)
         fresh.append(item)
 
     by_identifier = session.items_by_identifier(list({i for item in fresh for i in item.identifiers}))
@@ -152,6 +204,7 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
     batch = BatchWrite()
     members: dict[int, list[dict]] = {}  # item id -> data of the records it gains in this batch
     abstracts: dict[int, list[str]] = {}
+    fresh_outcomes: list[tuple[int | None, str]] = []
     for prepared in fresh:
         record, ids, keys = prepared.record, prepared.identifiers, prepared.block_keys
         item_id = next((by_identifier[i] for i in ids if i in by_identifier), None)
@@ -167,12 +220,17 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         if item_id is None:
             if record.deleted:
                 counts.skipped += 1
+                fresh_outcomes.append((None, "skipped"))
                 continue
             item_id = next(next_ids)
             batch.new_item_ids.append(item_id)
             counts.new += 1
+            fresh_outcomes.append((item_id, "new"))
         else:
             counts.merged += 1
+            fresh_outcomes.append((item_id, "merged"))
+        if item_id not in members:
+            counts.changed_item_ids.append(item_id)
         for identifier in ids:
             by_identifier.setdefault(identifier, item_id)
             batch.identifiers.append((*identifier, item_id))
@@ -185,6 +243,9 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
             item_id, prepared.fingerprint, record.format, record.record_id, origin, record.label, seen_at, record.deleted,
             record.raw, prepared.data,
         ))
+
+    if counts.outcomes is not None:
+        _record_outcomes(counts.outcomes, batch_in, first, known, decided, repeated, fresh, fresh_outcomes)
 
     new_ids = set(batch.new_item_ids)
     existing = [item_id for item_id in members if item_id not in new_ids]
@@ -200,3 +261,19 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         if fields != merge.resolve_item(before, [current_abstracts[item_id]]):
             batch.items[item_id] = fields
     return batch
+
+
+def _record_outcomes(outcomes: list[RecordOutcome], batch_in: list[Prepared], first: int, known: dict[str, int],
+                     decided: dict[int, tuple[int | None, str]], repeated: dict[int, str], fresh: list[Prepared],
+                     fresh_outcomes: list[tuple[int | None, str]]) -> None:
+    """Append the outcome of each record of a batch, in file order."""
+    by_fingerprint = {item.fingerprint: outcome for item, outcome in zip(fresh, fresh_outcomes)}
+    for position, item in enumerate(batch_in):
+        if position in decided:
+            item_id, outcome = decided[position]
+        elif position in repeated:
+            item_id = by_fingerprint[repeated[position]][0]
+            outcome = "unchanged" if item_id is not None else "skipped"
+        else:
+            item_id, outcome = by_fingerprint[item.fingerprint]
+        outcomes.append(RecordOutcome(first + position, item.record.record_id, item_id, outcome))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING, Callable
 
 from ..inputs import InputFile
 from ..normalize import arxiv_id
 from ..storage import Store
+
+if TYPE_CHECKING:
+    from ..pipeline import PipelineReport
 
 ARXIV_API = "https://export.arxiv.org/api/query"
 
@@ -29,8 +33,10 @@ def vote(store: Store, user_id: int, reference: str, up: bool = True) -> tuple[i
     return item_id, store.set_vote(user_id, item_id, up)
 
 
-def fetch_arxiv(store: Store, settings, identifier: str, api_url: str = ARXIV_API) -> int | None:
-    """Fetch one paper from the arXiv API through the polite client, ingest it, and return its item."""
+def fetch_arxiv(store: Store, settings, identifier: str, api_url: str = ARXIV_API,
+                on_stored: Callable[[PipelineReport], None] | None = None) -> int | None:
+    """Fetch one paper from the arXiv API through the polite client, ingest it, tag and index it
+    (``pipeline.after_ingest``, whose report goes to ``on_stored``), and return its item."""
     from ..fetch.client import FetchError, client_from_settings
     from ..ingest import Ingester
 
@@ -45,13 +51,22 @@ def fetch_arxiv(store: Store, settings, identifier: str, api_url: str = ARXIV_AP
     result = Ingester(store, format_name="arxiv-atom").ingest_inputs([entry]).files[0]
     if result.failed:
         raise CommunityError(f"arXiv's answer for {identifier} could not be read: {result.error}")
-    return store.find_item(identifier)
+    item_id = store.find_item(identifier)
+    if result.changed_item_ids:
+        from ..pipeline import after_ingest
+
+        done = after_ingest(store, settings, result.changed_item_ids)
+        if on_stored is not None:
+            on_stored(done)
+    return item_id
 
 
 def submit_paper(store: Store, user_id: int | None, reference: str, day: date, settings=None,
-                 api_url: str = ARXIV_API) -> tuple[int, bool]:
+                 api_url: str = ARXIV_API,
+                 on_stored: Callable[[PipelineReport], None] | None = None) -> tuple[int, bool]:
     """Put a paper on a day's list by arXiv id or URL; fetch it from arXiv when the store lacks it
-    (only when ``settings`` are given). Return its item id and whether it was new on that day's list."""
+    (only when ``settings`` are given), then tag and index it (``on_stored`` gets what that did).
+    Return its item id and whether it was new on that day's list."""
     item_id = store.find_item(reference)
     if item_id is None:
         identifier = arxiv_id(reference)
@@ -59,7 +74,7 @@ def submit_paper(store: Store, user_id: int | None, reference: str, day: date, s
             raise CommunityError(f"{reference!r} is not an arXiv id or URL, nor a paper in the store")
         if settings is None:
             raise CommunityError(f"arXiv {identifier} is not in the store")
-        item_id = fetch_arxiv(store, settings, identifier, api_url)
+        item_id = fetch_arxiv(store, settings, identifier, api_url, on_stored)
         if item_id is None:
             raise CommunityError(f"arXiv has no paper {identifier}")
     return item_id, store.add_submission(item_id, day.isoformat(), user_id)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..inputs import InputFile
 from ..storage import Store
+
+if TYPE_CHECKING:
+    from ..pipeline import PipelineReport
 
 TAG_MAX = 64
 _TAG = re.compile(r"^[\w][\w .+/:-]*$")
@@ -65,13 +69,18 @@ class ImportReport:
     """Entries the store did not know: new items."""
     tagged: dict[str, int] = field(default_factory=dict)
     item_ids: list[int] = field(default_factory=list)
+    after: "PipelineReport | None" = None
+    """What tagging and indexing the imported items did (``pipeline.after_ingest``), when settings were given."""
 
 
-def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = ()) -> ImportReport:
+def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = (), settings=None,
+                  progress=None) -> ImportReport:
     """Ingest a BibTeX file, save every entry to the user's library and tag it.
 
     Entries are matched to stored items the way every ingest merges (arXiv id, DOI, then title and
     authors); unknown ones become new items. Each entry gets ``tags`` plus its own keywords/tags fields.
+    With ``settings``, what was stored is then tagged with topics and indexed (``pipeline.after_ingest``,
+    reported in ``after``) so that search finds it at once.
     """
     from ..ingest import Ingester
     from ..prepare import parse
@@ -82,21 +91,21 @@ def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = ()) 
         data = path.read_bytes()
     except OSError as error:
         raise LibraryError(f"cannot read {path}: {error.strerror or error}") from None
+    # The context an ingest of the file gives its records (a date in the file name is a hint to the parser).
+    context = ParseContext(str(path), date_hint=InputFile(str(path), path.name, lambda: data, len(data)).date_hint)
     try:
-        _, prepared = parse(data, ParseContext(str(path)), "bibtex")
-        prepared = list(prepared)
+        _, parsed = parse(data, context, "bibtex")
+        prepared = list(parsed)  # read once: the ingest stores them, and each entry's own tags come from them
     except ParseError as error:
         raise LibraryError(f"{path}: {error}") from None
-    entry = InputFile(origin=str(path), name=path.name, read=lambda: data, size=len(data))
-    result = Ingester(store, format_name="bibtex").ingest_inputs([entry]).files[0]
+    result = Ingester(store, format_name="bibtex", record_outcomes=True).ingest_prepared(str(path), "bibtex", prepared)
     if result.failed:
         place = f" at {result.place}" if result.place else ""
         raise LibraryError(f"{path}{place}: {result.error}")
-    items = store.items_by_fingerprint([p.fingerprint for p in prepared])
     report = ImportReport(entries=len(prepared), ingested=result.new, matched=result.merged)
-    for record in prepared:
-        item_id = items.get(record.fingerprint)
-        if item_id is None:  # an entry the ingest skipped (a duplicate within the file)
+    for record, outcome in zip(prepared, result.outcomes or ()):
+        item_id = outcome.item_id
+        if item_id is None:  # an entry the ingest skipped (a tombstone for an item the store never had)
             continue
         own = []
         for tag in record.record.extra.get("tags", []):
@@ -109,4 +118,8 @@ def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = ()) 
         report.item_ids.append(item_id)
         for tag in entry_tags:
             report.tagged[tag] = report.tagged.get(tag, 0) + 1
+    if settings is not None:
+        from ..pipeline import after_ingest
+
+        report.after = after_ingest(store, settings, result.changed_item_ids, progress=progress)
     return report

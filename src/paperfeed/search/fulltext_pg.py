@@ -104,19 +104,23 @@ class DatabaseIndexer(Indexer):
             result["semantic"] = self.store.pending_search_changes(self.state.vector_seq)
         return result
 
+    def _drop_local(self) -> None:
+        """Remove the local vector graph and start its state afresh (the full text is the database's own)."""
+        (self.directory / "vectors.usearch").unlink(missing_ok=True)
+        self.state = IndexState(store_id=getattr(self, "store_id", None))
+        self.state.save(self.directory)
+
     def rebuild(self, advance: Callable[[int], None] | None = None) -> IndexReport:
         """Replay the whole change log into the full text and build the vector graph again (stored vectors
         are reused)."""
         self.store.reset_fulltext()
-        (self.directory / "vectors.usearch").unlink(missing_ok=True)
-        self.state = IndexState()
-        self.state.save(self.directory)
+        self._drop_local()
         return self.update(advance)
 
     def update(self, advance: Callable[[int], None] | None = None) -> IndexReport:
         """Apply every pending change; resumable: each full-text batch commits with its progress."""
         started = time.perf_counter()
-        report = IndexReport()
+        report = IndexReport(notes=self._take_notes())
         while True:
             batch = self.store.apply_fulltext_changes(BATCH)
             if not batch.changes:

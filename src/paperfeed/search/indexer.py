@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,8 +23,31 @@ BATCH = 5000
 COMMIT_EVERY = 50_000
 
 
+STORE_ID = "store-id"
+"""The name of a store's identity among its app secrets: recorded in each index built for the store."""
+
+
 class SearchIndexError(RuntimeError):
     """An index directory that cannot be used (written by another model or schema)."""
+
+
+def store_identity(store: Store) -> str:
+    """The identity of ``store`` (made once, kept in the store): an index records it when it is built, so an
+    index left beside a new store of the same path (a deleted file ingested again) is known for another's."""
+    return store.app_secret(STORE_ID, make=lambda: uuid.uuid4().hex)
+
+
+def foreign_index(state: "IndexState", directory: Path, identity: str) -> str | None:
+    """Why the index in ``directory`` (its ``state``) belongs to another store than ``identity``'s; None when
+    it is this store's, or holds nothing yet."""
+    if state.store_id == identity:
+        return None
+    if state.store_id is not None:
+        return f"the search index in {directory} was built for another store"
+    keyword = directory / "keyword"
+    holds = (state.keyword_seq or state.vector_seq or (directory / "vectors.usearch").exists()
+             or (keyword.is_dir() and any(keyword.iterdir())))
+    return f"the search index in {directory} does not say which store it was built for" if holds else None
 
 
 def index_directory(store: Store, configured: str = "") -> Path:
@@ -54,6 +78,8 @@ class IndexState:
     model: str | None = None
     dim: int | None = None
     schema: int = SCHEMA_VERSION
+    store_id: str | None = None
+    """The identity of the store the index was built for (``store_identity``)."""
 
     @classmethod
     def load(cls, directory: Path) -> "IndexState":
@@ -94,6 +120,15 @@ class Indexer:
         self.embedder = embedder
         directory.mkdir(parents=True, exist_ok=True)
         self.state = IndexState.load(directory)
+        self.store_id = store_identity(store)
+        self.notes: list[str] = []
+        foreign = foreign_index(self.state, directory, self.store_id)
+        if foreign is not None:
+            # Its documents are another store's items (ids mean other items here): never search them; the
+            # next update builds the index again from this store.
+            self._drop_local()
+            self.notes.append(f"{foreign}: rebuilding it from this store")
+        self.state.store_id = self.store_id
         if self.state.schema != SCHEMA_VERSION:
             raise SearchIndexError(f"{directory} was built by another version: run `paperfeed index --rebuild`")
         if embedder is not None and self.state.model not in (None, embedder.name):
@@ -107,18 +142,22 @@ class Indexer:
             result["semantic"] = self.store.pending_search_changes(self.state.vector_seq)
         return result
 
-    def rebuild(self, advance: Callable[[int], None] | None = None) -> IndexReport:
-        """Drop both indexes and build them again from the store (stored vectors are reused)."""
+    def _drop_local(self) -> None:
+        """Remove the index files in the directory and start its state afresh (for this store)."""
         KeywordIndex.remove(self.directory / "keyword")
         (self.directory / "vectors.usearch").unlink(missing_ok=True)
-        self.state = IndexState()
+        self.state = IndexState(store_id=getattr(self, "store_id", None))
         self.state.save(self.directory)
+
+    def rebuild(self, advance: Callable[[int], None] | None = None) -> IndexReport:
+        """Drop both indexes and build them again from the store (stored vectors are reused)."""
+        self._drop_local()
         return self.update(advance)
 
     def update(self, advance: Callable[[int], None] | None = None) -> IndexReport:
         """Apply every pending change; resumable: a crash replays at most the last uncommitted part."""
         started = time.perf_counter()
-        report = IndexReport()
+        report = IndexReport(notes=self._take_notes())
         keyword = KeywordIndex(self.directory / "keyword")
         vectors = None
         if self.embedder is not None:
@@ -160,6 +199,10 @@ class Indexer:
             self._checkpoint(keyword, vectors, seq, final=True)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _take_notes(self) -> list[str]:
+        notes, self.notes = self.notes, []
+        return notes
 
     def _checkpoint(self, keyword: KeywordIndex, vectors: VectorIndex | None, seq: int, final: bool = False) -> None:
         if final:

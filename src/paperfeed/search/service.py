@@ -22,7 +22,7 @@ from ..storage import Store
 from ..storage import SearchDocument
 from .embed import Embedder
 from .fulltext_pg import DatabaseKeywordIndex, open_keyword_index
-from .indexer import IndexState
+from .indexer import IndexState, foreign_index, store_identity
 from .keyword import day_number, topic_slug
 from .query import ParsedQuery, parse_query
 from .snippet import make_snippet
@@ -119,17 +119,28 @@ class SearchService:
         self._vectors: VectorIndex | None = None
         self._state_mtime: float | None = None
         self._state = IndexState()
+        self._store_id: str | None = None
+        self.foreign: str | None = None
+        """Why the index files in ``directory`` are another store's (then they are not searched), or None."""
 
     def _refresh_state(self) -> IndexState:
         path = self.directory / "state.json"
         mtime = path.stat().st_mtime if path.exists() else None
         if mtime != self._state_mtime:
-            self._state, self._state_mtime = IndexState.load(self.directory), mtime
+            state = IndexState.load(self.directory)
+            if self._store_id is None:
+                self._store_id = store_identity(self.store)
+            self.foreign = foreign_index(state, self.directory, self._store_id)
+            # Another store's index has applied none of this store's changes: all of them are behind.
+            self._state = IndexState() if self.foreign else state
+            self._state_mtime = mtime
+            if self.foreign and self._vectors is not None:
+                self._vectors = None
         return self._state
 
     @property
     def vectors(self) -> VectorIndex | None:
-        if self.embedder is None:
+        if self.embedder is None or self._refresh_state() is not None and self.foreign:
             return None
         path = self.directory / "vectors.usearch"
         if self._vectors is None:
@@ -161,6 +172,11 @@ class SearchService:
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}: choose one of {', '.join(MODES)}")
         parsed = parse_query(text)
+        self._refresh_state()
+        if self.foreign and not isinstance(self.keyword, DatabaseKeywordIndex):
+            # Its hits are another store's item ids: say so rather than show them (or nothing, silently).
+            return SearchResults(text, mode, [], self.behind(mode), (time.perf_counter() - started) * 1000,
+                                 f"{self.foreign}: run `paperfeed index` to build it for this store")
         semantic_ready = self.vectors is not None and parsed.has_text
         effective = mode if (mode == "keyword" or semantic_ready) else "keyword"
         if effective == "keyword":

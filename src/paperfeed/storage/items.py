@@ -83,6 +83,12 @@ class IngestSession:
         return set(self.db.column(f"SELECT fingerprint FROM source_records WHERE fingerprint {d.in_array(1)}",
                                   (d.array(fingerprints),)))
 
+    def items_by_fingerprint(self, fingerprints: list[str]) -> dict[str, int]:
+        """Map those of ``fingerprints`` already stored to the items their records belong to."""
+        d = self.db.dialect
+        return dict(self.db.rows(f"SELECT fingerprint, item_id FROM source_records WHERE fingerprint {d.in_array(1)}",
+                                 (d.array(fingerprints),)))
+
     def items_by_identifier(self, identifiers: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Map (scheme, value) identifiers to the items holding them."""
         d = self.db.dialect

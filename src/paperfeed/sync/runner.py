@@ -30,6 +30,8 @@ class SourceResult:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     place: str | None = None
+    changed_item_ids: list[int] = field(default_factory=list)
+    """The items its stored pages added or merged records into."""
 
     @property
     def failed(self) -> bool:
@@ -53,6 +55,11 @@ class SyncReport:
 
     def total(self, name: str) -> int:
         return sum(getattr(result, name) for result in self.sources)
+
+    @property
+    def changed_item_ids(self) -> list[int]:
+        """The items the sync added or merged records into, each once (what ``pipeline.after_ingest`` takes)."""
+        return list(dict.fromkeys(item_id for result in self.sources for item_id in result.changed_item_ids))
 
 
 class _PageFailed(Exception):
@@ -130,3 +137,4 @@ def _store_page(store: Store, source: SourceRow, page: Page, result: SourceResul
     result.merged += stored.merged
     result.unchanged += stored.unchanged
     result.skipped += stored.skipped
+    result.changed_item_ids += stored.changed_item_ids

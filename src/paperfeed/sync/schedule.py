@@ -30,38 +30,37 @@ def sync_once(settings, names: list[str] | None = None, since: str | None = None
                 raise KeyError(", ".join(missing))
             rows = [known[name] for name in names]
         report = sync_store(store, client, rows, since=since, on_records=on_records, on_source=on_source)
-        if report.total("new") or report.total("merged"):
-            _tag_new_items(store, settings)
-            _refresh_search(store, settings)
+        if report.changed_item_ids:
+            _after_sync(store, settings, report.changed_item_ids)
         return report
 
 
-def _tag_new_items(store, settings) -> None:
-    """Put topics on what the sync stored, when a tagger has been trained; a failure is logged, not fatal."""
-    from ..topics.tagger import tag_new_items
-
-    try:
-        tag_new_items(store, alpha=settings.topic_alpha, topics_file=settings.topics_file or None)
-    except Exception:  # the records are stored; `paperfeed topics tag` tags them later
-        log.exception("topic tagging after sync failed")
-
-
-def _refresh_search(store, settings) -> None:
-    """Apply what the sync stored to the search indexes; a failure leaves them behind, reported by search."""
-    from ..search import SearchIndexError, refresh_indexes
+def _after_sync(store, settings, changed_item_ids: list[int]) -> None:
+    """Tag, merge identities, index and date what the sync stored (``pipeline.after_ingest``); a step that
+    fails is logged in one line, not raised: the records are stored, and `paperfeed topics tag` and
+    `paperfeed index` catch up later."""
+    from ..pipeline import after_ingest
     from ..storage import StoreError
 
     try:
-        refresh_indexes(store, settings)
-    except (SearchIndexError, StoreError) as error:
-        # Search not usable for this store (an index built for another model, a backend without it): not a
-        # fault of the sync, so one line, as `paperfeed ingest` says it, not a traceback after every round.
-        if isinstance(error, StoreError) and not error.usage:
-            log.exception("search index update after sync failed")
-        else:
+        done = after_ingest(store, settings, changed_item_ids)
+    except StoreError as error:
+        if error.usage:  # a store that cannot do it (as `paperfeed ingest` says it): one line
             log.warning("search index not updated after sync: %s", error)
-    except Exception:  # the records are stored; `paperfeed index` catches the indexes up later
-        log.exception("search index update after sync failed")
+        else:
+            log.exception("tagging and indexing after sync failed")
+        return
+    except Exception:  # the records are stored; a bad step must not fail the sync or the server's scheduler
+        log.exception("tagging and indexing after sync failed")
+        return
+    if "tag" in done.errors:
+        log.warning("topics not updated after sync: %s", done.errors["tag"])
+    for note in done.index.notes if done.index is not None else ():
+        log.warning("%s", note)
+    if "index" in done.errors:
+        # Search not usable for this store (an index built for another model, a held index lock): not a fault
+        # of the sync, so one line, as `paperfeed ingest` says it, not a traceback after every round.
+        log.warning("search index not updated after sync: %s", done.errors["index"])
 
 
 class Scheduler:

@@ -6,15 +6,14 @@ import sys
 from pathlib import Path
 
 import click
-import orjson
 
-from .cli import _fail, _open, _store_errors
+from .common import echo_after_ingest, echo_json, fail, open_store, store_errors
 
 
 def _alpha(ctx: click.Context, alpha: float | None) -> float:
     value = ctx.obj.topic_alpha if alpha is None else alpha
     if not 0 < value < 1:
-        _fail(f"alpha must be between 0 and 1 (exclusive), got {value} "
+        fail(f"alpha must be between 0 and 1 (exclusive), got {value} "
               f"({'--alpha' if alpha is not None else 'PAPERFEED_TOPIC_ALPHA'})", 2)
     return value
 
@@ -23,18 +22,14 @@ def _split(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def _json(value) -> None:
-    click.echo(orjson.dumps(value).decode())
-
-
 def _topic(store, reference: str):
-    from .storage import slugify
+    from ..storage import slugify
 
     wanted = reference.strip().lower()
     for row in store.topics():
         if wanted in (row.slug, row.name.lower()) or slugify(reference) == row.slug:
             return row
-    _fail(f"no topic {reference!r} (see `paperfeed topics list`)")
+    fail(f"no topic {reference!r} (see `paperfeed topics list`)")
 
 
 @click.group()
@@ -45,23 +40,23 @@ def topics() -> None:
 @topics.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-@_store_errors
+@store_errors
 def list_topics(ctx: click.Context, as_json: bool) -> None:
     """List every topic with its item count and where it is defined."""
-    from .topics.tagger import all_topics, sync_topics
-    from .topics.taxonomy import TaxonomyError
+    from ..topics.tagger import all_topics, sync_topics
+    from ..topics.taxonomy import TaxonomyError
 
-    with _open(ctx) as store:
+    with open_store(ctx) as store:
         try:
             sync_topics(store, all_topics(store, ctx.obj.topics_file or None))
         except TaxonomyError as error:
-            _fail(str(error), 2)
+            fail(str(error), 2)
         counts = store.topic_item_counts()
         rows = [{"name": row.name, "slug": row.slug, "origin": row.origin, "items": counts.get(row.id, 0),
                  "description": row.description, "categories": row.categories, "phrases": row.phrases}
                 for row in store.topics()]
     if as_json:
-        _json(rows)
+        echo_json(rows)
         return
     for row in rows:
         click.echo(f"{row['slug']:32} {row['items']:>8,}  {row['name']} [{row['origin']}]")
@@ -78,15 +73,15 @@ def list_topics(ctx: click.Context, as_json: bool) -> None:
 @click.option("--svg", type=click.Path(dir_okay=False, path_type=Path), help="Write the trend chart here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-@_store_errors
+@store_errors
 def show_topic(ctx: click.Context, topic: str, limit: int, author_limit: int, min_confidence: float, weeks: int,
                svg: Path | None, as_json: bool) -> None:
     """Show a topic (by slug or name): newest items, Collaborating Authors, items per week."""
-    from .authors import collaborating_authors
-    from .topics.chart import weekly_svg
-    from .topics.trends import weekly_counts
+    from ..authors import collaborating_authors
+    from ..topics.chart import weekly_svg
+    from ..topics.trends import weekly_counts
 
-    with _open(ctx) as store:
+    with open_store(ctx) as store:
         row = _topic(store, topic)
         items = store.topic_items(row.id, limit=limit, min_confidence=min_confidence)
         people = collaborating_authors(store, row.id, limit=author_limit, min_confidence=min_confidence)
@@ -95,11 +90,11 @@ def show_topic(ctx: click.Context, topic: str, limit: int, author_limit: int, mi
         try:
             svg.write_text(weekly_svg(row.name, trend), encoding="utf-8")
         except OSError as error:
-            _fail(f"cannot write {svg}: {error.strerror or error}")
+            fail(f"cannot write {svg}: {error.strerror or error}")
     page = {"name": row.name, "slug": row.slug, "description": row.description, "items": items,
             "collaborating_authors": people, "trend": trend}
     if as_json:
-        _json(page)
+        echo_json(page)
         return
     click.echo(f"{row.name}: {row.description}")
     for item in items:
@@ -117,29 +112,46 @@ def show_topic(ctx: click.Context, topic: str, limit: int, author_limit: int, mi
 @topics.command("tag")
 @click.option("--retrain", is_flag=True, help="Train the models again even if the topics have not changed.")
 @click.option("--alpha", type=float, help="Conformal error rate (default: the topic_alpha setting).")
+@click.option("--no-index", is_flag=True, help="Leave the search indexes for a later `paperfeed index`.")
+@click.option("--no-vectors", is_flag=True, help="Update the keyword index but compute no embeddings now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-@_store_errors
-def tag(ctx: click.Context, retrain: bool, alpha: float | None, as_json: bool) -> None:
-    """Tag items with topics and predict categories, training first when needed; only new or changed items."""
-    from .progress import record_progress
-    from .topics.tagger import TaggerError, tag_store
-    from .topics.taxonomy import TaxonomyError
+@store_errors
+def tag(ctx: click.Context, retrain: bool, alpha: float | None, no_index: bool, no_vectors: bool,
+        as_json: bool) -> None:
+    """Tag items with topics and predict categories, training first when needed; only new or changed items.
+
+    Then the search indexes take the new topics (so that `search "topic:SLUG"` finds what `topics show` lists).
+    """
+    from ..pipeline import after_ingest
+    from ..progress import record_progress
+    from ..topics.tagger import TaggerError, tag_store
+    from ..topics.taxonomy import TaxonomyError
 
     value = _alpha(ctx, alpha)
-    with _open(ctx) as store, record_progress("tagging") as advance:
-        try:
-            report = tag_store(store, alpha=value, topics_file=ctx.obj.topics_file or None, retrain=retrain,
-                               on_items=advance)
-        except TaxonomyError as error:
-            _fail(str(error), 2)
-        except TaggerError as error:
-            _fail(str(error))
+    with open_store(ctx) as store:
+        with record_progress("tagging") as advance:
+            try:
+                report = tag_store(store, alpha=value, topics_file=ctx.obj.topics_file or None, retrain=retrain,
+                                   on_items=advance)
+            except TaxonomyError as error:
+                fail(str(error), 2)
+            except TaggerError as error:
+                fail(str(error))
+        # Tagged just now (identities too): what is left is indexing the new topics, and the calendar.
+        done = after_ingest(store, ctx.obj, None, tag=False, index=not no_index, vectors=not no_vectors,
+                            progress=record_progress)
     figures = {"trained": report.trained, "tagged": report.tagged, "seconds": round(report.seconds, 2),
                "train_seconds": round(report.train_seconds, 2), "dropped": report.dropped,
                "author_names_merged": report.identities_merged, "notes": report.notes}
     if as_json:
-        _json(figures)
+        if done.index is not None:
+            figures["search_index"] = {"indexed": done.index.indexed, "deleted": done.index.deleted,
+                                       "embedded": done.index.embedded, "reused_vectors": done.index.reused_vectors,
+                                       "notes": done.index.notes}
+        elif "index" in done.errors:
+            figures["search_index"] = {"error": done.errors["index"]}
+        echo_json(figures)
         return
     if report.trained:
         click.echo(f"trained {', '.join(report.trained)} in {report.train_seconds:.1f} s")
@@ -151,6 +163,7 @@ def tag(ctx: click.Context, retrain: bool, alpha: float | None, as_json: bool) -
     scope = "of all authors" if report.trained else "among the tagged items' authors and their namesakes"
     click.echo(f"tagged {report.tagged:,} items in {report.seconds:.1f} s; "
                f"{report.identities_merged:,} author names {scope} merged into another identity")
+    echo_after_ingest(done)
 
 
 @topics.command("add")
@@ -161,18 +174,18 @@ def tag(ctx: click.Context, retrain: bool, alpha: float | None, as_json: bool) -
 @click.option("--phrases", multiple=True, metavar="PHRASES",
               help="Seed phrases that mark an item as the topic's (comma-separated, repeatable).")
 @click.pass_context
-@_store_errors
+@store_errors
 def add(ctx: click.Context, name: str, description: str, categories: tuple[str, ...], phrases: tuple[str, ...]) -> None:
     """Add (or redefine) a topic of your own; `paperfeed topics tag` learns it."""
-    from .storage import TopicRow
-    from .topics.taxonomy import TaxonomyError, make_topic
+    from ..storage import TopicRow
+    from ..topics.taxonomy import TaxonomyError, make_topic
 
     try:
         topic = make_topic(name, description, _split(categories), _split(phrases), origin="user",
                            place=f"topic {name!r}")
     except TaxonomyError as error:
-        _fail(str(error), 2)
-    with _open(ctx) as store:
+        fail(str(error), 2)
+    with open_store(ctx) as store:
         ids = store.save_topics([TopicRow(name=topic.name, description=topic.description,
                                           categories=list(topic.categories), phrases=list(topic.phrases),
                                           origin="user")])
@@ -185,12 +198,12 @@ def add(ctx: click.Context, name: str, description: str, categories: tuple[str, 
 @click.option("--format", "format_name", metavar="NAME", help="Parse every file as this format.")
 @click.option("--alpha", type=float, help="Conformal error rate (default: the topic_alpha setting).")
 @click.pass_context
-@_store_errors
+@store_errors
 def evaluate(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None, alpha: float | None) -> None:
     """Predict categories for the labelled records in PATHs as if they had none; print one JSON line of scores."""
-    from .sources import get_format
-    from .topics.evaluate import category_model, evaluate_records, read_labelled
-    from .topics.tagger import TaggerError
+    from ..sources import get_format
+    from ..topics.evaluate import category_model, evaluate_records, read_labelled
+    from ..topics.tagger import TaggerError
 
     if format_name:
         try:
@@ -202,16 +215,16 @@ def evaluate(ctx: click.Context, paths: tuple[Path, ...], format_name: str | Non
     for failure in found.failures:
         click.echo(f"FAILED {failure}", err=True)
     if not found.records:
-        _fail(f"no record with arXiv categories in {', '.join(map(str, paths))}: nothing to evaluate")
-    with _open(ctx) as store:
+        fail(f"no record with arXiv categories in {', '.join(map(str, paths))}: nothing to evaluate")
+    with open_store(ctx) as store:
         try:
             model = category_model(store, value)
         except TaggerError as error:
-            _fail(str(error))
+            fail(str(error))
         # Records the store already holds were (probably) trained on: their scores flatter the model.
         known = sum(1 for record in found.records if record.arxiv_id and store.find_item(record.arxiv_id) is not None)
     figures = evaluate_records(model, found.records)
-    _json({**figures, "unlabelled_records": found.unlabelled, "duplicates": found.duplicates,
+    echo_json({**figures, "unlabelled_records": found.unlabelled, "duplicates": found.duplicates,
            "records_already_in_store": known, "failed_files": len(found.failures)})
     if found.failures:
         sys.exit(1)
@@ -221,19 +234,19 @@ def evaluate(ctx: click.Context, paths: tuple[Path, ...], format_name: str | Non
 @click.argument("reference")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-@_store_errors
+@store_errors
 def item_topics(ctx: click.Context, reference: str, as_json: bool) -> None:
     """Show an item's topics with confidence and who assigned them, and its predicted categories."""
-    with _open(ctx) as store:
+    with open_store(ctx) as store:
         item_id = store.find_item(reference)
         if item_id is None:
-            _fail(f"no item {reference!r} (give an item id, an arXiv id or a DOI)")
+            fail(f"no item {reference!r} (give an item id, an arXiv id or a DOI)")
         found = store.item_topic_confidences([item_id]).get(item_id, [])
         predicted = store.predicted_categories([item_id]).get(item_id, [])
     result = {"id": item_id, "topics": [{"name": n, "assigned_by": by, "confidence": c} for n, by, c in found],
               "predicted_categories": [{"category": c, "confidence": p} for c, p in predicted]}
     if as_json:
-        _json(result)
+        echo_json(result)
         return
     for entry in result["topics"]:
         click.echo(f"{entry['confidence']:.2f}  {entry['name']} ({entry['assigned_by']})")
@@ -251,18 +264,18 @@ def authors() -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000), help="Papers to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list: a name can match several people).")
 @click.pass_context
-@_store_errors
+@store_errors
 def show_author(ctx: click.Context, name: str, limit: int, as_json: bool) -> None:
     """Show the author(s) a name refers to: name variants, papers, topics and collaborators with counts."""
-    from .authors import author_profile, find_author
+    from ..authors import author_profile, find_author
 
-    with _open(ctx) as store:
+    with open_store(ctx) as store:
         identities = find_author(store, name)
         if not identities:
-            _fail(f"no author named {name!r}")
+            fail(f"no author named {name!r}")
         profiles = [author_profile(store, identity, paper_limit=limit) for identity in identities]
     if as_json:
-        _json(profiles)
+        echo_json(profiles)
         return
     for profile in profiles:
         click.echo(f"{profile['name']} ({profile['papers_count']} items; names: {', '.join(profile['variants'])})")

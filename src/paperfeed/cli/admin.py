@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .cli import _fail, _store_errors
+from .common import fail, store_errors
 
 
 @click.command()
@@ -14,16 +14,16 @@ from .cli import _fail, _store_errors
 @click.option("--check", "--dry-run", "check", is_flag=True,
               help="List the pending migrations without applying them; exit 1 when there are any.")
 @click.pass_context
-@_store_errors
+@store_errors
 def migrate(ctx: click.Context, db_url: str | None, check: bool) -> None:
     """Apply the pending schema migrations of a store and say which were applied."""
-    from .storage import StoreError, open_store
+    from ..storage import StoreError, open_store as open_url
 
     url = db_url or ctx.obj.db
     try:
-        store = open_store(url, migrate=False)
+        store = open_url(url, migrate=False)
     except StoreError as error:
-        _fail(str(error), 2 if error.usage else 1)
+        fail(str(error), 2 if error.usage else 1)
     with store:
         click.echo(f"store: {store.url}")
         pending = store.pending_migrations()
@@ -49,20 +49,20 @@ def migrate(ctx: click.Context, db_url: str | None, check: bool) -> None:
 @click.option("--batch-size", type=click.IntRange(100, 1_000_000), default=5000, show_default=True,
               help="Rows read and written at a time.")
 @click.pass_context
-@_store_errors
+@store_errors
 def copy_command(ctx: click.Context, source: str, destination: str, batch_size: int) -> None:
     """Copy a whole store to another backend (SQLite to PostgreSQL and back) and check that nothing was lost.
 
     Ids are kept, the destination's schema is brought up to date first, and everything is written in one
     transaction: a copy that fails or does not read back as the source leaves the destination empty.
     """
-    from .progress import record_progress
-    from .storage.copy import CopyMismatch, copy_store
+    from ..progress import record_progress
+    from ..storage.copy import CopyMismatch, copy_store
 
     try:
         report = copy_store(source, destination, batch_size=batch_size, progress=record_progress)
     except CopyMismatch as error:
-        _fail(str(error), 1)
+        fail(str(error), 1)
     for table, rows in report.tables.items():
         if rows:
             click.echo(f"  {table}: {rows:,} rows")

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import orjson
 
-from .cli import _fail, _open, _store_errors
+from .common import fail, open_store, store_errors
 
 
 def _day(ctx, param, value: str | None) -> str | None:
@@ -35,9 +35,9 @@ def _show(result) -> None:
 
 def _sync_round(settings, names: list[str], since: str | None) -> int:
     """Run one sync and print its summary; return the exit status."""
-    from .progress import record_progress
-    from .storage import SyncBusyError
-    from .sync.schedule import sync_once
+    from ..progress import record_progress
+    from ..storage import SyncBusyError
+    from ..sync.schedule import sync_once
 
     try:
         with record_progress("syncing") as advance:
@@ -63,10 +63,10 @@ def _sync_round(settings, names: list[str], since: str | None) -> int:
 @click.option("--every", type=click.FloatRange(min=0, min_open=True), metavar="MINUTES",
               help="Keep running: sync, then again every MINUTES (Ctrl-C stops).")
 @click.pass_context
-@_store_errors
+@store_errors
 def sync(ctx: click.Context, names: tuple[str, ...], since: str | None, every: float | None) -> None:
     """Fetch new records from every configured source (or those named) and print a summary per source."""
-    _open(ctx).close()  # a store that cannot be opened is reported once, before any fetching
+    open_store(ctx).close()  # a store that cannot be opened is reported once, before any fetching
     if every is None:
         sys.exit(_sync_round(ctx.obj, list(names), since))
     try:
@@ -97,37 +97,37 @@ def sources() -> None:
 @click.option("--metadata-prefix", help="OAI-PMH metadata format (arxiv-oai; default arXivRaw).")
 @click.option("--api-url", help="Base URL of the arXiv API (arxiv), overriding export.arxiv.org.")
 @click.pass_context
-@_store_errors
+@store_errors
 def sources_add(ctx: click.Context, name: str, kind: str, url: str | None, label: str | None, **options) -> None:
     """Add a live source."""
-    from .storage import SourceExistsError
-    from .sync import SourceConfigError, make_source
+    from ..storage import SourceExistsError
+    from ..sync import SourceConfigError, make_source
 
     options["set"] = options.pop("set_spec")
     options["from"] = options.pop("from_day")
     try:
         row = make_source(name, kind, url, label, options, ctx.obj.allow_private_urls)
     except SourceConfigError as error:
-        _fail(f"source {name!r}: {error}", 2)
-    with _open(ctx) as store:
+        fail(f"source {name!r}: {error}", 2)
+    with open_store(ctx) as store:
         try:
             store.add_source(row)
         except SourceExistsError as error:
-            _fail(str(error))
+            fail(str(error))
     click.echo(f"added source {name} [{kind}]")
 
 
 @sources.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-@_store_errors
+@store_errors
 def sources_list(ctx: click.Context, as_json: bool) -> None:
     """List the sources with their last sync, and their last failure and its time."""
     from dataclasses import asdict
 
-    from .sync.kinds import base_url
+    from ..sync.kinds import base_url
 
-    with _open(ctx) as store:
+    with open_store(ctx) as store:
         rows = store.sources()
     if as_json:
         click.echo(orjson.dumps([asdict(row) for row in rows]).decode())
@@ -153,31 +153,31 @@ def sources_list(ctx: click.Context, as_json: bool) -> None:
 @sources.command("remove")
 @click.argument("name")
 @click.pass_context
-@_store_errors
+@store_errors
 def sources_remove(ctx: click.Context, name: str) -> None:
     """Remove a source and its sync state (the records it brought stay)."""
-    with _open(ctx) as store:
+    with open_store(ctx) as store:
         if not store.remove_source(name):
-            _fail(f"no source named {name!r}")
+            fail(f"no source named {name!r}")
     click.echo(f"removed source {name}")
 
 
 @sources.command("import")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
-@_store_errors
+@store_errors
 def sources_import(ctx: click.Context, path: Path) -> None:
     """Add the sources of a TOML file ([[source]] tables); names already present are left as they are."""
-    from .sync import SourceConfigError
-    from .sync.sources_file import read_sources
+    from ..sync import SourceConfigError
+    from ..sync.sources_file import read_sources
 
     try:
         rows, errors = read_sources(path.read_text(encoding="utf-8"), ctx.obj.allow_private_urls)
     except (OSError, UnicodeDecodeError) as error:
-        _fail(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}")
+        fail(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}")
     except SourceConfigError as error:
-        _fail(f"{path}: {error}")
-    with _open(ctx) as store:
+        fail(f"{path}: {error}")
+    with open_store(ctx) as store:
         existing = {row.name for row in store.sources()}
         for row in rows:
             if row.name in existing:

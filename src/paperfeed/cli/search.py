@@ -7,36 +7,35 @@ import sys
 import click
 import orjson
 
-from .cli import _fail, _open, _store_errors
+from .common import echo_index_notes, fail, index_summary, open_store, store_errors
 
 
 def update_indexes(store, settings, vectors: bool = True, rebuild: bool = False) -> None:
-    """Bring the search indexes up to date with a progress bar; print one summary line to stderr."""
-    from .progress import record_progress
-    from .search import EmbedderError, SearchIndexError, open_indexer
+    """Bring the search indexes up to date with a progress bar; print one summary line."""
+    from ..progress import record_progress
+    from ..search import EmbedderError, SearchIndexError, open_indexer
 
     try:
         indexer = open_indexer(store, settings, vectors=vectors)
         with record_progress("indexing") as advance:
             report = indexer.rebuild(advance) if rebuild else indexer.update(advance)
     except (EmbedderError, SearchIndexError) as error:
-        _fail(f"search index: {error}")
+        fail(f"search index: {error}")
     except ValueError as error:
         # tantivy reports a held writer lock (another indexer running) as a ValueError.
-        _fail(f"search index: {error}")
-    speed = f", {report.embeddings_per_second:,.0f} embeddings/s" if report.embedded else ""
-    click.echo(f"search index: {report.indexed} indexed, {report.deleted} removed, {report.embedded} embedded, "
-               f"{report.reused_vectors} vectors reused in {report.seconds:.1f} s{speed}")
+        fail(f"search index: {error}")
+    echo_index_notes(report)
+    click.echo(index_summary(report))
 
 
 @click.command()
 @click.option("--rebuild", is_flag=True, help="Drop the indexes and build them again (stored vectors are reused).")
 @click.option("--no-vectors", is_flag=True, help="Update the keyword index only (no embeddings).")
 @click.pass_context
-@_store_errors
+@store_errors
 def index(ctx: click.Context, rebuild: bool, no_vectors: bool) -> None:
     """Bring the keyword and semantic search indexes up to date with the store."""
-    with _open(ctx) as store:
+    with open_store(ctx) as store:
         update_indexes(store, ctx.obj, vectors=not no_vectors, rebuild=rebuild)
 
 
@@ -60,16 +59,16 @@ def _print_hits(hits, as_json: bool) -> None:
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True, help="Skip this many results.")
 @click.option("--json", "as_json", is_flag=True, help='Print a JSON list of {"id", "title", "score", …}.')
 @click.pass_context
-@_store_errors
+@store_errors
 def search(ctx: click.Context, query: tuple[str, ...], mode: str, limit: int, offset: int, as_json: bool) -> None:
     """Search the store: words, "phrases", prefix*, -exclude, author: topic: category: source: kind: after: before: year:."""
-    from .search import EmbedderError, open_search
+    from ..search import EmbedderError, open_search
 
-    with _open(ctx) as store:
+    with open_store(ctx) as store:
         try:
             service = open_search(store, ctx.obj)
         except EmbedderError as error:
-            _fail(str(error))
+            fail(str(error))
         results = service.search(" ".join(query), mode=mode, limit=limit, offset=offset)
         for name, count in results.behind.items():
             click.echo(f"note: the {name} index is {count} changed items behind the store; "
@@ -84,17 +83,17 @@ def search(ctx: click.Context, query: tuple[str, ...], mode: str, limit: int, of
 @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
-@_store_errors
+@store_errors
 def similar(ctx: click.Context, reference: str, limit: int, as_json: bool) -> None:
     """Items most similar to one item (by item id, arXiv id or DOI)."""
-    from .search import EmbedderError, open_search
+    from ..search import EmbedderError, open_search
 
-    with _open(ctx) as store:
+    with open_store(ctx) as store:
         item_id = store.find_item(reference)
         if item_id is None:
-            _fail(f"no item matches {reference!r}")
+            fail(f"no item matches {reference!r}")
         try:
             service = open_search(store, ctx.obj)
         except EmbedderError as error:
-            _fail(str(error))
+            fail(str(error))
         _print_hits(service.similar(item_id, limit), as_json)

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from .cli import _fail, _store_errors
+from .common import fail, store_errors
 
 
 @click.command()
@@ -15,14 +15,14 @@ from .cli import _fail, _store_errors
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes (each with its own small pool of store connections).")
 @click.pass_context
-@_store_errors
+@store_errors
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the web app and JSON API at http://HOST:PORT/ (periodic sync runs beside it when configured)."""
     import uvicorn
 
-    from .storage import StoreError
-    from .sync.schedule import start_scheduler
-    from .web.app import create_app
+    from ..storage import StoreError
+    from ..sync.schedule import start_scheduler
+    from ..web.app import create_app
 
     settings = ctx.obj
     try:
@@ -32,7 +32,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         # (a --db flag is not in their environment). They read the same key, from the setting or the store.
         os.environ["PAPERFEED_DB"] = settings.db
     except StoreError as error:
-        _fail(str(error), 2 if error.usage else 1)
+        fail(str(error), 2 if error.usage else 1)
     scheduler = start_scheduler(settings)  # in this process only: workers would each sync otherwise
     click.echo(f"paperfeed: serving {settings.db} at http://{_display(host)}:{port}/ (Ctrl-C stops)", err=True)
     try:

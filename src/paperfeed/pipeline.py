@@ -1,0 +1,125 @@
+"""What follows every change of a store's items, in one place: tag, merge author identities, index, calendar.
+
+Every path that adds or changes items (``ingest``, ``sync`` and the scheduler of ``serve``, ``library import``,
+``submit``) and ``topics tag`` call ``after_ingest`` once they have stored; the CLI and the web app print or
+log what it reports. Steps run in order, each on what the one before left:
+
+1. tag the new and changed items with the topic and category models (only when a tagger has been trained:
+   the first training is ``paperfeed topics tag``, minutes on a large store);
+2. decide the identities of the changed items' authors again (the tagger does it for what it tagged; without
+   a tagger, for ``changed_item_ids``);
+3. bring the search indexes up to date: keyword, and vectors unless told not to (so that a search finds the
+   new items and ``topic:`` filters see the new topics);
+4. add the new source records' days to the Daily Papers calendar.
+
+A step that cannot run (no tagger trained is no error; a topics file that does not parse, an index held by
+another indexer, an embedder that cannot load) is reported in the result, never raised: the items stay stored
+and ``paperfeed topics tag`` / ``paperfeed index`` catch up later.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+from .config import Settings
+from .storage import Store
+
+if TYPE_CHECKING:  # imported when used: search and the tagger load numpy, tantivy and the embedder
+    from .search import IndexReport
+    from .topics.tagger import TagReport
+
+log = logging.getLogger("paperfeed.pipeline")
+
+Progress = Callable[[str], AbstractContextManager[Callable[[int], None]]]
+"""``progress("indexing")`` gives a context whose value is ``advance(records)`` (``progress.record_progress``)."""
+
+
+@contextmanager
+def _quiet(description: str) -> Iterator[Callable[[int], None]]:
+    yield lambda count: None
+
+
+@dataclass(slots=True)
+class PipelineReport:
+    """What ``after_ingest`` did, step by step."""
+
+    tagging: "TagReport | None" = None
+    """The tagger's report; None when no tagger is trained (or tagging was not asked for, or failed)."""
+    identities_merged: int | None = None
+    """Author names merged into another identity by the pipeline's own refresh (None: not run here; the
+    tagger's refresh is in ``tagging.identities_merged``)."""
+    index: "IndexReport | None" = None
+    """The search indexes' report; None when not asked for, or failed."""
+    daily_dates: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    """Per step that failed ("tag", "authors", "index", "daily"): why, in one line."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[int] | None = None, *,
+                 tag: bool = True, index: bool = True, vectors: bool = True, rebuild: bool = False,
+                 progress: Progress | None = None) -> PipelineReport:
+    """Tag, refresh author identities, index and date what was just stored (see the module's docstring).
+
+    ``changed_item_ids``: the items added or changed (None: not known; the tagger still finds what is due,
+    but without a tagger no identities are refreshed); an empty list skips tagging and identities.
+    ``tag=False`` when the caller has just tagged (``topics tag``); ``index=False`` leaves the indexes for a
+    later ``paperfeed index``; ``vectors=False`` updates the keyword index only; ``rebuild`` rebuilds them.
+    """
+    progress = progress or _quiet
+    changed = None if changed_item_ids is None else sorted(set(changed_item_ids))
+    report = PipelineReport()
+    tagger_refreshed = False
+    if tag and changed != []:
+        tagger_refreshed = _tag(store, settings, report)
+    if changed and not tagger_refreshed:
+        _refresh_identities(store, changed, report)
+    if index:
+        _index(store, settings, report, vectors=vectors, rebuild=rebuild, progress=progress)
+    try:
+        report.daily_dates = store.refresh_daily_dates()
+    except Exception as error:  # the calendar catches up on its next read
+        log.exception("daily calendar not updated")
+        report.errors["daily"] = str(error)
+    return report
+
+
+def _tag(store: Store, settings: Settings, report: PipelineReport) -> bool:
+    """Tag what is due when a tagger is trained; return whether the tagger refreshed author identities."""
+    from .topics.tagger import TaggerError, tag_new_items
+    from .topics.taxonomy import TaxonomyError
+
+    try:
+        report.tagging = tag_new_items(store, alpha=settings.topic_alpha, topics_file=settings.topics_file or None)
+    except (TaggerError, TaxonomyError) as error:
+        report.errors["tag"] = str(error)
+        return False
+    tagging = report.tagging
+    return tagging is not None and bool(tagging.tagged or tagging.trained)
+
+
+def _refresh_identities(store: Store, changed: list[int], report: PipelineReport) -> None:
+    from .authors import refresh_identities
+
+    report.identities_merged = refresh_identities(store, changed)
+
+
+def _index(store: Store, settings: Settings, report: PipelineReport, *, vectors: bool, rebuild: bool,
+           progress: Progress) -> None:
+    from .search import EmbedderError, SearchIndexError, open_indexer
+
+    try:
+        indexer = open_indexer(store, settings, vectors=vectors)
+        with progress("indexing") as advance:
+            report.index = indexer.rebuild(advance) if rebuild else indexer.update(advance)
+    except (EmbedderError, SearchIndexError) as error:
+        report.errors["index"] = str(error)
+    except ValueError as error:
+        # tantivy reports a held writer lock (another indexer running) as a ValueError.
+        report.errors["index"] = str(error)
