@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from paperfeed.storage import open_store
 from paperfeed.web import create_app
-from paperfeed.web.security import CSRF_COOKIE, RateLimiter, csrf_token
+from paperfeed.web.security import CSRF_COOKIE, csrf_token
 
 from web_data import build_store
 
@@ -49,10 +49,10 @@ def test_concurrent_hits_are_never_lost(backend_url):
 
 def test_the_login_limit_holds_across_workers(tmp_path):
     """Two app instances on one store (two workers): together they let through the limit, not twice it."""
-    settings = build_store(tmp_path)
+    from dataclasses import replace
+
+    settings = replace(build_store(tmp_path), login_pair_limit=4)
     workers = [create_app(settings), create_app(settings)]
-    for app in workers:
-        app.state.limiters["login"] = RateLimiter("login", 4, 300)
     codes = []
     clients = [TestClient(app, base_url="https://testserver") for app in workers]
     for client in clients:

@@ -28,18 +28,28 @@ def known(settings) -> int:
         return store.find_item(KNOWN_ARXIV)
 
 
-def sign_up(client: TestClient, email: str) -> None:
+def sign_up(client: TestClient, settings, email: str) -> None:
+    """Make an account (in the store: registering on the web goes through a mail) and sign in on the web."""
+    from paperfeed.library import Accounts
+
+    with open_store(settings.db) as store:
+        Accounts(store).create(email, "correct horse")
     client.get("/")
     token = csrf_token(SECRET, client.cookies[CSRF_COOKIE])
-    response = client.post("/register", data={"csrf_token": token, "email": email, "password": "correct horse"},
+    response = client.post("/login", data={"csrf_token": token, "email": email, "password": "correct horse"},
                            follow_redirects=False)
     assert response.status_code == 303
+
+
+def session_token(client: TestClient) -> str:
+    """The token of the signed-in client's page forms: bound to its CSRF cookie and its session."""
+    return csrf_token(SECRET, client.cookies[CSRF_COOKIE], client.cookies["pf_session"])
 
 
 @pytest.fixture
 def member(settings):
     with TestClient(create_app(settings), base_url="https://testserver") as client:
-        sign_up(client, f"member{id(client)}@example.org")
+        sign_up(client, settings, f"member{id(client)}@example.org")
         yield client
 
 
@@ -59,10 +69,11 @@ def test_the_account_api_needs_a_session(settings, known):
         assert response.status_code == 401
 
 
-def test_me_hands_out_the_token_that_matches_the_csrf_cookie(member):
+def test_me_hands_out_the_token_that_matches_the_csrf_cookie_and_session(member):
     me = member.get("/api/v1/me").json()
     assert me["email"].startswith("member") and me["id"] > 0
-    assert me["csrf_token"] == csrf_token(SECRET, member.cookies[CSRF_COOKIE])
+    assert me["csrf_token"] == session_token(member)
+    assert me["csrf_token"] != csrf_token(SECRET, member.cookies[CSRF_COOKIE])  # not the cookie's alone
 
 
 def test_save_tag_vote_and_read_the_library_through_the_api(member, known):
@@ -105,12 +116,12 @@ def test_the_csrf_cookie_is_renewed_at_sign_in_and_sign_out(settings):
         client.get("/")
         before = client.cookies[CSRF_COOKIE]
         old_token = csrf_token(SECRET, before)
-        sign_up(client, "rotate@example.org")
+        sign_up(client, settings, "rotate@example.org")
         after = client.cookies[CSRF_COOKIE]
         assert after != before
-        # The token from before sign-in no longer passes; the new cookie's does.
+        # The token from before sign-in no longer passes; the new cookie's, bound to the session, does.
         assert client.post("/logout", data={"csrf_token": old_token}, follow_redirects=False).status_code == 403
-        token = csrf_token(SECRET, after)
+        token = session_token(client)
         assert client.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
         assert client.cookies[CSRF_COOKIE] not in (before, after)
 
@@ -133,7 +144,7 @@ def test_workers_without_a_configured_key_share_the_one_kept_in_the_store(backen
             TestClient(second, base_url="https://testserver") as two:
         one.get("/")
         cookie = one.cookies[CSRF_COOKIE]
-        token = FORM_TOKEN.search(one.get("/register").text).group(1)
+        token = FORM_TOKEN.search(one.get("/login").text).group(1)
         two.cookies.set(CSRF_COOKIE, cookie)
         response = two.post("/login", data={"csrf_token": token, "email": "a@example.org", "password": "wrong one"},
                             follow_redirects=False)

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
 from paperfeed.ingest import Ingester
+from paperfeed.library import Accounts
 from paperfeed.storage import open_store
 from paperfeed.web import create_app, pagecache, queries
 from paperfeed.web.pagecache import CachedPage, PageCache
@@ -80,9 +81,11 @@ def test_signed_in_visitors_get_their_own_page_never_a_cached_one(app):
         cached_pages = len(app.state.page_cache)
         member.get("/")
         token = csrf_token(SECRET, member.cookies[CSRF_COOKIE])
-        registered = member.post("/register", data={"csrf_token": token, "email": "reader@example.org",
-                                                    "password": "correct horse"}, follow_redirects=False)
-        assert registered.status_code == 303
+        with open_store(app.state.settings.db) as store:
+            Accounts(store).create("reader@example.org", "correct horse")
+        signed_in = member.post("/login", data={"csrf_token": token, "email": "reader@example.org",
+                                                "password": "correct horse"}, follow_redirects=False)
+        assert signed_in.status_code == 303
         page = member.get("/")
         assert "reader@example.org" in page.text and 'href="/library"' in page.text
         assert len(app.state.page_cache) <= cached_pages  # the POST emptied it; the member's page was not kept

@@ -79,10 +79,23 @@ class Settings:
         "once; votes show within this time). 0 turns the page cache off.")})
     session_days: float = field(default=30.0, metadata={"env": "PAPERFEED_SESSION_DAYS", "help": (
         "Days a sign-in session lasts.")})
+    login_window: float = field(default=900.0, metadata={"env": "PAPERFEED_LOGIN_WINDOW", "help": (
+        "Seconds over which failed web sign-ins are counted by the three limits below.")})
+    login_pair_limit: int = field(default=5, metadata={"env": "PAPERFEED_LOGIN_PAIR_LIMIT", "help": (
+        "Failed sign-ins to one account from one client address before that address must wait (until the "
+        "oldest leaves the window) to try that account again; other addresses, the owner's, are not held. 0: off.")})
+    login_account_limit: int = field(default=10, metadata={"env": "PAPERFEED_LOGIN_ACCOUNT_LIMIT", "help": (
+        "Failed sign-ins to one account from all addresses after which every address that has failed for it "
+        "waits 2**(failures - limit) seconds (at most login_window) after its last failure; an address that "
+        "has not failed signs in at once. 0: off.")})
+    login_address_limit: int = field(default=30, metadata={"env": "PAPERFEED_LOGIN_ADDRESS_LIMIT", "help": (
+        "Failed sign-ins from one client address, to any accounts, before it must wait (password spraying). 0: off.")})
     base_url: str = field(default="http://127.0.0.1:8000", metadata={"env": "PAPERFEED_BASE_URL", "help": (
-        "Public URL of the web app, used in the links of digest mails (confirm, unsubscribe, papers).")})
+        "Public URL of the web app, used in the links of mails (registration, digest confirm and unsubscribe, "
+        "papers).")})
     digest_from: str = field(default="", metadata={"env": "PAPERFEED_DIGEST_FROM", "help": (
-        "Sender address of digest mails (required by `paperfeed digest send` and `subscribe`).")})
+        "Sender address of digest and registration mails (required by `paperfeed digest send` and `subscribe`, "
+        "and by registering on the web: without it, accounts are made with `paperfeed users add`).")})
     digest_size: int = field(default=10, metadata={"env": "PAPERFEED_DIGEST_SIZE", "help": (
         "Trending papers per digest (recommendations add up to 3 per library tag).")})
     smtp_host: str = field(default="localhost", metadata={"env": "PAPERFEED_SMTP_HOST", "help": (

@@ -17,8 +17,12 @@ import orjson
 
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
+REGISTER = "register"
 CONFIRM_SECONDS = 7 * 24 * 3600
 """A confirmation link works for a week; unsubscribe links never expire (RFC 8058 mail stays in inboxes)."""
+REGISTER_SECONDS = 24 * 3600
+"""A link to finish registering works for a day."""
+LIFETIMES = {CONFIRM: CONFIRM_SECONDS, REGISTER: REGISTER_SECONDS}
 
 
 class TokenError(ValueError):
@@ -44,8 +48,9 @@ def _mac(secret: str, payload: str, email: str) -> str:
 
 
 def make_token(secret: str, purpose: str, subscriber_id: int, email: str, now: float | None = None) -> str:
-    """Sign a token saying ``purpose`` for one subscriber (confirm tokens expire, unsubscribe ones do not)."""
-    expires = int((now or time.time()) + CONFIRM_SECONDS) if purpose == CONFIRM else 0
+    """Sign a token saying ``purpose`` for one subscriber (confirm and register tokens expire, unsubscribe ones
+    do not). A register token is for an address with no subscriber row: its id is 0, the address is bound in."""
+    expires = int((now or time.time()) + LIFETIMES[purpose]) if purpose in LIFETIMES else 0
     payload = _b64(orjson.dumps([purpose, subscriber_id, expires]))
     return f"{payload}.{_mac(secret, payload, email)}"
 

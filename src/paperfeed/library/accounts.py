@@ -1,5 +1,9 @@
 """Accounts (e-mail + Argon2id password hash) and sessions (random tokens stored only as hashes).
 
+Signing in does the same work for an address with no account (Argon2id against a dummy hash) as for one with
+an account, and is limited (``LoginPolicy``) so that guessing is slow without locking the owner out: failures
+are counted per (account, client address) pair, per account and per client address, in the store.
+
 Why argon2-cffi over bcrypt: Argon2id is memory-hard (bcrypt is not) and was the Password Hashing
 Competition's winner; argon2-cffi's ``PasswordHasher`` picks RFC 9106 parameters, encodes them in the
 hash string and says when a stored hash needs a rehash, and it has no 72-byte password limit.
@@ -10,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -24,10 +29,65 @@ MAX_EMAIL = 254
 _EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
                     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _HASHER = None
+_DUMMY_HASH = ""
 
 
 class AccountError(ValueError):
     """A bad e-mail address or password, a taken address, failed credentials."""
+
+
+class TooManyAttempts(AccountError):
+    """Sign-in refused without checking the password: too many recent failures; ``wait`` seconds to go."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"too many failed sign-ins; try again in {max(1, int(wait + 0.999))} seconds")
+        self.wait = wait
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """How failed sign-ins slow down guessing, over a sliding ``window`` of seconds.
+
+    - pair: ``pair_limit`` failures for one account from one client address lock that pair (not the account)
+      until the oldest of them leaves the window;
+    - account: once an account has ``account_limit`` failures from all addresses together, an address that has
+      itself failed for it waits 2**(failures - account_limit) seconds (at most ``window``) after its last
+      failure before it is heard again; an address that has not failed for it is never held back, so the owner
+      signs in while the account is under attack;
+    - address: ``address_limit`` failures from one client address, whatever the accounts, stop that address
+      (password spraying across accounts) until they leave the window.
+
+    Unknown addresses count exactly like known ones, so a refusal says nothing about who has an account.
+    """
+
+    window: float = 900.0
+    pair_limit: int = 5
+    account_limit: int = 10
+    address_limit: int = 30
+
+    @classmethod
+    def from_settings(cls, settings) -> "LoginPolicy":
+        return cls(window=float(settings.login_window), pair_limit=int(settings.login_pair_limit),
+                   account_limit=int(settings.login_account_limit), address_limit=int(settings.login_address_limit))
+
+    def wait(self, store: Store, account: str, address: str, now: float) -> float:
+        """Seconds before ``address`` may try ``account`` again (0: now)."""
+        since = now - self.window
+        for_account, for_pair, for_address, pair_last = store.login_failures(account, address, since)
+        waits = [0.0]
+        if self.address_limit and for_address >= self.address_limit:
+            waits.append(store.nth_latest_login_failure(since, self.address_limit, address) - since)
+        if self.pair_limit and for_pair >= self.pair_limit:
+            waits.append(store.nth_latest_login_failure(since, self.pair_limit, address, account) - since)
+        if self.account_limit and for_account >= self.account_limit and pair_last is not None:
+            delay = min(self.window, 2.0 ** min(for_account - self.account_limit, 64))
+            waits.append(pair_last + delay - now)
+        return max(waits)
+
+
+def account_key(email: str) -> str:
+    """What failed sign-ins are counted under: the SHA-256 of the address as typed, stripped and lowercased."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 def check_email(address: str) -> str:
@@ -49,6 +109,14 @@ def _hasher() -> PasswordHasher:
     if _HASHER is None:  # built on first use, not at import
         _HASHER = PasswordHasher()
     return _HASHER
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password with the current parameters, checked when no account matches."""
+    global _DUMMY_HASH
+    if not _DUMMY_HASH:
+        _DUMMY_HASH = _hasher().hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
 
 
 def hash_password(password: str) -> str:
@@ -97,17 +165,42 @@ class Accounts:
             raise AccountError(f"no account for {email}")
         return user
 
-    def sign_in(self, email: str, password: str, now: datetime | None = None) -> str:
-        """Check the password and open a session; return its token (the only copy)."""
-        user = self.store.user_by_email(check_email(email))
+    def sign_in(self, email: str, password: str, now: datetime | None = None, address: str | None = None,
+                policy: LoginPolicy | None = None) -> str:
+        """Check the password and open a session; return its token (the only copy).
+
+        With a client ``address`` and a ``policy``, failures are recorded and a client over a limit gets
+        TooManyAttempts before any password is checked. An address with no account costs the same Argon2id
+        verification as a wrong password does, so the answer's timing does not tell them apart.
+        """
+        email = check_email(email)
+        when = now or datetime.now(timezone.utc)
+        moment = when.timestamp()
+        key = account_key(email)
+        if policy is not None and address is not None:
+            wait = policy.wait(self.store, key, address, moment)
+            if wait > 0:
+                raise TooManyAttempts(wait)
+        dummy = _dummy_hash()  # made once per process, before the lookup: even the first miss costs one hash
+        user = self.store.user_by_email(email)
+        matches = verify_password(user.password_hash if user else dummy, password)
         # The same message for an unknown address and a wrong password: no account enumeration.
-        if user is None or not verify_password(user.password_hash, password):
+        if user is None or not matches:
+            if policy is not None and address is not None:
+                self.store.record_login_failure(key, address, moment)
+                self.store.forget_login_failures_before(moment - 2 * policy.window)
             raise AccountError("wrong e-mail address or password")
+        if address is not None:
+            self.store.forget_login_failures(key, address)
         if _hasher().check_needs_rehash(user.password_hash):
             self.store.set_password_hash(user.id, _hasher().hash(password))
+        return self.open_session(user.id, when)
+
+    def open_session(self, user_id: int, now: datetime | None = None) -> str:
+        """Open a session for an account whose owner has just proved who they are; return its token."""
         now = now or datetime.now(timezone.utc)
         token = secrets.token_urlsafe(32)
-        self.store.create_session(user.id, token_hash(token), _stamp(now),
+        self.store.create_session(user_id, token_hash(token), _stamp(now),
                                   _stamp(now + timedelta(days=self.session_days)))
         return token
 

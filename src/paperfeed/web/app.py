@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.page_cache = PageCache(lambda: pool.read(lambda store: store.store_version()),
                                          max_age=settings.page_cache_seconds)
         app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache, session_cookie=SESSION_COOKIE)
-    app.add_middleware(SecurityMiddleware, secret=secret)
+    app.add_middleware(SecurityMiddleware, secret=secret, session_cookie=SESSION_COOKIE)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     # Feeds first: /items/<id>.bib and /topics/<slug>.atom would otherwise match the page routes.

@@ -1,8 +1,11 @@
 """Security of the web app: headers (CSP), CSRF on every unsafe method, cookie flags, the signing key, rate limits.
 
 CSRF uses the signed double-submit pattern: a random ``pf_csrf`` cookie (HttpOnly, SameSite=Lax) and, in every
-form, a token that is the HMAC of that cookie under the server's key. A cross-site page can neither read the
-cookie nor compute the token, and a cookie planted by a sibling subdomain does not match a token it cannot sign.
+form, a token that is the HMAC of that cookie, and of the session cookie when there is one, under the server's
+key. A cross-site page can neither read the cookie nor compute the token, and a cookie planted by a sibling
+subdomain does not match a token it cannot sign. Binding the session in means a token obtained without the
+session (before signing in, or in another session with the same planted cookie) does not pass for it, while the
+forms of visitors who are not signed in (log in, register, subscribe) keep working on the cookie alone.
 The check runs in ASGI middleware before routing, so a POST route added later is covered without opting in.
 """
 
@@ -44,9 +47,12 @@ def load_secret(store) -> bytes:
     return bytes.fromhex(store.app_secret("web", lambda: secrets.token_hex(32)))
 
 
-def csrf_token(secret: bytes, cookie_value: str) -> str:
-    """The form token matching a ``pf_csrf`` cookie value."""
-    return hmac.new(secret, b"csrf:" + cookie_value.encode(), hashlib.sha256).hexdigest()
+def csrf_token(secret: bytes, cookie_value: str, session: str = "") -> str:
+    """The form token matching a ``pf_csrf`` cookie value and the session cookie's value ("" when none)."""
+    message = b"csrf:" + cookie_value.encode()
+    if session:
+        message += b"|session:" + hashlib.sha256(session.encode()).hexdigest().encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
 def is_loopback(host: str) -> bool:
@@ -81,9 +87,10 @@ def wants_secure(scope) -> bool:
 class SecurityMiddleware:
     """Add the security headers, issue the CSRF cookie, and refuse unsafe requests without a valid token."""
 
-    def __init__(self, app, secret: bytes) -> None:
+    def __init__(self, app, secret: bytes, session_cookie: str = "pf_session") -> None:
         self.app = app
         self.secret = secret
+        self.session_cookie = session_cookie
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -98,13 +105,14 @@ class SecurityMiddleware:
         existing = cookies[CSRF_COOKIE].value if CSRF_COOKIE in cookies else ""
         cookie_value = existing if len(existing) == 43 else secrets.token_urlsafe(32)
         state = scope.setdefault("state", {})
-        state["csrf_token"] = csrf_token(self.secret, cookie_value)
+        session = cookies[self.session_cookie].value if self.session_cookie in cookies else ""
+        state["csrf_token"] = csrf_token(self.secret, cookie_value, session)
         state["cookies"] = {key: morsel.value for key, morsel in cookies.items()}
         secure = wants_secure(scope)
         state["secure_cookies"] = secure
 
         if scope["method"] not in SAFE_METHODS:
-            refused, receive = await self._check(scope, receive, headers, existing)
+            refused, receive = await self._check(scope, receive, headers, existing, session)
             if refused:
                 await _plain(send, 403, f"Forbidden: {refused}.\n", headers)
                 return
@@ -123,7 +131,7 @@ class SecurityMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    async def _check(self, scope, receive, headers, cookie_value: str):
+    async def _check(self, scope, receive, headers, cookie_value: str, session: str):
         """Return (reason refused or "", a receive that replays the body read here)."""
         given = headers.get(CSRF_HEADER, b"").decode("latin-1")
         body = b""
@@ -150,7 +158,7 @@ class SecurityMiddleware:
             given = form.get(CSRF_FIELD, [""])[0]
         if not cookie_value:
             return "missing CSRF cookie (load the page again)", receive
-        expected = csrf_token(self.secret, cookie_value)
+        expected = csrf_token(self.secret, cookie_value, session)
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return "invalid or missing CSRF token (load the page again)", receive
         return "", _replay(body, receive) if body else receive

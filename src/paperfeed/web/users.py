@@ -13,13 +13,13 @@ from .security import RateLimiter, cookie_header
 
 SESSION_COOKIE = "pf_session"
 LIMITS = {
-    "login": (10, 300.0),
     "register": (10, 3600.0),
     "subscribe": (5, 3600.0),
 }
-"""(hits, seconds) per client address, and per e-mail address for login and subscribe: slows password
-guessing and stops the subscribe box from being used to mail-bomb an address. Counted in the store, so the
-limits hold across every worker and host serving it."""
+"""(hits, seconds) per client address, and per e-mail address: stops the register form and the subscribe box
+from being used to mail-bomb an address. Counted in the store, so the limits hold across every worker and host
+serving it. Sign-in has its own limits (``library.accounts.LoginPolicy``: per account and address, with
+backoff), which cannot be turned against the owner."""
 
 
 def make_limiters() -> dict[str, RateLimiter]:
@@ -27,16 +27,25 @@ def make_limiters() -> dict[str, RateLimiter]:
     return {name: RateLimiter(name, limit, window) for name, (limit, window) in LIMITS.items()}
 
 
+def client_address(request: Request) -> str:
+    """The client's address (the proxy's forwarded one where `paperfeed serve` trusts it)."""
+    return request.client.host if request.client else "unknown"
+
+
+def too_many(wait: float) -> HTTPException:
+    """A 429 saying how long to wait, with Retry-After."""
+    seconds = max(1, math.ceil(wait))
+    return HTTPException(429, f"Too many attempts; try again in {seconds} seconds.",
+                         headers={"Retry-After": str(seconds)})
+
+
 def rate_limit(request: Request, context: Context, name: str, *keys: str) -> None:
     """Count a hit for the client (and each key); raise 429 with Retry-After when one is over its limit."""
     limiter: RateLimiter = request.app.state.limiters[name]
-    client = request.client.host if request.client else "unknown"
-    for key in (f"ip:{client}", *(f"key:{k.strip().lower()}" for k in keys if k)):
+    for key in (f"ip:{client_address(request)}", *(f"key:{k.strip().lower()}" for k in keys if k)):
         wait = limiter.hit(context.store, key)
         if wait:
-            seconds = max(1, math.ceil(wait))
-            raise HTTPException(429, f"Too many attempts; try again in {seconds} seconds.",
-                                headers={"Retry-After": str(seconds)})
+            raise too_many(wait)
 
 
 def session_token(request: Request) -> str:

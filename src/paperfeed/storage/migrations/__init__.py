@@ -17,4 +17,22 @@ RATE_LIMITS = (
     CREATE INDEX rate_limits_window ON rate_limits (window_start);
     """,
 )
-"""The one migration whose SQL both backends read alike."""
+"""A migration whose SQL both backends read alike."""
+
+LOGIN_FAILURES = (
+    "0007_login_failures",
+    """
+    -- One row per failed sign-in: the account asked for (the SHA-256 of the address as typed, lowercased, so
+    -- unknown addresses count like known ones and no typed text is kept), the client address, when.
+    -- Read over a sliding window by web sign-in limits; rows older than the window are deleted.
+    CREATE TABLE login_failures (
+        account TEXT NOT NULL,
+        address TEXT NOT NULL,
+        failed_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX login_failures_account ON login_failures (account, failed_at);
+    CREATE INDEX login_failures_address ON login_failures (address, failed_at);
+    CREATE INDEX login_failures_time ON login_failures (failed_at);
+    """,
+)
+"""Failed sign-ins (``storage.limits``): the same SQL on both backends."""

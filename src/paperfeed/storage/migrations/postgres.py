@@ -5,7 +5,7 @@ for the same schema. Timestamps and dates stay ISO-8601 TEXT and ``data`` stays 
 both backends return byte-for-byte the same values.
 """
 
-from . import RATE_LIMITS
+from . import LOGIN_FAILURES, RATE_LIMITS
 
 LOG_LOCK = 0x7066636C
 """``pg_advisory_xact_lock`` key held while a transaction numbers its search changes (see ``storage.search``)."""
@@ -393,6 +393,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     RATE_LIMITS,
+    LOGIN_FAILURES,
 ]
 """Every migration, in the order applied."""
 

@@ -1,6 +1,6 @@
 """Named, append-only migrations for the SQLite backend. Never edit one that has shipped: add another."""
 
-from . import RATE_LIMITS
+from . import LOGIN_FAILURES, RATE_LIMITS
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -296,4 +296,5 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     RATE_LIMITS,
+    LOGIN_FAILURES,
 ]
