@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from paperfeed.cli import cli
 from paperfeed.config import Settings
 from paperfeed.ingest import Ingester
-from paperfeed.search import fuse, index_directory, open_indexer, open_search, parse_query
+from paperfeed.search import QueryLimits, QueryTooLarge, fuse, index_directory, open_indexer, open_search, parse_query
 from paperfeed.search.embed import WordLlamaEmbedder
 from paperfeed.storage import Store, open_store
 
@@ -163,13 +163,25 @@ def test_random_strings_never_raise(indexed):
         text = "".join(generator.choice(alphabet) for _ in range(generator.randrange(1, 20)))
         service.search(text, mode="keyword")
     long_query = "".join(generator.choice(alphabet + "tensor ") for _ in range(20_000))
-    assert isinstance(service.search(long_query, mode="keyword").hits, list)
     many_words = " ".join(f"w{n} -x{n} p{n}* author:a{n}" for n in range(300))
-    assert service.search(many_words, mode="keyword").hits == []
-    # Deep enough to exhaust a recursive query walker, were it sent whole.
-    for huge in ('"' + "word " * 20_000 + '"', "tensor " * 5_000, "a.b." * 5_000, f'author:"{"x " * 20_000}"',
-                 "-a-b" * 5_000, " ".join(f"p{n}*" for n in range(3_000))):
-        assert isinstance(service.search(huge, mode="keyword").hits, list)
+    # Past the service's limits a query is refused, saying which limit (issue 17: cost) ...
+    with pytest.raises(QueryTooLarge, match="search_max_chars"):
+        service.search(long_query, mode="keyword")
+    with pytest.raises(QueryTooLarge, match="search_max_prefixes"):
+        service.search("w1 p1* " * 11, mode="keyword")
+    with pytest.raises(QueryTooLarge, match="search_max_terms"):
+        service.search("w1 " * 51, mode="keyword")
+    # ... and with the limits lifted the index still answers anything.
+    service.limits = QueryLimits(chars=10**8, terms=10**8, prefixes=10**8)
+    try:
+        assert isinstance(service.search(long_query, mode="keyword").hits, list)
+        assert service.search(many_words, mode="keyword").hits == []
+        # Deep enough to exhaust a recursive query walker, were it sent whole.
+        for huge in ('"' + "word " * 20_000 + '"', "tensor " * 5_000, "a.b." * 5_000, f'author:"{"x " * 20_000}"',
+                     "-a-b" * 5_000, " ".join(f"p{n}*" for n in range(3_000))):
+            assert isinstance(service.search(huge, mode="keyword").hits, list)
+    finally:
+        service.limits = QueryLimits()
 
 
 # -- keyword ranking ------------------------------------------------------------------------

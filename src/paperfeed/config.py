@@ -77,6 +77,22 @@ class Settings:
     page_cache_seconds: float = field(default=60.0, metadata={"env": "PAPERFEED_PAGE_CACHE_SECONDS", "help": (
         "Longest a rendered page is reused for visitors who are not signed in (any item change drops it at "
         "once; votes show within this time). 0 turns the page cache off.")})
+    search_max_chars: int = field(default=1000, metadata={"env": "PAPERFEED_SEARCH_MAX_CHARS", "help": (
+        "Longest search query in characters, filters included (web page, Atom feed, JSON API, CLI); a longer "
+        "one is refused (414 on the web).")})
+    search_max_terms: int = field(default=50, metadata={"env": "PAPERFEED_SEARCH_MAX_TERMS", "help": (
+        "Most parts of one search query: words, phrases, prefixes, exclusions and filter values (400 beyond).")})
+    search_max_prefixes: int = field(default=10, metadata={"env": "PAPERFEED_SEARCH_MAX_PREFIXES", "help": (
+        "Most prefix* terms in one search query; each walks the keyword index's term dictionary (400 beyond).")})
+    web_max_header_bytes: int = field(default=65536, metadata={"env": "PAPERFEED_WEB_MAX_HEADER_BYTES", "help": (
+        "Most bytes of a request's line and headers together that `paperfeed serve` reads; a larger request "
+        "is answered 431 and its connection closed (0: no limit).")})
+    web_header_timeout: float = field(default=15.0, metadata={"env": "PAPERFEED_WEB_HEADER_TIMEOUT", "help": (
+        "Seconds a connection may take to send a request's line and headers, counted from the connection or "
+        "the request's first byte; then it is answered 408 (or, if it sent nothing, just closed; 0: no limit).")})
+    web_max_body_bytes: int = field(default=65536, metadata={"env": "PAPERFEED_WEB_MAX_BODY_BYTES", "help": (
+        "Most bytes of a request body (forms and JSON API; nothing here takes uploads). A larger body is "
+        "answered 413 from its Content-Length, or as soon as it streams past the limit, without reading the rest.")})
     session_days: float = field(default=30.0, metadata={"env": "PAPERFEED_SESSION_DAYS", "help": (
         "Days a sign-in session lasts.")})
     login_window: float = field(default=900.0, metadata={"env": "PAPERFEED_LOGIN_WINDOW", "help": (

@@ -62,14 +62,17 @@ def _print_hits(hits, as_json: bool) -> None:
 @store_errors
 def search(ctx: click.Context, query: tuple[str, ...], mode: str, limit: int, offset: int, as_json: bool) -> None:
     """Search the store: words, "phrases", prefix*, -exclude, author: topic: category: source: kind: after: before: year:."""
-    from ..search import EmbedderError, open_search
+    from ..search import EmbedderError, QueryTooLarge, open_search
 
     with open_store(ctx) as store:
         try:
             service = open_search(store, ctx.obj)
         except EmbedderError as error:
             fail(str(error))
-        results = service.search(" ".join(query), mode=mode, limit=limit, offset=offset)
+        try:
+            results = service.search(" ".join(query), mode=mode, limit=limit, offset=offset)
+        except QueryTooLarge as error:
+            fail(f"QUERY: {error}", 2)
         for name, count in results.behind.items():
             click.echo(f"note: the {name} index is {count} changed items behind the store; "
                        "run `paperfeed index`", err=True)

@@ -23,6 +23,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     from ..storage import StoreError
     from ..sync.schedule import start_scheduler
     from ..web.app import create_app
+    from ..web.server import LimitedHttpToolsProtocol, protocol_for
 
     settings = ctx.obj
     try:
@@ -36,11 +37,16 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     scheduler = start_scheduler(settings)  # in this process only: workers would each sync otherwise
     click.echo(f"paperfeed: serving {settings.db} at http://{_display(host)}:{port}/ (Ctrl-C stops)", err=True)
     try:
+        # The httptools protocol with limits on request headers (size: 431, time: 408; web/server.py).
         if workers == 1:
-            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True)
+            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True,
+                        http=protocol_for(settings))
         else:
-            uvicorn.run("paperfeed.web.app:create_app_from_env", factory=True, host=host, port=port,
-                        workers=workers, log_level="warning", access_log=False, proxy_headers=True)
+            # Workers read the limits from the environment, as they do the rest of the settings, and end when
+            # this process does (worker_app), however it ends.
+            uvicorn.run("paperfeed.web.server:worker_app", factory=True, host=host, port=port,
+                        workers=workers, log_level="warning", access_log=False, proxy_headers=True,
+                        http=LimitedHttpToolsProtocol)
     finally:
         if scheduler is not None:
             scheduler.stop(timeout=5)

@@ -7,12 +7,12 @@ from ..storage import Store
 from .embed import Embedder, EmbedderError, load_embedder
 from .fulltext_pg import indexer_class
 from .indexer import Indexer, SearchIndexError, IndexReport, index_directory
-from .query import ParsedQuery, parse_query
+from .query import ParsedQuery, QueryLimits, QueryTooLarge, check_query, parse_query
 from .service import MODES, SearchHit, SearchResults, SearchService, fuse
 
 __all__ = ["MODES", "Embedder", "EmbedderError", "SearchIndexError", "IndexReport", "Indexer", "ParsedQuery",
-           "SearchHit", "SearchResults", "SearchService", "fuse", "index_directory", "load_embedder",
-           "open_indexer", "open_search", "parse_query", "refresh_indexes"]
+           "QueryLimits", "QueryTooLarge", "SearchHit", "SearchResults", "SearchService", "check_query", "fuse",
+           "index_directory", "load_embedder", "open_indexer", "open_search", "parse_query", "refresh_indexes"]
 
 
 def _embedder(settings: Settings) -> Embedder | None:
@@ -28,7 +28,8 @@ def open_indexer(store: Store, settings: Settings, vectors: bool = True) -> Inde
 
 def open_search(store: Store, settings: Settings, embedder: Embedder | None = None) -> SearchService:
     """The search service of ``store`` with the configured embedder (or the one given)."""
-    return SearchService(store, index_directory(store, settings.index_dir), embedder or _embedder(settings))
+    return SearchService(store, index_directory(store, settings.index_dir), embedder or _embedder(settings),
+                         QueryLimits.from_settings(settings))
 
 
 def refresh_indexes(store: Store, settings: Settings) -> IndexReport:

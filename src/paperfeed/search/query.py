@@ -5,6 +5,12 @@ Syntax (documented in the README): words must all match (ranked by BM25); ``"a p
 ``kind:``, ``after:YYYY[-MM[-DD]]``, ``before:…``, ``year:YYYY``. A filter value with spaces is
 quoted (``author:"Yann LeCun"``). Anything that does not parse as a filter is searched as text,
 so a stray quote or colon never becomes an error.
+
+The one error is size: ``check_query`` refuses a query longer than ``QueryLimits.chars`` or with more parts
+than ``QueryLimits.terms`` (``QueryLimits.prefixes`` for ``prefix*`` parts, each of which walks the term
+dictionary: nine thousand of them cost seconds of CPU and most of a gigabyte). ``SearchService.search`` checks
+every query, so the web page, its Atom feed, the JSON API and the CLI share the limits (settings
+``search_max_chars``, ``search_max_terms``, ``search_max_prefixes``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,27 @@ DATE_FILTERS = ("after", "before", "year")
 _TOKEN = re.compile(r'(?P<sign>-?)(?:(?P<name>[A-Za-z]+):)?(?:"(?P<quoted>[^"]*)"?|(?P<bare>[^\s"]+))')
 
 
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """The most a query may hold: characters, parts (words, phrases, prefixes, exclusions, filters), prefixes."""
+
+    chars: int = 1000
+    terms: int = 50
+    prefixes: int = 10
+
+    @classmethod
+    def from_settings(cls, settings) -> "QueryLimits":
+        return cls(settings.search_max_chars, settings.search_max_terms, settings.search_max_prefixes)
+
+
+class QueryTooLarge(ValueError):
+    """A query over ``QueryLimits``; ``status`` is the HTTP answer (414 too long, 400 too many parts)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(slots=True)
 class ParsedQuery:
     """A query split into text parts and filters; dates are inclusive ISO days."""
@@ -31,6 +58,12 @@ class ParsedQuery:
     filters: dict[str, list[str]] = field(default_factory=dict)
     after: str | None = None
     before: str | None = None
+
+    @property
+    def parts(self) -> int:
+        """How many parts the query has: words, phrases, prefixes, exclusions and filter values."""
+        return (len(self.terms) + len(self.phrases) + len(self.prefixes) + len(self.excluded)
+                + sum(len(values) for values in self.filters.values()))
 
     @property
     def has_text(self) -> bool:
@@ -99,4 +132,21 @@ def parse_query(text: str) -> ParsedQuery:
             parsed.prefixes.append(value.rstrip("*"))
         else:
             parsed.terms.append(value)
+    return parsed
+
+
+def check_query(text: str, limits: QueryLimits) -> ParsedQuery:
+    """Parse ``text`` if it is within ``limits``; else raise ``QueryTooLarge`` saying which limit and by how much.
+
+    The length is checked before parsing, so an oversized query costs no more than reading its length."""
+    if len(text) > limits.chars:
+        raise QueryTooLarge(f"search query too long: {len(text):,} characters, at most {limits.chars:,} "
+                            "(setting search_max_chars)", 414)
+    parsed = parse_query(text)
+    if len(parsed.prefixes) > limits.prefixes:
+        raise QueryTooLarge(f"search query has {len(parsed.prefixes):,} prefix* terms, at most {limits.prefixes:,} "
+                            "(setting search_max_prefixes)", 400)
+    if parsed.parts > limits.terms:
+        raise QueryTooLarge(f"search query has {parsed.parts:,} terms, at most {limits.terms:,} "
+                            "(setting search_max_terms)", 400)
     return parsed

@@ -24,7 +24,7 @@ from .embed import Embedder
 from .fulltext_pg import DatabaseKeywordIndex, open_keyword_index
 from .indexer import IndexState, foreign_index, store_identity
 from .keyword import day_number, topic_slug
-from .query import ParsedQuery, parse_query
+from .query import ParsedQuery, QueryLimits, check_query
 from .snippet import make_snippet
 from .vectors import VectorIndex
 
@@ -111,8 +111,11 @@ def analyze_name(text: str) -> list[str]:
 class SearchService:
     """Read side of the search indexes of one store."""
 
-    def __init__(self, store: Store, directory: Path, embedder: Embedder | None = None) -> None:
+    def __init__(self, store: Store, directory: Path, embedder: Embedder | None = None,
+                 limits: QueryLimits = QueryLimits()) -> None:
         self.store = store
+        self.limits = limits
+        """The most a query may hold (``search`` raises ``QueryTooLarge`` beyond it)."""
         self.directory = directory
         self.embedder = embedder
         self.keyword = open_keyword_index(store, directory)
@@ -167,11 +170,11 @@ class SearchService:
 
     def search(self, text: str, mode: str = "hybrid", limit: int = 10, offset: int = 0) -> SearchResults:
         """Search for ``text``; ``mode`` is keyword, semantic or hybrid (semantic falls back to keyword
-        when no embedder or vector index is available)."""
+        when no embedder or vector index is available). A query over ``self.limits`` raises ``QueryTooLarge``."""
         started = time.perf_counter()
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}: choose one of {', '.join(MODES)}")
-        parsed = parse_query(text)
+        parsed = check_query(text, self.limits)
         self._refresh_state()
         if self.foreign and not isinstance(self.keyword, DatabaseKeywordIndex):
             # Its hits are another store's item ids: say so rather than show them (or nothing, silently).

@@ -16,8 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Settings
+from ..search import QueryTooLarge
 from ..storage import STORE_ERRORS, open_store
 from .context import ContextPool
+from .limits import BodyLimitMiddleware
 from .pagecache import PageCache, PageCacheMiddleware
 from .queries import NotFound
 from .rendering import API_PREFIX, STATIC, is_api, json_response, render, templates
@@ -54,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
                                          max_age=settings.page_cache_seconds)
         app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache, session_cookie=SESSION_COOKIE)
     app.add_middleware(SecurityMiddleware, secret=secret, session_cookie=SESSION_COOKIE)
+    # Outermost: an oversized body is refused before anything reads it (the CSRF check reads form bodies).
+    app.add_middleware(BodyLimitMiddleware, limit=settings.web_max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     # Feeds first: /items/<id>.bib and /topics/<slug>.atom would otherwise match the page routes.
@@ -78,6 +82,10 @@ def _error_handlers(app: FastAPI) -> None:
         for key, value in (headers or {}).items():
             response.headers[key] = value
         return response
+
+    @app.exception_handler(QueryTooLarge)
+    async def query_too_large(request: Request, exc: QueryTooLarge):
+        return error(request, exc.status, str(exc))
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound):

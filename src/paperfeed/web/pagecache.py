@@ -11,8 +11,11 @@ page from about 300 to well over 500 requests per second on two workers (``bench
 Staleness is bounded twice, as for ``queries.cached``: an entry is dropped as soon as the store's search change
 log moves (every item insert, update, delete or retag; polled at most every ``POLL_SECONDS``), and after
 ``max_age`` seconds at most (what the log does not see: votes move the daily ranking). A signed-in visitor's
-pages are never cached: they show that visitor's own marks. Any unsafe request served by this process (a vote,
-a save) drops the whole cache at once, so the process that took it shows it next.
+pages are never cached: they show that visitor's own marks. A route that changes what anonymous pages show and
+the store version does not see (a vote) says so with ``shared_pages_changed``; when its answer is a success
+(2xx or 3xx) this process drops its whole cache, so it shows the change next. Nothing else empties the cache:
+a POST that changed nothing shared (a refused or unknown request, 405, a sign-in, a save to a library) leaves
+it alone, so anonymous POSTs cannot be used to make every page render afresh.
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ MAX_BYTES = 64 * 1024 * 1024
 
 CACHEABLE = re.compile(r"^/(?:|papers/\d{4}-\d{2}-\d{2}|topics|topics/[a-z0-9-]+|items/\d+|authors/\d+)$")
 """Pages that look the same to every visitor who is not signed in (feeds, search and the API are left out)."""
+
+
+CHANGED = "pagecache.shared_pages_changed"
+"""Key in the request's ASGI state set by ``shared_pages_changed``."""
+
+
+def shared_pages_changed(request) -> None:
+    """Say that this request changed what anonymous pages show beyond the store version (votes); the cache of
+    this process is dropped once the request is answered with a success."""
+    request.scope.setdefault("state", {})[CHANGED] = True
 
 
 @dataclass(slots=True)
@@ -55,6 +68,8 @@ class PageCache:
         self._lock = threading.Lock()
         self._version = -1
         self._polled_at = float("-inf")
+        self.generation = 0
+        """Moves with every ``clear``: a page rendered across a clear is not kept (``put``'s ``generation``)."""
 
     def version(self) -> int:
         """The store's change-log position, read at most every POLL_SECONDS."""
@@ -76,10 +91,13 @@ class PageCache:
             self._pages.move_to_end(key)
             return page
 
-    def put(self, key: tuple[str, bytes], page: CachedPage) -> None:
+    def put(self, key: tuple[str, bytes], page: CachedPage, generation: int | None = None) -> None:
+        """Keep ``page``, unless it is too large or the cache was cleared since ``generation`` was read."""
         if len(page.body) > self.max_bytes // 8:
             return
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             if key in self._pages:
                 self._drop(key)
             self._pages[key] = page
@@ -89,6 +107,7 @@ class PageCache:
 
     def clear(self) -> None:
         with self._lock:
+            self.generation += 1
             self._pages.clear()
             self._bytes = 0
 
@@ -117,11 +136,21 @@ class PageCacheMiddleware:
             return
         state = scope.get("state") or {}
         if scope["method"] != "GET":
-            unsafe = scope["method"] not in ("HEAD", "OPTIONS")
-            if unsafe:
-                self.cache.clear()
-            await self.app(scope, receive, send)
-            if unsafe:  # again: a page rendered while this vote was being written must not outlive it
+            if scope["method"] in ("HEAD", "OPTIONS"):
+                await self.app(scope, receive, send)
+                return
+            status = 0
+
+            async def watch(message):
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            await self.app(scope, receive, watch)
+            # Only a success from a route that changed shared pages drops them; clearing moves the generation,
+            # so a page rendered while the change was being written is not kept either.
+            if (scope.get("state") or {}).get(CHANGED) and 200 <= status < 400:
                 self.cache.clear()
             return
         if self.session_cookie in state.get("cookies", {}) or not CACHEABLE.match(scope["path"]):
@@ -143,6 +172,7 @@ class PageCacheMiddleware:
 
     async def _fill(self, scope, receive, send, key, token: bytes) -> None:
         version = self.cache.version()  # read before rendering: a change made meanwhile drops this entry
+        generation = self.cache.generation
         started: dict = {}
         parts: list[bytes] = []
 
@@ -154,7 +184,8 @@ class PageCacheMiddleware:
                 if not message.get("more_body", False) and _storable(started):
                     headers = [(name, value) for name, value in started.get("headers", [])
                                if name.lower() != b"content-length"]
-                    self.cache.put(key, CachedPage(version, time.monotonic(), token, headers, b"".join(parts)))
+                    self.cache.put(key, CachedPage(version, time.monotonic(), token, headers, b"".join(parts)),
+                                   generation)
             await send(message)
 
         await self.app(scope, receive, capture)

@@ -157,7 +157,7 @@ def build_query(text: str, filters: dict[str, str | None]) -> str:
 
 def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, offset: int = 0) -> dict[str, Any]:
     """Run a search; the result says which mode ran, how far the indexes are behind, and the hits."""
-    from ..search import MODES, SearchIndexError
+    from ..search import MODES, QueryTooLarge, SearchIndexError
 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -166,6 +166,8 @@ def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, 
                 "offset": offset, "limit": limit}
     try:
         results = context.search.search(query, mode=mode, limit=limit, offset=offset)
+    except QueryTooLarge:
+        raise  # a 414 or 400 naming the limit (app.py), not a page that says "search failed"
     except SearchIndexError as error:
         return {"query": query, "mode": mode, "hits": [], "behind": {}, "note": str(error), "milliseconds": 0.0,
                 "offset": offset, "limit": limit}

@@ -148,8 +148,9 @@ def similar(reference: str, context: Ctx, limit: Annotated[int, Query(ge=1, le=1
 
 
 @router.get("/search", response_model=SearchResult, summary="Search")
-def search(context: Ctx, q: Annotated[str, Query(max_length=1000, description="words, \"phrases\", prefix*, "
-                                                   "-exclude, author: topic: category: source: kind: after: before:")],
+def search(context: Ctx, q: Annotated[str, Query(description="words, \"phrases\", prefix*, -exclude, author: topic: "
+                                                   "category: source: kind: after: before: (at most search_max_chars "
+                                                   "characters, search_max_terms parts: 414/400 beyond)")],
            mode: Literal["keyword", "semantic", "hybrid"] = "hybrid",
            limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0, le=10000)] = 0,
            kind: str = "", topic: str = "", author: str = "", after: str = "", before: str = ""):

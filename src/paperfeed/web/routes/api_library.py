@@ -17,6 +17,7 @@ from ...library import CommunityError, LibraryError, mark_not_relevant, remove_i
 from ...library.community import vote
 from ...storage import UserRow
 from .. import queries
+from ..pagecache import shared_pages_changed
 from ..rendering import json_response
 from ..users import load_user
 from .api import NOT_FOUND, Error
@@ -123,4 +124,9 @@ def remove(request: Request, item_id: int, context: Ctx):
              summary="Upvote an item or withdraw the vote")
 def upvote(request: Request, item_id: int, context: Ctx, body: Annotated[VoteRequest, Body()] = VoteRequest()):
     """One vote per user and item; ``{"up": false}`` withdraws it."""
-    return _change(request, context, item_id, lambda user, ref: vote(context.store, user, ref, body.up))
+    def act(user: int, ref: str) -> None:
+        _, changed = vote(context.store, user, ref, body.up)
+        if changed:  # the daily ranking and the item's count move: anonymous pages of this process go
+            shared_pages_changed(request)
+
+    return _change(request, context, item_id, act)

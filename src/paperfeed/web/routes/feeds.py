@@ -81,7 +81,7 @@ def topic_atom(request: Request, slug: str, context: Ctx) -> Response:
 
 
 @router.get("/search.atom", summary="Atom feed of a search", tags=["feeds"])
-def search_atom(request: Request, context: Ctx, q: Annotated[str, Query(min_length=1, max_length=500)],
+def search_atom(request: Request, context: Ctx, q: Annotated[str, Query(min_length=1)],
                 mode: str = "keyword") -> Response:
     """The best matches of a search as an Atom feed (keyword mode by default: feed readers poll often)."""
     results = queries.search(context, q, mode if mode in ("keyword", "semantic", "hybrid") else "keyword",

@@ -15,6 +15,7 @@ from ...digest.send import subscribe as send_confirmation
 from ...library import AccountError, CommunityError, LibraryError, check_email, mark_not_relevant, remove_item, save_item
 from ...library.community import vote
 from .. import queries
+from ..pagecache import shared_pages_changed
 from ..rendering import render
 from ..users import load_user, rate_limit
 from .deps import Ctx
@@ -88,9 +89,11 @@ def upvote(request: Request, item_id: int, context: Ctx, up: FormText = "1"):
     if user is None:
         return _sign_in(f"/items/{item_id}")
     try:
-        vote(context.store, user.id, str(item_id), up != "0")
+        _, changed = vote(context.store, user.id, str(item_id), up != "0")
     except CommunityError as error:
         raise ValueError(str(error)) from None
+    if changed:  # the daily ranking and the item's count move: anonymous pages of this process go
+        shared_pages_changed(request)
     return _back(item_id)
 
 

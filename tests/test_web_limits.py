@@ -1,0 +1,419 @@
+"""Limits of the web server (issue 17): search query size, request body size, request header size and time, and
+workers that end with their master. Server tests run a real uvicorn (the protocol ``paperfeed serve`` uses) on
+127.0.0.1 and talk to it over raw sockets; the worker test runs ``paperfeed serve --workers 2`` itself."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import uvicorn
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from paperfeed.cli import cli
+from paperfeed.web import create_app
+from paperfeed.web.security import CSRF_COOKIE, csrf_token
+
+from web_data import build_store
+
+SECRET = b"test-secret-key"
+MANY_PREFIXES = " ".join(f"t{i}*" for i in range(9000))  # the probe's query: 62 KB, 9,000 prefix terms
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    return build_store(tmp_path_factory.mktemp("limits"))
+
+
+@pytest.fixture(scope="module")
+def client(settings):
+    with TestClient(create_app(settings), base_url="https://testserver") as test_client:
+        yield test_client
+
+
+# -- search queries: one cap for the page, its Atom feed, the API and the CLI ---------------------------------
+
+
+@pytest.mark.parametrize("path", ["/search?mode=keyword&q=", "/search.atom?q=", "/api/v1/search?mode=keyword&q="])
+def test_a_huge_search_query_is_refused_before_it_is_run(client, path):
+    started = time.process_time()
+    response = client.get(path + MANY_PREFIXES.replace(" ", "+"))
+    assert time.process_time() - started < 1.0  # the probe's query took 3.5-5.5 s of CPU when it ran
+    assert response.status_code == 414
+    message = response.json()["error"] if path.startswith("/api/") else response.text
+    assert "search query too long" in message and "at most 1,000" in message and "search_max_chars" in message
+
+
+@pytest.mark.parametrize("path", ["/search?mode=keyword&q=", "/search.atom?q=", "/api/v1/search?mode=keyword&q="])
+def test_too_many_prefixes_or_terms_are_a_400_naming_the_limit(client, path):
+    prefixes = client.get(path + " ".join(f"pre{i}*" for i in range(11)))
+    assert prefixes.status_code == 400 and "11 prefix* terms, at most 10" in prefixes.text
+    assert "search_max_prefixes" in prefixes.text
+    words = client.get(path + " ".join(f"w{i}" for i in range(51)))
+    assert words.status_code == 400 and "51 terms, at most 50" in words.text and "search_max_terms" in words.text
+    within = client.get(path + "transformer " + " ".join(f"pre{i}*" for i in range(10)))
+    assert within.status_code == 200
+
+
+def test_the_page_form_filters_count_towards_the_cap(client):
+    assert client.get("/search?q=transformer&author=" + "a" * 2000).status_code == 414
+    assert client.get("/api/v1/search?q=transformer&author=" + "a" * 2000).json()["status"] == 414
+    assert client.get("/search?q=transformer&author=Jane").status_code == 200
+
+
+def test_the_caps_are_settings(settings):
+    narrow = dataclasses.replace(settings, search_max_chars=20, search_max_prefixes=1)
+    with TestClient(create_app(narrow), base_url="https://testserver") as narrow_client:
+        assert narrow_client.get("/search?q=" + "x" * 21).status_code == 414
+        assert narrow_client.get("/search?q=ab* cd*").status_code == 400
+        assert narrow_client.get("/search?q=ab* cd").status_code == 200
+
+
+def test_the_cli_refuses_a_huge_query_with_one_line(settings):
+    result = CliRunner().invoke(cli, ["--db", settings.db, "search", "--mode", "keyword", MANY_PREFIXES],
+                                env={"PAPERFEED_EMBEDDER": "none"})
+    assert result.exit_code == 2
+    assert "search query too long" in result.output and "Traceback" not in result.output
+
+
+# -- request bodies -----------------------------------------------------------------------------------------
+
+
+def signed_in(client: TestClient) -> str:
+    client.get("/")
+    token = csrf_token(SECRET, client.cookies[CSRF_COOKIE])
+    client.post("/register", data={"csrf_token": token, "email": "limits@example.org", "password": "correct horse"},
+                follow_redirects=False)
+    return csrf_token(SECRET, client.cookies[CSRF_COOKIE])
+
+
+def test_an_announced_oversized_body_is_413_before_the_csrf_check_or_the_route(client):
+    token = signed_in(client)
+    big = b'{"tags": ["' + b"x" * 70_000 + b'"]}'
+    api = client.post("/api/v1/items/1/save", content=big,
+                      headers={"X-CSRF-Token": token, "Content-Type": "application/json"})
+    assert api.status_code == 413 and api.headers["connection"] == "close"
+    assert "web_max_body_bytes" in api.json()["error"] and "/api/v1/items/1/save" in api.json()["error"]
+    form = client.post("/items/1/save", data={"csrf_token": token, "tags": "x" * 70_000})
+    assert form.status_code == 413 and "at most 65,536 bytes" in form.text
+    fine = client.post("/api/v1/items/1/save", json={"tags": ["limits"]}, headers={"X-CSRF-Token": token})
+    assert fine.status_code == 200 and fine.json()["tags"] == ["limits"]
+
+
+def test_a_streamed_body_is_cut_off_at_the_limit(client):
+    token = signed_in(client)
+
+    def chunks():  # no Content-Length: the client streams (chunked)
+        for _ in range(1000):
+            yield b"x" * 8192
+
+    response = client.post("/api/v1/items/1/save", content=chunks(),
+                           headers={"X-CSRF-Token": token, "Content-Type": "application/json"})
+    assert response.status_code == 413 and "more than 65,536 bytes sent" in response.json()["error"]
+
+
+# -- a real server ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(settings):
+    """The app under uvicorn with the protocol `paperfeed serve` uses, on a free port; yields the port."""
+    from paperfeed.web.server import protocol_for
+
+    limited = dataclasses.replace(settings, web_max_header_bytes=16_384, web_header_timeout=1.0)
+    port = free_port()
+    config = uvicorn.Config(create_app(limited), host="127.0.0.1", port=port, log_level="error",
+                            http=protocol_for(limited), access_log=False)
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    yield port
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+def connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def read_all(sock: socket.socket, limit: float = 10.0) -> bytes:
+    """Everything the server sends until it closes (or ``limit`` seconds pass)."""
+    sock.settimeout(limit)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return data
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+def send_in_background(sock: socket.socket, data: bytes) -> threading.Thread:
+    def push():
+        try:
+            sock.sendall(data)
+        except OSError:  # the server closed: what it answered is read by the test
+            pass
+
+    thread = threading.Thread(target=push, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.slow
+def test_normal_requests_pass_and_keep_their_connection(server):
+    request = b"GET /topics HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + b"a=b; " * 2000 + b"\r\n\r\n"  # 10 KB
+    with connect(server) as sock:
+        for _ in range(2):
+            sock.sendall(request)
+            assert status_of(sock.recv(65536)) == 200
+        sock.sendall(request * 3 + b"GET /topics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        answers = read_all(sock)  # pipelined: each counted on its own, all answered
+    assert answers.count(b"HTTP/1.1 200 OK") == 4
+
+
+@pytest.mark.slow
+def test_headers_past_the_limit_are_refused_before_they_end(server):
+    with connect(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000)  # no end, over 16 KB
+        started = time.monotonic()
+        answer = read_all(sock)
+    assert status_of(answer) == 431 and time.monotonic() - started < 0.9  # not the 1 s header timeout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [1024 * 1024, 100 * 1024 * 1024])
+def test_oversized_request_headers_are_431(server, size):
+    # Made before connecting: 100 MB take a while to build, and a connection idle for a second is closed.
+    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    with connect(server) as sock:
+        pushing = send_in_background(sock, request)
+        answer = read_all(sock)
+        pushing.join(timeout=30)
+    assert status_of(answer) == 431, answer[:200]
+    assert b"web_max_header_bytes" in answer and b"connection: close" in answer
+
+
+@pytest.mark.slow
+def test_many_small_headers_count_together(server):
+    headers = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(300))  # 30 KB in small headers
+    with connect(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n")
+        assert status_of(read_all(sock)) == 431
+
+
+@pytest.mark.slow
+def test_unterminated_headers_get_408_and_the_connection_closes(server):
+    started = time.monotonic()
+    with connect(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+        answer = read_all(sock)
+    assert status_of(answer) == 408 and b"web_header_timeout" in answer
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.slow
+def test_a_trickle_of_header_bytes_does_not_keep_the_clock_from_running(server):
+    started = time.monotonic()
+    with connect(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        for _ in range(20):
+            try:
+                sock.sendall(b"X: y\r\n")
+            except OSError:
+                break
+            time.sleep(0.2)
+        answer = read_all(sock)
+    assert status_of(answer) == 408 and time.monotonic() - started < 5
+
+
+@pytest.mark.slow
+def test_an_idle_connection_is_closed(server):
+    started = time.monotonic()
+    with connect(server) as sock:
+        assert read_all(sock) == b""  # closed by the server, nothing said
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.slow
+def test_an_announced_200_mb_body_is_413_without_being_sent(server):
+    with connect(server) as sock:
+        sock.sendall(b"POST /api/v1/items/5/save HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 209715200\r\n\r\n" + b"[" * 4096)
+        answer = read_all(sock)  # the server answers and closes without waiting for the other 200 MB
+    assert status_of(answer) == 413 and b"209,715,200 bytes announced" in answer
+
+
+@pytest.mark.slow
+def test_a_chunked_body_past_the_limit_is_413(server):
+    chunk = b"%x\r\n%s\r\n" % (16384, b"x" * 16384)
+    cookie = "c" * 43  # a client's own CSRF cookie and the token that goes with it: the route reads the body
+    with connect(server) as sock:
+        sock.sendall(b"POST /api/v1/items/5/save HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Cookie: %s=%s\r\nX-CSRF-Token: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     % (CSRF_COOKIE.encode(), cookie.encode(), csrf_token(SECRET, cookie).encode()))
+        pushing = send_in_background(sock, chunk * 8)  # 128 KB, twice the limit, and never terminated
+        answer = read_all(sock)
+        pushing.join(timeout=30)
+    assert status_of(answer) == 413 and b"more than 65,536 bytes sent" in answer, answer[:300]
+
+
+# -- `paperfeed serve` itself ---------------------------------------------------------------------------------
+
+
+def process_children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_for_http(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read().decode(errors="replace")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/topics", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"nothing answered on port {port} within {seconds} s")
+
+
+def serve(db: str, port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "PAPERFEED_EMBEDDER": "none", "PAPERFEED_SECRET_KEY": SECRET.decode()}
+    env.pop("PAPERFEED_DB", None)
+    return subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", db, "serve", "--port", str(port),
+                             "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def stop(process: subprocess.Popen, pids: list[int]) -> None:
+    """End what this test started, by process id."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for pid in pids:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_limits_request_headers(settings, workers):
+    """`serve` runs uvicorn with the limited protocol, in its own process and in workers (limits from settings)."""
+    port = free_port()
+    process = serve(settings.db, port, workers)
+    try:
+        wait_for_http(port, process)
+        request = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1024 * 1024 + b"\r\n\r\n"
+        with connect(port) as sock:
+            pushing = send_in_background(sock, request)
+            answer = read_all(sock)
+            pushing.join(timeout=30)
+        assert status_of(answer) == 431 and b"65,536 bytes (setting web_max_header_bytes)" in answer
+    finally:
+        stop(process, process_children(process.pid))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the workers")
+def test_workers_end_with_their_killed_master_and_the_port_can_be_served_again(settings):
+    port = free_port()
+    master = serve(settings.db, port, workers=2)
+    workers: list[int] = []
+    second = None
+    try:
+        wait_for_http(port, master)
+        workers = [pid for pid in process_children(master.pid)
+                   if "multiprocessing" in Path(f"/proc/{pid}/cmdline").read_text()]
+        assert len(workers) >= 2, workers
+        os.kill(master.pid, signal.SIGKILL)
+        master.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(alive(pid) for pid in workers), "workers outlived their master"
+
+        second = serve(settings.db, port, workers=1)
+        wait_for_http(port, second)
+    finally:
+        stop(master, workers)
+        if second is not None:
+            stop(second, process_children(second.pid))
+
+
+WATCHED_CHILD = """
+import os, sys, time
+from paperfeed.web import server
+sys.platform = "portable"  # no prctl: the watchdog thread alone must notice
+server.end_with_parent(os.getppid())
+print(os.getpid(), flush=True)
+time.sleep(120)
+"""
+PARENT = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE, text=True)
+print(child.stdout.readline().strip(), flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to follow the child")
+def test_the_watchdog_alone_ends_a_worker_whose_parent_died():
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, WATCHED_CHILD], stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        child = int(parent.stdout.readline())
+        assert alive(child)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while alive(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(child), "the child outlived its parent"
+    finally:
+        stop(parent, [child] if child else [])
