@@ -296,6 +296,11 @@ class ItemStorage:
             yield from self.export_batch(ids)
             last = ids[-1]
 
+    def items_created(self, item_ids: list[int]) -> dict[int, str]:
+        """When each item among ``item_ids`` was first stored (ISO 8601, UTC); a missing id was deleted."""
+        d = self.db.dialect
+        return dict(self.db.rows(f"SELECT id, created_at FROM items WHERE id {d.in_array(1)}", (d.array(item_ids),)))
+
     def item_exists(self, item_id: int) -> bool:
         """Whether an item with this id is stored."""
         return self.db.row("SELECT 1 FROM items WHERE id = $1", (item_id,)) is not None
