@@ -139,6 +139,34 @@ def test_bad_parameters_are_400_pages_and_422_json(client):
     assert client.get("/api/v1/search?q=x&mode=psychic").status_code == 422
 
 
+HUGE = "99999999999999999999"  # past a 64-bit integer: SQLite and PostgreSQL cannot even bind it
+
+
+def test_numbers_too_large_for_the_database_are_404_or_422_never_500(client):
+    for path in (f"/api/v1/authors/{HUGE}", f"/authors/{HUGE}", f"/api/v1/items/{HUGE}", f"/items/{HUGE}",
+                 f"/api/v1/authors/-{HUGE}", "/api/v1/authors/0"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+    for offset in (HUGE, "1000001"):
+        api = client.get(f"/api/v1/topics/{TOPIC_SLUG}", params={"offset": offset})
+        assert api.status_code == 422 and "offset" in api.json()["error"]
+    assert client.get(f"/api/v1/topics/{TOPIC_SLUG}", params={"offset": "1000000"}).json()["items"] == []
+
+
+def test_a_span_past_the_last_date_is_a_400(client):
+    for path in ("/papers/9999-12-31?span=week", "/api/v1/daily?date=9999-12-31&span=week"):
+        response = client.get(path)
+        assert response.status_code == 400 and "9999-12-31" in response.text, path
+    assert client.get("/papers/9999-12-31?span=month").status_code == 200
+    assert client.get("/papers/0001-01-01?span=week").status_code == 200
+
+
+def test_an_id_of_non_ascii_digits_is_not_found_not_a_python_error(client):
+    for reference in ("%C2%B23", "%D9%A3"):  # "²3" (int() refuses it), Arabic-Indic three (int() reads 3)
+        response = client.get(f"/api/v1/items/{reference}")
+        assert response.status_code == 404 and "int()" not in response.text
+
+
 def test_item_page_shows_provenance_links_topics_and_bibtex(client, ids):
     response = client.get(f"/items/{ids['known']}")
     assert response.status_code == 200

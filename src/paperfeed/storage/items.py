@@ -277,7 +277,9 @@ class ItemStorage:
     def find_item(self, reference: str) -> int | None:
         """Resolve an item id, arXiv id or DOI to an item id."""
         reference = reference.strip()
-        if reference.isdigit() and int(reference) < 2 ** 63 and self.item_exists(int(reference)):
+        # isdigit() alone passes "²3" (int() refuses it) and Arabic-Indic digits (int() reads them); ids are ASCII.
+        if reference.isascii() and reference.isdigit() and int(reference) < 2 ** 63 \
+                and self.item_exists(int(reference)):
             return int(reference)
         for scheme, value in (("arxiv", arxiv_id(reference)), ("doi", doi(reference))):
             if value:

@@ -132,6 +132,9 @@ class Author(BaseModel):
     collaborators: list[dict[str, Any]]
 
 
+MAX_OFFSET = 1_000_000
+"""Deepest ``offset`` into a topic's items (far past any real topic; a larger one is a 422, not a database error)."""
+
 NOT_FOUND = {404: {"model": Error, "description": "No such item, topic or author."}}
 
 
@@ -187,7 +190,7 @@ def topics(context: Ctx):
 
 @router.get("/topics/{slug}", response_model=TopicPage, responses=NOT_FOUND, summary="One topic")
 def topic(slug: str, context: Ctx, limit: Annotated[int, Query(ge=1, le=200)] = 25,
-          offset: Annotated[int, Query(ge=0)] = 0, weeks: Annotated[int, Query(ge=1, le=520)] = 26):
+          offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0, weeks: Annotated[int, Query(ge=1, le=520)] = 26):
     """A topic's items newest first with source labels, its Collaborating Authors, and items per week."""
     return json_response(queries.topic_page(context, slug, limit, offset, weeks))
 
