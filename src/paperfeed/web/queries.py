@@ -320,11 +320,8 @@ def daily(context: Context, day: str | None = None, span: str = "day", limit: in
     except ValueError:
         raise ValueError(f"{day!r} is not a date: use YYYY-MM-DD") from None
     def compute() -> dict[str, Any]:
-        try:
-            page = daily_page(context.store, moment, span, TrendingWeights.from_settings(context.settings),
-                              limit=limit, offset=offset).to_dict()
-        except OverflowError:  # the week or month of a day at the calendar's end would run past 9999-12-31
-            raise ValueError(f"{day!r}: its {span} runs past the last day there is (9999-12-31)") from None
+        page = daily_page(context.store, moment, span, TrendingWeights.from_settings(context.settings),
+                          limit=limit, offset=offset).to_dict()
         page["day"] = moment.isoformat()
         for entry in page["entries"]:
             entry["url"] = safe_url(entry.get("url"))

@@ -21,6 +21,22 @@ ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
 
 
+class AtomResponse(Response):
+    """An Atom document (its media type is what OpenAPI documents for the feed routes)."""
+
+    media_type = "application/atom+xml"
+    charset = "utf-8"
+
+
+class BibTeXResponse(Response):
+    media_type = "application/x-bibtex"
+    charset = "utf-8"
+
+
+TEXT = {"content": {"text/html": {"schema": {"type": "string"}}}}
+FEED_ERRORS = {404: {"description": "No such topic or item (an HTML page).", **TEXT}}
+
+
 def atom_feed(title: str, self_url: str, page_url: str, base: str, entries: list[dict]) -> bytes:
     """An Atom 1.0 document (RFC 4287); ElementTree escapes every text, so ingested markup stays text.
 
@@ -107,10 +123,11 @@ def feed_base(request: Request) -> str:
 
 
 def _atom(body: bytes) -> Response:
-    return Response(body, media_type="application/atom+xml; charset=utf-8")
+    return AtomResponse(body)
 
 
-@router.get("/topics/{slug}.atom", summary="Atom feed of a topic's newest items", tags=["feeds"])
+@router.get("/topics/{slug}.atom", summary="Atom feed of a topic's newest items", tags=["feeds"],
+            response_class=AtomResponse, responses=FEED_ERRORS)
 def topic_atom(request: Request, slug: str, context: Ctx) -> Response:
     """The newest items of a topic as an Atom feed."""
     row = queries.find_topic(context, slug)
@@ -121,7 +138,7 @@ def topic_atom(request: Request, slug: str, context: Ctx) -> Response:
                            _entries(context, [item["id"] for item in items])))
 
 
-@router.get("/search.atom", summary="Atom feed of a search", tags=["feeds"])
+@router.get("/search.atom", summary="Atom feed of a search", tags=["feeds"], response_class=AtomResponse)
 def search_atom(request: Request, context: Ctx, q: Annotated[str, Query(min_length=1, max_length=500)],
                 mode: str = "keyword") -> Response:
     """The best matches of a search as an Atom feed (keyword mode by default: feed readers poll often)."""
@@ -134,13 +151,13 @@ def search_atom(request: Request, context: Ctx, q: Annotated[str, Query(min_leng
                            _entries(context, [hit["id"] for hit in results["hits"]])))
 
 
-@router.get("/items/{reference}.bib", summary="BibTeX entry of an item", tags=["feeds"])
+@router.get("/items/{reference}.bib", summary="BibTeX entry of an item", tags=["feeds"],
+            response_class=BibTeXResponse, responses=FEED_ERRORS)
 def item_bibtex(reference: str, context: Ctx) -> Response:
     """An item's BibTeX entry."""
     item_id = queries.resolve_item(context, reference)
     item = context.store.item(item_id)
-    return Response(queries.bibtex(item), media_type="application/x-bibtex; charset=utf-8",
-                    headers={"Content-Disposition": f'inline; filename="item-{item_id}.bib"'})
+    return BibTeXResponse(queries.bibtex(item), headers={"Content-Disposition": f'inline; filename="item-{item_id}.bib"'})
 
 
 @router.get("/topics/{slug}/trend.svg", include_in_schema=False)
