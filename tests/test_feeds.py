@@ -22,7 +22,8 @@ from datafiles import DATA
 from web_data import TOPIC_SLUG, XSS_ARXIV, build_store
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-ATOM_FILES = [DATA / "news" / "heise_developer_2016-02-01.atom", DATA / "arxiv_api" / "idlist_0808.05394_1707.08567.xml"]
+ATOM_FILES = [DATA / "news" / "heise_developer_2016-02-01.atom",
+              DATA / "arxiv_api" / "idlist_0808.05394_1707.08567.xml"]
 CONTROL_TITLE = "Old \x01data\x0b with \x1f controls"
 
 

@@ -242,7 +242,8 @@ def topic_trend_svg(context: Context, slug: str, weeks: int = 26) -> str:
 
     row = find_topic(context, slug)
     return cached(context, ("trend", context.settings.db, slug, weeks),
-                  lambda: weekly_svg(xml_text(row.name), weekly_counts(context.store.topic_day_counts(row.id), weeks=weeks)))
+                  lambda: weekly_svg(xml_text(row.name),
+                                     weekly_counts(context.store.topic_day_counts(row.id), weeks=weeks)))
 
 
 def author_page(context: Context, author_id: int, limit: int = 50) -> dict[str, Any]:

@@ -157,7 +157,8 @@ def item_bibtex(reference: str, context: Ctx) -> Response:
     """An item's BibTeX entry."""
     item_id = queries.resolve_item(context, reference)
     item = context.store.item(item_id)
-    return BibTeXResponse(queries.bibtex(item), headers={"Content-Disposition": f'inline; filename="item-{item_id}.bib"'})
+    return BibTeXResponse(queries.bibtex(item),
+                          headers={"Content-Disposition": f'inline; filename="item-{item_id}.bib"'})
 
 
 @router.get("/topics/{slug}/trend.svg", include_in_schema=False)
