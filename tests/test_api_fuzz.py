@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -114,7 +115,8 @@ def _config(known: dict[str, list], auth: dict[str, str] | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _fuzz(base: str, tmp_path, config: str, *selection: str) -> None:
+def _fuzz(base: str, tmp_path, config: str, *selection: str) -> int:
+    """Run Schemathesis with ``config``; fail with its report unless every case passed; return the case count."""
     (tmp_path / "schemathesis.toml").write_text(config, encoding="utf-8")
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(tmp_path / "schemathesis.toml"),
                "--no-color", "run", f"{base}/openapi.json", "--checks", "all",
@@ -123,7 +125,10 @@ def _fuzz(base: str, tmp_path, config: str, *selection: str) -> None:
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-20000:]
-    assert "generated" in output and "failure" not in output.split("SUMMARY")[-1], output[-20000:]
+    summary = output.split("SUMMARY")[-1]
+    counted = re.search(r"(\d+) generated, (\d+) passed", summary)
+    assert counted and counted.group(1) == counted.group(2) and "failure" not in summary, output[-20000:]
+    return int(counted.group(1))
 
 
 @pytest.fixture(scope="module")
@@ -135,9 +140,10 @@ def known(server) -> dict[str, list]:
 
 def test_fuzz_anonymous(server, known, tmp_path):
     base, _ = server
-    _fuzz(base, tmp_path, _config(known, None))
+    assert _fuzz(base, tmp_path, _config(known, None)) > 400  # all 18 operations tested, none skipped
 
 
 def test_fuzz_signed_in(server, known, tmp_path):
     base, settings = server
-    _fuzz(base, tmp_path, _config(known, _sign_in(base, settings.secret_key)), "--include-tag", "account")
+    cases = _fuzz(base, tmp_path, _config(known, _sign_in(base, settings.secret_key)), "--include-tag", "account")
+    assert cases > 150  # the 7 signed-in operations
