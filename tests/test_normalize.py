@@ -108,3 +108,12 @@ def test_person_name_keeps_the_semicolon_of_an_entity():
     # Double-escaped input leaves a reference after one decoding; its ";" is not punctuation.
     assert n.person_name("Barbar&amp;#225;, Daniel") == "Daniel Barbar&#225;"
     assert n.person_name("J.R. Smith;") == "J. R. Smith"  # a stray ";" still goes
+
+
+def test_clean_text_and_xml_text_drop_what_xml_cannot_hold():
+    clean_text, xml_text = n.clean_text, n.xml_text
+    assert clean_text("a\x00b\x01 c\x0bd\x1ce\x7f\ud800\ufffe f") == "ab c d e f"
+    assert clean_text("Caf\u00e9\x01 \x1f au lait") == "Caf\u00e9 au lait"
+    # xml_text keeps tab and line breaks (XML holds them) and drops only what XML 1.0 cannot carry.
+    assert xml_text("a\tb\nc\r\x00\x01\x0b\x0c\x1f\ud800\uffffz\x7f") == "a\tb\nc\rz\x7f"
+    assert xml_text("plain") == "plain"

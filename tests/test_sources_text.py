@@ -503,3 +503,17 @@ def test_capture_daily_page_with_a_line_missing():
     with pytest.raises(ParseError) as caught:
         parse_bytes(capture, "\n".join(lines).encode(), "daily-papers-page.txt")
     assert caught.value.message.startswith("not a recognised capture")
+
+
+def test_control_characters_are_dropped_from_every_text_at_parse_time():
+    # A NUL or \x01 cannot be written into an Atom feed (nor NUL into PostgreSQL text): parsing drops them,
+    # and the control characters that are whitespace to Python separate words like a space.
+    data = (b'id,title,authors,abstract,venue\n'
+            b'1,"Nul\x00 in \x01a title\x7f","Ada\x02 Lovelace","An\x0cabstract\x1f with \x08debris","V\x03"\n')
+    (record,) = parse_bytes(csv_table, data, "t.csv")
+    assert (record.title, record.authors, record.abstract) == (
+        "Nul in a title", ["Ada Lovelace"], "An abstract with debris")
+    assert record.extra == {"venue": "V"}
+    line = '{"id": "2401.00001", "title": "JSON\\u0001 title\\u001b", "summary": "S\\u0000um", "authors": []}\n'
+    (record,) = parse_bytes(jsonl, line.encode(), "t.jsonl")
+    assert (record.title, record.abstract) == ("JSON title", "Sum")

@@ -86,7 +86,7 @@ def test_the_cookie_is_issued_once(client):
 
 def test_post_without_csrf_token_is_refused(client):
     client.get("/")
-    response = client.post("/search", data={"q": "x"})
+    response = client.post("/logout", data={"q": "x"})
     assert response.status_code == 403 and "CSRF" in response.text
     assert "content-security-policy" in response.headers
 
@@ -94,28 +94,43 @@ def test_post_without_csrf_token_is_refused(client):
 def test_post_with_a_forged_token_is_refused(client):
     client.get("/")
     forged = csrf_token(b"another-key", client.cookies[CSRF_COOKIE])
-    assert client.post("/search", data={"csrf_token": forged}).status_code == 403
-    assert client.post("/search", headers={"X-CSRF-Token": forged}).status_code == 403
+    assert client.post("/logout", data={"csrf_token": forged}).status_code == 403
+    assert client.post("/api/v1/items/1/vote", headers={"X-CSRF-Token": forged}).status_code == 403
 
 
 def test_post_without_the_cookie_is_refused(settings):
     with TestClient(create_app(settings), base_url="https://testserver") as fresh:
-        response = fresh.post("/search", data={"csrf_token": "0" * 64})
+        response = fresh.post("/logout", data={"csrf_token": "0" * 64})
     assert response.status_code == 403
 
 
 def test_post_with_a_valid_token_passes_the_guard_and_get_only_routes_say_405(client):
     good = token(client)
-    # Past the CSRF guard, routing answers: these addresses are read-only, so no state can change.
     assert client.post("/search", data={"csrf_token": good, "q": "x"}).status_code == 405
     assert client.post(f"/api/v1/topics", headers={"X-CSRF-Token": good}).status_code == 405
     response = client.post("/api/v1/topics", headers={"X-CSRF-Token": good, "Accept": "application/json"})
     assert response.json() == {"error": "This address does not accept that method.", "status": 405}
 
 
+@pytest.mark.parametrize("method", ["TRACE", "PUT", "DELETE", "PATCH", "POST", "QUERY"])
+def test_a_method_no_route_takes_is_a_405_with_allow_before_the_csrf_check(settings, method):
+    # Nothing can change when no route at the address takes the method: 405 says so, with or without a token.
+    with TestClient(create_app(settings), base_url="https://testserver") as fresh:
+        for path in ("/api/v1/topics", "/search", f"/topics/{TOPIC_SLUG}.atom"):
+            response = fresh.request(method, path)
+            assert response.status_code == 405 and response.headers["allow"] == "GET", (method, path)
+            assert "content-security-policy" in response.headers
+        assert fresh.request(method, "/api/v1/topics").json()["status"] == 405
+        if method != "POST":
+            assert fresh.request(method, "/register").headers["allow"] == "GET, POST"
+        else:  # a method the address takes goes on to the CSRF check
+            assert fresh.request(method, "/register").status_code == 403
+        assert fresh.request(method, "/no/such/page").status_code in (403, 404)  # no route: as before
+
+
 def test_a_multipart_post_without_header_token_is_refused(client):
     client.get("/")
-    assert client.post("/search", files={"f": ("a.txt", b"x")}).status_code == 403
+    assert client.post("/logout", files={"f": ("a.txt", b"x")}).status_code == 403
 
 
 def test_unknown_page_is_a_friendly_404(client):
@@ -138,6 +153,37 @@ def test_bad_parameters_are_400_pages_and_422_json(client):
     api = client.get("/api/v1/search?q=x&limit=1000")
     assert api.status_code == 422 and api.json()["status"] == 422 and "limit" in api.json()["error"]
     assert client.get("/api/v1/search?q=x&mode=psychic").status_code == 422
+
+
+HUGE = "99999999999999999999"  # past a 64-bit integer: SQLite and PostgreSQL cannot even bind it
+
+
+def test_numbers_too_large_for_the_database_are_404_or_422_never_500(client):
+    for path in (f"/authors/{HUGE}", f"/api/v1/items/{HUGE}", f"/items/{HUGE}", f"/authors/-{HUGE}", "/authors/0"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+    for path in (f"/api/v1/authors/{HUGE}", f"/api/v1/authors/-{HUGE}", "/api/v1/authors/0",
+                 f"/api/v1/items/{HUGE}/mine"):  # the API documents its ids as positive 64-bit integers
+        response = client.get(path)
+        assert response.status_code == 422 and response.json()["error"].startswith(("author_id", "item_id")), path
+    for offset in (HUGE, "1000001"):
+        api = client.get(f"/api/v1/topics/{TOPIC_SLUG}", params={"offset": offset})
+        assert api.status_code == 422 and "offset" in api.json()["error"]
+    assert client.get(f"/api/v1/topics/{TOPIC_SLUG}", params={"offset": "1000000"}).json()["items"] == []
+
+
+def test_the_last_week_of_the_calendar_is_cut_short_not_a_500(client):
+    assert client.get("/papers/9999-12-31?span=week").status_code == 200
+    page = client.get("/api/v1/daily", params={"date": "9999-12-31", "span": "week"}).json()
+    assert (page["start"], page["end"], page["entries"]) == ("9999-12-27", "9999-12-31", [])
+    assert client.get("/papers/9999-12-31?span=month").status_code == 200
+    assert client.get("/papers/0001-01-01?span=week").status_code == 200
+
+
+def test_an_id_of_non_ascii_digits_is_not_found_not_a_python_error(client):
+    for reference in ("%C2%B23", "%D9%A3"):  # "²3" (int() refuses it), Arabic-Indic three (int() reads 3)
+        response = client.get(f"/api/v1/items/{reference}")
+        assert response.status_code == 404 and "int()" not in response.text
 
 
 def test_item_page_shows_provenance_links_topics_and_bibtex(client, ids):
@@ -337,7 +383,8 @@ def test_daily_bad_dates_and_spans(client):
     assert client.get("/papers/2024-13-45").status_code == 400
     assert "not a date" in client.get("/papers/yesterday").text
     assert client.get("/papers/2024-05-27?span=year").status_code == 400
-    assert client.get("/api/v1/daily?date=bad").json()["status"] == 400
+    assert client.get("/api/v1/daily?date=bad").json()["status"] == 422  # the API's date is typed: format date
+    assert client.get("/api/v1/daily?date=2024-13-45").json()["status"] == 422
     assert client.get("/api/v1/daily?span=year").status_code == 422
 
 

@@ -13,6 +13,10 @@ def _default_db() -> str:
     return str(Path(user_data_dir("paperfeed")) / "paperfeed.db")
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+"""The public URL assumed when ``base_url`` is not set: a local ``paperfeed serve``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """paperfeed's settings; each can be set by the environment variable named in its metadata."""
@@ -106,9 +110,11 @@ class Settings:
         "has not failed signs in at once. 0: off.")})
     login_address_limit: int = field(default=30, metadata={"env": "PAPERFEED_LOGIN_ADDRESS_LIMIT", "help": (
         "Failed sign-ins from one client address, to any accounts, before it must wait (password spraying). 0: off.")})
-    base_url: str = field(default="http://127.0.0.1:8000", metadata={"env": "PAPERFEED_BASE_URL", "help": (
-        "Public URL of the web app, used in the links of mails (registration, digest confirm and unsubscribe, "
-        "papers).")})
+    base_url: str = field(default="", metadata={"env": "PAPERFEED_BASE_URL", "help": (
+        "Public URL of the web app (http:// or https://, e.g. https://papers.example.org), for every absolute "
+        "link it writes: Atom feeds, digest and registration mails. Set it on any server others use. Not set: feeds requested "
+        "on a loopback address (localhost, 127.0.0.1, ::1) link to that address, any other request and every "
+        "mail to " + DEFAULT_BASE_URL + "; a request's Host header never names another host in a link.")})
     digest_from: str = field(default="", metadata={"env": "PAPERFEED_DIGEST_FROM", "help": (
         "Sender address of digest and registration mails (required by `paperfeed digest send` and `subscribe`, "
         "and by registering on the web: without it, accounts are made with `paperfeed users add`).")})
@@ -138,6 +144,8 @@ class Settings:
                 value = os.environ.get(setting.metadata["env"]) or None
             if value is not None:
                 values[setting.name] = _typed(setting, value)
+        if values.get("base_url"):
+            values["base_url"] = _public_url(values["base_url"])
         settings = cls(**values)
         if not settings.db:
             settings = cls(**{**values, "db": _default_db()})
@@ -167,6 +175,26 @@ def _typed(setting, value):
     if number < 0:
         raise SettingsError(f"{setting.metadata['env']}={value!r} must not be negative")
     return number
+
+
+def _public_url(value: str) -> str:
+    """A ``base_url`` as given, without a trailing "/"; SettingsError unless it is an http(s) URL with a host."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(f"PAPERFEED_BASE_URL={value!r} is not an http:// or https:// URL with a host "
+                            "(e.g. https://papers.example.org)")
+    return value.strip().rstrip("/")
+
+
+def public_base_url(settings: "Settings") -> str:
+    """The app's public URL without a trailing "/": ``base_url``, or DEFAULT_BASE_URL when it is not set."""
+    return (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
 
 
 def describe() -> list[tuple[str, str, str]]:

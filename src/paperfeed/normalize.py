@@ -83,13 +83,30 @@ def clean_text(text: str | None) -> str:
         # Most abstracts are already clean: a few substring scans cost far less than split/join.
         if not (_ASCII_UNCLEAN.search(text) or text[0] == " " or text[-1] == " "):
             return text
-    elif not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    # str.split() is several times faster than a regex over long abstracts.
+        if _DEBRIS.search(text):
+            text = _DEBRIS.sub("", text)
+    else:
+        if _DEBRIS.search(text):
+            text = _DEBRIS.sub("", text)
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+    # str.split() is several times faster than a regex over long abstracts. It also takes the control
+    # characters that are whitespace to Python (\x0b, \x0c, \x1c-\x1f) as separators, so none is left.
     return " ".join(text.split())
 
 
-_ASCII_UNCLEAN = re.compile(r"[\t\n\r\x0b\x0c]|  ")
+_ASCII_UNCLEAN = re.compile(r"[\x00-\x1f\x7f]|  ")
+# Control characters that are not whitespace, lone surrogates and the non-characters U+FFFE/U+FFFF: debris of
+# broken encodings that XML 1.0 cannot carry (a feed holding one is ill-formed) and PostgreSQL text refuses (NUL).
+_DEBRIS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f\ud800-\udfff\ufffe\uffff]")
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold (C0 controls but tab and line breaks, lone
+    surrogates, U+FFFE/U+FFFF): for every text written into an XML document, so old stored data cannot make
+    a feed ill-formed."""
+    return _XML_ILLEGAL.sub("", text) if _XML_ILLEGAL.search(text) else text
 
 
 @lru_cache(maxsize=1)

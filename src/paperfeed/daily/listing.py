@@ -76,7 +76,8 @@ def date_range(day: date, span: str) -> tuple[date, date]:
         return day, day
     if span == "week":
         start = day - timedelta(days=day.weekday())
-        return start, start + timedelta(days=6)
+        # The calendar's last week is cut short: 9999-12-31 is a Friday (date.min, 0001-01-01, is a Monday).
+        return start, (start + timedelta(days=6) if start < date.max - timedelta(days=6) else date.max)
     if span == "month":
         return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
     raise ValueError(f"unknown span {span!r}: choose one of {', '.join(SPANS)}")

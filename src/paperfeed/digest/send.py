@@ -18,6 +18,7 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from ..config import public_base_url
 from ..daily import TrendingWeights, daily_page
 from ..library.accounts import AccountError, check_email
 from ..storage import Store, Subscriber
@@ -58,7 +59,7 @@ def _secret(store: Store, settings) -> str:
 
 
 def _url(settings, path: str, **query: str) -> str:
-    base = settings.base_url.rstrip("/")
+    base = public_base_url(settings)
     return f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
@@ -79,7 +80,7 @@ def _message(settings, to: str, subject: str, text: str, html: str, message_id: 
     from datetime import datetime, timezone
 
     message["Date"] = format_datetime(datetime.now(timezone.utc))
-    host = urlsplit(settings.base_url).hostname or "paperfeed.invalid"
+    host = urlsplit(public_base_url(settings)).hostname or "paperfeed.invalid"
     message["Message-ID"] = message_id or f"<{tokens.new_secret()[:24]}@{host}>"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
@@ -241,7 +242,8 @@ def build_digest(store: Store, settings, subscriber: Subscriber, page, message_i
     """Build one subscriber's digest mail with RFC 8058 one-click unsubscribe headers."""
     unsubscribe_url, text, html = render(store, settings, subscriber, page, embedder)
     message = _message(settings, subscriber.email, f"Trending papers, {page.start}", text, html, message_id)
-    message["List-Id"] = f"paperfeed digest <digest.{urlsplit(settings.base_url).hostname or 'paperfeed.invalid'}>"
+    host = urlsplit(public_base_url(settings)).hostname or "paperfeed.invalid"
+    message["List-Id"] = f"paperfeed digest <digest.{host}>"
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return message
@@ -266,7 +268,7 @@ def send_digests(store: Store, settings, day: date, embedder=None, smtp: smtplib
         report.nothing_new = True
         return report
     _sender(settings)  # fail before connecting when no sender is configured
-    host = urlsplit(settings.base_url).hostname or "paperfeed.invalid"
+    host = urlsplit(public_base_url(settings)).hostname or "paperfeed.invalid"
     connection = smtp
     try:
         for subscriber in store.subscribers("active"):

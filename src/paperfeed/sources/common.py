@@ -182,8 +182,58 @@ def root_local_name(head: bytes) -> str | None:
     return match.group(1).decode("ascii", "replace").rsplit(":", 1)[-1] if match else None
 
 
+# ElementTree's own prefixes for well-known namespaces, as it ships them. ``tostring`` looks prefixes up in a
+# process-wide registry that ``ET.register_namespace`` changes; element_xml uses this copy instead, so a record's
+# raw text (and its fingerprint) is the same whatever else in the process registered.
+_KNOWN_PREFIXES = {
+    "http://www.w3.org/XML/1998/namespace": "xml",
+    "http://www.w3.org/1999/xhtml": "html",
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#": "rdf",
+    "http://schemas.xmlsoap.org/wsdl/": "wsdl",
+    "http://www.w3.org/2001/XMLSchema": "xs",
+    "http://www.w3.org/2001/XMLSchema-instance": "xsi",
+    "http://purl.org/dc/elements/1.1/": "dc",
+}
+
+
 def element_xml(element: Element) -> str:
-    """Serialize one element without the text that follows it in its parent."""
-    detached = copy.copy(element)
+    """Serialize one element without the text that follows it in its parent.
+
+    The output is what ``tostring`` writes with ElementTree's registry as shipped (``ns0:``, ``ns1:`` … in the
+    order of first use, ``dc:``, ``rdf:`` … for the well-known ones, the declarations on the root sorted by
+    prefix), but it never reads that registry: names are spelled out here and handed to ``tostring`` as plain
+    ``prefix:name`` tags, which it writes as they are.
+    """
+    prefixes: dict[str, str] = {}  # namespace URI -> prefix, in order of first use
+    names: dict[str, str] = {}
+
+    def name(qualified: str) -> str:
+        spelled = names.get(qualified)
+        if spelled is None:
+            if qualified[:1] == "{":
+                uri, local = qualified[1:].rsplit("}", 1)
+                prefix = prefixes.get(uri)
+                if prefix is None:
+                    prefix = _KNOWN_PREFIXES.get(uri) or f"ns{len(prefixes)}"
+                    if prefix != "xml":
+                        prefixes[uri] = prefix
+                spelled = f"{prefix}:{local}"
+            else:
+                spelled = qualified
+            names[qualified] = spelled
+        return spelled
+
+    def rename(node: Element) -> Element:
+        if not isinstance(node.tag, str):  # a comment or processing instruction (kept only by custom builders)
+            return copy.copy(node)
+        renamed = Element(name(node.tag), {name(key): value for key, value in node.items()})
+        renamed.text, renamed.tail = node.text, node.tail
+        renamed.extend(rename(child) for child in node)
+        return renamed
+
+    detached = rename(element)
     detached.tail = None
+    if prefixes:
+        declarations = {f"xmlns:{prefix}": uri for uri, prefix in sorted(prefixes.items(), key=lambda p: p[1])}
+        detached.attrib = {**declarations, **detached.attrib}
     return tostring(detached, encoding="unicode")

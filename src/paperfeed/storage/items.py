@@ -277,7 +277,9 @@ class ItemStorage:
     def find_item(self, reference: str) -> int | None:
         """Resolve an item id, arXiv id or DOI to an item id."""
         reference = reference.strip()
-        if reference.isdigit() and int(reference) < 2 ** 63 and self.item_exists(int(reference)):
+        # isdigit() alone passes "²3" (int() refuses it) and Arabic-Indic digits (int() reads them); ids are ASCII.
+        if reference.isascii() and reference.isdigit() and int(reference) < 2 ** 63 \
+                and self.item_exists(int(reference)):
             return int(reference)
         for scheme, value in (("arxiv", arxiv_id(reference)), ("doi", doi(reference))):
             if value:
@@ -295,6 +297,11 @@ class ItemStorage:
                 return
             yield from self.export_batch(ids)
             last = ids[-1]
+
+    def items_created(self, item_ids: list[int]) -> dict[int, str]:
+        """When each item among ``item_ids`` was first stored (ISO 8601, UTC); a missing id was deleted."""
+        d = self.db.dialect
+        return dict(self.db.rows(f"SELECT id, created_at FROM items WHERE id {d.in_array(1)}", (d.array(item_ids),)))
 
     def item_exists(self, item_id: int) -> bool:
         """Whether an item with this id is stored."""

@@ -7,13 +7,17 @@ This module builds the app from the others (``routes``, ``rendering``, ``context
 from __future__ import annotations
 
 import os
+import re
 from contextlib import asynccontextmanager
+
+import orjson
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import get_route_path
 
 from ..config import Settings
 from ..search import QueryTooLarge
@@ -24,7 +28,7 @@ from .pagecache import PageCache, PageCacheMiddleware
 from .queries import NotFound
 from .rendering import API_PREFIX, STATIC, is_api, json_response, render, templates
 from .routes import account, api, api_library, docs, feeds, library, pages
-from .security import SecurityMiddleware, load_secret
+from .security import CSP, CSRF_COOKIE, HEADERS, SecurityMiddleware, load_secret
 from .users import SESSION_COOKIE, make_limiters
 
 
@@ -56,6 +60,8 @@ def create_app(settings: Settings) -> FastAPI:
                                          max_age=settings.page_cache_seconds)
         app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache, session_cookie=SESSION_COOKIE)
     app.add_middleware(SecurityMiddleware, secret=secret, session_cookie=SESSION_COOKIE)
+    # Added after it, so it runs first: a method no route at the address takes is a 405 before the CSRF check.
+    app.add_middleware(MethodNotAllowedMiddleware, router=app.router)
     # Outermost: an oversized body is refused before anything reads it (the CSRF check reads form bodies).
     app.add_middleware(BodyLimitMiddleware, limit=settings.web_max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -69,7 +75,131 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_library.router, prefix=API_PREFIX)
     app.include_router(docs.router)
     _error_handlers(app)
+    _openapi(app)
     return app
+
+
+class MethodNotAllowedMiddleware:
+    """Answer 405 with ``Allow`` when the address exists but no route there takes the method (TRACE, PUT, …).
+
+    It runs before SecurityMiddleware, whose CSRF check would otherwise answer such a request 403: nothing can
+    change state when no route takes the method, so there is nothing to protect, and 405 says what is wrong.
+    A method some route at the address takes goes on to the CSRF check as before; GET and HEAD go straight on
+    (routing answers those itself), as does an address no route matches (a 404).
+    """
+
+    def __init__(self, app, router) -> None:
+        self.app = app
+        self.router = router
+        self.table: list[tuple[re.Pattern, frozenset[str] | None]] | None = None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            if self.table is None:  # built on first use: every route is included by then
+                self.table = _route_table(self.router)
+            allowed = _methods_at(self.table, get_route_path(scope))
+            if allowed is not None and scope["method"] not in allowed:
+                await _method_not_allowed(scope, send, allowed)
+                return
+        await self.app(scope, receive, send)
+
+
+def _route_table(router) -> list[tuple[re.Pattern, frozenset[str] | None]]:
+    """(path pattern, methods) of every route, the included routers' ones with their prefixes; None: any method."""
+    from fastapi.routing import iter_route_contexts
+
+    table = []
+    for route in iter_route_contexts(router.routes):
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None:
+            methods = route.methods
+            table.append((pattern, frozenset(methods) if methods else None))
+    return table
+
+
+def _methods_at(table, path: str) -> set[str] | None:
+    """The methods the routes at ``path`` take; None when none matches it or one takes any method (a mount)."""
+    allowed: set[str] = set()
+    for pattern, methods in table:
+        if pattern.match(path):
+            if methods is None:
+                return None
+            allowed |= methods
+    return allowed or None
+
+
+async def _method_not_allowed(scope, send, allowed: set[str]) -> None:
+    message = "This address does not accept that method."
+    path = scope.get("path", "")
+    if path.startswith(API_PREFIX) or path == "/openapi.json":
+        body, kind = orjson.dumps({"error": message, "status": 405}), b"application/json"
+    else:
+        body, kind = f"{message}\n".encode(), b"text/plain; charset=utf-8"
+    await send({"type": "http.response.start", "status": 405, "headers": [
+        (b"content-type", kind), (b"content-length", str(len(body)).encode()),
+        (b"allow", ", ".join(sorted(allowed)).encode()), (b"content-security-policy", CSP.encode()), *HEADERS]})
+    await send({"type": "http.response.body", "body": body})
+
+
+SECURITY_SCHEMES = {
+    "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                "description": "The session: POST /login (a form with email, password and csrf_token) sets it."},
+    "csrfCookie": {"type": "apiKey", "in": "cookie", "name": CSRF_COOKIE,
+                   "description": "The CSRF cookie, set by the first response to a visitor without one."},
+    "csrfToken": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                  "description": "The token matching the CSRF cookie, as GET /api/v1/me returns it; every POST "
+                                 "carries it (a form may send it as the csrf_token field instead)."},
+}
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+
+
+def _openapi(app: FastAPI) -> None:
+    """The OpenAPI document as the app answers: every status an operation can give, with the body it has.
+
+    FastAPI documents a 422 with its own error shape and knows nothing of the middleware or the error
+    handlers; the fuzzer in tests/test_api_fuzz.py checks every response against this document.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {})
+        components["securitySchemes"] = SECURITY_SCHEMES
+        schemas = components.setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        for path, operations in schema["paths"].items():
+            api = path.startswith(API_PREFIX)
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                if api:
+                    if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
+                        responses["422"] = {"description": "A parameter or the body has a value we cannot use; "
+                                                           "the text names it.",
+                                            "content": {"application/json": {"schema": _ERROR}}}
+                    responses["503"] = {"description": "The store is busy or unavailable (see Retry-After).",
+                                        "content": {"application/json": {"schema": _ERROR}}}
+                else:
+                    responses.pop("422", None)
+                    if operation.get("parameters"):
+                        responses["400"] = {"description": "A parameter has a value we cannot use (an HTML page).",
+                                            "content": _HTML}
+                    responses["503"] = {"description": "The store is busy or unavailable (an HTML page).",
+                                        "content": _HTML}
+                if method not in ("get", "head", "options"):
+                    # SecurityMiddleware refuses an unsafe request without the CSRF cookie and token, before routing.
+                    responses["403"] = {"description": "Refused: no CSRF cookie, or no matching X-CSRF-Token.",
+                                        "content": {"text/plain": {"schema": {"type": "string"}},
+                                                    "application/json": {"schema": {
+                                                        "type": "object", "properties": {"error": {"type": "string"}},
+                                                        "required": ["error"]}}}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
 
 
 def _error_handlers(app: FastAPI) -> None:

@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
+from ..normalize import xml_text
 from ..storage import TopicRow
 from .context import Context
 
@@ -60,6 +61,10 @@ def cached(context: Context, key: tuple, compute: Callable[[], Any]) -> Any:
                     _computing.pop(stale, None)
             _cache[key] = (version, time.monotonic(), value)
     return value
+
+
+MAX_ID = 2 ** 63 - 1
+"""The largest id either backend stores (a signed 64-bit integer); a larger one in a URL names nothing."""
 
 
 class NotFound(LookupError):
@@ -239,7 +244,8 @@ def topic_trend_svg(context: Context, slug: str, weeks: int = 26) -> str:
 
     row = find_topic(context, slug)
     return cached(context, ("trend", context.settings.db, slug, weeks),
-                  lambda: weekly_svg(row.name, weekly_counts(context.store.topic_day_counts(row.id), weeks=weeks)))
+                  lambda: weekly_svg(xml_text(row.name),
+                                     weekly_counts(context.store.topic_day_counts(row.id), weeks=weeks)))
 
 
 def author_page(context: Context, author_id: int, limit: int = 50) -> dict[str, Any]:
@@ -250,7 +256,7 @@ def author_page(context: Context, author_id: int, limit: int = 50) -> dict[str, 
     from ..authors import author_profile
 
     store = context.store
-    if not store.author_names([author_id]):
+    if not 0 < author_id <= MAX_ID or not store.author_names([author_id]):  # ids are 64-bit: no larger one exists
         raise NotFound(f"no author {author_id}")
     identity = store.identities_of([author_id])[author_id]
     if identity != author_id:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date as Date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query
+from pydantic import AfterValidator, BaseModel
 
 from .. import queries
+from ..queries import MAX_ID
 from ..rendering import json_response
 from .deps import Ctx
 
@@ -132,6 +134,9 @@ class Author(BaseModel):
     collaborators: list[dict[str, Any]]
 
 
+MAX_OFFSET = 1_000_000
+"""Deepest ``offset`` into a topic's items (far past any real topic; a larger one is a 422, not a database error)."""
+
 NOT_FOUND = {404: {"model": Error, "description": "No such item, topic or author."}}
 
 
@@ -160,6 +165,16 @@ def search(context: Ctx, q: Annotated[str, Query(description="words, \"phrases\"
     return json_response(queries.search(context, query, mode, limit, offset))
 
 
+def _real_day(value: str | None) -> str | None:
+    """A YYYY-MM-DD that names a real day (2024-02-30 does not); a ValueError is the 422's text."""
+    if value is not None:
+        try:
+            Date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a day of the calendar") from None
+    return value
+
+
 class DailyPage(BaseModel):
     span: Literal["day", "week", "month"]
     day: str
@@ -173,7 +188,9 @@ class DailyPage(BaseModel):
 
 
 @router.get("/daily", response_model=DailyPage, summary="Daily Papers")
-def daily(context: Ctx, date: Annotated[str | None, Query(description="YYYY-MM-DD; default: the latest day")] = None,
+def daily(context: Ctx, date: Annotated[str | None, Query(description="YYYY-MM-DD; default: the latest day",
+                                                         pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", json_schema_extra={
+                                                             "format": "date"}), AfterValidator(_real_day)] = None,
           span: Literal["day", "week", "month"] = "day", limit: Annotated[int, Query(ge=1, le=500)] = 50,
           offset: Annotated[int, Query(ge=0)] = 0):
     """The papers of a day, ISO week or month, ranked by trending score, with upvotes and sources."""
@@ -188,7 +205,7 @@ def topics(context: Ctx):
 
 @router.get("/topics/{slug}", response_model=TopicPage, responses=NOT_FOUND, summary="One topic")
 def topic(slug: str, context: Ctx, limit: Annotated[int, Query(ge=1, le=200)] = 25,
-          offset: Annotated[int, Query(ge=0)] = 0, weeks: Annotated[int, Query(ge=1, le=520)] = 26):
+          offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0, weeks: Annotated[int, Query(ge=1, le=520)] = 26):
     """A topic's items newest first with source labels, its Collaborating Authors, and items per week."""
     return json_response(queries.topic_page(context, slug, limit, offset, weeks))
 
@@ -200,7 +217,8 @@ def authors(context: Ctx, name: Annotated[str, Query(min_length=1, max_length=20
 
 
 @router.get("/authors/{author_id}", response_model=Author, responses=NOT_FOUND, summary="One author")
-def author(author_id: int, context: Ctx):
+def author(author_id: Annotated[int, Path(ge=1, le=MAX_ID, description="An author id (a positive 64-bit integer)")],
+           context: Ctx):
     """An author: name variants, papers newest first, topics and collaborators with counts."""
     profile = queries.author_page(context, author_id)
     if "redirect" in profile:  # a merged name variant: answer with its identity

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, HTTPException, Path, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...library import CommunityError, LibraryError, mark_not_relevant, remove_item, save_item
 from ...library.community import vote
 from ...storage import UserRow
 from .. import queries
 from ..pagecache import shared_pages_changed
+from ..queries import MAX_ID
 from ..rendering import json_response
 from ..users import load_user
 from .api import NOT_FOUND, Error
@@ -25,6 +26,12 @@ from .deps import Ctx
 
 router = APIRouter(tags=["account"])
 SIGN_IN = {401: {"model": Error, "description": "Not signed in (no valid session cookie)."}}
+CHANGE = {**SIGN_IN, **NOT_FOUND,
+          400: {"model": Error, "description": "The change was refused (a bad tag, say); the text says why."}}
+# The security schemes are declared in app.py (SECURITY_SCHEMES): the session cookie for every call here, and
+# for a change also the CSRF cookie with its matching X-CSRF-Token header.
+READ = {"security": [{"session": []}]}
+WRITE = {"security": [{"session": [], "csrfCookie": [], "csrfToken": []}]}
 
 
 class Me(BaseModel):
@@ -47,6 +54,9 @@ class Library(BaseModel):
     not_relevant: list[dict[str, Any]]
 
 
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="An item id (a positive 64-bit integer)")]
+
+
 def _user(request: Request, context) -> UserRow:
     user = load_user(request, context)
     if user is None:
@@ -58,7 +68,7 @@ def _mine(context, user: UserRow, item_id: int) -> Response:
     return json_response({"item_id": item_id, **queries.my_item(context, user, item_id)})
 
 
-@router.get("/me", response_model=Me, responses=SIGN_IN, summary="The signed-in user")
+@router.get("/me", response_model=Me, responses=SIGN_IN, summary="The signed-in user", openapi_extra=READ)
 def me(request: Request, context: Ctx):
     """The signed-in user, and the CSRF token their POSTs must carry."""
     user = _user(request, context)
@@ -66,25 +76,29 @@ def me(request: Request, context: Ctx):
                           "csrf_token": request.scope.get("state", {}).get("csrf_token", "")})
 
 
-@router.get("/library", response_model=Library, responses=SIGN_IN, summary="My library")
+@router.get("/library", response_model=Library, responses=SIGN_IN, summary="My library", openapi_extra=READ)
 def library(request: Request, context: Ctx, recommend: bool = True):
     """Saved items by tag (each tag with its recommendations and their reasons), untagged and "not relevant"."""
     return json_response(queries.library(context, _user(request, context).id, recommend))
 
 
 @router.get("/items/{item_id}/mine", response_model=Mine, responses={**SIGN_IN, **NOT_FOUND},
-            summary="My marks on an item")
-def mine(request: Request, item_id: int, context: Ctx):
+            summary="My marks on an item", openapi_extra=READ)
+def mine(request: Request, item_id: ItemId, context: Ctx):
     """Whether the item is in my library, with which tags, and whether I upvoted it."""
     user = _user(request, context)
     return _mine(context, user, queries.resolve_item(context, str(item_id)))
 
 
 class SaveRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # JSON types as documented: no 0 for false, no 1 for "1"
+
     tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
 
 
 class VoteRequest(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     up: bool = True
 
 
@@ -99,31 +113,34 @@ def _change(request: Request, context, item_id: int, act) -> Response:
     return _mine(context, user, item_id)
 
 
-@router.post("/items/{item_id}/save", response_model=Mine, responses={**SIGN_IN, **NOT_FOUND},
-             summary="Save an item with tags")
-def save(request: Request, item_id: int, context: Ctx, body: Annotated[SaveRequest, Body()] = SaveRequest()):
-    """Save an item to my library, adding ``tags`` to those it has."""
+@router.post("/items/{item_id}/save", response_model=Mine, responses=CHANGE,
+             summary="Save an item with tags", openapi_extra=WRITE)
+def save(request: Request, item_id: ItemId, context: Ctx, body: Annotated[SaveRequest | None, Body()] = None):
+    """Save an item to my library, adding ``tags`` to those it has (no body, or null: no tags)."""
+    body = body or SaveRequest()
     return _change(request, context, item_id, lambda user, ref: save_item(context.store, user, ref, body.tags))
 
 
-@router.post("/items/{item_id}/not-relevant", response_model=Mine, responses={**SIGN_IN, **NOT_FOUND},
-             summary="Mark an item not relevant")
-def not_relevant(request: Request, item_id: int, context: Ctx):
+@router.post("/items/{item_id}/not-relevant", response_model=Mine, responses=CHANGE,
+             summary="Mark an item not relevant", openapi_extra=WRITE)
+def not_relevant(request: Request, item_id: ItemId, context: Ctx):
     """A negative for every tag's recommendations."""
     return _change(request, context, item_id, lambda user, ref: mark_not_relevant(context.store, user, ref))
 
 
-@router.post("/items/{item_id}/remove", response_model=Mine, responses={**SIGN_IN, **NOT_FOUND},
-             summary="Take an item out of my library")
-def remove(request: Request, item_id: int, context: Ctx):
+@router.post("/items/{item_id}/remove", response_model=Mine, responses=CHANGE,
+             summary="Take an item out of my library", openapi_extra=WRITE)
+def remove(request: Request, item_id: ItemId, context: Ctx):
     """Saved or not relevant, it leaves the library (its tags go with it)."""
     return _change(request, context, item_id, lambda user, ref: remove_item(context.store, user, ref))
 
 
-@router.post("/items/{item_id}/vote", response_model=Mine, responses={**SIGN_IN, **NOT_FOUND},
-             summary="Upvote an item or withdraw the vote")
-def upvote(request: Request, item_id: int, context: Ctx, body: Annotated[VoteRequest, Body()] = VoteRequest()):
-    """One vote per user and item; ``{"up": false}`` withdraws it."""
+@router.post("/items/{item_id}/vote", response_model=Mine, responses=CHANGE,
+             summary="Upvote an item or withdraw the vote", openapi_extra=WRITE)
+def upvote(request: Request, item_id: ItemId, context: Ctx, body: Annotated[VoteRequest | None, Body()] = None):
+    """One vote per user and item; ``{"up": false}`` withdraws it (no body, or null: an upvote)."""
+    body = body or VoteRequest()
+
     def act(user: int, ref: str) -> None:
         _, changed = vote(context.store, user, ref, body.up)
         if changed:  # the daily ranking and the item's count move: anonymous pages of this process go

@@ -5,13 +5,15 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from ...config import DEFAULT_BASE_URL, public_base_url
+from ...normalize import to_utc_datetime, xml_text
 from .. import queries
-from ..security import SVG_CSP
+from ..security import SVG_CSP, is_loopback
 from .deps import Ctx
 
 router = APIRouter()
@@ -19,21 +21,47 @@ ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
 
 
-def atom_feed(title: str, self_url: str, page_url: str, base: str, entries: list[dict]) -> bytes:
-    """An Atom 1.0 document; ElementTree escapes every text, so ingested markup stays text."""
-    ET.register_namespace("", ATOM)
-    feed = ET.Element(f"{{{ATOM}}}feed")
+class AtomResponse(Response):
+    """An Atom document (its media type is what OpenAPI documents for the feed routes)."""
 
-    def sub(parent, tag: str, text: str | None = None, **attributes) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+    media_type = "application/atom+xml"
+    charset = "utf-8"
+
+
+class BibTeXResponse(Response):
+    media_type = "application/x-bibtex"
+    charset = "utf-8"
+
+
+TEXT = {"content": {"text/html": {"schema": {"type": "string"}}}}
+FEED_ERRORS = {404: {"description": "No such topic or item (an HTML page).", **TEXT}}
+
+
+def atom_feed(title: str, self_url: str, page_url: str, base: str, entries: list[dict]) -> bytes:
+    """An Atom 1.0 document (RFC 4287); ElementTree escapes every text, so ingested markup stays text.
+
+    The elements are named without a namespace and the root declares Atom as the default one (``xmlns``), so
+    ElementTree writes them as they are: no ``register_namespace``, whose registry is process-wide and would
+    change how every parser's ``element_xml`` writes Atom records. Every text and attribute goes through
+    ``xml_text``, so a control character in stored data cannot make the document ill-formed.
+    """
+    feed = ET.Element("feed", {"xmlns": ATOM})
+
+    def sub(parent, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
+        element = ET.SubElement(parent, tag, {key: xml_text(value) for key, value in attributes.items()})
         if text is not None:
-            element.text = text
+            element.text = xml_text(text)
         return element
 
     sub(feed, "title", title)
     sub(feed, "id", self_url)
     sub(feed, "link", rel="self", href=self_url)
     sub(feed, "link", rel="alternate", type="text/html", href=page_url)
+    # RFC 4287 4.1.1: a feed has an author unless every entry has one; an entry without authors (news often
+    # has none) is then attributed to the feed's compiler, this site.
+    author = sub(feed, "author")
+    sub(author, "name", "paperfeed")
+    sub(author, "uri", base)
     sub(feed, "generator", "paperfeed")
     dates = [entry["updated"] for entry in entries]
     sub(feed, "updated", max(dates) if dates else datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -53,51 +81,84 @@ def atom_feed(title: str, self_url: str, page_url: str, base: str, entries: list
 
 
 def _entries(context, item_ids: list[int]) -> list[dict]:
+    """Feed entries of the items that exist among ``item_ids``; ``updated`` is the publication day, or when the
+    store first saw an item that has none (never a made-up date)."""
     documents = context.store.item_documents(item_ids)
+    undated = [item_id for item_id, document in documents.items() if not document.published]
+    first_seen = context.store.items_created(undated) if undated else {}
     entries = []
     for item_id in item_ids:
         document = documents.get(item_id)
         if document is None:
             continue
-        day = document.published or "1970-01-01"
+        if document.published:
+            updated = f"{document.published}T00:00:00Z"
+        else:
+            updated = _rfc3339(first_seen.get(item_id))
         entries.append({"id": item_id, "title": document.title, "authors": document.authors,
-                        "summary": document.abstract, "published": document.published,
-                        "updated": f"{day}T00:00:00Z"})
+                        "summary": document.abstract, "published": document.published, "updated": updated})
     return entries
 
 
+def _rfc3339(moment: str | None) -> str:
+    """A stored ISO 8601 UTC time as an Atom date (``2026-02-01T09:30:00Z``); now when there is none."""
+    parsed = to_utc_datetime(moment) or datetime.now(timezone.utc)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def feed_base(request: Request) -> str:
+    """The public URL the feed's links start with, ending in "/" (see the ``base_url`` setting).
+
+    The configured ``base_url`` when set. Otherwise the address the request came to only when it names this
+    machine (a local ``paperfeed serve``, where the port may be any); any other Host header is the client's to
+    choose, so it never reaches a link: those feeds link to DEFAULT_BASE_URL until ``base_url`` is set.
+    """
+    settings = request.app.state.settings
+    if settings.base_url:
+        return public_base_url(settings) + "/"
+    host = request.headers.get("host", "")
+    if host and is_loopback(host):
+        return str(request.base_url)
+    return DEFAULT_BASE_URL + "/"
+
+
 def _atom(body: bytes) -> Response:
-    return Response(body, media_type="application/atom+xml; charset=utf-8")
+    return AtomResponse(body)
 
 
-@router.get("/topics/{slug}.atom", summary="Atom feed of a topic's newest items", tags=["feeds"])
+@router.get("/topics/{slug}.atom", summary="Atom feed of a topic's newest items", tags=["feeds"],
+            response_class=AtomResponse, responses=FEED_ERRORS)
 def topic_atom(request: Request, slug: str, context: Ctx) -> Response:
     """The newest items of a topic as an Atom feed."""
     row = queries.find_topic(context, slug)
     items = context.store.topic_items(row.id, limit=FEED_SIZE)
-    base = str(request.base_url)
-    return _atom(atom_feed(f"paperfeed — {row.name}", str(request.url), f"{base}topics/{slug}", base,
+    base = feed_base(request)
+    self_url = f"{base}topics/{quote(slug)}.atom"
+    return _atom(atom_feed(f"paperfeed — {row.name}", self_url, f"{base}topics/{quote(slug)}", base,
                            _entries(context, [item["id"] for item in items])))
 
 
-@router.get("/search.atom", summary="Atom feed of a search", tags=["feeds"])
+@router.get("/search.atom", summary="Atom feed of a search", tags=["feeds"], response_class=AtomResponse)
 def search_atom(request: Request, context: Ctx, q: Annotated[str, Query(min_length=1)],
                 mode: str = "keyword") -> Response:
     """The best matches of a search as an Atom feed (keyword mode by default: feed readers poll often)."""
-    results = queries.search(context, q, mode if mode in ("keyword", "semantic", "hybrid") else "keyword",
-                             FEED_SIZE, 0)
-    base = str(request.base_url)
-    return _atom(atom_feed(f"paperfeed — search: {q}", str(request.url), f"{base}search?{urlencode({'q': q})}", base,
+    mode = mode if mode in ("keyword", "semantic", "hybrid") else "keyword"
+    results = queries.search(context, q, mode, FEED_SIZE, 0)
+    base = feed_base(request)
+    query = {"q": q, **({"mode": mode} if mode != "keyword" else {})}
+    self_url = f"{base}search.atom?{urlencode(query)}"
+    return _atom(atom_feed(f"paperfeed — search: {q}", self_url, f"{base}search?{urlencode({'q': q})}", base,
                            _entries(context, [hit["id"] for hit in results["hits"]])))
 
 
-@router.get("/items/{reference}.bib", summary="BibTeX entry of an item", tags=["feeds"])
+@router.get("/items/{reference}.bib", summary="BibTeX entry of an item", tags=["feeds"],
+            response_class=BibTeXResponse, responses=FEED_ERRORS)
 def item_bibtex(reference: str, context: Ctx) -> Response:
     """An item's BibTeX entry."""
     item_id = queries.resolve_item(context, reference)
     item = context.store.item(item_id)
-    return Response(queries.bibtex(item), media_type="application/x-bibtex; charset=utf-8",
-                    headers={"Content-Disposition": f'inline; filename="item-{item_id}.bib"'})
+    return BibTeXResponse(queries.bibtex(item),
+                          headers={"Content-Disposition": f'inline; filename="item-{item_id}.bib"'})
 
 
 @router.get("/topics/{slug}/trend.svg", include_in_schema=False)
