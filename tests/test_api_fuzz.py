@@ -31,6 +31,8 @@ import httpx
 import pytest
 
 from paperfeed.storage import open_store
+from paperfeed.library import Accounts
+from paperfeed.storage import open_store
 from paperfeed.web.security import csrf_token
 
 from web_data import KNOWN_ARXIV, TOPIC_SLUG, build_store
@@ -79,18 +81,20 @@ def server(tmp_path_factory):
         process.wait()
 
 
-def _sign_in(base: str, secret: str) -> dict[str, str]:
-    """Register an account as a browser would; return the values of the three security schemes."""
+def _sign_in(base: str, settings) -> dict[str, str]:
+    """Sign an account in as a browser would; return the values of the three security schemes."""
+    with open_store(settings.db) as store:
+        Accounts(store).create("fuzz@example.org", "fuzzing is fun")
     with httpx.Client(base_url=base) as client:
         csrf = client.get("/").cookies["pf_csrf"]
-        token = csrf_token(secret.encode(), csrf)
-        response = client.post("/register", data={"email": "fuzz@example.org", "password": "fuzzing is fun",
-                                                   "csrf_token": token}, headers={"Cookie": f"pf_csrf={csrf}"})
+        token = csrf_token(settings.secret_key.encode(), csrf)
+        response = client.post("/login", data={"email": "fuzz@example.org", "password": "fuzzing is fun",
+                                                "csrf_token": token}, headers={"Cookie": f"pf_csrf={csrf}"})
         assert response.status_code == 303, response.text
-        assert client.get("/api/v1/me", headers={"Cookie": f"pf_csrf={csrf}; "
-                                                           f"pf_session={response.cookies['pf_session']}"}
-                          ).json()["csrf_token"] == token
-    return {"session": response.cookies["pf_session"], "csrfCookie": csrf, "csrfToken": token}
+        session = response.cookies["pf_session"]
+        me = client.get("/api/v1/me", headers={"Cookie": f"pf_csrf={csrf}; pf_session={session}"}).json()
+        assert me["csrf_token"] == csrf_token(settings.secret_key.encode(), csrf, session)
+    return {"session": session, "csrfCookie": csrf, "csrfToken": me["csrf_token"]}
 
 
 def _known(base: str, item_id: int) -> dict[str, list]:
@@ -145,5 +149,5 @@ def test_fuzz_anonymous(server, known, tmp_path):
 
 def test_fuzz_signed_in(server, known, tmp_path):
     base, settings = server
-    cases = _fuzz(base, tmp_path, _config(known, _sign_in(base, settings.secret_key)), "--include-tag", "account")
+    cases = _fuzz(base, tmp_path, _config(known, _sign_in(base, settings)), "--include-tag", "account")
     assert cases > 150  # the 7 signed-in operations

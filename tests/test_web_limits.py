@@ -21,6 +21,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from paperfeed.cli import cli
+from paperfeed.library import Accounts
+from paperfeed.storage import open_store
 from paperfeed.web import create_app
 from paperfeed.web.security import CSRF_COOKIE, csrf_token
 
@@ -90,11 +92,15 @@ def test_the_cli_refuses_a_huge_query_with_one_line(settings):
 
 
 def signed_in(client: TestClient) -> str:
+    """Sign in an account made in the store; the session-bound CSRF token."""
     client.get("/")
+    with open_store(client.app.state.settings.db) as store:
+        if store.user_by_email("limits@example.org") is None:
+            Accounts(store).create("limits@example.org", "correct horse")
     token = csrf_token(SECRET, client.cookies[CSRF_COOKIE])
-    client.post("/register", data={"csrf_token": token, "email": "limits@example.org", "password": "correct horse"},
+    client.post("/login", data={"csrf_token": token, "email": "limits@example.org", "password": "correct horse"},
                 follow_redirects=False)
-    return csrf_token(SECRET, client.cookies[CSRF_COOKIE])
+    return csrf_token(SECRET, client.cookies[CSRF_COOKIE], client.cookies.get("pf_session", ""))
 
 
 def test_an_announced_oversized_body_is_413_before_the_csrf_check_or_the_route(client):
