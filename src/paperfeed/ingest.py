@@ -40,6 +40,22 @@ class RecordOutcome:
     "unchanged" (the store had this very record), or "skipped" (a tombstone for an item the store never had)."""
 
 
+@dataclass(slots=True, frozen=True)
+class Conflict:
+    """A record the identity invariants kept out of an item (two different arXiv ids or DOIs, or a person's
+    split): it went to an item of its own (or only to the first of two items it names) instead."""
+
+    index: int
+    """The record's position in its file (0-based)."""
+    record_id: str | None
+    item_id: int
+    """The item it was kept out of."""
+    why: str
+
+    def __str__(self) -> str:
+        return f"record {self.index + 1} ({self.record_id or 'no id'}) kept out of item {self.item_id}: {self.why}"
+
+
 @dataclass(slots=True)
 class FileResult:
     """What ingesting one file did."""
@@ -57,6 +73,10 @@ class FileResult:
     """The items this file added or merged records into, each once, in the order first met."""
     outcomes: list[RecordOutcome] | None = None
     """Record by record, which item each became (only when the Ingester was asked: ``record_outcomes``)."""
+    conflicts: list[Conflict] = field(default_factory=list)
+    """Records the identity invariants kept out of the item an identifier named (see ``Conflict``)."""
+    joined: list[int] = field(default_factory=list)
+    """Stored items a bridging record joined into another item (they are gone)."""
 
     @property
     def records(self) -> int:
@@ -78,12 +98,16 @@ class IngestReport:
         return [result for result in self.files if result.failed]
 
     def total(self, name: str) -> int:
-        return sum(getattr(result, name) for result in self.files)
+        """The sum of a count (``new``, ``merged``…) over the files; of a list's lengths (``conflicts``)."""
+        return sum(len(value) if isinstance(value := getattr(result, name), list) else value
+                   for result in self.files)
 
     @property
     def changed_item_ids(self) -> list[int]:
         """The items the run added or merged records into, each once (what ``pipeline.after_ingest`` takes)."""
-        return list(dict.fromkeys(item_id for result in self.files for item_id in result.changed_item_ids))
+        gone = {item_id for result in self.files for item_id in result.joined}
+        return [item_id for item_id in dict.fromkeys(item_id for result in self.files
+                                                     for item_id in result.changed_item_ids) if item_id not in gone]
 
 
 class Ingester:
@@ -156,7 +180,9 @@ class Ingester:
             return FileResult(origin, format_name, error=error.message, place=error.place)
         except OSError as error:
             return FileResult(origin, format_name, error=f"cannot read: {error.strerror or error}")
-        result.changed_item_ids = list(dict.fromkeys(result.changed_item_ids))  # once each, across batches
+        gone = set(result.joined)  # items a bridge joined into another exist no more
+        result.changed_item_ids = [item_id for item_id in dict.fromkeys(result.changed_item_ids)  # once each
+                                   if item_id not in gone]
         return result
 
 
@@ -172,6 +198,7 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
     the batch's first record is the file's record ``first``); return the writes to make."""
     known = session.items_by_fingerprint(list({item.fingerprint for item in batch_in}))
     fresh: list[Prepared] = []
+    fresh_positions: list[int] = []
     repeated: dict[int, str] = {}  # position in the batch -> fingerprint of a record met earlier in this batch
     decided: dict[int, tuple[int | None, str]] = {}  # position in the batch -> (item id, outcome)
     seen: set[str] = set()
@@ -186,8 +213,10 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
             continue
         seen.add(item.fingerprint)
         fresh.append(item)
+        fresh_positions.append(position)
 
-    by_identifier = session.items_by_identifier(list({i for item in fresh for i in item.identifiers}))
+    placer = _Placer(session, fresh, counts)
+    by_identifier = placer.by_identifier
     # A record with an arXiv id can only be a near-duplicate of an item without one (two ids
     # that differ never merge, equal ones matched above), which keeps candidate sets small.
     keys_any: set[int] = set()
@@ -201,22 +230,23 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
     summaries = session.summaries(list({item_id for ids in by_key.values() for item_id in ids}))
 
     next_ids = iter(session.allocate_item_ids(len(fresh)))
-    batch = BatchWrite()
-    members: dict[int, list[dict]] = {}  # item id -> data of the records it gains in this batch
-    abstracts: dict[int, list[str]] = {}
+    batch = placer.batch
+    members = placer.members  # item id -> data of the records it gains in this batch
+    abstracts = placer.abstracts
     fresh_outcomes: list[tuple[int | None, str]] = []
-    for prepared in fresh:
+    for index, prepared in enumerate(fresh):
         record, ids, keys = prepared.record, prepared.identifiers, prepared.block_keys
-        item_id = next((by_identifier[i] for i in ids if i in by_identifier), None)
-        if item_id is None and not record.deleted:
+        item_id, reason = placer.place(prepared, first + fresh_positions[index])
+        if item_id is None and reason is None and not record.deleted:
             candidates = {c: summaries[c] for key in keys for c in by_key.get(key, ()) if c in summaries}
             if candidates:
                 incoming = merge.summarize(0, record.title, record.authors, record.year, record.arxiv_id,
                                            record.doi)
-                best = merge.best_match(incoming, origin, candidates.values())
+                best = merge.scored_match(incoming, origin, candidates.values())
                 if best is not None:
-                    item_id = best.item_id
-                    best.origins.add(origin)
+                    item_id = placer.find(best.candidate.item_id)
+                    best.candidate.origins.add(origin)
+                    reason = {"by": "title", "item": item_id, **best.evidence(incoming)}
         if item_id is None:
             if record.deleted:
                 counts.skipped += 1
@@ -226,11 +256,13 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
             batch.new_item_ids.append(item_id)
             counts.new += 1
             fresh_outcomes.append((item_id, "new"))
+            reason = reason or {"by": "new"}
         else:
             counts.merged += 1
             fresh_outcomes.append((item_id, "merged"))
         if item_id not in members:
             counts.changed_item_ids.append(item_id)
+        placer.add_identities(item_id, ids)
         for identifier in ids:
             by_identifier.setdefault(identifier, item_id)
             batch.identifiers.append((*identifier, item_id))
@@ -241,19 +273,28 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         abstracts.setdefault(item_id, []).append(record.abstract)
         batch.source_records.append(SourceRecordRow(
             item_id, prepared.fingerprint, record.format, record.record_id, origin, record.label, seen_at, record.deleted,
-            record.raw, prepared.data,
+            record.raw, prepared.data, reason,
         ))
 
+    if placer.alias:
+        fresh_outcomes = placer.settle(fresh_outcomes)
+        decided = {position: (placer.find(item_id), outcome) for position, (item_id, outcome) in decided.items()}
     if counts.outcomes is not None:
         _record_outcomes(counts.outcomes, batch_in, first, known, decided, repeated, fresh, fresh_outcomes)
 
     new_ids = set(batch.new_item_ids)
     existing = [item_id for item_id in members if item_id not in new_ids]
-    earlier = session.record_data(existing)
-    current_abstracts = session.abstracts(existing)
+    joined = placer.joined  # kept item -> stored items joined into it in this batch
+    earlier = session.record_data([item_id for item_id in existing if item_id not in joined])
+    current_abstracts = session.abstracts(existing + [gone for gones in joined.values() for gone in gones])
     for item_id, gained in members.items():
         if item_id in new_ids:
             batch.items[item_id] = merge.resolve_item(gained, abstracts[item_id])
+            continue
+        if item_id in joined:  # a bridge: the item's fields come from every record of the items it joins
+            before = session.record_data_in_order([item_id, *joined[item_id]])
+            candidates = [current_abstracts[item_id], *(current_abstracts[gone] for gone in joined[item_id])]
+            batch.items[item_id] = merge.resolve_item(before + gained, [*candidates, *abstracts[item_id]])
             continue
         before = earlier.get(item_id, [])
         fields = merge.resolve_item(before + gained, [current_abstracts[item_id], *abstracts[item_id]])
@@ -261,6 +302,153 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         if fields != merge.resolve_item(before, [current_abstracts[item_id]]):
             batch.items[item_id] = fields
     return batch
+
+
+class _Placer:
+    """The identity side of one batch's decisions: identifiers, pins, bridges, and the invariants.
+
+    A record goes to the item a person pinned it to (a split); else to the item of its strongest identifier
+    (arXiv id before DOI) unless that item holds a different arXiv id or DOI (a conflict: the record starts an
+    item of its own, and the file's result says so); a record whose identifiers name two items joins them (a
+    bridge) unless that breaks the invariants or undoes a person's split (a conflict: the record goes to the
+    first item only). Records with no identifier in the store are left to the title matcher.
+    """
+
+    def __init__(self, session: IngestSession, fresh: list[Prepared], counts: FileResult) -> None:
+        self.session = session
+        self.counts = counts
+        self.batch = BatchWrite()
+        self.members: dict[int, list[dict]] = {}
+        self.abstracts: dict[int, list[str]] = {}
+        self.by_identifier = session.items_by_identifier(list({i for item in fresh for i in item.identifiers}))
+        self.pins = (session.pinned_items([key for item in fresh if (key := _pin_key(item)) is not None])
+                     if session.has_pins() else {})
+        self.alias: dict[int, int] = {}
+        """item -> the item it was joined into in this batch."""
+        self.joined: dict[int, list[int]] = {}
+        """kept stored item -> stored items joined into it in this batch."""
+        self.born: set[int] = set()
+        """Items this batch created (a new item joined to another needs no move in the store)."""
+        # The arXiv ids and DOIs of items, from the store (loaded for the items a record with two of them finds)
+        # plus what this batch gave them.
+        self._held: dict[int, merge.IdentitySets] = {}
+        self._pending: dict[int, list[tuple[str, str]]] = {}
+        """Identifiers this batch gave stored items whose sets are not loaded yet."""
+        # Only a record with both an arXiv id and a DOI can clash with the item one of them finds.
+        wanted = {self.by_identifier[i] for item in fresh if len(merge.identity_sets(item.identifiers)) > 1
+                  for i in item.identifiers if i in self.by_identifier}
+        if wanted:
+            for item_id, rows in session.identifier_rows(list(wanted)).items():
+                self._held[item_id] = merge.identity_sets(rows)
+            for item_id in wanted:
+                self._held.setdefault(item_id, {})
+
+    def find(self, item_id: int) -> int:
+        while item_id in self.alias:
+            item_id = self.alias[item_id]
+        return item_id
+
+    def held(self, item_id: int) -> merge.IdentitySets:
+        if item_id not in self._held:
+            rows = self.session.identifier_rows([item_id]).get(item_id, []) + self._pending.pop(item_id, [])
+            self._held[item_id] = merge.identity_sets(rows)
+        return self._held[item_id]
+
+    def add_identities(self, item_id: int, identifiers: list[tuple[str, str]]) -> None:
+        if item_id in self._held:
+            self._held[item_id] = merge.union(self._held[item_id], merge.identity_sets(identifiers))
+        elif item_id in self.batch.new_item_ids:
+            self._held[item_id] = merge.identity_sets(identifiers)
+            self.born.add(item_id)
+        else:
+            self._pending.setdefault(item_id, []).extend(identifiers)
+
+    def place(self, prepared: Prepared, index: int) -> tuple[int | None, dict | None]:
+        """(item, reason) for a record its identifiers or a pin place; (None, None) for the title matcher to try;
+        (None, reason) for a conflict (a new item)."""
+        record, ids = prepared.record, prepared.identifiers
+        key = _pin_key(prepared) if self.pins else None
+        if key in self.pins:
+            item_id, decision = self.pins[key]
+            return self.find(item_id), {"by": "decision", "decision": decision, "pin": key}
+        hits: list[tuple[tuple[str, str], int]] = []
+        for identifier in ids:
+            if identifier in self.by_identifier:
+                item_id = self.find(self.by_identifier[identifier])
+                if all(item_id != other for _, other in hits):
+                    hits.append((identifier, item_id))
+        if not hits:
+            return None, None
+        mine = merge.identity_sets(ids)
+        (scheme, value), target = hits[0]
+        found = merge.clash(mine, self.held(target)) if mine else None
+        if found is not None:
+            return None, self._conflict(prepared, index, target, merge.describe_clash(found))
+        reason: dict = {"by": "identifier", "scheme": scheme, "value": value}
+        for (other_scheme, other_value), other in hits[1:]:
+            other = self.find(other)
+            if other == target:
+                continue
+            decision = (self.session.apart(target, other) if target not in self.born and other not in self.born
+                        else None)
+            if decision is not None:
+                self._conflict(prepared, index, other, f"a person split items {target} and {other} apart "
+                                                        f"(decision {decision})")
+                continue
+            found = merge.clash(merge.union(self.held(target), mine), self.held(other))
+            if found is not None:
+                self._conflict(prepared, index, other, f"joining items {target} and {other} would put "
+                                                        + merge.describe_clash(found) + " in one item")
+                continue
+            target = self._join(target, other)
+            reason = {"by": "bridge", "scheme": scheme, "value": value, "also": [other_scheme, other_value],
+                      "joined": sorted({target, other})}
+        return target, reason
+
+    def _conflict(self, prepared: Prepared, index: int, item_id: int, why: str) -> dict:
+        record = prepared.record
+        self.counts.conflicts.append(Conflict(index, record.record_id, item_id, why))
+        return {"by": "conflict", "item": item_id, "why": why}
+
+    def _join(self, a: int, b: int) -> int:
+        """Join items ``a`` and ``b`` (a bridge); return the one kept: a stored item over one made in this batch,
+        else ``a`` (the item of the record's strongest identifier)."""
+        keep, gone = (b, a) if a in self.born and b not in self.born else (a, b)
+        self.alias[gone] = keep
+        self._held[keep] = merge.union(self.held(keep), self.held(gone))
+        for table in (self.members, self.abstracts):
+            if gone in table:
+                table.setdefault(keep, []).extend(table.pop(gone))
+        if gone in self.born:
+            self.batch.new_item_ids.remove(gone)
+            self.born.discard(gone)
+            self.counts.new -= 1
+            self.counts.merged += 1
+        else:
+            self.joined.setdefault(keep, []).append(gone)
+            self.joined[keep].extend(self.joined.pop(gone, []))
+            self.batch.absorbed.append((keep, gone, {"by": "bridge"}))
+            self.counts.joined.append(gone)
+        return keep
+
+    def settle(self, outcomes: list[tuple[int | None, str]]) -> list[tuple[int | None, str]]:
+        """Point the batch's rows and outcomes at the items kept by its bridges."""
+        find, batch = self.find, self.batch
+        for row in batch.source_records:
+            row.item_id = find(row.item_id)
+        batch.identifiers = [(scheme, value, find(item_id)) for scheme, value, item_id in batch.identifiers]
+        batch.block_keys = [(key, find(item_id)) for key, item_id in batch.block_keys]
+        self.counts.changed_item_ids[:] = [find(item_id) for item_id in self.counts.changed_item_ids]
+        for identifier, item_id in list(self.by_identifier.items()):
+            self.by_identifier[identifier] = find(item_id)
+        return [(None, outcome) if item_id is None else
+                (find(item_id), "merged" if outcome == "new" and item_id in self.alias else outcome)
+                for item_id, outcome in outcomes]
+
+
+def _pin_key(prepared: Prepared) -> str | None:
+    record = prepared.record
+    return merge.pin_key(record.format, record.record_id, record.label)
 
 
 def _record_outcomes(outcomes: list[RecordOutcome], batch_in: list[Prepared], first: int, known: dict[str, int],
@@ -277,3 +465,101 @@ def _record_outcomes(outcomes: list[RecordOutcome], batch_in: list[Prepared], fi
         else:
             item_id, outcome = by_fingerprint[item.fingerprint]
         outcomes.append(RecordOutcome(first + position, item.record.record_id, item_id, outcome))
+
+
+# -- a person's decisions: split records out of an item, merge two items -------------------------------------
+
+
+class CurationError(ValueError):
+    """A split or merge that cannot be done (an unknown item or record, nothing left behind); says which."""
+
+
+@dataclass(slots=True)
+class Curated:
+    """What a split or merge did."""
+
+    decision_id: int
+    kind: str
+    item_id: int
+    """The item split from, or the item kept."""
+    other_id: int
+    """The new item of a split, or the item merged in (gone)."""
+    records: list[str] = field(default_factory=list)
+
+    @property
+    def changed_item_ids(self) -> list[int]:
+        """What ``pipeline.after_ingest`` takes: both items of a split, the kept item of a merge."""
+        return [self.item_id, self.other_id] if self.kind == "split" else [self.item_id]
+
+
+def split_item(store: Store, item_id: int, record_ids: list[str], actor: str) -> Curated:
+    """Move the source records with these record ids (as in the export) out of ``item_id`` into a new item,
+    and remember it: ingest keeps the two items apart, and later versions of the records join the new item.
+
+    Identifiers go with the records that carry them (one that records on both sides carry stays); each item's
+    fields and blocking keys are resolved again from its own records.
+    """
+    wanted = list(dict.fromkeys(record_id.strip() for record_id in record_ids if record_id.strip()))
+    if not wanted:
+        raise CurationError("name at least one record id to split off (see `paperfeed show ITEM --why`)")
+    with store.ingest_session() as session:
+        rows = session.source_rows(item_id)
+        if not rows:
+            raise CurationError(f"no item {item_id}")
+        known = {row["record_id"] for row in rows}
+        unknown = [record_id for record_id in wanted if record_id not in known]
+        if unknown:
+            raise CurationError(f"item {item_id} has no source record {', '.join(map(repr, unknown))} "
+                                f"(its records: {', '.join(sorted(known))})")
+        moving = [row for row in rows if row["record_id"] in wanted]
+        staying = [row for row in rows if row["record_id"] not in wanted]
+        if not staying:
+            raise CurationError(f"splitting off every record of item {item_id} leaves it empty: name fewer")
+        new_id = session.allocate_item_ids(1)[0]
+        decision = session.record_decision("split", item_id, new_id, wanted, actor)
+        current = session.abstracts([item_id])[item_id]
+        fields_kept = merge.resolve_item([row["data"] for row in staying], _abstracts(staying, current))
+        fields_new = merge.resolve_item([row["data"] for row in moving], _abstracts(moving, None))
+        session.write(BatchWrite(new_item_ids=[new_id], items={item_id: fields_kept, new_id: fields_new}))
+        session.move_records([row["id"] for row in moving], new_id,
+                             [{"by": "split", "decision": decision, "from": item_id, "before": row["reason"]}
+                              for row in moving])
+        carried_by_staying = {i for row in staying for i in _identifiers(row)}
+        session.set_identifiers(new_id, [i for row in moving for i in _identifiers(row)
+                                         if i not in carried_by_staying])
+        for target, side in ((item_id, staying), (new_id, moving)):
+            session.set_block_keys(target, [key for row in side if row["data"].get("title")
+                                            for key in merge.block_keys(row["data"]["title"])])
+        pins = [key for row in moving if (key := merge.pin_key(row["format"], row["record_id"], row["label"]))]
+        session.keep_apart(item_id, new_id, decision, pins)
+    return Curated(decision, "split", item_id, new_id, wanted)
+
+
+def merge_items(store: Store, keep: int, gone: int, actor: str) -> Curated:
+    """Join item ``gone`` into item ``keep`` (everything of it moves; it is deleted), and remember it."""
+    if keep == gone:
+        raise CurationError(f"cannot merge item {keep} with itself")
+    with store.ingest_session() as session:
+        abstracts = session.abstracts([keep, gone])
+        for item_id in (keep, gone):
+            if item_id not in abstracts:
+                raise CurationError(f"no item {item_id}")
+        decision = session.record_decision("merge", keep, gone, [], actor)
+        session.absorb(keep, gone, {"by": "merge", "decision": decision})
+        fields = merge.resolve_item(session.record_data_in_order([keep]), [abstracts[keep], abstracts[gone]])
+        session.write(BatchWrite(items={keep: fields}))
+    return Curated(decision, "merge", keep, gone)
+
+
+def _identifiers(row: dict) -> list[tuple[str, str]]:
+    return merge.stored_identifiers(row["data"], row["record_id"], row["label"])
+
+
+def _abstracts(rows: list[dict], current: str | None) -> list[str]:
+    """The abstracts of stored records, parsed again from their raw text; where one does not parse alone,
+    the item's ``current`` abstract stands in (None: nothing)."""
+    found = [prepare.stored_abstract(row["format"], row["raw"]) for row in rows]
+    known = [text for text in found if text is not None]
+    if len(known) < len(found) and current is not None:
+        known.append(current)
+    return known

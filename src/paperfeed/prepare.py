@@ -50,3 +50,15 @@ def _parser_bugs_as_errors(records: Iterator[Record]) -> Iterator[Record]:
         raise
     except Exception as error:
         raise ParseError(f"internal error while parsing ({type(error).__name__}: {error}); please report it") from error
+
+
+def stored_abstract(format_name: str, raw: str) -> str | None:
+    """The abstract of one stored source record, parsed again from its raw text (stored data leaves the
+    abstract out); None when the raw text does not parse alone (a record whose format needs its file around it)."""
+    try:
+        module = get_format(format_name)
+        for record in module.parse(raw.encode("utf-8"), ParseContext("stored record")):
+            return record.abstract
+    except Exception:  # any parser's complaint about a lone record means "not known"
+        return None
+    return None

@@ -28,7 +28,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
 
 
 for _command in (
-    items.init, items.ingest, items.export, items.show, items.stats, items.formats,
+    items.init, items.ingest, items.export, items.show, items.stats, items.formats, items.split, items.merge_command,
     sync.sync, sync.sources,
     search.search, search.similar, search.index,
     topics.topics, topics.authors,

@@ -56,12 +56,17 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
                 click.echo(f"FAILED {result.origin}{place}: {result.error}", err=True)
             else:
                 click.echo(f"{result.origin} [{result.format}]: {result.new} new, {result.merged} merged, "
-                           f"{result.unchanged} unchanged" + (f", {result.skipped} skipped" if result.skipped else ""))
+                           f"{result.unchanged} unchanged" + (f", {result.skipped} skipped" if result.skipped else "")
+                           + (f", {len(result.conflicts)} conflicts" if result.conflicts else ""))
+                for conflict in result.conflicts:
+                    click.echo(f"conflict in {result.origin}: {conflict}", err=True)
 
         report = Ingester(store, format_name=format_name, label=label, on_records=advance,
                           on_file=show).ingest_paths(paths)
     click.echo(f"{len(report.files)} files: {report.total('new')} new, {report.total('merged')} merged, "
-               f"{report.total('unchanged')} unchanged, {len(report.failed)} failed")
+               f"{report.total('unchanged')} unchanged, "
+               + (f"{report.total('conflicts')} conflicts, " if report.total("conflicts") else "")
+               + f"{len(report.failed)} failed")
     from ..pipeline import after_ingest
     from ..storage import StoreError
 
@@ -101,15 +106,84 @@ def export(ctx: click.Context, format_name: str, output: Path | None) -> None:
 @click.command()
 @click.argument("reference")
 @click.option("--raw", is_flag=True, help="Include each source record as received.")
+@click.option("--why", is_flag=True, help="Say why each source record is in the item, and the decisions about it.")
 @click.pass_context
 @store_errors
-def show(ctx: click.Context, reference: str, raw: bool) -> None:
-    """Show one item (by item id, arXiv id or DOI) with its provenance, as JSON."""
+def show(ctx: click.Context, reference: str, raw: bool, why: bool) -> None:
+    """Show one item (by item id, arXiv id or DOI) with its provenance and versions, as JSON."""
     with open_store(ctx) as store:
         item_id = store.find_item(reference)
         if item_id is None:
             fail(f"no item {reference!r} (give an item id, an arXiv id or a DOI)")
+        if why:
+            from ..library.curation import why as explain
+
+            _echo_why(explain(store, str(item_id)))
+            return
         click.echo(orjson.dumps(store.item(item_id, with_raw=raw), option=orjson.OPT_INDENT_2).decode())
+
+
+def _echo_why(found: dict) -> None:
+    click.echo(f"item {found['id']}: {found['title']}")
+    for source in found["sources"]:
+        click.echo(f"  {source['format']} {source['record_id']} ({source['origin']}): {source['why']}")
+    for decision in found["decisions"]:
+        what = (f"split records {', '.join(decision['records'])} of item {decision['item_id']} off into item "
+                f"{decision['other_id']}" if decision["kind"] == "split" else
+                f"merged item {decision['other_id']} into item {decision['item_id']}")
+        click.echo(f"decision {decision['id']} ({decision['made_at']}, {decision['actor']}): {what}")
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "cli"
+
+
+@click.command()
+@click.argument("item")
+@click.argument("record_ids", nargs=-1, required=True)
+@click.pass_context
+@store_errors
+def split(ctx: click.Context, item: str, record_ids: tuple[str, ...]) -> None:
+    """Move source records (their record ids, as `show` lists them) out of ITEM into a new item.
+
+    Remembered: ingest and sync never join the two again, and later versions of the records join the new item.
+    """
+    from ..library.curation import CurationError, split as split_records
+
+    with open_store(ctx) as store:
+        try:
+            done, after = split_records(store, ctx.obj, item, list(record_ids), _actor())
+        except CurationError as error:
+            fail(str(error))
+    click.echo(f"split {len(done.records)} records of item {done.item_id} off into item {done.other_id} "
+               f"(decision {done.decision_id})")
+    echo_after_ingest(after)
+
+
+@click.command("merge")
+@click.argument("keep")
+@click.argument("other")
+@click.pass_context
+@store_errors
+def merge_command(ctx: click.Context, keep: str, other: str) -> None:
+    """Join item OTHER into item KEEP: its records, identifiers, library entries, votes and submissions move.
+
+    Remembered: the two stay one item whatever is ingested later.
+    """
+    from ..library.curation import CurationError, merge as merge_records
+
+    with open_store(ctx) as store:
+        try:
+            done, after = merge_records(store, ctx.obj, keep, other, _actor())
+        except CurationError as error:
+            fail(str(error))
+    click.echo(f"merged item {done.other_id} into item {done.item_id} (decision {done.decision_id})")
+    echo_after_ingest(after)
 
 
 @click.command()

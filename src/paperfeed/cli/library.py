@@ -26,9 +26,10 @@ def _password(password_stdin: bool, confirm: bool) -> str:
 @users.command("add")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--admin", is_flag=True, help="An admin: may split and merge items from the web app and the API.")
 @click.pass_context
 @store_errors
-def users_add(ctx: click.Context, email: str, password_stdin: bool) -> None:
+def users_add(ctx: click.Context, email: str, password_stdin: bool, admin: bool) -> None:
     """Create an account (the password is hashed with Argon2id)."""
     from ..library import AccountError, Accounts
 
@@ -38,7 +39,27 @@ def users_add(ctx: click.Context, email: str, password_stdin: bool) -> None:
             user_id = Accounts(store).create(email, password)
         except AccountError as error:
             fail(str(error))
-    click.echo(f"user {user_id}: {email.strip()}")
+        if admin:
+            store.set_user_role(user_id, "admin")
+    click.echo(f"user {user_id}: {email.strip()}" + (" (admin)" if admin else ""))
+
+
+@users.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["user", "admin"]))
+@click.pass_context
+@store_errors
+def users_role(ctx: click.Context, email: str, role: str) -> None:
+    """Make an account an admin (may split and merge items) or a plain user."""
+    from ..library import AccountError, Accounts
+
+    with open_store(ctx) as store:
+        try:
+            user = Accounts(store).user(email)
+        except AccountError as error:
+            fail(str(error))
+        store.set_user_role(user.id, role)
+    click.echo(f"user {user.id}: {user.email} is now {'an admin' if role == 'admin' else 'a user'}")
 
 
 @users.command("login")

@@ -2,8 +2,9 @@
 
 from .accounts import (AccountError, Accounts, check_email, hash_password, verify_password)
 from .community import CommunityError, submit_paper, vote
+from .curation import CurationError
 from .shelf import ImportReport, LibraryError, import_bibtex, mark_not_relevant, remove_item, save_item
 
-__all__ = ["AccountError", "Accounts", "CommunityError", "ImportReport", "LibraryError", "check_email",
+__all__ = ["AccountError", "Accounts", "CommunityError", "CurationError", "ImportReport", "LibraryError", "check_email",
            "hash_password", "import_bibtex", "mark_not_relevant", "remove_item", "save_item", "submit_paper",
            "verify_password", "vote"]

@@ -8,21 +8,25 @@ importing only the ones before it:
   fingerprint, and the blocking keys of its title (``block_keys``);
 - ``matching``: the matcher's view of an item (``ItemSummary``, ``summarize``) and the
   decision whether a record is the same work as a candidate (``match_score``, ``best_match``);
-- ``fields``: what a merged item says (``record_data``, ``resolve_item`` -> ``ItemFields``).
+- ``fields``: what a merged item says (``record_data``, ``resolve_item`` -> ``ItemFields``; its versions and
+  published venue);
+- ``identity``: the invariants every placement keeps (two different arXiv ids or DOIs are never one item).
 
 Identity, in order: a shared identifier; otherwise a matching title among the items that
 share a blocking key, not contradicted by authors or year (see ``matching``).
 Callers import from this package, not from the submodules.
 """
 
-from .fields import FORMAT_RANK, ItemFields, record_data, resolve_item
+from .fields import FORMAT_RANK, ItemFields, published_venue, record_data, record_venue, resolve_item, version_of
+from .identity import IdentitySets, clash, describe_clash, identity_sets, pin_key, stored_identifiers, union
 from .keys import BLOCK_WORDS, block_keys, fingerprint, identifiers, significant_words, surnames
 from .matching import (TITLE_MATCH, TITLE_MATCH_AUTHORS, TITLE_MATCH_CONTAINED, TITLE_MATCH_CONTAINED_WORDS,
-                       TITLE_MATCH_MARGIN, TITLE_MATCH_UNCONFIRMED, ItemSummary, _shared_authors, best_match,
-                       match_score, summarize, title_similarity)
+                       TITLE_MATCH_MARGIN, TITLE_MATCH_UNCONFIRMED, ItemSummary, Match, _shared_authors, best_match,
+                       match_score, scored_match, summarize, title_similarity)
 
-__all__ = ["BLOCK_WORDS", "FORMAT_RANK", "ItemFields", "ItemSummary", "TITLE_MATCH", "TITLE_MATCH_AUTHORS",
+__all__ = ["BLOCK_WORDS", "FORMAT_RANK", "IdentitySets", "ItemFields", "ItemSummary", "Match", "TITLE_MATCH", "TITLE_MATCH_AUTHORS",
            "TITLE_MATCH_CONTAINED", "TITLE_MATCH_CONTAINED_WORDS", "TITLE_MATCH_MARGIN", "TITLE_MATCH_UNCONFIRMED",
-           "best_match", "block_keys", "fingerprint", "identifiers", "match_score", "record_data", "resolve_item",
-           "significant_words", "summarize", "surnames", "title_similarity"]
+           "best_match", "block_keys", "clash", "describe_clash", "identity_sets", "pin_key", "published_venue",
+           "record_venue", "stored_identifiers", "union", "version_of", "fingerprint", "identifiers", "match_score", "record_data", "resolve_item",
+           "scored_match", "significant_words", "summarize", "surnames", "title_similarity"]
 # ``_shared_authors`` is re-exported (outside __all__) for tests/test_merge.py, which checks it directly.

@@ -125,3 +125,35 @@ def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -
         upvotes=sum(upvotes_by_label.values()),
         withdrawn=all(data.get("deleted") for data in records),
     )
+
+
+def record_venue(data: dict[str, Any]) -> str | None:
+    """Where a source record says the work was published (a BibTeX journal or booktitle, a CSV venue column,
+    an arXiv journal reference), or None."""
+    extra = data.get("extra") or {}
+    for name in ("venue", "journal_ref"):
+        value = extra.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def version_of(data: dict[str, Any]) -> dict[str, Any]:
+    """Which version of the work a source record is: ``published`` (it names a DOI other than arXiv's own, or
+    a venue), ``preprint`` (an arXiv id and nothing published), else ``record``; with its ids, venue and year."""
+    doi_value, venue = data.get("doi"), record_venue(data)
+    published = bool(venue or (doi_value and not doi_value.startswith("10.48550/arxiv.")))
+    kind = "published" if published else "preprint" if data.get("arxiv_id") else "record"
+    return {"version": kind, "arxiv_id": data.get("arxiv_id"), "doi": doi_value, "venue": venue,
+            "year": data.get("year")}
+
+
+def published_venue(records: list[dict[str, Any]]) -> str | None:
+    """The venue an item shows: that of its most authoritative published source record (``FORMAT_RANK``,
+    then the one seen first) that names one; None for a work known only as a preprint."""
+    named = [data for data in records if not data.get("deleted") and record_venue(data)]
+    if not named:
+        return None
+    # Records that carry a DOI as well are the published version itself, not a reference to it.
+    named.sort(key=lambda data: (not data.get("doi"), FORMAT_RANK.get(data["format"], 5)))
+    return record_venue(named[0])

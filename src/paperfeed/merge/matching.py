@@ -259,8 +259,34 @@ def best_match(record: ItemSummary, origin: str, candidates: Iterable[ItemSummar
 
     None also when the runner-up scores within ``TITLE_MATCH_MARGIN`` of the best: two items
     that look equally like the record ("Editorial", the same author, the same year) leave it
-    unattributed rather than merged into one of them by chance.
+    unattributed rather than merged into one of them by chance. ``scored_match`` says the same
+    with the score and the evidence.
     """
+    found = scored_match(record, origin, candidates)
+    return found.candidate if found is not None else None
+
+
+@dataclass(slots=True, frozen=True)
+class Match:
+    """``best_match``'s decision with what it rests on (kept as the record's merge reason)."""
+
+    candidate: ItemSummary
+    score: float
+    runner_up: float
+    """The next candidate's score (0 when none scored)."""
+
+    def evidence(self, record: ItemSummary) -> dict:
+        """What the score was made of, for a person reading why two records are one item."""
+        other = self.candidate
+        return {"score": round(self.score, 2), "runner_up": round(self.runner_up, 2),
+                "title_similarity": round(title_similarity(record.title_norm, other.title_norm), 2),
+                "title": other.title, "years": [record.year, other.year],
+                "shared_authors": _shared_authors(record, other) if record.people and other.people else 0,
+                "authors": [len(record.people), len(other.people)]}
+
+
+def scored_match(record: ItemSummary, origin: str, candidates: Iterable[ItemSummary]) -> Match | None:
+    """``best_match`` with its score and the runner-up's (the same decisions)."""
     best, best_score, runner_up = None, 0.0, 0.0
     for candidate in candidates:
         score = match_score(record, origin, candidate)
@@ -268,7 +294,6 @@ def best_match(record: ItemSummary, origin: str, candidates: Iterable[ItemSummar
             best, best_score, runner_up = candidate, score, best_score
         elif score > runner_up:
             runner_up = score
-    if best is not None and runner_up and best_score - runner_up < TITLE_MATCH_MARGIN:
+    if best is None or (runner_up and best_score - runner_up < TITLE_MATCH_MARGIN):
         return None
-    return best
-
+    return Match(best, best_score, runner_up)

@@ -26,6 +26,8 @@ class UserRow:
     email: str
     password_hash: str
     created_at: str
+    role: str = "user"
+    """``user`` or ``admin`` (may split and merge items)."""
 
 
 @dataclass(slots=True)
@@ -65,14 +67,18 @@ class AccountStorage:
 
     def user_by_email(self, email: str) -> UserRow | None:
         """The account of ``email`` (case-insensitive), or None."""
-        row = self.db.row("SELECT id, email, password_hash, created_at FROM users "
+        row = self.db.row("SELECT id, email, password_hash, created_at, role FROM users "
                           f"WHERE {self.db.dialect.nocase_equals('email', 1)}", (email,))
         return UserRow(*row) if row else None
 
     def user_by_id(self, user_id: int) -> UserRow | None:
         """The account ``user_id``, or None."""
-        row = self.db.row("SELECT id, email, password_hash, created_at FROM users WHERE id = $1", (user_id,))
+        row = self.db.row("SELECT id, email, password_hash, created_at, role FROM users WHERE id = $1", (user_id,))
         return UserRow(*row) if row else None
+
+    def set_user_role(self, user_id: int, role: str) -> None:
+        """Make an account a ``user`` or an ``admin``."""
+        self.db.run("UPDATE users SET role = $1 WHERE id = $2", (role, user_id))
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace a password hash (a rehash after parameters changed)."""

@@ -13,12 +13,37 @@ from typing import Any, Iterator
 
 import orjson
 
-from ..merge import ItemFields, ItemSummary, summarize
+from ..merge import ItemFields, ItemSummary, published_venue, summarize, version_of
 from ..normalize import arxiv_id, author_key, doi, utc_now
 from .sql import Database
 
 IDS_CACHED = 20000
 """Author (and topic) name -> id entries kept between batches; past it the oldest half goes (a miss re-reads)."""
+
+
+ITEM_TABLES = {
+    "source_records": "moved (reasons wrapped)",
+    "identifiers": "moved",
+    "block_keys": "joined",
+    "daily_dates": "moved",
+    "item_topics": "source topics resolved again; others joined",
+    "item_authors": "resolved again from the joined records",
+    "item_categories": "resolved again from the joined records",
+    "library": "joined (saved wins, the earlier date stays)",
+    "library_tags": "joined",
+    "votes": "joined",
+    "submissions": "joined (the first submitter of a day stays)",
+    "record_pins": "moved",
+    "items_apart": "moved (a pair that becomes one item goes)",
+    "item_tag_state": "dropped: the tagger tags the changed item again",
+    "predicted_categories": "dropped: the tagger predicts again",
+    "item_vectors": "dropped: the indexer embeds the changed item again",
+    "item_fulltext": "dropped: the indexer indexes the changed item again",
+    "search_changes": "the change log: the triggers log both items",
+    "merge_decisions": "history: kept with the ids as they were",
+}
+"""Every table with an item id, and what ``IngestSession.absorb`` does with the rows of an item joined into
+another (``tests/test_merge_identity.py`` checks this list against the database's catalog)."""
 
 
 def slugify(name: str) -> str:
@@ -52,6 +77,8 @@ class SourceRecordRow:
     deleted: bool
     raw: str
     data: dict[str, Any]
+    reason: dict[str, Any] | None = None
+    """Why the record is in its item (see ``ingest``); stored as JSON."""
 
 
 @dataclass(slots=True)
@@ -64,6 +91,9 @@ class BatchWrite:
     block_keys: list[tuple[int, int]] = field(default_factory=list)
     items: dict[int, ItemFields] = field(default_factory=dict)
     """Resolved fields of every item the batch created or touched."""
+    absorbed: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
+    """(kept item, stored item joined into it, note): a bridge; ``IngestSession.absorb`` moves everything of the
+    second item to the first before the batch's records are written. The note wraps the moved records' reasons."""
 
 
 class IngestSession:
@@ -150,6 +180,127 @@ class IngestSession:
         """Reserve ``count`` new item ids."""
         return self.store._allocate_item_ids(count)
 
+    # -- identity: what placements check, and what a bridge, a split or a merge changes ------------------
+
+    def identifier_rows(self, item_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+        """The (scheme, value) identifiers each of ``item_ids`` holds."""
+        d = self.db.dialect
+        found: dict[int, list[tuple[str, str]]] = {}
+        for item_id, scheme, value in self.db.rows(
+                f"SELECT item_id, scheme, value FROM identifiers WHERE item_id {d.in_array(1)}",
+                (d.array(item_ids),)):
+            found.setdefault(item_id, []).append((scheme, value))
+        return found
+
+    def has_pins(self) -> bool:
+        """Whether a person ever moved a record (then each batch looks its records' pins up)."""
+        return self.db.row("SELECT 1 FROM record_pins LIMIT 1") is not None
+
+    def pinned_items(self, keys: list[str]) -> dict[str, tuple[int, int]]:
+        """Map those of ``keys`` (``merge.pin_key``) a person's decision placed to (item id, decision id)."""
+        d = self.db.dialect
+        return {key: (item_id, decision) for key, item_id, decision in self.db.rows(
+            f"SELECT key, item_id, decision_id FROM record_pins WHERE key {d.in_array(1)}", (d.array(keys),))}
+
+    def apart(self, a: int, b: int) -> int | None:
+        """The decision that split ``a`` and ``b`` apart, if a person did."""
+        return self.db.value("SELECT decision_id FROM items_apart WHERE (item_id = $1 AND other_id = $2) "
+                             "OR (item_id = $2 AND other_id = $1)", (a, b))
+
+    def record_data_in_order(self, item_ids: list[int]) -> list[dict[str, Any]]:
+        """The stored data of every source record of ``item_ids``, in the order seen (one merged item's)."""
+        d = self.db.dialect
+        return [orjson.loads(data) for data in self.db.column(
+            f"SELECT data FROM source_records WHERE item_id {d.in_array(1)} ORDER BY id", (d.array(item_ids),))]
+
+    def source_rows(self, item_id: int) -> list[dict[str, Any]]:
+        """An item's source records with their row id, in the order seen: what a split chooses among."""
+        return [{"id": row[0], "fingerprint": row[1], "format": row[2], "record_id": row[3], "label": row[4],
+                 "data": orjson.loads(row[5]), "reason": orjson.loads(row[6]) if row[6] else None, "raw": row[7]}
+                for row in self.db.rows(
+                    "SELECT id, fingerprint, format, record_id, label, data, reason, raw FROM source_records "
+                    "WHERE item_id = $1 ORDER BY id", (item_id,))]
+
+    def absorb(self, keep: int, gone: int, note: dict[str, Any]) -> None:
+        """Move everything of item ``gone`` to item ``keep`` and delete ``gone`` (a bridge or a person's merge).
+
+        Each table with an item id (``ITEM_TABLES`` says how) follows: source records (their reasons wrapped in
+        ``note``, the old reason kept under ``before``), identifiers, keys, the calendar, library entries with
+        their tags, votes, submissions, non-source topics, pins and split decisions. What is derived from the
+        fields (authors, categories, source topics) is rewritten with ``keep``'s new fields by ``write``; what
+        the pipeline derives (tagger state, predicted categories, vectors, full text) goes with ``gone`` and
+        is made again for ``keep``, whose change the search log records.
+        """
+        db = self.db
+        moved = [(orjson.dumps({**note, "from": gone, "before": orjson.loads(reason) if reason else None}).decode(),
+                  record_id) for record_id, reason in db.rows(
+                      "SELECT id, reason FROM source_records WHERE item_id = $1", (gone,))]
+        db.run_many("UPDATE source_records SET reason = $1 WHERE id = $2", moved)
+        db.run("UPDATE source_records SET item_id = $1 WHERE item_id = $2", (keep, gone))
+        db.run("UPDATE identifiers SET item_id = $1 WHERE item_id = $2", (keep, gone))
+        db.run("INSERT INTO block_keys (key, item_id) SELECT key, $1 FROM block_keys WHERE item_id = $2 "
+               "ON CONFLICT DO NOTHING", (keep, gone))
+        db.run("UPDATE daily_dates SET item_id = $1 WHERE item_id = $2", (keep, gone))
+        db.run("INSERT INTO item_topics (item_id, topic_id, assigned_by, confidence) "
+               "SELECT $1, topic_id, assigned_by, confidence FROM item_topics WHERE item_id = $2 "
+               "AND assigned_by <> 'source' ON CONFLICT DO NOTHING", (keep, gone))
+        # A library entry: saved wins over not relevant, the earlier date stays; tags join.
+        db.run("UPDATE library SET state = 'saved' WHERE item_id = $1 AND state = 'not_relevant' AND user_id IN "
+               "(SELECT user_id FROM library WHERE item_id = $2 AND state = 'saved')", (keep, gone))
+        db.run("UPDATE library SET added_at = (SELECT g.added_at FROM library g WHERE g.item_id = $2 "
+               "AND g.user_id = library.user_id) WHERE item_id = $1 AND EXISTS (SELECT 1 FROM library g "
+               "WHERE g.item_id = $2 AND g.user_id = library.user_id AND g.added_at < library.added_at)", (keep, gone))
+        db.run("INSERT INTO library (user_id, item_id, state, added_at) SELECT user_id, $1, state, added_at "
+               "FROM library WHERE item_id = $2 ON CONFLICT DO NOTHING", (keep, gone))
+        db.run("INSERT INTO library_tags (user_id, tag, item_id) SELECT user_id, tag, $1 FROM library_tags "
+               "WHERE item_id = $2 ON CONFLICT DO NOTHING", (keep, gone))
+        db.run("INSERT INTO votes (item_id, user_id, voted_at) SELECT $1, user_id, voted_at FROM votes "
+               "WHERE item_id = $2 ON CONFLICT DO NOTHING", (keep, gone))
+        db.run("INSERT INTO submissions (item_id, day, user_id, submitted_at) SELECT $1, day, user_id, submitted_at "
+               "FROM submissions WHERE item_id = $2 ON CONFLICT DO NOTHING", (keep, gone))
+        db.run("UPDATE record_pins SET item_id = $1 WHERE item_id = $2", (keep, gone))
+        pairs = db.rows("SELECT item_id, other_id, decision_id FROM items_apart WHERE item_id = $1 OR other_id = $1",
+                        (gone,))
+        db.run_many("INSERT INTO items_apart (item_id, other_id, decision_id) VALUES ($1, $2, $3) "
+                    "ON CONFLICT DO NOTHING",
+                    [(keep if a == gone else a, keep if b == gone else b, decision) for a, b, decision in pairs
+                     if (keep if a == gone else a) != (keep if b == gone else b)])
+        db.run("DELETE FROM items WHERE id = $1", (gone,))  # the rest of gone's rows go by ON DELETE CASCADE
+
+    def move_records(self, row_ids: list[int], item_id: int, reasons: list[dict[str, Any]]) -> None:
+        """Move source records (by row id) to ``item_id`` with their Daily Papers dates; set their reasons."""
+        self.db.run_many("UPDATE source_records SET item_id = $1, reason = $2 WHERE id = $3",
+                         [(item_id, orjson.dumps(reason).decode(), row_id) for row_id, reason in zip(row_ids, reasons)])
+        d = self.db.dialect
+        self.db.run(f"UPDATE daily_dates SET item_id = $1 WHERE record_id {d.in_array(2)}", (item_id, d.array(row_ids)))
+
+    def set_identifiers(self, item_id: int, identifiers: list[tuple[str, str]]) -> None:
+        """Give ``identifiers`` to ``item_id`` (taking them from whichever item held them)."""
+        self.db.run_many("INSERT INTO identifiers (scheme, value, item_id) VALUES ($1, $2, $3) "
+                         "ON CONFLICT (scheme, value) DO UPDATE SET item_id = EXCLUDED.item_id",
+                         [(scheme, value, item_id) for scheme, value in identifiers])
+
+    def set_block_keys(self, item_id: int, keys: list[int]) -> None:
+        """Replace an item's blocking keys."""
+        self.db.run("DELETE FROM block_keys WHERE item_id = $1", (item_id,))
+        self.db.run_many("INSERT INTO block_keys (key, item_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                         [(key, item_id) for key in set(keys)])
+
+    def record_decision(self, kind: str, item_id: int, other_id: int, records: list[str], actor: str) -> int:
+        """Remember a person's split or merge; return its id."""
+        return self.db.value("INSERT INTO merge_decisions (kind, item_id, other_id, records, actor, made_at) "
+                             "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                             (kind, item_id, other_id, orjson.dumps(records).decode(), _text(actor), utc_now()))
+
+    def keep_apart(self, item_id: int, other_id: int, decision_id: int, pins: list[str]) -> None:
+        """After a split: ingest never joins the two items again, and later versions of the records named by
+        ``pins`` (``merge.pin_key``) join ``other_id``."""
+        self.db.run("INSERT INTO items_apart (item_id, other_id, decision_id) VALUES ($1, $2, $3) "
+                    "ON CONFLICT DO NOTHING", (item_id, other_id, decision_id))
+        self.db.run_many("INSERT INTO record_pins (key, item_id, decision_id) VALUES ($1, $2, $3) "
+                         "ON CONFLICT (key) DO UPDATE SET item_id = EXCLUDED.item_id, decision_id = EXCLUDED.decision_id",
+                         [(key, other_id, decision_id) for key in pins])
+
     def write(self, batch: BatchWrite) -> None:
         """Store a batch: new items, source records, identifiers, keys, and the touched items' fields."""
         db, d, now = self.db, self.db.dialect, utc_now()
@@ -162,6 +313,8 @@ class IngestSession:
             "INSERT INTO items (kind, title, abstract, arxiv_id, doi, url, published, year, upvotes, withdrawn, "
             "updated_at, id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11)",
             [row for row in rows if row[-1] in new_ids])
+        for keep, gone, note in batch.absorbed:
+            self.absorb(keep, gone, note)
         db.run_many(
             "UPDATE items SET kind = $1, title = $2, abstract = $3, arxiv_id = $4, doi = $5, url = $6, published = $7, "
             "year = $8, upvotes = $9, withdrawn = $10, updated_at = $11 WHERE id = $12",
@@ -169,9 +322,10 @@ class IngestSession:
         # A fingerprint stored twice is a bug or a writer outside the lock: the constraint fails the file.
         db.run_many(
             "INSERT INTO source_records (item_id, fingerprint, format, record_id, origin, label, seen_at, deleted, "
-            "raw, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "raw, data, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             [(r.item_id, r.fingerprint, r.format, _text(r.record_id), _text(r.origin), _text(r.label), r.seen_at,
-              bool(r.deleted), _text(r.raw), _text(orjson.dumps(r.data).decode())) for r in batch.source_records])
+              bool(r.deleted), _text(r.raw), _text(orjson.dumps(r.data).decode()),
+              _text(orjson.dumps(r.reason).decode()) if r.reason is not None else None) for r in batch.source_records])
         db.run_many("INSERT INTO identifiers (scheme, value, item_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                     batch.identifiers)
         db.run_many("INSERT INTO block_keys (key, item_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", batch.block_keys)
@@ -341,15 +495,29 @@ class ItemStorage:
                 f"ORDER BY it.item_id, t.name{d.bytewise}, it.assigned_by{d.bytewise}", (wanted,)):
             items[item_id]["topics"].append({"name": name, "confidence": confidence, "assigned_by": assigned_by})
         raw_column = ", raw" if with_raw else ""
+        datas: dict[int, list[dict[str, Any]]] = {}
         for row in db.rows(
-                f"SELECT item_id, format, label, record_id, origin, seen_at, deleted{raw_column} FROM source_records "
-                f"WHERE item_id {d.in_array(1)} ORDER BY item_id, id", (wanted,)):
+                f"SELECT item_id, format, label, record_id, origin, seen_at, deleted, reason, data{raw_column} "
+                f"FROM source_records WHERE item_id {d.in_array(1)} ORDER BY item_id, id", (wanted,)):
+            data = orjson.loads(row[8])
             source = {"format": row[1], "label": row[2], "record_id": row[3], "origin": row[4],
-                      "seen_at": row[5], "deleted": bool(row[6])}
+                      "seen_at": row[5], "deleted": bool(row[6]), **version_of(data),
+                      "reason": orjson.loads(row[7]) if row[7] else None}
             if with_raw:
-                source["raw"] = row[7]
+                source["raw"] = row[9]
             items[row[0]]["sources"].append(source)
+            datas.setdefault(row[0], []).append(data)
+        for item_id, item in items.items():
+            item["venue"] = published_venue(datas.get(item_id, []))
         return [items[item_id] for item_id in ids if item_id in items]
+
+    def merge_decisions(self, item_ids: list[int]) -> list[dict[str, Any]]:
+        """The split and merge decisions that name any of ``item_ids``, oldest first."""
+        d = self.db.dialect
+        return [{"id": row[0], "kind": row[1], "item_id": row[2], "other_id": row[3], "records": orjson.loads(row[4]),
+                 "actor": row[5], "made_at": row[6]} for row in self.db.rows(
+            "SELECT id, kind, item_id, other_id, records, actor, made_at FROM merge_decisions "
+            f"WHERE item_id {d.in_array(1)} OR other_id {d.in_array(1)} ORDER BY id", (d.array(item_ids),))]
 
     def item_extras(self, item_id: int) -> list[dict[str, Any]]:
         """The ``extra`` fields (github_repo, venue, upvotes, …) of an item's source records, in the order seen."""

@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
+from ..library.curation import describe_reason
 from ..normalize import xml_text
 from ..storage import TopicRow
 from .context import Context
@@ -128,6 +129,9 @@ def item_page(context: Context, item_id: int, similar: int = 8) -> dict[str, Any
     item["topics"] = [{"name": name, "slug": slugs.get(name), "assigned_by": by, "confidence": round(confidence, 4)}
                       for name, by, confidence in store.item_topic_confidences([item_id]).get(item_id, [])]
     item["links"] = item_links(item, store.item_extras(item_id))
+    for source in item["sources"]:
+        source["why"] = describe_reason(source["reason"])
+    item["decisions"] = store.merge_decisions([item_id])
     item["bibtex"] = bibtex(item)
     item["similar"] = similar_items(context, item_id, similar) if similar else []
     return item

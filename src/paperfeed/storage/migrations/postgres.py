@@ -394,6 +394,51 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
     RATE_LIMITS,
     LOGIN_FAILURES,
+    (
+        "0008_merge_reasons_and_decisions",
+        """
+        -- Why each source record is in its item (JSON, see ingest.py): the identifier it shares, a bridge,
+        -- a title match with its score and evidence, or a person's decision. NULL for records stored before.
+        ALTER TABLE source_records ADD COLUMN reason TEXT;
+
+        -- A person's split and merge decisions, kept as history (the ids as they were then).
+        -- split: records (a JSON list of record ids) left item_id for the new item other_id;
+        -- merge: other_id was joined into item_id (and is gone).
+        CREATE TABLE merge_decisions (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('split', 'merge')),
+            item_id BIGINT NOT NULL,
+            other_id BIGINT NOT NULL,
+            records TEXT NOT NULL DEFAULT '[]',
+            actor TEXT NOT NULL,
+            made_at TEXT NOT NULL
+        );
+
+        -- Items a person split apart: ingest never joins them again (a record bridging them is a conflict).
+        CREATE TABLE items_apart (
+            item_id BIGINT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            other_id BIGINT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            decision_id BIGINT NOT NULL REFERENCES merge_decisions (id) ON DELETE CASCADE,
+            PRIMARY KEY (item_id, other_id)
+        );
+        CREATE INDEX items_apart_other ON items_apart (other_id);
+
+        -- Source records a person moved (merge.pin_key): a later version of the record joins the same item.
+        CREATE TABLE record_pins (
+            key TEXT PRIMARY KEY,
+            item_id BIGINT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            decision_id BIGINT NOT NULL REFERENCES merge_decisions (id) ON DELETE CASCADE
+        );
+        CREATE INDEX record_pins_item ON record_pins (item_id);
+        """,
+    ),
+    (
+        "0009_user_roles",
+        """
+        -- 'admin' may split and merge items from the web app and the API.
+        ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'));
+        """,
+    ),
 ]
 """Every migration, in the order applied."""
 

@@ -6,7 +6,7 @@ from datetime import date as Date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 from .. import queries
 from ..queries import MAX_ID
@@ -28,6 +28,15 @@ class Source(BaseModel):
     origin: str
     seen_at: str
     deleted: bool
+    version: Literal["published", "preprint", "record"] = Field(
+        description="published: the record names a DOI (not arXiv's own) or a venue; preprint: an arXiv id only")
+    arxiv_id: str | None
+    doi: str | None
+    venue: str | None
+    year: int | None
+    reason: dict[str, Any] | None = Field(description="Why the record is in this item (null: stored before "
+                                                      "reasons were kept)")
+    why: str = Field(description="The reason in words")
 
 
 class TopicRef(BaseModel):
@@ -76,7 +85,9 @@ class Item(BaseModel):
     withdrawn: bool
     categories: list[str]
     topics: list[TopicRef]
+    venue: str | None = Field(description="Where the work was published (its published version's venue)")
     sources: list[Source]
+    decisions: list[dict[str, Any]] = Field(description="A person's split and merge decisions about the item")
     links: list[Link]
     bibtex: str
     similar: list[Hit]

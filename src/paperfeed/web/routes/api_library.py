@@ -7,7 +7,7 @@ matching its CSRF cookie. No API key scheme: a script signs in through ``/login`
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Request
 from fastapi.responses import Response
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...library import CommunityError, LibraryError, mark_not_relevant, remove_item, save_item
 from ...library.community import vote
+from ...library.curation import CurationError, merge as merge_items, split as split_records
 from ...storage import UserRow
 from .. import queries
 from ..pagecache import shared_pages_changed
@@ -37,6 +38,7 @@ WRITE = {"security": [{"session": [], "csrfCookie": [], "csrfToken": []}]}
 class Me(BaseModel):
     id: int
     email: str
+    role: str = Field(description="user, or admin (may split and merge items)")
     csrf_token: str = Field(description="Send it as the X-CSRF-Token header with every POST.")
 
 
@@ -72,7 +74,7 @@ def _mine(context, user: UserRow, item_id: int) -> Response:
 def me(request: Request, context: Ctx):
     """The signed-in user, and the CSRF token their POSTs must carry."""
     user = _user(request, context)
-    return json_response({"id": user.id, "email": user.email,
+    return json_response({"id": user.id, "email": user.email, "role": user.role,
                           "csrf_token": request.scope.get("state", {}).get("csrf_token", "")})
 
 
@@ -147,3 +149,61 @@ def upvote(request: Request, item_id: ItemId, context: Ctx, body: Annotated[Vote
             shared_pages_changed(request)
 
     return _change(request, context, item_id, act)
+
+
+ADMIN = {**CHANGE, 403: {"model": Error, "description": "Signed in, but not an admin (or the CSRF token was refused)."}}
+
+
+class SplitRequest(BaseModel):
+    records: list[Annotated[str, Field(max_length=1000)]] = Field(
+        min_length=1, max_length=1000, description="Record ids of the item's sources (as in its sources[].record_id)")
+
+
+class MergeRequest(BaseModel):
+    other: str = Field(max_length=1000, description="The item to join into this one (id, arXiv id or DOI); it goes")
+
+
+class Decision(BaseModel):
+    decision_id: int
+    kind: Literal["split", "merge"]
+    item_id: int
+    other_id: int
+    records: list[str]
+
+
+def admin_of(request: Request, context) -> UserRow:
+    """The signed-in admin; 401 when nobody is signed in, 403 for a user who is not an admin."""
+    user = _user(request, context)
+    if user.role != "admin":
+        raise HTTPException(403, "Only an admin may split or merge items (`paperfeed users role EMAIL admin`).")
+    return user
+
+
+def _curate(act) -> dict[str, Any]:
+    try:
+        done, _ = act()
+    except CurationError as error:
+        raise ValueError(str(error)) from None  # a 400 naming the record or item refused
+    return {"decision_id": done.decision_id, "kind": done.kind, "item_id": done.item_id, "other_id": done.other_id,
+            "records": done.records}
+
+
+@router.post("/items/{item_id}/split", response_model=Decision, responses=ADMIN, summary="Split records off an item",
+             openapi_extra=WRITE)
+def split(request: Request, item_id: ItemId, context: Ctx, body: Annotated[SplitRequest, Body()]):
+    """Move the named source records into a new item (admins). Remembered: ingest never joins them again."""
+    user = admin_of(request, context)
+    item_id = queries.resolve_item(context, str(item_id))
+    return json_response(_curate(lambda: split_records(context.store, context.settings, str(item_id), body.records,
+                                                       f"web:{user.email}")))
+
+
+@router.post("/items/{item_id}/merge", response_model=Decision, responses=ADMIN, summary="Merge another item in",
+             openapi_extra=WRITE)
+def merge(request: Request, item_id: ItemId, context: Ctx, body: Annotated[MergeRequest, Body()]):
+    """Join item ``other`` into this one (admins): its records, identifiers, library entries and votes move."""
+    user = admin_of(request, context)
+    item_id = queries.resolve_item(context, str(item_id))
+    other = queries.resolve_item(context, body.other)
+    return json_response(_curate(lambda: merge_items(context.store, context.settings, str(item_id), str(other),
+                                                     f"web:{user.email}")))

@@ -14,6 +14,7 @@ from ...digest.links import PAGES
 from ...digest.send import subscribe as send_confirmation
 from ...library import AccountError, CommunityError, LibraryError, check_email, mark_not_relevant, remove_item, save_item
 from ...library.community import vote
+from ...library.curation import CurationError, merge as merge_items, split as split_records
 from .. import queries
 from ..pagecache import shared_pages_changed
 from ..rendering import render
@@ -147,3 +148,37 @@ def _page(action: str):
     if found is None:
         raise HTTPException(404)
     return found
+
+
+def _admin(request: Request, context, item_id: int):
+    user = load_user(request, context)
+    if user is not None and user.role != "admin":
+        raise HTTPException(403, "Only an admin may split or merge items.")
+    return user
+
+
+@router.post("/items/{item_id}/split")
+def split(request: Request, item_id: int, context: Ctx,
+          records: Annotated[list[str], Form()] = []):
+    """Split the ticked source records off into a new item (admins); go to the new item."""
+    user = _admin(request, context, item_id)
+    if user is None:
+        return _sign_in(f"/items/{item_id}")
+    try:
+        done, _ = split_records(context.store, context.settings, str(item_id), list(records), f"web:{user.email}")
+    except CurationError as error:
+        raise ValueError(str(error)) from None
+    return _back(done.other_id)
+
+
+@router.post("/items/{item_id}/merge")
+def merge(request: Request, item_id: int, context: Ctx, other: FormText = ""):
+    """Join another item (id, arXiv id or DOI) into this one (admins)."""
+    user = _admin(request, context, item_id)
+    if user is None:
+        return _sign_in(f"/items/{item_id}")
+    try:
+        done, _ = merge_items(context.store, context.settings, str(item_id), other.strip(), f"web:{user.email}")
+    except CurationError as error:
+        raise ValueError(str(error)) from None
+    return _back(done.item_id)

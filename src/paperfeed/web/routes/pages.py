@@ -53,8 +53,9 @@ def item(request: Request, reference: str, context: Ctx):
     item_id = queries.resolve_item(context, reference)
     if reference != str(item_id):  # one address per item: /items/2401.01234 moves to /items/<id>
         return RedirectResponse(f"/items/{item_id}", status_code=301)
+    user = load_user(request, context)
     return render(request, "item.html", item=queries.item_page(context, item_id),
-                  mine=queries.my_item(context, load_user(request, context), item_id))
+                  mine=queries.my_item(context, user, item_id), admin=user is not None and user.role == "admin")
 
 
 @router.get("/topics")
