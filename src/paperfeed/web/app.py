@@ -189,6 +189,11 @@ def _openapi(app: FastAPI) -> None:
                                             "content": _HTML}
                     responses["503"] = {"description": "The store is busy or unavailable (an HTML page).",
                                         "content": _HTML}
+                if api and operation.get("requestBody"):
+                    # BodyLimitMiddleware answers a body over web_max_body_bytes before anything reads it.
+                    responses["413"] = {"description": "The body is larger than the server takes "
+                                                       "(setting web_max_body_bytes).",
+                                        "content": {"application/json": {"schema": _ERROR}}}
                 if method not in ("get", "head", "options"):
                     # SecurityMiddleware refuses an unsafe request without the CSRF cookie and token, before routing.
                     responses["403"] = {"description": "Refused: no CSRF cookie, or no matching X-CSRF-Token.",
