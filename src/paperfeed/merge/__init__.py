@@ -16,13 +16,15 @@ Callers import from this package, not from the submodules.
 """
 
 from .fields import FORMAT_RANK, ItemFields, record_data, resolve_item
-from .keys import BLOCK_WORDS, block_keys, fingerprint, identifiers, significant_words, surnames
+from .keys import (BLOCK_WORDS, WINDOW_WORDS, block_keys, fingerprint, identifiers, repair_mojibake, significant_words,
+                   surnames)
 from .matching import (TITLE_MATCH, TITLE_MATCH_AUTHORS, TITLE_MATCH_CONTAINED, TITLE_MATCH_CONTAINED_WORDS,
                        TITLE_MATCH_MARGIN, TITLE_MATCH_UNCONFIRMED, ItemSummary, _shared_authors, best_match,
                        match_score, summarize, title_similarity)
 
 __all__ = ["BLOCK_WORDS", "FORMAT_RANK", "ItemFields", "ItemSummary", "TITLE_MATCH", "TITLE_MATCH_AUTHORS",
            "TITLE_MATCH_CONTAINED", "TITLE_MATCH_CONTAINED_WORDS", "TITLE_MATCH_MARGIN", "TITLE_MATCH_UNCONFIRMED",
-           "best_match", "block_keys", "fingerprint", "identifiers", "match_score", "record_data", "resolve_item",
+           "WINDOW_WORDS", "best_match", "block_keys", "fingerprint", "identifiers", "match_score", "record_data",
+           "repair_mojibake", "resolve_item",
            "significant_words", "summarize", "surnames", "title_similarity"]
 # ``_shared_authors`` is re-exported (outside __all__) for tests/test_merge.py, which checks it directly.

@@ -40,8 +40,6 @@ GARBLED_MIN_WORDS = 4
 """Significant title words a garbled match needs in common (a shorter title must match whole, and be 3 or more)."""
 GARBLED_COVER = 0.6
 """Share of the shorter title's significant words a garbled match needs (a title cut short keeps its start)."""
-GARBLED_STRETCH = 0.8
-"""Share of the words in the stretch where two titles agree that must be equal (one word changed in five)."""
 GARBLED_BOTH_PREFIXED = 0
 """Words allowed before the matching stretch on both sides (one side's title must start there)."""
 GARBLED_YEAR_GAP = 2
@@ -293,13 +291,26 @@ def _aligned_words(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[int, slice, 
             slice(first.b, last.b + last.size))
 
 
+def _numbers_from(summary: ItemSummary, start: int) -> list[int]:
+    """The numbers a title names from its ``start``-th significant word on (not in a prefix glued on:
+    "Chapter 3"), and in its bracketed remarks ("(part ii)"), sorted; years left out."""
+    found = _numbers(" ".join(summary.words[start:]))
+    if summary.title_core is not summary.title_norm:
+        remarks = _numbers(summary.title_norm)
+        for value in _numbers(summary.title_core):
+            if value in remarks:
+                remarks.remove(value)
+        found += remarks
+    return sorted(value for value in found if not _is_year(value))
+
+
 def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: bool) -> float:
     """The score of a record whose fields may be garbled or missing (scraped from the web); 0 if no match.
 
     Titles: the significant words (``keys.title_words``: no bracketed tags, nothing after an ellipsis)
     aligned in order; the stretch where they agree may have words before it on one side (a prefix
     glued on: "Chapter 3", an author's name) and after it on either (a suffix glued on, or one title
-    cut short), but inside it nearly every word must agree. ``GARBLED_MIN_WORDS`` words must match and
+    cut short), but inside it every word must agree (a changed word is for the clean path to judge). ``GARBLED_MIN_WORDS`` words must match and
     ``GARBLED_COVER`` of the shorter title. Authors, when both have them, must not conflict (initials,
     truncated lists, lost characters and mojibake are all read as compatible); years, when both have
     them, at most ``GARBLED_YEAR_GAP`` apart (preprint and proceedings). What is missing counts neither
@@ -323,15 +334,15 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     cover = matched / shorter
     if (matched < GARBLED_MIN_WORDS and matched < shorter) or cover < GARBLED_COVER:
         return 0.0
-    if matched < GARBLED_STRETCH * stretch:
-        return 0.0  # the words agree here and there, not in one stretch
+    if matched < stretch:
+        return 0.0  # a word changed inside ("bulk incremental updates"): close titles are the clean path's call
     if min(span_a.start, span_b.start) > GARBLED_BOTH_PREFIXED:
         return 0.0  # neither title starts where they agree
     if _numbers(" ".join(a[span_a])) != _numbers(" ".join(b[span_b])):
         return 0.0  # "part i" / "part ii" where they agree
-    numbers_a, numbers_b = _comparable_numbers(record.title_norm, candidate.title_norm)
+    numbers_a, numbers_b = _numbers_from(record, span_a.start), _numbers_from(candidate, span_b.start)
     if numbers_a != numbers_b and ((numbers_a and numbers_b) or same_origin):
-        return 0.0  # and in a remark left out of the words: "(part ii)"
+        return 0.0  # and from there on, or in a remark left out of the words: "(part ii)"
     year_gap = abs(record.year - candidate.year) if record.year and candidate.year else None
     if year_gap is not None and year_gap > GARBLED_YEAR_GAP:
         return 0.0
