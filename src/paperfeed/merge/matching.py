@@ -7,8 +7,12 @@ close title when the year and nearly all authors agree; or one title the start o
 subtitle or a remark added) when authors confirm it. Bracketed remarks ("(Tutorial)") may be
 left out of the comparison; numbers in the titles must agree ("Part I" is not "Part II");
 surnames tolerate lost accents, typos and double surnames. When two items fit about equally
-well, the record merges with neither. Two different arXiv ids or DOIs never merge, and an item
-never takes two different records from the same origin file.
+well, the record merges with neither. Two different arXiv ids or DOIs never merge.
+
+Records scraped from the web (garbled titles, initials, missing years and authors) that this
+clean path rejects get a second look (``_garbled_score``): the title words aligned in order,
+what is missing counted neither way. An item takes a second record of an origin it already has
+(a scraped index that lists a work twice) only on that path's stronger same-origin evidence.
 """
 
 from __future__ import annotations
@@ -208,7 +212,8 @@ def _contained_similarity(a: ItemSummary, b: ItemSummary, min_words: int) -> flo
 def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> float:
     """Score how surely ``record`` is the same work as ``candidate``: 0 if not, else higher is surer.
 
-    Vetoes: different arXiv ids or DOIs; an origin the item already has; years more than one
+    Vetoes: different arXiv ids or DOIs. A record of an origin the item already has, or one this
+    clean path rejects, is judged by ``_garbled_score`` instead. Clean-path vetoes: years more than one
     apart; authors in conflict (fewer than half of the shorter list with a namesake in the
     other, see ``_same_surname``). Titles are compared with and without bracketed remarks
     ("(Tutorial)", "(extended abstract)"), and match as
