@@ -1,3 +1,5 @@
+import html
+
 import pytest
 
 from paperfeed import merge
@@ -231,3 +233,172 @@ def test_a_record_that_fits_two_items_equally_merges_with_neither():
     record = summary("Editorial", ["Richard Snodgrass"], 2001)
     assert merge.best_match(record, "ACM.csv", [first, second]) is None
     assert merge.best_match(record, "ACM.csv", [first]) is first
+
+
+# -- records scraped from the web: garbled titles, initials, mojibake, missing fields (issue 14) -----------------
+
+CLEAN = ("Efficient Filtering of XML Documents with XPath Expressions",
+         ["Chee Yong Chan", "Pascal Felber", "Minos N. Garofalakis", "Rajeev Rastogi"], 2002)
+
+
+@pytest.mark.parametrize("title", [
+    "[PDF] Efficient filtering of XML documents with XPath expressions",       # a tag before
+    "Chapter 10 Efficient filtering of XML documents with XPath expressions",  # words before
+    "Chan: Efficient filtering of XML documents with XPath expressions",       # an author's name glued on
+    "Efficient filtering of XML documents with XPath expressions - ACM Digital Library",  # site text after
+    "Efficient filtering of XML documents with XPath expressions In: VLDB Journal",        # venue text after
+    "Efficient filtering of XML documents with XP\u2026",                       # cut short mid-word
+    "efficient filtering of xml documents &hellip;",                             # cut short, an entity
+    "Session 4: Efficient filtering of XML documents wi\u2026 - portal.acm.org",  # all at once
+])
+def test_garbled_titles_match_the_clean_one(title):
+    clean = summary(*CLEAN)
+    scraped = summary(html.unescape(title), ["CY Chan", "P Felber"], None, item_id=2)
+    assert merge.match_score(scraped, "scholar.csv", clean) > 0
+    assert set(merge.block_keys(html.unescape(title))) & set(merge.block_keys(CLEAN[0]))
+
+
+@pytest.mark.parametrize("authors", [
+    ["CY Chan", "P Felber", "MN Garofalakis", "R Rastogi"],  # initials
+    ["Chee Yong Chan", "..."],                              # a truncated list
+    [],                                                     # none
+    ["C Chan", "P Felber", "M GarofalakisÃƒÂ©"],            # mojibake (twice over)
+])
+def test_author_lists_as_scraped_are_compatible(authors):
+    clean = summary(*CLEAN)
+    scraped = summary("Efficient filtering of XML documents with XPath exp\u2026", authors, 2002, item_id=2)
+    assert merge.match_score(scraped, "scholar.csv", clean) > 0
+
+
+def test_mojibake_and_lost_accents_in_names_still_match():
+    assert merge.repair_mojibake("Bertram LudÃ¤scher") == "Bertram Ludäscher"
+    assert merge.repair_mojibake("MÃƒÂ¼ller") == "Müller"
+    assert merge.repair_mojibake("OÃ¢â?¬â?¢Neil") == "O?Neil"  # bytes lost: the run becomes one "?"
+    assert merge.repair_mojibake("José Müller") == "José Müller"
+    clean = summary("Ontology-based integration of heterogeneous XML sources", ["Marta Patiño-Martínez",
+                                                                              "Ricardo Jiménez-Peris"], 2003)
+    for names in (["M PatiÃ±o-MartÃ­nez", "R JimÃƒÂ©nez-Peris"], ["M Pati\ufffdo-Mart\ufffdnez"]):
+        scraped = summary("Chapter 4 Ontology-based integration of heterogeneous XML &hellip;", names, None, item_id=2)
+        assert merge.match_score(scraped, "scholar.csv", clean) > 0, names
+    stranger = summary("Chapter 4 Ontology-based integration of heterogeneous XML &hellip;", ["J Smith"], None, 2)
+    assert merge.match_score(stranger, "scholar.csv", clean) == 0
+
+
+def test_years_may_be_two_apart_or_missing_but_not_more():
+    clean = summary(*CLEAN)
+    garbled = "Efficient filtering of XML documents with XPath e\u2026"
+    for year in (2000, 2001, 2004, None):
+        assert merge.match_score(summary(garbled, ["CY Chan"], year, item_id=2), "s.csv", clean) > 0, year
+    for year in (1999, 2005):
+        assert merge.match_score(summary(garbled, ["CY Chan"], year, item_id=2), "s.csv", clean) == 0, year
+
+
+def test_a_garbled_title_alone_must_be_long_and_whole():
+    clean = summary(*CLEAN)
+    assert merge.match_score(summary("[PDF] efficient filtering of xml documents with xpath expressions", [], None,
+                                     item_id=2), "s.csv", clean) > 0
+    assert merge.match_score(summary("Efficient filtering of XML doc\u2026", [], None, item_id=2), "s.csv", clean) == 0
+    # Different works that share a long stretch: neither starts where they agree.
+    a = summary("Approximate query processing in wireless sensor networks", ["A Deshpande"], 2004)
+    b = summary("Adaptive query processing in wireless sensor networks", ["A Deshpande"], 2004, item_id=2)
+    assert merge.match_score(b, "s.csv", a) == 0
+
+
+def test_garbled_titles_keep_the_numbers_and_the_identifier_vetoes():
+    part_one = summary("Database tuning: principles, experiments, and troubleshooting techniques (part I)",
+                       ["Dennis Shasha", "Philippe Bonnet"], 2002)
+    part_two = summary("[PDF] Database tuning: principles, experiments, and troubleshooting techniques (part II)",
+                       ["D Shasha", "P Bonnet"], None, item_id=2)
+    assert merge.match_score(part_two, "s.csv", part_one) == 0
+    scraped = "[PDF] Attention is all you need - arxiv.org"
+    assert merge.match_score(summary(scraped, ["A Vaswani"], 2017, arxiv_id="2501.00001", item_id=2), "s",
+                             summary("Attention Is All You Need", ["Ashish Vaswani"], 2017, arxiv_id="1706.03762")) == 0
+    assert merge.match_score(summary(scraped, ["A Vaswani"], 2017, doi="10.1/b", item_id=2), "s",
+                             summary("Attention Is All You Need", ["Ashish Vaswani"], 2017, doi="10.1/a")) == 0
+
+
+def test_a_work_listed_twice_in_one_source_merges_on_stronger_evidence():
+    # An item holding another source's record: a second listing of it in a scraped index joins it,
+    # even a year apart (preprint and proceedings).
+    item = summary(*CLEAN)
+    item.origins.update({"dblp.csv", "scholar.csv"})
+    second = summary("Efficient filtering of XML documents with XPath expressions", ["CY Chan", "R Rastogi"], 2003,
+                     item_id=2)
+    assert merge.match_score(second, "scholar.csv", item) > 0
+    # ... but not on a title cut to a few words, or with no author in common.
+    assert merge.match_score(summary("Efficient filtering of X\u2026", ["CY Chan"], 2002, item_id=2),
+                             "scholar.csv", item) == 0
+    assert merge.match_score(summary(CLEAN[0], ["J Smith"], 2002, item_id=2), "scholar.csv", item) == 0
+    # Between records of one source alone: a conference paper and its journal version are two works,
+    # and so are the columns a journal prints every issue.
+    conference = summary("Approximate Query Processing Using Wavelets", ["Kaushik Chakrabarti", "Rajeev Rastogi"], 2000)
+    conference.origins.add("dblp.csv")
+    journal = summary("Approximate query processing using wavelets", ["Rajeev Rastogi", "Kaushik Chakrabarti"], 2001,
+                      item_id=2)
+    assert merge.match_score(journal, "dblp.csv", conference) == 0
+    assert merge.match_score(journal, "acm.csv", conference) > 0  # across sources the years may differ
+    notes = summary("Editor's Notes", ["Jennifer Widom"], 1996)
+    notes.origins.add("dblp.csv")
+    assert merge.match_score(summary("Editor's Notes", ["Jennifer Widom"], 1996, item_id=2), "dblp.csv", notes) == 0
+    same = summary("Approximate query processing using wavelets", ["K Chakrabarti"], 2000, item_id=2)
+    assert merge.match_score(same, "dblp.csv", conference) > 0
+
+
+def test_window_keys_are_added_to_the_older_keys():
+    # Stores written before window keys hold only the older keys: a new record's keys include them all.
+    title = "Efficient Filtering of XML Documents with XPath Expressions"
+    keys = set(merge.block_keys(title))
+    words = merge.significant_words(title)
+    older = {merge.keys._key_hash(" ".join(words[:4])), merge.keys._key_hash(" ".join(words[-4:]))}
+    assert older <= keys
+    windows = {merge.keys._key_hash("w:" + " ".join(words[i:i + merge.WINDOW_WORDS])) for i in range(4)}
+    assert windows <= keys and not windows & older
+
+
+def _csv(path, rows):
+    import csv
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "title", "authors", "venue", "year"])
+        writer.writerows(rows)
+    return path
+
+
+def test_ingest_merges_scraped_listings_of_a_work_and_keeps_a_journals_columns_apart(store, tmp_path):
+    from paperfeed.ingest import Ingester
+    clean = _csv(tmp_path / "dblp.csv", [
+        ("conf/x/1", CLEAN[0], ", ".join(CLEAN[1]), "VLDB J.", "2002"),
+        ("conf/x/2", "Approximate Query Processing Using Wavelets", "Kaushik Chakrabarti, Rajeev Rastogi", "VLDB", "2000"),
+        ("journals/x/2", "Approximate query processing using wavelets", "Rajeev Rastogi, Kaushik Chakrabarti",
+         "VLDB J.", "2001"),
+        ("journals/x/3", "Editor's Notes", "Jennifer Widom", "SIGMOD Record", "1996"),
+        ("journals/x/4", "Editor's Notes", "Jennifer Widom", "SIGMOD Record", "1996"),
+    ])
+    scraped = _csv(tmp_path / "scholar.csv", [
+        ("s1", "[PDF] Efficient filtering of XML documents with XPath expressions", "CY Chan, P Felber", "", ""),
+        ("s2", "Efficient filtering of XML documents with XPath exp&hellip;", "C Chan, MN Garofalakis, ...", "", "2003"),
+        ("s3", "Chapter 3 efficient filtering of xml documents with xpath expressions - ACM Digital Library", "",
+         "Proc. VLDB", "2002"),
+        ("s4", "A novel approach to garbage collection in object stores: a study", "J Smith", "", "1999"),
+        ("s5", "A novel approach to garbage collection in object stores: a study", "J Smith", "", "1999"),
+    ])
+    report = Ingester(store).ingest_paths([clean, scraped])
+    assert not report.failed
+    item_of = {source["record_id"]: item["id"] for item in store.iter_items() for source in item["sources"]}
+    assert item_of["s1"] == item_of["s2"] == item_of["s3"] == item_of["conf/x/1"]  # three listings of one work
+    assert item_of["s4"] == item_of["s5"]  # listed twice in one file (one batch), no other source
+    assert item_of["conf/x/2"] != item_of["journals/x/2"]  # a conference paper and its journal version
+    assert item_of["journals/x/3"] != item_of["journals/x/4"]  # a column printed in every issue
+
+
+def test_items_stored_with_the_older_keys_only_are_still_found(store, tmp_path):
+    # A store written before window keys: its block_keys rows hold only the older keys.
+    from paperfeed.ingest import Ingester
+    Ingester(store).ingest_paths([_csv(tmp_path / "dblp.csv", [("conf/x/1", CLEAN[0], ", ".join(CLEAN[1]), "", "2002")])])
+    words = merge.significant_words(CLEAN[0])
+    windows = [merge.keys._key_hash("w:" + " ".join(words[i:i + merge.WINDOW_WORDS])) for i in range(4)]
+    for key in windows:
+        store.db.run("DELETE FROM block_keys WHERE key = $1", (key,))
+    report = Ingester(store).ingest_paths([_csv(tmp_path / "scholar.csv", [
+        ("s1", "Efficient filtering of XML documents with XPath expressions", "CY Chan, R Rastogi", "", "2002")])])
+    assert report.total("merged") == 1

@@ -16,7 +16,7 @@ from . import merge, prepare
 from .inputs import InputError, InputFile, iter_inputs
 from .normalize import utc_now
 from .prepare import Prepared
-from .records import ParseContext, ParseError
+from .records import ParseContext, ParseError, Record
 from .sources import get_format
 from .storage import BatchWrite, IngestSession, SourceRecordRow, Store
 
@@ -230,6 +230,7 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
     summaries = session.summaries(list({item_id for ids in by_key.values() for item_id in ids}))
 
     next_ids = iter(session.allocate_item_ids(len(fresh)))
+    born: dict[int, Record] = {}  # items new in this batch whose matcher summary is not made yet
     batch = placer.batch
     members = placer.members  # item id -> data of the records it gains in this batch
     abstracts = placer.abstracts
@@ -238,7 +239,8 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         record, ids, keys = prepared.record, prepared.identifiers, prepared.block_keys
         item_id, reason = placer.place(prepared, first + fresh_positions[index])
         if item_id is None and reason is None and not record.deleted:
-            candidates = {c: summaries[c] for key in keys for c in by_key.get(key, ()) if c in summaries}
+            candidates = {c: summaries[c] for key in keys for c in by_key.get(key, ())
+                          if c in summaries or (c in born and _summarize_born(c, born, summaries, origin))}
             if candidates:
                 incoming = merge.summarize(0, record.title, record.authors, record.year, record.arxiv_id,
                                            record.doi)
@@ -254,6 +256,7 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
                 continue
             item_id = next(next_ids)
             batch.new_item_ids.append(item_id)
+            born[item_id] = record  # a later record of this batch (the same work listed again) may merge into it
             counts.new += 1
             fresh_outcomes.append((item_id, "new"))
             reason = reason or {"by": "new"}
@@ -449,6 +452,16 @@ class _Placer:
 def _pin_key(prepared: Prepared) -> str | None:
     record = prepared.record
     return merge.pin_key(record.format, record.record_id, record.label)
+
+
+def _summarize_born(item_id: int, born: dict[int, Record], summaries: dict[int, merge.ItemSummary],
+                    origin: str) -> bool:
+    """Make the matcher summary of an item new in this batch, from its first record, when it is first a candidate."""
+    record = born.pop(item_id)
+    summary = summaries[item_id] = merge.summarize(item_id, record.title, record.authors, record.year,
+                                                   record.arxiv_id, record.doi)
+    summary.origins.add(origin)
+    return True
 
 
 def _record_outcomes(outcomes: list[RecordOutcome], batch_in: list[Prepared], first: int, known: dict[str, int],

@@ -88,6 +88,40 @@ def _title_variants(title: str) -> list[str]:
     return [title]
 
 
+# An ellipsis: where a scraped title was cut ("Efficient query pro…"); text after it is the site's, not the title's.
+_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|\u2026)")
+WINDOW_WORDS = 3
+"""Significant words in a window key: every run of this many consecutive words of a title is a key."""
+
+
+def cut_title(title: str) -> tuple[str, bool]:
+    """The title up to an ellipsis after its third word, and whether it was cut there (truncated)."""
+    if "\u2026" in title or "..." in title:
+        for found in _ELLIPSIS.finditer(title):
+            if title.count(" ", 0, found.start()) >= 2:
+                return title[:found.start()], True
+    return title, False
+
+
+def title_words(title: str) -> tuple[list[str], str]:
+    """The significant words a title is matched by when it may be garbled: without bracketed remarks
+    ("[PDF]"), up to an ellipsis; and the stump, the last word before the ellipsis of a title cut short
+    ("pro" of "Efficient query pro…"; "" when there is none), which matches a word it begins."""
+    core = _title_variants(title)[-1]
+    core, truncated = cut_title(core)
+    if not truncated:
+        return significant_words(core), ""
+    head, _, last = core.rstrip().rpartition(" ")
+    stump = significant_words(last)
+    return significant_words(head), stump[-1] if stump else ""
+
+
+def window_keys(words: list[str]) -> list[str]:
+    """Key texts of every run of ``WINDOW_WORDS`` consecutive significant words: a title with garbage
+    before or after it, or cut short, still shares the runs of its middle with the clean title."""
+    return [" ".join(words[i:i + WINDOW_WORDS]) for i in range(len(words) - WINDOW_WORDS + 1)]
+
+
 def block_keys(title: str) -> list[int]:
     """Blocking keys: items sharing one are compared; everything else is assumed different.
 
@@ -101,7 +135,11 @@ def block_keys(title: str) -> list[int]:
       turn, and the words sorted, so one changed, added or dropped word, or a new word order,
       still meets;
     - the main part of "Main: subtitle" when it has 3 to ``BLOCK_WORDS`` words, so that it
-      meets plain "Main".
+      meets plain "Main";
+    - window keys (``window_keys`` of ``title_words``): every run of ``WINDOW_WORDS`` consecutive
+      words, so that a scraped title with garbage before or after it, or cut short ("…"), still
+      meets the clean one. They are added to the keys above, which are kept unchanged, so that
+      items stored before window keys existed are still found by a new record's older keys.
     Each key is hashed to a signed 64-bit integer: compact to index, and a rare collision only
     adds a candidate that the title comparison then rejects.
     """
@@ -127,6 +165,10 @@ def block_keys(title: str) -> list[int]:
         words = significant_words(core[:main.start()])
         if 3 <= len(words) <= BLOCK_WORDS:
             texts.add(" ".join(words))
+    words, stump = title_words(title)
+    texts.update("w:" + text for text in window_keys(words))
+    if stump and len(words) >= WINDOW_WORDS - 1:  # the stump may be a whole word
+        texts.add("w:" + " ".join(words[1 - WINDOW_WORDS:] + [stump]))
     return [_key_hash(text) for text in texts]
 
 
@@ -142,9 +184,38 @@ def fingerprint(record: Record, origin_name: str) -> str:
         digest.update(b"\x00")
     return digest.hexdigest()
 
+# UTF-8 read as cp1252 (or Latin-1), maybe twice: a lead byte shown as one of these, then continuation bytes.
+_MOJIBAKE = re.compile("[\u00c2-\u00c5\u00c9\u00d0\u00d1\u00e2][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178"
+                       "\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030"
+                       "\u2039\u203a\u20ac\u2122?]")
+_MOJIBAKE_RUN = re.compile("(?:[\u00c2-\u00c5\u00c9\u00d0\u00d1\u00e2][\u0080-\u00bf\u0152\u0153\u0160\u0161"
+                           "\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022"
+                           "\u2026\u2030\u2039\u203a\u20ac\u2122?]+)+")
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8 text decoded as cp1252 (``MÃ¼ller`` -> ``Müller``, twice over too); where bytes were lost
+    on the way (``Ã¢â?¬â?¢``), the damaged run becomes ``?``, which name comparison reads as lost characters."""
+    if text.isascii() or not _MOJIBAKE.search(text):
+        return text
+    for _ in range(2):
+        try:
+            repaired = text.encode("cp1252").decode("utf-8")
+        except UnicodeError:
+            break
+        if repaired == text:
+            break
+        text = repaired
+        if not _MOJIBAKE.search(text):
+            return text
+    return _MOJIBAKE_RUN.sub("?", text)
+
+
 @lru_cache(maxsize=NAME_CACHE_SIZE)
 def _person_tokens(name: str) -> tuple[str, ...]:
-    """Folded name tokens, surname last, suffixes (``Jr.``) dropped; U+FFFD becomes ``?``."""
+    """Folded name tokens, surname last, suffixes (``Jr.``) dropped; U+FFFD (and mojibake that cannot be
+    undone, see ``repair_mojibake``) becomes ``?``."""
+    name = repair_mojibake(name)
     if "\ufffd" in name:
         name = re.sub("\ufffd+", "?", name)
     tokens = _NAME_TOKEN.findall(fold(name))

@@ -7,21 +7,26 @@ close title when the year and nearly all authors agree; or one title the start o
 subtitle or a remark added) when authors confirm it. Bracketed remarks ("(Tutorial)") may be
 left out of the comparison; numbers in the titles must agree ("Part I" is not "Part II");
 surnames tolerate lost accents, typos and double surnames. When two items fit about equally
-well, the record merges with neither. Two different arXiv ids or DOIs never merge, and an item
-never takes two different records from the same origin file.
+well, the record merges with neither. Two different arXiv ids or DOIs never merge.
+
+Records scraped from the web (garbled titles, initials, missing years and authors) that this
+clean path rejects get a second look (``_garbled_score``): the title words aligned in order,
+what is missing counted neither way. An item takes a second record of an origin it already has
+(a scraped index that lists a work twice) only on that path's stronger same-origin evidence.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Iterable
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from ..normalize import title_tokens
-from .keys import _person_tokens, _title_variants, significant_words
+from .keys import _person_tokens, _title_variants, significant_words, title_words
 
 TITLE_MATCH = 92.0
 """Minimum rapidfuzz ratio (0-100) of normalized titles for a confirmed near-duplicate."""
@@ -35,6 +40,18 @@ TITLE_MATCH_CONTAINED_WORDS = 4
 """Significant words a contained title needs (one fewer when the years are equal too)."""
 TITLE_MATCH_MARGIN = 1.0
 """Score points by which the best candidate must beat the next one; closer than that is too close to call."""
+GARBLED_MIN_WORDS = 4
+"""Significant title words a garbled match needs in common (a shorter title must match whole, and be 3 or more)."""
+GARBLED_COVER = 0.6
+"""Share of the shorter title's significant words a garbled match needs (a title cut short keeps its start)."""
+GARBLED_BOTH_PREFIXED = 0
+"""Words allowed before the matching stretch on both sides (one side's title must start there)."""
+GARBLED_YEAR_GAP = 2
+"""Most years apart for a garbled match (a preprint and its proceedings)."""
+GARBLED_TITLE_ALONE = 5
+"""Significant words a title must have, all matched, to match with no author to confirm it."""
+GARBLED_SAME_ORIGIN_COVER = 0.85
+"""Share of the shorter title a match needs with two records of one origin, or with the year alone to confirm."""
 _FUZZY_NAME_PAIRS = 2500
 """Most name pairs compared loosely (lost accents, typos) for one pair of author lists."""
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
@@ -64,6 +81,10 @@ class ItemSummary:
     """``title_norm`` without bracketed remarks; the same string when there are none."""
     people: tuple[tuple[str, ...], ...] = ()
     """Each author's folded name tokens, surname last (``?`` stands for characters lost to bad decoding)."""
+    words: tuple[str, ...] = ()
+    """The title's significant words as a garbled title is compared (``keys.title_words``)."""
+    stump: str = ""
+    """The word an ellipsis cut ("pro" of "Efficient query pro…"), left out of ``words``; "" if none."""
 
 
 def summarize(item_id: int, title: str, authors: Iterable[str], year: int | None,
@@ -73,8 +94,9 @@ def summarize(item_id: int, title: str, authors: Iterable[str], year: int | None
     norm = " ".join(title_tokens(variants[0]))
     core = (" ".join(title_tokens(variants[1])) or norm) if len(variants) > 1 else norm
     people = tuple(tokens for tokens in (_person_tokens(name) for name in authors) if tokens)
+    words, stump = title_words(title)
     return ItemSummary(item_id, title, norm, frozenset(tokens[-1] for tokens in people), year, arxiv_id, doi,
-                       title_core=core, people=people)
+                       title_core=core, people=people, words=tuple(words), stump=stump)
 
 
 def title_similarity(a: str, b: str) -> float:
@@ -190,7 +212,8 @@ def _contained_similarity(a: ItemSummary, b: ItemSummary, min_words: int) -> flo
 def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> float:
     """Score how surely ``record`` is the same work as ``candidate``: 0 if not, else higher is surer.
 
-    Vetoes: different arXiv ids or DOIs; an origin the item already has; years more than one
+    Vetoes: different arXiv ids or DOIs. A record of an origin the item already has, or one this
+    clean path rejects, is judged by ``_garbled_score`` instead. Clean-path vetoes: years more than one
     apart; authors in conflict (fewer than half of the shorter list with a namesake in the
     other, see ``_same_surname``). Titles are compared with and without bracketed remarks
     ("(Tutorial)", "(extended abstract)"), and match as
@@ -212,8 +235,16 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
         return 0.0
     if record.doi and candidate.doi and record.doi != candidate.doi:
         return 0.0
-    if origin in candidate.origins:
-        return 0.0
+    same_origin = origin in candidate.origins
+    if not same_origin:
+        score = _clean_score(record, candidate)
+        if score:
+            return score
+    return _garbled_score(record, candidate, same_origin)
+
+
+def _clean_score(record: ItemSummary, candidate: ItemSummary) -> float:
+    """The score of records that carry their fields cleanly (see ``match_score``); 0 if they do not match so."""
     similarity = title_similarity(record.title_norm, candidate.title_norm)
     if similarity < 100.0 and (record.title_core is not record.title_norm
                                or candidate.title_core is not candidate.title_norm):
@@ -252,6 +283,102 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
     if contained >= TITLE_MATCH_CONTAINED:
         return contained - 20.0 + bonus
     return 0.0
+
+
+def _aligned_words(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[int, slice, slice]:
+    """Align two titles' words in order: (words matched, the stretch of ``a`` from the first matched word
+    to the last, the same stretch of ``b``)."""
+    blocks = SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()[:-1]
+    if not blocks:
+        return 0, slice(len(a), len(a)), slice(len(b), len(b))
+    first, last = blocks[0], blocks[-1]
+    return (sum(block.size for block in blocks), slice(first.a, last.a + last.size),
+            slice(first.b, last.b + last.size))
+
+
+def _numbers_from(summary: ItemSummary, start: int) -> list[int]:
+    """The numbers a title names from its ``start``-th significant word on (not in a prefix glued on:
+    "Chapter 3"), and in its bracketed remarks ("(part ii)"), sorted; years left out."""
+    found = _numbers(" ".join(summary.words[start:]))
+    if summary.title_core is not summary.title_norm:
+        remarks = _numbers(summary.title_norm)
+        for value in _numbers(summary.title_core):
+            if value in remarks:
+                remarks.remove(value)
+        found += remarks
+    return sorted(value for value in found if not _is_year(value))
+
+
+def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: bool) -> float:
+    """The score of a record whose fields may be garbled or missing (scraped from the web); 0 if no match.
+
+    Titles: the significant words (``keys.title_words``: no bracketed tags, nothing after an ellipsis)
+    aligned in order; the stretch where they agree may have words before it on one side (a prefix
+    glued on: "Chapter 3", an author's name) and after it on either (a suffix glued on, or one title
+    cut short), but inside it every word must agree (a changed word is for the clean path to judge). ``GARBLED_MIN_WORDS`` words must match and
+    ``GARBLED_COVER`` of the shorter title. Authors, when both have them, must not conflict (initials,
+    truncated lists, lost characters and mojibake are all read as compatible); years, when both have
+    them, at most ``GARBLED_YEAR_GAP`` apart (preprint and proceedings). What is missing counts neither
+    way, but a title alone must match fully and be long (``GARBLED_TITLE_ALONE``). Two records of the
+    same origin (a scraped index that lists a work twice) need more: ``GARBLED_SAME_ORIGIN_COVER`` of
+    the shorter title, and authors in common or the same year. Scores stay below the clean path's, so
+    a clean match among the candidates always wins.
+    """
+    a, b = record.words, candidate.words
+    if len(a) + bool(record.stump) < GARBLED_MIN_WORDS - 1 or len(b) + bool(candidate.stump) < GARBLED_MIN_WORDS - 1:
+        return 0.0
+    matched, span_a, span_b = _aligned_words(a, b)
+    # A title cut short ends in a stump: it matches the word after the stretch on the other side that it begins.
+    if record.stump and span_a.stop == len(a) and span_b.stop < len(b) and b[span_b.stop].startswith(record.stump):
+        matched, span_b = matched + 1, slice(span_b.start, span_b.stop + 1)
+    elif (candidate.stump and span_b.stop == len(b) and span_a.stop < len(a)
+          and a[span_a.stop].startswith(candidate.stump)):
+        matched, span_a = matched + 1, slice(span_a.start, span_a.stop + 1)
+    stretch = max(span_a.stop - span_a.start, span_b.stop - span_b.start)
+    shorter = min(len(a) + bool(record.stump), len(b) + bool(candidate.stump))
+    cover = matched / shorter
+    if (matched < GARBLED_MIN_WORDS and matched < shorter) or cover < GARBLED_COVER:
+        return 0.0
+    if matched < stretch:
+        return 0.0  # a word changed inside ("bulk incremental updates"): close titles are the clean path's call
+    if min(span_a.start, span_b.start) > GARBLED_BOTH_PREFIXED:
+        return 0.0  # neither title starts where they agree
+    if _numbers(" ".join(a[span_a])) != _numbers(" ".join(b[span_b])):
+        return 0.0  # "part i" / "part ii" where they agree
+    numbers_a, numbers_b = _numbers_from(record, span_a.start), _numbers_from(candidate, span_b.start)
+    if numbers_a != numbers_b and ((numbers_a and numbers_b) or same_origin):
+        return 0.0  # and from there on, or in a remark left out of the words: "(part ii)"
+    year_gap = abs(record.year - candidate.year) if record.year and candidate.year else None
+    if year_gap is not None and year_gap > GARBLED_YEAR_GAP:
+        return 0.0
+    shared = 0
+    if record.people and candidate.people:
+        shared = _shared_authors(record, candidate)
+        if shared * 2 < min(len(record.people), len(candidate.people)):
+            return 0.0
+    close_year = year_gap is not None and year_gap <= 1
+    if same_origin:
+        # A title of three words or fewer ("Editor's Notes", "Chair's Message") is a column a source lists
+        # every issue, not a work listed twice.
+        if cover < GARBLED_SAME_ORIGIN_COVER or matched < GARBLED_MIN_WORDS:
+            return 0.0
+        if not (shared or (year_gap == 0 and not (record.people and candidate.people))):
+            return 0.0
+        # A clean source lists a conference paper and its journal version as two works, and "Fact: learning
+        # based query processing" beside "Toward learning based query processing": between records of that
+        # source alone, equal years only and no words before the stretch on either side. An item that holds
+        # another source's record is that record's work (its summary is the best source's), so the record is
+        # then another listing of it.
+        if len(candidate.origins) < 2 and (year_gap or span_a.start or span_b.start):
+            return 0.0
+    elif not shared:
+        alone = cover == 1.0 and matched >= GARBLED_TITLE_ALONE
+        if not (alone or (close_year and cover >= GARBLED_SAME_ORIGIN_COVER and matched >= GARBLED_MIN_WORDS + 1)):
+            return 0.0
+    score = 50.0 + 10.0 * cover + (2.0 if shared else 0.0)
+    if year_gap is not None:
+        score += (3.0, 1.0, -2.0)[year_gap]
+    return score
 
 
 def best_match(record: ItemSummary, origin: str, candidates: Iterable[ItemSummary]) -> ItemSummary | None:
