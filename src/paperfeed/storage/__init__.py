@@ -14,7 +14,8 @@ from .sync import SourceExistsError, SourceRow, SyncBusyError
 from .topics import (GOLD_ASSIGNERS, TAGGER, AuthorDecision, AuthorGraph, PersonSlots, Slot, StoredModel, TagInput,
                      TagResult, TopicRow)
 
-__all__ = ["AuthorDecision", "AuthorGraph", "PersonSlots", "Slot", "BatchWrite", "DailySignals", "FullTextBatch", "FullTextQuery", "FullTextStorage",
+__all__ = ["AuthorDecision", "AuthorGraph", "PersonSlots", "Slot", "BatchWrite",
+           "DailySignals", "FullTextBatch", "FullTextQuery", "FullTextStorage",
            "GOLD_ASSIGNERS", "IngestSession", "LibraryEntry", "SearchDocument", "SearchStorage", "SourceExistsError",
            "SourceRecordRow", "SourceRow", "STORE_ERRORS", "Store", "StoreError", "StoredModel", "Subscriber",
            "SyncBusyError", "TAGGER", "TagInput", "TagResult", "TopicRow", "UserRow", "open_store", "slugify"]

@@ -423,8 +423,14 @@ class TopicStorage:
     def author_papers(self, author_ids: list[int]) -> list[dict[str, Any]]:
         """Items by any of these author ids, newest first: id, kind, title, published, author ids, topics."""
         db, d = self.db, self.db.dialect
-        ids = d.array(db.column(f"SELECT DISTINCT item_id FROM item_authors WHERE author_id {d.in_array(1)} "
-                                "ORDER BY item_id", (d.array(author_ids),)))
+        return self.author_papers_of_items(db.column(
+            f"SELECT DISTINCT item_id FROM item_authors WHERE author_id {d.in_array(1)} ORDER BY item_id",
+            (d.array(author_ids),)))
+
+    def author_papers_of_items(self, item_ids: list[int]) -> list[dict[str, Any]]:
+        """These items, newest first: id, kind, title, published, author ids, topics."""
+        db, d = self.db, self.db.dialect
+        ids = d.array(item_ids)
         items: dict[int, dict[str, Any]] = {}
         for row in db.rows(f"SELECT id, kind, title, published FROM items WHERE id {d.in_array(1)} ORDER BY id",
                            (ids,)):
