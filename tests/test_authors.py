@@ -7,8 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from datafiles import DATA
-from paperfeed.authors import (AuthorEvidence, author_profile, collaborating_authors, compatible, decide_identities,
-                               find_author, identities_from_graph, normalized_name, refresh_identities)
+from paperfeed.authors import (AuthorEvidence, DecisionError, SlotEvidence, collaborating_authors, compatible,
+                               decide_identities, decide_people, find_author, identities_from_graph, merge_people,
+                               normalized_name, people_named, person_profile, refresh_identities, split_person)
 from paperfeed.cli import cli
 from paperfeed.ingest import Ingester
 from paperfeed.storage import TagResult, TopicRow
@@ -74,10 +75,15 @@ def authored(store):
     return store
 
 
+def _one_person(store, name):
+    [ref] = people_named(store, name)
+    return person_profile(store, ref["id"])
+
+
 def test_the_store_merges_variants_and_keeps_the_rest_apart(authored):
     garcia = find_author(authored, "Garcia, Jose")
     assert len(garcia) == 1
-    profile = author_profile(authored, garcia[0])
+    profile = _one_person(authored, "Garcia, Jose")
     assert sorted(profile["variants"]) == ["J. García", "Jose Garcia", "José García"]
     assert profile["papers_count"] == 4
     collaborators = {c["name"]: c["count"] for c in profile["collaborators"]}
@@ -108,7 +114,7 @@ def test_collaborating_authors_rank_by_activity_and_link_coauthors(authored):
     assert {person["name"] for person in top[:2]} == {"José García", "Ana Pérez"}
     assert [person["papers"] for person in top] == [3, 3, 1]
     assert top[0]["activity"] == pytest.approx(2.7) and top[2]["activity"] == pytest.approx(0.9)
-    by_id = {person["id"]: person["name"] for person in top}
+    by_id = {person["key"]: person["name"] for person in top}
     edges = {frozenset((by_id[e["source"]], by_id[e["target"]])): e["papers"] for e in people["edges"]}
     assert edges[frozenset(("José García", "Ana Pérez"))] == 3
     assert edges[frozenset(("José García", "Li Wei"))] == 1
@@ -123,8 +129,7 @@ def test_a_scoped_refresh_decides_only_the_touched_blocks_and_keeps_the_rest(aut
     merged_before = refresh_identities(authored)
     assert refresh_identities(authored, [item]) == 3  # J. García + Jose Garcia -> José García; Ana Perez -> Ana Pérez
     assert merged_before == 3
-    [identity] = find_author(authored, "Jose Garcia")
-    assert len(author_profile(authored, identity)["variants"]) == 3
+    assert len(_one_person(authored, "Jose Garcia")["variants"]) == 3
 
 
 @pytest.mark.postgres
@@ -150,10 +155,171 @@ def test_author_pages_are_the_same_on_both_backends(tmp_path, pg_url):
                 shown[name] = sorted(({
                     **profile, "id": None, "name": None, "variants": sorted(profile["variants"]),
                     "papers": [(p["title"], p["published"]) for p in profile["papers"]],
-                    "collaborators": sorted((spellings(c["id"]), c["count"]) for c in profile["collaborators"]),
+                    "author_id": None,
+                    "collaborators": sorted((spellings(c["author_id"]), c["count"]) for c in profile["collaborators"]),
                 } for profile in orjson.loads(result.output)), key=orjson.dumps)
             return {"merged": merged, "shown": shown}
 
     on_sqlite, on_postgres = pages(str(tmp_path / "store.db")), pages(pg_url)
     assert on_sqlite["merged"] == 3 and len(on_sqlite["shown"]) > 8
     assert on_postgres == on_sqlite
+
+
+# -- people: one name string may be several people ------------------------------------------------------
+
+def _slot(item, coauthors=(), vector=None, year=2025):
+    return SlotEvidence(item, set(coauthors), set(), dict(vector or {}), year)
+
+
+def test_decide_people_splits_on_evidence_only_for_common_names():
+    cv, speech = {"c:cs.CV": 1.0}, {"c:cs.SD": 1.0, "c:cs.CL": 0.5}
+    slots = [_slot(1, {"a"}, cv), _slot(2, {"a"}, cv), _slot(3, {"b"}, speech), _slot(4, {"c"}, speech),
+             _slot(5, {"d"}, {})]
+    # A common name: co-authors join 1-2, profiles join 3-4; a slot with no profile joins the biggest person.
+    assert decide_people(slots, ambiguous=True) == [[0, 1, 4], [2, 3]]
+    assert decide_people(slots, ambiguous=False) == [[0, 1, 2, 3, 4]]  # a rare name stays one person
+    # Two slots on one paper are two people, even with everything else in common.
+    assert decide_people([_slot(1, {"a"}, cv), _slot(1, {"a"}, cv)], ambiguous=False) == [[0], [1]]
+    # Decades apart with no co-author in common: not joined on profile alone.
+    assert decide_people([_slot(1, (), cv, 1990), _slot(2, (), cv, 2025)], ambiguous=True) == [[0], [1]]
+
+
+def test_decide_people_keeps_remembered_splits_and_merges():
+    cv, speech = {"c:cs.CV": 1.0}, {"c:cs.SD": 1.0}
+    slots = [_slot(1, {"a"}, cv), _slot(2, {"a"}, cv), _slot(3, {"b"}, speech), _slot(4, {"c"}, cv)]
+    # A split: slot 1 is apart from 0 and 3 even though a co-author joins it to 0; it takes no one else.
+    assert decide_people(slots, True, together=[{1}], apart=[({1}, {0, 3})], alone={1}) == [[0, 3], [1], [2]]
+    # A merge joins what the evidence keeps apart.
+    assert decide_people(slots, True, together=[{0, 2}]) == [[0, 1, 2, 3]]
+
+
+NAMESAKES = {"Pengfei Wan": "Jun Wang", "Shinji Watanabe": "Jun Wang", "Raj Dabre": "Lei Chen"}
+"""Real authors of the June 2025 listings under names no one there has: Pengfei Wan (video generation, cs.CV)
+and Shinji Watanabe (speech, cs.SD/cs.CL) share no co-author and no category, so "Jun Wang" must be two
+people again; Raj Dabre's four cs.CL papers have four different sets of co-authors, and "Lei Chen" (as
+common a name) must stay one person."""
+
+
+@pytest.fixture
+def namesakes(store, tmp_path):
+    import json
+    import tarfile
+
+    folder = tmp_path / "listings"
+    folder.mkdir()
+    papers: dict[str, set[str]] = {}
+    with tarfile.open(DATA / "topics" / "listings-2025-06-02_to_06.tar.gz") as tar:
+        for member in tar:
+            lines = []
+            for line in tar.extractfile(member):
+                record = json.loads(line)
+                ours = [name for name in record["authors"] if name in NAMESAKES]
+                for name in ours:
+                    papers.setdefault(name, set()).add(record["id"])
+                if ours or member.name == "2025-06-02.jsonl":  # their papers, and one day's as the background
+                    record["authors"] = [NAMESAKES.get(name, name) for name in record["authors"]]
+                    lines.append(json.dumps(record) + "\n")
+            (folder / member.name).write_text("".join(lines), encoding="utf-8")
+    Ingester(store).ingest_paths([folder])
+    refresh_identities(store)
+    return store, papers
+
+
+def _people_papers(store, name):
+    found = {}
+    for ref in people_named(store, name):
+        profile = person_profile(store, ref["id"], paper_limit=1000)
+        found[ref["id"]] = {store.item(paper["id"])["arxiv_id"] for paper in profile["papers"]}
+    return found
+
+
+def test_one_name_two_people_and_one_person_many_coauthors(namesakes):
+    store, papers = namesakes
+    assert len(papers["Pengfei Wan"]) == 5 and len(papers["Shinji Watanabe"]) == 5 and len(papers["Raj Dabre"]) == 4
+    assert len(find_author(store, "Jun Wang")) == 1  # one name identity, as name merging had it ...
+    jun_wang = _people_papers(store, "Jun Wang")
+    assert sorted(jun_wang.values(), key=sorted) == sorted([papers["Pengfei Wan"], papers["Shinji Watanabe"]],
+                                                            key=sorted)  # ... and two people
+    assert list(_people_papers(store, "Lei Chen").values()) == [papers["Raj Dabre"]]
+    # A scoped refresh (a paper of someone else in the block) keeps the people and their ids.
+    before = _people_papers(store, "Jun Wang")
+    some_item = next(item["id"] for item in store.iter_items() if "Jun Wang" in item["authors"])
+    refresh_identities(store, [some_item])
+    assert _people_papers(store, "Jun Wang") == before
+
+
+def test_split_and_merge_are_remembered_through_refreshes(namesakes, tmp_path):
+    store, papers = namesakes
+    dabre = next(iter(_people_papers(store, "Lei Chen")))
+    items = {store.item(p["id"])["arxiv_id"]: p["id"] for p in person_profile(store, dabre, 100)["papers"]}
+    off = items[sorted(items)[0]]
+    new_person = split_person(store, dabre, [off])
+    assert new_person != dabre
+    for scope in (None, [off], [items[sorted(items)[1]]]):  # full and scoped refreshes never undo it
+        refresh_identities(store, scope)
+        assert {len(p) for p in _people_papers(store, "Lei Chen").values()} == {1, 3}
+    with pytest.raises(DecisionError, match="is not a paper of person"):
+        split_person(store, dabre, [off])
+    with pytest.raises(DecisionError, match="no person"):
+        merge_people(store, [dabre, 99999999])
+
+    jun_wang = sorted(_people_papers(store, "Jun Wang"))
+    merged = merge_people(store, jun_wang)
+    assert merged in jun_wang
+    for scope in (None, [some for some in items.values()]):
+        refresh_identities(store, scope)
+        assert [len(p) for p in _people_papers(store, "Jun Wang").values()] == [10]
+    # A merge that contradicts an earlier split undoes it.
+    [lei_chen_off] = [person for person, found in _people_papers(store, "Lei Chen").items() if len(found) == 1]
+    [lei_chen_rest] = [person for person, found in _people_papers(store, "Lei Chen").items() if len(found) == 3]
+    merge_people(store, [lei_chen_rest, lei_chen_off])
+    refresh_identities(store)
+    assert [len(p) for p in _people_papers(store, "Lei Chen").values()] == [4]
+
+
+def test_split_and_merge_from_the_command_line(namesakes):
+    store, _ = namesakes
+    url, runner = store.url, CliRunner()
+    shown = runner.invoke(cli, ["--db", url, "authors", "show", "Jun Wang", "--json"])
+    assert shown.exit_code == 0, shown.output
+    first, second = orjson.loads(shown.output)
+    result = runner.invoke(cli, ["--db", url, "authors", "merge", str(first["id"]), str(second["id"]), "--json"])
+    assert result.exit_code == 0, result.output
+    person = orjson.loads(result.output)["person"]
+    result = runner.invoke(cli, ["--db", url, "authors", "split", str(person), "--papers",
+                                 str(second["papers"][0]["id"])])
+    assert result.exit_code == 0 and "now person" in result.output, result.output
+    bad = runner.invoke(cli, ["--db", url, "authors", "split", str(person), "--papers", "x1"])
+    assert bad.exit_code == 2 and "not an item id: 'x1' (--papers)" in bad.output
+    bad = runner.invoke(cli, ["--db", url, "authors", "merge", str(person)])
+    assert bad.exit_code == 1 and "a merge needs two people or more" in bad.output
+    shown = runner.invoke(cli, ["--db", url, "authors", "show", f"person:{person}", "--json"])
+    assert shown.exit_code == 0 and orjson.loads(shown.output)[0]["papers_count"] == 9
+
+
+def test_old_author_addresses_lead_to_people(namesakes, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from paperfeed.config import Settings
+    from paperfeed.web.app import create_app
+
+    store, _ = namesakes
+    settings = Settings.load(db=store.url, embedder="none", secret_key="test-secret-key",
+                             index_dir=str(tmp_path / "index"))
+    [jun_wang] = find_author(store, "Jun Wang")
+    [lei_chen] = find_author(store, "Lei Chen")
+    [person] = people_named(store, "Lei Chen")
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        moved = client.get(f"/authors/{lei_chen}", follow_redirects=False)
+        assert moved.status_code == 301 and moved.headers["location"] == f"/people/{person['id']}"
+        page = client.get(f"/people/{person['id']}").text
+        assert "<h1>Lei Chen</h1>" in page and "IndicRAGSuite" in page
+        several = client.get(f"/authors/{jun_wang}")
+        assert several.status_code == 200 and "is more than one person here" in several.text
+        links = {f"/people/{ref['id']}" for ref in people_named(store, "Jun Wang")}
+        assert len(links) == 2 and all(f'href="{link}"' in several.text for link in links)
+        assert client.get("/people/99999999").status_code == 404
+        api = client.get(f"/api/v1/authors/{jun_wang}")
+        assert api.status_code == 300 and {ref["url"] for ref in api.json()} == links
+        assert client.get(f"/api/v1/authors/{lei_chen}").json()["id"] == person["id"]
+        assert client.get(f"/api/v1/people/{person['id']}").json()["papers_count"] == 4

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from datafiles import DATA, TOPIC, TOPIC_PAGE
-from paperfeed.authors import author_profile, collaborating_authors, find_author
+from paperfeed.authors import collaborating_authors, people_named, person_profile
 from paperfeed.cli import cli
 from paperfeed.ingest import Ingester
 from paperfeed.storage import open_store
@@ -357,7 +357,7 @@ def test_topic_page_has_items_collaborating_authors_and_a_trend(tagged, tmp_path
     assert len(people["authors"]) == 15
     activity = [person["activity"] for person in people["authors"]]
     assert activity == sorted(activity, reverse=True)
-    ids = {person["id"] for person in people["authors"]}
+    ids = {person["key"] for person in people["authors"]}
     assert people["edges"] and all(e["source"] in ids and e["target"] in ids for e in people["edges"])
     assert sum(point["items"] for point in page["trend"]) > 100
     root = ElementTree.parse(svg).getroot()
@@ -369,6 +369,26 @@ def _identity_labels(store, identity_ids) -> dict[int, tuple[str, ...]]:
     members = store.identity_members(sorted(set(identity_ids)))
     names = store.author_names(sorted({a for ids in members.values() for a in ids}))
     return {identity: tuple(sorted(names[a] for a in ids)) for identity, ids in members.items()}
+
+
+def _person_labels(store, refs, key) -> dict[tuple, tuple]:
+    """Each person by its spellings and its first paper (by record id): person and author ids are each backend's
+    own. A name not yet decided into people is labelled by its identity's spellings."""
+    labels = {}
+    identities = _identity_labels(store, [ref["author_id"] for ref in refs if ref["id"] is None])
+    for ref in refs:
+        if ref["id"] is None:
+            labels[(None, ref["author_id"])] = ("name", identities[ref["author_id"]])
+            continue
+        slots = store.person_slots(ref["id"])
+        names = store.author_names(sorted({author for _, _, author in slots}))
+        labels[(ref["id"], ref["author_id"])] = (tuple(sorted(set(names.values()))),
+                                                 min(key[item] for item, _, _ in slots))
+    return labels
+
+
+def _ref(ref) -> tuple:
+    return (ref["id"], ref["author_id"]) if ref["id"] is not None else (None, ref["author_id"])
 
 
 def _tagging_outcome(url: str) -> dict:
@@ -387,24 +407,25 @@ def _tagging_outcome(url: str) -> dict:
             # Everyone, not the top 15: ties in activity are broken by author id, and author ids are each
             # backend's own (names are inserted in a different order), so a cut could fall between namesakes.
             people = collaborating_authors(store, row.id, limit=10 ** 6, min_confidence=0.5)
-            by_id = _identity_labels(store, [person["id"] for person in people["authors"]])
+            labels = _person_labels(store, people["authors"], key)
+            by_key = {person["key"]: labels[_ref(person)] for person in people["authors"]}
             pages[row.name] = {
                 "items": [{**entry, "id": key[entry["id"]]} for entry in page],
                 "days": store.topic_day_counts(row.id, 0.5),
-                "authors": sorted((-person["activity"], by_id[person["id"]], person["papers"])
+                "authors": sorted((-person["activity"], by_key[person["key"]], person["papers"])
                                   for person in people["authors"]),
-                "edges": sorted((tuple(sorted((by_id[e["source"]], by_id[e["target"]]))), e["papers"])
+                "edges": sorted((tuple(sorted((by_key[e["source"]], by_key[e["target"]]))), e["papers"])
                                 for e in people["edges"]),
             }
         authors = {}
         for name in ("Yang Liu", "Wei Wang", "Sergey Levine", "Yu Zhang"):
-            for identity in find_author(store, name):
-                profile = author_profile(store, identity)
-                labels = _identity_labels(store, [identity] + [c["id"] for c in profile["collaborators"]])
-                authors[(name, labels[identity])] = {
-                    **profile, "id": None, "name": None, "variants": sorted(profile["variants"]),
+            for ref in people_named(store, name):
+                profile = person_profile(store, ref["id"])
+                labels = _person_labels(store, [ref] + profile["collaborators"], key)
+                authors[(name, labels[_ref(ref)])] = {
+                    **profile, "id": None, "author_id": None, "name": None, "variants": sorted(profile["variants"]),
                     "papers": [key[paper["id"]] for paper in profile["papers"]],
-                    "collaborators": sorted((labels[c["id"]], c["count"]) for c in profile["collaborators"])}
+                    "collaborators": sorted((labels[_ref(c)], c["count"]) for c in profile["collaborators"])}
         return {
             "items": {key[item["id"]]: (sorted((t["name"], t["assigned_by"], t["confidence"]) for t in item["topics"]),
                                         predicted.get(item["id"], [])) for item in items},

@@ -101,7 +101,7 @@ def show_topic(ctx: click.Context, topic: str, limit: int, author_limit: int, mi
         click.echo(f"  {item['published'] or '----------'}  {item['confidence']:.2f}  {item['title']}"
                    f"  [{', '.join(item['sources'])}]")
     click.echo("Collaborating Authors:")
-    names = {person["id"]: person["name"] for person in people["authors"]}
+    names = {person["key"]: person["name"] for person in people["authors"]}
     for person in people["authors"]:
         click.echo(f"  {person['name']} ({person['papers']} items)")
     for edge in people["edges"][:20]:
@@ -256,31 +256,108 @@ def item_topics(ctx: click.Context, reference: str, as_json: bool) -> None:
 
 @click.group()
 def authors() -> None:
-    """Authors: merged identities with their papers, topics and collaborators."""
+    """Authors: the people behind names (a name may be several people), their papers, topics and collaborators;
+    split and merge people by hand."""
+
+
+def _echo_profile(profile: dict) -> None:
+    label = f"person {profile['id']}" if profile["id"] is not None else "not yet told apart"
+    click.echo(f"{profile['name']} ({label}; {profile['papers_count']} items; "
+               f"names: {', '.join(profile['variants'])})")
+    for paper in profile["papers"]:
+        click.echo(f"  {paper['published'] or '----------'}  [{paper['id']}] {paper['title']}")
+    click.echo("  topics: " + ", ".join(f"{t['name']} ({t['count']})" for t in profile["topics"][:10]))
+    click.echo("  collaborators: " + ", ".join(f"{c['name']} ({c['count']})" for c in profile["collaborators"][:15]))
 
 
 @authors.command("show")
 @click.argument("name")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000), help="Papers to list.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list: a name can match several people).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list: a name can be several people).")
 @click.pass_context
 @store_errors
 def show_author(ctx: click.Context, name: str, limit: int, as_json: bool) -> None:
-    """Show the author(s) a name refers to: name variants, papers, topics and collaborators with counts."""
-    from ..authors import author_profile, find_author
+    """Show the people a name (or a person id, as `person:ID`) refers to: names, papers, topics, collaborators."""
+    from ..authors import author_profile, people_named, person_profile
 
     with open_store(ctx) as store:
-        identities = find_author(store, name)
-        if not identities:
-            fail(f"no author named {name!r}")
-        profiles = [author_profile(store, identity, paper_limit=limit) for identity in identities]
+        if name.startswith("person:"):
+            profile = person_profile(store, _person_id(name[7:], "person:ID"), paper_limit=limit)
+            if profile is None:
+                fail(f"no person {name[7:]!r}")
+            profiles = [profile]
+        else:
+            found = people_named(store, name)
+            if not found:
+                fail(f"no author named {name!r}")
+            profiles = [person_profile(store, ref["id"], paper_limit=limit) if ref["id"] is not None
+                        else author_profile(store, ref["author_id"], paper_limit=limit) for ref in found]
     if as_json:
         echo_json(profiles)
         return
     for profile in profiles:
-        click.echo(f"{profile['name']} ({profile['papers_count']} items; names: {', '.join(profile['variants'])})")
-        for paper in profile["papers"]:
-            click.echo(f"  {paper['published'] or '----------'}  {paper['title']}")
-        click.echo("  topics: " + ", ".join(f"{t['name']} ({t['count']})" for t in profile["topics"][:10]))
-        click.echo("  collaborators: " + ", ".join(f"{c['name']} ({c['count']})"
-                                                   for c in profile["collaborators"][:15]))
+        _echo_profile(profile)
+
+
+def _person_id(text: str, place: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        fail(f"not a person id: {text!r} ({place})", 2)
+    if value < 1:
+        fail(f"not a person id: {text!r} ({place})", 2)
+    return value
+
+
+def _item_ids(values: tuple[str, ...]) -> list[int]:
+    ids = []
+    for part in _split(values):
+        if not part.isdigit():
+            fail(f"not an item id: {part!r} (--papers)", 2)
+        ids.append(int(part))
+    return ids
+
+
+@authors.command("split")
+@click.argument("person", type=str)
+@click.option("--papers", multiple=True, required=True, metavar="ITEM,…",
+              help="Item ids (as `authors show` lists them) that are someone else.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@store_errors
+def split_author(ctx: click.Context, person: str, papers: tuple[str, ...], as_json: bool) -> None:
+    """Take papers out of a person: they become a person of their own, kept apart by every later refresh."""
+    from ..authors import DecisionError, split_person
+
+    person_id = _person_id(person, "PERSON")
+    items = _item_ids(papers)
+    with open_store(ctx) as store:
+        try:
+            new_id = split_person(store, person_id, items)
+        except DecisionError as error:
+            fail(str(error))
+    if as_json:
+        echo_json({"person": person_id, "new_person": new_id, "papers": items})
+    else:
+        click.echo(f"split {len(items)} paper(s) off person {person_id}: now person {new_id}")
+
+
+@authors.command("merge")
+@click.argument("people", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@store_errors
+def merge_authors(ctx: click.Context, people: tuple[str, ...], as_json: bool) -> None:
+    """Make two or more people one, kept together by every later refresh."""
+    from ..authors import DecisionError, merge_people
+
+    ids = [_person_id(value, "PEOPLE") for value in _split(people)]
+    with open_store(ctx) as store:
+        try:
+            merged = merge_people(store, ids)
+        except DecisionError as error:
+            fail(str(error))
+    if as_json:
+        echo_json({"people": ids, "person": merged})
+    else:
+        click.echo(f"merged people {', '.join(map(str, ids))}: now person {merged}")

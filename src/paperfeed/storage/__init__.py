@@ -11,9 +11,11 @@ from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
 from .search import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocument, SearchStorage
 from .store import Store, StoreError
 from .sync import SourceExistsError, SourceRow, SyncBusyError
-from .topics import GOLD_ASSIGNERS, TAGGER, AuthorGraph, StoredModel, TagInput, TagResult, TopicRow
+from .topics import (GOLD_ASSIGNERS, TAGGER, AuthorDecision, AuthorGraph, PersonSlots, Slot, StoredModel, TagInput,
+                     TagResult, TopicRow)
 
-__all__ = ["AuthorGraph", "BatchWrite", "DailySignals", "FullTextBatch", "FullTextQuery", "FullTextStorage",
+__all__ = ["AuthorDecision", "AuthorGraph", "PersonSlots", "Slot", "BatchWrite",
+           "DailySignals", "FullTextBatch", "FullTextQuery", "FullTextStorage",
            "GOLD_ASSIGNERS", "IngestSession", "LibraryEntry", "SearchDocument", "SearchStorage", "SourceExistsError",
            "SourceRecordRow", "SourceRow", "STORE_ERRORS", "Store", "StoreError", "StoredModel", "Subscriber",
            "SyncBusyError", "TAGGER", "TagInput", "TagResult", "TopicRow", "UserRow", "open_store", "slugify"]

@@ -122,9 +122,9 @@ def item_page(context: Context, item_id: int, similar: int = 8) -> dict[str, Any
     item = store.item(item_id)
     if item is None:
         raise NotFound(f"no item {item_id}")
-    authors = store.item_author_ids(item_id)
-    identities = store.identities_of([author_id for author_id, _ in authors])
-    item["author_links"] = [{"id": identities.get(author_id, author_id), "name": name} for author_id, name in authors]
+    from ..authors import item_people
+
+    item["author_links"] = [with_url(ref) for ref in item_people(store, item_id)]
     slugs = {row.name: row.slug for row in store.topics()}
     item["topics"] = [{"name": name, "slug": slugs.get(name), "assigned_by": by, "confidence": round(confidence, 4)}
                       for name, by, confidence in store.item_topic_confidences([item_id]).get(item_id, [])]
@@ -233,9 +233,10 @@ def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks:
     for item in items:
         item["authors"] = summaries.get(item["id"], {}).get("authors", [])
     people = collaborating_authors(store, row.id, limit=authors)
-    names = {person["id"]: person["name"] for person in people["authors"]}
+    by_key = {person["key"]: with_url(person) for person in people["authors"]}
     for edge in people["edges"]:
-        edge["source_name"], edge["target_name"] = names[edge["source"]], names[edge["target"]]
+        edge["source_name"], edge["target_name"] = by_key[edge["source"]]["name"], by_key[edge["target"]]["name"]
+        edge["source_url"], edge["target_url"] = by_key[edge["source"]]["url"], by_key[edge["target"]]["url"]
     return {**_topic_json(row), "items": items[:limit], "has_more": len(items) > limit, "offset": offset,
             "limit": limit, "collaborating_authors": people,
             "trend": weekly_counts(store.topic_day_counts(row.id), weeks=weeks)}
@@ -252,33 +253,73 @@ def topic_trend_svg(context: Context, slug: str, weeks: int = 26) -> str:
                                      weekly_counts(context.store.topic_day_counts(row.id), weeks=weeks)))
 
 
-def author_page(context: Context, author_id: int, limit: int = 50) -> dict[str, Any]:
-    """An author identity: name variants, papers, topics and collaborators; NotFound if no such author.
+def with_url(ref: dict[str, Any]) -> dict[str, Any]:
+    """A person reference with its page's address: ``/people/<id>``, or ``/authors/<author id>`` for a name whose
+    people are not decided yet."""
+    ref["url"] = f"/people/{ref['id']}" if ref.get("id") is not None else f"/authors/{ref['author_id']}"
+    return ref
 
-    ``redirect`` is set when ``author_id`` is a name merged into another identity.
-    """
-    from ..authors import author_profile
 
-    store = context.store
-    if not 0 < author_id <= MAX_ID or not store.author_names([author_id]):  # ids are 64-bit: no larger one exists
-        raise NotFound(f"no author {author_id}")
-    identity = store.identities_of([author_id])[author_id]
-    if identity != author_id:
-        return {"redirect": identity}
-    profile = author_profile(store, identity, paper_limit=limit)
-    slugs = {row.name: row.slug for row in store.topics()}
+def _profile_page(context: Context, profile: dict[str, Any]) -> dict[str, Any]:
+    slugs = {row.name: row.slug for row in context.store.topics()}
     for topic in profile["topics"]:
         topic["slug"] = slugs.get(topic["name"])
-    return profile
+    for collaborator in profile["collaborators"]:
+        with_url(collaborator)
+    return with_url(profile)
+
+
+def person_page(context: Context, person_id: int, limit: int = 50) -> dict[str, Any]:
+    """A person: names, papers, topics and collaborators; NotFound if no such person."""
+    from ..authors import person_profile
+
+    # ids are 64-bit: no larger one exists (and SQLite refuses to compare with one)
+    profile = person_profile(context.store, person_id, paper_limit=limit) if 0 < person_id <= MAX_ID else None
+    if profile is None:
+        raise NotFound(f"no person {person_id}")
+    return _profile_page(context, profile)
+
+
+def author_page(context: Context, author_id: int, limit: int = 50) -> dict[str, Any]:
+    """What an author id (a name; the address author pages had before people) stands for now; NotFound if none.
+
+    ``redirect``: the one person the name stands for. ``people``: the several it stands for (a list to choose
+    from). Else the name's papers as one page (a store whose people are not decided yet).
+    """
+    from ..authors import author_profile, people_of_author
+
+    people = people_of_author(context.store, author_id) if 0 < author_id <= MAX_ID else []
+    if not people:
+        raise NotFound(f"no author {author_id}")
+    if len(people) == 1 and people[0]["id"] is not None:
+        return {"redirect": with_url(people[0])["url"], "person": people[0]["id"]}
+    if len(people) > 1:
+        return {"name": context.store.author_names([author_id])[author_id],
+                "people": [_described(context, with_url(ref)) for ref in people]}
+    return _profile_page(context, author_profile(context.store, people[0]["author_id"], paper_limit=limit))
+
+
+def _described(context: Context, ref: dict[str, Any]) -> dict[str, Any]:
+    """A person in a list to choose from: their topics and latest paper, to tell namesakes apart."""
+    from ..authors import author_profile, person_profile
+
+    store = context.store
+    profile = (person_profile(store, ref["id"], paper_limit=1) if ref["id"] is not None
+               else author_profile(store, ref["author_id"], paper_limit=1))
+    ref["topics"] = [topic["name"] for topic in profile["topics"][:3]]
+    ref["latest"] = profile["papers"][0]["title"] if profile["papers"] else ""
+    ref["collaborators"] = [person["name"] for person in profile["collaborators"][:3]]
+    return ref
 
 
 def find_authors(context: Context, name: str) -> list[dict[str, Any]]:
-    """Author identities a name refers to, each with its display name."""
-    from ..authors import find_author
+    """The people a name refers to, each with its display name, papers count and page address."""
+    from ..authors import people_named
 
-    identities = find_author(context.store, name)
-    names = context.store.author_names(identities)
-    return [{"id": identity, "name": names.get(identity, "")} for identity in identities]
+    found = [with_url(ref) for ref in people_named(context.store, name)]
+    if len(found) > 1:  # namesakes: say what tells them apart
+        found = [_described(context, ref) for ref in found]
+    return found
 
 
 def bibtex(item: dict[str, Any]) -> str:

@@ -342,4 +342,47 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'));
         """,
     ),
+    (
+        "0010_author_people",
+        """
+        -- People (authors.py): who wrote what, beyond name strings. One name string may be several people
+        -- (two different "Wei Wang") and several spellings one person (José García, J. García). author_id is
+        -- the spelling the person is mostly written as (the name their page goes by).
+        CREATE TABLE people (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            author_id INTEGER NOT NULL REFERENCES authors (id) ON DELETE CASCADE
+        );
+        CREATE INDEX people_author ON people (author_id);
+
+        -- Who each author slot of an item is: (item, position) -> person. author_id is the name the slot
+        -- held when it was decided; a slot whose name has changed since is read as undecided.
+        CREATE TABLE item_people (
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            author_id INTEGER NOT NULL REFERENCES authors (id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+            PRIMARY KEY (item_id, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX item_people_person ON item_people (person_id, item_id);
+        CREATE INDEX item_people_author ON item_people (author_id);
+
+        -- A user's decision about people (paperfeed authors split / merge), kept by every later refresh.
+        -- 'merge': the slots of side 0 are one person. 'split': the slots of side 0 are one person, and
+        -- none of them is the person of any slot of side 1. A slot is (item, author name).
+        CREATE TABLE author_decisions (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('split', 'merge')),
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE author_decision_slots (
+            decision_id INTEGER NOT NULL REFERENCES author_decisions (id) ON DELETE CASCADE,
+            side INTEGER NOT NULL CHECK (side IN (0, 1)),
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            author_id INTEGER NOT NULL REFERENCES authors (id) ON DELETE CASCADE,
+            PRIMARY KEY (decision_id, side, item_id, author_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX author_decision_slots_author ON author_decision_slots (author_id);
+        """,
+    ),
 ]

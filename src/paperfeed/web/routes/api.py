@@ -52,8 +52,11 @@ class Link(BaseModel):
 
 
 class AuthorRef(BaseModel):
-    id: int
+    id: int | None
+    """The person's id; None for a name whose people are not decided yet."""
+    author_id: int
     name: str
+    url: str
 
 
 class Hit(BaseModel):
@@ -135,8 +138,14 @@ class TopicPage(BaseModel):
     trend: list[dict[str, Any]]
 
 
+class PersonRef(AuthorRef):
+    papers: int
+
+
 class Author(BaseModel):
-    id: int
+    id: int | None
+    author_id: int
+    url: str
     name: str
     variants: list[str]
     papers_count: int
@@ -221,17 +230,27 @@ def topic(slug: str, context: Ctx, limit: Annotated[int, Query(ge=1, le=200)] = 
     return json_response(queries.topic_page(context, slug, limit, offset, weeks))
 
 
-@router.get("/authors", response_model=list[AuthorRef], summary="Find authors by name")
+@router.get("/authors", response_model=list[PersonRef], summary="Find people by name")
 def authors(context: Ctx, name: Annotated[str, Query(min_length=1, max_length=200)]):
-    """Author identities a name refers to (name variants are merged)."""
+    """The people a name refers to (spellings are merged; one name may be several people), most papers first."""
     return json_response(queries.find_authors(context, name))
 
 
-@router.get("/authors/{author_id}", response_model=Author, responses=NOT_FOUND, summary="One author")
+@router.get("/authors/{author_id}", response_model=Author, summary="One author name",
+            responses={**NOT_FOUND, 300: {"model": list[PersonRef], "description": "The name is several people."}})
 def author(author_id: Annotated[int, Path(ge=1, le=MAX_ID, description="An author id (a positive 64-bit integer)")],
            context: Ctx):
-    """An author: name variants, papers newest first, topics and collaborators with counts."""
-    profile = queries.author_page(context, author_id)
-    if "redirect" in profile:  # a merged name variant: answer with its identity
-        profile = queries.author_page(context, profile["redirect"])
-    return json_response(profile)
+    """The person an author id (a name) stands for; 300 with the list when it stands for several people."""
+    page = queries.author_page(context, author_id)
+    if "redirect" in page:
+        return json_response(queries.person_page(context, page["person"]))
+    if "people" in page:
+        return json_response(page["people"], status=300)
+    return json_response(page)
+
+
+@router.get("/people/{person_id}", response_model=Author, responses=NOT_FOUND, summary="One person")
+def person(person_id: Annotated[int, Path(ge=1, le=MAX_ID, description="A person id (a positive 64-bit integer)")],
+           context: Ctx):
+    """A person: names, papers newest first, topics and collaborators with counts."""
+    return json_response(queries.person_page(context, person_id))

@@ -1,4 +1,4 @@
-"""HTML pages: home, search, item, topics, topic, authors. Each reads through ``queries`` like its API twin."""
+"""HTML pages: home, search, item, topics, topic, authors, people. Each reads through ``queries`` like its API twin."""
 
 from __future__ import annotations
 
@@ -73,17 +73,25 @@ def topic(request: Request, slug: str, context: Ctx, page: Annotated[int, Query(
 
 @router.get("/authors")
 def authors(request: Request, context: Ctx, name: str = ""):
-    """Find an author by name; one match goes straight to the author's page."""
+    """Find people by name; one match goes straight to their page."""
     found = queries.find_authors(context, name) if name.strip() else []
     if len(found) == 1:
-        return RedirectResponse(f"/authors/{found[0]['id']}", status_code=303)
-    return render(request, "authors.html", name=name, found=found)
+        return RedirectResponse(found[0]["url"], status_code=303)
+    return render(request, "authors.html", name=name, found=found, several=False)
 
 
 @router.get("/authors/{author_id}")
 def author(request: Request, author_id: int, context: Ctx):
-    """An author: name variants, papers, topics, collaborators."""
-    profile = queries.author_page(context, author_id)
-    if "redirect" in profile:
-        return RedirectResponse(f"/authors/{profile['redirect']}", status_code=301)
-    return render(request, "author.html", author=profile)
+    """A name, as author pages were addressed: its one person's page, or a list when it is several people."""
+    page = queries.author_page(context, author_id)
+    if "redirect" in page:
+        return RedirectResponse(page["redirect"], status_code=301)
+    if "people" in page:
+        return render(request, "authors.html", name=page["name"], found=page["people"], several=True)
+    return render(request, "author.html", author=page)
+
+
+@router.get("/people/{person_id}")
+def person(request: Request, person_id: int, context: Ctx):
+    """A person: names, papers, topics, collaborators."""
+    return render(request, "author.html", author=queries.person_page(context, person_id))
