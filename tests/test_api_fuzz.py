@@ -31,6 +31,7 @@ import httpx
 import pytest
 
 from paperfeed.storage import open_store
+from paperfeed.authors import refresh_identities
 from paperfeed.library import Accounts
 from paperfeed.storage import open_store
 from paperfeed.web.security import csrf_token
@@ -56,6 +57,8 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     """`paperfeed serve` on a free loopback port over the web test store; yields (base URL, settings)."""
     settings = build_store(tmp_path_factory.mktemp("fuzz"))
+    with open_store(settings.db) as store:  # people decided, as the after-ingest pipeline leaves a store
+        refresh_identities(store)
     port = _free_port()
     env = {**os.environ, "PAPERFEED_EMBEDDER": "none", "PAPERFEED_SECRET_KEY": settings.secret_key,
            "PAPERFEED_SYNC_INTERVAL": "0", "PAPERFEED_BASE_URL": f"http://127.0.0.1:{port}"}
@@ -100,9 +103,13 @@ def _sign_in(base: str, settings) -> dict[str, str]:
 def _known(base: str, item_id: int) -> dict[str, list]:
     """Values that exist in the store, per path or query parameter: random ones would only ever meet 404."""
     item = httpx.get(f"{base}/api/v1/items/{item_id}", params={"similar": 0}).json()
-    return {"reference": [str(item_id), KNOWN_ARXIV], "item_id": [item_id], "slug": [TOPIC_SLUG],
-            "author_id": [item["author_links"][0]["id"]], "name": [item["authors"][0]],
-            "q": ["transformer", "attention author:Vaswani"]}
+    link = item["author_links"][0]
+    known = {"reference": [str(item_id), KNOWN_ARXIV], "item_id": [item_id], "slug": [TOPIC_SLUG],
+             "author_id": [link["author_id"]], "name": [item["authors"][0]],
+             "q": ["transformer", "attention author:Vaswani"]}
+    if link.get("id") is not None:  # the person the name stands for, once people are decided
+        known["person_id"] = [link["id"]]
+    return known
 
 
 def _config(known: dict[str, list], auth: dict[str, str] | None) -> str:

@@ -41,6 +41,8 @@ ITEM_TABLES = {
     "item_fulltext": "dropped: the indexer indexes the changed item again",
     "search_changes": "the change log: the triggers log both items",
     "merge_decisions": "history: kept with the ids as they were",
+    "item_people": "dropped: the after-ingest author refresh decides the joined item's people again",
+    "author_decision_slots": "moved (a person's split or merge of people keeps naming the same papers)",
 }
 """Every table with an item id, and what ``IngestSession.absorb`` does with the rows of an item joined into
 another (``tests/test_merge_identity.py`` checks this list against the database's catalog)."""
@@ -259,6 +261,9 @@ class IngestSession:
         db.run("INSERT INTO submissions (item_id, day, user_id, submitted_at) SELECT $1, day, user_id, submitted_at "
                "FROM submissions WHERE item_id = $2 ON CONFLICT DO NOTHING", (keep, gone))
         db.run("UPDATE record_pins SET item_id = $1 WHERE item_id = $2", (keep, gone))
+        db.run("INSERT INTO author_decision_slots (decision_id, side, item_id, author_id) "
+               "SELECT decision_id, side, $1, author_id FROM author_decision_slots WHERE item_id = $2 "
+               "ON CONFLICT DO NOTHING", (keep, gone))
         pairs = db.rows("SELECT item_id, other_id, decision_id FROM items_apart WHERE item_id = $1 OR other_id = $1",
                         (gone,))
         db.run_many("INSERT INTO items_apart (item_id, other_id, decision_id) VALUES ($1, $2, $3) "
