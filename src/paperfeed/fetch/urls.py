@@ -24,8 +24,9 @@ def resolve(host: str, port: int) -> list[str]:
 
 
 # Special-purpose blocks that are not globally reachable (the IANA IPv4 and IPv6 special-purpose registries),
-# named so the refusal says what they are. ``ipaddress``'s ``is_global`` catches most of them, but not all in
-# every Python: 3.11 before 3.11.10 counts 192.0.0.0/24 (beyond /29), multicast and 6to4's relay anycast as global.
+# named so the refusal says what they are. ``ipaddress``'s ``is_global`` (the last check) misses some in every
+# Python (multicast, 6to4's relay anycast, the old site-local block) and more in older patch releases (3.11.7 counts
+# 192.0.0.192 as global), so they are listed here.
 _BLOCKS: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = [
     (ipaddress.ip_network(network), reason) for network, reason in (
         ("0.0.0.0/8", "this-network"),
@@ -63,7 +64,7 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
-    """The IPv4 addresses an IPv6 address carries to (IPv4-mapped, 6to4, NAT64, Teredo server and client)."""
+    """The IPv4 addresses inside an IPv6 address (IPv4-mapped, 6to4, NAT64, Teredo server and client)."""
     if ip.ipv4_mapped is not None:
         return [("IPv4-mapped", ip.ipv4_mapped)]
     if ip.sixtofour is not None:
