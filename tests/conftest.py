@@ -9,6 +9,14 @@ from paperfeed.storage import open_store
 DATA = Path(__file__).parent / "data"
 
 
+def pytest_configure(config) -> None:
+    """Refuse a CI run with the golden-update switch on before any test runs (tests/golden.py refuses it too)."""
+    from golden import UPDATE, in_ci, update_requested
+
+    if update_requested() and in_ci():
+        raise pytest.UsageError(f"{UPDATE} is set in a CI run: golden files are rewritten only by hand, never by CI")
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend_url(request, tmp_path) -> str:
     """The URL of a fresh, empty store on each backend in turn: a SQLite file, then a PostgreSQL database.

@@ -24,6 +24,8 @@ def free_port() -> int:
 class Handler:
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.raw: list[bytes] = []
+        """The bytes of each accepted message as they came over the wire (after the SMTP dot-unstuffing)."""
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refusals: list[str] = []
         self.hang_after_store = 0.0
@@ -36,9 +38,11 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         if self.refusals:
             return self.refusals.pop(0)
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)
+            self.raw.append(raw)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         self.stored.set()
         if self.hang_after_store:
@@ -48,6 +52,16 @@ class Handler:
     def to(self, address: str) -> list[email.message.EmailMessage]:
         with self.lock:
             return [m for m in self.messages if m["To"] == address]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.raw.clear()
+            self.envelopes.clear()
+
+    def raw_to(self, address: str) -> list[bytes]:
+        with self.lock:
+            return [raw for m, raw in zip(self.messages, self.raw) if m["To"] == address]
 
 
 class SMTPServer:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import json
 import os
 import re
 import signal
@@ -94,9 +97,14 @@ def test_subscribe_confirm_receive_and_one_click_unsubscribe(world):
     assert message["Subject"] == "Trending papers, 2026-02-27"
     assert message["From"] == "paperfeed <digest@paperfeed.example.org>"
     assert message["Message-ID"] == "<digest-2026-02-27-1@127.0.0.1>"
-    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    unsubscribe_url = re.fullmatch(r"<(http://127\.0\.0\.1:\d+/digest/unsubscribe\?token=\S+)>",
-                                   message["List-Unsubscribe"]).group(1)
+    # RFC 8058 on the bytes as they arrived: one plain line each, no RFC 2047 encoded words, no folding.
+    header = handler.raw_to("ada@example.org")[-1].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0] + b"\n"
+    assert b"\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\n" in header
+    found = re.search(rb"\nList-Unsubscribe: <(http://127\.0\.0\.1:\d+/digest/unsubscribe\?token=[\w.%=-]+)>"
+                      rb"\n(?![ \t])", header)
+    assert found, header.decode()
+    unsubscribe_url = found.group(1).decode()
+    assert message["List-Unsubscribe"] == f"<{unsubscribe_url}>"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     top = "The Trinity of Consistency as a Defining Principle for General World Models"
@@ -113,11 +121,57 @@ def test_subscribe_confirm_receive_and_one_click_unsubscribe(world):
     assert send_digests(store, settings, date(2026, 2, 26)).sent == []
 
 
+HOSTILE_URLS = ["javascript:alert(1)", "JaVaScRiPt:alert(2)", " javascript:alert(3)", "java\tscript:alert(4)",
+                "data:text/html,<script>alert(5)</script>", "DATA:text/html;base64,PHNjcmlwdD4=", "vbscript:msgbox(6)",
+                "//evil.example/7", "https://ok.example/a b\nInjected line", "https:///no-host"]
+
+
+def test_only_http_links_reach_a_digest(world, tmp_path):
+    store, settings, handler = world
+    records = [{"id": f"hostile-{n}", "title": f"Hostile link paper {n}", "authors": ["Eve Example"], "url": url,
+                "date": DAY.isoformat()} for n, url in enumerate(HOSTILE_URLS)]
+    records.append({"id": "fine", "title": "A paper with a fine link", "authors": ["Ada Example"],
+                    "url": "https://ok.example/paper?x=1", "date": DAY.isoformat()})
+    hostile = tmp_path / "hostile.jsonl"
+    hostile.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    assert not Ingester(store).ingest_paths([hostile]).failed
+    subscribe_and_confirm(store, settings, handler, "a@example.org")
+    settings = replace(settings, digest_size=1000)  # every paper of the day, the hostile ones included
+
+    assert send_digests(store, settings, DAY).sent == ["a@example.org"]
+    message = email.message_from_bytes(handler.raw_to("a@example.org")[-1], policy=email.policy.default)
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = message.get_body(("html",)).get_content().replace("\r\n", "\n")
+    hrefs = re.findall(r'<a href="([^"]*)"', html)
+    assert len(hrefs) > len(records) and all(re.match(r"https?://[^/\s]", href) for href in hrefs), hrefs
+    links = re.findall(r"^ +(\S.*)$", text, re.MULTILINE)[1::2]  # each entry: authors, then its link
+    assert all(re.fullmatch(r"https?://\S+", link) for link in links), links
+    for needle in ("script:", "data:", "evil.example", "Injected", "no-host"):
+        assert needle not in text.lower() and needle not in html.lower(), needle
+    own = f"{settings.base_url}/items/"
+    for number in range(len(HOSTILE_URLS)):  # a refused link falls back to the paper's page here
+        title = f"Hostile link paper {number}"
+        assert re.search(rf"{title}\n   Eve Example\n   {re.escape(own)}\d+\n", text), title
+        assert re.search(rf'<a href="{re.escape(own)}\d+">{title}</a>', html), title
+    assert "A paper with a fine link\n   Ada Example\n   https://ok.example/paper?x=1\n" in text
+    assert '<a href="https://ok.example/paper?x=1">A paper with a fine link</a>' in html
+
+
+@pytest.mark.parametrize("base_url", ["https://bücher.example", "https://example.org/" + "x" * 1000])
+def test_a_base_url_that_cannot_make_a_one_line_unsubscribe_header_is_refused(world, base_url):
+    store, settings, handler = world
+    subscribe_and_confirm(store, settings, handler, "a@example.org")
+    handler.clear()
+    with pytest.raises(DigestError, match=r"base_url .*must be ASCII and fit one header line of 998 characters"):
+        send_digests(store, replace(settings, base_url=base_url), DAY)
+    assert handler.messages == [] and store.digest_status(store.subscribers()[0].id, DAY.isoformat()) is None
+
+
 def test_rerun_sends_nothing_twice_and_a_refused_mail_is_retried(world):
     store, settings, handler = world
     for name in ("a", "b", "c"):
         subscribe_and_confirm(store, settings, handler, f"{name}@example.org")
-    handler.messages.clear()
+    handler.clear()
     handler.refuse_next("451 4.3.0 try again later")  # the first digest of the run is refused
     first = send_digests(store, settings, DAY)
     assert len(first.refused) == 1 and first.sent == ["b@example.org", "c@example.org"]
@@ -130,7 +184,7 @@ def test_two_digest_jobs_at_once_send_each_subscriber_one_mail(world):
     store, settings, handler = world
     for name in ("a", "b", "c", "d"):
         subscribe_and_confirm(store, settings, handler, f"{name}@example.org")
-    handler.messages.clear()
+    handler.clear()
     barrier, reports, errors = threading.Barrier(2), [], []
 
     def job() -> None:
@@ -219,7 +273,7 @@ def test_a_send_killed_mid_transaction_and_rerun_delivers_no_duplicate(world):
     store, settings, handler = world
     for name in ("a", "b", "c"):
         subscribe_and_confirm(store, settings, handler, f"{name}@example.org")
-    handler.messages.clear()
+    handler.clear()
     handler.stored.clear()  # set by the confirmation mails
     env = {**os.environ, "PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": str(settings.smtp_port),
            "PAPERFEED_SMTP_SECURITY": "none", "PAPERFEED_BASE_URL": settings.base_url,

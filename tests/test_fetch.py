@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 
 import pytest
@@ -185,9 +186,49 @@ def test_only_http_and_https_urls_with_a_host(url):
         check_url(url, allow_private=True)
 
 
+@pytest.mark.parametrize("address, reason", [
+    ("100.100.100.200", "shared (carrier-grade NAT)"),  # a cloud metadata address
+    ("100.64.0.1", "shared (carrier-grade NAT)"),
+    ("192.0.0.192", "IETF protocol assignment"),
+    ("192.88.99.1", "6to4 relay anycast"),
+    ("198.18.0.1", "benchmarking"),
+    ("224.0.0.251", "multicast"),
+    ("255.255.255.255", "reserved"),
+    ("2002:7f00:1::", "6to4 (carrying loopback 127.0.0.1)"),
+    ("2002:a9fe:a9fe::1", "6to4 (carrying link-local 169.254.169.254)"),
+    ("2002:6464:64c8::", "6to4 (carrying shared (carrier-grade NAT) 100.100.100.200)"),
+    ("64:ff9b::a00:1", "NAT64 (carrying private 10.0.0.1)"),
+    ("64:ff9b:1::1", "local-use NAT64"),
+    ("2001:0:808:808::f5f7:f7f7", "Teredo client (carrying private 10.8.8.8)"),  # the client is stored inverted
+    ("2001:0:808:808::f7f7:f7f7", "Teredo"),
+    ("::ffff:100.100.100.200", "IPv4-mapped (carrying shared (carrier-grade NAT) 100.100.100.200)"),
+    ("::7f00:1", "IPv4-compatible"),
+    ("fec0::1", "site-local"),
+    ("ff0e::1", "multicast"),
+    ("3fff::1", "documentation"),
+])
+def test_only_globally_reachable_addresses_pass(address, reason):
+    assert refused_reason(address) == reason
+    with pytest.raises(UnsafeURLError, match=f"resolves to {re.escape(reason)} address {re.escape(address)}"):
+        check_url("http://host.example/", resolver=lambda host, port: ["93.184.216.34", address])
+    check_url("http://host.example/", allow_private=True, resolver=lambda host, port: [address])
+
+
+def test_a_name_that_rebinds_to_the_metadata_address_is_refused_at_connect(server):
+    answers = deque([["93.184.216.34"], ["100.100.100.200"]])
+    client = HttpClient(user_agent="t", pacer=Pacer({}, default=Rule()), retries=0, allow_private=False,
+                        resolver=lambda host, port: answers.popleft())
+    with client, pytest.raises(FetchError, match=r"refused connection to rebind.test: .*carrier-grade NAT\) "
+                                                 r"address 100.100.100.200"):
+        client.get("http://rebind.test/latest/meta-data/")
+    assert not answers
+
+
 def test_public_addresses_pass():
     check_url("https://export.arxiv.org/api/query", resolver=lambda host, port: ["128.84.21.199"])
-    assert refused_reason("2606:4700::1111") is None
+    for address in ("2606:4700::1111", "8.8.8.8", "2002:808:808::", "64:ff9b::808:808", "::ffff:8.8.8.8",
+                    "2001:4860:4860::8888"):
+        assert refused_reason(address) is None, address
 
 
 def test_backoff_doubles_with_jitter_and_honours_retry_after():

@@ -274,6 +274,19 @@ def test_loopback_sources_are_refused_unless_allowed(server, store):
     assert server.requests() == []
 
 
+@pytest.mark.parametrize("url, reason", [
+    ("http://100.100.100.200/latest/meta-data/", "shared (carrier-grade NAT)"),
+    ("http://[2002:a9fe:a9fe::]/latest/meta-data/", "6to4 (carrying link-local 169.254.169.254)"),
+    ("http://192.0.0.192/", "IETF protocol assignment"),
+])
+def test_a_literal_non_global_source_address_is_refused_when_added(tmp_path, url, reason):
+    result = run_cli(tmp_path / "store.db", "sources", "add", "meta", "--kind", "feed", "--url", url,
+                     PAPERFEED_ALLOW_PRIVATE_URLS="0")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert result.output.strip() == (f"paperfeed: source 'meta': --url {url!r} is a {reason} address "
+                                     "(set PAPERFEED_ALLOW_PRIVATE_URLS=1 to allow it)")
+
+
 # -- CLI ------------------------------------------------------------------------------------------------------
 
 

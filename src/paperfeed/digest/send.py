@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -26,6 +28,11 @@ from . import tokens
 
 TEMPLATES = Path(__file__).parent / "templates"
 RECOMMENDATIONS_PER_TAG = 3
+LINK_SCHEMES = ("http", "https")
+"""The only schemes an ingested link may have to reach a mail (the web pages keep the same ones)."""
+UNFOLDED_HEADERS = ("list-unsubscribe", "list-unsubscribe-post")
+MAX_HEADER_LINE = 998
+"""RFC 5322's limit on a line, header name and CRLF aside."""
 
 
 class DigestError(RuntimeError):
@@ -72,8 +79,36 @@ def _sender(settings) -> str:
         raise DigestError(f"digest_from: {error}") from None
 
 
+class MailPolicy(EmailPolicy):
+    """The standard library's e-mail policy, except that the RFC 8058 headers are written as they are, on one line.
+
+    The default policy folds a header whose one word is longer than a line by RFC 2047-encoding it, so
+    ``List-Unsubscribe: <https://...>`` went out as ``=?utf-8?q?=3Chttps...?=`` and a mail client reading the raw
+    header found no ``<URL>``, so no one-click unsubscribe. ``build_digest`` checks such a header fits one line.
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() in UNFOLDED_HEADERS:
+            return self._unfolded(name, value)
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() in UNFOLDED_HEADERS:
+            return self._unfolded(name, value).encode("ascii")
+        return super().fold_binary(name, value)
+
+    def _unfolded(self, name: str, value: str) -> str:
+        value = str(value)
+        if not value.isascii() or "\r" in value or "\n" in value or len(name) + 2 + len(value) > MAX_HEADER_LINE:
+            raise ValueError(f"{name} header does not fit one line of ASCII: {value!r}")
+        return f"{name}: {value}{self.linesep}"
+
+
+MAIL_POLICY = MailPolicy()
+
+
 def _message(settings, to: str, subject: str, text: str, html: str, message_id: str | None = None) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = formataddr(("paperfeed", _sender(settings)))
     message["To"] = check_email(to)
     message["Subject"] = subject
@@ -193,10 +228,30 @@ def unsubscribe(store: Store, settings, token: str) -> Subscriber:
 
 # -- the digest -----------------------------------------------------------------------------------
 
+def safe_link(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL with a host and no space or control character in it, else None.
+
+    Ingested URLs are third-party text: a ``javascript:`` or ``data:`` link (in any case, behind any space) must
+    never reach a mail, as it never reaches a web page, and a line break in one would start a line of its own in
+    the text part.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    if any(unicodedata.category(char)[0] in "CZ" for char in url):  # controls, format characters, spaces
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in LINK_SCHEMES and parts.hostname else None
+
+
 def _link(url: str | None, arxiv_id: str | None, item_id: int, settings) -> str:
     if arxiv_id:
         return f"https://arxiv.org/abs/{arxiv_id}"
-    return url or _url(settings, f"/items/{item_id}")
+    return safe_link(url) or _url(settings, f"/items/{item_id}")
 
 
 def _authors(names: list[str]) -> str:
@@ -244,7 +299,11 @@ def build_digest(store: Store, settings, subscriber: Subscriber, page, message_i
     message = _message(settings, subscriber.email, f"Trending papers, {page.start}", text, html, message_id)
     host = urlsplit(public_base_url(settings)).hostname or "paperfeed.invalid"
     message["List-Id"] = f"paperfeed digest <digest.{host}>"
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    header = f"<{unsubscribe_url}>"
+    if not header.isascii() or len("List-Unsubscribe: ") + len(header) > MAX_HEADER_LINE:
+        raise DigestError(f"base_url {public_base_url(settings)!r}: the unsubscribe URL must be ASCII and fit one "
+                          f"header line of {MAX_HEADER_LINE} characters (write an international host name in punycode)")
+    message["List-Unsubscribe"] = header
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return message
 
