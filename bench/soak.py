@@ -15,8 +15,9 @@ Usage: python bench/soak.py [--minutes 10] [--workers 2] [--anonymous 8] [--sign
 - Measured: every response's status (any 5xx or connection error is an error; 429 from the login limits is counted
   apart), the resident memory of the server's processes every 10 s (master and workers, from /proc), and at the end
   every acknowledged write: each save must be in the user's library, each ingested record an item.
-Memory is "flat" when the mean of the last third of the samples exceeds that of the middle third by less than 10%
-(the first third is warm-up: caches and indexes fill). Ends with one JSON line; exits 1 on an error or a lost write.
+Memory is "flat" when the mean of the last third of the anonymous-memory samples (the processes' own heap, not
+the memory-mapped index files the kernel caches) exceeds that of the middle third by less than 10% (the first
+third is warm-up: caches fill); all resident memory is reported beside it. Ends with one JSON line; exits 1 on an error or a lost write.
 """
 
 from __future__ import annotations
@@ -59,8 +60,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def process_tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its descendants, from /proc."""
+def process_tree_rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of ``pid`` and its descendants, from /proc: (all resident, anonymous resident).
+
+    The anonymous part is the processes' own heap; the rest is file pages mapped in (the search indexes are
+    memory-mapped files: the kernel's page cache, shared by the workers and dropped under memory pressure)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -69,7 +73,7 @@ def process_tree_rss_mb(pid: int) -> float:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(int(entry.name))
-    total, todo = 0, [pid]
+    total, anonymous, todo = 0, 0, [pid]
     while todo:
         current = todo.pop()
         todo += children.get(current, [])
@@ -79,7 +83,9 @@ def process_tree_rss_mb(pid: int) -> float:
             continue
         found = re.search(r"VmRSS:\s+(\d+) kB", status)
         total += int(found.group(1)) if found else 0
-    return total / 1024
+        found = re.search(r"RssAnon:\s+(\d+) kB", status)
+        anonymous += int(found.group(1)) if found else 0
+    return total / 1024, anonymous / 1024
 
 
 class Tally:
@@ -203,9 +209,11 @@ async def ingesting(db: Path, folder: Path, stop_at: float, every: float, tally:
         tally.ingest_seconds = getattr(tally, "ingest_seconds", []) + [round(time.monotonic() - started, 2)]
 
 
-async def sample_memory(pid: int, stop_at: float, samples: list[float]) -> None:
+async def sample_memory(pid: int, stop_at: float, samples: list[float], anonymous: list[float]) -> None:
     while time.monotonic() < stop_at:
-        samples.append(round(process_tree_rss_mb(pid), 1))
+        total, heap = process_tree_rss_mb(pid)
+        samples.append(round(total, 1))
+        anonymous.append(round(heap, 1))
         await asyncio.sleep(10)
 
 
@@ -241,7 +249,7 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        tally, samples = Tally(), []
+        tally, samples, anonymous_samples = Tally(), [], []
         started = time.monotonic()
         stop_at = started + args.minutes * 60
 
@@ -250,7 +258,7 @@ def main() -> None:
                 *(anonymous(base, stop_at, tally, item_ids, slugs, days, seed) for seed in range(args.anonymous)),
                 *(signed_in(base, stop_at, tally, email, item_ids, 100 + n) for n, email in enumerate(emails)),
                 ingesting(db, folder, stop_at, args.ingest_every, tally),
-                sample_memory(server.pid, stop_at, samples),
+                sample_memory(server.pid, stop_at, samples, anonymous_samples),
             )
 
         asyncio.run(everything())
@@ -264,17 +272,23 @@ def main() -> None:
             lost += [f"save {email} item {item}" for item in items - kept]
         stored = {item["arxiv_id"] for item in map(json.loads, run(db, "export").splitlines()) if item["arxiv_id"]}
         lost += [f"ingested {arxiv}" for arxiv in tally.ingested if arxiv not in stored]
-        third = max(1, len(samples) // 3)
-        middle, last = samples[third:2 * third] or samples, samples[2 * third:] or samples
-        growth = (sum(last) / len(last)) / (sum(middle) / len(middle)) - 1 if samples else 0.0
+        def thirds(values: list[float]) -> tuple[float, float, float]:
+            third = max(1, len(values) // 3)
+            middle, last = values[third:2 * third] or values, values[2 * third:] or values
+            middle_mean, last_mean = sum(middle) / len(middle), sum(last) / len(last)
+            return round(middle_mean, 1), round(last_mean, 1), round(last_mean / middle_mean - 1, 3)
+
+        rss_middle, rss_last, rss_growth = thirds(samples)
+        anon_middle, anon_last, growth = thirds(anonymous_samples)
         figures = {
             "bench": "soak", "minutes": round(elapsed / 60, 1), "workers": args.workers, "requests": tally.requests,
             "requests_per_s": round(tally.requests / elapsed, 1), "errors": len(tally.errors),
             "first_errors": tally.errors[:5], "rate_limited": tally.limited, "saves": sum(map(len, tally.saved.values())),
             "ingested_records": len(tally.ingested), "lost_writes": len(lost), "first_lost": lost[:5],
-            "rss_mb_first": samples[0] if samples else None, "rss_mb_middle_mean": round(sum(middle) / len(middle), 1),
-            "rss_mb_last_mean": round(sum(last) / len(last), 1), "rss_growth_last_vs_middle": round(growth, 3),
-            "rss_mb_max": max(samples) if samples else None,
+            "rss_mb_first": samples[0], "rss_mb_middle_mean": rss_middle, "rss_mb_last_mean": rss_last,
+            "rss_growth_last_vs_middle": rss_growth, "rss_mb_max": max(samples),
+            "anon_mb_first": anonymous_samples[0], "anon_mb_middle_mean": anon_middle, "anon_mb_last_mean": anon_last,
+            "anon_growth_last_vs_middle": growth, "anon_mb_max": max(anonymous_samples),
             "ingest_seconds_max": max(getattr(tally, "ingest_seconds", [0])),
         }
         print(json.dumps(figures))
