@@ -141,9 +141,10 @@ def block_keys(title: str) -> list[int]:
       still meets;
     - the main part of "Main: subtitle" when it has 3 to ``BLOCK_WORDS`` words, so that it
       meets plain "Main";
-    - window keys (``window_keys`` of ``title_words``): every run of ``WINDOW_WORDS`` consecutive
-      words, so that a scraped title with garbage before or after it, or cut short ("…"), still
-      meets the clean one. They are added to the keys above, which are kept unchanged, so that
+    - window keys (``window_keys`` of ``title_words``): the runs of ``WINDOW_WORDS`` consecutive
+      words that start at one of the first ``WINDOW_STARTS`` words, so that a scraped title with a
+      short prefix before it, garbage after it, or cut short ("…"), still meets the clean one.
+      They are added to the keys above, which are kept unchanged, so that
       items stored before window keys existed are still found by a new record's older keys.
     Each key is hashed to a signed 64-bit integer: compact to index, and a rare collision only
     adds a candidate that the title comparison then rejects.

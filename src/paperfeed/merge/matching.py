@@ -12,7 +12,10 @@ well, the record merges with neither. Two different arXiv ids or DOIs never merg
 Records scraped from the web (garbled titles, initials, missing years and authors) that this
 clean path rejects get a second look (``_garbled_score``): the title words aligned in order,
 what is missing counted neither way. An item takes a second record of an origin it already has
-(a scraped index that lists a work twice) only on that path's stronger same-origin evidence.
+(a scraped index that lists a work twice) when it also holds another source's record (it is
+that record's work: the listing is judged as one of another source, less ``SAME_ORIGIN_PENALTY``,
+so that an item without a record of the origin wins), else only on the garbled path's stronger
+same-origin evidence.
 """
 
 from __future__ import annotations
@@ -53,7 +56,11 @@ GARBLED_TITLE_ALONE = 5
 GARBLED_SAME_ORIGIN_COVER = 0.85
 """Share of the shorter title a match needs with two records of one origin, or with the year alone to confirm."""
 SAME_ORIGIN_PENALTY = 10.0
+"""Score points an item loses when it already holds a record of the incoming record's origin (a source lists a
+work once, a scraped index maybe twice): an item without one that fits about as well wins."""
 CLEAN_YEAR_GAP = 2
+"""Most years apart on the clean path; two apart only for a near-duplicate title with an author in common (a
+scraped year drifts: the preprint's, a reprint's)."""
 _FUZZY_NAME_PAIRS = 2500
 """Most name pairs compared loosely (lost accents, typos) for one pair of author lists."""
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
@@ -214,10 +221,13 @@ def _contained_similarity(a: ItemSummary, b: ItemSummary, min_words: int) -> flo
 def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> float:
     """Score how surely ``record`` is the same work as ``candidate``: 0 if not, else higher is surer.
 
-    Vetoes: different arXiv ids or DOIs. A record of an origin the item already has, or one this
-    clean path rejects, is judged by ``_garbled_score`` instead. Clean-path vetoes: years more than one
-    apart; authors in conflict (fewer than half of the shorter list with a namesake in the
-    other, see ``_same_surname``). Titles are compared with and without bracketed remarks
+    Vetoes: different arXiv ids or DOIs. A record of an origin the item already has is judged by
+    ``_garbled_score`` alone, unless the item also holds another source's record: then as a record of
+    another source (containment aside, and a garbled title needs ``GARBLED_MIN_WORDS`` words), less
+    ``SAME_ORIGIN_PENALTY``. One this clean path rejects is judged by ``_garbled_score``. Clean-path
+    vetoes: years more than ``CLEAN_YEAR_GAP`` apart, or two apart without an author in common or a
+    near-duplicate title (then 4 points less); authors in conflict (fewer than half of the shorter list
+    with a namesake in the other, see ``_same_surname``). Titles are compared with and without bracketed remarks
     ("(Tutorial)", "(extended abstract)"), and match as
     - near-duplicates (``TITLE_MATCH``) naming the same numbers ("Part I" is not "Part II"),
       confirmed by authors or year, or almost equal ones (``TITLE_MATCH_UNCONFIRMED``) alone;
@@ -351,7 +361,8 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     stretch = max(span_a.stop - span_a.start, span_b.stop - span_b.start)
     shorter = min(len(a) + bool(record.stump), len(b) + bool(candidate.stump))
     cover = matched / shorter
-    if (matched < GARBLED_MIN_WORDS and matched < shorter) or cover < GARBLED_COVER or matched < min_words:
+    if (matched < GARBLED_MIN_WORDS and matched < shorter) or cover < GARBLED_COVER or (
+            matched < min_words and (record.stump or candidate.stump)):
         return 0.0
     if matched < stretch:
         return 0.0  # a word changed inside ("bulk incremental updates"): close titles are the clean path's call
