@@ -351,7 +351,8 @@ def test_window_keys_are_added_to_the_older_keys():
     words = merge.significant_words(title)
     older = {merge.keys._key_hash(" ".join(words[:4])), merge.keys._key_hash(" ".join(words[-4:]))}
     assert older <= keys
-    windows = {merge.keys._key_hash("w:" + " ".join(words[i:i + merge.WINDOW_WORDS])) for i in range(4)}
+    windows = {merge.keys._key_hash("w:" + " ".join(words[i:i + merge.WINDOW_WORDS]))
+               for i in range(merge.keys.WINDOW_STARTS)}
     assert windows <= keys and not windows & older
 
 
@@ -396,9 +397,64 @@ def test_items_stored_with_the_older_keys_only_are_still_found(store, tmp_path):
     from paperfeed.ingest import Ingester
     Ingester(store).ingest_paths([_csv(tmp_path / "dblp.csv", [("conf/x/1", CLEAN[0], ", ".join(CLEAN[1]), "", "2002")])])
     words = merge.significant_words(CLEAN[0])
-    windows = [merge.keys._key_hash("w:" + " ".join(words[i:i + merge.WINDOW_WORDS])) for i in range(4)]
+    windows = [merge.keys._key_hash("w:" + " ".join(words[i:i + merge.WINDOW_WORDS])) for i in range(4)]  # all
     for key in windows:
         store.db.run("DELETE FROM block_keys WHERE key = $1", (key,))
     report = Ingester(store).ingest_paths([_csv(tmp_path / "scholar.csv", [
         ("s1", "Efficient filtering of XML documents with XPath expressions", "CY Chan, R Rastogi", "", "2002")])])
     assert report.total("merged") == 1
+
+
+def test_another_listing_of_an_item_that_holds_another_sources_record_is_judged_as_a_clean_record():
+    # A scraped index lists "Sybase Replication Server" three times: the first listing joined the DBLP item,
+    # the others are listings of that item too, on the same evidence (a short title, initials, the year).
+    item = summary("Sybase Replication Server", ["Mark Deppe", "Yongdong Wang", "Alex Gorelik"], 1994)
+    item.origins.update({"dblp.csv", "scholar.csv"})
+    assert merge.match_score(summary("Sybase replication server", ["A Gorelik"], 1994, item_id=2),
+                             "scholar.csv", item) > 0
+    # ... but an item of that source alone keeps asking for more (a column printed every issue).
+    alone = summary("Sybase Replication Server", ["Alex Gorelik"], 1994)
+    alone.origins.add("scholar.csv")
+    assert merge.match_score(summary("Sybase replication server", ["A Gorelik"], 1994, item_id=2),
+                             "scholar.csv", alone) == 0
+
+
+def test_an_item_without_a_record_of_the_source_wins_over_one_with():
+    # A clean source listing a work twice ("TPC-D" and a typo'd "TCP-D") gives each listing its own item:
+    # an item that holds a record of the source already loses to one that does not, however close.
+    taken = summary("TPC-D: The Challenges, Issues and Results", ["Ramesh Bhashyam"], 1996, item_id=1)
+    taken.origins.update({"dblp.csv", "acm.csv"})
+    free = summary("TCP-D - The Challenges, Issues and Results", ["Ramesh Bhashyam"], 1996, item_id=2)
+    free.origins.add("dblp.csv")
+    record = summary("TPC-D: The Challenges, Issues and Results", ["Ramesh Bhashyam"], 1996, item_id=3)
+    assert merge.match_score(record, "acm.csv", taken) > 0
+    assert merge.best_match(record, "acm.csv", [taken, free]) is free
+
+
+def test_years_two_apart_need_a_near_duplicate_title_and_an_author_in_common():
+    # A scraped year drifts by two (the preprint's, a reprint's): the title and an author still say it.
+    item = summary("Implementing XQuery", ["Paul Cotton"], 2002)
+    assert merge.match_score(summary("Implementing XQuery", ["P Cotton"], 2004, item_id=2), "s.csv", item) > 0
+    assert merge.match_score(summary("Implementing XQuery", [], 2004, item_id=2), "s.csv", item) == 0
+    assert merge.match_score(summary("Implementing XQuery", ["P Cotton"], 2005, item_id=2), "s.csv", item) == 0
+    near = summary("Implementing XQuery", ["P Cotton"], 2003, item_id=2)
+    far = summary("Implementing XQuery", ["P Cotton"], 2004, item_id=2)
+    assert merge.match_score(near, "s.csv", item) > merge.match_score(far, "s.csv", item)
+    # Close titles (a changed word) still need the same year.
+    wavelets = summary("Approximate Query Processing Using Wavelets", ["Kaushik Chakrabarti", "Rajeev Rastogi"], 2000)
+    changed = summary("Approximate query answering using wavelets", ["Kaushik Chakrabarti", "Rajeev Rastogi"], 2002,
+                      item_id=2)
+    assert merge.match_score(changed, "s.csv", wavelets) == 0
+
+
+def test_window_keys_start_only_at_the_first_words_of_a_title():
+    # A long title gets WINDOW_STARTS window keys, not one per word; a short prefix glued on still meets.
+    title = ("Towards a unified framework for the efficient evaluation of declarative queries over "
+             "distributed heterogeneous data sources in large scale scientific collaborations")
+    words = merge.significant_words(title)
+    windows = {merge.keys._key_hash("w:" + " ".join(words[i:i + merge.WINDOW_WORDS])) for i in range(len(words))}
+    assert len(windows & set(merge.block_keys(title))) == merge.keys.WINDOW_STARTS
+    for scraped in ("Invited talk: towards a unified framework for the efficient evaluation of decl\u2026",
+                    "Chapter 12 towards a unified framework for the efficient \u2026 - ACM Digital Library",
+                    "Smith: towards a unified framework for the efficient evaluation..."):
+        assert set(merge.block_keys(scraped)) & set(merge.block_keys(title)), scraped

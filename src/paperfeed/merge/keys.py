@@ -91,7 +91,11 @@ def _title_variants(title: str) -> list[str]:
 # An ellipsis: where a scraped title was cut ("Efficient query pro…"); text after it is the site's, not the title's.
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|\u2026)")
 WINDOW_WORDS = 3
-"""Significant words in a window key: every run of this many consecutive words of a title is a key."""
+"""Significant words in a window key: a run of this many consecutive words of a title is a key."""
+WINDOW_STARTS = 3
+"""Window keys start at the title's first this many significant words: a scraped title carries a short prefix
+("Chapter 3", "Invited talk:", a surname) if any, so a run that begins within it meets the clean title's first
+run; windows further on would only multiply the keys stored per title (long titles have many)."""
 
 
 def cut_title(title: str) -> tuple[str, bool]:
@@ -117,9 +121,10 @@ def title_words(title: str) -> tuple[list[str], str]:
 
 
 def window_keys(words: list[str]) -> list[str]:
-    """Key texts of every run of ``WINDOW_WORDS`` consecutive significant words: a title with garbage
-    before or after it, or cut short, still shares the runs of its middle with the clean title."""
-    return [" ".join(words[i:i + WINDOW_WORDS]) for i in range(len(words) - WINDOW_WORDS + 1)]
+    """Key texts of the runs of ``WINDOW_WORDS`` consecutive significant words that start at one of the first
+    ``WINDOW_STARTS`` words: a title with a short prefix glued on, garbage after it, or cut short, still shares
+    the clean title's first run."""
+    return [" ".join(words[i:i + WINDOW_WORDS]) for i in range(min(WINDOW_STARTS, len(words) - WINDOW_WORDS + 1))]
 
 
 def block_keys(title: str) -> list[int]:
@@ -136,9 +141,10 @@ def block_keys(title: str) -> list[int]:
       still meets;
     - the main part of "Main: subtitle" when it has 3 to ``BLOCK_WORDS`` words, so that it
       meets plain "Main";
-    - window keys (``window_keys`` of ``title_words``): every run of ``WINDOW_WORDS`` consecutive
-      words, so that a scraped title with garbage before or after it, or cut short ("…"), still
-      meets the clean one. They are added to the keys above, which are kept unchanged, so that
+    - window keys (``window_keys`` of ``title_words``): the runs of ``WINDOW_WORDS`` consecutive
+      words that start at one of the first ``WINDOW_STARTS`` words, so that a scraped title with a
+      short prefix before it, garbage after it, or cut short ("…"), still meets the clean one.
+      They are added to the keys above, which are kept unchanged, so that
       items stored before window keys existed are still found by a new record's older keys.
     Each key is hashed to a signed 64-bit integer: compact to index, and a rare collision only
     adds a candidate that the title comparison then rejects.
@@ -159,13 +165,16 @@ def block_keys(title: str) -> list[int]:
         if 3 <= count <= _DELETION_KEY_WORDS:
             texts.update(" ".join(words[:i] + words[i + 1:]) for i in range(count))
             texts.add("~" + " ".join(sorted(words)))  # the same words in another order
-    core = variants[-1]
+    core, core_words = variants[-1], words
     main = _MAIN_BREAK.search(core)
     if main and core.count(" ", 0, main.start()) >= 2:  # a main part of one or two words makes no key
         words = significant_words(core[:main.start()])
         if 3 <= len(words) <= BLOCK_WORDS:
             texts.add(" ".join(words))
-    words, stump = title_words(title)
+    if "\u2026" in core or "..." in core:
+        words, stump = title_words(title)
+    else:  # not cut short: the words of the last variant, as ``title_words`` would make them
+        words, stump = core_words, ""
     texts.update("w:" + text for text in window_keys(words))
     if stump and len(words) >= WINDOW_WORDS - 1:  # the stump may be a whole word
         texts.add("w:" + " ".join(words[1 - WINDOW_WORDS:] + [stump]))

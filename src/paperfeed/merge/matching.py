@@ -12,7 +12,10 @@ well, the record merges with neither. Two different arXiv ids or DOIs never merg
 Records scraped from the web (garbled titles, initials, missing years and authors) that this
 clean path rejects get a second look (``_garbled_score``): the title words aligned in order,
 what is missing counted neither way. An item takes a second record of an origin it already has
-(a scraped index that lists a work twice) only on that path's stronger same-origin evidence.
+(a scraped index that lists a work twice) when it also holds another source's record (it is
+that record's work: the listing is judged as one of another source, less ``SAME_ORIGIN_PENALTY``,
+so that an item without a record of the origin wins), else only on the garbled path's stronger
+same-origin evidence.
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ GARBLED_TITLE_ALONE = 5
 """Significant words a title must have, all matched, to match with no author to confirm it."""
 GARBLED_SAME_ORIGIN_COVER = 0.85
 """Share of the shorter title a match needs with two records of one origin, or with the year alone to confirm."""
+SAME_ORIGIN_PENALTY = 10.0
+"""Score points an item loses when it already holds a record of the incoming record's origin (a source lists a
+work once, a scraped index maybe twice): an item without one that fits about as well wins."""
+CLEAN_YEAR_GAP = 2
+"""Most years apart on the clean path; two apart only for a near-duplicate title with an author in common (a
+scraped year drifts: the preprint's, a reprint's)."""
 _FUZZY_NAME_PAIRS = 2500
 """Most name pairs compared loosely (lost accents, typos) for one pair of author lists."""
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
@@ -212,10 +221,13 @@ def _contained_similarity(a: ItemSummary, b: ItemSummary, min_words: int) -> flo
 def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> float:
     """Score how surely ``record`` is the same work as ``candidate``: 0 if not, else higher is surer.
 
-    Vetoes: different arXiv ids or DOIs. A record of an origin the item already has, or one this
-    clean path rejects, is judged by ``_garbled_score`` instead. Clean-path vetoes: years more than one
-    apart; authors in conflict (fewer than half of the shorter list with a namesake in the
-    other, see ``_same_surname``). Titles are compared with and without bracketed remarks
+    Vetoes: different arXiv ids or DOIs. A record of an origin the item already has is judged by
+    ``_garbled_score`` alone, unless the item also holds another source's record: then as a record of
+    another source (containment aside, and a garbled title needs ``GARBLED_MIN_WORDS`` words), less
+    ``SAME_ORIGIN_PENALTY``. One this clean path rejects is judged by ``_garbled_score``. Clean-path
+    vetoes: years more than ``CLEAN_YEAR_GAP`` apart, or two apart without an author in common or a
+    near-duplicate title (then 4 points less); authors in conflict (fewer than half of the shorter list
+    with a namesake in the other, see ``_same_surname``). Titles are compared with and without bracketed remarks
     ("(Tutorial)", "(extended abstract)"), and match as
     - near-duplicates (``TITLE_MATCH``) naming the same numbers ("Part I" is not "Part II"),
       confirmed by authors or year, or almost equal ones (``TITLE_MATCH_UNCONFIRMED``) alone;
@@ -236,14 +248,19 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
     if record.doi and candidate.doi and record.doi != candidate.doi:
         return 0.0
     same_origin = origin in candidate.origins
-    if not same_origin:
-        score = _clean_score(record, candidate)
+    if not same_origin or len(candidate.origins) >= 2:
+        score = _clean_score(record, candidate, contained=not same_origin)
         if score:
-            return score
+            return score - SAME_ORIGIN_PENALTY if same_origin else score
+    if same_origin and len(candidate.origins) >= 2:
+        # Another listing of an item that holds another source's record: judged as a record of another source
+        # (the item is that record's work), on a title of GARBLED_MIN_WORDS matched words at least.
+        score = _garbled_score(record, candidate, False, GARBLED_MIN_WORDS)
+        return score - SAME_ORIGIN_PENALTY if score else 0.0
     return _garbled_score(record, candidate, same_origin)
 
 
-def _clean_score(record: ItemSummary, candidate: ItemSummary) -> float:
+def _clean_score(record: ItemSummary, candidate: ItemSummary, contained: bool = True) -> float:
     """The score of records that carry their fields cleanly (see ``match_score``); 0 if they do not match so."""
     similarity = title_similarity(record.title_norm, candidate.title_norm)
     if similarity < 100.0 and (record.title_core is not record.title_norm
@@ -252,9 +269,12 @@ def _clean_score(record: ItemSummary, candidate: ItemSummary) -> float:
     bonus = 0.0
     both_years = bool(record.year and candidate.year)
     same_year = False
+    far_years = False
     if both_years:
-        if abs(record.year - candidate.year) > 1:
+        gap = abs(record.year - candidate.year)
+        if gap > CLEAN_YEAR_GAP:
             return 0.0
+        far_years = gap > 1
         same_year = record.year == candidate.year
         if same_year:
             bonus += 4.0
@@ -265,6 +285,8 @@ def _clean_score(record: ItemSummary, candidate: ItemSummary) -> float:
         if shared * 2 < fewer:
             return 0.0
         bonus += 2.0 * shared / max(len(record.people), len(candidate.people))
+    if far_years and not shared:
+        return 0.0
     same_numbers = similarity >= TITLE_MATCH_AUTHORS and _same_numbers(record.title_norm, candidate.title_norm)
     if similarity >= TITLE_MATCH and same_numbers:
         short = min(len(record.title_norm.split()), len(candidate.title_norm.split())) < 4
@@ -273,12 +295,14 @@ def _clean_score(record: ItemSummary, candidate: ItemSummary) -> float:
         if short and not shared:
             # "Introduction", "Editorial": a short title alone says nothing about identity.
             return 0.0
-        return similarity + bonus
-    if not shared:
+        return similarity + bonus - (4.0 if far_years else 0.0)
+    if not shared or far_years:
         return 0.0
     if (same_numbers and same_year and shared >= 2 and shared * 5 >= fewer * 4
             and len(record.people) == len(candidate.people)):
         return similarity - 10.0 + bonus
+    if not contained:
+        return 0.0
     contained = _contained_similarity(record, candidate, TITLE_MATCH_CONTAINED_WORDS - same_year)
     if contained >= TITLE_MATCH_CONTAINED:
         return contained - 20.0 + bonus
@@ -309,7 +333,7 @@ def _numbers_from(summary: ItemSummary, start: int) -> list[int]:
     return sorted(value for value in found if not _is_year(value))
 
 
-def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: bool) -> float:
+def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: bool, min_words: int = 0) -> float:
     """The score of a record whose fields may be garbled or missing (scraped from the web); 0 if no match.
 
     Titles: the significant words (``keys.title_words``: no bracketed tags, nothing after an ellipsis)
@@ -337,7 +361,8 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     stretch = max(span_a.stop - span_a.start, span_b.stop - span_b.start)
     shorter = min(len(a) + bool(record.stump), len(b) + bool(candidate.stump))
     cover = matched / shorter
-    if (matched < GARBLED_MIN_WORDS and matched < shorter) or cover < GARBLED_COVER:
+    if (matched < GARBLED_MIN_WORDS and matched < shorter) or cover < GARBLED_COVER or (
+            matched < min_words and (record.stump or candidate.stump)):
         return 0.0
     if matched < stretch:
         return 0.0  # a word changed inside ("bulk incremental updates"): close titles are the clean path's call
