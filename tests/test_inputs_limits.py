@@ -405,3 +405,57 @@ def test_a_full_database_in_a_plain_transaction_is_a_store_full_error_and_the_st
     with db.transaction():
         db.run("CREATE TABLE filler (x TEXT)")
     assert sqlite_store.check_integrity() == []
+
+
+# -- damaged archives, fuzzed ----------------------------------------------------------------------------------
+
+
+def _small_archives() -> dict[str, bytes]:
+    import io
+
+    members = [("a.bib", LIBRARY.read_bytes()), ("b.jsonl", b"".join(LISTING.read_bytes().splitlines(True)[:3]))]
+    built = {}
+    for suffix, mode in (("tar", "w"), ("tar.gz", "w:gz"), ("tar.bz2", "w:bz2"), ("tar.xz", "w:xz")):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode=mode) as archive:
+            for name, data in members:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        built[suffix] = buffer.getvalue()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    built["zip"] = buffer.getvalue()
+    return built
+
+
+ARCHIVES = _small_archives()
+
+
+def test_a_damaged_archive_yields_input_errors_never_an_exception(tmp_path):
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    @settings(max_examples=int(os.environ.get("PAPERFEED_FUZZ_ARCHIVES", "40")), deadline=None,
+              derandomize="PAPERFEED_FUZZ_ARCHIVES" not in os.environ, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(kind=st.sampled_from(sorted(ARCHIVES)), data=st.data())
+    def damaged(kind, data):
+        raw = bytearray(ARCHIVES[kind])
+        for _ in range(data.draw(st.integers(1, 4))):
+            at = data.draw(st.integers(0, len(raw) - 1))
+            if data.draw(st.booleans()):
+                raw[at] ^= 1 << data.draw(st.integers(0, 7))
+            else:
+                del raw[at:]
+                if not raw:
+                    raw = bytearray(b"\0")
+        path = tmp_path / f"damaged.{kind}"
+        path.write_bytes(bytes(raw))
+        for entry in iter_inputs([path]):
+            assert isinstance(entry, (InputFile, InputError))
+            if isinstance(entry, InputFile):
+                assert len(entry.read()) == entry.size
+
+    damaged()
