@@ -11,11 +11,14 @@ Small malformed inputs are written inline in the tests that need them.
 from __future__ import annotations
 
 import csv
+import json
+import time
 from pathlib import Path
 
 import pytest
 
 from golden import assert_golden
+from paperfeed.prepare import prepare
 from paperfeed.records import ParseContext, ParseError
 from paperfeed.sources import bibtex, capture, csv_table, detect_format, hf_daily, jsonl
 
@@ -318,6 +321,52 @@ def test_jsonl_wrong_field_shape_is_a_parse_error():
     with pytest.raises(ParseError) as caught:
         parse_bytes(jsonl, data, "x.jsonl")
     assert caught.value.place == "line 1"
+
+
+
+# Found by tests/test_parsers_fuzz.py: an "id" that is not text reached the fingerprint (AttributeError in
+# prepare, a traceback); a listing's "authors" or "categories" string was read letter by letter.
+@pytest.mark.parametrize("source", [LISTING, KAGGLE], ids=["listing", "kaggle"])
+@pytest.mark.parametrize("value", [None, {}, [], "", " ", True, {"a": 1}, ["2401.01234"]])
+def test_jsonl_an_id_that_is_not_text_fails_its_line(source, value):
+    lines = source.read_bytes().split(b"\n")
+    record = json.loads(lines[1])
+    record["id"] = value
+    data = b"\n".join([lines[0], json.dumps(record).encode(), lines[2]])
+    with pytest.raises(ParseError) as caught:
+        list(prepare(jsonl.parse(data, ParseContext(source.name)), source.name))
+    assert caught.value.place == "line 2" and '"id" field' in caught.value.message
+
+
+def test_jsonl_a_numeric_id_is_written_out():
+    record = json.loads(LISTING.read_bytes().split(b"\n")[0])
+    record["id"] = 240101234
+    (parsed,) = parse_bytes(jsonl, json.dumps(record).encode() + b"\n", "2026-02-27.jsonl")
+    assert parsed.record_id == "240101234"
+
+
+@pytest.mark.parametrize("field", ["authors", "categories"])
+def test_jsonl_listing_authors_or_categories_as_one_string_fail_the_line(field):
+    lines = LISTING.read_bytes().split(b"\n")
+    record = json.loads(lines[1])
+    record[field] = "Ann Lee and Bob Ray"
+    data = b"\n".join([lines[0], json.dumps(record).encode()])
+    with pytest.raises(ParseError) as caught:
+        parse_bytes(jsonl, data, "2026-02-27.jsonl")
+    assert caught.value.place == "line 2" and f'"{field}" field is not a list of strings' in caught.value.message
+
+
+
+def test_bibtex_a_huge_field_of_latex_macros_parses_in_seconds():
+    # Found by tests/test_parsers_fuzz.py: pylatexenc takes 10 to 50 µs a character, so one 1,200,000-character
+    # title of accents took over ten seconds to parse (and a record that size is refused by max_title_chars
+    # afterwards anyway). Text over normalize.LATEX_MAX_CHARS keeps its macros.
+    macros = "\\'e " * 300_000
+    data = f"@article{{huge,\n  title = {{{macros}}},\n  author = {{Lee, Ann}},\n  year = 2020\n}}\n".encode()
+    started = time.perf_counter()
+    (record,) = parse_bytes(bibtex, data, "library.bib")
+    assert time.perf_counter() - started < 5
+    assert record.title.startswith("\\'e \\'e") and record.authors == ["Ann Lee"]
 
 
 # --- CSV ------------------------------------------------------------------------------------------

@@ -626,3 +626,33 @@ def test_detect_format_across_all_modules(path, expected):
     from paperfeed.sources import detect_format
 
     assert detect_format(path.read_bytes(), path.name).FORMAT == expected
+
+
+# --- deep nesting (found by tests/test_parsers_fuzz.py) ------------------------------------------------------
+
+DEEP_CASES = [(arxiv_atom, API / "idlist_0808.05394_1707.08567.xml", b"<entry>"),
+              (arxiv_oai, OAI / "listrecords_arXivRaw_2015-01-06.xml", b"<record>"),
+              (arxiv_rss, RSS / "cs.LG_fixture.rss", b"<item>\n"),
+              (news_feed, NEWS / "heise_developer_2016-02-01.atom", b"<entry>")]
+
+
+@pytest.mark.parametrize("module, path, inside", DEEP_CASES, ids=[case[0].FORMAT for case in DEEP_CASES])
+def test_elements_nested_thousands_deep_are_a_parse_error_with_the_place(module, path, inside):
+    # A real file with <a> elements 3,000 deep in its first record: ElementTree's serializer (a record's raw)
+    # recursed past Python's limit on them (RecursionError, a traceback), so nesting is capped when parsing.
+    data = path.read_bytes()
+    at = data.index(inside) + len(inside)
+    deep = data[:at] + b"<a>" * 3000 + b"</a>" * 3000 + data[at:]
+    with pytest.raises(ParseError) as caught:
+        list(module.parse(deep, ParseContext(path.name)))
+    assert "nested more than 256 deep" in caught.value.message
+    line = data[:at].count(b"\n") + 1
+    assert caught.value.place.startswith(f"line {line}, column ")
+
+
+@pytest.mark.parametrize("module, path, inside", DEEP_CASES, ids=[case[0].FORMAT for case in DEEP_CASES])
+def test_elements_nested_within_the_limit_still_parse(module, path, inside):
+    data = path.read_bytes()
+    at = data.index(inside) + len(inside)
+    nested = data[:at] + b"<a>" * 200 + b"</a>" * 200 + data[at:]
+    assert len(list(module.parse(nested, ParseContext(path.name)))) == len(parse(module, path))

@@ -57,6 +57,32 @@ class Settings:
     retry_max_delay: float = field(default=300.0, metadata={"env": "PAPERFEED_RETRY_MAX_DELAY", "help": (
         "Longest single wait before a retry; a Retry-After asking for more fails the source instead.")})
 
+    max_input_bytes: int = field(default=8 << 30, metadata={"env": "PAPERFEED_MAX_INPUT_BYTES", "help": (
+        "Largest input file `paperfeed ingest` reads, in bytes (a file is read whole into memory); a larger "
+        "one fails alone, named. 0: no limit. Default 8 GiB (room for the Kaggle arXiv snapshot).")})
+    max_member_bytes: int = field(default=8 << 30, metadata={"env": "PAPERFEED_MAX_MEMBER_BYTES", "help": (
+        "Largest archive member read, in bytes, uncompressed (each member is read whole into memory); a "
+        "larger one fails alone. 0: no limit. Default 8 GiB.")})
+    max_archive_bytes: int = field(default=32 << 30, metadata={"env": "PAPERFEED_MAX_ARCHIVE_BYTES", "help": (
+        "Most bytes the members of one archive may expand to, all together; the archive stops with an error "
+        "where it passes them (the members before are kept). 0: no limit. Default 32 GiB.")})
+    max_archive_ratio: float = field(default=100.0, metadata={"env": "PAPERFEED_MAX_ARCHIVE_RATIO", "help": (
+        "Most times its own size an archive may expand to, beyond a first 64 MiB: listings compress 5 to 15 "
+        "times, a decompression bomb thousands. 0: no limit. Default 100.")})
+    max_title_chars: int = field(default=2000, metadata={"env": "PAPERFEED_MAX_TITLE_CHARS", "help": (
+        "Longest title of a record, in characters; a record over any field limit fails its file with the "
+        "record's place. 0: no limit. Default 2000.")})
+    max_abstract_chars: int = field(default=100_000, metadata={"env": "PAPERFEED_MAX_ABSTRACT_CHARS", "help": (
+        "Longest abstract (or news summary) of a record, in characters. 0: no limit. Default 100000.")})
+    max_authors: int = field(default=10_000, metadata={"env": "PAPERFEED_MAX_AUTHORS", "help": (
+        "Most authors of one record (the largest collaborations sign about 5,000). 0: no limit. "
+        "Default 10000.")})
+    max_author_chars: int = field(default=500, metadata={"env": "PAPERFEED_MAX_AUTHOR_CHARS", "help": (
+        "Longest author name, in characters. 0: no limit. Default 500.")})
+    max_record_chars: int = field(default=5_000_000, metadata={"env": "PAPERFEED_MAX_RECORD_CHARS", "help": (
+        "Largest raw record (one JSON line, XML element, BibTeX entry or table row, kept as provenance), in "
+        "characters. 0: no limit. Default 5000000.")})
+
     topic_alpha: float = field(default=0.1, metadata={"env": "PAPERFEED_TOPIC_ALPHA", "help": (
         "Error rate of the topic tagger's conformal thresholds: a topic's true items are missed at most this "
         "share of the time (between 0 and 1; default 0.1).")})

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from . import merge, prepare
-from .inputs import InputError, InputFile, iter_inputs
+from .config import Settings
+from .inputs import InputError, InputFile, InputLimits, iter_inputs
 from .normalize import utc_now
-from .prepare import Prepared
+from .prepare import FieldLimits, Prepared
 from .records import ParseContext, ParseError, Record
 from .sources import get_format
-from .storage import BatchWrite, IngestSession, SourceRecordRow, Store
+from .storage import BatchWrite, IngestSession, SourceRecordRow, Store, StoreFullError
 
 BATCH_SIZE = 2000
 COMMIT_EVERY = 20000
@@ -110,16 +111,38 @@ class IngestReport:
                                                      for item_id in result.changed_item_ids) if item_id not in gone]
 
 
+class IngestStopped(Exception):
+    """The store could take no more (``StoreFullError``: database or disk full) while ``origin`` was stored.
+
+    What was committed before stays and the store is consistent: ``report.files[:committed]`` are stored,
+    the ``rolled_back`` files read after the last commit (``origin`` the last of them) were rolled back. The
+    same ingest run again once there is room completes it (the stored files' records count as unchanged).
+    """
+
+    def __init__(self, origin: str, error: StoreFullError, report: IngestReport, committed: int,
+                 rolled_back: int) -> None:
+        super().__init__(f"{error} (while storing {origin})")
+        self.origin = origin
+        self.error = error
+        self.report = report
+        self.committed = committed
+        self.rolled_back = rolled_back
+
+
 class Ingester:
     """Ingest files into a store, merging each record into the item it belongs to."""
 
     def __init__(self, store: Store, *, format_name: str | None = None, label: str | None = None,
                  on_records: Callable[[int], None] | None = None,
-                 on_file: Callable[[FileResult], None] | None = None, record_outcomes: bool = False) -> None:
+                 on_file: Callable[[FileResult], None] | None = None, record_outcomes: bool = False,
+                 settings: Settings | None = None) -> None:
         """``record_outcomes``: fill each FileResult's ``outcomes`` (one entry per record: memory in
-        proportion to the records, so off for bulk ingests)."""
+        proportion to the records, so off for bulk ingests). ``settings``: where the size limits of input
+        files, archives and record fields come from (the defaults when None)."""
         if format_name:
             get_format(format_name)  # fail fast on a bad --format, before any file is read
+        self.input_limits = InputLimits.from_settings(settings)
+        self.field_limits = FieldLimits.from_settings(settings)
         self.store = store
         self.format_name = format_name
         self.label = label
@@ -130,24 +153,37 @@ class Ingester:
 
     def ingest_paths(self, paths: Iterable[str | Path]) -> IngestReport:
         """Ingest every file, directory and archive member under ``paths``."""
-        return self.ingest_inputs(iter_inputs(list(paths)))
+        return self.ingest_inputs(iter_inputs(list(paths), self.input_limits))
 
     def ingest_inputs(self, entries: Iterable[InputFile | InputError]) -> IngestReport:
-        """Ingest input files in order, committing every ``COMMIT_EVERY`` records and at the end."""
+        """Ingest input files in order, committing every ``COMMIT_EVERY`` records and at the end.
+
+        A full database or disk stops the run with ``IngestStopped``: what was committed stays, the rest of
+        the group is rolled back.
+        """
         report = IngestReport()
-        with self.store.write_group() as commit_now:
-            pending = 0
-            for entry in entries:
-                if isinstance(entry, InputError):
-                    result = FileResult(entry.origin, error=entry.message, place=entry.place)
-                else:
-                    result = self.ingest_file(entry)
-                report.files.append(result)
-                self.on_file(result)
-                pending += result.records
-                if pending >= COMMIT_EVERY:
-                    commit_now()
-                    pending = 0
+        committed = 0  # files in report.files whose writes are committed
+        reading = 0  # 1 while a file is being stored, before it is in the report
+        origin = "the last files"
+        try:
+            with self.store.write_group() as commit_now:
+                pending = 0
+                for entry in entries:
+                    origin, reading = entry.origin, 1
+                    if isinstance(entry, InputError):
+                        result = FileResult(entry.origin, error=entry.message, place=entry.place)
+                    else:
+                        result = self.ingest_file(entry)
+                    report.files.append(result)
+                    reading = 0
+                    self.on_file(result)
+                    pending += result.records
+                    if pending >= COMMIT_EVERY:
+                        commit_now()
+                        committed = len(report.files)
+                        pending = 0
+        except StoreFullError as error:
+            raise IngestStopped(origin, error, report, committed, len(report.files) - committed + reading) from error
         return report
 
     def ingest_file(self, entry: InputFile) -> FileResult:
@@ -156,7 +192,7 @@ class Ingester:
         context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint)
         format_name = None
         try:
-            format_name, prepared = prepare.parse(entry.read(), context, self.format_name)
+            format_name, prepared = prepare.parse(entry.read(), context, self.format_name, self.field_limits)
         except ParseError as error:
             return FileResult(entry.origin, error=error.message, place=error.place)
         except OSError as error:

@@ -1,9 +1,17 @@
-"""Turn the paths a user gives into input files: plain files, directories, and archive members."""
+"""Turn the paths a user gives into input files: plain files, directories, and archive members.
+
+Only regular files are read (a named pipe, a device or a socket is reported, never opened for reading), and
+every read is bounded: by the size limits of ``InputLimits`` (the settings ``max_input_bytes``,
+``max_member_bytes``, ``max_archive_bytes`` and ``max_archive_ratio``), checked before any byte is read and
+again while reading, so a file that grows or an archive that lies about its sizes cannot take more.
+"""
 
 from __future__ import annotations
 
 import lzma
+import os
 import re
+import stat
 import tarfile
 import zipfile
 import zlib
@@ -11,10 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .config import Settings
+
 _ARCHIVE_SUFFIXES = (".tar.xz", ".txz", ".tar.gz", ".tgz", ".tar.bz2", ".tar", ".zip")
 # Files that sit beside data in a folder but are not data.
 _NOT_DATA = re.compile(r"^(readme|license|licence|copying|notice)([._-]|$)|^\.", re.IGNORECASE)
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+ARCHIVE_RATIO_FREE = 64 * 1024 * 1024
+"""Bytes any archive may expand to whatever its own size; ``max_archive_ratio`` counts only beyond them."""
 
 
 class InputError(Exception):
@@ -25,6 +38,31 @@ class InputError(Exception):
         self.origin = origin
         self.message = message
         self.place = place
+
+
+class InputReadError(OSError):
+    """A read refused while it ran (a file that grew past its limit, or stopped being a regular file)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.strerror = message
+
+
+@dataclass(frozen=True, slots=True)
+class InputLimits:
+    """How much ingest reads: per file, per archive member, per archive (0: no limit)."""
+
+    max_input_bytes: int
+    max_member_bytes: int
+    max_archive_bytes: int
+    max_archive_ratio: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "InputLimits":
+        """The limits of ``settings`` (the defaults when None)."""
+        settings = settings or Settings()
+        return cls(settings.max_input_bytes, settings.max_member_bytes, settings.max_archive_bytes,
+                   settings.max_archive_ratio)
 
 
 @dataclass(slots=True)
@@ -48,14 +86,25 @@ def is_archive(name: str) -> bool:
     return name.lower().endswith(_ARCHIVE_SUFFIXES)
 
 
-def iter_inputs(paths: list[str | Path]) -> Iterator[InputFile | InputError]:
+def iter_inputs(paths: list[str | Path], limits: InputLimits | None = None) -> Iterator[InputFile | InputError]:
     """Yield every input file under ``paths``, in a stable order; unreadable ones as InputError."""
+    limits = limits or InputLimits.from_settings()
     for path in paths:
-        yield from _walk(Path(path), set())
+        yield from _walk(Path(path), set(), limits)
 
 
-def _walk(path: Path, walked: set[Path]) -> Iterator[InputFile | InputError]:
-    if path.is_dir():
+def _walk(path: Path, walked: set[Path], limits: InputLimits) -> Iterator[InputFile | InputError]:
+    origin = str(path)
+    try:
+        info = path.stat()  # follows symbolic links: a link is what it points to
+    except FileNotFoundError:
+        yield InputError(origin, "no such file or directory" if not path.is_symlink()
+                         else f"a symbolic link to {os.readlink(path)!r}, which does not exist")
+        return
+    except OSError as error:
+        yield InputError(origin, f"cannot read: {error.strerror or error}")
+        return
+    if stat.S_ISDIR(info.st_mode):
         real = path.resolve()
         if real in walked:  # a symlink back into a folder being walked: its files are already on the way
             return
@@ -63,47 +112,149 @@ def _walk(path: Path, walked: set[Path]) -> Iterator[InputFile | InputError]:
         try:
             children = sorted(path.iterdir())
         except OSError as error:
-            yield InputError(str(path), f"cannot read folder: {error.strerror or error}")
+            yield InputError(origin, f"cannot read folder: {error.strerror or error}")
             return
         for child in children:
             if not _NOT_DATA.search(child.name):
-                yield from _walk(child, walked)
+                yield from _walk(child, walked, limits)
         return
-    origin = str(path)
-    if not path.exists():
-        yield InputError(origin, "no such file or directory")
+    if not stat.S_ISREG(info.st_mode):
+        kind = _kind(info.st_mode)
+        if path.is_symlink():
+            kind += f", by a symbolic link to {os.readlink(path)}"
+        yield InputError(origin, f"not a regular file ({kind}): skipped, nothing read from it")
         return
-    if is_archive(path.name):
-        yield from _archive_members(path)
+    if is_archive(path.name):  # streamed member by member: its members' limits apply, not the file's
+        yield from _archive_members(path, info.st_size, limits)
         return
-    try:
-        size = path.stat().st_size
-    except OSError as error:
-        yield InputError(origin, f"cannot read: {error.strerror}")
+    too_big = _over(info.st_size, limits.max_input_bytes, "max_input_bytes", "PAPERFEED_MAX_INPUT_BYTES")
+    if too_big:
+        yield InputError(origin, f"the file is {too_big}")
         return
-    yield InputFile(origin, path.name, path.read_bytes, size)
+    yield InputFile(origin, path.name, lambda: read_regular_file(path, limits.max_input_bytes), info.st_size)
 
 
-def _archive_members(path: Path) -> Iterator[InputFile | InputError]:
+def read_regular_file(path: Path, limit: int = 0) -> bytes:
+    """Read a regular file whole, at most ``limit`` bytes (0: no limit); anything else is an InputReadError.
+
+    The file is opened without blocking and checked again once open, so a path swapped for a named pipe or a
+    device after it was listed is refused rather than waited on or read without end.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with open(descriptor, "rb", closefd=True) as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputReadError(f"not a regular file ({_kind(info.st_mode)})")
+        too_big = _over(info.st_size, limit, "max_input_bytes", "PAPERFEED_MAX_INPUT_BYTES")
+        if too_big:
+            raise InputReadError(f"the file is {too_big}")
+        wanted = info.st_size + 1 if not limit else min(info.st_size, limit) + 1
+        data = handle.read(wanted)
+        if len(data) == wanted:  # it grew since it was measured: read on to the limit, never past it
+            rest = handle.read(limit + 1 - len(data)) if limit else handle.read()
+            data += rest
+            too_big = _over(len(data), limit, "max_input_bytes", "PAPERFEED_MAX_INPUT_BYTES")
+            if too_big:
+                raise InputReadError(f"the file grew while read and is {too_big}")
+        return data
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def _over(size: int, limit: float, setting: str, env: str) -> str | None:
+    """The reason ``size`` bytes is too many, naming the setting; None when within ``limit`` (0: none)."""
+    if limit and size > limit:
+        return f"{size:,} bytes, over the {setting} limit of {int(limit):,} (set {env} to change it)"
+    return None
+
+
+class _ArchiveBudget:
+    """The bytes an archive's members may still expand to (``max_archive_bytes``, ``max_archive_ratio``)."""
+
+    def __init__(self, archive_size: int, limits: InputLimits) -> None:
+        self.limits = limits
+        ceilings = []
+        if limits.max_archive_bytes:
+            ceilings.append(("max_archive_bytes", "PAPERFEED_MAX_ARCHIVE_BYTES", limits.max_archive_bytes))
+        if limits.max_archive_ratio:
+            allowed = max(ARCHIVE_RATIO_FREE, int(limits.max_archive_ratio * max(archive_size, 1)))
+            ceilings.append(("max_archive_ratio", "PAPERFEED_MAX_ARCHIVE_RATIO", allowed))
+        self.ceilings = ceilings
+
+    def check(self, total: int) -> str | None:
+        """Why an archive whose members reach ``total`` decompressed bytes is refused; None when it is not."""
+        for setting, env, allowed in self.ceilings:
+            if total > allowed:
+                if setting == "max_archive_ratio":
+                    return (f"its members expand to more than {allowed:,} bytes, over {self.limits.max_archive_ratio:g}"
+                            f" times the archive's size (the max_archive_ratio limit; set {env} to change it)")
+                return (f"its members expand to more than {allowed:,} bytes, over the max_archive_bytes limit "
+                        f"(set {env} to change it)")
+        return None
+
+    def member(self, size: int) -> str | None:
+        """Why a member of ``size`` bytes is refused; None when it is not."""
+        return _over(size, self.limits.max_member_bytes, "max_member_bytes", "PAPERFEED_MAX_MEMBER_BYTES")
+
+
+def _archive_members(path: Path, archive_size: int, limits: InputLimits) -> Iterator[InputFile | InputError]:
     origin = str(path)
+    budget = _ArchiveBudget(archive_size, limits)
     try:
         if path.name.lower().endswith(".zip"):
             with zipfile.ZipFile(path) as archive:
-                for info in sorted(archive.infolist(), key=lambda i: i.filename):
+                members = sorted(archive.infolist(), key=lambda i: i.filename)
+                # The central directory's sizes first: a bomb is refused before anything is inflated.
+                refused = budget.check(sum(info.file_size for info in members if not info.is_dir()))
+                if refused:
+                    yield InputError(origin, f"archive refused: {refused}", "archive")
+                    return
+                total = 0
+                for info in members:
                     name = info.filename.rsplit("/", 1)[-1]
                     if info.is_dir() or _NOT_DATA.search(name):
                         continue
-                    data = archive.read(info)
-                    yield InputFile(f"{origin}!{info.filename}", name, lambda data=data: data, len(data))
+                    member_origin = f"{origin}!{info.filename}"
+                    too_big = budget.member(info.file_size)
+                    if too_big:
+                        yield InputError(member_origin, f"archive member is {too_big}")
+                        continue
+                    with archive.open(info) as stream:
+                        data = stream.read(info.file_size + 1)  # never more than it declares (zipfile checks)
+                    total += len(data)
+                    refused = budget.check(total)
+                    if refused:
+                        yield InputError(origin, f"archive refused: {refused}", f"member {info.filename}")
+                        return
+                    yield InputFile(member_origin, name, lambda data=data: data, len(data))
             return
-        # Stream the tar: members are read in archive order, so a huge .tar.xz is never held whole.
+        # Stream the tar: members are read in archive order, so a huge .tar.xz is never held whole. Every
+        # member's end (data included) is checked before the stream moves past it, skipped members too.
         with tarfile.open(path, "r:*") as archive:
-            for member in archive:
+            while (member := archive.next()) is not None:
+                archive.members.clear()  # TarFile keeps every header it met: a million tiny members add up
+                refused = budget.check(member.offset_data + member.size)
+                if refused:
+                    yield InputError(origin, f"archive refused: {refused}", f"member {member.name}")
+                    return
                 name = member.name.rsplit("/", 1)[-1]
                 if not member.isfile() or _NOT_DATA.search(name):
                     continue
+                member_origin = f"{origin}!{member.name}"
+                too_big = budget.member(member.size)
+                if too_big:
+                    yield InputError(member_origin, f"archive member is {too_big}")
+                    continue
                 extracted = archive.extractfile(member)
-                data = extracted.read() if extracted else b""
-                yield InputFile(f"{origin}!{member.name}", name, lambda data=data: data, len(data))
-    except (tarfile.TarError, zipfile.BadZipFile, lzma.LZMAError, zlib.error, EOFError, OSError) as error:
+                data = extracted.read(member.size) if extracted else b""
+                yield InputFile(member_origin, name, lambda data=data: data, len(data))
+    # NotImplementedError and RuntimeError: zipfile's unsupported compression method and encrypted member.
+    except (tarfile.TarError, zipfile.BadZipFile, lzma.LZMAError, zlib.error, EOFError, OSError,
+            NotImplementedError, RuntimeError) as error:
         yield InputError(origin, f"damaged or truncated archive: {error}", "archive")

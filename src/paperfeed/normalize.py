@@ -120,7 +120,8 @@ def latex_to_text(text: str) -> str:
     """Turn simple LaTeX (inline math, accents, braces, ``\\emph``, dashes, quotes) into Unicode text.
 
     A ``$`` that does not open inline math (``$11 To $13``) is kept: it is money, not LaTeX.
-    pylatexenc runs only when a macro is left, since it costs a millisecond a title.
+    pylatexenc runs only when a macro is left, since it costs a millisecond a title; and only on text up to
+    ``LATEX_MAX_CHARS``, since it takes 10 to 50 µs a character: a longer text keeps its macros.
     """
     if not _LATEX_MARK.search(text):
         return text
@@ -129,11 +130,17 @@ def latex_to_text(text: str) -> str:
         for latex, plain in _LATEX_PLAIN:
             text = text.replace(latex, plain)
         return text
+    if len(text) > LATEX_MAX_CHARS:
+        return text
     try:
         return _latex_converter().latex_to_text(text.replace("$", "\\$"))
     except Exception:  # pylatexenc rejects some malformed markup; the raw text is still a title.
         return text
 
+
+LATEX_MAX_CHARS = 10_000
+"""Longest text pylatexenc converts (at most half a second of it; a title is at most ``max_title_chars``, 2,000 by
+default): without a bound, one huge field of backslashes in a file took minutes to parse."""
 
 _LATEX_MARK = re.compile(r"[\\\\${]|--|``|''")
 

@@ -10,8 +10,30 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from . import merge
+from .config import Settings
 from .records import ParseContext, ParseError, Record
 from .sources import detect_format, get_format
+
+
+@dataclass(frozen=True, slots=True)
+class FieldLimits:
+    """The largest fields a record may carry (0: no limit); a record over one is a ParseError."""
+
+    max_title_chars: int
+    max_abstract_chars: int
+    max_authors: int
+    max_author_chars: int
+    max_record_chars: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "FieldLimits":
+        """The limits of ``settings`` (the defaults when None)."""
+        settings = settings or Settings()
+        return cls(settings.max_title_chars, settings.max_abstract_chars, settings.max_authors,
+                   settings.max_author_chars, settings.max_record_chars)
+
+
+_DEFAULT_LIMITS = FieldLimits.from_settings()
 
 
 @dataclass(slots=True)
@@ -25,22 +47,54 @@ class Prepared:
     data: dict[str, Any]
 
 
-def prepare(records: Iterator[Record], origin: str) -> Iterator[Prepared]:
-    """Attach fingerprints, identifiers, blocking keys and stored data to parsed records."""
+def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None = None) -> Iterator[Prepared]:
+    """Attach fingerprints, identifiers, blocking keys and stored data to parsed records.
+
+    A record with a field over ``limits`` (the default settings' when None) raises a ParseError naming the
+    record (its position in the file, and its id) and the field.
+    """
+    limits = limits or _DEFAULT_LIMITS
     origin_name = origin.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
-    for record in records:
+    for index, record in enumerate(records):
+        over = over_limit(record, limits)
+        if over:
+            shown = record.record_id if len(record.record_id) <= 80 else record.record_id[:80] + "…"
+            raise ParseError(f"{over}; the record is refused", f"record {index + 1}" + (f" ({shown})" if shown else ""))
         yield Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
                        merge.block_keys(record.title) if record.title else [], merge.record_data(record))
 
 
-def parse(data: bytes, context: ParseContext, format_name: str | None) -> tuple[str, Iterator[Prepared]]:
+def over_limit(record: Record, limits: FieldLimits) -> str | None:
+    """Why ``record`` is over one of ``limits``, naming the field and the setting; None when it is within."""
+    checks = (("title", len(record.title), limits.max_title_chars, "characters", "max_title_chars"),
+              ("abstract", len(record.abstract), limits.max_abstract_chars, "characters", "max_abstract_chars"),
+              ("author list", len(record.authors), limits.max_authors, "authors", "max_authors"),
+              ("raw record", len(record.raw), limits.max_record_chars, "characters", "max_record_chars"))
+    for name, size, limit, unit, setting in checks:
+        if limit and size > limit:
+            return _over(name, size, limit, unit, setting)
+    if limits.max_author_chars:
+        for position, author in enumerate(record.authors, 1):
+            if len(author) > limits.max_author_chars:
+                return _over(f"author {position}'s name", len(author), limits.max_author_chars, "characters",
+                             "max_author_chars")
+    return None
+
+
+def _over(name: str, size: int, limit: int, unit: str, setting: str) -> str:
+    return (f"the {name} has {size:,} {unit}, over the {setting} limit of {limit:,} "
+            f"(set PAPERFEED_{setting.upper()} to change it)")
+
+
+def parse(data: bytes, context: ParseContext, format_name: str | None,
+          limits: FieldLimits | None = None) -> tuple[str, Iterator[Prepared]]:
     """Pick the format (given or detected) and return its name and the prepared records, lazily.
 
     A parser's unexpected exception becomes a ParseError, so a parser bug fails its own file
-    and not the whole run.
+    and not the whole run; so does a record over ``limits`` (the default settings' when None).
     """
     module = get_format(format_name) if format_name else detect_format(data, context.name)
-    return module.FORMAT, prepare(_parser_bugs_as_errors(module.parse(data, context)), context.origin)
+    return module.FORMAT, prepare(_parser_bugs_as_errors(module.parse(data, context)), context.origin, limits)
 
 
 def _parser_bugs_as_errors(records: Iterator[Record]) -> Iterator[Record]:

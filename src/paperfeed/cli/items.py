@@ -40,7 +40,7 @@ def init(ctx: click.Context) -> None:
 def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None, label: str | None,
            no_index: bool, no_vectors: bool) -> None:
     """Ingest files, directories and .tar.xz/.tar.gz/.zip archives; print a summary per file."""
-    from ..ingest import Ingester
+    from ..ingest import Ingester, IngestStopped
     from ..progress import record_progress
     from ..sources import get_format
 
@@ -61,8 +61,15 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
                 for conflict in result.conflicts:
                     click.echo(f"conflict in {result.origin}: {conflict}", err=True)
 
-        report = Ingester(store, format_name=format_name, label=label, on_records=advance,
-                          on_file=show).ingest_paths(paths)
+        try:
+            report = Ingester(store, format_name=format_name, label=label, on_records=advance, on_file=show,
+                              settings=ctx.obj).ingest_paths(paths)
+        except IngestStopped as stopped:
+            kept = (f"the {stopped.committed} files before were committed and stay" if stopped.committed
+                    else "nothing of this run was committed")
+            fail(f"{stopped.error}, while storing {stopped.origin}: stopped there; {kept}, the "
+                 f"{stopped.rolled_back} read since the last commit were rolled back (the store is consistent). "
+                 "Free some space and run the same `paperfeed ingest` again to complete it.")
     click.echo(f"{len(report.files)} files: {report.total('new')} new, {report.total('merged')} merged, "
                f"{report.total('unchanged')} unchanged, "
                + (f"{report.total('conflicts')} conflicts, " if report.total("conflicts") else "")

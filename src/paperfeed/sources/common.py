@@ -47,10 +47,45 @@ def parse_xml_keeping(data: bytes, tags: Collection[str]) -> tuple[Element, dict
     return root, recorder.texts if recorder else {}
 
 
+MAX_XML_DEPTH = 256
+"""Deepest element nesting read (libxml2's default limit too): feeds and OAI records nest about ten deep; a
+deeper document is refused, since reading it would take Python's recursion limit (ElementTree's serializer)."""
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _guard_depth(parser: safe_etree.DefusedXMLParser) -> None:
+    """Wrap the parser's element handlers to refuse nesting deeper than ``MAX_XML_DEPTH``."""
+    expat = parser.parser
+    start, end = expat.StartElementHandler, expat.EndElementHandler
+    depth = 0
+
+    def guarded_start(tag, attributes):
+        nonlocal depth
+        depth += 1
+        if depth > MAX_XML_DEPTH:
+            raise _TooDeep
+        return start(tag, attributes)
+
+    def guarded_end(tag):
+        nonlocal depth
+        depth -= 1
+        return end(tag)
+
+    expat.StartElementHandler, expat.EndElementHandler = guarded_start, guarded_end
+
+
 def _parse(data: bytes, parser: safe_etree.DefusedXMLParser) -> Element:
+    _guard_depth(parser)
     try:
         parser.feed(data)
         return parser.close()
+    except _TooDeep:
+        expat = parser.parser
+        raise ParseError(f"malformed XML: elements nested more than {MAX_XML_DEPTH} deep",
+                         f"line {expat.CurrentLineNumber}, column {expat.CurrentColumnNumber}") from None
     except DefusedXmlException as error:
         raise ParseError(f"refused: the XML declares entities or external references ({type(error).__name__})",
                          "DTD") from None

@@ -102,6 +102,23 @@ def _title_or_fail(value, number: int) -> str:
     return title
 
 
+def _id_or_fail(value, number: int) -> str:
+    """Return a record's id as text (a number is written out), or raise a ParseError for the line that has none."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        shape = "none" if value in (None, "") else f"a JSON {type(value).__name__}, not text"
+        raise ParseError(f'the "id" field is {shape}', f"line {number}")
+    return str(value).strip()
+
+
+def _list_of_text(value, field: str, number: int) -> list[str]:
+    """Return a JSON list of strings (``authors``, ``categories`` of a listing); another shape is a ParseError."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ParseError(f'the "{field}" field is not a list of strings', f"line {number}")
+    return value
+
+
 def _listing_builder(context: ParseContext) -> Builder:
     """Build records of the arXiv daily-listing dumps (one file per announcement day)."""
     day = file_day(context)
@@ -109,8 +126,8 @@ def _listing_builder(context: ParseContext) -> Builder:
 
     def build(obj: dict, raw: str, number: int) -> Record:
         title = _title_or_fail(obj.get("title"), number)
-        record_id = obj["id"]
-        categories = obj.get("categories") or []
+        record_id = _id_or_fail(obj.get("id"), number)
+        categories = _list_of_text(obj.get("categories"), "categories", number)
         extra: dict = {"listing_date": day} if day else {}
         # The listing pages mix ACM (I.2.7) and MSC (68T50) classes into the category list;
         # arXiv categories always start with a lower-case archive name.
@@ -127,7 +144,7 @@ def _listing_builder(context: ParseContext) -> Builder:
             title=title,
             raw=raw,
             abstract=clean_text(obj.get("summary")),
-            authors=[name for name in map(person_name, obj.get("authors") or ()) if name],
+            authors=[name for name in map(person_name, _list_of_text(obj.get("authors"), "authors", number)) if name],
             arxiv_id=canonical,
             url=obj.get("abs") or (_ABS_URL + canonical if canonical else None),
             published=day,
@@ -145,7 +162,7 @@ def _kaggle_builder(context: ParseContext) -> Builder:
 
     def build(obj: dict, raw: str, number: int) -> Record:
         title = _title_or_fail(obj.get("title"), number)
-        record_id = obj["id"]
+        record_id = _id_or_fail(obj.get("id"), number)
         parsed = obj.get("authors_parsed")
         authors = _parsed_names(parsed) if parsed else split_authors(obj.get("authors"))
         versions = obj.get("versions") or []

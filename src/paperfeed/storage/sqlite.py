@@ -8,6 +8,7 @@ file beside the store). Every query is in the areas.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 from ..normalize import utc_now
 from .sql import Database, Params, SQLiteDialect
 from .migrations.sqlite import MIGRATIONS
-from .store import Store, StoreError
+from .store import Store, StoreError, StoreFullError
 from .sync import SyncBusyError
 
 try:
@@ -47,12 +48,19 @@ def _statements(script: str) -> Iterator[str]:
 
 
 class SQLiteDatabase(Database):
-    """A SQLite connection in autocommit mode; ``transaction`` opens ``BEGIN IMMEDIATE`` or a savepoint."""
+    """A SQLite connection in autocommit mode; ``transaction`` opens ``BEGIN IMMEDIATE`` or a savepoint.
+
+    A full database or disk (``SQLITE_FULL``: the file system, or ``PRAGMA max_page_count``) leaves a
+    transaction as a ``StoreFullError`` naming the file. SQLite may have rolled the whole transaction back by
+    itself on such an error (and on ``SQLITE_IOERR``, ``SQLITE_NOMEM``, ``SQLITE_BUSY``), so a rollback is only
+    attempted while a transaction is still open, and a rollback that fails never hides the error that caused it.
+    """
 
     dialect = SQLiteDialect()
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path | None = None) -> None:
         self.connection = connection
+        self.path = path
         self._savepoints = 0
 
     def rows(self, sql: str, params: Params = ()) -> list[tuple]:
@@ -76,23 +84,53 @@ class SQLiteDatabase(Database):
             execute("BEGIN IMMEDIATE")
             try:
                 yield
-            except BaseException:
-                execute("ROLLBACK")
-                raise
-            execute("COMMIT")
+                execute("COMMIT")
+            except BaseException as error:
+                self.rollback()
+                raise self.full_error(error) or error
             return
         self._savepoints += 1
         name = f"nested_{self._savepoints}"
         execute(f"SAVEPOINT {name}")
         try:
             yield
-        except BaseException:
-            execute(f"ROLLBACK TO {name}")
-            execute(f"RELEASE {name}")
-            raise
+        except BaseException as error:
+            if self.connection.in_transaction:  # else SQLite ended the whole transaction, savepoints and all
+                try:
+                    execute(f"ROLLBACK TO {name}")
+                    execute(f"RELEASE {name}")
+                except sqlite3.Error:
+                    self.rollback()
+            raise self.full_error(error) or error
         finally:
             self._savepoints -= 1
-        execute(f"RELEASE {name}")
+        try:
+            execute(f"RELEASE {name}")
+        except sqlite3.Error as error:
+            self.rollback()
+            raise self.full_error(error) or error
+
+    def rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already; a failing rollback is left to the error
+        being raised (SQLite undoes an unfinished transaction from its journal when next opened)."""
+        if self.connection.in_transaction:
+            try:
+                self.connection.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def full_error(self, error: BaseException) -> StoreFullError | None:
+        """A StoreFullError for SQLite's ``SQLITE_FULL``, naming the store's file and the space left; else None."""
+        if not isinstance(error, sqlite3.Error) or getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+            return None
+        where = str(self.path) if self.path else "the SQLite store"
+        try:
+            free = f"{shutil.disk_usage(self.path.parent).free:,} bytes free on its disk; " if self.path else ""
+        except OSError:
+            free = ""
+        full = StoreFullError(f"{where}: the database or the disk it is on is full ({free}SQLite: {error})")
+        full.__cause__ = error
+        return full
 
 
 class SQLiteStore(Store):
@@ -113,7 +151,7 @@ class SQLiteStore(Store):
         # Ingest inserts into several random-key indexes; a 2 MB default cache would thrash on them. 16 MB
         # ingests as fast as 128 MB did (bench/ingest.py, back to back) and keeps a long sync's memory flat.
         self._db.execute("PRAGMA cache_size = -16384")
-        self.db = SQLiteDatabase(self._db)
+        self.db = SQLiteDatabase(self._db, self.path)
         super().__init__()
 
     # -- schema ---------------------------------------------------------------------------
@@ -142,10 +180,10 @@ class SQLiteStore(Store):
                 for statement in _statements(script):
                     self._db.execute(statement)
                 self._db.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, utc_now()))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("COMMIT")
+            except BaseException as error:
+                self.db.rollback()
+                raise self.db.full_error(error) or error
             done.append(name)
         return done
 
@@ -163,7 +201,10 @@ class SQLiteStore(Store):
     @contextmanager
     def write_group(self) -> Iterator[Callable[[], None]]:
         # Each ingest session inside the group is a savepoint: it rolls back alone, and commits with the group.
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise self.db.full_error(error) or error
 
         def commit_now() -> None:
             self._db.execute("COMMIT")
@@ -171,11 +212,11 @@ class SQLiteStore(Store):
 
         try:
             yield commit_now
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as error:
+            self.db.rollback()
             self._forget_cached_ids()
-            raise
-        self._db.execute("COMMIT")
+            raise self.db.full_error(error) or error
 
     def _allocate_item_ids(self, count: int) -> list[int]:
         # Safe under BEGIN IMMEDIATE: this connection is the only writer until COMMIT.

@@ -32,6 +32,11 @@ class StoreError(RuntimeError):
         self.usage = usage
 
 
+class StoreFullError(StoreError):
+    """The database or the disk it is on is full: the write was rolled back, what was committed before stays,
+    and the same work run again once there is room completes it."""
+
+
 class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, DailyStorage, AccountStorage, RateLimitStorage,
             abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
