@@ -656,3 +656,28 @@ def test_elements_nested_within_the_limit_still_parse(module, path, inside):
     at = data.index(inside) + len(inside)
     nested = data[:at] + b"<a>" * 200 + b"</a>" * 200 + data[at:]
     assert len(list(module.parse(nested, ParseContext(path.name)))) == len(parse(module, path))
+
+
+# --- dates with no UTC day (found by tests/test_parsers_fuzz.py) ---------------------------------------------
+
+IMPOSSIBLE_DATES = ["Mon, 15 Jan 2024 00:00:00 -05050505050500", "0001-01-01T00:00:00+05:00",
+                    "9999-12-31T23:59:59-05:00"]
+
+
+@pytest.mark.parametrize("date", IMPOSSIBLE_DATES)
+@pytest.mark.parametrize("module, path, tag", [
+    (arxiv_rss, RSS / "cs.LG_fixture.rss", b"pubDate"),
+    (arxiv_atom, API / "idlist_0808.05394_1707.08567.xml", b"published"),
+    (news_feed, NEWS / "heise_developer_2016-02-01.atom", b"updated"),
+], ids=["arxiv-rss", "arxiv-atom", "feed"])
+def test_a_date_with_no_utc_day_is_no_date_not_a_crash(module, path, tag, date):
+    # Python raises OverflowError on an offset no clock has and on a time whose UTC day is before year 1 or
+    # after 9999; it escaped normalize.to_utc_datetime as a traceback. feedparser's own parse of such a date
+    # has year 0, which became the day "0-12-31" and a ValueError in Record.
+    data = path.read_bytes()
+    start = data.index(b"<" + tag + b">", data.index(b"<item>\n") if module is arxiv_rss else data.index(b"<entry>"))
+    end = data.index(b"</" + tag + b">", start)
+    changed = data[:start + len(tag) + 2] + date.encode() + data[end:]
+    records = list(module.parse(changed, ParseContext(path.name)))
+    assert len(records) == len(parse(module, path))
+    assert records[0].title == parse(module, path)[0].title

@@ -291,7 +291,11 @@ def to_utc_date(value: str | None) -> str | None:
 
 
 def to_utc_datetime(value: str | None) -> datetime | None:
-    """Parse an ISO 8601 or RFC 822 timestamp into an aware UTC datetime; a bare date is midnight UTC."""
+    """Parse an ISO 8601 or RFC 822 timestamp into an aware UTC datetime; a bare date is midnight UTC.
+
+    None for anything else, including a time that has no UTC date (``0001-01-01T00:00:00+05:00``) and an
+    offset no clock has (``-05050505050500``), on which Python raises OverflowError.
+    """
     if not value:
         return None
     value = value.strip()
@@ -300,11 +304,14 @@ def to_utc_datetime(value: str | None) -> datetime | None:
     except ValueError:
         try:
             moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        return None
 
 
 def valid_day(value: str | None) -> str | None:

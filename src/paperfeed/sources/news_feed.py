@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -16,7 +15,7 @@ from xml.etree.ElementTree import Element
 
 import feedparser
 
-from ..normalize import clean_text, split_authors, to_utc_date
+from ..normalize import clean_text, split_authors, to_utc_date, valid_day
 from ..records import ParseContext, ParseError, Record
 from .common import element_xml, local_name, parse_xml, root_local_name
 
@@ -88,7 +87,10 @@ def entry_date(entry: Any, *keys: str) -> str | None:
         # feedparser understands more date formats than to_utc_date; its *_parsed are UTC already.
         parsed = dict.get(entry, f"{key}_parsed")
         if parsed:
-            return time.strftime("%Y-%m-%d", parsed)
+            # Its year may be 0 (a time before year 1 in UTC), which strftime writes as "0-12-31".
+            day = valid_day(f"{parsed.tm_year:04d}-{parsed.tm_mon:02d}-{parsed.tm_mday:02d}")
+            if day:
+                return day
     return None
 
 
