@@ -22,20 +22,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from paperfeed.storage import open_store
 from paperfeed.authors import refresh_identities
 from paperfeed.library import Accounts
 from paperfeed.storage import open_store
 from paperfeed.web.security import csrf_token
 
+from live_server import free_port, serving
 from web_data import KNOWN_ARXIV, TOPIC_SLUG, build_store
 
 pytestmark = pytest.mark.slow
@@ -47,41 +45,15 @@ SEED = int(os.environ.get("PAPERFEED_FUZZ_SEED", "17"))
 CHANGES_EXPECT = '["2xx", "3xx", 400, 401, 403, 404, 409, 429]'
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`paperfeed serve` on a free loopback port over the web test store; yields (base URL, settings)."""
     settings = build_store(tmp_path_factory.mktemp("fuzz"))
     with open_store(settings.db) as store:  # people decided, as the after-ingest pipeline leaves a store
         refresh_identities(store)
-    port = _free_port()
-    env = {**os.environ, "PAPERFEED_EMBEDDER": "none", "PAPERFEED_SECRET_KEY": settings.secret_key,
-           "PAPERFEED_SYNC_INTERVAL": "0", "PAPERFEED_BASE_URL": f"http://127.0.0.1:{port}"}
-    process = subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", settings.db, "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(base + "/static/style.css", timeout=1)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"paperfeed serve did not start: {process.stdout.read().decode()}")
-            time.sleep(0.2)
-    yield base, settings
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    port = free_port()
+    with serving(settings, port) as base:
+        yield base, settings
 
 
 def _sign_in(base: str, settings) -> dict[str, str]:

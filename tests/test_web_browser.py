@@ -9,16 +9,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from smtp_server import SMTPServer
+from live_server import free_port, serving
 from web_data import KNOWN_ARXIV, KNOWN_TITLE, TOPIC_SLUG, XSS_ARXIV, build_store
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,12 +31,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(_NO_BROWSER, reason="needs Debian's chromium (make install)")]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def smtp():
     """A real SMTP server on loopback, for the subscribe box's confirmation mail."""
@@ -53,30 +43,11 @@ def smtp():
 def server(tmp_path_factory, smtp):
     """`paperfeed serve` on a free loopback port, over the web test store."""
     settings = build_store(tmp_path_factory.mktemp("browser"))
-    port = _free_port()
-    env = {**os.environ, "PAPERFEED_EMBEDDER": "none", "PAPERFEED_SECRET_KEY": settings.secret_key,
-           "PAPERFEED_SYNC_INTERVAL": "0", "PAPERFEED_SMTP_HOST": "127.0.0.1",
-           "PAPERFEED_SMTP_PORT": str(smtp.port), "PAPERFEED_SMTP_SECURITY": "none",
-           "PAPERFEED_DIGEST_FROM": "digest@paperfeed.example.org", "PAPERFEED_BASE_URL": f"http://127.0.0.1:{port}"}
-    process = subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", settings.db, "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(base + "/static/style.css", timeout=1)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"paperfeed serve did not start: {process.stdout.read().decode()}")
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    port = free_port()
+    with serving(settings, port, {"PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": str(smtp.port),
+                                  "PAPERFEED_SMTP_SECURITY": "none",
+                                  "PAPERFEED_DIGEST_FROM": "digest@paperfeed.example.org"}) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
