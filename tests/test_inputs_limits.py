@@ -459,3 +459,30 @@ def test_a_damaged_archive_yields_input_errors_never_an_exception(tmp_path):
                 assert len(entry.read()) == entry.size
 
     damaged()
+
+
+def test_library_import_refuses_a_named_pipe_and_a_file_over_the_limit(sqlite_store, tmp_path):
+    from paperfeed.library import LibraryError, import_bibtex
+
+    user_id = sqlite_store.create_user("reader@example.org", "x" * 60)
+    pipe = tmp_path / "library.bib"
+    os.mkfifo(pipe)  # nobody writes to it: a plain read would wait for ever
+    with pytest.raises(LibraryError, match="library.bib.*not a regular file"):
+        import_bibtex(sqlite_store, user_id, pipe)
+
+    big = tmp_path / "big.bib"
+    shutil.copy(LIBRARY, big)
+    with pytest.raises(LibraryError, match="big.bib.*PAPERFEED_MAX_INPUT_BYTES"):
+        import_bibtex(sqlite_store, user_id, big, settings=Settings(max_input_bytes=100))
+    assert sqlite_store.item_count() == 0
+
+
+def test_sources_import_refuses_a_named_pipe(tmp_path):
+    from click.testing import CliRunner
+
+    from paperfeed.cli import cli
+
+    pipe = tmp_path / "sources.toml"
+    os.mkfifo(pipe)
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "s.db"), "sources", "import", str(pipe)])
+    assert result.exit_code != 0 and "not a regular file" in result.output and "Traceback" not in result.output

@@ -10,7 +10,11 @@ from pathlib import Path
 import click
 import orjson
 
+from ..inputs import read_regular_file
 from .common import fail, open_store, store_errors
+
+# A sources file is a short TOML list; anything this big is a wrong path, and a named pipe must not hang the command.
+SOURCES_FILE_MAX_BYTES = 1 << 20
 
 
 def _day(ctx, param, value: str | None) -> str | None:
@@ -172,7 +176,8 @@ def sources_import(ctx: click.Context, path: Path) -> None:
     from ..sync.sources_file import read_sources
 
     try:
-        rows, errors = read_sources(path.read_text(encoding="utf-8"), ctx.obj.allow_private_urls)
+        text = read_regular_file(path, SOURCES_FILE_MAX_BYTES).decode("utf-8")
+        rows, errors = read_sources(text, ctx.obj.allow_private_urls)
     except (OSError, UnicodeDecodeError) as error:
         fail(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}")
     except SourceConfigError as error:

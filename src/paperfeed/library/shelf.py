@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..inputs import InputFile
+from ..inputs import InputFile, InputLimits, read_regular_file
 from ..storage import Store
 
 if TYPE_CHECKING:
@@ -88,7 +88,8 @@ def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = (), 
 
     fixed = [check_tag(tag) for tag in tags]
     try:
-        data = path.read_bytes()
+        # Bounded like every ingest read, and never blocking on a named pipe or a device given as the file.
+        data = read_regular_file(path, InputLimits.from_settings(settings).max_input_bytes)
     except OSError as error:
         raise LibraryError(f"cannot read {path}: {error.strerror or error}") from None
     # The context an ingest of the file gives its records (a date in the file name is a hint to the parser).
