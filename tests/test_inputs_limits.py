@@ -348,6 +348,43 @@ def test_a_full_database_stops_the_ingest_with_a_clear_error_and_a_rerun_complet
         assert store.check_integrity() == []
 
 
+@pytest.mark.postgres
+def test_a_full_postgresql_disk_stops_the_ingest_plainly_and_a_rerun_completes_it(tmp_path, pg_url, monkeypatch):
+    """The server's ``disk_full`` (SQLSTATE 53100) becomes a StoreFullError. A trigger raises the server's own
+    error once the table holds about two days, the way a filling disk fails a write mid-file."""
+    monkeypatch.setattr(ingest_module, "COMMIT_EVERY", 300)
+    days = _daily_files(tmp_path / "days")
+    with open_store(tmp_path / "reference.db") as reference:
+        Ingester(reference).ingest_paths(days)
+        expected = _content(reference)
+
+    with open_store(pg_url) as store:
+        store.db.run("""CREATE FUNCTION fill_up() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF (SELECT count(*) FROM source_records) >= 600 THEN
+                RAISE EXCEPTION 'could not extend file "base/16384/16385": No space left on device'
+                  USING ERRCODE = 'disk_full';
+              END IF;
+              RETURN NEW;
+            END $$""")
+        store.db.run("CREATE TRIGGER fill_up BEFORE INSERT ON source_records FOR EACH ROW EXECUTE FUNCTION fill_up()")
+        with pytest.raises(IngestStopped) as stopped:
+            Ingester(store).ingest_paths(days)
+        error = stopped.value
+        assert isinstance(error.error, StoreFullError)
+        assert "the server's disk is full" in str(error.error) and "No space left on device" in str(error.error)
+        assert 0 < error.committed < len(days) and error.rolled_back >= 1
+        stored = _content(store)
+        assert len(stored) == sum(r.new for r in error.report.files[:error.committed])
+        assert not any(error.origin in origins for *_, origins in stored.values())
+        assert not store.db.in_transaction
+
+        store.db.run("DROP TRIGGER fill_up ON source_records")  # space freed
+        report = Ingester(store).ingest_paths(days)
+        assert not report.failed
+        assert _content(store) == expected
+
+
 def _can_mount_tmpfs(folder: Path) -> bool:
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False

@@ -38,7 +38,7 @@ from ..normalize import utc_now
 from .postgres_fulltext import PostgresFullText
 from .migrations.postgres import MIGRATIONS
 from .sql import Database, Params, PostgresDialect
-from .store import Store, StoreError
+from .store import Store, StoreError, StoreFullError
 from .sync import SyncBusyError
 
 _WRITE_LOCK = 0x70667772  # "pfwr": pg_advisory_xact_lock key held by ingest transactions
@@ -73,20 +73,40 @@ class PostgresDatabase(Database):
         self.connection = connection
 
     def rows(self, sql: str, params: Params = ()) -> list[tuple]:
-        with psycopg.RawCursor(self.connection) as cursor:
+        with self._full_disk_said_plainly(), psycopg.RawCursor(self.connection) as cursor:
             cursor.execute(sql, params or None)
             return cursor.fetchall() if cursor.description else []
 
     def run(self, sql: str, params: Params = ()) -> int:
-        with psycopg.RawCursor(self.connection) as cursor:
+        with self._full_disk_said_plainly(), psycopg.RawCursor(self.connection) as cursor:
             cursor.execute(sql, params or None)
             return cursor.rowcount
 
     def run_many(self, sql: str, rows: Iterable[Params]) -> None:
         rows = list(rows)
         if rows:
-            with psycopg.RawCursor(self.connection) as cursor:
+            with self._full_disk_said_plainly(), psycopg.RawCursor(self.connection) as cursor:
                 cursor.executemany(sql, rows)
+
+    def full_error(self, error: BaseException) -> StoreFullError | None:
+        """A StoreFullError for the server's ``disk_full`` (SQLSTATE 53100), naming the server; else None.
+
+        The server has already failed the statement, so the transaction it was in rolls back like any failed
+        one: nothing half-written stays, and the caller (an ingest) reports the file and stops."""
+        if not isinstance(error, psycopg.errors.DiskFull):
+            return None
+        info = self.connection.info
+        full = StoreFullError(f"PostgreSQL store {info.dbname} on {info.host}:{info.port}: the server's disk is "
+                              f"full (PostgreSQL: {str(error).strip()})")
+        full.__cause__ = error
+        return full
+
+    @contextmanager
+    def _full_disk_said_plainly(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.errors.DiskFull as error:
+            raise self.full_error(error) from error
 
     @property
     def in_transaction(self) -> bool:
