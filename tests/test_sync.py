@@ -6,6 +6,7 @@ politeness is asserted from the server's own request log.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -69,7 +70,7 @@ def add(store, name, kind, url=None, **options):
 def sync(store, settings, names=None, since=None):
     rows = [row for row in store.sources() if names is None or row.name in names]
     with client_from_settings(settings) as client:
-        return sync_store(store, client, rows, since=since)
+        return sync_store(store, client, rows, since=since, settings=settings)
 
 
 def record_ids(store, fmt="arxiv-oai") -> list[str]:
@@ -103,6 +104,16 @@ def test_oai_harvest_follows_the_token_chain_and_goes_on_incrementally(server, s
     assert (again.new, again.unchanged) == (0, 6)
     assert server.requests("/oai")[3].query["from"] == "2015-01-06"
     assert len(record_ids(store)) == 6
+
+
+def test_a_synced_page_obeys_the_configured_field_limits(server, store):
+    """A sync stores what `paperfeed ingest` would: the same settings bound each page's records."""
+    server.route("/oai", three_page_chain())
+    add(store, "oai", "arxiv-oai", server.url("/oai"), set="physics", **{"from": "2014-10-01"})
+    settings = dataclasses.replace(settings_for(store.url), max_abstract_chars=20)
+    result = sync(store, settings).sources[0]
+    assert result.pages == 0 and "max_abstract_chars" in result.error
+    assert store.item_count() == 0 and store.source("oai").cursor in (None, {})
 
 
 def test_an_interrupted_harvest_resumes_from_its_token(server, store):

@@ -48,7 +48,7 @@ def fetch_arxiv(store: Store, settings, identifier: str, api_url: str = ARXIV_AP
         raise CommunityError(f"cannot fetch arXiv {identifier}: {error}") from None
     entry = InputFile(origin=url, name=f"arxiv-{identifier.replace('/', '_')}.xml", read=lambda: body,
                       size=len(body))
-    result = Ingester(store, format_name="arxiv-atom").ingest_inputs([entry]).files[0]
+    result = Ingester(store, format_name="arxiv-atom", settings=settings).ingest_inputs([entry]).files[0]
     if result.failed:
         raise CommunityError(f"arXiv's answer for {identifier} could not be read: {result.error}")
     item_id = store.find_item(identifier)

@@ -75,15 +75,18 @@ def lock_owner() -> str:
 
 def sync_store(store: Store, client: HttpClient, sources: list[SourceRow], *, since: str | None = None,
                on_records: Callable[[int], None] | None = None,
-               on_source: Callable[[SourceResult], None] | None = None) -> SyncReport:
+               on_source: Callable[[SourceResult], None] | None = None, settings=None) -> SyncReport:
     """Sync ``sources`` one after another under the store's sync lock; one failing source does not stop the rest.
+
+    ``settings``: where the size limits of each fetched page and its record fields come from (as for
+    ``paperfeed ingest``; the defaults when None).
 
     Raises SyncBusyError when another sync holds the lock.
     """
     report = SyncReport()
     with store.sync_lock(lock_owner()):
         for source in sources:
-            result = sync_source(store, client, source, since=since, on_records=on_records)
+            result = sync_source(store, client, source, since=since, on_records=on_records, settings=settings)
             store.record_sync_result(source.name, utc_now(), _message(result), result.summary())
             report.sources.append(result)
             if on_source:
@@ -98,7 +101,7 @@ def _message(result: SourceResult) -> str | None:
 
 
 def sync_source(store: Store, client: HttpClient, source: SourceRow, *, since: str | None = None,
-                on_records: Callable[[int], None] | None = None) -> SourceResult:
+                on_records: Callable[[int], None] | None = None, settings=None) -> SourceResult:
     """Fetch and store one source's pages; a failure stops this source, keeping every page stored before it."""
     result = SourceResult(source.name, source.kind)
     page: Page | None = None
@@ -109,7 +112,7 @@ def sync_source(store: Store, client: HttpClient, source: SourceRow, *, since: s
             if page.data is None:
                 store.save_cursor(source.name, page.cursor)
                 continue
-            _store_page(store, source, page, result, on_records)
+            _store_page(store, source, page, result, on_records, settings)
     except FetchError as error:
         result.error, result.place = error.message, error.url
     except ParseError as error:
@@ -121,12 +124,13 @@ def sync_source(store: Store, client: HttpClient, source: SourceRow, *, since: s
 
 
 def _store_page(store: Store, source: SourceRow, page: Page, result: SourceResult,
-                on_records: Callable[[int], None] | None) -> None:
+                on_records: Callable[[int], None] | None, settings) -> None:
     data = page.data or b""
     # The name carries the date of a daily page into the parser (InputFile.date_hint) and into fingerprints.
     name = page.origin.rsplit("/", 1)[-1]
     entry = InputFile(page.origin, name, lambda: data, len(data))
-    ingester = Ingester(store, format_name=page.format, label=source.label, on_records=on_records)
+    ingester = Ingester(store, format_name=page.format, label=source.label, on_records=on_records,
+                        settings=settings)
     with store.write_group():
         stored = ingester.ingest_file(entry)
         if stored.failed:

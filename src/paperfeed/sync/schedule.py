@@ -29,7 +29,8 @@ def sync_once(settings, names: list[str] | None = None, since: str | None = None
             if missing:
                 raise KeyError(", ".join(missing))
             rows = [known[name] for name in names]
-        report = sync_store(store, client, rows, since=since, on_records=on_records, on_source=on_source)
+        report = sync_store(store, client, rows, since=since, on_records=on_records, on_source=on_source,
+                            settings=settings)
         if report.changed_item_ids:
             _after_sync(store, settings, report.changed_item_ids)
         return report
