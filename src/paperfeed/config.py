@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from datetime import date
 from pathlib import Path
 
 
@@ -40,6 +41,10 @@ class Settings:
         "turned against its own network).")})
     sync_interval: float = field(default=0.0, metadata={"env": "PAPERFEED_SYNC_INTERVAL", "help": (
         "Minutes between periodic syncs run by `paperfeed serve` (0: no periodic sync).")})
+    arxiv_holidays: str = field(default="", metadata={"env": "PAPERFEED_ARXIV_HOLIDAYS", "help": (
+        "Days (UTC, YYYY-MM-DD, comma-separated) on which arXiv announces nothing, from its published "
+        "schedule (info.arxiv.org/help/availability.html); `sources status` and /status name them as the "
+        "reason for an empty day.")})
     arxiv_interval: float = field(default=3.0, metadata={"env": "PAPERFEED_ARXIV_INTERVAL", "help": (
         "Seconds between two requests to arXiv (API, OAI-PMH and RSS together); arXiv asks for 3.")})
     hf_max_calls: int = field(default=500, metadata={"env": "PAPERFEED_HF_MAX_CALLS", "help": (
@@ -172,10 +177,21 @@ class Settings:
                 values[setting.name] = _typed(setting, value)
         if values.get("base_url"):
             values["base_url"] = _public_url(values["base_url"])
+        for day in (values.get("arxiv_holidays") or "").replace(" ", "").split(","):
+            if day and not _is_date(day):
+                raise SettingsError(f"PAPERFEED_ARXIV_HOLIDAYS: {day!r} is not a date (YYYY-MM-DD)")
         settings = cls(**values)
         if not settings.db:
             settings = cls(**{**values, "db": _default_db()})
         return settings
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 class SettingsError(ValueError):

@@ -78,8 +78,11 @@ def digest_send(ctx: click.Context, day: date | None) -> None:
     with open_store(ctx) as store:
         embedder = embedder_of(ctx.obj) if any(s.user_id for s in store.subscribers("active")) else None
         report = _digest_errors(lambda: send_digests(store, ctx.obj, day, embedder))
+    for line in report.failing_sources:
+        click.echo(f"warning: {line}", err=True)
     if report.nothing_new:
-        click.echo(f"{report.day}: no papers, no mail sent")
+        click.echo(f"{report.day}: no papers, no mail sent"
+                   + (" (a source is failing: see `paperfeed sources status`)" if report.failing_sources else ""))
         return
     click.echo(f"{report.day}: {report.papers} papers; sent {len(report.sent)}, already sent {len(report.skipped)}, "
                f"in doubt {len(report.in_doubt)}, refused {len(report.refused)}")

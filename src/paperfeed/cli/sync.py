@@ -154,6 +154,36 @@ def sources_list(ctx: click.Context, as_json: bool) -> None:
             click.echo("  never synced")
 
 
+@sources.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 400),
+              help="How many days back to show, today first.")
+@click.pass_context
+@store_errors
+def sources_status(ctx: click.Context, as_json: bool, days: int) -> None:
+    """Why no new papers? Each source's state, last success and error, next run, and each day's new records
+    with the reason for an empty day (weekend, arXiv holiday, not announced yet, the source failed...)."""
+    from dataclasses import asdict
+
+    from ..sync.health import store_health
+
+    with open_store(ctx) as store:
+        health = store_health(store, ctx.obj, days=days)
+    if as_json:
+        click.echo(orjson.dumps([asdict(source) for source in health]).decode())
+        return
+    if not health:
+        click.echo("no sources (add one with `paperfeed sources add NAME --kind KIND ...`)")
+    for source in health:
+        click.echo(f"{source.name} [{source.kind}] {source.state.upper()}: {source.summary}")
+        click.echo(f"  next run: {source.next_run_note}")
+        for day in source.days:
+            seen = f", {day.seen:,} already stored" if day.seen else ""
+            failed = f", {day.failed} failed sync{'s' if day.failed > 1 else ''}" if day.failed else ""
+            what = f"{day.new:,} new{seen}{failed}" if day.new else f"nothing new: {day.reason}"
+            click.echo(f"  {day.day:%a %Y-%m-%d}  {what}")
+
+
 @sources.command("remove")
 @click.argument("name")
 @click.pass_context

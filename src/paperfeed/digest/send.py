@@ -51,6 +51,15 @@ class DigestReport:
     refused: list[str] = field(default_factory=list)
     """The server refused them (logged as "not sent": a rerun tries again)."""
     nothing_new: bool = False
+    failing_sources: list[str] = field(default_factory=list)
+    """Sources whose last sync failed, in words: the digest may be short of their papers, and says so."""
+
+
+def failing_sources(store: Store) -> list[str]:
+    """One line per source whose last sync failed: its name, since when, and the error."""
+    return [f"{source.label or source.name} has failed {source.failures} time{'s' if source.failures > 1 else ''} "
+            f"in a row since {source.last_ok_at or 'it was added'} ({source.last_error})"
+            for source in store.sources() if source.failures]
 
 
 def _environment():
@@ -263,8 +272,10 @@ def digest_day(store: Store, settings, day: date, embedder=None):
     return daily_page(store, day, "day", TrendingWeights.from_settings(settings), limit=settings.digest_size)
 
 
-def render(store: Store, settings, subscriber: Subscriber, page, embedder=None) -> tuple[str, str, str]:
-    """Return (unsubscribe URL, text part, HTML part) of one subscriber's digest of ``page``."""
+def render(store: Store, settings, subscriber: Subscriber, page, embedder=None,
+           failing: list[str] | None = None) -> tuple[str, str, str]:
+    """Return (unsubscribe URL, text part, HTML part) of one subscriber's digest of ``page``; ``failing``
+    (default: read from the store) names the sources whose last sync failed, which the mail mentions."""
     from ..library.recommend import recommend_for_user
 
     entries = [{"title": e.title, "authors": _authors(e.authors), "link": _link(e.url, e.arxiv_id, e.signals.item_id,
@@ -287,15 +298,18 @@ def render(store: Store, settings, subscriber: Subscriber, page, embedder=None) 
     unsubscribe_url = _url(settings, "/digest/unsubscribe", token=token)
     values = {"day": page.start, "entries": entries, "tags": tags, "email": subscriber.email,
               "unsubscribe_url": unsubscribe_url, "more": max(0, page.total - len(entries)),
-              "page_url": _url(settings, "/daily", date=page.start)}
+              "page_url": _url(settings, "/daily", date=page.start),
+              "failing": failing_sources(store) if failing is None else failing,
+              "status_url": _url(settings, "/status")}
     environment = _environment()
     return (unsubscribe_url, environment.get_template("digest.txt").render(values),
             environment.get_template("digest.html").render(values))
 
 
-def build_digest(store: Store, settings, subscriber: Subscriber, page, message_id: str, embedder=None) -> EmailMessage:
+def build_digest(store: Store, settings, subscriber: Subscriber, page, message_id: str, embedder=None,
+                 failing: list[str] | None = None) -> EmailMessage:
     """Build one subscriber's digest mail with RFC 8058 one-click unsubscribe headers."""
-    unsubscribe_url, text, html = render(store, settings, subscriber, page, embedder)
+    unsubscribe_url, text, html = render(store, settings, subscriber, page, embedder, failing)
     message = _message(settings, subscriber.email, f"Trending papers, {page.start}", text, html, message_id)
     host = urlsplit(public_base_url(settings)).hostname or "paperfeed.invalid"
     message["List-Id"] = f"paperfeed digest <digest.{host}>"
@@ -322,7 +336,7 @@ def preview(store: Store, settings, day: date, email: str | None = None, embedde
 def send_digests(store: Store, settings, day: date, embedder=None, smtp: smtplib.SMTP | None = None) -> DigestReport:
     """Mail ``day``'s digest to every active subscriber who has not had it; nothing on a day with no papers."""
     page = digest_day(store, settings, day)
-    report = DigestReport(day.isoformat(), papers=page.total)
+    report = DigestReport(day.isoformat(), papers=page.total, failing_sources=failing_sources(store))
     if page.total == 0:
         report.nothing_new = True
         return report
@@ -339,7 +353,8 @@ def send_digests(store: Store, settings, day: date, embedder=None, smtp: smtplib
                 report.in_doubt.append(subscriber.email)
                 continue
             message_id = f"<digest-{report.day}-{subscriber.id}@{host}>"
-            message = build_digest(store, settings, subscriber, page, message_id, embedder)
+            message = build_digest(store, settings, subscriber, page, message_id, embedder,
+                                   failing=report.failing_sources)
             if connection is None:
                 connection = open_smtp(settings)
             if not store.begin_digest(subscriber.id, report.day, message_id):

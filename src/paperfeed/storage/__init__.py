@@ -10,14 +10,14 @@ from .daily import DailySignals
 from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
 from .search import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocument, SearchStorage
 from .store import Store, StoreError, StoreFullError
-from .sync import SourceExistsError, SourceRow, SyncBusyError
+from .sync import SourceExistsError, SourceRow, SyncBusyError, SyncRunRow
 from .topics import (GOLD_ASSIGNERS, TAGGER, AuthorDecision, AuthorGraph, PersonSlots, Slot, StoredModel, TagInput,
                      TagResult, TopicRow)
 
 __all__ = ["AuthorDecision", "AuthorGraph", "PersonSlots", "Slot", "BatchWrite",
            "DailySignals", "FullTextBatch", "FullTextQuery", "FullTextStorage",
            "GOLD_ASSIGNERS", "IngestSession", "LibraryEntry", "SearchDocument", "SearchStorage", "SourceExistsError",
-           "SourceRecordRow", "SourceRow", "STORE_ERRORS", "Store", "StoreError", "StoreFullError", "StoredModel", "Subscriber",
+           "SourceRecordRow", "SourceRow", "SyncRunRow", "STORE_ERRORS", "Store", "StoreError", "StoreFullError", "StoredModel", "Subscriber",
            "SyncBusyError", "TAGGER", "TagInput", "TagResult", "TopicRow", "UserRow", "open_store", "slugify"]
 
 # What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -59,6 +60,24 @@ SOURCE_COLUMNS = ("s.name, s.kind, s.url, s.label, s.options, s.created_at, st.c
 _SELECT = f"SELECT {SOURCE_COLUMNS} FROM sources s LEFT JOIN sync_state st ON st.source = s.name"
 
 
+@dataclass(frozen=True, slots=True)
+class SyncRunRow:
+    """One finished sync of one source."""
+
+    source: str
+    finished_at: str
+    ok: bool
+    error: str | None
+    new: int
+    merged: int
+    unchanged: int
+    pages: int
+
+
+SYNC_RUNS_KEPT_DAYS = 400
+"""How long each sync's outcome is kept (the status pages show the last 30 days)."""
+
+
 def source_row(values: tuple) -> SourceRow:
     """The ``SourceRow`` of one row of ``SOURCE_COLUMNS`` (options, cursor and summary are JSON text)."""
     return SourceRow(name=values[0], kind=values[1], url=values[2], label=values[3],
@@ -101,6 +120,7 @@ class SyncStorage(abc.ABC):
         """Forget a source and its state (its records stay); False when there was none."""
         with self.db.transaction():
             self.db.run("DELETE FROM sync_state WHERE source = $1", (name,))
+            self.db.run("DELETE FROM sync_runs WHERE source = $1", (name,))
             return self.db.run("DELETE FROM sources WHERE name = $1", (name,)) > 0
 
     def save_cursor(self, name: str, cursor: dict[str, Any]) -> None:
@@ -122,6 +142,20 @@ class SyncStorage(abc.ABC):
                 self.db.run("UPDATE sync_state SET last_run_at = $1, last_error = $2, last_error_at = $1, "
                             "failures = failures + 1, last_summary = $3 WHERE source = $4",
                             (at, error, _json(summary), name))
+            counts = [int(summary.get(key) or 0) for key in ("new", "merged", "unchanged", "pages")]
+            self.db.run("INSERT INTO sync_runs (source, finished_at, ok, error, new, merged, unchanged, pages) "
+                        "SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM sources WHERE name = $1)",
+                        (name, at, error is None, error, *counts))
+            oldest = (datetime.fromisoformat(at.replace("Z", "+00:00")) - timedelta(days=SYNC_RUNS_KEPT_DAYS))
+            self.db.run("DELETE FROM sync_runs WHERE source = $1 AND finished_at < $2",
+                        (name, oldest.isoformat(timespec="seconds")))
+
+    def sync_runs(self, name: str, since: str) -> list[SyncRunRow]:
+        """The source's syncs that finished at or after ``since`` (ISO time), oldest first."""
+        return [SyncRunRow(source, finished_at, bool(ok), error, new, merged, unchanged, pages)
+                for source, finished_at, ok, error, new, merged, unchanged, pages in self.db.rows(
+                    "SELECT source, finished_at, ok, error, new, merged, unchanged, pages FROM sync_runs "
+                    "WHERE source = $1 AND finished_at >= $2 ORDER BY finished_at, id", (name, since))]
 
     @abc.abstractmethod
     def sync_lock(self, owner: str) -> AbstractContextManager[None]:

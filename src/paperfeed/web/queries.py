@@ -433,3 +433,18 @@ def library(context: Context, user_id: int, recommend: bool = True) -> dict[str,
     return {"tags": [{"tag": tag, "items": items, "recommendations": recommendations.get(tag, [])}
                      for tag, items in tags.items()],
             "untagged": untagged, "not_relevant": rejected}
+
+
+def sync_status(context: Context) -> list[dict[str, Any]]:
+    """Each source's health: state, last success and error, next run, and the last 30 days with the reason for
+    every empty one (``sync.health``). Not cached: it is a few small queries, and its answer moves with time."""
+    from dataclasses import asdict
+
+    from ..sync.health import store_health
+
+    sources = []
+    for health in store_health(context.store, context.settings):
+        row = asdict(health)
+        row["days"] = [{**day, "day": day["day"].isoformat()} for day in row["days"]]
+        sources.append(row)
+    return sources

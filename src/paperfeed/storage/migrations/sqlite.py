@@ -385,4 +385,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX author_decision_slots_author ON author_decision_slots (author_id);
         """,
     ),
+    (
+        "0011_sync_runs",
+        """
+        -- Every sync of a source, kept 400 days: what `paperfeed sources status` and /status answer
+        -- "why no new papers?" from (new records per day, the failures and their messages).
+        CREATE TABLE sync_runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL REFERENCES sources (name) ON DELETE CASCADE,
+            finished_at TEXT NOT NULL,
+            ok BOOLEAN NOT NULL,
+            error TEXT,
+            new INTEGER NOT NULL DEFAULT 0,
+            merged INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            pages INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX sync_runs_source ON sync_runs (source, finished_at);
+        """,
+    ),
 ]

@@ -115,6 +115,30 @@ class Topic(BaseModel):
     items: int
 
 
+class SourceDay(BaseModel):
+    day: Date
+    new: int
+    seen: int = Field(description="Records the source gave that the store already had.")
+    runs: int
+    failed: int
+    reason: str | None = Field(description="Why nothing new came that day, in words; null on a day with new records.")
+
+
+class SourceStatus(BaseModel):
+    name: str
+    kind: str
+    label: str | None
+    state: Literal["healthy", "failing", "stale", "never run"]
+    summary: str
+    last_success: str | None
+    last_error: str | None
+    last_error_at: str | None
+    failures: int
+    next_run: str | None
+    next_run_note: str
+    days: list[SourceDay] = Field(description="The last 30 days, today first.")
+
+
 class TopicItem(BaseModel):
     id: int
     kind: str
@@ -215,6 +239,13 @@ def daily(context: Ctx, date: Annotated[str | None, Query(description="YYYY-MM-D
           offset: Annotated[int, Query(ge=0)] = 0):
     """The papers of a day, ISO week or month, ranked by trending score, with upvotes and sources."""
     return json_response(queries.daily(context, date, span, limit, offset))
+
+
+@router.get("/status", response_model=list[SourceStatus], summary="Sync health")
+def status(context: Ctx):
+    """Why no new papers? Each source's state, last success and error, next run, and its last 30 days, each
+    empty day with its reason (weekend, arXiv holiday, not announced yet, no sync ran, the source failed)."""
+    return json_response(queries.sync_status(context))
 
 
 @router.get("/topics", response_model=list[Topic], summary="Topics")

@@ -1,4 +1,4 @@
-"""HTML pages: home, search, item, topics, topic, authors, people. Each reads through ``queries`` like its API twin."""
+"""HTML pages: home, search, item, sync status, topics, topic, authors, people. Each reads through ``queries`` like its API twin."""
 
 from __future__ import annotations
 
@@ -56,6 +56,11 @@ def item(request: Request, reference: str, context: Ctx):
     user = load_user(request, context)
     return render(request, "item.html", item=queries.item_page(context, item_id),
                   mine=queries.my_item(context, user, item_id), admin=user is not None and user.role == "admin")
+
+
+@router.get("/status")
+def status(request: Request, context: Ctx):
+    return render(request, "status.html", sources=queries.sync_status(context))
 
 
 @router.get("/topics")
