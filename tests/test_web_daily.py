@@ -214,10 +214,14 @@ def test_item_page_links_to_hugging_face_when_hugging_face_carried_it(client, da
     assert links["GitHub"] == item["paper"]["githubRepo"] and links["arXiv"] == f"https://arxiv.org/abs/{arxiv}"
     if item["paper"].get("projectPage"):
         assert links["Project page"] == item["paper"]["projectPage"]
+    assert api["hugging_face"]["github_stars"] == item["paper"]["githubStars"]
+    assert api["hugging_face"]["submitted_by"] == item["submittedBy"]["name"]
     text = client.get(f"/items/{entry['id']}").text
     assert f'href="https://huggingface.co/papers/{arxiv}"' in text
+    assert f"▲</span> {item['paper']['upvotes']} Hugging Face upvote" in text and f"GitHub ★ {item['paper']['githubStars']}" in text
     plain = next(e for e in day["entries"] if e["sources"] == ["arXiv listing"])
-    assert "Hugging Face" not in {link["label"] for link in client.get(f"/api/v1/items/{plain['id']}").json()["links"]}
+    plain_item = client.get(f"/api/v1/items/{plain['id']}").json()
+    assert "Hugging Face" not in {link["label"] for link in plain_item["links"]} and plain_item["hugging_face"] is None
 
 
 def test_item_sources_read_as_versions_and_reasons(client, day):

@@ -140,12 +140,17 @@ def item_page(context: Context, item_id: int, similar: int = 8) -> dict[str, Any
     if item is None:
         raise NotFound(f"no item {item_id}")
     from ..authors import item_people
+    from ..daily.listing import card_extras
+    from ..sources.hf_daily import FORMAT as HF_DAILY
 
     item["author_links"] = [with_url(ref) for ref in item_people(store, item_id)]
     slugs = {row.name: row.slug for row in store.topics()}
     item["topics"] = [{"name": name, "slug": slugs.get(name), "assigned_by": by, "confidence": round(confidence, 4)}
                       for name, by, confidence in store.item_topic_confidences([item_id]).get(item_id, [])]
-    item["links"] = item_links(item, store.item_source_details([item_id]).get(item_id, {}).get("sources", []))
+    records = store.item_source_details([item_id]).get(item_id, {}).get("sources", [])
+    item["links"] = item_links(item, records)
+    item["hugging_face"] = card_extras([r for r in records if r["format"] == HF_DAILY]) if any(
+        r["format"] == HF_DAILY for r in records) else None
     for source in item["sources"]:
         source["why"] = describe_reason(source["reason"])
         source["source_label"] = source_label(source["format"], source["label"])
