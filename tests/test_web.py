@@ -194,7 +194,7 @@ def test_item_page_shows_provenance_links_topics_and_bibtex(client, ids):
     assert KNOWN_TITLE in html
     assert f'href="https://arxiv.org/abs/{KNOWN_ARXIV}"' in html and f'href="https://arxiv.org/pdf/{KNOWN_ARXIV}"' in html
     assert "Daniel Miao" in html and re.search(r'href="/authors/\d+">Daniel Miao</a>', html)
-    assert "<h2 id=\"sources-h\">Sources</h2>" in html and "<td>arXiv listing" in html and "jsonl" not in html
+    assert "<h2 id=\"sources-h\">Sources</h2>" in html and 'data-label="Source">arXiv listing' in html and "jsonl" not in html
     assert f"eprint = {{{KNOWN_ARXIV}}}" in html
     assert f'href="/items/{ids["known"]}.bib"' in html
 

@@ -133,7 +133,7 @@ def test_sources_are_labels_in_words_never_format_names(client, day, settings):
             assert f">{name}<" not in text and f" {name}<" not in text, name
         assert "hf-daily" not in text and "jsonl" not in text
     assert "From arXiv listing, Hugging Face Daily Papers" in pages[0]
-    assert "<td>Hugging Face Daily Papers" in pages[2] and "<td>arXiv listing" in pages[2]
+    assert 'data-label="Source">Hugging Face Daily Papers' in pages[2] and 'data-label="Source">arXiv listing' in pages[2]
 
 
 # -- day, week and month with working previous and next ----------------------------------------------
@@ -228,7 +228,7 @@ def test_item_sources_read_as_versions_and_reasons(client, day):
     picked = next(e for e in day["entries"] if e["source_count"] == 2)
     text = client.get(f"/items/{picked['id']}").text
     sources = text[text.index('<table class="sources">'):text.index("</table>")]
-    assert "<td>Preprint" in sources and "shares the arXiv id" in sources and "started the item" in sources
+    assert 'data-label="Version">Preprint' in sources and "shares the arXiv id" in sources and "started the item" in sources
 
 
 # -- BibTeX keys --------------------------------------------------------------------------------------

@@ -524,15 +524,6 @@ class ItemStorage:
             "SELECT id, kind, item_id, other_id, records, actor, made_at FROM merge_decisions "
             f"WHERE item_id {d.in_array(1)} OR other_id {d.in_array(1)} ORDER BY id", (d.array(item_ids),))]
 
-    def item_extras(self, item_id: int) -> list[dict[str, Any]]:
-        """The ``extra`` fields (github_repo, venue, upvotes, …) of an item's source records, in the order seen."""
-        extras = []
-        for data in self.db.column("SELECT data FROM source_records WHERE item_id = $1 ORDER BY id", (item_id,)):
-            extra = orjson.loads(data).get("extra")
-            if extra:
-                extras.append(extra)
-        return extras
-
     def item_source_details(self, item_ids: list[int]) -> dict[int, dict[str, Any]]:
         """For cards and links: each existing item's DOI and its live source records (format, label, url, extra),
         in the order seen."""
