@@ -133,7 +133,8 @@ def test_sources_are_labels_in_words_never_format_names(client, day, settings):
             assert f">{name}<" not in text and f" {name}<" not in text, name
         assert "hf-daily" not in text and "jsonl" not in text
     assert "From arXiv listing, Hugging Face Daily Papers" in pages[0]
-    assert 'data-label="Source">Hugging Face Daily Papers' in pages[2] and 'data-label="Source">arXiv listing' in pages[2]
+    assert 'data-label="Source">Hugging Face Daily Papers' in pages[2]
+    assert 'data-label="Source">arXiv listing' in pages[2]
 
 
 # -- day, week and month with working previous and next ----------------------------------------------
@@ -218,7 +219,8 @@ def test_item_page_links_to_hugging_face_when_hugging_face_carried_it(client, da
     assert api["hugging_face"]["submitted_by"] == item["submittedBy"]["name"]
     text = client.get(f"/items/{entry['id']}").text
     assert f'href="https://huggingface.co/papers/{arxiv}"' in text
-    assert f"▲</span> {item['paper']['upvotes']} Hugging Face upvote" in text and f"GitHub ★ {item['paper']['githubStars']}" in text
+    assert f"▲</span> {item['paper']['upvotes']} Hugging Face upvote" in text
+    assert f"GitHub ★ {item['paper']['githubStars']}" in text
     plain = next(e for e in day["entries"] if e["sources"] == ["arXiv listing"])
     plain_item = client.get(f"/api/v1/items/{plain['id']}").json()
     assert "Hugging Face" not in {link["label"] for link in plain_item["links"]} and plain_item["hugging_face"] is None
@@ -228,7 +230,8 @@ def test_item_sources_read_as_versions_and_reasons(client, day):
     picked = next(e for e in day["entries"] if e["source_count"] == 2)
     text = client.get(f"/items/{picked['id']}").text
     sources = text[text.index('<table class="sources">'):text.index("</table>")]
-    assert 'data-label="Version">Preprint' in sources and "shares the arXiv id" in sources and "started the item" in sources
+    assert 'data-label="Version">Preprint' in sources
+    assert "shares the arXiv id" in sources and "started the item" in sources
 
 
 # -- BibTeX keys --------------------------------------------------------------------------------------
