@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from paperfeed.cli import cli
-from paperfeed.daily import TrendingWeights, daily_page, date_range, rank, trending_score
+from paperfeed.daily import TrendingWeights, daily_page, date_range, explain, rank, rank_explained, trending_score
 from paperfeed.ingest import Ingester
 from paperfeed.inputs import iter_inputs
 from paperfeed.library import Accounts, submit_paper, vote
@@ -85,13 +85,51 @@ def test_day_page_ranks_hugging_face_picks_by_upvotes_and_lists_the_whole_listin
     assert last_picked < first_plain
 
 
-def test_a_paper_picked_a_day_after_its_announcement_decays(daily_store):
+def test_a_paper_picked_after_its_announcement_counts_its_age_from_the_pick(daily_store):
     page = daily_page(daily_store, DAY, limit=None)
     late = next(e for e in page.entries if e.arxiv_id == "2602.21760")  # announced 02-26, picked 02-27
     assert late.signals.first_day == "2026-02-26" and late.signals.days == ["2026-02-27"]
-    undecayed = trending_score(DailySignals(late.signals.item_id, "2026-02-27", ["2026-02-27"],
-                                            hf_upvotes=8, sources=2))
-    assert late.score == pytest.approx(undecayed * 0.5 ** (1 / 3))
+    assert late.signals.first_picked == "2026-02-27"
+    on_its_day = trending_score(DailySignals(late.signals.item_id, "2026-02-27", ["2026-02-27"],
+                                             hf_upvotes=8, sources=2))
+    assert late.score == pytest.approx(on_its_day)
+    assert late.breakdown.age_reason == "picked" and "picked by Hugging Face on 2026-02-27" in late.breakdown.age_note()
+
+
+def test_a_week_late_pick_with_37_upvotes_ranks_above_fresh_picks_with_2():
+    # The demo's day 2025-12-29: a paper announced on 12-22 and picked on 12-29 with 37 upvotes sat 10th,
+    # below papers with 2 upvotes, decayed by 0.5 ** (7 / 3) for the week between announcement and pick.
+    late = signals(item_id=1, first_day="2025-12-22", first_picked="2025-12-29", days=["2025-12-29"],
+                   date_kinds=["picked"], hf_upvotes=37, sources=2)
+    fresh = signals(item_id=2, first_day="2025-12-29", first_picked="2025-12-29", days=["2025-12-29"],
+                    date_kinds=["announced", "picked"], hf_upvotes=2, sources=2)
+    assert [s.item_id for s, _ in rank([fresh, late])] == [1, 2]
+    assert explain(late).age_days == 0 and explain(late).age_from == "2025-12-29"
+
+
+def test_a_paper_announced_again_still_decays_from_its_first_day():
+    # A cross-list or replacement a week on is not news: it decays from its first appearance, and a paper
+    # picked once and listed again later decays from its pick.
+    again = signals(first_day="2026-02-20", days=["2026-02-27"], date_kinds=["announced"], hf_upvotes=5,
+                    first_picked="2026-02-20")
+    breakdown = explain(again)
+    assert breakdown.age_days == 7 and breakdown.decay == pytest.approx(0.5 ** (7 / 3))
+    assert breakdown.score == pytest.approx((1 + math.log1p(5)) * 0.5 ** (7 / 3)) == trending_score(again)
+    assert "7 days since it first appeared on 2026-02-20" in breakdown.age_note()
+    picked_twice = signals(first_day="2026-02-20", first_picked="2026-02-21", days=["2026-02-27"],
+                           date_kinds=["picked"])
+    assert explain(picked_twice).age_days == 6
+
+
+def test_breakdown_terms_add_up_to_the_score_rank_uses():
+    weights = TrendingWeights(hf=1.0, local=2.0, source=0.5, submission=0.25, half_life=3.0)
+    items = [signals(item_id=n, hf_upvotes=n * 3, local_upvotes=n % 3, sources=1 + n % 2, submitted=n == 2,
+                     first_day=f"2026-02-{20 + n}") for n in range(1, 7)]
+    explained = rank_explained(items, weights)
+    assert [(s.item_id, b.score) for s, b in explained] == [(s.item_id, score) for s, score in rank(items, weights)]
+    for _, breakdown in explained:
+        assert (1 + sum(t.points for t in breakdown.terms)) * breakdown.decay == pytest.approx(breakdown.score)
+        assert breakdown.to_dict()["summary"].startswith(f"Score {breakdown.score:.2f} = ")
 
 
 def test_weekend_says_so_and_navigation_points_to_days_with_papers(daily_store):

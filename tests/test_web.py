@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.web import create_app
-from paperfeed.web.queries import bibtex, build_query, safe_url
+from paperfeed.library.citation import bibtex_entry
+from paperfeed.web.queries import build_query, safe_url
 from paperfeed.web.security import CSRF_COOKIE, RateLimiter, csrf_token, is_loopback
 
 from web_data import KNOWN_ARXIV, KNOWN_TITLE, TOPIC_SLUG, XSS_ARXIV, build_store
@@ -193,7 +194,7 @@ def test_item_page_shows_provenance_links_topics_and_bibtex(client, ids):
     assert KNOWN_TITLE in html
     assert f'href="https://arxiv.org/abs/{KNOWN_ARXIV}"' in html and f'href="https://arxiv.org/pdf/{KNOWN_ARXIV}"' in html
     assert "Daniel Miao" in html and re.search(r'href="/authors/\d+">Daniel Miao</a>', html)
-    assert "<h2 id=\"sources-h\">Sources</h2>" in html and "jsonl" in html
+    assert "<h2 id=\"sources-h\">Sources</h2>" in html and 'data-label="Source">arXiv listing' in html and "jsonl" not in html
     assert f"eprint = {{{KNOWN_ARXIV}}}" in html
     assert f'href="/items/{ids["known"]}.bib"' in html
 
@@ -233,7 +234,8 @@ def test_bibtex_export(client, ids):
 
 
 def test_bibtex_escapes_braces_so_an_entry_cannot_be_broken_out_of():
-    entry = bibtex({"id": 7, "kind": "paper", "title": "Evil} , note = {pwned", "authors": ["A B"], "year": 2024})
+    entry = bibtex_entry({"id": 7, "kind": "paper", "title": "Evil} , note = {pwned", "authors": ["A B"], "year": 2024},
+                         "b2024evil")
     assert "title = {Evil\\} , note = \\{pwned}" in entry
     assert "\nnote" not in entry and "  note =" not in entry
 
@@ -368,7 +370,7 @@ def test_loopback_hosts():
 def test_daily_page_is_the_front_page(client):
     html = client.get("/").text
     assert "<h1>Daily Papers</h1>" in html and '<time datetime="2026-02-27">' in html
-    assert html.count('<li class="item">') == 50 and 'rel="next"' not in html.split("pager")[0]
+    assert html.count('data-card>') == 50 and 'rel="next"' not in html.split("pager")[0]
     assert 'href="/papers/2024-05-27"' in html  # date navigation: the nearest earlier day with papers
 
 
@@ -376,7 +378,7 @@ def test_daily_week_month_and_weekend(client):
     day = client.get("/papers/2024-05-27").text
     assert "▲" in day and "Hugging Face" in day
     week = client.get("/papers/2024-05-27?span=week").text
-    assert "Week of <time datetime=\"2024-05-27\">" in week and "2024-06-02" in week
+    assert "Week of 27 May 2024: <time datetime=\"2024-05-27\">" in week and "2024-06-02" in week
     weekend = client.get("/papers/2024-05-25")
     assert weekend.status_code == 200 and "a Saturday: arXiv announces none on weekends" in weekend.text
 

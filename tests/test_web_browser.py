@@ -119,7 +119,7 @@ def test_browse_daily_to_topic_to_item(server, page, shots):
     page.screenshot(path=str(shots / "daily.png"), full_page=False)
     page.click("nav.dates a[rel=prev]")  # date navigation to the Hugging Face day
     page.wait_for_url("**/papers/2024-05-27")
-    assert page.locator("ol.daily li.item").count() > 0
+    assert page.locator("ol.cards li.card").count() > 0
     page.click("header nav >> text=Topics")
     page.click("text=Large Language Model")
     page.wait_for_url(f"**/topics/{TOPIC_SLUG}")

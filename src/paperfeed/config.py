@@ -108,7 +108,8 @@ class Settings:
         "env": "PAPERFEED_TRENDING_SUBMISSION_WEIGHT", "help": (
             "Trending score bonus of a paper a user submitted to the day's list.")})
     trending_half_life: float = field(default=3.0, metadata={"env": "PAPERFEED_TRENDING_HALF_LIFE", "help": (
-        "Days after which an item's trending score halves, counted from its first calendar day (0: no decay).")})
+        "Days after which an item's trending score halves, counted from its first calendar day (a Hugging Face "
+        "pick: from its first pick) (0: no decay).")})
     page_cache_seconds: float = field(default=60.0, metadata={"env": "PAPERFEED_PAGE_CACHE_SECONDS", "help": (
         "Longest a rendered page is reused for visitors who are not signed in (any item change drops it at "
         "once; votes show within this time). 0 turns the page cache off.")})

@@ -14,14 +14,47 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..storage import DailySignals, Store
-from .trending import TrendingWeights, age_days, rank
+from ..sources.labels import source_labels
+from .trending import ScoreBreakdown, TrendingWeights, age_days, rank_explained
 
 SPANS = ("day", "week", "month")
 
 
+TEASER_CHARS = 300
+"""Longest abstract teaser on a card (about three lines at desktop width; the page clamps to three)."""
+
+CARD_FIELDS = ("organization", "submitted_by", "github_repo", "github_stars", "ai_keywords", "num_comments",
+               "project_page")
+"""The Hugging Face fields a card shows (``sources.hf_daily`` stores them in each record's ``extra``)."""
+
+
+def teaser(abstract: str | None, limit: int = TEASER_CHARS) -> str:
+    """The start of an abstract: whole sentences when they fit in ``limit`` characters, else whole words and "…"."""
+    text = " ".join((abstract or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    sentence_end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
+    if sentence_end >= limit // 2:
+        return cut[:sentence_end + 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > 0 else cut).rstrip(" ,;:") + "…"
+
+
+def card_extras(sources: list[dict[str, Any]]) -> dict[str, Any]:
+    """The card's Hugging Face fields from an item's source records (the latest record that has each wins)."""
+    merged: dict[str, Any] = {}
+    for source in sources:
+        extra = source.get("extra") or {}
+        for name in CARD_FIELDS:
+            if extra.get(name) not in (None, "", []):
+                merged[name] = extra[name]
+    return merged
+
+
 @dataclass(slots=True)
 class DailyEntry:
-    """One ranked paper of a page."""
+    """One ranked paper of a page: the card's view model."""
 
     rank: int
     score: float
@@ -31,14 +64,30 @@ class DailyEntry:
     arxiv_id: str | None
     url: str | None
     sources: list[str] = field(default_factory=list)
+    """Source labels in words (``sources.labels``), never format names."""
+    breakdown: ScoreBreakdown | None = None
+    """The terms of ``score``, from the very computation that ranked the page."""
+    teaser: str = ""
+    """Two or three lines about the paper: the start of its abstract (a TL;DR may take its place)."""
+    doi: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Hugging Face's fields: organization, submitted_by, github_repo, github_stars, ai_keywords, num_comments."""
+    records: list[dict[str, Any]] = field(default_factory=list)
+    """The item's source records (format, label, url, extra): what the links are made of."""
 
     def to_dict(self) -> dict[str, Any]:
-        s = self.signals
+        s, x = self.signals, self.extras
         return {"rank": self.rank, "id": s.item_id, "score": round(self.score, 6), "title": self.title,
-                "authors": self.authors, "arxiv_id": self.arxiv_id, "url": self.url, "sources": self.sources,
+                "authors": self.authors, "arxiv_id": self.arxiv_id, "doi": self.doi, "url": self.url,
+                "sources": self.sources, "teaser": self.teaser,
                 "hf_upvotes": s.hf_upvotes, "local_upvotes": s.local_upvotes, "submitted": s.submitted,
                 "source_count": s.sources, "first_day": s.first_day, "days": s.days, "dates": s.date_kinds,
-                "age_days": age_days(s)}
+                "age_days": self.breakdown.age_days if self.breakdown else age_days(s),
+                "organization": x.get("organization"), "submitted_by": x.get("submitted_by"),
+                "github_repo": x.get("github_repo"), "github_stars": x.get("github_stars"),
+                "keywords": list(x.get("ai_keywords") or []), "hf_comments": x.get("num_comments"),
+                "project_page": x.get("project_page"),
+                "why": self.breakdown.to_dict() if self.breakdown else None}
 
 
 @dataclass(slots=True)
@@ -87,16 +136,20 @@ def daily_page(store: Store, day: date, span: str = "day", weights: TrendingWeig
                limit: int | None = 50, offset: int = 0) -> DailyPage:
     """Rank the papers of the day, week or month holding ``day`` by trending score."""
     start, end = date_range(day, span)
-    ranked = rank(store.daily_signals(start.isoformat(), end.isoformat()), weights)
+    ranked = rank_explained(store.daily_signals(start.isoformat(), end.isoformat()), weights)
     window = ranked[offset:offset + limit if limit else None]
-    documents = store.item_documents([signals.item_id for signals, _ in window])
+    ids = [signals.item_id for signals, _ in window]
+    documents, details = store.item_documents(ids), store.item_source_details(ids)
     entries = []
-    for position, (signals, score) in enumerate(window, start=offset + 1):
-        document = documents.get(signals.item_id)
-        if document is None:  # deleted between the two reads
+    for position, (signals, breakdown) in enumerate(window, start=offset + 1):
+        document, detail = documents.get(signals.item_id), details.get(signals.item_id)
+        if document is None or detail is None:  # deleted between the reads
             continue
-        entries.append(DailyEntry(position, score, signals, document.title, document.authors, document.arxiv_id,
-                                  document.url, document.sources))
+        records = detail["sources"]
+        entries.append(DailyEntry(
+            position, breakdown.score, signals, document.title, document.authors, document.arxiv_id, document.url,
+            sources=source_labels([(r["format"], r["label"]) for r in records]), breakdown=breakdown,
+            teaser=teaser(document.abstract), doi=detail["doi"], extras=card_extras(records), records=records))
     previous, following = store.daily_neighbours(start.isoformat())
     if span != "day":
         following = store.daily_neighbours(end.isoformat())[1]

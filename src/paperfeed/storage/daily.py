@@ -46,6 +46,8 @@ class DailySignals:
     """Independent sources that carried it: distinct source labels (formats when unlabelled), BibTeX excluded."""
     date_kinds: list[str] = field(default_factory=list)
     """Which dates put it in the range: picked, announced, published, submitted."""
+    first_picked: str | None = None
+    """The item's first Hugging Face pick day (any range), if it was ever picked: a pick's age counts from it."""
 
 
 class DailyStorage:
@@ -121,6 +123,10 @@ class DailyStorage:
                 f"UNION ALL SELECT item_id, day FROM submissions WHERE item_id {d.in_array(1)}) AS days "
                 "GROUP BY item_id", (ids,)):
             signals[item_id].first_day = first
+        for item_id, first in db.rows(
+                f"SELECT item_id, min(day) FROM daily_dates WHERE item_id {d.in_array(1)} AND kind = 'picked' "
+                "GROUP BY item_id", (ids,)):
+            signals[item_id].first_picked = first
         for item_id, count in db.rows(
                 "SELECT item_id, count(DISTINCT coalesce(label, format)) FROM source_records "
                 f"WHERE item_id {d.in_array(1)} AND format <> 'bibtex' AND NOT deleted GROUP BY item_id", (ids,)):

@@ -524,14 +524,30 @@ class ItemStorage:
             "SELECT id, kind, item_id, other_id, records, actor, made_at FROM merge_decisions "
             f"WHERE item_id {d.in_array(1)} OR other_id {d.in_array(1)} ORDER BY id", (d.array(item_ids),))]
 
-    def item_extras(self, item_id: int) -> list[dict[str, Any]]:
-        """The ``extra`` fields (github_repo, venue, upvotes, …) of an item's source records, in the order seen."""
-        extras = []
-        for data in self.db.column("SELECT data FROM source_records WHERE item_id = $1 ORDER BY id", (item_id,)):
-            extra = orjson.loads(data).get("extra")
-            if extra:
-                extras.append(extra)
-        return extras
+    def item_source_details(self, item_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """For cards and links: each existing item's DOI and its live source records (format, label, url, extra),
+        in the order seen."""
+        db, d = self.db, self.db.dialect
+        ids = d.array(item_ids)
+        details = {item_id: {"doi": doi, "sources": []} for item_id, doi in db.rows(
+            f"SELECT id, doi FROM items WHERE id {d.in_array(1)}", (ids,))}
+        for item_id, source_format, label, data in db.rows(
+                f"SELECT item_id, format, label, data FROM source_records WHERE item_id {d.in_array(1)} "
+                "AND NOT deleted ORDER BY item_id, id", (ids,)):
+            parsed = orjson.loads(data)
+            details[item_id]["sources"].append({"format": source_format, "label": label, "url": parsed.get("url"),
+                                                "extra": parsed.get("extra") or {}})
+        return details
+
+    def first_author_works(self, item_id: int) -> list[dict[str, Any]]:
+        """Items whose first author is this item's first author (it included): id, title, year, published,
+        arxiv_id and that author's name, for telling citation keys apart. [] for an item without authors."""
+        return [{"id": row[0], "title": row[1], "year": row[2], "published": row[3], "arxiv_id": row[4],
+                 "authors": [row[5]]} for row in self.db.rows(
+            "SELECT i.id, i.title, i.year, i.published, i.arxiv_id, a.name FROM item_authors first "
+            "JOIN item_authors same ON same.author_id = first.author_id AND same.position = 0 "
+            "JOIN items i ON i.id = same.item_id JOIN authors a ON a.id = same.author_id "
+            "WHERE first.item_id = $1 AND first.position = 0 ORDER BY i.id", (item_id,))]
 
     def item_summaries(self, item_ids: list[int]) -> dict[int, dict[str, Any]]:
         """id, kind, title, published, arxiv_id and author names of each existing item among ``item_ids``."""

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 
 from ..library.curation import describe_reason
 from ..normalize import xml_text
+from ..sources.labels import format_label, source_label
 from ..storage import TopicRow
 from .context import Context
 
@@ -91,28 +92,44 @@ def resolve_item(context: Context, reference: str) -> int:
     return item_id
 
 
-def item_links(item: dict[str, Any], extras: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Links of an item (arXiv abstract and PDF, DOI, Hugging Face, GitHub, the source URL), http(s) only."""
+def item_links(item: dict[str, Any], records: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Every link an item's sources give, http(s) only, each once: arXiv abstract and PDF, DOI, Hugging Face's
+    paper page, GitHub, the project page, then each source record's own page (named by its source label).
+
+    ``records`` are the item's live source records (``Store.item_source_details``: format, label, url, extra).
+    """
+    from ..sources.hf_daily import FORMAT as HF_DAILY, PAPER_URL as HF_PAPER_URL
+    from ..sources.labels import source_label
+
     links: list[dict[str, str]] = []
 
-    def add(label: str, url: str | None) -> None:
+    def add(label: str, url: str | None, kind: str) -> None:
         url = safe_url(url)
-        if url and all(link["url"] != url for link in links):
-            links.append({"label": label, "url": url})
+        if url and all(link["url"].rstrip("/") != url.rstrip("/") for link in links):
+            links.append({"label": label, "url": url, "kind": kind})
 
     arxiv = item.get("arxiv_id")
     if arxiv:
-        add("arXiv", f"https://arxiv.org/abs/{quote(arxiv)}")
-        add("PDF", f"https://arxiv.org/pdf/{quote(arxiv)}")
+        add("arXiv", f"https://arxiv.org/abs/{quote(arxiv)}", "arxiv")
+        add("PDF", f"https://arxiv.org/pdf/{quote(arxiv)}", "pdf")
     if item.get("doi"):
-        add("DOI", f"https://doi.org/{quote(item['doi'], safe='/')}")
-    if arxiv and any(source["format"] == "hf_daily" for source in item.get("sources", [])):
-        add("Hugging Face", f"https://huggingface.co/papers/{quote(arxiv)}")
-    for extra in extras:
+        add("DOI", f"https://doi.org/{quote(item['doi'], safe='/')}", "doi")
+    for record in records:
+        if record["format"] == HF_DAILY:
+            url = record.get("url") if str(record.get("url") or "").startswith(HF_PAPER_URL) else None
+            add("Hugging Face", url or (HF_PAPER_URL + quote(arxiv) if arxiv else None), "huggingface")
+    for record in records:
+        extra = record.get("extra") or {}
         repo = extra.get("github_repo") or extra.get("githubRepo")
         if isinstance(repo, str) and _GITHUB.match(repo.strip()):
-            add("GitHub", repo.strip())
-    add("Source", item.get("url"))
+            add("GitHub", repo.strip(), "github")
+    for record in records:
+        page = (record.get("extra") or {}).get("project_page")
+        if isinstance(page, str):
+            add("Project page", page.strip(), "project")
+    for record in records:
+        add(source_label(record["format"], record.get("label")), record.get("url"), "source")
+    add("Source", item.get("url"), "source")
     return links
 
 
@@ -123,16 +140,23 @@ def item_page(context: Context, item_id: int, similar: int = 8) -> dict[str, Any
     if item is None:
         raise NotFound(f"no item {item_id}")
     from ..authors import item_people
+    from ..daily.listing import card_extras
+    from ..sources.hf_daily import FORMAT as HF_DAILY
 
     item["author_links"] = [with_url(ref) for ref in item_people(store, item_id)]
     slugs = {row.name: row.slug for row in store.topics()}
     item["topics"] = [{"name": name, "slug": slugs.get(name), "assigned_by": by, "confidence": round(confidence, 4)}
                       for name, by, confidence in store.item_topic_confidences([item_id]).get(item_id, [])]
-    item["links"] = item_links(item, store.item_extras(item_id))
+    records = store.item_source_details([item_id]).get(item_id, {}).get("sources", [])
+    item["links"] = item_links(item, records)
+    item["hugging_face"] = card_extras([r for r in records if r["format"] == HF_DAILY]) if any(
+        r["format"] == HF_DAILY for r in records) else None
     for source in item["sources"]:
         source["why"] = describe_reason(source["reason"])
+        source["source_label"] = source_label(source["format"], source["label"])
+        source["format_label"] = format_label(source["format"])
     item["decisions"] = store.merge_decisions([item_id])
-    item["bibtex"] = bibtex(item)
+    item["bibtex"] = bibtex(context, item)
     item["similar"] = similar_items(context, item_id, similar) if similar else []
     return item
 
@@ -322,32 +346,49 @@ def find_authors(context: Context, name: str) -> list[dict[str, Any]]:
     return found
 
 
-def bibtex(item: dict[str, Any]) -> str:
-    """A BibTeX entry for an item (``@article`` with eprint fields for arXiv papers, ``@misc`` for news)."""
-    def field(value: str) -> str:
-        # Braces and backslashes would unbalance or inject into the entry: escape them.
-        return (value.replace("\\", r"\textbackslash{}").replace("{", r"\{").replace("}", r"\}")
-                .replace("\n", " "))
+def bibtex_key(context: Context, item: dict[str, Any]) -> str:
+    """The item's citation key, unique among the items that share its first author (``library.citation``)."""
+    from ..library.citation import unique_keys
 
-    first = item["authors"][0].split()[-1] if item.get("authors") else "anon"
-    year = str(item.get("year") or (item.get("published") or "")[:4] or "nd")
-    word = next((w for w in re.findall(r"[A-Za-z]+", item.get("title") or "") if len(w) > 3), "item")
-    key = re.sub(r"[^A-Za-z0-9]", "", f"{first}{year}{word}").lower() or f"item{item['id']}"
-    entry = "article" if item.get("kind") == "paper" else "misc"
-    fields = [("title", field(item.get("title") or "")), ("author", field(" and ".join(item.get("authors") or [])))]
-    if year != "nd":
-        fields.append(("year", year))
-    if item.get("arxiv_id"):
-        fields += [("eprint", field(item["arxiv_id"])), ("archivePrefix", "arXiv")]
-        if item.get("categories"):
-            fields.append(("primaryClass", field(item["categories"][0])))
-    if item.get("doi"):
-        fields.append(("doi", field(item["doi"])))
-    url = safe_url(item.get("url"))
-    if url:
-        fields.append(("url", field(url)))
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
-    return f"@{entry}{{{key},\n{body}\n}}\n"
+    works = context.store.first_author_works(item["id"]) if item.get("authors") else []
+    if not any(work["id"] == item["id"] for work in works):
+        works.append(item)
+    return unique_keys(works)[item["id"]]
+
+
+def bibtex(context: Context, item: dict[str, Any]) -> str:
+    """A BibTeX entry for an item (``@article`` with eprint fields for arXiv papers, ``@misc`` for news)."""
+    from ..library.citation import bibtex_entry
+
+    return bibtex_entry(item, bibtex_key(context, item), safe_url(item.get("url")))
+
+
+def span_label(day: str, span: str) -> str:
+    """How the day, week or month holding ``day`` is named in navigation: ``Mon 29 Dec 2025``, ``Week of 22 Dec
+    2025``, ``December 2025``."""
+    from datetime import date
+
+    from ..daily import date_range
+
+    moment = date.fromisoformat(day)
+    if span == "month":
+        return moment.strftime("%B %Y")
+    if span == "week":
+        monday = date_range(moment, "week")[0]
+        return f"Week of {monday.day} {monday:%b %Y}"
+    return f"{moment:%a} {moment.day} {moment:%b %Y}"
+
+
+def span_navigation(moment, span: str, page) -> dict[str, Any]:
+    """Previous and next links of a day, week or month page: the nearest earlier and later ranges with papers."""
+    def url(day: str) -> str:
+        return f"/papers/{day}" + ("" if span == "day" else f"?span={span}")
+
+    return {"title": span_label(moment.isoformat(), span),
+            "previous_url": url(page.previous) if page.previous else None,
+            "previous_label": span_label(page.previous, span) if page.previous else None,
+            "next_url": url(page.next) if page.next else None,
+            "next_label": span_label(page.next, span) if page.next else None}
 
 
 def daily(context: Context, day: str | None = None, span: str = "day", limit: int = 50,
@@ -368,9 +409,15 @@ def daily(context: Context, day: str | None = None, span: str = "day", limit: in
     except ValueError:
         raise ValueError(f"{day!r} is not a date: use YYYY-MM-DD") from None
     def compute() -> dict[str, Any]:
-        page = daily_page(context.store, moment, span, TrendingWeights.from_settings(context.settings),
-                          limit=limit, offset=offset).to_dict()
+        built = daily_page(context.store, moment, span, TrendingWeights.from_settings(context.settings),
+                           limit=limit, offset=offset)
+        page = built.to_dict()
         page["day"] = moment.isoformat()
+        page.update(span_navigation(moment, span, built))
+        for entry, card in zip(page["entries"], built.entries):
+            entry["links"] = item_links({"arxiv_id": card.arxiv_id, "doi": card.doi, "url": card.url}, card.records)
+            entry["github_repo"] = next((link["url"] for link in entry["links"] if link["kind"] == "github"), None)
+            entry["project_page"] = safe_url(entry.get("project_page"))
         for entry in page["entries"]:
             entry["url"] = safe_url(entry.get("url"))
         return page

@@ -49,6 +49,7 @@ class TopicRef(BaseModel):
 class Link(BaseModel):
     label: str
     url: str
+    kind: str = Field(description="arxiv, pdf, doi, huggingface, github, project or source")
 
 
 class AuthorRef(BaseModel):
@@ -92,6 +93,8 @@ class Item(BaseModel):
     sources: list[Source]
     decisions: list[dict[str, Any]] = Field(description="A person's split and merge decisions about the item")
     links: list[Link]
+    hugging_face: dict[str, Any] | None = Field(None, description="What Hugging Face Daily Papers gave: submitted_by, "
+                                                "organization, github_repo, github_stars, ai_keywords, num_comments")
     bibtex: str
     similar: list[Hit]
 
@@ -227,8 +230,15 @@ class DailyPage(BaseModel):
     total: int
     previous: str | None
     next: str | None
+    title: str = Field(description="The day, week or month in words")
+    previous_url: str | None
+    previous_label: str | None
+    next_url: str | None
+    next_label: str | None
     note: str
-    entries: list[dict[str, Any]]
+    entries: list[dict[str, Any]] = Field(description="Cards: title, authors, teaser, hf_upvotes, local_upvotes, "
+                                          "submitted_by, organization, github_repo, github_stars, keywords, "
+                                          "hf_comments, sources (labels in words), links, why (the score's terms)")
 
 
 @router.get("/daily", response_model=DailyPage, summary="Daily Papers")

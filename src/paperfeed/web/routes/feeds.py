@@ -157,7 +157,7 @@ def item_bibtex(reference: str, context: Ctx) -> Response:
     """An item's BibTeX entry."""
     item_id = queries.resolve_item(context, reference)
     item = context.store.item(item_id)
-    return BibTeXResponse(queries.bibtex(item),
+    return BibTeXResponse(queries.bibtex(context, item),
                           headers={"Content-Disposition": f'inline; filename="item-{item_id}.bib"'})
 
 
