@@ -109,6 +109,6 @@ def weekly_svg(title: str, series: Sequence[dict[str, object]], chart_id: str = 
                      'fill="currentColor" text-anchor="end">'
                      f'{escape(short_day(weeks[-1]))}</text>')
     parts.append(f'<text class="axis-title" x="100%" y="{HEIGHT - 2}" font-size="{LABEL_SIZE - 1}" '
-                 'fill="currentColor" fill-opacity="0.75" text-anchor="end">week starting (Monday)</text>')
+                 'fill="currentColor" text-anchor="end">weeks start on Monday</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
