@@ -34,6 +34,7 @@ LISTING = JSONL / "2026-02-27.jsonl"
 TOPIC_PAGE = CAPTURES / "topic-page_large-language-model.txt"
 DAILY_PAGE = CAPTURES / "daily-papers-page.txt"
 SHAPE3 = CAPTURES / "topic-page_shape3_fixture.txt"
+SHAPE3_NO_BLANKS = CAPTURES / "topic-page_shape3_no-blank-lines.txt"
 
 
 def parse(module, path: Path, **context) -> list:
@@ -77,6 +78,7 @@ GOLDEN_CASES = [
     (capture, TOPIC_PAGE, "capture_topic_page", None),
     (capture, DAILY_PAGE, "capture_daily_page", lambda rs: rs[:12]),
     (capture, SHAPE3, "capture_shape3_fixture", None),
+    (capture, SHAPE3_NO_BLANKS, "capture_shape3_no_blank_lines", None),
 ]
 
 
@@ -100,6 +102,7 @@ SNIFF_CASES = [
     (TOPIC_PAGE, "capture"),
     (DAILY_PAGE, "capture"),
     (SHAPE3, "capture"),
+    (SHAPE3_NO_BLANKS, "capture"),
 ]
 
 
@@ -497,22 +500,42 @@ def test_topic_page():
 
 
 def test_daily_page_has_no_invented_year():
-    records = parse(capture, DAILY_PAGE)
+    context = ParseContext(str(DAILY_PAGE))  # no date in the name, no modification time: nothing tells the year
+    records = list(capture.parse(DAILY_PAGE.read_bytes(), context))
     assert len(records) == 97
     assert all(r.kind == "paper" and r.label == "Daily Papers" for r in records)
     assert all(r.published is None and r.year is None for r in records)
-    assert all(r.extra == {"page_date": "Jul 30"} for r in records)
+    assert [r.extra for r in records[:2]] == [{"page_date": "Jul 30", "page_rank": 1}, {"page_date": "Jul 30", "page_rank": 2}]
+    assert [r.extra["page_rank"] for r in records] == list(range(1, 98))  # the page's order is its ranking
     assert records[0].title == "Offline Planning and Online Learning under Recovering Rewards"
     assert len({r.record_id for r in records}) == 97
+    (note,) = context.notes  # the ingest summary says so
+    assert "'Jul 30' has no year" in note and "97 papers are stored without a day" in note
 
 
-def test_daily_page_year_from_context_or_name():
+@pytest.mark.parametrize("context, day", [
+    ({"date_hint": "2024-08-01"}, "2024-07-30"),  # the capture day in the name: that year's Jul 30
+    ({"date_hint": "2024-07-30"}, "2024-07-30"),  # captured on the day itself
+    ({"date_hint": "2025-07-01"}, "2024-07-30"),  # captured before this year's Jul 30: last year's
+    ({"modified": "2026-12-04"}, "2026-07-30"),  # no date in the name: the file's modification day
+    ({"modified": "2026-03-01"}, "2025-07-30"),
+    ({"date_hint": "2025-08-02", "modified": "2026-12-04"}, "2025-07-30"),  # the name outranks a later copy
+], ids=["hint", "same-day", "hint-before", "mtime", "mtime-before", "hint-over-mtime"])
+def test_daily_page_day_is_the_latest_not_after_the_capture(context, day):
+    records = parse_bytes(capture, DAILY_PAGE.read_bytes(), "daily-papers-page.txt", **context)
+    assert {r.extra["picked_date"] for r in records} == {day}
+    assert all(r.published is None for r in records)  # the list's day, not the papers' own dates
+
+
+def test_daily_page_year_from_the_name_or_the_header():
     data = DAILY_PAGE.read_bytes()
-    hinted = parse_bytes(capture, data, "daily-papers-page.txt", date_hint="2024-08-01")
-    assert {r.published for r in hinted} == {"2024-07-30"}
-    named = parse_bytes(capture, data, "daily-papers-2025.txt")
-    assert {r.published for r in named} == {"2025-07-30"}
-    assert named[0].year == 2025
+    named = parse_bytes(capture, data, "daily-papers-2025.txt", modified="2026-12-04")
+    assert {r.extra["picked_date"] for r in named} == {"2025-07-30"}
+    header = data.replace(b"\nJul 30\n", b"\nJul 30, 2023\n", 1)
+    dated = parse_bytes(capture, header, "daily-papers-page.txt", modified="2026-12-04")
+    assert {r.extra["picked_date"] for r in dated} == {"2023-07-30"}
+    leap = data.replace(b"\nJul 30\n", b"\nFeb 29\n", 1)
+    assert {r.extra["picked_date"] for r in parse_bytes(capture, leap, "p.txt", modified="2026-12-04")} == {"2024-02-29"}
 
 
 def test_shape3_capture_with_author_lines():
@@ -525,13 +548,62 @@ def test_shape3_capture_with_author_lines():
     assert all(r.topics == [("Large Language Model", 1.0)] and r.label == "Large Language Model" for r in records)
 
 
+def test_shape3_without_blank_lines_reads_blocks_of_two_or_three_lines():
+    records = parse(capture, SHAPE3_NO_BLANKS)
+    topic_page = parse(capture, TOPIC_PAGE)
+    assert SHAPE3_NO_BLANKS.read_text(encoding="utf-8").count("\n\n") == 0
+    # Derived from the real topic page: the same titles and abstracts, in the page's order.
+    order = {r.title: index for index, r in enumerate(topic_page)}
+    assert [order[r.title] for r in records] == sorted(order[r.title] for r in records)
+    assert [r.abstract for r in records] == [next(t.abstract for t in topic_page if t.title == r.title) for r in records]
+    assert [r.kind for r in records] == ["paper", "news", "paper", "paper", "news", "paper"]
+    assert [len(r.authors) for r in records] == [3, 0, 10, 1, 0, 6]
+    assert records[0].authors == ["Haotian Xiang", "Bingcong Li", "Qin Lu"]
+    assert records[5].authors[0] == "Jelena Markovic-Voronov"
+    assert [r.extra["page_rank"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert all(r.topics == [("Large Language Model", 1.0)] for r in records)
+    assert records[1].raw == "\n".join(SHAPE3_NO_BLANKS.read_text(encoding="utf-8").split("\n")[4:6])
+
+
+def _no_blank_variant(lines: list[str]) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_shape3_without_blank_lines_variants():
+    lines = SHAPE3_NO_BLANKS.read_text(encoding="utf-8").split("\n")[:-1]
+    # Drop every author line: each item becomes a two-line block (and, with no authors, reads as news).
+    bare = [lines[0]] + [line for line in lines[1:] if not capture._author_line(line)]
+    records = parse_bytes(capture, _no_blank_variant(bare), "bare.txt")
+    assert [r.title for r in records] == [r.title for r in parse(capture, SHAPE3_NO_BLANKS)]
+    assert all(r.authors == [] and r.kind == "news" for r in records)
+    # Windows line ends, no final newline, authors on only the first item.
+    crlf = "\r\n".join([lines[0], *lines[1:4], *bare[3:]]).encode()
+    records = parse_bytes(capture, crlf, "crlf.txt")
+    assert [len(r.authors) for r in records] == [3, 0, 0, 0, 0, 0]
+    assert [r.extra["page_rank"] for r in records] == list(range(1, 7))
+    # The real topic page with its blank lines and header removed: source labels as the middle lines.
+    real = [line.strip() for line in TOPIC_PAGE.read_text(encoding="utf-8").split("\n") if line.strip()][2:]
+    records = parse_bytes(capture, _no_blank_variant(real), "labels.txt")
+    assert [(r.title, r.label, r.kind) for r in records] == [(r.title, r.label, r.kind) for r in parse(capture, TOPIC_PAGE)]
+
+
+def test_shape3_without_blank_lines_refuses_what_is_no_item():
+    lines = SHAPE3_NO_BLANKS.read_text(encoding="utf-8").split("\n")[:-1]
+    with pytest.raises(ParseError) as caught:
+        parse_bytes(capture, _no_blank_variant(lines[:-1]), "cut.txt")  # the last abstract is missing
+    assert caught.value.message.startswith("not a recognised capture")
+    assert caught.value.place == f"line {len(lines) - 1}" and "author line with no abstract" in caught.value.message
+
+
 def test_same_item_in_two_captures_has_one_record_id():
     topic = by_id(parse(capture, TOPIC_PAGE))
     shape3 = by_id(parse(capture, SHAPE3))
     daily = by_id(parse(capture, DAILY_PAGE))
     assert len(set(topic) & set(shape3)) == 3  # two arXiv items and one news item, with and without authors
     assert len(set(daily) & set(shape3)) == 2
+    assert set(by_id(parse(capture, SHAPE3_NO_BLANKS))) <= set(topic)
     assert capture.capture_id("$VILA^2$: VILA Augmented VILA") == capture.capture_id("VILA^2: VILA Augmented VILA")
+
 
 
 def test_capture_garbage_txt():

@@ -275,11 +275,17 @@ def test_topic_page_sources_authors_and_trend(client):
     assert "<h1>Large Language Model</h1>" in html
     assert "arXiv.org Machine Learning" in html and "The Atlantic - Technology" in html
     assert "Collaborating Authors" in html and re.search(r'href="/authors/\d+">', html)
-    assert f'src="/topics/{TOPIC_SLUG}/trend.svg"' in html
+    # The trend chart is drawn into the page (no image to fetch) and is also an SVG document of its own.
+    inline = re.search(r"<svg .*?</svg>", html, re.S).group(0)
+    assert 'class="trend-chart"' in inline and "viewBox" not in inline
+    assert f'href="/topics/{TOPIC_SLUG}/trend.svg"' in html
     svg = client.get(f"/topics/{TOPIC_SLUG}/trend.svg")
     assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
     assert svg.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"
-    ET.fromstring(svg.content)
+    chart = ET.fromstring(svg.content)
+    assert chart.find("{http://www.w3.org/2000/svg}title").text == "Large Language Model: items per week"
+    # Items carry their source in words (never a format name) and a teaser of their abstract.
+    assert 'class="teaser"' in html and "jsonl" not in html and "hf-daily" not in html
 
 
 def test_topic_atom_feed(client):
@@ -619,3 +625,82 @@ def test_subscribe_is_rate_limited_and_smtp_failure_is_a_page(settings):
         failed = _form(fresh, "/digest/subscribe", email="down@example.org")
         assert failed.status_code == 503 and "could not be sent" in failed.text and "SMTP" not in failed.text
         assert _form(fresh, "/digest/subscribe", email="down@example.org").status_code == 429
+
+
+# -- topic pages on a store of their own ------------------------------------------------------------
+
+
+@pytest.fixture
+def topic_store(backend_url, tmp_path):
+    """The real topic capture alone, one of its items also tagged with its topic at 78%, and an empty topic."""
+    from paperfeed.config import Settings
+    from paperfeed.ingest import Ingester
+    from paperfeed.storage import TagResult, TopicRow, open_store
+
+    from datafiles import TOPIC_PAGE
+
+    with open_store(backend_url) as store:
+        assert not Ingester(store).ingest_paths([TOPIC_PAGE]).failed
+        topic_id = {row.name: row.id for row in store.topics()}["Large Language Model"]
+        first, updated = store.read_rows("SELECT id, updated_at FROM items ORDER BY id LIMIT 1")[0]
+        store.write_tags("test-tagger", [TagResult(first, updated, topics=[(topic_id, 0.78)])])
+        store.save_topics([TopicRow(name="Quantum Gravity", description="Nothing here yet.", origin="user")])
+    settings = Settings.load(db=backend_url, embedder="none", secret_key="test-secret-key")
+    with TestClient(create_app(settings), base_url="https://testserver") as fresh:
+        yield fresh, first
+
+
+def test_a_topic_assigned_twice_is_shown_once_with_its_best_confidence(topic_store):
+    client, item_id = topic_store
+    data = client.get(f"/api/v1/items/{item_id}").json()
+    assert [(t["name"], t["confidence"], t["assigned_by"]) for t in data["topics"]] == [
+        ("Large Language Model", 1.0, "source")]
+    html = client.get(f"/items/{item_id}").text
+    assert html.count(f'href="/topics/{TOPIC_SLUG}"') == 1
+    topic = client.get(f"/api/v1/topics/{TOPIC_SLUG}").json()
+    assert [item["id"] for item in topic["items"]].count(item_id) == 1
+    assert next(item for item in topic["items"] if item["id"] == item_id)["confidence"] == 1.0
+
+
+def test_topics_page_hides_topics_with_no_items(topic_store):
+    client, _ = topic_store
+    html = client.get("/topics").text
+    assert "Large Language Model" in html and "Quantum Gravity" not in html
+    assert client.get("/topics/quantum-gravity").status_code == 200  # its own page still answers
+
+
+def test_a_captured_topic_page_lists_in_page_order_with_labels_and_teasers(topic_store):
+    import html as html_text
+
+    from datafiles import TOPIC_PAGE
+    from paperfeed.records import ParseContext
+    from paperfeed.sources import capture
+
+    client, _ = topic_store
+    records = list(capture.parse(TOPIC_PAGE.read_bytes(), ParseContext(str(TOPIC_PAGE))))
+    page = client.get(f"/topics/{TOPIC_SLUG}").text
+    items = re.findall(r'<li class="item">(.*?)</li>', page, re.S)
+    titles = [html_text.unescape(re.search(r'<a href="/items/\d+">([^<]+)</a>', item).group(1)) for item in items]
+    assert titles == [record.title for record in records]  # undated items: the capture's order
+    for item, record in zip(items, records):
+        assert f"{record.label}</p>" in html_text.unescape(item)  # the source in words
+        teaser = html_text.unescape(re.search(r'<p class="teaser">(.*?)</p>', item, re.S).group(1))
+        assert record.abstract.startswith(teaser.rstrip("…")) and len(teaser) <= 321
+
+
+def test_trend_chart_text_is_never_scaled_and_never_small():
+    from paperfeed.topics.chart import LABEL_SIZE, weekly_svg
+    from paperfeed.topics.trends import weekly_counts
+
+    series = weekly_counts([("2025-03-03", 4), ("2025-05-20", 37), ("2025-08-29", 9)])
+    svg = ET.fromstring(weekly_svg("A <b>topic</b> & a name far too long to be a title line of a phone chart",
+                                   series))
+    assert "viewBox" not in svg.attrib and svg.get("width") == "100%"
+    sizes = [float(text.get("font-size")) for text in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert sizes and min(sizes) >= 12 and LABEL_SIZE >= 12
+    texts = [text.text for text in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert texts[0].startswith("A <b>topic</b> & a name far too") and texts[0].endswith("… · items per week")
+    assert {"50", "25", "3 Mar 2025", "25 Aug 2025"} <= set(texts)  # grid counts (a round top), first/last weeks
+    assert len(list(svg.iter("{http://www.w3.org/2000/svg}rect"))) == len(series) == 26
+    empty = ET.fromstring(weekly_svg("Empty", []))
+    assert "no dated items yet" in [text.text for text in empty.iter("{http://www.w3.org/2000/svg}text")]

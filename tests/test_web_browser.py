@@ -125,10 +125,9 @@ def test_browse_daily_to_topic_to_item(server, page, shots):
     page.wait_for_url(f"**/topics/{TOPIC_SLUG}")
     assert page.locator("h2#authors-h").inner_text() == "Collaborating Authors"
     assert page.locator("text=arXiv.org Machine Learning").count() >= 1
-    # the trend chart loaded as an image (SVG with its own stylesheet) and has a text alternative
-    width = page.eval_on_selector("img.trend", "img => img.complete ? img.naturalWidth : 0")
-    assert width == 640
-    assert "Items per week" in page.get_attribute("img.trend", "alt")
+    # the trend chart is drawn into the page, with a text alternative
+    assert page.locator("figure.trend svg[role=img]").count() == 1
+    assert "items per week" in page.locator("figure.trend svg title").first.text_content()
     page.screenshot(path=str(shots / "topic.png"), full_page=False)
     first = page.locator("ol.items li.item h3 a").first
     title = first.inner_text()
@@ -186,6 +185,63 @@ def test_readable_at_phone_width(server, browser, shots):
         page.screenshot(path=str(shots / "topic-phone.png"), full_page=False)
     finally:
         context.close()
+
+
+CHART_TEXT = """svg => {
+  const box = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll('text')].map(text => {
+    const r = text.getBoundingClientRect();
+    return {text: text.textContent, size: parseFloat(getComputedStyle(text).fontSize), left: r.left, right: r.right,
+            top: r.top, height: r.height, tick: text.classList.contains('tick'), svgLeft: box.left,
+            svgRight: box.right, svgWidth: box.width};
+  });
+}"""
+
+
+@pytest.fixture(scope="module")
+def trend_server(tmp_path_factory):
+    """`paperfeed serve` over a store whose one topic has dated items over months: the three real Hugging Face
+    days of tests/data/hf (May 2024, December 2024, January 2025), every paper filed under "Trend Test"."""
+    from paperfeed.config import Settings
+    from paperfeed.ingest import Ingester
+    from paperfeed.storage import TagResult, TopicRow, open_store
+
+    from datafiles import DATA
+
+    directory = tmp_path_factory.mktemp("trend")
+    settings = Settings.load(db=str(directory / "store.db"), embedder="none", secret_key="test-secret-key")
+    with open_store(settings.db) as store:
+        assert not Ingester(store).ingest_paths([DATA / "hf"]).failed
+        topic_id = store.save_topics([TopicRow(name="Trend Test", origin="user")])["Trend Test"]
+        rows = store.read_rows("SELECT id, updated_at FROM items ORDER BY id")
+        store.write_tags("test", [TagResult(item_id, updated, topics=[(topic_id, 0.9)]) for item_id, updated in rows])
+    with serving(settings, free_port()) as base:
+        yield base
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_trend_chart_labels_are_readable_at_every_width(trend_server, browser, shots, width):
+    context = browser.new_context(viewport={"width": width, "height": 900}, device_scale_factor=1)
+    page = context.new_page()
+    try:
+        page.goto(f"{trend_server}/topics/trend-test")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (width, overflow)
+        assert page.locator("figure.trend svg rect.bar").count() == 26  # the last 26 weeks
+        texts = page.eval_on_selector("figure.trend svg", CHART_TEXT)
+        page.locator("figure.trend").screenshot(path=str(shots / f"trend-{width}.png"))
+    finally:
+        context.close()
+    assert texts[0]["text"].endswith("items per week") and texts[0]["size"] >= 15
+    assert len(texts) >= 6  # title, two grid counts, three dates under the axis, the axis' note
+    for text in texts:
+        # 12 px or more as drawn (the chart is never scaled), and inside the chart, not cut off at its edges
+        assert text["size"] >= 12 and text["height"] >= 12, (width, text)
+        assert text["left"] >= text["svgLeft"] - 1 and text["right"] <= text["svgRight"] + 1, (width, text)
+    assert texts[0]["svgWidth"] <= width
+    dates = sorted((t for t in texts if t["tick"] and not t["text"].isdigit()), key=lambda t: t["left"])
+    for before, after in zip(dates, dates[1:]):  # the date labels under the axis never overlap
+        assert before["right"] <= after["left"], (width, before["text"], after["text"])
 
 
 def test_api_docs_page(server, page, shots):

@@ -78,6 +78,8 @@ class FileResult:
     """Records the identity invariants kept out of the item an identifier named (see ``Conflict``)."""
     joined: list[int] = field(default_factory=list)
     """Stored items a bridging record joined into another item (they are gone)."""
+    notes: list[str] = field(default_factory=list)
+    """What the parser said about the file as a whole (a capture's page date it could not resolve)."""
 
     @property
     def records(self) -> int:
@@ -189,7 +191,7 @@ class Ingester:
     def ingest_file(self, entry: InputFile) -> FileResult:
         """Ingest one file atomically (a savepoint inside the write group, or its own transaction);
         on bad input, roll it back whole and report where."""
-        context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint)
+        context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint, modified=entry.modified)
         format_name = None
         try:
             format_name, prepared = prepare.parse(entry.read(), context, self.format_name, self.field_limits)
@@ -197,7 +199,9 @@ class Ingester:
             return FileResult(entry.origin, error=error.message, place=error.place)
         except OSError as error:
             return FileResult(entry.origin, error=f"cannot read: {error.strerror or error}")
-        return self.ingest_prepared(entry.origin, format_name, prepared)
+        result = self.ingest_prepared(entry.origin, format_name, prepared)
+        result.notes = list(dict.fromkeys(context.notes))  # the parser ran while the records were stored
+        return result
 
     def ingest_prepared(self, origin: str, format_name: str, prepared: Iterable[Prepared]) -> FileResult:
         """Ingest the records of one file already parsed (``prepare.parse``) atomically, as ``ingest_file``:

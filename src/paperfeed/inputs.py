@@ -16,6 +16,7 @@ import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -73,6 +74,9 @@ class InputFile:
     name: str
     read: Callable[[], bytes]
     size: int
+    modified: str | None = None
+    """The UTC day (``YYYY-MM-DD``) the file or archive member was last modified, when known: a capture
+    saved that day was made on or before it."""
 
     @property
     def date_hint(self) -> str | None:
@@ -131,7 +135,18 @@ def _walk(path: Path, walked: set[Path], limits: InputLimits) -> Iterator[InputF
     if too_big:
         yield InputError(origin, f"the file is {too_big}")
         return
-    yield InputFile(origin, path.name, lambda: read_regular_file(path, limits.max_input_bytes), info.st_size)
+    yield InputFile(origin, path.name, lambda: read_regular_file(path, limits.max_input_bytes), info.st_size,
+                    modified_day(info.st_mtime))
+
+
+def modified_day(timestamp: float | None) -> str | None:
+    """The UTC day of a modification time; None for none, the epoch itself (an archiver's "unknown") or nonsense."""
+    if not timestamp or timestamp <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp, timezone.utc).date().isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def read_regular_file(path: Path, limit: int = 0) -> bytes:
@@ -203,6 +218,14 @@ class _ArchiveBudget:
         return _over(size, self.limits.max_member_bytes, "max_member_bytes", "PAPERFEED_MAX_MEMBER_BYTES")
 
 
+def _zip_time(date_time: tuple) -> float | None:
+    """A zip member's local date and time as a timestamp (read as UTC: only its day is used); None if invalid."""
+    try:
+        return datetime(*date_time, tzinfo=timezone.utc).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
 def _archive_members(path: Path, archive_size: int, limits: InputLimits) -> Iterator[InputFile | InputError]:
     origin = str(path)
     budget = _ArchiveBudget(archive_size, limits)
@@ -232,7 +255,8 @@ def _archive_members(path: Path, archive_size: int, limits: InputLimits) -> Iter
                     if refused:
                         yield InputError(origin, f"archive refused: {refused}", f"member {info.filename}")
                         return
-                    yield InputFile(member_origin, name, lambda data=data: data, len(data))
+                    stamp = _zip_time(info.date_time)
+                    yield InputFile(member_origin, name, lambda data=data: data, len(data), modified_day(stamp))
             return
         # Stream the tar: members are read in archive order, so a huge .tar.xz is never held whole. Every
         # member's end (data included) is checked before the stream moves past it, skipped members too.
@@ -253,7 +277,7 @@ def _archive_members(path: Path, archive_size: int, limits: InputLimits) -> Iter
                     continue
                 extracted = archive.extractfile(member)
                 data = extracted.read(member.size) if extracted else b""
-                yield InputFile(member_origin, name, lambda data=data: data, len(data))
+                yield InputFile(member_origin, name, lambda data=data: data, len(data), modified_day(member.mtime))
     # NotImplementedError and RuntimeError: zipfile's unsupported compression method and encrypted member.
     except (tarfile.TarError, zipfile.BadZipFile, lzma.LZMAError, zlib.error, EOFError, OSError,
             NotImplementedError, RuntimeError) as error:

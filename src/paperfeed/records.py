@@ -62,6 +62,11 @@ class ParseContext:
     """A label given by the user (``--label``); overrides the source's own label."""
     date_hint: str | None = None
     """``YYYY-MM-DD`` known from outside the file (a listing's file name), or None."""
+    modified: str | None = None
+    """``YYYY-MM-DD``: the UTC day the file was last modified, when known (a capture was made on or before it)."""
+    notes: list[str] = field(default_factory=list)
+    """What a parser wants said about the file as a whole (a date it could not resolve): the ingest summary
+    prints these beside the file's counts."""
 
     @property
     def name(self) -> str:

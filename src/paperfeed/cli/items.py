@@ -60,6 +60,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
                            + (f", {len(result.conflicts)} conflicts" if result.conflicts else ""))
                 for conflict in result.conflicts:
                     click.echo(f"conflict in {result.origin}: {conflict}", err=True)
+                for note in result.notes:
+                    click.echo(f"note on {result.origin}: {note}", err=True)
 
         try:
             report = Ingester(store, format_name=format_name, label=label, on_records=advance, on_file=show,

@@ -161,12 +161,15 @@ def trending_score(signals: DailySignals, weights: TrendingWeights = TrendingWei
 
 def rank_explained(candidates: list[DailySignals],
                    weights: TrendingWeights = TrendingWeights()) -> list[tuple[DailySignals, ScoreBreakdown]]:
-    """Order items by score with each one's breakdown; ties go to more sources, then the newer item (higher id)."""
+    """Order items by score with each one's breakdown; ties go to the better place on a captured page (a
+    capture's order is its ranking), then to more sources, then the newer item (higher id)."""
     scored = [(signals, explain(signals, weights)) for signals in candidates]
-    scored.sort(key=lambda pair: (-pair[1].score, -pair[0].sources, -pair[0].item_id))
+    scored.sort(key=lambda pair: (-pair[1].score, pair[0].page_rank if pair[0].page_rank is not None else math.inf,
+                                  -pair[0].sources, -pair[0].item_id))
     return scored
 
 
 def rank(candidates: list[DailySignals], weights: TrendingWeights = TrendingWeights()) -> list[tuple[DailySignals, float]]:
-    """Order items by score; ties go to more sources, then the newer item (higher id)."""
+    """Order items by score; ties go to the better place on a captured page (a capture's order is its
+    ranking), then to more sources, then the newer item (higher id)."""
     return [(signals, breakdown.score) for signals, breakdown in rank_explained(candidates, weights)]

@@ -9,9 +9,18 @@ Three shapes are read (see ``data/captures/README.md``):
 3. topic name alone on the first line, then blocks of title, an optional
    ``Last, First, Last, First`` author line, and abstract.
 
-In the real captures a blank line separates the lines of a block and two blank lines separate
-blocks (topic page); the daily page puts one blank line between every line, so its items are
-read as pairs.
+In the real topic page a blank line separates the lines of a block and two blank lines separate
+blocks; the daily page puts one blank line between every line, so its items are read as pairs. A
+capture with no blank lines at all (the real third shape) is read line by line: a title, then an
+author line or a short source label when there is one, then the abstract; so a block is two or
+three lines.
+
+A capture's order is its ranking: every record carries its 1-based place on the page as
+``extra["page_rank"]``. A daily page's ``Jul 30`` is resolved to the latest such day not after the
+capture (a year in the date line; else the capture day from the file name, a year in the name, or
+the file's modification time); the day becomes ``extra["picked_date"]``, the day's list the page
+was, as a Hugging Face pick day is. Where nothing resolves it the records have no day and the file
+gets a note that says so (``ParseContext.notes``).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 
 from ..normalize import clean_text, clean_title, name_pairs, title_key, valid_day
 from ..records import ParseContext, ParseError, Record
@@ -33,7 +43,7 @@ _DAILY_HEADER = {"new", "get trending papers in your email inbox!", "subscribe",
                  "byak and the research community"}
 _MONTHS = {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
-_PAGE_DATE = re.compile(r"^([A-Z][a-z]{2})[a-z]*\.? (\d{1,2})$")
+_PAGE_DATE = re.compile(r"^([A-Z][a-z]{2})[a-z]*\.? (\d{1,2})(?:,? ((?:19|20)\d{2}))?$")
 _FILE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 # An author line's parts are short names: letters, spaces, hyphens, apostrophes, initials.
 _NAME_PART = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .'\u2019-])*$")
@@ -124,21 +134,40 @@ def _blocks(lines: list[_Line]) -> list[list[_Line]]:
 
 
 def _topic_items(file_lines: list[str], lines: list[_Line], topic: str, context: ParseContext) -> Iterator[Record]:
-    """Yield the items of a topic page (shapes 1 and 3)."""
+    """Yield the items of a topic page (shapes 1 and 3), in page order."""
     if not lines:
         raise ParseError("not a recognised capture: a topic header with no items", "line 1")
     blocks = _blocks(lines)
-    # A capture without double blank lines between items can only be read as fixed triples.
+    # A capture without double blank lines between items is read field by field.
     if len(blocks) == 1 and len(lines) > 3:
-        if len(lines) % 3:
-            raise ParseError("not a recognised capture: items are not separated by blank lines and "
-                             "do not come in threes", f"line {lines[-1].number}")
-        blocks = [lines[i:i + 3] for i in range(0, len(lines), 3)]
-    for block in blocks:
-        yield _topic_record(file_lines, block, topic, context)
+        blocks = _segment(lines)
+    for rank, block in enumerate(blocks, 1):
+        yield _topic_record(file_lines, block, topic, context, rank)
 
 
-def _topic_record(file_lines: list[str], block: list[_Line], topic: str, context: ParseContext) -> Record:
+def _segment(lines: list[_Line]) -> list[list[_Line]]:
+    """Split lines with no blank lines between items into blocks: a title, then an author line or a short
+    source label when the next line is one, then the abstract."""
+    blocks = []
+    index = 0
+    while index < len(lines):
+        if index + 1 == len(lines):
+            raise ParseError("not a recognised capture: a title line with no abstract after it",
+                             f"line {lines[index].number}")
+        middle = lines[index + 1].text
+        if index + 2 == len(lines) and _author_line(middle):
+            raise ParseError("not a recognised capture: an author line with no abstract after it",
+                             f"line {lines[index + 1].number}")
+        has_middle = index + 2 < len(lines) and (
+            bool(_author_line(middle)) or len(middle) < _ABSTRACT_MIN <= len(lines[index + 2].text))
+        size = 3 if has_middle else 2
+        blocks.append(lines[index:index + size])
+        index += size
+    return blocks
+
+
+def _topic_record(file_lines: list[str], block: list[_Line], topic: str, context: ParseContext,
+                  rank: int) -> Record:
     """Turn one topic-page block (title, [source label | author line], teaser) into a Record."""
     if len(block) not in (2, 3):
         raise ParseError(f"not a recognised capture: an item block of {len(block)} lines "
@@ -159,7 +188,8 @@ def _topic_record(file_lines: list[str], block: list[_Line], topic: str, context
     else:
         kind = "paper" if authors else "news"
     return _record(file_lines, block, context, title=title_line.text, abstract=abstract_line.text, authors=authors,
-                   kind=kind, label=context.label or source or topic, topics=[(topic, 1.0)])
+                   kind=kind, label=context.label or source or topic, topics=[(topic, 1.0)],
+                   extra={"page_rank": rank})
 
 
 def _check_item(title: _Line, abstract: _Line) -> None:
@@ -182,7 +212,8 @@ def _author_line(text: str) -> list[str]:
 
 
 def _daily_items(file_lines: list[str], lines: list[_Line], context: ParseContext) -> Iterator[Record]:
-    """Yield the items of a daily page: header lines, an optional ``Jul 30`` date, then title/abstract pairs."""
+    """Yield the items of a daily page, in page order: header lines, an optional ``Jul 30`` date, then
+    title/abstract pairs."""
     index = 0
     page_date = None
     while index < len(lines) and lines[index].text.lower() in _DAILY_HEADER:
@@ -197,31 +228,57 @@ def _daily_items(file_lines: list[str], lines: list[_Line], context: ParseContex
     if len(items) % 2:
         raise ParseError("not a recognised capture: daily-page lines must come in title/abstract pairs; "
                          "one is left over", f"line {items[-1].number}")
-    published = _page_day(page_date, context)
-    extra = {"page_date": page_date} if page_date else {}
+    day = page_day(page_date, context)
+    if page_date and day is None:
+        context.notes.append(
+            f"the page date {page_date!r} has no year, and neither the file name, the header nor the file's "
+            f"modification time gives one: its {len(items) // 2} papers are stored without a day (put the "
+            "capture day in the file name, e.g. daily-papers-2025-07-31.txt, and ingest it again)")
+    extra: dict = {"page_date": page_date} if page_date else {}
+    if day:
+        extra["picked_date"] = day
     label = context.label or DAILY_LABEL
-    for start in range(0, len(items), 2):
+    for rank, start in enumerate(range(0, len(items), 2), 1):
         title_line, abstract_line = items[start], items[start + 1]
         _check_item(title_line, abstract_line)
         yield _record(file_lines, items[start:start + 2], context, title=title_line.text, abstract=abstract_line.text,
-                      authors=[], kind="paper", label=label, topics=[], published=published, extra=dict(extra))
+                      authors=[], kind="paper", label=label, topics=[], extra={**extra, "page_rank": rank})
 
 
-def _page_day(page_date: str | None, context: ParseContext) -> str | None:
-    """Return ``YYYY-MM-DD`` for a ``Jul 30`` page date only when the year is known from outside; never guess it."""
-    if not page_date:
-        return None
-    year = None
-    if context.date_hint and valid_day(context.date_hint):
-        year = context.date_hint[:4]
-    else:
-        match = _FILE_YEAR.search(context.name)
-        year = match.group(1) if match else None
-    found = _PAGE_DATE.match(page_date)
+def page_day(page_date: str | None, context: ParseContext) -> str | None:
+    """``YYYY-MM-DD`` of a daily page's ``Jul 30``: the latest such day not after the capture; None when nothing
+    tells the year (never a guess).
+
+    What tells it, first found: a year in the date line itself (``Jul 30, 2025``); the capture day in the
+    file name (``…-2025-07-31.txt``, the context's ``date_hint``); a year alone in the file name (that
+    year's day); the day the file was last modified (the capture was saved then or later copied, so the
+    page is not newer than it).
+    """
+    found = _PAGE_DATE.match(page_date or "")
     month = _MONTHS.get(found.group(1).lower()) if found else None
-    if not year or not month:
+    if not found or not month:
         return None
-    return valid_day(f"{year}-{month:02d}-{int(found.group(2)):02d}")
+    day = int(found.group(2))
+    if found.group(3):
+        return valid_day(f"{found.group(3)}-{month:02d}-{day:02d}")
+    captured = valid_day(context.date_hint) if context.date_hint else None
+    if not captured:
+        year = _FILE_YEAR.search(context.name)
+        if year:
+            return valid_day(f"{year.group(1)}-{month:02d}-{day:02d}")
+        captured = valid_day(context.modified) if context.modified else None
+    if not captured:
+        return None
+    until = date.fromisoformat(captured)
+    # The latest month/day on or before the capture: this year's, else an earlier year's (29 Feb: a leap year's).
+    for year in range(until.year, until.year - 9, -1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if candidate <= until:
+            return candidate.isoformat()
+    return None
 
 
 def capture_id(title: str) -> str:
@@ -232,7 +289,7 @@ def capture_id(title: str) -> str:
 
 def _record(file_lines: list[str], block: list[_Line], context: ParseContext, *, title: str, abstract: str,
             authors: list[str], kind: str, label: str, topics: list[tuple[str, float]],
-            published: str | None = None, extra: dict | None = None) -> Record:
+            extra: dict | None = None) -> Record:
     """Build the Record of one item; raw is the block's text as it stands in the file."""
     clean = clean_title(title)
     if not clean:
@@ -246,7 +303,6 @@ def _record(file_lines: list[str], block: list[_Line], context: ParseContext, *,
         kind=kind,
         abstract=clean_text(abstract),
         authors=authors,
-        published=published,
         topics=topics,
         label=label,
         extra=extra or {},

@@ -48,6 +48,9 @@ class DailySignals:
     """Which dates put it in the range: picked, announced, published, submitted."""
     first_picked: str | None = None
     """The item's first Hugging Face pick day (any range), if it was ever picked: a pick's age counts from it."""
+    page_rank: int | None = None
+    """Its place on a captured listing page (a Daily Papers capture) that put it in the range: a capture's
+    order is its ranking, so it orders items the score cannot tell apart (the best place when several)."""
 
 
 class DailyStorage:
@@ -133,6 +136,13 @@ class DailyStorage:
             signals[item_id].sources = count
         for item_id, count in self.local_upvotes(list(signals)).items():
             signals[item_id].local_upvotes = count
+        rank = d.json_text(_DOCUMENT, "extra", "page_rank")
+        for item_id, place in db.rows(
+                f"SELECT d.item_id, min(CAST({rank} AS INTEGER)) FROM daily_dates d "
+                "JOIN source_records s ON s.id = d.record_id WHERE d.day BETWEEN $1 AND $2 "
+                f"AND s.format = 'capture' AND d.item_id {d.in_array(3)} GROUP BY d.item_id", (start, end, ids)):
+            if place is not None:
+                signals[item_id].page_rank = int(place)
         for entry in signals.values():
             entry.days.sort()
         return list(signals.values())

@@ -563,6 +563,12 @@ class ItemStorage:
             items[item_id]["authors"].append(name)
         return items
 
+    def item_abstracts(self, item_ids: list[int], chars: int = 600) -> dict[int, str]:
+        """The first ``chars`` characters of each existing item's abstract (teasers need no more)."""
+        d = self.db.dialect
+        return dict(self.db.rows(f"SELECT id, substr(abstract, 1, $2) FROM items WHERE id {d.in_array(1)}",
+                                 (d.array(item_ids), chars)))
+
     def item_author_ids(self, item_id: int) -> list[tuple[int, str]]:
         """(author id, name) of an item's authors in order."""
         return [tuple(row) for row in self.db.rows(

@@ -271,15 +271,19 @@ class TopicStorage:
         return found
 
     def item_topic_confidences(self, item_ids: list[int]) -> dict[int, list[tuple[str, str, float]]]:
-        """(topic name, assigned_by, confidence) of each item, by confidence."""
+        """(topic name, assigned_by, confidence) of each item, by confidence: each topic once, with its best
+        confidence and who gave that (a topic a source gave at 100% and the tagger at 78% is the source's)."""
         d = self.db.dialect
         found: dict[int, list[tuple[str, str, float]]] = {}
+        seen: set[tuple[int, str]] = set()
         for item_id, name, assigned_by, confidence in self.db.rows(
                 "SELECT it.item_id, t.name, it.assigned_by, it.confidence FROM item_topics it "
                 f"JOIN topics t ON t.id = it.topic_id WHERE it.item_id {d.in_array(1)} "
                 f"ORDER BY it.item_id, it.confidence DESC, t.name{d.bytewise}, it.assigned_by{d.bytewise}",
                 (d.array(item_ids),)):
-            found.setdefault(item_id, []).append((name, assigned_by, confidence))
+            if (item_id, name) not in seen:  # the best first: the rows come by confidence
+                seen.add((item_id, name))
+                found.setdefault(item_id, []).append((name, assigned_by, confidence))
         return found
 
     # -- topic pages ------------------------------------------------------------------------
@@ -288,11 +292,14 @@ class TopicStorage:
                     min_confidence: float = 0.0) -> list[dict[str, Any]]:
         """Items of a topic, newest first: id, kind, title, published, confidence, source labels."""
         d = self.db.dialect
+        # Undated items (a captured topic page's) tie on date: the page they were captured from ranks them.
+        page_rank = (f"(SELECT min(CAST({d.json_text('s.data', 'extra', 'page_rank')} AS INTEGER)) "
+                     "FROM source_records s WHERE s.item_id = i.id AND s.format = 'capture')")
         rows = self.db.rows(
             "SELECT i.id, i.kind, i.title, i.published, max(it.confidence) FROM item_topics it "
             f"JOIN items i ON i.id = it.item_id WHERE it.topic_id = $1 AND {_member(2)} "
             f"GROUP BY i.id ORDER BY i.published IS NULL, i.published{d.bytewise} DESC, max(it.confidence) DESC, "
-            "i.id DESC LIMIT $3 OFFSET $4", (topic_id, min_confidence, limit, offset))
+            f"coalesce({page_rank}, 2147483647), i.id DESC LIMIT $3 OFFSET $4", (topic_id, min_confidence, limit, offset))
         items = {row[0]: {"id": row[0], "kind": row[1], "title": row[2], "published": row[3],
                           "confidence": round(row[4], 4), "sources": []} for row in rows}
         if items:

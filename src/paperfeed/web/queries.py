@@ -247,20 +247,52 @@ def topic_page(context: Context, slug: str, limit: int = 25, offset: int = 0, we
                   lambda: _topic_page(context, row, limit, offset, weeks, authors))
 
 
+FORMAT_LABELS = {"jsonl": "arXiv listing", "hf-daily": "Hugging Face Daily Papers", "arxiv-atom": "arXiv API",
+                 "arxiv-oai": "arXiv OAI-PMH", "arxiv-rss": "arXiv RSS feed", "feed": "News feed",
+                 "capture": "Captured listing page", "csv": "Table import", "bibtex": "BibTeX library"}
+"""Words for a source with no label of its own: a page never shows a format name."""
+TEASER_CHARS = 320
+"""About three lines of a teaser in the main column at desktop width (CSS clamps it to three lines)."""
+
+
+def source_label(label: str) -> str:
+    """A source as a reader would name it: its own label, or words for its format."""
+    return FORMAT_LABELS.get(label, label)
+
+
+def teaser(abstract: str | None, limit: int = TEASER_CHARS) -> str:
+    """The abstract's start, cut at a word boundary with an ellipsis when longer than ``limit``."""
+    text = " ".join((abstract or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.-–— ")
+    return cut + "…"
+
+
 def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks: int, authors: int) -> dict[str, Any]:
     from ..authors import collaborating_authors
     from ..topics.trends import weekly_counts
 
     store = context.store
     items = store.topic_items(row.id, limit=limit + 1, offset=offset)
-    summaries = store.item_summaries([item["id"] for item in items[:limit]])
+    shown = [item["id"] for item in items[:limit]]
+    summaries = store.item_summaries(shown)
+    abstracts = store.item_abstracts(shown, TEASER_CHARS + 80)
     for item in items:
         item["authors"] = summaries.get(item["id"], {}).get("authors", [])
+        item["teaser"] = teaser(abstracts.get(item["id"]))
+        item["sources"] = list(dict.fromkeys(source_label(source) for source in item["sources"]))
     people = collaborating_authors(store, row.id, limit=authors)
     by_key = {person["key"]: with_url(person) for person in people["authors"]}
+    for person in people["authors"]:
+        person["collaborators"] = []
     for edge in people["edges"]:
         edge["source_name"], edge["target_name"] = by_key[edge["source"]]["name"], by_key[edge["target"]]["name"]
         edge["source_url"], edge["target_url"] = by_key[edge["source"]]["url"], by_key[edge["target"]]["url"]
+        # Who works with whom, from each person's side: their co-authors among the topic's most active people.
+        for one, other in ((edge["source"], edge["target"]), (edge["target"], edge["source"])):
+            by_key[one]["collaborators"].append({"name": by_key[other]["name"], "url": by_key[other]["url"],
+                                                 "papers": edge["papers"]})
     return {**_topic_json(row), "items": items[:limit], "has_more": len(items) > limit, "offset": offset,
             "limit": limit, "collaborating_authors": people,
             "trend": weekly_counts(store.topic_day_counts(row.id), weeks=weeks)}
@@ -274,7 +306,8 @@ def topic_trend_svg(context: Context, slug: str, weeks: int = 26) -> str:
     row = find_topic(context, slug)
     return cached(context, ("trend", context.settings.db, slug, weeks),
                   lambda: weekly_svg(xml_text(row.name),
-                                     weekly_counts(context.store.topic_day_counts(row.id), weeks=weeks)))
+                                     weekly_counts(context.store.topic_day_counts(row.id), weeks=weeks),
+                                     chart_id=f"trend-{row.id}"))
 
 
 def with_url(ref: dict[str, Any]) -> dict[str, Any]:

@@ -66,14 +66,15 @@ def status(request: Request, context: Ctx):
 @router.get("/topics")
 def topics(request: Request, context: Ctx):
     """Every topic with its item count."""
-    return render(request, "topics.html", topics=queries.topics(context))
+    # A topic with no items yet has nothing to show: it is listed once it has some.
+    return render(request, "topics.html", topics=[topic for topic in queries.topics(context) if topic["items"]])
 
 
 @router.get("/topics/{slug}")
 def topic(request: Request, slug: str, context: Ctx, page: Annotated[int, Query(ge=1, le=10000)] = 1):
     """A topic: items newest first with source labels, Collaborating Authors, the trend chart."""
     data = queries.topic_page(context, slug, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    return render(request, "topic.html", topic=data, page=page)
+    return render(request, "topic.html", topic=data, page=page, chart=queries.topic_trend_svg(context, slug))
 
 
 @router.get("/authors")
