@@ -294,16 +294,64 @@ def render(store: Store, settings, subscriber: Subscriber, page, embedder=None,
                     for r in recommendations if r.item_id in documents]
             if rows:
                 tags.append((tag, rows))
+        followed = _followed(store, settings, subscriber.user_id, set(day_ids))
+    else:
+        followed = []
     token = tokens.make_token(_secret(store, settings), tokens.UNSUBSCRIBE, subscriber.id, subscriber.email)
     unsubscribe_url = _url(settings, "/digest/unsubscribe", token=token)
     values = {"day": page.start, "entries": entries, "tags": tags, "email": subscriber.email,
               "unsubscribe_url": unsubscribe_url, "more": max(0, page.total - len(entries)),
               "page_url": _url(settings, "/daily", date=page.start),
-              "failing": failing_sources(store) if failing is None else failing,
+              "failing": failing_sources(store) if failing is None else failing, "followed": followed,
               "status_url": _url(settings, "/status")}
     environment = _environment()
     return (unsubscribe_url, environment.get_template("digest.txt").render(values),
             environment.get_template("digest.html").render(values))
+
+
+FOLLOWED_PER_SECTION = 5
+"""Papers of the day listed under each follow in a digest (the follow's feed has the rest)."""
+FOLLOWED_CANDIDATES = 500
+"""Best matches of a saved search or keyword looked through for the day's papers."""
+
+
+def _followed(store: Store, settings, user_id: int, day_ids: set[int]) -> list[tuple[str, list[dict]]]:
+    """For each follow the user put in the digest, the day's papers it covers: [(label, rows)], non-empty only."""
+    from ..library.follows import follow_item_ids
+
+    follows = store.digest_follows(user_id)
+    if not follows or not day_ids:
+        return []
+    search = _keyword_search(store, settings) if any(f.kind in ("search", "keyword") for f in follows) else None
+    sections = []
+    for follow in follows:
+        ids = [item_id for item_id in follow_item_ids(store, follow, search, FOLLOWED_CANDIDATES)
+               if item_id in day_ids][:FOLLOWED_PER_SECTION]
+        documents = store.item_documents(ids)
+        rows = [{"title": documents[i].title, "link": _link(documents[i].url, documents[i].arxiv_id, i, settings)}
+                for i in ids if i in documents]
+        if rows:
+            sections.append((follow.label, rows))
+    return sections
+
+
+def _keyword_search(store: Store, settings):
+    """(query, limit) -> item ids from the keyword index; None when there is no index to search."""
+    from ..search import QueryLimits, SearchService
+    from ..search.indexer import SearchIndexError, index_directory
+
+    try:
+        service = SearchService(store, index_directory(store, settings.index_dir), None,
+                                QueryLimits.from_settings(settings))
+    except (OSError, ValueError, SearchIndexError):
+        return None
+
+    def run(query: str, limit: int) -> list[int]:
+        try:
+            return [hit.id for hit in service.search(query, "keyword", limit).hits]
+        except (OSError, ValueError, SearchIndexError):  # no index yet, or a query it refuses: no section
+            return []
+    return run
 
 
 def build_digest(store: Store, settings, subscriber: Subscriber, page, message_id: str, embedder=None,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .accounts import LibraryEntry, Subscriber, UserRow
 from .daily import DailySignals
+from .follows import FOLLOW_KINDS, FollowRow
 from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
 from .search import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocument, SearchStorage
 from .store import Store, StoreError, StoreFullError
@@ -15,7 +16,7 @@ from .topics import (GOLD_ASSIGNERS, TAGGER, AuthorDecision, AuthorGraph, Person
                      TagResult, TopicRow)
 
 __all__ = ["AuthorDecision", "AuthorGraph", "PersonSlots", "Slot", "BatchWrite",
-           "DailySignals", "FullTextBatch", "FullTextQuery", "FullTextStorage",
+           "DailySignals", "FOLLOW_KINDS", "FollowRow", "FullTextBatch", "FullTextQuery", "FullTextStorage",
            "GOLD_ASSIGNERS", "IngestSession", "LibraryEntry", "SearchDocument", "SearchStorage", "SourceExistsError",
            "SourceRecordRow", "SourceRow", "SyncRunRow", "STORE_ERRORS", "Store", "StoreError", "StoreFullError", "StoredModel", "Subscriber",
            "SyncBusyError", "TAGGER", "TagInput", "TagResult", "TopicRow", "UserRow", "open_store", "slugify"]

@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 
 from .accounts import AccountStorage
 from .daily import DailyStorage
+from .follows import FollowStorage
 from .items import IngestSession, ItemStorage
 from .limits import RateLimitStorage
 from .search import SearchStorage
@@ -38,7 +39,7 @@ class StoreFullError(StoreError):
 
 
 class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, DailyStorage, AccountStorage, RateLimitStorage,
-            abc.ABC):
+            FollowStorage, abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str

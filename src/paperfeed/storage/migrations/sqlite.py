@@ -404,4 +404,28 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX sync_runs_source ON sync_runs (source, finished_at);
         """,
     ),
+    (
+        "0012_follows",
+        """
+        -- What a signed-in user follows: a saved search (its query, filters included, as typed), a topic (slug),
+        -- a person (id) or a keyword. Each has its own feed, and may join the user's digest mail.
+        CREATE TABLE follows (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('search', 'topic', 'person', 'keyword')),
+            target TEXT NOT NULL,
+            label TEXT NOT NULL,
+            in_digest BOOLEAN NOT NULL DEFAULT FALSE,
+            created_at TEXT NOT NULL,
+            UNIQUE (user_id, kind, target)
+        );
+
+        -- The version of a user's private feed token (an HMAC of user and version): revoking bumps it, and
+        -- every feed URL handed out before stops working at once. No row: version 0.
+        CREATE TABLE feed_keys (
+            user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+            version INTEGER NOT NULL
+        );
+        """,
+    ),
 ]

@@ -1,13 +1,16 @@
-"""Feeds out: Atom per topic and per search, BibTeX per item, the topic trend chart as SVG."""
+"""Feeds out: Atom and JSON Feed 1.1 per topic, per search and per person, and under a user's private token per
+follow (saved search, topic, person, keyword) and per library tag, with an OPML list of them; BibTeX per item;
+the topic trend chart as SVG."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Query, Request
+import orjson
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from ...config import DEFAULT_BASE_URL, public_base_url
@@ -28,12 +31,27 @@ class AtomResponse(Response):
     charset = "utf-8"
 
 
+class JSONFeedResponse(Response):
+    """A JSON Feed 1.1 document (https://www.jsonfeed.org/version/1.1/)."""
+
+    media_type = "application/feed+json"
+    charset = "utf-8"
+
+
+class OPMLResponse(Response):
+    media_type = "text/x-opml"
+    charset = "utf-8"
+
+
 class BibTeXResponse(Response):
     media_type = "application/x-bibtex"
     charset = "utf-8"
 
 
 TEXT = {"content": {"text/html": {"schema": {"type": "string"}}}}
+FEED_TYPES = {"description": "The feed.", "content": {"application/atom+xml": {"schema": {"type": "string"}},
+                                                     "application/feed+json": {"schema": {"type": "object"}}}}
+FeedKind = Literal["atom", "json"]
 FEED_ERRORS = {404: {"description": "No such topic or item (an HTML page).", **TEXT}}
 
 
@@ -80,6 +98,28 @@ def atom_feed(title: str, self_url: str, page_url: str, base: str, entries: list
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
 
 
+def json_feed(title: str, self_url: str, page_url: str, base: str, entries: list[dict]) -> bytes:
+    """A JSON Feed 1.1 document of the same entries as ``atom_feed`` (orjson escapes every text)."""
+    items = []
+    for entry in entries:
+        url = f"{base}items/{entry['id']}"
+        item = {"id": url, "url": url, "title": entry["title"], "date_published": entry["updated"]}
+        if entry.get("summary"):
+            item["content_text"] = entry["summary"]
+        if entry.get("authors"):
+            item["authors"] = [{"name": name} for name in entry["authors"][:20]]
+        items.append(item)
+    return orjson.dumps({"version": "https://jsonfeed.org/version/1.1", "title": title, "home_page_url": page_url,
+                         "feed_url": self_url, "authors": [{"name": "paperfeed", "url": base}], "items": items})
+
+
+def feed_response(kind: str, title: str, self_url: str, page_url: str, base: str, entries: list[dict]) -> Response:
+    """The feed as Atom (``kind`` "atom") or JSON Feed ("json")."""
+    if kind == "json":
+        return JSONFeedResponse(json_feed(title, self_url, page_url, base, entries))
+    return AtomResponse(atom_feed(title, self_url, page_url, base, entries))
+
+
 def _entries(context, item_ids: list[int]) -> list[dict]:
     """Feed entries of the items that exist among ``item_ids``; ``updated`` is the publication day, or when the
     store first saw an item that has none (never a made-up date)."""
@@ -122,33 +162,41 @@ def feed_base(request: Request) -> str:
     return DEFAULT_BASE_URL + "/"
 
 
-def _atom(body: bytes) -> Response:
-    return AtomResponse(body)
 
-
-@router.get("/topics/{slug}.atom", summary="Atom feed of a topic's newest items", tags=["feeds"],
-            response_class=AtomResponse, responses=FEED_ERRORS)
-def topic_atom(request: Request, slug: str, context: Ctx) -> Response:
-    """The newest items of a topic as an Atom feed."""
+@router.get("/topics/{slug}.{kind}", summary="Feed of a topic's newest items (Atom or JSON Feed)", tags=["feeds"],
+            response_class=AtomResponse, responses={**FEED_ERRORS, 200: FEED_TYPES})
+def topic_feed(request: Request, slug: str, kind: FeedKind, context: Ctx) -> Response:
+    """The newest items of a topic as an Atom feed (``.atom``) or a JSON Feed (``.json``)."""
     row = queries.find_topic(context, slug)
     items = context.store.topic_items(row.id, limit=FEED_SIZE)
     base = feed_base(request)
-    self_url = f"{base}topics/{quote(slug)}.atom"
-    return _atom(atom_feed(f"paperfeed — {row.name}", self_url, f"{base}topics/{quote(slug)}", base,
-                           _entries(context, [item["id"] for item in items])))
+    return feed_response(kind, f"paperfeed — {row.name}", f"{base}topics/{quote(slug)}.{kind}",
+                         f"{base}topics/{quote(slug)}", base, _entries(context, [item["id"] for item in items]))
 
 
-@router.get("/search.atom", summary="Atom feed of a search", tags=["feeds"], response_class=AtomResponse)
-def search_atom(request: Request, context: Ctx, q: Annotated[str, Query(min_length=1)],
+@router.get("/people/{person_id}.{kind}", summary="Feed of a person's papers (Atom or JSON Feed)", tags=["feeds"],
+            response_class=AtomResponse, responses={404: {"description": "No such person.", **TEXT}, 200: FEED_TYPES})
+def person_feed(request: Request, person_id: Annotated[int, Path(ge=1, le=queries.MAX_ID)], kind: FeedKind,
+                context: Ctx) -> Response:
+    """A person's papers, newest first."""
+    page = queries.person_page(context, person_id, FEED_SIZE)
+    base = feed_base(request)
+    return feed_response(kind, f"paperfeed — {page['name']}", f"{base}people/{person_id}.{kind}",
+                         f"{base}people/{person_id}", base, _entries(context, [p["id"] for p in page["papers"]]))
+
+
+@router.get("/search.{kind}", summary="Feed of a search (Atom or JSON Feed)", tags=["feeds"],
+            response_class=AtomResponse, responses={200: FEED_TYPES})
+def search_feed(request: Request, kind: FeedKind, context: Ctx, q: Annotated[str, Query(min_length=1)],
                 mode: str = "keyword") -> Response:
-    """The best matches of a search as an Atom feed (keyword mode by default: feed readers poll often)."""
+    """The best matches of a search (keyword mode by default: feed readers poll often)."""
     mode = mode if mode in ("keyword", "semantic", "hybrid") else "keyword"
     results = queries.search(context, q, mode, FEED_SIZE, 0)
     base = feed_base(request)
     query = {"q": q, **({"mode": mode} if mode != "keyword" else {})}
-    self_url = f"{base}search.atom?{urlencode(query)}"
-    return _atom(atom_feed(f"paperfeed — search: {q}", self_url, f"{base}search?{urlencode({'q': q})}", base,
-                           _entries(context, [hit["id"] for hit in results["hits"]])))
+    return feed_response(kind, f"paperfeed — search: {q}", f"{base}search.{kind}?{urlencode(query)}",
+                         f"{base}search?{urlencode({'q': q})}", base,
+                         _entries(context, [hit["id"] for hit in results["hits"]]))
 
 
 @router.get("/items/{reference}.bib", summary="BibTeX entry of an item", tags=["feeds"],
