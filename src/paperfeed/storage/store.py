@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Callable, Iterator
 
 from .accounts import AccountStorage
+from .comments import CommentStorage
 from .daily import DailyStorage
 from .items import IngestSession, ItemStorage
 from .limits import RateLimitStorage
@@ -38,7 +39,7 @@ class StoreFullError(StoreError):
 
 
 class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, DailyStorage, AccountStorage, RateLimitStorage,
-            abc.ABC):
+            CommentStorage, abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str

@@ -132,6 +132,7 @@ def item_page(context: Context, item_id: int, similar: int = 8) -> dict[str, Any
     for source in item["sources"]:
         source["why"] = describe_reason(source["reason"])
     item["decisions"] = store.merge_decisions([item_id])
+    item["comment_count"] = store.comment_counts([item_id])[item_id]
     item["bibtex"] = bibtex(item)
     item["similar"] = similar_items(context, item_id, similar) if similar else []
     return item
