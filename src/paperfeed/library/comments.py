@@ -50,7 +50,7 @@ class CommentError(ValueError):
 
 @dataclass(slots=True, frozen=True)
 class CommentLimits:
-    max_chars: int = 5000
+    max_chars: int = 4000
     """Longest comment text in characters (the ``comment_max_chars`` setting)."""
 
 

@@ -24,7 +24,7 @@ from ..rendering import json_response
 from ..security import RateLimiter
 from ..users import load_user
 from .api import NOT_FOUND, Error
-from .api_library import READ, SIGN_IN, WRITE
+from .api_library import SIGN_IN, WRITE
 from .deps import Ctx
 from .pages import render_item
 
@@ -34,7 +34,11 @@ api = APIRouter(tags=["comments"])
 STATUS = {"invalid": 400, "too_long": 413, "not_found": 404, "forbidden": 403}
 """The HTTP status of each kind of CommentError."""
 FORM_TEXT_CHARS = 200_000
-"""A form field's hard cap (the body limit is lower still); comment_max_chars is the limit a user meets."""
+"""A form field's hard cap (the body limit is lower still): comment_max_chars, checked after, keeps the text."""
+API_TEXT_CHARS = 5000
+"""The API's documented cap: a text just over it, every character JSON-escaped (up to 12 bytes each), stays under
+web_max_body_bytes (64 KB by default), so it is refused as too long (422), not as too large a body (413).
+comment_max_chars (4000 by default) is the limit a writer meets first."""
 
 
 class Comment(BaseModel):
@@ -55,8 +59,8 @@ class Comment(BaseModel):
 class CommentText(BaseModel):
     model_config = ConfigDict(strict=True)
 
-    text: str = Field(max_length=FORM_TEXT_CHARS, description="Markdown (at most comment_max_chars characters: 413 "
-                                                              "beyond)")
+    text: str = Field(min_length=1, max_length=API_TEXT_CHARS, description="Markdown (at most comment_max_chars characters: 413 "
+                                                             "beyond)")
 
 
 class HideRequest(BaseModel):
@@ -203,7 +207,7 @@ def hide_form(request: Request, comment_id: CommentId, context: Ctx, hidden: For
 # -- the JSON API ----------------------------------------------------------------------------------------------
 
 @api.get("/items/{item_id}/comments", response_model=list[Comment], responses=NOT_FOUND,
-         summary="An item's comments", openapi_extra=READ)
+         summary="An item's comments")
 def list_comments(request: Request, item_id: ItemId, context: Ctx):
     """The item's thread, oldest first (no sign-in needed; admins also see hidden comments, marked)."""
     item_id = queries.resolve_item(context, str(item_id))
