@@ -59,8 +59,8 @@ class Comment(BaseModel):
 class CommentText(BaseModel):
     model_config = ConfigDict(strict=True)
 
-    text: str = Field(min_length=1, max_length=API_TEXT_CHARS, description="Markdown (at most comment_max_chars characters: 413 "
-                                                             "beyond)")
+    text: str = Field(min_length=1, max_length=API_TEXT_CHARS,
+                      description="Markdown (at most comment_max_chars characters: 413 beyond)")
 
 
 class HideRequest(BaseModel):
