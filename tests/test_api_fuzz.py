@@ -7,7 +7,7 @@ matching the documented schema and content type, invalid data refused, valid dat
 for an undocumented method, security honoured. It runs twice:
 
 - anonymously, over all operations (the signed-in ones must answer 401 or 403);
-- signed in, over the signed-in operations (tag ``account``), with the session cookie, the CSRF cookie and the
+- signed in, over the signed-in operations (tags ``account`` and ``comments``), with the session cookie, the CSRF cookie and the
   X-CSRF-Token header the document declares as security schemes; it also checks that leaving them out is refused.
 
 The bound: at most ``PAPERFEED_FUZZ_EXAMPLES`` (default 40) generated cases per operation in the fuzzing phase,
@@ -43,6 +43,8 @@ SEED = int(os.environ.get("PAPERFEED_FUZZ_SEED", "17"))
 # A change (save, vote, …) answers 400 when a value the schema allows is refused by a rule it cannot state
 # (a tag's characters; library.shelf.check_tag): documented, and so accepted for schema-valid data here.
 CHANGES_EXPECT = '["2xx", "3xx", 400, 401, 403, 404, 409, 429]'
+# A comment's length limit is a setting (comment_max_chars, below the schema's fixed maxLength): 413 beyond it.
+COMMENTS_EXPECT = '["2xx", "3xx", 400, 401, 403, 404, 409, 413, 429]'
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +93,9 @@ def _config(known: dict[str, list], auth: dict[str, str] | None) -> str:
     for name, values in known.items():
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}",
                   f"[parameters.{name}]", f'dictionary = "{name}"', "probability = 0.5"]
-    lines += ["[[operations]]", 'include-method = "POST"',
+    lines += ["[[operations]]", 'include-tag = "comments"', 'exclude-method = "GET"',
+              f"checks.positive_data_acceptance.expected-statuses = {COMMENTS_EXPECT}",
+              "[[operations]]", 'include-method = "POST"',
               f"checks.positive_data_acceptance.expected-statuses = {CHANGES_EXPECT}"]
     for scheme, value in (auth or {}).items():
         lines += [f"[auth.openapi.{scheme}]", f'api_key = "{value}"']
@@ -128,5 +132,6 @@ def test_fuzz_anonymous(server, known, tmp_path):
 
 def test_fuzz_signed_in(server, known, tmp_path):
     base, settings = server
-    cases = _fuzz(base, tmp_path, _config(known, _sign_in(base, settings)), "--include-tag", "account")
-    assert cases > 150  # the 7 signed-in operations
+    cases = _fuzz(base, tmp_path, _config(known, _sign_in(base, settings)), "--include-tag", "account",
+                  "--include-tag", "comments")
+    assert cases > 250  # the 7 signed-in operations and the 5 of comments

@@ -129,6 +129,12 @@ class Settings:
     web_max_body_bytes: int = field(default=65536, metadata={"env": "PAPERFEED_WEB_MAX_BODY_BYTES", "help": (
         "Most bytes of a request body (forms and JSON API; nothing here takes uploads). A larger body is "
         "answered 413 from its Content-Length, or as soon as it streams past the limit, without reading the rest.")})
+    comment_max_chars: int = field(default=4000, metadata={"env": "PAPERFEED_COMMENT_MAX_CHARS", "help": (
+        "Longest comment in characters of Markdown; a longer one is refused with 413 and, on the item page, kept "
+        "in the form to shorten. The JSON API takes at most 5000 whatever this says (422 beyond).")})
+    comment_rate_limit: int = field(default=20, metadata={"env": "PAPERFEED_COMMENT_RATE_LIMIT", "help": (
+        "Comments and comment edits one user may post in any hour; more are answered 429 with Retry-After "
+        "(counted in the store, so it holds across workers). 0: no limit.")})
     session_days: float = field(default=30.0, metadata={"env": "PAPERFEED_SESSION_DAYS", "help": (
         "Days a sign-in session lasts.")})
     login_window: float = field(default=900.0, metadata={"env": "PAPERFEED_LOGIN_WINDOW", "help": (

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from .accounts import LibraryEntry, Subscriber, UserRow
+from .comments import CommentRow
 from .daily import DailySignals
 from .follows import FOLLOW_KINDS, FollowRow
 from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
@@ -15,7 +16,7 @@ from .sync import SourceExistsError, SourceRow, SyncBusyError, SyncRunRow
 from .topics import (GOLD_ASSIGNERS, TAGGER, AuthorDecision, AuthorGraph, PersonSlots, Slot, StoredModel, TagInput,
                      TagResult, TopicRow)
 
-__all__ = ["AuthorDecision", "AuthorGraph", "PersonSlots", "Slot", "BatchWrite",
+__all__ = ["AuthorDecision", "CommentRow", "AuthorGraph", "PersonSlots", "Slot", "BatchWrite",
            "DailySignals", "FOLLOW_KINDS", "FollowRow", "FullTextBatch", "FullTextQuery", "FullTextStorage",
            "GOLD_ASSIGNERS", "IngestSession", "LibraryEntry", "SearchDocument", "SearchStorage", "SourceExistsError",
            "SourceRecordRow", "SourceRow", "SyncRunRow", "STORE_ERRORS", "Store", "StoreError", "StoreFullError", "StoredModel", "Subscriber",

@@ -43,6 +43,7 @@ ITEM_TABLES = {
     "merge_decisions": "history: kept with the ids as they were",
     "item_people": "dropped: the after-ingest author refresh decides the joined item's people again",
     "author_decision_slots": "moved (a person's split or merge of people keeps naming the same papers)",
+    "comments": "moved (the thread joins the surviving item; a split leaves comments on the item split from)",
 }
 """Every table with an item id, and what ``IngestSession.absorb`` does with the rows of an item joined into
 another (``tests/test_merge_identity.py`` checks this list against the database's catalog)."""
@@ -228,7 +229,7 @@ class IngestSession:
 
         Each table with an item id (``ITEM_TABLES`` says how) follows: source records (their reasons wrapped in
         ``note``, the old reason kept under ``before``), identifiers, keys, the calendar, library entries with
-        their tags, votes, submissions, non-source topics, pins and split decisions. What is derived from the
+        their tags, votes, submissions, comments, non-source topics, pins and split decisions. What is derived from the
         fields (authors, categories, source topics) is rewritten with ``keep``'s new fields by ``write``; what
         the pipeline derives (tagger state, predicted categories, vectors, full text) goes with ``gone`` and
         is made again for ``keep``, whose change the search log records.
@@ -261,6 +262,7 @@ class IngestSession:
         db.run("INSERT INTO submissions (item_id, day, user_id, submitted_at) SELECT $1, day, user_id, submitted_at "
                "FROM submissions WHERE item_id = $2 ON CONFLICT DO NOTHING", (keep, gone))
         db.run("UPDATE record_pins SET item_id = $1 WHERE item_id = $2", (keep, gone))
+        db.run("UPDATE comments SET item_id = $1 WHERE item_id = $2", (keep, gone))
         db.run("INSERT INTO author_decision_slots (decision_id, side, item_id, author_id) "
                "SELECT decision_id, side, $1, author_id FROM author_decision_slots WHERE item_id = $2 "
                "ON CONFLICT DO NOTHING", (keep, gone))

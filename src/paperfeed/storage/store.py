@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Callable, Iterator
 
 from .accounts import AccountStorage
+from .comments import CommentStorage
 from .daily import DailyStorage
 from .follows import FollowStorage
 from .items import IngestSession, ItemStorage
@@ -39,7 +40,7 @@ class StoreFullError(StoreError):
 
 
 class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, DailyStorage, AccountStorage, RateLimitStorage,
-            FollowStorage, abc.ABC):
+            FollowStorage, CommentStorage, abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str

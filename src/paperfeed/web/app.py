@@ -27,7 +27,7 @@ from .limits import BodyLimitMiddleware
 from .pagecache import PageCache, PageCacheMiddleware
 from .queries import NotFound
 from .rendering import API_PREFIX, STATIC, is_api, json_response, render, templates
-from .routes import account, api, api_library, docs, feeds, follows, library, pages
+from .routes import account, api, api_library, comments, docs, feeds, follows, library, pages
 from .security import CSP, CSRF_COOKIE, HEADERS, SecurityMiddleware, load_secret
 from .users import SESSION_COOKIE, make_limiters
 
@@ -72,9 +72,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(account.router)
     app.include_router(library.router)
     app.include_router(follows.router)
+    app.include_router(comments.pages)
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(api_library.router, prefix=API_PREFIX)
     app.include_router(follows.api_router, prefix=API_PREFIX)
+    app.include_router(comments.api, prefix=API_PREFIX)
     app.include_router(docs.router)
     _error_handlers(app)
     _openapi(app)

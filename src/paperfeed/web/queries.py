@@ -156,6 +156,7 @@ def item_page(context: Context, item_id: int, similar: int = 8) -> dict[str, Any
         source["source_label"] = source_label(source["format"], source["label"])
         source["format_label"] = format_label(source["format"])
     item["decisions"] = store.merge_decisions([item_id])
+    item["comment_count"] = store.comment_counts([item_id])[item_id]
     item["bibtex"] = bibtex(context, item)
     item["similar"] = similar_items(context, item_id, similar) if similar else []
     return item

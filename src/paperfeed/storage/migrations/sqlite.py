@@ -428,4 +428,28 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0013_comments",
+        """
+        -- A discussion thread per item (library/comments.py). body is the author's Markdown as typed; body_html
+        -- its sanitised rendering, made on write (html_version says by which renderer, so a newer one can
+        -- render again on read). A deleted comment keeps its row with the text erased; an admin's hide keeps
+        -- the text for admins. Comments move with their item when items are merged.
+        CREATE TABLE comments (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            body TEXT NOT NULL,
+            body_html TEXT NOT NULL,
+            html_version INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            edited_at TEXT,
+            deleted_at TEXT,
+            hidden_at TEXT,
+            hidden_by INTEGER REFERENCES users (id) ON DELETE SET NULL
+        );
+        CREATE INDEX comments_item ON comments (item_id, id);
+        CREATE INDEX comments_user ON comments (user_id);
+        """,
+    ),
 ]

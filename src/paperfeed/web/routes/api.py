@@ -92,6 +92,7 @@ class Item(BaseModel):
     venue: str | None = Field(description="Where the work was published (its published version's venue)")
     sources: list[Source]
     decisions: list[dict[str, Any]] = Field(description="A person's split and merge decisions about the item")
+    comment_count: int = Field(description="Comments readers see on the item (GET /api/v1/items/{id}/comments)")
     links: list[Link]
     hugging_face: dict[str, Any] | None = Field(None, description="What Hugging Face Daily Papers gave: submitted_by, "
                                                 "organization, github_repo, github_stars, ai_keywords, num_comments")

@@ -21,6 +21,8 @@ from .deps import Ctx
 
 router = APIRouter()
 ATOM = "http://www.w3.org/2005/Atom"
+THREAD = "http://purl.org/syndication/thread/1.0"
+"""The Atom Threading Extensions (RFC 4685): an entry's comment count as ``thr:count`` on its replies link."""
 FEED_SIZE = 50
 
 
@@ -63,7 +65,7 @@ def atom_feed(title: str, self_url: str, page_url: str, base: str, entries: list
     change how every parser's ``element_xml`` writes Atom records. Every text and attribute goes through
     ``xml_text``, so a control character in stored data cannot make the document ill-formed.
     """
-    feed = ET.Element("feed", {"xmlns": ATOM})
+    feed = ET.Element("feed", {"xmlns": ATOM, "xmlns:thr": THREAD})
 
     def sub(parent, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
         element = ET.SubElement(parent, tag, {key: xml_text(value) for key, value in attributes.items()})
@@ -95,6 +97,9 @@ def atom_feed(title: str, self_url: str, page_url: str, base: str, entries: list
             sub(sub(node, "author"), "name", name)
         if entry.get("summary"):
             sub(node, "summary", entry["summary"])
+        if "comments" in entry:  # RFC 4685: where the entry's discussion is, and how many comments it has
+            sub(node, "link", rel="replies", type="text/html", href=f"{base}items/{entry['id']}#comments",
+                **{"thr:count": str(entry["comments"])})
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
 
 
@@ -126,6 +131,7 @@ def _entries(context, item_ids: list[int]) -> list[dict]:
     documents = context.store.item_documents(item_ids)
     undated = [item_id for item_id, document in documents.items() if not document.published]
     first_seen = context.store.items_created(undated) if undated else {}
+    comments = context.store.comment_counts(list(documents))
     entries = []
     for item_id in item_ids:
         document = documents.get(item_id)
@@ -136,7 +142,8 @@ def _entries(context, item_ids: list[int]) -> list[dict]:
         else:
             updated = _rfc3339(first_seen.get(item_id))
         entries.append({"id": item_id, "title": document.title, "authors": document.authors,
-                        "summary": document.abstract, "published": document.published, "updated": updated})
+                        "summary": document.abstract, "published": document.published, "updated": updated,
+                        "comments": comments.get(item_id, 0)})
     return entries
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
+from ...library.comments import thread as comment_thread
 from .. import queries
 from ..rendering import render
 from ..users import load_user
@@ -53,9 +54,15 @@ def item(request: Request, reference: str, context: Ctx):
     item_id = queries.resolve_item(context, reference)
     if reference != str(item_id):  # one address per item: /items/2401.01234 moves to /items/<id>
         return RedirectResponse(f"/items/{item_id}", status_code=301)
+    return render_item(request, context, item_id)
+
+
+def render_item(request: Request, context, item_id: int, status: int = 200, comment_form: dict | None = None):
+    """The item page; ``comment_form`` (an error and the text to keep) when a comment was refused."""
     user = load_user(request, context)
-    return render(request, "item.html", item=queries.item_page(context, item_id),
-                  mine=queries.my_item(context, user, item_id), admin=user is not None and user.role == "admin")
+    return render(request, "item.html", status=status, item=queries.item_page(context, item_id),
+                  mine=queries.my_item(context, user, item_id), admin=user is not None and user.role == "admin",
+                  comments=comment_thread(context.store, item_id, user), comment_form=comment_form)
 
 
 @router.get("/status")
