@@ -368,3 +368,17 @@ def test_atom_entries_carry_their_comment_counts(site):
         counts[item_id] = int(replies.get("{http://purl.org/syndication/thread/1.0}count"))
         assert replies.get("href").endswith(f"/items/{item_id}#comments")
     assert counts == {first: 2, second: 0}
+
+
+def test_daily_cards_count_the_comments_here(site):
+    app, seed = site
+    first, second = seed["items"]
+    with _client(app, "alice@example.org") as alice, _client(app, None) as anonymous:
+        for text in ("First.", "Second."):
+            assert alice.post(f"/api/v1/items/{first}/comments", json={"text": text},
+                              headers=_headers(alice)).status_code == 201
+        cards = {card["id"]: card for card in anonymous.get("/api/v1/daily?date=2024-03-01").json()["entries"]}
+        assert (cards[first]["comments"], cards[second]["comments"]) == (2, 0)
+        page = anonymous.get("/papers/2024-03-01").text
+        assert f'<a href="/items/{first}#comments">2 comments here</a>' in page
+        assert f'/items/{second}#comments' not in page

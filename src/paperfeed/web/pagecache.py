@@ -43,7 +43,10 @@ CHANGED = "pagecache.shared_pages_changed"
 def shared_pages_changed(request) -> None:
     """Say that this request changed what anonymous pages show beyond the store version (votes); the cache of
     this process is dropped once the request is answered with a success."""
+    from .queries import forget_cached
+
     request.scope.setdefault("state", {})[CHANGED] = True
+    forget_cached()  # the page parts the pages are made of, so a re-rendered page shows the change
 
 
 @dataclass(slots=True)

@@ -239,7 +239,8 @@ class DailyPage(BaseModel):
     note: str
     entries: list[dict[str, Any]] = Field(description="Cards: title, authors, teaser, hf_upvotes, local_upvotes, "
                                           "submitted_by, organization, github_repo, github_stars, keywords, "
-                                          "hf_comments, sources (labels in words), links, why (the score's terms)")
+                                          "hf_comments, comments (here), sources (labels in words), links, "
+                                          "why (the score's terms)")
 
 
 @router.get("/daily", response_model=DailyPage, summary="Daily Papers")
