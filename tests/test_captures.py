@@ -115,7 +115,7 @@ def test_the_daily_capture_is_that_days_list_on_the_home_page_in_page_order(stor
     assert home.status_code == 200 and latest["start"] == DAY  # the capture's day is the latest with papers
     assert listed == titles  # all 97, in the page's order
     # The home page lists them in that order too (the first of them, as many as it shows).
-    on_home = [_unescape(title) for title in re.findall(r'<a href="/items/\d+">([^<]+)</a>', home.text)]
+    on_home = [_unescape(title) for title in re.findall(r'<a href="/items/\d+"[^>]*>([^<]+)</a>', home.text)]
     assert len(on_home) >= 20 and on_home == titles[:len(on_home)]
 
 

@@ -175,6 +175,7 @@ def test_public_json_feeds_sit_beside_the_atom_ones(settings):
             feed = client.get(f"{path}.json{query}")
             assert atom.status_code == feed.status_code == 200, path
             assert entry_titles(atom.content) == [item["title"] for item in feed.json()["items"]], path
+            assert all(item["_paperfeed"]["comments"] == 0 for item in feed.json()["items"])  # the count, as Atom's
         assert client.get("/people/99999999.json").status_code == 404
         assert client.get(f"/topics/{TOPIC}.xml").status_code in (400, 404, 422)
 

@@ -344,7 +344,8 @@ def test_api_search_topics_and_authors(client, ids):
 def test_openapi_and_docs_page(client):
     schema = client.get("/openapi.json").json()
     assert {"/api/v1/items/{reference}", "/api/v1/search", "/api/v1/topics", "/api/v1/topics/{slug}",
-            "/api/v1/authors/{author_id}", "/api/v1/people/{person_id}", "/search.atom", "/topics/{slug}.atom", "/items/{reference}.bib"} <= set(
+            "/api/v1/authors/{author_id}", "/api/v1/people/{person_id}", "/search.{kind}", "/topics/{slug}.{kind}", "/people/{person_id}.{kind}",
+            "/items/{reference}.bib"} <= set(
         schema["paths"])
     html = client.get("/docs").text
     assert "<code>/api/v1/search</code>" in html and "cdn" not in html.lower()

@@ -113,6 +113,8 @@ def json_feed(title: str, self_url: str, page_url: str, base: str, entries: list
             item["content_text"] = entry["summary"]
         if entry.get("authors"):
             item["authors"] = [{"name": name} for name in entry["authors"][:20]]
+        if "comments" in entry:  # JSON Feed has no comment field: an extension, as the spec's "_" keys allow
+            item["_paperfeed"] = {"comments": entry["comments"], "comments_url": f"{url}#comments"}
         items.append(item)
     return orjson.dumps({"version": "https://jsonfeed.org/version/1.1", "title": title, "home_page_url": page_url,
                          "feed_url": self_url, "authors": [{"name": "paperfeed", "url": base}], "items": items})

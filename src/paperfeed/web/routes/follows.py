@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from ...library.follows import (FollowError, add_follow, feed_token, feed_token_user, follow_item_ids)
 from ...normalize import xml_text
@@ -210,7 +210,7 @@ class NewFollow(BaseModel):
     kind: Literal["search", "topic", "person", "keyword"]
     target: str = Field(min_length=1, max_length=1000,
                         description="The query as typed, a topic's slug, a person's id, or a keyword.")
-    in_digest: bool = False
+    in_digest: StrictBool = False
 
 
 def _api_user(request: Request, context):
