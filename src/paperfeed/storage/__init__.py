@@ -10,6 +10,7 @@ from .daily import DailySignals
 from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
 from .search import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocument, SearchStorage
 from .store import Store, StoreError, StoreFullError
+from .summaries import TldrInput, abstract_hash
 from .sync import SourceExistsError, SourceRow, SyncBusyError
 from .topics import (GOLD_ASSIGNERS, TAGGER, AuthorDecision, AuthorGraph, PersonSlots, Slot, StoredModel, TagInput,
                      TagResult, TopicRow)
@@ -18,7 +19,8 @@ __all__ = ["AuthorDecision", "AuthorGraph", "PersonSlots", "Slot", "BatchWrite",
            "DailySignals", "FullTextBatch", "FullTextQuery", "FullTextStorage",
            "GOLD_ASSIGNERS", "IngestSession", "LibraryEntry", "SearchDocument", "SearchStorage", "SourceExistsError",
            "SourceRecordRow", "SourceRow", "STORE_ERRORS", "Store", "StoreError", "StoreFullError", "StoredModel", "Subscriber",
-           "SyncBusyError", "TAGGER", "TagInput", "TagResult", "TopicRow", "UserRow", "open_store", "slugify"]
+           "SyncBusyError", "TAGGER", "TagInput", "TagResult", "TldrInput", "TopicRow", "UserRow", "abstract_hash", "open_store",
+           "slugify"]
 
 # What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):
 # the CLI reports these as one line. A new backend adds its driver's base error here.

@@ -385,4 +385,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX author_decision_slots_author ON author_decision_slots (author_id);
         """,
     ),
+    (
+        "0011_item_tldr",
+        """
+        -- An item's TL;DR (summaries/): its text, where it came from ('extractive' or 'llm:<model>') and the
+        -- hash of the abstract it was made from, so a changed abstract makes it stale (never shown, made again).
+        CREATE TABLE item_tldrs (
+            item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            abstract_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX item_tldrs_origin ON item_tldrs (origin);
+        """,
+    ),
 ]
