@@ -60,14 +60,15 @@ class SummaryStorage:
             _INPUT + "WHERE i.id > $1 AND t.item_id IS NULL AND i.abstract <> '' ORDER BY i.id LIMIT $2",
             (after, limit))]
 
-    def tldrs_not_from(self, origin: str, limit: int, first: Iterable[int] = ()) -> list[TldrInput]:
+    def tldrs_not_from(self, origin: str, limit: int, first: Iterable[int] = (), *,
+                       only_first: bool = False) -> list[TldrInput]:
         """Up to ``limit`` items whose TL;DR did not come from ``origin`` (a model): those of ``first`` that
-        qualify, then the newest others."""
+        qualify, then (unless ``only_first``) the newest others."""
         d, first = self.db.dialect, sorted(set(first))
         found = [TldrInput(*row) for row in self.db.rows(
             _INPUT + f"WHERE t.origin <> $1 AND i.id {d.in_array(2)} ORDER BY i.id DESC LIMIT $3",
             (origin, d.array(first), limit))] if first else []
-        if len(found) < limit:
+        if len(found) < limit and not only_first:
             taken = {entry.item_id for entry in found}
             found += [entry for entry in (TldrInput(*row) for row in self.db.rows(
                 _INPUT + "WHERE t.origin <> $1 ORDER BY i.id DESC LIMIT $2", (origin, limit + len(taken))))

@@ -22,14 +22,15 @@ EXTRACTIVE = "extractive"
 """The ``origin`` stored with an extractive TL;DR."""
 
 _STRONG = re.compile(
-    r"\b(?:we|this (?:paper|work|study|article|report|letter)|our (?:paper|work))\s+(?:\w+ly\s+)?(?:also\s+)?"
+    r"\b(?:we|this (?:paper|work|study|article|report|letter)|our (?:paper|work))\s+(?:\w+ly\s+)?"
     r"(?:propose|introduce|present|develop|design|put forward|devise|unveil|release|formulate|construct|build|"
     r"create|contribute|offer|establish|pioneer)s?\b", re.IGNORECASE)
 _MEDIUM = re.compile(
     r"\b(?:in this (?:paper|work|study|article|report|letter)|this (?:paper|work|study|article)\b|here,? we|"
-    r"we (?:\w+ly\s+)?(?:study|investigate|explore|describe|address|tackle|examine|analy[sz]e|revisit|"
+    r"we (?:\w+ly\s+)?(?:also\s+)?(?:propose|introduce|present|develop|design|study|investigate|explore|"
+    r"describe|address|tackle|examine|analy[sz]e|revisit|"
     r"demonstrate|show|find|report|provide|curate|collect|leverage|extend|train|adapt|reframe|frame|aim|seek|"
-    r"focus|bridge|fill|identify|argue|reveal|evaluate|benchmark|conduct|perform)|"
+    r"focus|bridge|fill|identify|argue|reveal|evaluate|benchmark|conduct|perform|make|observe|prove|derive)|"
     r"(?:paper|work|study|method|approach|framework|model|benchmark|dataset) (?:called|named|dubbed)|"
     r"we call|which we (?:call|name|term|dub))\b", re.IGNORECASE)
 _SCENE = re.compile(
@@ -50,7 +51,7 @@ _LEAD_IN = re.compile(
     r"towards? this goal|with this goal|to achieve this|against this backdrop|given th\w+)[^,]{0,80}|"
     r"therefore|thus|hence|accordingly|consequently|specifically|concretely|instead|as such|"
     r"in (?:particular|contrast|this context|light of this)|motivated by this|to do so|for this purpose)\s*,\s*"
-    r"|^(?:in|within) (?:this|the present) (?:paper|work|study|article|report|letter|note)\s+(?=we\b)",
+    r"|^(?:(?:in|within) (?:this|the present) (?:paper|work|study|article|report|letter|note)|here)\s+(?=we\b)",
     re.IGNORECASE)
 # "<any opening clause>, we propose …": the statement starts at "we".
 _CLAUSE_THEN_WE = re.compile(

@@ -23,7 +23,7 @@ ABBREVIATIONS = frozenset({
 # length that hold no full stop, then put back.
 _PROTECTED = re.compile(
     r"\$\$.+?\$\$|(?<!\\)\$[^$]+?(?<!\\)\$|\\\(.+?\\\)|\\\[.+?\\\]"   # TeX math
-    r"|\bhttps?://\S+|\bwww\.\S+",                                       # URLs
+    r"|\b(?:https?://|www\.)\S*[^\s.,;:!?)\]\"']",  # URLs, without the punctuation that ends them
     re.DOTALL)
 _END = re.compile(r"([.!?]+)([\"'”’)\]]*)(\s+)(?=[\"'“‘(\[$\\]?[A-Z0-9\u0391-\u03a9])")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")

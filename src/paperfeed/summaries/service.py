@@ -81,9 +81,10 @@ def _batches(store: Store, item_ids: Iterable[int] | None):
 
 
 def llm_step(store: Store, settings: Settings, first: Iterable[int] = (), *, limit: int | None = None,
-             report: TldrReport | None = None) -> TldrReport:
+             only_first: bool = False, report: TldrReport | None = None) -> TldrReport:
     """Ask ``settings.tldr_url`` for the TL;DRs of up to ``limit`` (default ``tldr_max_items``) papers whose
-    TL;DR is not the configured model's, ``first`` first; each answer is stored as it comes."""
+    TL;DR is not the configured model's, ``first`` first (and no others with ``only_first``); each answer is
+    stored as it comes."""
     report = report or TldrReport()
     if not settings.tldr_url:
         return report
@@ -91,7 +92,8 @@ def llm_step(store: Store, settings: Settings, first: Iterable[int] = (), *, lim
     with ChatSummarizer(settings.tldr_url, settings.tldr_model, timeout=settings.tldr_timeout,
                         max_response_bytes=settings.tldr_max_response_bytes,
                         api_key=settings.tldr_api_key) as summarizer:
-        due: list[TldrInput] = store.tldrs_not_from(summarizer.origin, limit, first) if limit > 0 else []
+        due: list[TldrInput] = store.tldrs_not_from(summarizer.origin, limit, first, only_first=only_first) \
+            if limit > 0 else []
         failures_in_a_row = 0
         for entry in due:
             try:
@@ -119,6 +121,6 @@ def summarize(store: Store, settings: Settings, item_ids: Iterable[int] | None =
     ids = None if item_ids is None else sorted(set(item_ids))
     report = TldrReport(extractive=extractive_step(store, ids, limit=limit))
     if llm:
-        llm_step(store, settings, ids or (), limit=limit, report=report)
+        llm_step(store, settings, ids or (), limit=limit, only_first=ids is not None, report=report)
     report.seconds = time.perf_counter() - started
     return report
