@@ -281,3 +281,17 @@ def test_paperfeed_tldr_fills_a_store_made_before_tldrs(tmp_path, chat):
     assert failed.exit_code == 1 and "HTTP 500" in failed.stderr and "Traceback" not in failed.output
     bad = run(db, "tldr", "--llm", env={"PAPERFEED_TLDR_URL": chat.url, "PAPERFEED_TLDR_TIMEOUT": "soon"})
     assert bad.exit_code == 2 and "PAPERFEED_TLDR_TIMEOUT" in bad.stderr
+
+
+def test_a_sync_with_nothing_new_still_asks_the_model_for_what_is_due(tmp_path, chat):
+    from paperfeed.sync.schedule import sync_once
+
+    db = str(tmp_path / "store.db")
+    from paperfeed.storage import open_store
+
+    with open_store(db) as store:
+        report, done = ingest(store, settings_for(db), HF_DAY)  # no endpoint then: extractive only
+        count = done.tldr.extractive
+    sync_once(settings_for(db, tldr_url=chat.url, tldr_max_items="4"))  # no sources: nothing to sync
+    with open_store(db) as store:
+        assert store.tldr_counts() == {"extractive": count - 4, "llm:local": 4} and len(chat.requests) == 4

@@ -136,10 +136,9 @@ def echo_after_ingest(report, *, index_failure_fails: bool = False) -> None:
     if "tldr" in report.errors:
         click.echo(f"paperfeed: stored; TL;DRs not updated: {report.errors['tldr']} (`paperfeed tldr` catches up)",
                    err=True)
-    tldr = getattr(report, "tldr", None)
-    if tldr is not None and (tldr.extractive or tldr.llm or tldr.llm_failed):
-        click.echo(f"tldr: {tldr.extractive:,} extractive" + (f", {tldr.llm:,} from the model" if tldr.llm else "")
-                   + f" in {tldr.seconds:.1f} s")
+    tldr = report.tldr  # the extractive TL;DRs are silent (every item gets one); a model's are worth a line
+    if tldr is not None and tldr.llm:
+        click.echo(f"tldr: {tldr.llm:,} written by the model in {tldr.seconds:.1f} s")
     if tldr is not None and tldr.llm_error:
         click.echo(f"paperfeed: TL;DR endpoint: {tldr.llm_error} ({tldr.llm_failed} papers keep the extractive "
                    "TL;DR; `paperfeed tldr --llm` tries again)", err=True)
