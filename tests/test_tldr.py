@@ -28,6 +28,12 @@ from datafiles import DATA, HF_DAY
 ABSTRACTS = json.loads((DATA / "tldr" / "abstracts.json").read_text(encoding="utf-8"))
 
 
+@pytest.fixture
+def chat():
+    with ChatServer() as server:
+        yield server
+
+
 def settings_for(url: str, **more: str) -> Settings:
     return Settings.load(db=url, embedder="none", secret_key="test-secret-key", **more)
 
@@ -138,7 +144,7 @@ def test_a_changed_abstract_hides_the_old_tldr_and_the_next_ingest_makes_it_agai
     assert store.tldrs([item["id"]]) == {item["id"]: second}
 
 
-def test_merged_and_split_items_keep_a_current_tldr(store, tmp_path):
+def test_merged_and_split_items_keep_a_current_tldr(store, tmp_path, chat):
     settings = settings_for(store.url)
     ingest(store, settings, jsonl(tmp_path / "a.jsonl", paper(None, "Sparse attention for very large graphs",
                                                               "We propose Sparrow for graphs of any size here.",
@@ -147,6 +153,8 @@ def test_merged_and_split_items_keep_a_current_tldr(store, tmp_path):
                                              "We introduce Oak, boosting oblique trees at scale today.",
                                              key="jour-9")))
     kept, gone = sorted(item["id"] for item in store.iter_items())
+    # A person waits on a split or merge (on the web too): the model is not asked then, even when configured.
+    settings = settings_for(store.url, tldr_url=chat.url)
     done, after = merge_items(store, settings, str(kept), str(gone), "test")
     assert after is not None and after.ok, after.errors
     merged = store.item(kept)
@@ -157,15 +165,10 @@ def test_merged_and_split_items_keep_a_current_tldr(store, tmp_path):
     for item_id in (kept, done.other_id):
         item = store.item(item_id)
         assert item["tldr"] == extractive_tldr(item["title"], item["abstract"]) is not None
+    assert chat.requests == []
 
 
 # -- the model: a real OpenAI-compatible server on 127.0.0.1 ----------------------------------------------------
-
-
-@pytest.fixture
-def chat():
-    with ChatServer() as server:
-        yield server
 
 
 def test_the_model_writes_the_tldrs_after_the_extractive_step(store, chat):
