@@ -65,6 +65,7 @@ bench: install
 		--mapping ../shared/data/er-dblp-acm/DBLP-ACM_perfectMapping.csv \
 		--listings ../shared/data/arxiv-daily-listings/arxiv_daily_listings_2025-03-18_to_2026-02-28.tar.xz \
 		--hf ../shared/data/hf-daily-papers/hf_daily_papers_2024-05-27_to_2026-02-27.tar.xz
+	$(PY) bench/tldr.py ../shared/data/hf-daily-papers/hf_daily_papers_2024-05-27_to_2026-02-27.tar.xz
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -176,7 +176,9 @@ def test_every_table_with_an_item_id_is_handled_when_items_are_joined(store):
 
 
 def _comparable(item: dict) -> dict:
-    return {**item, "sources": [{k: v for k, v in s.items() if k != "reason"} for s in item["sources"]]}
+    # The TL;DR is the pipeline's, which the first ingest of these tests does not run (the split and merge do).
+    return {**{k: v for k, v in item.items() if k != "tldr"},
+            "sources": [{k: v for k, v in s.items() if k != "reason"} for s in item["sources"]]}
 
 
 def _two_works_in_one_item(store, tmp_path) -> int:

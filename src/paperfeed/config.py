@@ -94,6 +94,25 @@ class Settings:
     topics_file: str = field(default="", metadata={"env": "PAPERFEED_TOPICS_FILE", "help": (
         "A TOML file of extra topics ([[topic]] tables as in the shipped taxonomy.toml), added to the "
         "shipped ones; a topic of the same name replaces the shipped one.")})
+    tldr_url: str = field(default="", metadata={"env": "PAPERFEED_TLDR_URL", "help": (
+        "Base URL of an OpenAI-compatible chat endpoint (a local llama.cpp or Ollama server, e.g. "
+        "http://127.0.0.1:8080) that writes TL;DRs; requests go to <url>/v1/chat/completions. Not set: TL;DRs are "
+        "extractive only (the abstract's sentence that states the contribution), made offline at ingest.")})
+    tldr_model: str = field(default="local", metadata={"env": "PAPERFEED_TLDR_MODEL", "help": (
+        "Model name sent to the TL;DR endpoint (Ollama needs a pulled model's name, e.g. llama3.2; llama.cpp "
+        "serves the one it loaded). A TL;DR is stored as made by llm:<model>; a new model's name makes them due "
+        "again.")})
+    tldr_api_key: str = field(default="", metadata={"env": "PAPERFEED_TLDR_API_KEY", "help": (
+        "Bearer token for the TL;DR endpoint (empty: none; local servers need none).")})
+    tldr_timeout: float = field(default=20.0, metadata={"env": "PAPERFEED_TLDR_TIMEOUT", "help": (
+        "Seconds one TL;DR request may take (connect at most 5); a slower answer fails, the extractive TL;DR "
+        "stays, and the run stops asking that endpoint.")})
+    tldr_max_items: int = field(default=50, metadata={"env": "PAPERFEED_TLDR_MAX_ITEMS", "help": (
+        "Most papers sent to the TL;DR endpoint per run (after an ingest or sync, or `paperfeed tldr --llm` "
+        "without --limit); the rest wait for the next run.")})
+    tldr_max_response_bytes: int = field(default=65536, metadata={
+        "env": "PAPERFEED_TLDR_MAX_RESPONSE_BYTES", "help": (
+            "Most bytes of one answer from the TL;DR endpoint; a larger one fails that paper.")})
     secret_key: str = field(default="", metadata={"env": "PAPERFEED_SECRET_KEY", "help": (
         "Key that signs the web app's CSRF tokens. Default: a random key made on first `paperfeed serve` and "
         "kept in the store, so every worker and host serving it agrees.")})

@@ -10,7 +10,10 @@ log what it reports. Steps run in order, each on what the one before left:
    a tagger, for ``changed_item_ids``);
 3. bring the search indexes up to date: keyword, and vectors unless told not to (so that a search finds the
    new items and ``topic:`` filters see the new topics);
-4. add the new source records' days to the Daily Papers calendar.
+4. add the new source records' days to the Daily Papers calendar;
+5. give the changed items their extractive TL;DR (offline, well under a millisecond a paper), then, when a
+   TL;DR endpoint is configured (``tldr_url``) and the caller does not answer a person waiting on a page
+   (``llm_tldr``), ask it for up to ``tldr_max_items`` TL;DRs (``summaries``).
 
 A step that cannot run (no tagger trained is no error; a topics file that does not parse, an index held by
 another indexer, an embedder that cannot load) is reported in the result, never raised: the items stay stored
@@ -20,6 +23,7 @@ and ``paperfeed topics tag`` / ``paperfeed index`` catch up later.
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
@@ -29,6 +33,7 @@ from .storage import Store
 
 if TYPE_CHECKING:  # imported when used: search and the tagger load numpy, tantivy and the embedder
     from .search import IndexReport
+    from .summaries.service import TldrReport
     from .topics.tagger import TagReport
 
 log = logging.getLogger("paperfeed.pipeline")
@@ -54,8 +59,10 @@ class PipelineReport:
     index: "IndexReport | None" = None
     """The search indexes' report; None when not asked for, or failed."""
     daily_dates: int = 0
+    tldr: "TldrReport | None" = None
+    """What the TL;DR steps wrote; None when not run or failed (a model's failures are in it, not errors)."""
     errors: dict[str, str] = field(default_factory=dict)
-    """Per step that failed ("tag", "authors", "index", "daily"): why, in one line."""
+    """Per step that failed ("tag", "authors", "index", "daily", "tldr"): why, in one line."""
 
     @property
     def ok(self) -> bool:
@@ -64,13 +71,14 @@ class PipelineReport:
 
 def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[int] | None = None, *,
                  tag: bool = True, index: bool = True, vectors: bool = True, rebuild: bool = False,
-                 progress: Progress | None = None) -> PipelineReport:
+                 llm_tldr: bool = True, progress: Progress | None = None) -> PipelineReport:
     """Tag, refresh author identities, index and date what was just stored (see the module's docstring).
 
     ``changed_item_ids``: the items added or changed (None: not known; the tagger still finds what is due,
     but without a tagger no identities are refreshed); an empty list skips tagging and identities.
     ``tag=False`` when the caller has just tagged (``topics tag``); ``index=False`` leaves the indexes for a
     later ``paperfeed index``; ``vectors=False`` updates the keyword index only; ``rebuild`` rebuilds them.
+    ``llm_tldr=False`` leaves the model's TL;DRs to a later run (a web request must not wait on a model).
     """
     progress = progress or _quiet
     changed = None if changed_item_ids is None else sorted(set(changed_item_ids))
@@ -87,7 +95,25 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
     except Exception as error:  # the calendar catches up on its next read
         log.exception("daily calendar not updated")
         report.errors["daily"] = str(error)
+    if changed != []:
+        _tldr(store, settings, changed, report, llm=llm_tldr)
     return report
+
+
+def _tldr(store: Store, settings: Settings, changed: list[int] | None, report: PipelineReport, *,
+          llm: bool) -> None:
+    from .summaries.service import TldrReport, extractive_step, llm_step
+
+    started = time.perf_counter()
+    try:
+        report.tldr = TldrReport(extractive=extractive_step(store, changed))
+        if llm and settings.tldr_url:
+            llm_step(store, settings, changed or (), report=report.tldr)
+    except Exception as error:  # a TL;DR is a convenience: the items stay stored, `paperfeed tldr` catches up
+        log.exception("TL;DRs not updated")
+        report.errors["tldr"] = str(error)
+        return
+    report.tldr.seconds = time.perf_counter() - started
 
 
 def _tag(store: Store, settings: Settings, report: PipelineReport) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from ..config import Settings, SettingsError, describe
-from . import admin, daily, digest, items, library, search, sync, topics, web
+from . import admin, daily, digest, items, library, search, summaries, sync, topics, web
 from .common import fail
 
 
@@ -34,7 +34,7 @@ for _command in (
     topics.topics, topics.authors,
     web.serve,
     daily.daily, library.users, library.library, daily.vote, daily.submit, library.recommend, digest.digest,
-    admin.migrate, admin.copy_command,
+    admin.migrate, admin.copy_command, summaries.tldr,
 ):
     cli.add_command(_command)
 del _command

@@ -133,6 +133,15 @@ def echo_after_ingest(report, *, index_failure_fails: bool = False) -> None:
     if report.index is not None:
         echo_index_notes(report.index)
         click.echo(index_summary(report.index))
+    if "tldr" in report.errors:
+        click.echo(f"paperfeed: stored; TL;DRs not updated: {report.errors['tldr']} (`paperfeed tldr` catches up)",
+                   err=True)
+    tldr = report.tldr  # the extractive TL;DRs are silent (every item gets one); a model's are worth a line
+    if tldr is not None and tldr.llm:
+        click.echo(f"tldr: {tldr.llm:,} written by the model in {tldr.seconds:.1f} s")
+    if tldr is not None and tldr.llm_error:
+        click.echo(f"paperfeed: TL;DR endpoint: {tldr.llm_error} ({tldr.llm_failed} papers keep the extractive "
+                   "TL;DR; `paperfeed tldr --llm` tries again)", err=True)
 
 
 def echo_index_notes(report) -> None:

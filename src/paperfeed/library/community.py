@@ -55,7 +55,8 @@ def fetch_arxiv(store: Store, settings, identifier: str, api_url: str = ARXIV_AP
     if result.changed_item_ids:
         from ..pipeline import after_ingest
 
-        done = after_ingest(store, settings, result.changed_item_ids)
+        # A person waits on this page: the model's TL;DR is left to the next sync or `paperfeed tldr --llm`.
+        done = after_ingest(store, settings, result.changed_item_ids, llm_tldr=False)
         if on_stored is not None:
             on_stored(done)
     return item_id

@@ -1,6 +1,7 @@
 """A person's corrections of merging: split records out of an item, merge two items, and why each record is
 where it is. Each decision is remembered (ingest, sync and later matchers keep it) and is followed by
-``pipeline.after_ingest`` for the changed items, so search, topics and author pages follow."""
+``pipeline.after_ingest`` for the changed items, so search, topics and author pages follow (and the extractive
+TL;DR: a person waits on these from the web, so a model's TL;DR is left to the next sync or ``paperfeed tldr``)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,14 @@ def split(store: Store, settings, reference: str, record_ids: list[str], actor: 
           pipeline: bool = True) -> tuple[Curated, PipelineReport | None]:
     """Split the records ``record_ids`` of an item off into a new item; then tag, index and date both."""
     done = split_item(store, _item(store, reference), list(record_ids), actor)
-    return done, after_ingest(store, settings, done.changed_item_ids) if pipeline else None
+    return done, after_ingest(store, settings, done.changed_item_ids, llm_tldr=False) if pipeline else None
 
 
 def merge(store: Store, settings, keep: str, gone: str, actor: str,
           pipeline: bool = True) -> tuple[Curated, PipelineReport | None]:
     """Join item ``gone`` into item ``keep``; then tag, index and date the result."""
     done = merge_items(store, _item(store, keep), _item(store, gone), actor)
-    return done, after_ingest(store, settings, done.changed_item_ids) if pipeline else None
+    return done, after_ingest(store, settings, done.changed_item_ids, llm_tldr=False) if pipeline else None
 
 
 def why(store: Store, reference: str) -> dict[str, Any]:

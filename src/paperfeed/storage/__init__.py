@@ -12,6 +12,7 @@ from .follows import FOLLOW_KINDS, FollowRow
 from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
 from .search import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocument, SearchStorage
 from .store import Store, StoreError, StoreFullError
+from .summaries import TldrInput, abstract_hash
 from .sync import SourceExistsError, SourceRow, SyncBusyError, SyncRunRow
 from .topics import (GOLD_ASSIGNERS, TAGGER, AuthorDecision, AuthorGraph, PersonSlots, Slot, StoredModel, TagInput,
                      TagResult, TopicRow)
@@ -20,7 +21,8 @@ __all__ = ["AuthorDecision", "CommentRow", "AuthorGraph", "PersonSlots", "Slot",
            "DailySignals", "FOLLOW_KINDS", "FollowRow", "FullTextBatch", "FullTextQuery", "FullTextStorage",
            "GOLD_ASSIGNERS", "IngestSession", "LibraryEntry", "SearchDocument", "SearchStorage", "SourceExistsError",
            "SourceRecordRow", "SourceRow", "SyncRunRow", "STORE_ERRORS", "Store", "StoreError", "StoreFullError", "StoredModel", "Subscriber",
-           "SyncBusyError", "TAGGER", "TagInput", "TagResult", "TopicRow", "UserRow", "open_store", "slugify"]
+           "SyncBusyError", "TAGGER", "TagInput", "TagResult", "TldrInput", "TopicRow", "UserRow", "abstract_hash", "open_store",
+           "slugify"]
 
 # What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):
 # the CLI reports these as one line. A new backend adds its driver's base error here.

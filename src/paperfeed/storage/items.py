@@ -44,6 +44,8 @@ ITEM_TABLES = {
     "item_people": "dropped: the after-ingest author refresh decides the joined item's people again",
     "author_decision_slots": "moved (a person's split or merge of people keeps naming the same papers)",
     "comments": "moved (the thread joins the surviving item; a split leaves comments on the item split from)",
+    "item_tldrs": "the kept item's stays, stale (never shown) if its abstract changed, until the after-ingest "
+                  "TL;DR step makes it again; the joined item's goes",
 }
 """Every table with an item id, and what ``IngestSession.absorb`` does with the rows of an item joined into
 another (``tests/test_merge_identity.py`` checks this list against the database's catalog)."""
@@ -514,8 +516,10 @@ class ItemStorage:
                 source["raw"] = row[9]
             items[row[0]]["sources"].append(source)
             datas.setdefault(row[0], []).append(data)
+        tldrs = self.tldrs(items)  # type: ignore[attr-defined]  # SummaryStorage, beside this area in Store
         for item_id, item in items.items():
             item["venue"] = published_venue(datas.get(item_id, []))
+            item["tldr"] = tldrs.get(item_id)
         return [items[item_id] for item_id in ids if item_id in items]
 
     def merge_decisions(self, item_ids: list[int]) -> list[dict[str, Any]]:

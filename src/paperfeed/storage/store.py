@@ -1,6 +1,6 @@
 """The store: every storage area's methods on one object, over one ``Database`` (``storage.sql``).
 
-Each area (``items``, ``topics``, ``search``, ``daily``, ``accounts``, ``sync``, ``limits``…) is a class holding
+Each area (``items``, ``topics``, ``search``, ``daily``, ``accounts``, ``sync``, ``limits``, ``summaries``…) is a class holding
 its SQL once; ``Store`` combines them. A backend (``sqlite``, ``postgres``) adds only what truly differs:
 connecting, migrations in its dialect, write groups and locks, id allocation. Callers never see SQL.
 """
@@ -19,6 +19,7 @@ from .items import IngestSession, ItemStorage
 from .limits import RateLimitStorage
 from .search import SearchStorage
 from .sql import Database
+from .summaries import SummaryStorage
 from .sync import SyncStorage
 from .topics import TopicStorage
 
@@ -40,7 +41,7 @@ class StoreFullError(StoreError):
 
 
 class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, DailyStorage, AccountStorage, RateLimitStorage,
-            FollowStorage, CommentStorage, abc.ABC):
+            FollowStorage, CommentStorage, SummaryStorage, abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str

@@ -33,7 +33,20 @@ def sync_once(settings, names: list[str] | None = None, since: str | None = None
                             settings=settings)
         if report.changed_item_ids:
             _after_sync(store, settings, report.changed_item_ids)
+        elif settings.tldr_url:
+            _tldr_catch_up(store, settings)
         return report
+
+
+def _tldr_catch_up(store, settings) -> None:
+    """With nothing new, ask the TL;DR endpoint for what is still due (papers submitted on the web, a model
+    that was down): the pipeline's model step, bounded by ``tldr_max_items``; failures are logged by it."""
+    from ..summaries.service import llm_step
+
+    try:
+        llm_step(store, settings)
+    except Exception:  # the sync is done; a TL;DR must not fail it or the server's scheduler
+        log.exception("TL;DRs not updated after sync")
 
 
 def _after_sync(store, settings, changed_item_ids: list[int]) -> None:

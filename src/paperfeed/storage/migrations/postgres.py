@@ -549,6 +549,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX comments_user ON comments (user_id);
         """,
     ),
+    (
+        "0014_item_tldr",
+        """
+        -- An item's TL;DR (summaries/): its text, where it came from ('extractive' or 'llm:<model>') and the
+        -- hash of the abstract it was made from, so a changed abstract makes it stale (never shown, made again).
+        CREATE TABLE item_tldrs (
+            item_id BIGINT PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            abstract_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX item_tldrs_origin ON item_tldrs (origin);
+        """,
+    ),
 ]
 """Every migration, in the order applied."""
 

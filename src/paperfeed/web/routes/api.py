@@ -90,6 +90,8 @@ class Item(BaseModel):
     categories: list[str]
     topics: list[TopicRef]
     venue: str | None = Field(description="Where the work was published (its published version's venue)")
+    tldr: str | None = Field(None, description="A one-line TL;DR made from the current abstract: its sentence "
+                                               "that states the contribution, or a configured model's (null: none yet)")
     sources: list[Source]
     decisions: list[dict[str, Any]] = Field(description="A person's split and merge decisions about the item")
     comment_count: int = Field(description="Comments readers see on the item (GET /api/v1/items/{id}/comments)")
