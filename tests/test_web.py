@@ -213,7 +213,7 @@ def test_ingested_markup_is_rendered_as_text(client, ids):
     results = client.get("/search", params={"q": "adversarial titles transformer attention"}).text
     assert "&lt;script&gt;" in results and "<script>window" not in results and "<mark>" in results
     scripts = re.findall(r"<script[^>]*>", results)
-    assert scripts == ['<script src="/static/app.js" defer>']
+    assert scripts == ['<script src="/static/vendor/katex/katex.min.js" defer>', '<script src="/static/app.js" defer>']
 
 
 def test_safe_url_keeps_only_http_links():
@@ -462,6 +462,11 @@ def test_login_sets_a_secure_httponly_session_cookie(settings):
         assert out.status_code == 303 and "pf_session=;" in out.headers["set-cookie"]
         assert "Max-Age=0" in out.headers["set-cookie"]
         assert fresh.get("/library", follow_redirects=False).headers["location"].startswith("/login")
+        # The sign-in page it lands on says why; a made-up reason in the URL is not echoed.
+        landed = fresh.get("/library")
+        assert landed.url.path == "/login" and "Your library (saved papers" in landed.text
+        assert "made up" not in fresh.get("/login?why=made+up").text
+        assert "account-hint" not in fresh.get("/login").text
     from paperfeed.library import Accounts
     from paperfeed.storage import open_store
 
