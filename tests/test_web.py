@@ -256,6 +256,8 @@ def test_search_pagination(client):
     assert 'rel="next"' in first
     second = client.get("/search", params={"q": "learning", "mode": "keyword", "page": 2}).text
     assert 'rel="prev"' in second and '<ol class="items" start="21">' in second
+    total = client.get("/api/v1/search", params={"q": "learning", "mode": "keyword", "limit": 100}).json()["total"]
+    assert total > 20 and f'<p class="total" role="status">{total:,} results, 21–40 shown</p>' in second
 
 
 def test_search_atom_feed(client):
