@@ -61,9 +61,9 @@ demo: demo-data
 		PAPERFEED_BASE_URL=http://127.0.0.1:$(PORT) \
 		$(PAPERFEED) --db $(DEMO_DB) serve --host 127.0.0.1 --port $(PORT)
 
-## Screenshots of the main pages for the README, taken by the browser tests.
+## Screenshots of the main pages for the README: the demo corpus, browsed by tests/test_demo_pages.py.
 screenshots: install
-	PAPERFEED_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/test_web_browser.py
+	PAPERFEED_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_demo_pages.py
 
 ## Benchmarks over ../shared/data (figures go to docs/benchmarks.md).
 bench: install
