@@ -55,8 +55,6 @@ demo-data: venv
 ## The demo: the corpus above, served on 127.0.0.1:$(PORT) (`make demo PORT=8080`), mail into $(DEMO_OUTBOX).
 demo: demo-data
 	@mkdir -p $(DEMO_OUTBOX)
-	@echo "paperfeed demo: open http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
-	@echo "paperfeed demo: mail (subscribe, register) is written to $(DEMO_OUTBOX)/ as .eml files"
 	PAPERFEED_MAIL_OUTBOX=$(DEMO_OUTBOX) PAPERFEED_DIGEST_FROM=digest@paperfeed.example.org \
 		PAPERFEED_BASE_URL=http://127.0.0.1:$(PORT) \
 		$(PAPERFEED) --db $(DEMO_DB) serve --host 127.0.0.1 --port $(PORT)

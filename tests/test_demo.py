@@ -130,3 +130,19 @@ def test_outbox_never_overwrites(tmp_path):
         message.set_content("hello")
         box.send_message(message)
     assert len(set(box.written)) == 3 and all(path.parent == tmp_path for path in box.written)
+
+
+@pytest.mark.slow
+def test_serve_names_the_outbox_when_it_starts(tmp_path):
+    port = free_port()
+    env = {**os.environ, "PAPERFEED_MAIL_OUTBOX": str(tmp_path / "outbox"), "PAPERFEED_EMBEDDER": "none",
+           "PAPERFEED_SYNC_INTERVAL": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", str(tmp_path / "s.db"), "serve",
+                                "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        lines = [process.stderr.readline() for _ in range(2)]
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert f"is written to {tmp_path / 'outbox'}/ as .eml files" in lines[1], lines
