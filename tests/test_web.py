@@ -347,6 +347,15 @@ def test_openapi_and_docs_page(client):
 def test_static_files_are_served_locally(client):
     assert client.get("/static/style.css").status_code == 200
     assert "addEventListener" in client.get("/static/app.js").text
+    # the favicon at the address browsers and feed readers ask, and the vendored KaTeX the pages link
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml" and b"<svg" in icon.content
+    page = client.get("/").text
+    for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', page):
+        assert client.get(asset).status_code == 200, asset
+    css = client.get("/static/vendor/katex/katex.min.css").text
+    fonts = set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css))
+    assert len(fonts) == 20 and all(client.get(f"/static/vendor/katex/{font}").status_code == 200 for font in fonts)
 
 
 def test_rate_limiter_allows_a_burst_then_waits(tmp_path):
