@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import sqlite3
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +15,8 @@ from paperfeed.config import Settings
 
 from live_server import free_port, serving
 from test_demo import MAKE, _make
-from test_web_browser import CHROMIUM, CHROMIUM_ARGS, Watched, _NO_BROWSER
+from test_web_browser import Watched, _NO_BROWSER
+from test_web_browser import browser, shots  # noqa: F401  (the same module fixtures: one Chromium, one folder)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(_NO_BROWSER, reason="needs Debian's chromium (make install)"),
@@ -39,24 +38,6 @@ def demo(tmp_path_factory):
     with serving(settings, port, {"PAPERFEED_MAIL_OUTBOX": str(outbox), "PAPERFEED_EMBEDDER": "wordllama",
                                   "PAPERFEED_DIGEST_FROM": "digest@paperfeed.example.org"}) as base:
         yield base, db, outbox
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    wanted = os.environ.get("PAPERFEED_SCREENSHOT_DIR")
-    folder = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def test_the_demo_pages(demo, browser, shots):
