@@ -62,6 +62,8 @@ def test_the_demo_pages(demo, browser, shots):
         page.screenshot(path=str(shots / "item.png"))
         page.goto(base + "/search?q=diffusion+models")
         assert page.locator("p.total").inner_text().endswith("shown")  # "N results, 1–20 shown"
+        assert page.locator("p.note").count() == 0  # no index is behind the store, semantic one included
+        assert page.locator("h2#results-h").inner_text().startswith("Results (hybrid")
         page.screenshot(path=str(shots / "search.png"))
         page.locator("main ol.items a[href^='/items/']").first.click()
         page.locator("main a[href^='/people/']").first.click()
