@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DB ?= demo/demo.db
+PAPERFEED ?= $(VENV)/bin/paperfeed
+PORT ?= 8000
+## Mail sent by the demo (subscribe, register) lands here as .eml files: no mail server needed.
+DEMO_OUTBOX ?= demo/outbox
 
-.PHONY: install chromium postgresql test test-fast demo bench screenshots clean
+.PHONY: venv install chromium postgresql test test-fast demo demo-data bench screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed chromium postgresql
+## The virtualenv alone: all `make demo` needs (no apt, no sudo).
+venv: $(VENV)/.installed
+
+## Everything `make test` needs: the virtualenv, Chromium and PostgreSQL (from apt, with sudo when not root).
+install: venv chromium postgresql
 
 ## The browser tests drive Debian's Chromium; a fresh machine gets it from apt (sudo only when not root).
 chromium:
@@ -35,18 +43,25 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
-## Ingest the bundled real corpus into a fresh SQLite store and show what it holds.
-demo: install
+## Ingest the bundled real corpus into a fresh SQLite store, tag it, and show what it holds. Each step brings
+## the search indexes up to date itself (pipeline.after_ingest), so search finds the papers at once.
+demo-data: venv
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
-	$(VENV)/bin/paperfeed --db $(DEMO_DB) ingest demo/data
-	$(VENV)/bin/paperfeed --db $(DEMO_DB) topics tag
-	$(VENV)/bin/paperfeed --db $(DEMO_DB) stats
-	@echo "paperfeed demo: open http://127.0.0.1:8000/ (Ctrl-C stops)"
-	$(VENV)/bin/paperfeed --db $(DEMO_DB) serve --host 127.0.0.1 --port 8000
+	rm -rf $(DEMO_DB).search
+	$(PAPERFEED) --db $(DEMO_DB) ingest demo/data
+	$(PAPERFEED) --db $(DEMO_DB) topics tag
+	$(PAPERFEED) --db $(DEMO_DB) stats
 
-## Screenshots of the main pages for the README, taken by the browser tests.
+## The demo: the corpus above, served on 127.0.0.1:$(PORT) (`make demo PORT=8080`), mail into $(DEMO_OUTBOX).
+demo: demo-data
+	@mkdir -p $(DEMO_OUTBOX)
+	PAPERFEED_MAIL_OUTBOX=$(DEMO_OUTBOX) PAPERFEED_DIGEST_FROM=digest@paperfeed.example.org \
+		PAPERFEED_BASE_URL=http://127.0.0.1:$(PORT) \
+		$(PAPERFEED) --db $(DEMO_DB) serve --host 127.0.0.1 --port $(PORT)
+
+## Screenshots of the main pages for the README: the demo corpus, browsed by tests/test_demo_pages.py.
 screenshots: install
-	PAPERFEED_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/test_web_browser.py
+	PAPERFEED_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_demo_pages.py
 
 ## Benchmarks over ../shared/data (figures go to docs/benchmarks.md).
 bench: install

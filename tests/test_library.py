@@ -122,6 +122,8 @@ def test_recommendations_follow_the_tag_exclude_the_library_and_give_reasons(dai
     assert sum("agent" in documents[r.item_id].title.lower() for r in results) >= 3
     assert all(r.terms and r.because and r.because[0] in saved for r in results)
     assert results[0].reason.startswith("matches your 'agents' papers on ")
+    # reasons are words: no model token (author:…, category:…) reaches a reader
+    assert not [r.reason for r in results if "category:" in r.reason or "author:" in r.reason or "_" in r.reason]
     assert recommend_for_tag(daily_store, user, "no such tag", None, candidate_ids=day_ids) == []
 
 
@@ -151,3 +153,15 @@ def test_cli_users_library_vote_and_recommend(daily_store, backend_url, tmp_path
     assert result.exit_code == 0, result.output
     recommendations = json.loads(result.output)["agents"]
     assert len(recommendations) == 5 and all(r["reason"] and r["title"] for r in recommendations)
+
+
+def test_reasons_name_categories_and_authors_in_words():
+    from paperfeed.library.reasons import category_words, reason_in_words
+
+    assert category_words("cs.cl") == "Computation and Language (cs.CL)"
+    assert category_words("hep-th") == "the arXiv category hep-th"
+    reason = reason_in_words("nlp", ["category:cs.cl", "parsing", "author:yann_lecun", "syntax"], "A Parser")
+    assert reason == ("matches your 'nlp' papers on the words “parsing” and “syntax”; papers by Yann Lecun, "
+                      "whose work you saved there; papers in Computation and Language (cs.CL), which you save "
+                      "often. Closest saved paper: A Parser")
+    assert reason_in_words("nlp", []) == "like your 'nlp' papers"

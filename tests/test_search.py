@@ -632,3 +632,23 @@ def test_accents_fold_with_unaccent_and_search_works_without_it(pg_server, tmp_p
 
             assert found("Erdős Rényi") and found('author:"Alfréd Rényi"') and found("zufällige")
             assert found("erdos renyi") is folds and found("author:renyi") is folds and found("uber") is folds
+
+
+@pytest.mark.parametrize("query", ["learning", "kind:news trump", "category:cs.CV", "quadrifocal tensor zzzunknown"])
+def test_the_total_counts_every_match(indexed, query):
+    _, service, _, _ = indexed
+    everything = service.search(query, mode="keyword", limit=1000)
+    assert everything.total == len(everything.hits) > 0  # the any-word fallback counts as it searches
+    page = service.search(query, mode="keyword", limit=5, offset=5)
+    assert page.total == everything.total
+    hybrid = service.search(query, mode="hybrid", limit=5)
+    assert hybrid.total >= everything.total
+    semantic = service.search(query, mode="semantic", limit=5)  # filters alone: it says so and runs keyword
+    assert semantic.total == (everything.total if semantic.mode == "keyword" else None)
+
+
+def test_the_total_is_the_same_on_both_backends(corpora, pg_server):
+    sqlite, postgres = corpora("sqlite"), corpora("postgres", pg_server)
+    for query in ("learning", "model -language", "author:lerman"):
+        assert (sqlite.service.search(query, mode="keyword").total
+                == postgres.service.search(query, mode="keyword").total), query

@@ -214,7 +214,7 @@ def test_ingested_markup_is_rendered_as_text(client, ids):
     results = client.get("/search", params={"q": "adversarial titles transformer attention"}).text
     assert "&lt;script&gt;" in results and "<script>window" not in results and "<mark>" in results
     scripts = re.findall(r"<script[^>]*>", results)
-    assert scripts == ['<script src="/static/app.js" defer>']
+    assert scripts == ['<script src="/static/vendor/katex/katex.min.js" defer>', '<script src="/static/app.js" defer>']
 
 
 def test_safe_url_keeps_only_http_links():
@@ -258,6 +258,8 @@ def test_search_pagination(client):
     assert 'rel="next"' in first
     second = client.get("/search", params={"q": "learning", "mode": "keyword", "page": 2}).text
     assert 'rel="prev"' in second and '<ol class="items" start="21">' in second
+    total = client.get("/api/v1/search", params={"q": "learning", "mode": "keyword", "limit": 100}).json()["total"]
+    assert total > 20 and f'<p class="total" role="status">{total:,} results, 21–40 shown</p>' in second
 
 
 def test_search_atom_feed(client):
@@ -354,6 +356,15 @@ def test_openapi_and_docs_page(client):
 def test_static_files_are_served_locally(client):
     assert client.get("/static/style.css").status_code == 200
     assert "addEventListener" in client.get("/static/app.js").text
+    # the favicon at the address browsers and feed readers ask, and the vendored KaTeX the pages link
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml" and b"<svg" in icon.content
+    page = client.get("/").text
+    for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', page):
+        assert client.get(asset).status_code == 200, asset
+    css = client.get("/static/vendor/katex/katex.min.css").text
+    fonts = set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css))
+    assert len(fonts) == 20 and all(client.get(f"/static/vendor/katex/{font}").status_code == 200 for font in fonts)
 
 
 def test_rate_limiter_allows_a_burst_then_waits(tmp_path):
@@ -471,6 +482,11 @@ def test_login_sets_a_secure_httponly_session_cookie(settings):
         assert out.status_code == 303 and "pf_session=;" in out.headers["set-cookie"]
         assert "Max-Age=0" in out.headers["set-cookie"]
         assert fresh.get("/library", follow_redirects=False).headers["location"].startswith("/login")
+        # The sign-in page it lands on says why; a made-up reason in the URL is not echoed.
+        landed = fresh.get("/library")
+        assert landed.url.path == "/login" and "Your library (saved papers" in landed.text
+        assert "made up" not in fresh.get("/login?why=made+up").text
+        assert "account-hint" not in fresh.get("/login").text
     from paperfeed.library import Accounts
     from paperfeed.storage import open_store
 

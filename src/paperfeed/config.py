@@ -190,6 +190,9 @@ class Settings:
         "SMTP password (sent only over TLS or STARTTLS).")})
     smtp_timeout: float = field(default=30.0, metadata={"env": "PAPERFEED_SMTP_TIMEOUT", "help": (
         "Seconds to wait for the SMTP server before giving up.")})
+    mail_outbox: str = field(default="", metadata={"env": "PAPERFEED_MAIL_OUTBOX", "help": (
+        "A folder: when set, every mail (digest, confirmation, registration) is written there as an .eml file "
+        "instead of going to the SMTP server (`make demo` uses demo/outbox).")})
 
     @classmethod
     def load(cls, **overrides: str | None) -> "Settings":

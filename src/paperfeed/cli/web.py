@@ -36,6 +36,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         fail(str(error), 2 if error.usage else 1)
     scheduler = start_scheduler(settings)  # in this process only: workers would each sync otherwise
     click.echo(f"paperfeed: serving {settings.db} at http://{_display(host)}:{port}/ (Ctrl-C stops)", err=True)
+    if settings.mail_outbox:
+        click.echo(f"paperfeed: mail (digest confirmations, registration links) is written to "
+                   f"{settings.mail_outbox}/ as .eml files (mail_outbox), not sent", err=True)
     try:
         # The httptools protocol with limits on request headers (size: 431, time: 408; web/server.py).
         if workers == 1:

@@ -25,6 +25,7 @@ from ..daily import TrendingWeights, daily_page
 from ..library.accounts import AccountError, check_email
 from ..storage import Store, Subscriber
 from . import tokens
+from .outbox import Outbox
 
 TEMPLATES = Path(__file__).parent / "templates"
 RECOMMENDATIONS_PER_TAG = 3
@@ -132,7 +133,14 @@ def _message(settings, to: str, subject: str, text: str, html: str, message_id: 
 
 
 def open_smtp(settings) -> smtplib.SMTP:
-    """Connect and log in to the configured SMTP server; raise DigestError with the reason if that fails."""
+    """Connect and log in to the configured SMTP server; raise DigestError with the reason if that fails.
+
+    With ``mail_outbox`` set, mail goes to that folder as ``.eml`` files instead (``outbox.Outbox``)."""
+    if settings.mail_outbox:
+        try:
+            return Outbox(settings.mail_outbox)  # type: ignore[return-value]  # the part of SMTP the senders use
+        except OSError as error:
+            raise DigestError(f"mail_outbox {settings.mail_outbox!r}: cannot use the folder: {error}") from None
     security = settings.smtp_security.lower()
     if security not in ("starttls", "tls", "none"):
         raise DigestError(f"smtp_security={settings.smtp_security!r}: choose starttls, tls or none")
@@ -194,6 +202,8 @@ def _send_one(settings, message: EmailMessage, smtp: smtplib.SMTP | None) -> Non
     try:
         connection.send_message(message)
     except (OSError, smtplib.SMTPException) as error:
+        if isinstance(connection, Outbox):
+            raise DigestError(f"cannot write the mail to {message['To']} into mail_outbox: {error}") from None
         raise DigestError(f"the SMTP server did not take the mail to {message['To']}: {error}") from None
     finally:
         if smtp is None:

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .reasons import reason_in_words
+
 EMBEDDING_WEIGHT = 1.0
 AUTHOR_WEIGHT = 1.0
 NOT_RELEVANT_WEIGHT = 2.0
@@ -135,14 +137,18 @@ class TagModel:
         return np.asarray(self.model.decision_function(X), dtype=np.float32)
 
     def top_terms(self, row, count: int = REASON_TERMS) -> list[str]:
-        """Return the named features (not embedding dimensions) contributing most to one row's score."""
+        """Return the named features (not embedding dimensions) contributing most to one row's score, labelled."""
+        return [_label(feature) for feature in self.top_features(row, count)]
+
+    def top_features(self, row, count: int = REASON_TERMS) -> list[str]:
+        """The raw tokens (words, ``author:…``, ``category:…``) contributing most to one row's score."""
         coef = self.model.coef_[0]
         named = len(self.names)
         named_columns = row.indices < named  # the rest are embedding dimensions, which have no name
         indices = row.indices[named_columns]
         contributions = row.data[named_columns] * coef[indices]
         order = np.argsort(-contributions)
-        return [_label(self.names[indices[i]]) for i in order[:count] if contributions[i] > 0]
+        return [self.names[indices[i]] for i in order[:count] if contributions[i] > 0]
 
 
 def _label(feature: str) -> str:
@@ -278,13 +284,11 @@ def recommend_for_tag(store, user_id: int, tag: str, embedder=None, *, today: da
         # The saved paper nearest by cosine (rows are l2-normalized per block, so a dot product compares).
         similarity = (X_train[positive_rows] @ X_candidates[row].T).toarray().ravel()
         nearest = [train[positive_rows[i]].id for i in np.argsort(-similarity)[:1]]
-        terms = model.top_terms(X_candidates[row])
+        features = model.top_features(X_candidates[row])
         titles = store.item_documents(nearest)
         closest = titles[nearest[0]].title if nearest and nearest[0] in titles else ""
-        reason = (f"matches your '{tag}' papers on " + ", ".join(terms) if terms else f"like your '{tag}' papers")
-        if closest:
-            reason += f"; closest saved paper: {closest}"
-        results.append(Recommendation(paper.id, score, terms, nearest, reason))
+        results.append(Recommendation(paper.id, score, [_label(f) for f in features], nearest,
+                                      reason_in_words(tag, features, closest)))
     return results
 
 

@@ -90,6 +90,13 @@ class DatabaseKeywordIndex:
             hits = self._run(parsed, limit, offset, True)
         return hits
 
+    def count(self, parsed: ParsedQuery) -> int:
+        """How many items ``search`` draws from in all, as ``KeywordIndex.count``."""
+        total = self.store.fulltext_matches(fulltext_query(parsed, False))
+        if not total and len(parsed.terms) + len(parsed.phrases) + len(parsed.prefixes) > 1:
+            total = self.store.fulltext_matches(fulltext_query(parsed, True))
+        return total
+
     def _run(self, parsed: ParsedQuery, limit: int, offset: int, any_word: bool) -> list[KeywordHit]:
         ranked = self.store.fulltext_search(fulltext_query(parsed, any_word), limit, offset)
         return [KeywordHit(item_id, score if parsed.has_text else 0.0) for item_id, score in ranked]

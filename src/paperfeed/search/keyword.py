@@ -240,6 +240,18 @@ class KeywordIndex:
             hits = self._run(searcher, parsed, limit, offset, conjunction=False)
         return hits
 
+    def count(self, parsed: ParsedQuery) -> int:
+        """How many items ``search`` draws from in all: those with every word, else (none) with any word."""
+        searcher = self.searcher()
+        total = self._count(searcher, parsed, conjunction=True)
+        if not total and len(parsed.terms) + len(parsed.phrases) + len(parsed.prefixes) > 1:
+            total = self._count(searcher, parsed, conjunction=False)
+        return total
+
+    def _count(self, searcher: tantivy.Searcher, parsed: ParsedQuery, conjunction: bool) -> int:
+        query = self.build_query(parsed, conjunction)
+        return 0 if query is None else searcher.search(query, 1, count=True).count
+
     def _run(self, searcher: tantivy.Searcher, parsed: ParsedQuery, limit: int, offset: int,
              conjunction: bool) -> list[KeywordHit]:
         query = self.build_query(parsed, conjunction)

@@ -68,6 +68,9 @@ class SearchResults:
     milliseconds: float = 0.0
     note: str = ""
     """Why the mode used differs from the mode asked for, if it does."""
+    total: int | None = None
+    """How many items the query finds in all (keyword matches; in hybrid, with the semantic ones fused in);
+    None for semantic search, whose nearest neighbours have no natural end."""
 
 
 def matches_filters(document: SearchDocument, parsed: ParsedQuery, analyze) -> bool:
@@ -182,23 +185,28 @@ class SearchService:
                                  f"{self.foreign}: run `paperfeed index` to build it for this store")
         semantic_ready = self.vectors is not None and parsed.has_text
         effective = mode if (mode == "keyword" or semantic_ready) else "keyword"
+        total: int | None = None
         if effective == "keyword":
             ranked = [(hit.item_id, hit.score) for hit in self.keyword.search(parsed, limit, offset)]
+            total = self.keyword.count(parsed)
         elif effective == "semantic":
             ranked = self._semantic(parsed, limit + offset)[offset:offset + limit]
         else:
             depth = max(FUSION_DEPTH, limit + offset)
             keyword_ranked = [hit.item_id for hit in self.keyword.search(parsed, depth)]
             semantic_ranked = [item_id for item_id, _ in self._semantic(parsed, depth)]
-            ranked = fuse([keyword_ranked, semantic_ranked],
-                          [KEYWORD_WEIGHT, SEMANTIC_WEIGHT])[offset:offset + limit]
+            fused = fuse([keyword_ranked, semantic_ranked], [KEYWORD_WEIGHT, SEMANTIC_WEIGHT])
+            # What the pages can show: every keyword match, or the fused list when the semantic neighbours
+            # make it longer (when keywords find few, it is those few and the nearest FUSION_DEPTH neighbours).
+            total = max(self.keyword.count(parsed), len(fused))
+            ranked = fused[offset:offset + limit]
         hits = self._hits(ranked, parsed)
         note = ""
         if effective != mode:
             note = (f"{mode} search needs words to embed; ranked by date with filters only" if not parsed.has_text
                     else f"{mode} search needs a vector index (run `paperfeed index`); showing keyword results")
         return SearchResults(text, effective, hits, self.behind(effective),
-                             (time.perf_counter() - started) * 1000, note)
+                             (time.perf_counter() - started) * 1000, note, total)
 
     def _semantic(self, parsed: ParsedQuery, count: int) -> list[tuple[int, float]]:
         assert self.embedder is not None and self.vectors is not None

@@ -173,6 +173,38 @@ class PostgresFullText(FullTextStorage):
     def fulltext_search(self, query: FullTextQuery, limit: int, offset: int = 0) -> list[tuple[int, float]]:
         if limit <= 0:
             return []
+        built = self._conditions(query)
+        if built is None:
+            return []
+        text, match, where, params = built
+        if not text:
+            # Filters only: newest first (the index on day serves it).
+            rows = self.db.rows(
+                f"SELECT item_id, 0.0 FROM item_fulltext WHERE {where} "
+                f"ORDER BY day DESC NULLS LAST, item_id DESC LIMIT {params.add(limit)} OFFSET {params.add(offset)}",
+                params)
+            return [(item_id, float(score)) for item_id, score in rows]
+        # Candidates are chosen by row address (no document carried through the sort), then their documents
+        # fetched by address (one statement, one snapshot: the same row versions) and ranked. The sort key
+        # matches no index, so the plan is always the GIN bitmap scan, however common the words.
+        rows = self.db.rows(
+            f"SELECT item_id, ts_rank_cd({params.add(_WEIGHTS, '::float4[]')}, document, {match}, {_NORMALIZATION}) "
+            "AS score FROM item_fulltext WHERE ctid = ANY(ARRAY("
+            f"    SELECT ctid FROM item_fulltext WHERE {where} "
+            f"    ORDER BY title @@ {match} DESC, day DESC NULLS LAST, item_id DESC LIMIT {RANK_CANDIDATES})) "
+            f"ORDER BY score DESC, item_id LIMIT {params.add(limit)} OFFSET {params.add(offset)}",
+            params)
+        return [(item_id, float(score)) for item_id, score in rows]
+
+    def fulltext_matches(self, query: FullTextQuery) -> int:
+        built = self._conditions(query)
+        if built is None:
+            return 0
+        _, _, where, params = built
+        return self.db.value(f"SELECT count(*) FROM item_fulltext WHERE {where}", params)
+
+    def _conditions(self, query: FullTextQuery):
+        """(text pieces, match expression, WHERE clause, its parameters) of a query; None when it matches nothing."""
         words, excluded = _pieces(query.words, hyphens=True), _pieces(query.excluded, hyphens=True)
         authors, sources, prefixes = _pieces(query.authors), _pieces(query.sources), _pieces(query.prefixes)
         english, simple, stems, folded = self.db.row(_PIECES, (words + excluded, authors + sources, prefixes))
@@ -181,7 +213,7 @@ class PostgresFullText(FullTextStorage):
         blocked = [piece for piece in english[len(words):] if piece]
 
         if not text and not query.has_filters:
-            return []  # nothing searchable and nothing to filter by
+            return None  # nothing searchable and nothing to filter by
         conditions: list[str] = []
         params = _Params()
         # Each piece is one parameter, however often the statement reads it.
@@ -208,21 +240,4 @@ class PostgresFullText(FullTextStorage):
         if query.before:
             conditions.append(f"day <= {params.add(query.before)}")
         where = " AND ".join(conditions) or "TRUE"
-        if not text:
-            # Filters only: newest first (the index on day serves it).
-            rows = self.db.rows(
-                f"SELECT item_id, 0.0 FROM item_fulltext WHERE {where} "
-                f"ORDER BY day DESC NULLS LAST, item_id DESC LIMIT {params.add(limit)} OFFSET {params.add(offset)}",
-                params)
-            return [(item_id, float(score)) for item_id, score in rows]
-        # Candidates are chosen by row address (no document carried through the sort), then their documents
-        # fetched by address (one statement, one snapshot: the same row versions) and ranked. The sort key
-        # matches no index, so the plan is always the GIN bitmap scan, however common the words.
-        rows = self.db.rows(
-            f"SELECT item_id, ts_rank_cd({params.add(_WEIGHTS, '::float4[]')}, document, {match}, {_NORMALIZATION}) "
-            "AS score FROM item_fulltext WHERE ctid = ANY(ARRAY("
-            f"    SELECT ctid FROM item_fulltext WHERE {where} "
-            f"    ORDER BY title @@ {match} DESC, day DESC NULLS LAST, item_id DESC LIMIT {RANK_CANDIDATES})) "
-            f"ORDER BY score DESC, item_id LIMIT {params.add(limit)} OFFSET {params.add(offset)}",
-            params)
-        return [(item_id, float(score)) for item_id, score in rows]
+        return text, match, where, params

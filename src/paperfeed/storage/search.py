@@ -213,3 +213,7 @@ class FullTextStorage(abc.ABC):
     @abc.abstractmethod
     def fulltext_search(self, query: FullTextQuery, limit: int, offset: int = 0) -> list[tuple[int, float]]:
         """(item id, score) of the best ``limit`` matches after ``offset``, best first."""
+
+    @abc.abstractmethod
+    def fulltext_matches(self, query: FullTextQuery) -> int:
+        """How many items match ``query`` in all (the total a results page states)."""

@@ -14,7 +14,7 @@ import orjson
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import get_route_path
@@ -65,6 +65,12 @@ def create_app(settings: Settings) -> FastAPI:
     # Outermost: an oversized body is refused before anything reads it (the CSRF check reads form bodies).
     app.add_middleware(BodyLimitMiddleware, limit=settings.web_max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """Browsers and feed readers ask here whatever the page links: the same SVG icon, not a 404."""
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "max-age=86400"})
 
     # Feeds first: /items/<id>.bib and /topics/<slug>.atom would otherwise match the page routes.
     app.include_router(feeds.router)

@@ -219,7 +219,7 @@ def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, 
                 "offset": offset, "limit": limit}
     return {"query": query, "mode": results.mode, "hits": [_hit(hit) for hit in results.hits],
             "behind": results.behind, "note": results.note, "milliseconds": round(results.milliseconds, 2),
-            "offset": offset, "limit": limit}
+            "offset": offset, "limit": limit, "total": results.total}
 
 
 def _topic_json(row: TopicRow, count: int | None = None) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def _rotate_csrf(request: Request, response: RedirectResponse) -> None:
 
 
 def _page(request: Request, mode: str, status: int = 200, **values):
-    values = {"email": "", "error": "", "message": "", "token": "", "next": "/library", **values}
+    values = {"email": "", "error": "", "message": "", "hint": "", "token": "", "next": "/library", **values}
     return render(request, "account.html", status=status, mode=mode, min_password=MIN_PASSWORD,
                   **{**values, "next": safe_next(values["next"])})
 
@@ -106,10 +106,19 @@ def register_confirm(request: Request, context: Ctx, email: FormText = "", token
     return _signed_in(request, accounts, accounts.open_session(user_id), next)
 
 
+SIGN_IN_REASONS = {
+    "library": "Your library (saved papers, tags and the recommendations made from them) belongs to an account: "
+               "log in to see it, or register to start one.",
+    "save": "Saving, tagging and voting on papers need an account: log in, or register, and you come back "
+            "to the paper.",
+}
+"""What the sign-in page says to a visitor sent there (``?why=``): fixed texts, nothing from the URL is echoed."""
+
+
 @router.get("/login")
-def login_page(request: Request, context: Ctx, next: str = "/library"):
-    """The sign-in form."""
-    return _page(request, "login", next=next)
+def login_page(request: Request, context: Ctx, next: str = "/library", why: str = ""):
+    """The sign-in form; a visitor redirected here from a page that needs an account is told why."""
+    return _page(request, "login", next=next, hint=SIGN_IN_REASONS.get(why, ""))
 
 
 @router.post("/login")

@@ -111,6 +111,8 @@ class SearchResult(BaseModel):
     milliseconds: float
     offset: int
     limit: int
+    total: int | None = Field(None, description="How many items the query finds in all (keyword matches, with the "
+                                                 "semantic ones fused in for hybrid); null for semantic search.")
 
 
 class Topic(BaseModel):

@@ -30,8 +30,9 @@ def _back(item_id: int) -> RedirectResponse:
     return RedirectResponse(f"/items/{item_id}", status_code=303)
 
 
-def _sign_in(next_path: str) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={next_path}", status_code=303)
+def _sign_in(next_path: str, why: str = "save") -> RedirectResponse:
+    """To the sign-in page, which says why it was sent there (``account.SIGN_IN_REASONS``) and comes back after."""
+    return RedirectResponse(f"/login?next={next_path}&why={why}", status_code=303)
 
 
 @router.get("/library")
@@ -39,7 +40,7 @@ def library(request: Request, context: Ctx):
     """Saved items by tag, untagged and "not relevant" ones, and each tag's recommendations with their reasons."""
     user = load_user(request, context)
     if user is None:
-        return _sign_in("/library")
+        return _sign_in("/library", "library")
     return render(request, "library.html", library=queries.library(context, user.id))
 
 
