@@ -4,6 +4,7 @@ failing, oversized, dripping), which never blocks a page; ``paperfeed tldr``."""
 
 from __future__ import annotations
 
+import html
 import json
 import textwrap
 import threading
@@ -18,6 +19,7 @@ from paperfeed.config import Settings
 from paperfeed.ingest import Ingester
 from paperfeed.library.curation import merge as merge_items, split as split_records
 from paperfeed.pipeline import after_ingest
+from paperfeed.storage import open_store
 from paperfeed.summaries.extractive import MAX_CHARS, bound, extractive_tldr, tidy
 from paperfeed.summaries.sentences import split_sentences
 from paperfeed.summaries.service import llm_step
@@ -298,3 +300,23 @@ def test_a_sync_with_nothing_new_still_asks_the_model_for_what_is_due(tmp_path, 
     sync_once(settings_for(db, tldr_url=chat.url, tldr_max_items="4"))  # no sources: nothing to sync
     with open_store(db) as store:
         assert store.tldr_counts() == {"extractive": count - 4, "llm:local": 4} and len(chat.requests) == 4
+
+
+def test_daily_cards_and_the_item_page_show_the_tldr(backend_url, tmp_path):
+    """What the extractive step stored is what a reader sees: the card's TL;DR (in place of the teaser), the
+    daily API's ``tldr``, and the item page's line above the abstract."""
+    from paperfeed.web import create_app
+
+    settings = settings_for(backend_url, index_dir=str(tmp_path / "index"))
+    store = open_store(backend_url)
+    report = Ingester(store).ingest_paths([DATA / "daily" / "2026-02-27.jsonl"])
+    after_ingest(store, settings, report.changed_item_ids, tag=False, index=False)
+    with store, TestClient(create_app(settings), base_url="https://testserver") as client:
+        cards = client.get("/api/v1/daily", params={"date": "2026-02-27", "limit": 5}).json()["entries"]
+        stored = store.tldrs([card["id"] for card in cards])
+        assert cards and all(card["tldr"] == stored[card["id"]] for card in cards)
+        page = client.get("/papers/2026-02-27").text
+        first = cards[0]
+        assert "TL;DR</strong> " + html.escape(first["tldr"], quote=False) in page
+        item = client.get(f"/items/{first['id']}").text
+        assert '<p class="tldr"><strong class="tldr-label">TL;DR</strong> ' in item

@@ -314,7 +314,7 @@ def test_chromium_is_the_debian_one():
 
 def _pages(server: str) -> list[tuple[str, str, bool]]:
     """(name, address, signed in) of every kind of page the route table has (routes/pages.py, account.py,
-    library.py, docs.py and the error pages)."""
+    library.py, follows.py, docs.py and the error pages)."""
     return [
         ("daily", "/", False),
         ("daily-week", "/papers/2024-05-27?span=week", False),
@@ -334,8 +334,11 @@ def _pages(server: str) -> list[tuple[str, str, bool]]:
         ("docs", "/docs", False),
         ("digest-confirm", "/digest/confirm?token=x.y", False),
         ("not-found", "/no/such/page", False),
+        ("status", "/status", False),
         ("library", "/library", True),
         ("item-signed-in", f"/items/{KNOWN_ARXIV}", True),
+        ("follows", "/follows", True),
+        ("topic-signed-in", f"/topics/{TOPIC_SLUG}", True),
     ]
 
 

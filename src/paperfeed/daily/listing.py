@@ -74,6 +74,8 @@ class DailyEntry:
     """Hugging Face's fields: organization, submitted_by, github_repo, github_stars, ai_keywords, num_comments."""
     records: list[dict[str, Any]] = field(default_factory=list)
     """The item's source records (format, label, url, extra): what the links are made of."""
+    tldr: str | None = None
+    """Its one-line TL;DR (``summaries``), when one is current; the card shows it in place of the teaser."""
     comments: int = 0
     """Comments on the paper here (its discussion thread; hidden and deleted ones not counted)."""
 
@@ -88,7 +90,7 @@ class DailyEntry:
                 "organization": x.get("organization"), "submitted_by": x.get("submitted_by"),
                 "github_repo": x.get("github_repo"), "github_stars": x.get("github_stars"),
                 "keywords": list(x.get("ai_keywords") or []), "hf_comments": x.get("num_comments"),
-                "project_page": x.get("project_page"), "comments": self.comments,
+                "project_page": x.get("project_page"), "comments": self.comments, "tldr": self.tldr,
                 "why": self.breakdown.to_dict() if self.breakdown else None}
 
 
@@ -142,7 +144,7 @@ def daily_page(store: Store, day: date, span: str = "day", weights: TrendingWeig
     window = ranked[offset:offset + limit if limit else None]
     ids = [signals.item_id for signals, _ in window]
     documents, details = store.item_documents(ids), store.item_source_details(ids)
-    comments = store.comment_counts(ids)
+    comments, tldrs = store.comment_counts(ids), store.tldrs(ids)
     entries = []
     for position, (signals, breakdown) in enumerate(window, start=offset + 1):
         document, detail = documents.get(signals.item_id), details.get(signals.item_id)
@@ -153,7 +155,7 @@ def daily_page(store: Store, day: date, span: str = "day", weights: TrendingWeig
             position, breakdown.score, signals, document.title, document.authors, document.arxiv_id, document.url,
             sources=source_labels([(r["format"], r["label"]) for r in records]), breakdown=breakdown,
             teaser=teaser(document.abstract), doi=detail["doi"], extras=card_extras(records), records=records,
-            comments=comments.get(signals.item_id, 0)))
+            comments=comments.get(signals.item_id, 0), tldr=tldrs.get(signals.item_id)))
     previous, following = store.daily_neighbours(start.isoformat())
     if span != "day":
         following = store.daily_neighbours(end.isoformat())[1]

@@ -241,7 +241,7 @@ class DailyPage(BaseModel):
     next_url: str | None
     next_label: str | None
     note: str
-    entries: list[dict[str, Any]] = Field(description="Cards: title, authors, teaser, hf_upvotes, local_upvotes, "
+    entries: list[dict[str, Any]] = Field(description="Cards: title, authors, teaser, tldr, hf_upvotes, local_upvotes, "
                                           "submitted_by, organization, github_repo, github_stars, keywords, "
                                           "hf_comments, comments (here), sources (labels in words), links, "
                                           "why (the score's terms)")
