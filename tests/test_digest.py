@@ -289,3 +289,52 @@ def test_a_send_killed_mid_transaction_and_rerun_delivers_no_duplicate(world):
     assert rerun.returncode == 0, rerun.stderr
     assert "sent 2, already sent 0, in doubt 1" in rerun.stdout and "a@example.org" in rerun.stderr
     assert sorted(m["To"] for m in handler.messages) == ["a@example.org", "b@example.org", "c@example.org"]
+
+
+def _token(handler, email: str) -> str:
+    """The token of the confirmation link mailed to ``email`` (as its URL carries it)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    url = link(handler.to(email)[-1], r"http://\S+/digest/confirm\?token=\S+")
+    return parse_qs(urlsplit(url).query)["token"][0]
+
+
+def test_weekly_subscribers_get_the_weeks_digest_once_and_no_daily_one(world):
+    store, settings, handler = world
+    subscribe(store, settings, "weekly@example.org", frequency="weekly")
+    subscribe_and_confirm(store, settings, handler, "daily@example.org")
+    pending = [s for s in store.subscribers() if s.email == "weekly@example.org"][0]
+    confirm(store, settings, _token(handler, "weekly@example.org"))
+    assert {s.email: s.frequency for s in store.subscribers("active")} == {"weekly@example.org": "weekly",
+                                                                           "daily@example.org": "daily"}
+    assert pending.frequency == "weekly"
+
+    daily = send_digests(store, settings, DAY)
+    assert daily.sent == ["daily@example.org"]
+    weekly = send_digests(store, settings, DAY, span="week")
+    assert weekly.sent == ["weekly@example.org"] and weekly.day == "week:2026-02-23"
+    message = handler.to("weekly@example.org")[-1]
+    assert message["Subject"] == "Trending papers, week of 2026-02-23"
+    text = message.get_body(("plain",)).get_content()
+    assert "papers in the week of 2026-02-23" in text and "/papers/2026-02-23?span=week" in text
+    assert weekly.papers > daily.papers  # two days of papers, not one
+    assert send_digests(store, settings, DAY, span="week").sent == []  # once a week, however often it runs
+    assert len(handler.to("weekly@example.org")) == 2  # the confirmation and the one digest
+    # A form anyone can post does not change an active subscriber's frequency.
+    subscribe(store, settings, "daily@example.org", frequency="weekly")
+    assert {s.email: s.frequency for s in store.subscribers("active")}["daily@example.org"] == "daily"
+    with pytest.raises(DigestError, match="daily or weekly"):
+        subscribe(store, settings, "x@example.org", frequency="hourly")
+
+
+def test_cli_sends_the_weekly_digest(world):
+    store, settings, handler = world
+    subscribe(store, settings, "weekly@example.org", frequency="weekly")
+    confirm(store, settings, _token(handler, "weekly@example.org"))
+    env = {"PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": str(settings.smtp_port),
+           "PAPERFEED_SMTP_SECURITY": "none", "PAPERFEED_DIGEST_FROM": settings.digest_from,
+           "PAPERFEED_BASE_URL": settings.base_url, "PAPERFEED_EMBEDDER": "none"}
+    result = CliRunner().invoke(cli, ["--db", str(settings.db), "digest", "send", "--date", "2026-02-27", "--week"],
+                                env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("week:2026-02-23: ") and "sent 1" in result.output

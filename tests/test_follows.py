@@ -201,9 +201,26 @@ def test_a_digest_has_a_section_per_followed_thing(tmp_path, backend_url):
             confirm(store, settings, token)
             assert send_digests(store, settings, date(2026, 2, 27)).sent == ["ada@example.org"]
         text = smtp.handler.to("ada@example.org")[-1].get_body(("plain",)).get_content()
-        section = text.replace("\r\n", "\n").split("New today for Keyword: reinforcement learning:\n", 1)[1]
+        section = text.replace("\r\n", "\n").split("New for Keyword: reinforcement learning:\n", 1)[1]
         titles = [line[2:] for line in section.split("\n\n")[0].splitlines() if line.startswith("- ")]
         assert 1 <= len(titles) <= 5
         assert "zzqqxx" not in text and "Keyword: agents" not in text
     finally:
         smtp.stop()
+
+
+def test_the_owner_switches_their_digest_between_daily_and_weekly(settings, member):
+    client, user_id = member
+    assert "You get no digest mail" in client.get("/follows").text
+    with open_store(settings.db) as store:
+        email = store.user_by_id(user_id).email
+        subscriber = store.add_subscriber(email, user_id)
+        store.set_subscriber_status(subscriber.id, "active")
+    assert "gets the digest <strong>daily</strong>" in client.get("/follows").text
+    switched = client.post("/follows/digest-frequency", data={"csrf_token": form_token(client), "frequency": "weekly"},
+                           follow_redirects=False)
+    assert switched.status_code == 303
+    with open_store(settings.db) as store:
+        assert store.subscriber(subscriber.id).frequency == "weekly"
+    assert client.post("/follows/digest-frequency", data={"csrf_token": form_token(client),
+                                                          "frequency": "hourly"}).status_code == 400

@@ -28,14 +28,16 @@ def _digest_errors(call):
 @digest.command("subscribe")
 @click.argument("email")
 @click.option("--user", "user_email", metavar="EMAIL", help="Link to an account: its tags add recommendations.")
+@click.option("--weekly", is_flag=True, help="One digest a week (`digest send --week`) instead of one a day.")
 @click.pass_context
 @store_errors
-def digest_subscribe(ctx: click.Context, email: str, user_email: str | None) -> None:
+def digest_subscribe(ctx: click.Context, email: str, user_email: str | None, weekly: bool) -> None:
     """Subscribe an address: a confirmation link is mailed to it (double opt-in)."""
     from ..digest import subscribe
 
+    frequency = "weekly" if weekly else "daily"
     with open_store(ctx) as store:
-        subscriber = _digest_errors(lambda: subscribe(store, ctx.obj, email, user_email))
+        subscriber = _digest_errors(lambda: subscribe(store, ctx.obj, email, user_email, frequency=frequency))
     click.echo(f"{subscriber.email}: " + ("already subscribed" if subscriber.status == "active"
                                          else "confirmation link sent"))
 
@@ -68,16 +70,18 @@ def digest_unsubscribe(ctx: click.Context, token: str) -> None:
 
 @digest.command("send")
 @click.option("--date", "day", type=DAY, help="The digest's day (default: today, UTC).")
+@click.option("--week", is_flag=True, help="The weekly digest of the ISO week holding the day, to weekly subscribers.")
 @click.pass_context
 @store_errors
-def digest_send(ctx: click.Context, day: date | None) -> None:
-    """Mail a day's digest to every confirmed subscriber who has not had it (safe to rerun)."""
+def digest_send(ctx: click.Context, day: date | None, week: bool) -> None:
+    """Mail a day's digest to every confirmed daily subscriber who has not had it, or with --week the week's to
+    every weekly one (safe to rerun)."""
     from ..digest import send_digests
 
     day = day or today()
     with open_store(ctx) as store:
         embedder = embedder_of(ctx.obj) if any(s.user_id for s in store.subscribers("active")) else None
-        report = _digest_errors(lambda: send_digests(store, ctx.obj, day, embedder))
+        report = _digest_errors(lambda: send_digests(store, ctx.obj, day, embedder, span="week" if week else "day"))
     for line in report.failing_sources:
         click.echo(f"warning: {line}", err=True)
     if report.nothing_new:

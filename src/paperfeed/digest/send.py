@@ -172,8 +172,11 @@ def open_smtp(settings) -> smtplib.SMTP:
 # -- subscriptions --------------------------------------------------------------------------------
 
 def subscribe(store: Store, settings, email: str, user_email: str | None = None,
-              smtp: smtplib.SMTP | None = None) -> Subscriber:
-    """Add a pending subscriber and mail them a confirmation link (nothing for an active one)."""
+              smtp: smtplib.SMTP | None = None, frequency: str = "daily") -> Subscriber:
+    """Add a pending subscriber (``daily`` or ``weekly``) and mail them a confirmation link (nothing for an active
+    one, who keeps their frequency)."""
+    if frequency not in SPANS.values():
+        raise DigestError(f"unknown frequency {frequency!r}: daily or weekly")
     try:
         email = check_email(email)
     except AccountError as error:
@@ -184,7 +187,7 @@ def subscribe(store: Store, settings, email: str, user_email: str | None = None,
         if user is None:
             raise DigestError(f"no account for {user_email}")
         user_id = user.id
-    subscriber = store.add_subscriber(email, user_id)
+    subscriber = store.add_subscriber(email, user_id, frequency)
     if subscriber.status == "active":
         return subscriber
     token = tokens.make_token(_secret(store, settings), tokens.CONFIRM, subscriber.id, subscriber.email)
@@ -277,9 +280,26 @@ def _authors(names: list[str]) -> str:
     return ", ".join(names[:4]) + (" et al." if len(names) > 4 else "")
 
 
-def digest_day(store: Store, settings, day: date, embedder=None):
-    """Return the day's ranked page for digests (``page.total == 0``: nothing new)."""
-    return daily_page(store, day, "day", TrendingWeights.from_settings(settings), limit=settings.digest_size)
+SPANS = {"day": "daily", "week": "weekly"}
+"""A digest's span and the subscribers' frequency that gets it."""
+
+
+def digest_day(store: Store, settings, day: date, embedder=None, span: str = "day"):
+    """Return the ranked page of the day (or the ISO week holding it) for digests (``page.total == 0``: nothing
+    new)."""
+    return daily_page(store, day, span, TrendingWeights.from_settings(settings), limit=settings.digest_size)
+
+
+def _period(page) -> tuple[str, str]:
+    """(what the digest covers, "more papers …" phrase): a day, or the ISO week by its Monday."""
+    if page.span == "week":
+        return f"week of {page.start}", f"in the week of {page.start}"
+    return page.start, f"on {page.start}"
+
+
+def digest_key(page) -> str:
+    """The digest's key in the sent log: the day, or ``week:<Monday>`` (never equal to a day's key)."""
+    return f"week:{page.start}" if page.span == "week" else page.start
 
 
 def render(store: Store, settings, subscriber: Subscriber, page, embedder=None,
@@ -309,9 +329,10 @@ def render(store: Store, settings, subscriber: Subscriber, page, embedder=None,
         followed = []
     token = tokens.make_token(_secret(store, settings), tokens.UNSUBSCRIBE, subscriber.id, subscriber.email)
     unsubscribe_url = _url(settings, "/digest/unsubscribe", token=token)
-    values = {"day": page.start, "entries": entries, "tags": tags, "email": subscriber.email,
+    period, in_period = _period(page)
+    values = {"day": period, "in_period": in_period, "entries": entries, "tags": tags, "email": subscriber.email,
               "unsubscribe_url": unsubscribe_url, "more": max(0, page.total - len(entries)),
-              "page_url": _url(settings, "/daily", date=page.start),
+              "page_url": _url(settings, f"/papers/{page.start}", **({"span": "week"} if page.span == "week" else {})),
               "failing": failing_sources(store) if failing is None else failing, "followed": followed,
               "status_url": _url(settings, "/status")}
     environment = _environment()
@@ -368,7 +389,7 @@ def build_digest(store: Store, settings, subscriber: Subscriber, page, message_i
                  failing: list[str] | None = None) -> EmailMessage:
     """Build one subscriber's digest mail with RFC 8058 one-click unsubscribe headers."""
     unsubscribe_url, text, html = render(store, settings, subscriber, page, embedder, failing)
-    message = _message(settings, subscriber.email, f"Trending papers, {page.start}", text, html, message_id)
+    message = _message(settings, subscriber.email, f"Trending papers, {_period(page)[0]}", text, html, message_id)
     host = urlsplit(public_base_url(settings)).hostname or "paperfeed.invalid"
     message["List-Id"] = f"paperfeed digest <digest.{host}>"
     header = f"<{unsubscribe_url}>"
@@ -391,10 +412,14 @@ def preview(store: Store, settings, day: date, email: str | None = None, embedde
     return render(store, settings, subscriber, digest_day(store, settings, day), embedder)[2]
 
 
-def send_digests(store: Store, settings, day: date, embedder=None, smtp: smtplib.SMTP | None = None) -> DigestReport:
-    """Mail ``day``'s digest to every active subscriber who has not had it; nothing on a day with no papers."""
-    page = digest_day(store, settings, day)
-    report = DigestReport(day.isoformat(), papers=page.total, failing_sources=failing_sources(store))
+def send_digests(store: Store, settings, day: date, embedder=None, smtp: smtplib.SMTP | None = None,
+                 span: str = "day") -> DigestReport:
+    """Mail ``day``'s digest to every active daily subscriber who has not had it (``span="week"``: the ISO week
+    holding ``day`` to every weekly one); nothing when the day or week has no papers."""
+    if span not in SPANS:
+        raise DigestError(f"unknown digest span {span!r}: day or week")
+    page = digest_day(store, settings, day, span=span)
+    report = DigestReport(digest_key(page), papers=page.total, failing_sources=failing_sources(store))
     if page.total == 0:
         report.nothing_new = True
         return report
@@ -402,7 +427,7 @@ def send_digests(store: Store, settings, day: date, embedder=None, smtp: smtplib
     host = urlsplit(public_base_url(settings)).hostname or "paperfeed.invalid"
     connection = smtp
     try:
-        for subscriber in store.subscribers("active"):
+        for subscriber in store.subscribers("active", SPANS[span]):
             status = store.digest_status(subscriber.id, report.day)
             if status == "sent":
                 report.skipped.append(subscriber.email)
@@ -410,7 +435,7 @@ def send_digests(store: Store, settings, day: date, embedder=None, smtp: smtplib
             if status == "sending":
                 report.in_doubt.append(subscriber.email)
                 continue
-            message_id = f"<digest-{report.day}-{subscriber.id}@{host}>"
+            message_id = f"<digest-{report.day.replace(':', '-')}-{subscriber.id}@{host}>"
             message = build_digest(store, settings, subscriber, page, message_id, embedder,
                                    failing=report.failing_sources)
             if connection is None:

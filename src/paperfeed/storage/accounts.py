@@ -46,6 +46,12 @@ class Subscriber:
     user_id: int | None
     status: str
     """``pending`` (not confirmed yet), ``active`` or ``unsubscribed``."""
+    frequency: str = "daily"
+    """``daily`` or ``weekly``: which digest they get."""
+
+
+_SUBSCRIBER = "id, email, user_id, status, frequency"
+"""What is selected to build a ``Subscriber``."""
 
 
 class AccountStorage:
@@ -150,26 +156,30 @@ class AccountStorage:
 
     # -- digest subscribers and the sent log --------------------------------------------------
 
-    def add_subscriber(self, email: str, user_id: int | None) -> Subscriber:
-        """Create a pending subscriber, or return the existing one (an unsubscribed one turns pending again)."""
+    def add_subscriber(self, email: str, user_id: int | None, frequency: str = "daily") -> Subscriber:
+        """Create a pending subscriber, or return the existing one (an unsubscribed one turns pending again).
+
+        ``frequency`` is taken by a subscriber who is not active yet; an active one keeps theirs (a form anyone
+        can post must not change someone's mail: the owner does it signed in, ``set_subscriber_frequency``)."""
         db, now = self.db, utc_now()
         email_is = db.dialect.nocase_equals("email", 1)
         with db.transaction():
             # As create_user: NOT EXISTS keeps the ids gapless, ON CONFLICT makes a racing second insert wait
             # for the first and do nothing, so the updates below see the one row either way.
-            db.run("INSERT INTO subscribers (email, user_id, status, created_at, changed_at) "
-                   f"SELECT $1, $2, 'pending', $3, $3 WHERE NOT EXISTS (SELECT 1 FROM subscribers WHERE {email_is}) "
-                   "ON CONFLICT DO NOTHING", (email, user_id, now))
+            db.run("INSERT INTO subscribers (email, user_id, status, created_at, changed_at, frequency) "
+                   f"SELECT $1, $2, 'pending', $3, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM subscribers WHERE {email_is}) "
+                   "ON CONFLICT DO NOTHING", (email, user_id, now, frequency))
             db.run(f"UPDATE subscribers SET status = 'pending', changed_at = $2 "
                    f"WHERE {email_is} AND status = 'unsubscribed'", (email, now))
+            db.run(f"UPDATE subscribers SET frequency = $2 WHERE {email_is} AND status = 'pending'", (email, frequency))
             if user_id is not None:
                 db.run(f"UPDATE subscribers SET user_id = $2 WHERE {email_is}", (email, user_id))
-            row = db.row(f"SELECT id, email, user_id, status FROM subscribers WHERE {email_is}", (email,))
+            row = db.row(f"SELECT {_SUBSCRIBER} FROM subscribers WHERE {email_is}", (email,))
         return Subscriber(*row)
 
     def subscriber(self, subscriber_id: int) -> Subscriber | None:
         """One subscriber, or None."""
-        row = self.db.row("SELECT id, email, user_id, status FROM subscribers WHERE id = $1", (subscriber_id,))
+        row = self.db.row(f"SELECT {_SUBSCRIBER} FROM subscribers WHERE id = $1", (subscriber_id,))
         return Subscriber(*row) if row else None
 
     def set_subscriber_status(self, subscriber_id: int, status: str) -> None:
@@ -177,12 +187,22 @@ class AccountStorage:
         self.db.run("UPDATE subscribers SET status = $1, changed_at = $2 WHERE id = $3",
                     (status, utc_now(), subscriber_id))
 
-    def subscribers(self, status: str | None = None) -> list[Subscriber]:
-        """Subscribers by id, only those of ``status`` when given."""
-        query = "SELECT id, email, user_id, status FROM subscribers"
-        rows = (self.db.rows(query + " WHERE status = $1 ORDER BY id", (status,)) if status
-                else self.db.rows(query + " ORDER BY id"))
+    def subscribers(self, status: str | None = None, frequency: str | None = None) -> list[Subscriber]:
+        """Subscribers by id, only those of ``status`` and ``frequency`` when given."""
+        rows = self.db.rows(f"SELECT {_SUBSCRIBER} FROM subscribers WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) "
+                            "AND (CAST($2 AS TEXT) IS NULL OR frequency = $2) ORDER BY id", (status, frequency))
         return [Subscriber(*row) for row in rows]
+
+    def user_subscriber(self, user_id: int) -> Subscriber | None:
+        """The digest subscription linked to a user's account, if any."""
+        row = self.db.row(f"SELECT {_SUBSCRIBER} FROM subscribers WHERE user_id = $1 ORDER BY id LIMIT 1", (user_id,))
+        return Subscriber(*row) if row else None
+
+    def set_subscriber_frequency(self, subscriber_id: int, frequency: str) -> None:
+        """Daily or weekly digests for a subscriber (its owner's choice, signed in)."""
+        with self.db.transaction():
+            self.db.run("UPDATE subscribers SET frequency = $1, changed_at = $2 WHERE id = $3",
+                        (frequency, utc_now(), subscriber_id))
 
     def digest_status(self, subscriber_id: int, day: str) -> str | None:
         """``sending``, ``sent`` or None for a subscriber's digest of a day."""

@@ -467,4 +467,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX item_tldrs_origin ON item_tldrs (origin);
         """,
     ),
+    (
+        "0015_digest_frequency",
+        """
+        -- A subscriber gets the digest daily (the day's papers) or weekly (the ISO week's, on its Monday's key
+        -- in digest_log, written 'week:YYYY-MM-DD' so it never meets a day's row).
+        ALTER TABLE subscribers ADD COLUMN frequency TEXT NOT NULL DEFAULT 'daily'
+            CHECK (frequency IN ('daily', 'weekly'));
+        """,
+    ),
 ]

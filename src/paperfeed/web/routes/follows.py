@@ -75,7 +75,8 @@ def follows_page(request: Request, context: Ctx):
     user = load_user(request, context)
     if user is None:
         return RedirectResponse("/login?next=/follows", status_code=303)
-    return render(request, "follows.html", feeds=_feeds(request, context, user.id, context.store.follows(user.id)))
+    return render(request, "follows.html", feeds=_feeds(request, context, user.id, context.store.follows(user.id)),
+                  subscription=context.store.user_subscriber(user.id))
 
 
 @router.post("/follows")
@@ -109,6 +110,21 @@ def digest_form(request: Request, follow_id: int, context: Ctx, digest: FormText
         return RedirectResponse("/login?next=/follows", status_code=303)
     if not context.store.set_follow_digest(user.id, follow_id, bool(digest)):
         raise HTTPException(404, "You follow nothing with that number.")
+    return RedirectResponse("/follows", status_code=303)
+
+
+@router.post("/follows/digest-frequency")
+def frequency_form(request: Request, context: Ctx, frequency: FormText = ""):
+    """Daily or weekly digests, for the signed-in owner of the subscription."""
+    user = load_user(request, context)
+    if user is None:
+        return RedirectResponse("/login?next=/follows", status_code=303)
+    subscription = context.store.user_subscriber(user.id)
+    if subscription is None:
+        raise HTTPException(404, "You have no digest subscription: subscribe on Daily Papers first.")
+    if frequency not in ("daily", "weekly"):
+        raise ValueError("frequency is daily or weekly")
+    context.store.set_subscriber_frequency(subscription.id, frequency)
     return RedirectResponse("/follows", status_code=303)
 
 

@@ -100,7 +100,7 @@ def upvote(request: Request, item_id: int, context: Ctx, up: FormText = "1"):
 
 
 @router.post("/digest/subscribe")
-def subscribe(request: Request, context: Ctx, email: FormText = ""):
+def subscribe(request: Request, context: Ctx, email: FormText = "", frequency: FormText = "daily"):
     """Add a pending subscriber and mail a confirmation link (double opt-in); rate-limited per client and address."""
     rate_limit(request, context, "subscribe", email)
     try:
@@ -111,7 +111,8 @@ def subscribe(request: Request, context: Ctx, email: FormText = ""):
     # A signed-in user subscribing their own address gets their tags' recommendations in the digest.
     own = user.email if user is not None and user.email.lower() == address.lower() else None
     try:
-        send_confirmation(context.store, context.settings, address, user_email=own)
+        send_confirmation(context.store, context.settings, address, user_email=own,
+                          frequency="weekly" if frequency == "weekly" else "daily")
     except DigestError as error:
         log.error("subscribe %s: %s", address, error)  # SMTP details are for the log, not the visitor
         return render(request, "digest.html", status=503, title="Subscribe",
