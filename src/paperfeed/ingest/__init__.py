@@ -244,7 +244,9 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
     keys_no_arxiv: set[int] = set()
     for item in fresh:
         if not any(i in by_identifier for i in item.identifiers):
-            (keys_no_arxiv if item.record.arxiv_id else keys_any).update(item.block_keys)
+            wanted = keys_no_arxiv if item.record.arxiv_id else keys_any
+            wanted.update(item.block_keys)
+            wanted.update(item.lookup_keys)
     by_key = session.items_by_block_key(list(keys_any))
     for key, item_ids in session.items_by_block_key(list(keys_no_arxiv - keys_any), without_arxiv_id=True).items():
         by_key[key] = item_ids
@@ -260,7 +262,7 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         record, ids, keys = prepared.record, prepared.identifiers, prepared.block_keys
         item_id, reason = placer.place(prepared, first + fresh_positions[index])
         if item_id is None and reason is None and not record.deleted:
-            candidates = {c: summaries[c] for key in keys for c in by_key.get(key, ())
+            candidates = {c: summaries[c] for key in (*keys, *prepared.lookup_keys) for c in by_key.get(key, ())
                           if c in summaries or (c in born and _summarize_born(c, born, summaries, origin))}
             if candidates:
                 incoming = merge.summarize(0, record.title, record.authors, record.year, record.arxiv_id,
@@ -415,8 +417,8 @@ def split_item(store: Store, item_id: int, record_ids: list[str], actor: str) ->
         session.set_identifiers(new_id, [i for row in moving for i in _identifiers(row)
                                          if i not in carried_by_staying])
         for target, side in ((item_id, staying), (new_id, moving)):
-            session.set_block_keys(target, [key for row in side if row["data"].get("title")
-                                            for key in merge.block_keys(row["data"]["title"])])
+            session.set_block_keys(target, [key for row in side if row["data"].get("title") for key in
+                                            merge.title_keys(row["data"]["title"], bool(row["data"].get("arxiv_id")))[0]])
         pins = [key for row in moving if (key := merge.pin_key(row["format"], row["record_id"], row["label"]))]
         session.keep_apart(item_id, new_id, decision, pins)
     return Curated(decision, "split", item_id, new_id, wanted)

@@ -57,7 +57,7 @@ def significant_words(title: str) -> list[str]:
 
     ``Semi-Structured Updates`` -> ``semistructured update``: spelling variants meet in a key.
     """
-    text = fold(title)
+    text = fold(title if title.isascii() else _readable(title))
     if "-" in text:
         text = _join_prefixes(text)
     return [token[:-1] if len(token) > 3 and token[-1] == "s" and token[-2] != "s" else token
@@ -130,7 +130,8 @@ def window_keys(words: list[str]) -> list[str]:
 def block_keys(title: str) -> list[int]:
     """Blocking keys: items sharing one are compared; everything else is assumed different.
 
-    Keys are made of the significant words (``significant_words``) of the title, and of the
+    Every key a record looks up (``title_keys`` splits them into those an item stores and those only looked
+    up). Keys are made of the significant words (``significant_words``) of the title, and of the
     title without bracketed remarks:
     - the first and the last ``BLOCK_WORDS`` words, or all of them for a title that short, so
       a short title also meets a longer one that begins or ends with it;
@@ -149,7 +150,24 @@ def block_keys(title: str) -> list[int]:
     Each key is hashed to a signed 64-bit integer: compact to index, and a rare collision only
     adds a candidate that the title comparison then rejects.
     """
+    stored, looked_up = title_keys(title)
+    return stored + looked_up
+
+
+def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
+    """(the keys an item stores for this title, the keys a record with it looks up besides): ``block_keys``
+    split so that fewer rows are written, every pair of titles that share a key still meeting.
+
+    Only looked up, not stored:
+    - the first ``BLOCK_WORDS`` words of a longer title, when the window key of its first ``WINDOW_WORDS``
+      words is stored: two titles that share the one share the other (the first key is still looked up, for
+      items stored before window keys existed);
+    - for a ``clean`` title (one a record with an arXiv id carries: what its authors typed, no prefix glued on),
+      the window keys after the first: a scraped title that carries a prefix meets the clean one by
+      looking up its own later windows, and the clean title, stored without a prefix, needs only its first.
+    """
     texts: set[str] = set()
+    firsts: set[str] = set()
     variants = _title_variants(title)
     for variant in variants:
         words = significant_words(variant)
@@ -158,7 +176,7 @@ def block_keys(title: str) -> list[int]:
             if words:
                 texts.add(" ".join(words))
         else:
-            texts.add(" ".join(words[:BLOCK_WORDS]))
+            firsts.add(" ".join(words[:BLOCK_WORDS]))
             texts.add(" ".join(words[-BLOCK_WORDS:]))
             if count < 2 * BLOCK_WORDS:
                 texts.add(" ".join(words[:2] + words[-2:]))
@@ -175,10 +193,14 @@ def block_keys(title: str) -> list[int]:
         words, stump = title_words(title)
     else:  # not cut short: the words of the last variant, as ``title_words`` would make them
         words, stump = core_words, ""
-    texts.update("w:" + text for text in window_keys(words))
+    windows = ["w:" + text for text in window_keys(words)]
     if stump and len(words) >= WINDOW_WORDS - 1:  # the stump may be a whole word
         texts.add("w:" + " ".join(words[1 - WINDOW_WORDS:] + [stump]))
-    return [_key_hash(text) for text in texts]
+    texts.update(windows[:1] if clean else windows)
+    covered = {text for text in firsts if "w:" + " ".join(text.split()[:WINDOW_WORDS]) in texts}
+    stored = texts | (firsts - covered)
+    looked_up = (covered | set(windows[1:] if clean else ())) - stored
+    return [_key_hash(text) for text in stored], [_key_hash(text) for text in looked_up]
 
 
 def _key_hash(text: str) -> int:
@@ -218,6 +240,14 @@ def repair_mojibake(text: str) -> str:
         if not _MOJIBAKE.search(text):
             return text
     return _MOJIBAKE_RUN.sub("?", text)
+
+
+def _readable(title: str) -> str:
+    """A title as its words are compared: mojibake undone (``repair_mojibake``), and a character lost to bad
+    decoding (U+FFFD, or ``?`` where mojibake could not be undone) a word break, as the hyphen or quote it mostly
+    was ("shared\ufffddisk" is "shared-disk", not "shareddisk")."""
+    title = repair_mojibake(title)
+    return title.replace("\ufffd", "-") if "\ufffd" in title else title
 
 
 @lru_cache(maxsize=NAME_CACHE_SIZE)
