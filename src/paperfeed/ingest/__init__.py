@@ -283,12 +283,13 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
             counts.new += 1
             fresh_outcomes.append((item_id, "new"))
             reason = reason or {"by": "new"}
+            placer.add_identities(item_id, ids, new=True)
         else:
             counts.merged += 1
             fresh_outcomes.append((item_id, "merged"))
+            placer.add_identities(item_id, ids)
         if item_id not in members:
             counts.changed_item_ids.append(item_id)
-        placer.add_identities(item_id, ids)
         for identifier in ids:
             by_identifier.setdefault(identifier, item_id)
             batch.identifiers.append((*identifier, item_id))

@@ -61,7 +61,7 @@ class Placer:
         self._pending: dict[int, list[tuple[str, str]]] = {}
         """Identifiers this batch gave stored items whose sets are not loaded yet."""
         # Only a record with both an arXiv id and a DOI can clash with the item one of them finds.
-        wanted = {self.by_identifier[i] for item in fresh if len(merge.identity_sets(item.identifiers)) > 1
+        wanted = {self.by_identifier[i] for item in fresh if _strong_ids(item.identifiers) > 1
                   for i in item.identifiers if i in self.by_identifier}
         if wanted:
             for item_id, rows in session.identifier_rows(list(wanted)).items():
@@ -80,10 +80,11 @@ class Placer:
             self._held[item_id] = merge.identity_sets(rows)
         return self._held[item_id]
 
-    def add_identities(self, item_id: int, identifiers: list[tuple[str, str]]) -> None:
+    def add_identities(self, item_id: int, identifiers: list[tuple[str, str]], new: bool = False) -> None:
+        """Note the identifiers a record placed in ``item_id`` gave it (``new``: the record made the item)."""
         if item_id in self._held:
             self._held[item_id] = merge.union(self._held[item_id], merge.identity_sets(identifiers))
-        elif item_id in self.batch.new_item_ids:
+        elif new:
             self._held[item_id] = merge.identity_sets(identifiers)
             self.born.add(item_id)
         else:
@@ -107,7 +108,10 @@ class Placer:
             return None, None
         mine = merge.identity_sets(ids)
         (scheme, value), target = hits[0]
-        found = merge.clash(mine, self.held(target)) if mine else None
+        # A record with ids of one scheme, found by one of them, cannot clash with the item that holds it: the
+        # item's ids are loaded (one query per item) only for a record with an arXiv id and a DOI.
+        found = (merge.clash(mine, self.held(target)) if mine and not (len(mine) == 1 and scheme in mine)
+                 else None)
         if found is not None:
             return None, self._conflict(prepared, index, target, merge.describe_clash(found))
         reason: dict = {"by": "identifier", "scheme": scheme, "value": value}
@@ -175,3 +179,9 @@ class Placer:
 def _pin_key(prepared: Prepared) -> str | None:
     record = prepared.record
     return merge.pin_key(record.format, record.record_id, record.label)
+
+
+def _strong_ids(identifiers: list[tuple[str, str]]) -> int:
+    """How many of a record's identifiers are arXiv ids or DOIs (arXiv's own DOIs too: a cheap upper bound of
+    ``merge.identity_sets``)."""
+    return sum(1 for scheme, _ in identifiers if scheme in merge.STRONG)

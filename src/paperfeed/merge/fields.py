@@ -134,6 +134,9 @@ def _year(years: list[int]) -> int | None:
     listing a year or two off does not move the item's year (the matcher compares the next listing with it)."""
     if not years:
         return None
+    first = years[0]
+    if all(year == first for year in years):
+        return first
     counts = Counter(years)
     return max(years, key=lambda year: counts[year])  # max keeps the first of equals: the best-ranked source's
 

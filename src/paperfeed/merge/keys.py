@@ -158,13 +158,14 @@ def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
     """(the keys an item stores for this title, the keys a record with it looks up besides): ``block_keys``
     split so that fewer rows are written, every pair of titles that share a key still meeting.
 
-    Only looked up, not stored:
-    - the first ``BLOCK_WORDS`` words of a longer title, when the window key of its first ``WINDOW_WORDS``
-      words is stored: two titles that share the one share the other (the first key is still looked up, for
-      items stored before window keys existed);
-    - for a ``clean`` title (one a record with an arXiv id carries: what its authors typed, no prefix glued on),
-      the window keys after the first: a scraped title that carries a prefix meets the clean one by
-      looking up its own later windows, and the clean title, stored without a prefix, needs only its first.
+    Only looked up, not stored: the first ``BLOCK_WORDS`` words of a longer title, when the window key of its
+    first ``WINDOW_WORDS`` words is stored: two titles that share the one share the other (the first key is
+    still looked up, for items stored before window keys existed).
+    A ``clean`` title (one a record with an arXiv id carries: what its authors typed, no prefix glued on) stores
+    only its first window key, and looks up nothing besides: a scraped title that carries a prefix meets it by
+    its own later windows, which it stores and looks up; such a record looks up only items without an arXiv id,
+    and those (its ingest's cost is mostly theirs) are what the keys are kept few for. Items stored before
+    window keys existed are found by its other keys (the last words).
     """
     texts: set[str] = set()
     firsts: set[str] = set()
@@ -199,8 +200,9 @@ def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
     texts.update(windows[:1] if clean else windows)
     covered = {text for text in firsts if "w:" + " ".join(text.split()[:WINDOW_WORDS]) in texts}
     stored = texts | (firsts - covered)
-    looked_up = (covered | set(windows[1:] if clean else ())) - stored
-    return [_key_hash(text) for text in stored], [_key_hash(text) for text in looked_up]
+    if clean:
+        return [_key_hash(text) for text in stored], []
+    return [_key_hash(text) for text in stored], [_key_hash(text) for text in covered - stored]
 
 
 def _key_hash(text: str) -> int:
