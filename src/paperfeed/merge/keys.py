@@ -160,16 +160,31 @@ def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
 
     Only looked up, not stored: the first ``BLOCK_WORDS`` words of a longer title, when the window key of its
     first ``WINDOW_WORDS`` words is stored: two titles that share the one share the other (the first key is
-    still looked up, for items stored before window keys existed).
+    still looked up, for items stored before window keys existed). A scraped title may hide a short clean one
+    behind a prefix, or end in author or venue text glued on without a space ("...XML documentsJ Smith"): it
+    looks up the runs of three and four words that start at one of its first words (a clean title that
+    short stores them whole), and the keys of the title up to the glued text.
     A ``clean`` title (one a record with an arXiv id carries: what its authors typed, no prefix glued on) stores
     only its first window key, and looks up nothing besides: a scraped title that carries a prefix meets it by
     its own later windows, which it stores and looks up; such a record looks up only items without an arXiv id,
     and those (its ingest's cost is mostly theirs) are what the keys are kept few for. Items stored before
     window keys existed are found by its other keys (the last words).
     """
+    stored, looked_up = _key_texts(title, clean)
+    return [_key_hash(text) for text in stored], [_key_hash(text) for text in looked_up]
+
+
+# Where text may be glued onto a title's word: a lower-case letter, then a capital or a year ("dataJ Smith").
+_GLUED = re.compile(r"[a-z](?=[A-Z]|(?:19|20)[0-9][0-9]\b)")
+
+
+def _key_texts(title: str, clean: bool = False) -> tuple[set[str], set[str]]:
+    """The texts of ``title_keys`` (before hashing)."""
+    variants = _title_variants(title)
+    if clean and len(variants) == 1 and "\u2026" not in title and "..." not in title:
+        return _clean_key_texts(title), set()
     texts: set[str] = set()
     firsts: set[str] = set()
-    variants = _title_variants(title)
     for variant in variants:
         words = significant_words(variant)
         count = len(words)
@@ -201,8 +216,45 @@ def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
     covered = {text for text in firsts if "w:" + " ".join(text.split()[:WINDOW_WORDS]) in texts}
     stored = texts | (firsts - covered)
     if clean:
-        return [_key_hash(text) for text in stored], []
-    return [_key_hash(text) for text in stored], [_key_hash(text) for text in covered - stored]
+        return stored, set()
+    looked_up = set(covered)
+    # Whole short titles a prefix glued on hides ("Chapter 7 Implementing XQuery tools"): the runs of three and
+    # four words that start at one of the first words are what a clean title that short stores.
+    for size in (WINDOW_WORDS, BLOCK_WORDS):
+        looked_up.update(" ".join(words[i:i + size]) for i in range(min(WINDOW_STARTS, len(words) - size + 1)))
+    for glued in _GLUED.finditer(core):
+        if core.count(" ", 0, glued.start()) >= 2:  # not a name written in camel case ("MindReader: ...")
+            # Author or venue text glued on: the title up to there, as keys go.
+            cut_stored, cut_looked_up = _key_texts(core[:glued.start() + 1])
+            looked_up |= cut_stored | cut_looked_up
+            break
+    return stored, looked_up - stored
+
+
+def _clean_key_texts(title: str) -> set[str]:
+    """``_key_texts`` of a clean title without bracketed remarks or an ellipsis (most of them: arXiv's), the
+    same keys computed directly (an arXiv listing is mostly this work)."""
+    words = significant_words(title)
+    count = len(words)
+    texts: set[str] = set()
+    if count <= BLOCK_WORDS:
+        if words:
+            texts.add(" ".join(words))
+    else:
+        texts.add(" ".join(words[-BLOCK_WORDS:]))
+        if count < 2 * BLOCK_WORDS:
+            texts.add(" ".join(words[:2] + words[-2:]))
+    if 3 <= count <= _DELETION_KEY_WORDS:
+        texts.update(" ".join(words[:i] + words[i + 1:]) for i in range(count))
+        texts.add("~" + " ".join(sorted(words)))
+    if count >= WINDOW_WORDS:  # the first window, which stands for the first BLOCK_WORDS words too
+        texts.add("w:" + " ".join(words[:WINDOW_WORDS]))
+    main = _MAIN_BREAK.search(title)
+    if main and title.count(" ", 0, main.start()) >= 2:
+        words = significant_words(title[:main.start()])
+        if 3 <= len(words) <= BLOCK_WORDS:
+            texts.add(" ".join(words))
+    return texts
 
 
 def _key_hash(text: str) -> int:
