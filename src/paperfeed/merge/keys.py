@@ -117,6 +117,8 @@ def title_words(title: str) -> tuple[list[str], str]:
         return significant_words(core), ""
     head, _, last = core.rstrip().rpartition(" ")
     stump = significant_words(last)
+    if stump and any(word.startswith(stump[-1]) for word in _STOPWORDS):
+        return significant_words(head), ""  # "f" of "for": a cut stopword, which the other title leaves out
     return significant_words(head), stump[-1] if stump else ""
 
 

@@ -393,12 +393,15 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
         return 0.0
     matched, span_a, span_b = _aligned_words(a, b)
     end_a, end_b = len(a), len(b)
+    stretch_a, stretch_b = a, b  # the words the stretch's numbers are read from (a stump matched counts as its word)
     # A title cut short ends in a stump: it matches the word after the stretch on the other side that it begins.
     if record.stump and span_a.stop == len(a) and span_b.stop < len(b) and b[span_b.stop].startswith(record.stump):
         matched, span_b = matched + 1, slice(span_b.start, span_b.stop + 1)
+        stretch_a = (*a, record.stump)
     elif (candidate.stump and span_b.stop == len(b) and span_a.stop < len(a)
           and a[span_a.stop].startswith(candidate.stump)):
         matched, span_a = matched + 1, slice(span_a.start, span_a.stop + 1)
+        stretch_b = (*b, candidate.stump)
     elif matched < max(span_a.stop - span_a.start, span_b.stop - span_b.start) or (
             span_a.stop < len(a) and span_b.stop < len(b)):
         # Words disagree inside the stretch, or both titles go on after it: text glued on may end it.
@@ -423,11 +426,15 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
         return 0.0  # a word changed inside ("bulk incremental updates"): close titles are the clean path's call
     if min(span_a.start, span_b.start) > GARBLED_BOTH_PREFIXED:
         return 0.0  # neither title starts where they agree
-    if _numbers(" ".join(a[span_a])) != _numbers(" ".join(b[span_b])):
+    if _numbers(" ".join(stretch_a[span_a.start:span_a.stop + (stretch_a is not a)])) != _numbers(
+            " ".join(stretch_b[span_b.start:span_b.stop + (stretch_b is not b)])):
         return 0.0  # "part i" / "part ii" where they agree
     numbers_a, numbers_b = _numbers_from(record, span_a.start), _numbers_from(candidate, span_b.start)
-    if numbers_a != numbers_b and ((numbers_a and numbers_b) or same_origin):
-        return 0.0  # and from there on, or in a remark left out of the words: "(part ii)"
+    if numbers_a != numbers_b and ((numbers_a and numbers_b) or same_origin) and not (
+            (span_a.stop >= len(a) and _cut_short(record)) or (span_b.stop >= len(b) and _cut_short(candidate))):
+        # And from there on, or in a remark left out of the words ("(part ii)"); what a title cut short at the
+        # stretch's end says after it is unknown.
+        return 0.0
     year_gap = abs(record.year - candidate.year) if record.year and candidate.year else None
     if year_gap is not None and year_gap > GARBLED_YEAR_GAP:
         return 0.0
