@@ -106,8 +106,10 @@ class Placer:
                     hits.append((identifier, item_id))
         if not hits:
             return None, None
-        mine = merge.identity_sets(ids)
         (scheme, value), target = hits[0]
+        if len(ids) == 1:  # the one identifier found the item: nothing to clash with, nothing to bridge
+            return target, {"by": "identifier", "scheme": scheme, "value": value}
+        mine = merge.identity_sets(ids)
         # A record with ids of one scheme, found by one of them, cannot clash with the item that holds it: the
         # item's ids are loaded (one query per item) only for a record with an arXiv id and a DOI.
         found = (merge.clash(mine, self.held(target)) if mine and not (len(mine) == 1 and scheme in mine)

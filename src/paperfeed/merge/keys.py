@@ -167,10 +167,11 @@ def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
     looks up the runs of three and four words that start at one of its first words (a clean title that
     short stores them whole), and the keys of the title up to the glued text.
     A ``clean`` title (one a record with an arXiv id carries: what its authors typed, no prefix glued on) stores
-    only its first window key, and looks up nothing besides: a scraped title that carries a prefix meets it by
-    its own later windows, which it stores and looks up; such a record looks up only items without an arXiv id,
-    and those (its ingest's cost is mostly theirs) are what the keys are kept few for. Items stored before
-    window keys existed are found by its other keys (the last words).
+    only its first window key (none when it is short enough to be stored whole: then it looks it up), and looks
+    up nothing else: a scraped title that carries a prefix meets it by its own later windows, which it stores
+    and looks up; such a record looks up only items without an arXiv id, and those (its ingest's cost is mostly
+    theirs) are what the keys are kept few for. Items stored before window keys existed are found by its other
+    keys (the last words).
     """
     stored, looked_up = _key_texts(title, clean)
     return [_key_hash(text) for text in stored], [_key_hash(text) for text in looked_up]
@@ -184,7 +185,7 @@ def _key_texts(title: str, clean: bool = False) -> tuple[set[str], set[str]]:
     """The texts of ``title_keys`` (before hashing)."""
     variants = _title_variants(title)
     if clean and len(variants) == 1 and "\u2026" not in title and "..." not in title:
-        return _clean_key_texts(title), set()
+        return _clean_key_texts(title)
     texts: set[str] = set()
     firsts: set[str] = set()
     for variant in variants:
@@ -233,9 +234,11 @@ def _key_texts(title: str, clean: bool = False) -> tuple[set[str], set[str]]:
     return stored, looked_up - stored
 
 
-def _clean_key_texts(title: str) -> set[str]:
-    """``_key_texts`` of a clean title without bracketed remarks or an ellipsis (most of them: arXiv's), the
-    same keys computed directly (an arXiv listing is mostly this work)."""
+def _clean_key_texts(title: str) -> tuple[set[str], set[str]]:
+    """``_key_texts`` of a clean title without bracketed remarks or an ellipsis (most of them: arXiv's), computed
+    directly (an arXiv listing is mostly this work). A title of ``_DELETION_KEY_WORDS`` words or fewer stores its
+    first ``BLOCK_WORDS`` words (whole, or with a word left out), which a scraped title looks up among the runs
+    at its start: its first window key is looked up (a scraped title stored earlier has it), not stored."""
     words = significant_words(title)
     count = len(words)
     texts: set[str] = set()
@@ -249,14 +252,15 @@ def _clean_key_texts(title: str) -> set[str]:
     if 3 <= count <= _DELETION_KEY_WORDS:
         texts.update(" ".join(words[:i] + words[i + 1:]) for i in range(count))
         texts.add("~" + " ".join(sorted(words)))
+    looked_up: set[str] = set()
     if count >= WINDOW_WORDS:  # the first window, which stands for the first BLOCK_WORDS words too
-        texts.add("w:" + " ".join(words[:WINDOW_WORDS]))
+        (texts if count > _DELETION_KEY_WORDS else looked_up).add("w:" + " ".join(words[:WINDOW_WORDS]))
     main = _MAIN_BREAK.search(title)
     if main and title.count(" ", 0, main.start()) >= 2:
         words = significant_words(title[:main.start()])
         if 3 <= len(words) <= BLOCK_WORDS:
             texts.add(" ".join(words))
-    return texts
+    return texts, looked_up
 
 
 def _key_hash(text: str) -> int:
