@@ -1,6 +1,6 @@
 """Ingest throughput: the daily-listings tarball into a fresh SQLite store, against a bare floor.
 
-Usage: python bench/ingest.py PATH_TO_LISTINGS.tar.xz [--repeat N]
+Usage: python bench/ingest.py PATH_TO_LISTINGS.tar.xz [--repeat N] [--old-ref REF]
 
 Both measurements run in their own child process (so peak memory is each one's own) and
 both start from the members already decompressed in memory: decompression is excluded.
@@ -9,6 +9,11 @@ both start from the members already decompressed in memory: decompression is exc
 - paperfeed: ``Ingester.ingest_inputs`` over the members: format detection, parsing, normalization,
   merging (identifiers + title blocking), provenance, authors, categories; a savepoint per member,
   a commit every ``COMMIT_EVERY`` records.
+With ``--old-ref REF`` the paperfeed run is also made with the code of git REF (``git archive`` of its ``src``
+into a temporary folder, first on the child's path), alternating old and new runs so that both see the same
+machine load, and both are reported in records per second of wall time and per CPU second of the ingest
+(``time.process_time`` of the child around ``ingest_inputs``: on a shared machine wall time counts the others'
+work too).
 Prints a line per run and ends with one JSON line of figures.
 """
 
@@ -19,6 +24,7 @@ import json
 import multiprocessing
 import resource
 import sqlite3
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -61,7 +67,9 @@ def run_floor(path: str, queue) -> None:
                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
 
 
-def run_paperfeed(path: str, queue) -> None:
+def run_paperfeed(path: str, queue, src: str | None = None) -> None:
+    if src:
+        sys.path.insert(0, src)
     from paperfeed.ingest import Ingester
     from paperfeed.inputs import InputFile
     from paperfeed.storage import open_store
@@ -78,10 +86,10 @@ def run_paperfeed(path: str, queue) -> None:
             marks.append((time.perf_counter(), done))
 
         ingester = Ingester(store, on_file=mark)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         results = ingester.ingest_inputs(
             [InputFile(f"{path}!{name}", name, lambda d=data: d, len(data)) for name, data in members]).files
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         # Linearity: throughput over the first and the last quarter of the files; with blocking,
         # per-record cost should not grow with the store.
         quarter = len(marks) // 4
@@ -90,38 +98,57 @@ def run_paperfeed(path: str, queue) -> None:
         failed = [r.origin for r in results if r.failed]
         stats = store.stats()
         store.close()
-    queue.put({"records": sum(r.records for r in results), "seconds": seconds, "failed": failed,
+    queue.put({"records": sum(r.records for r in results), "seconds": seconds, "cpu_seconds": cpu_seconds,
+               "failed": failed,
                "first_quarter_records_per_s": first, "last_quarter_records_per_s": last,
                "items": stats["items"], "source_records": stats["source_records"],
                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
 
 
-def in_child(target, path: str) -> dict:
+def in_child(target, path: str, *extra) -> dict:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=target, args=(path, queue))
+    process = context.Process(target=target, args=(path, queue, *extra))
     process.start()
     result = queue.get()
     process.join()
     return result
 
 
+def old_source(ref: str, folder: str) -> str:
+    """The ``src`` folder of git ``ref``, unpacked into ``folder``."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref, "src"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+    return str(Path(folder) / "src")
+
+
+def describe(name: str, run: dict) -> str:
+    return (f"{name}: {run['records']:,} records in {run['seconds']:.2f} s = {run['records'] / run['seconds']:,.0f} "
+            f"records/s, {run['cpu_seconds']:.2f} CPU s = {run['records'] / run['cpu_seconds']:,.0f} records/CPU s "
+            f"-> {run['items']:,} items, peak RSS {run['peak_rss_mb']:.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("listings", help="arxiv_daily_listings_*.tar.xz from shared/data/arxiv-daily-listings")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the best is reported")
+    parser.add_argument("--old-ref", metavar="REF", help="also run the ingest of git REF, alternating with this one")
     args = parser.parse_args()
     if not Path(args.listings).exists():
         sys.exit(f"bench/ingest.py: {args.listings} not found (it lives in ../shared/data/arxiv-daily-listings)")
-    floors, runs = [], []
-    for _ in range(args.repeat):
-        floors.append(in_child(run_floor, args.listings))
-        print(f"floor:     {floors[-1]['records']:,} records in {floors[-1]['seconds']:.2f} s "
-              f"= {floors[-1]['records'] / floors[-1]['seconds']:,.0f} records/s", flush=True)
-        runs.append(in_child(run_paperfeed, args.listings))
-        print(f"paperfeed: {runs[-1]['records']:,} records in {runs[-1]['seconds']:.2f} s "
-              f"= {runs[-1]['records'] / runs[-1]['seconds']:,.0f} records/s -> {runs[-1]['items']:,} items, "
-              f"peak RSS {runs[-1]['peak_rss_mb']:.0f} MB", flush=True)
+    floors, runs, olds = [], [], []
+    with tempfile.TemporaryDirectory() as folder:
+        old_src = old_source(args.old_ref, folder) if args.old_ref else None
+        for _ in range(args.repeat):
+            floors.append(in_child(run_floor, args.listings))
+            print(f"floor:     {floors[-1]['records']:,} records in {floors[-1]['seconds']:.2f} s "
+                  f"= {floors[-1]['records'] / floors[-1]['seconds']:,.0f} records/s", flush=True)
+            if old_src:
+                olds.append(in_child(run_paperfeed, args.listings, old_src))
+                print(describe(f"old ({args.old_ref})", olds[-1]), flush=True)
+            runs.append(in_child(run_paperfeed, args.listings))
+            print(describe("paperfeed", runs[-1]), flush=True)
     floor = min(floors, key=lambda r: r["seconds"])
     best = min(runs, key=lambda r: r["seconds"])
     figures = {
@@ -130,6 +157,7 @@ def main() -> None:
         "items": best["items"],
         "failed_files": len(best["failed"]),
         "records_per_s": round(best["records"] / best["seconds"]),
+        "records_per_cpu_s": [round(run["records"] / run["cpu_seconds"]) for run in runs],
         "floor_records_per_s": round(floor["records"] / floor["seconds"]),
         "ratio_to_floor": round(best["seconds"] / floor["seconds"], 2),
         "first_quarter_records_per_s": round(best["first_quarter_records_per_s"]),
@@ -137,6 +165,14 @@ def main() -> None:
         "peak_rss_mb": round(best["peak_rss_mb"]),
         "floor_peak_rss_mb": round(floor["peak_rss_mb"]),
     }
+    if olds:
+        new_cpu = sum(run["records"] / run["cpu_seconds"] for run in runs) / len(runs)
+        old_cpu = sum(run["records"] / run["cpu_seconds"] for run in olds) / len(olds)
+        figures.update({"old_ref": args.old_ref,
+                        "old_records_per_s": [round(run["records"] / run["seconds"]) for run in olds],
+                        "old_records_per_cpu_s": [round(run["records"] / run["cpu_seconds"]) for run in olds],
+                        "cpu_change_vs_old": round(new_cpu / old_cpu - 1, 4)})
+        print(f"records per CPU second, mean: old {old_cpu:,.0f}, this {new_cpu:,.0f} ({new_cpu / old_cpu - 1:+.1%})")
     print(json.dumps(figures))
 
 

@@ -6,7 +6,7 @@ data) and ``ingest._merge_batch``, which looks the batch up in the store and dec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from . import merge
@@ -44,7 +44,10 @@ class Prepared:
     fingerprint: str
     identifiers: list[tuple[str, str]]
     block_keys: list[int]
+    """The title's blocking keys its item stores (``merge.title_keys``)."""
     data: dict[str, Any]
+    lookup_keys: list[int] = field(default_factory=list)
+    """Blocking keys looked up besides, not stored (``merge.title_keys``)."""
 
 
 def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None = None) -> Iterator[Prepared]:
@@ -60,8 +63,9 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
         if over:
             shown = record.record_id if len(record.record_id) <= 80 else record.record_id[:80] + "…"
             raise ParseError(f"{over}; the record is refused", f"record {index + 1}" + (f" ({shown})" if shown else ""))
+        stored, looked_up = merge.title_keys(record.title, bool(record.arxiv_id)) if record.title else ([], [])
         yield Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
-                       merge.block_keys(record.title) if record.title else [], merge.record_data(record))
+                       stored, merge.record_data(record), looked_up)
 
 
 def over_limit(record: Record, limits: FieldLimits) -> str | None:

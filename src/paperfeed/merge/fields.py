@@ -4,7 +4,8 @@ Field rule for a merged item (``resolve_item``), applied to all its source recor
 - title, authors, identifiers and primary category come from the most authoritative
   source that has them (``FORMAT_RANK``; ties go to the record seen first);
 - the abstract is the longest one (captures and feeds carry truncated teasers);
-- published is the earliest full date any source gives (arXiv v1 before a listing day);
+- published is the earliest full date any source gives (arXiv v1 before a listing day); the year is its year,
+  else the year most records give (the best source's among equals);
 - categories are the union, the best source's order first; topics keep their highest confidence;
 - upvotes are summed over sources, taking each source label's highest count;
 - kind is ``paper`` if any source calls it a paper, else ``news``.
@@ -12,6 +13,7 @@ Field rule for a merged item (``resolve_item``), applied to all its source recor
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -119,12 +121,24 @@ def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -
         doi=best.get("doi"),
         url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else best.get("url"),
         published=published,
-        year=int(published[:4]) if published else (min(years) if years else None),
+        year=int(published[:4]) if published else _year(years),
         categories=categories,
         topics=topics,
         upvotes=sum(upvotes_by_label.values()),
         withdrawn=all(data.get("deleted") for data in records),
     )
+
+
+def _year(years: list[int]) -> int | None:
+    """The year most of an item's records give (without a full date), the best source's among equals: a scraped
+    listing a year or two off does not move the item's year (the matcher compares the next listing with it)."""
+    if not years:
+        return None
+    first = years[0]
+    if all(year == first for year in years):
+        return first
+    counts = Counter(years)
+    return max(years, key=lambda year: counts[year])  # max keeps the first of equals: the best-ranked source's
 
 
 def record_venue(data: dict[str, Any]) -> str | None:

@@ -57,7 +57,7 @@ def significant_words(title: str) -> list[str]:
 
     ``Semi-Structured Updates`` -> ``semistructured update``: spelling variants meet in a key.
     """
-    text = fold(title)
+    text = fold(title if title.isascii() else _readable(title))
     if "-" in text:
         text = _join_prefixes(text)
     return [token[:-1] if len(token) > 3 and token[-1] == "s" and token[-2] != "s" else token
@@ -117,6 +117,8 @@ def title_words(title: str) -> tuple[list[str], str]:
         return significant_words(core), ""
     head, _, last = core.rstrip().rpartition(" ")
     stump = significant_words(last)
+    if stump and any(word.startswith(stump[-1]) for word in _STOPWORDS):
+        return significant_words(head), ""  # "f" of "for": a cut stopword, which the other title leaves out
     return significant_words(head), stump[-1] if stump else ""
 
 
@@ -130,7 +132,8 @@ def window_keys(words: list[str]) -> list[str]:
 def block_keys(title: str) -> list[int]:
     """Blocking keys: items sharing one are compared; everything else is assumed different.
 
-    Keys are made of the significant words (``significant_words``) of the title, and of the
+    Every key a record looks up (``title_keys`` splits them into those an item stores and those only looked
+    up). Keys are made of the significant words (``significant_words``) of the title, and of the
     title without bracketed remarks:
     - the first and the last ``BLOCK_WORDS`` words, or all of them for a title that short, so
       a short title also meets a longer one that begins or ends with it;
@@ -149,8 +152,42 @@ def block_keys(title: str) -> list[int]:
     Each key is hashed to a signed 64-bit integer: compact to index, and a rare collision only
     adds a candidate that the title comparison then rejects.
     """
-    texts: set[str] = set()
+    stored, looked_up = title_keys(title)
+    return stored + looked_up
+
+
+def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
+    """(the keys an item stores for this title, the keys a record with it looks up besides): ``block_keys``
+    split so that fewer rows are written, every pair of titles that share a key still meeting.
+
+    Only looked up, not stored: the first ``BLOCK_WORDS`` words of a longer title, when the window key of its
+    first ``WINDOW_WORDS`` words is stored: two titles that share the one share the other (the first key is
+    still looked up, for items stored before window keys existed). A scraped title may hide a short clean one
+    behind a prefix, or end in author or venue text glued on without a space ("...XML documentsJ Smith"): it
+    looks up the runs of three and four words that start at one of its first words (a clean title that
+    short stores them whole), and the keys of the title up to the glued text.
+    A ``clean`` title (one a record with an arXiv id carries: what its authors typed, no prefix glued on) stores
+    only its first window key (none when it is short enough to be stored whole: then it looks it up), and looks
+    up nothing else: a scraped title that carries a prefix meets it by its own later windows, which it stores
+    and looks up; such a record looks up only items without an arXiv id, and those (its ingest's cost is mostly
+    theirs) are what the keys are kept few for. Items stored before window keys existed are found by its other
+    keys (the last words).
+    """
+    stored, looked_up = _key_texts(title, clean)
+    return [_key_hash(text) for text in stored], [_key_hash(text) for text in looked_up]
+
+
+# Where text may be glued onto a title's word: a lower-case letter, then a capital or a year ("dataJ Smith").
+_GLUED = re.compile(r"[a-z](?=[A-Z]|(?:19|20)[0-9][0-9]\b)")
+
+
+def _key_texts(title: str, clean: bool = False) -> tuple[set[str], set[str]]:
+    """The texts of ``title_keys`` (before hashing)."""
     variants = _title_variants(title)
+    if clean and len(variants) == 1 and "\u2026" not in title and "..." not in title:
+        return _clean_key_texts(title)
+    texts: set[str] = set()
+    firsts: set[str] = set()
     for variant in variants:
         words = significant_words(variant)
         count = len(words)
@@ -158,7 +195,7 @@ def block_keys(title: str) -> list[int]:
             if words:
                 texts.add(" ".join(words))
         else:
-            texts.add(" ".join(words[:BLOCK_WORDS]))
+            firsts.add(" ".join(words[:BLOCK_WORDS]))
             texts.add(" ".join(words[-BLOCK_WORDS:]))
             if count < 2 * BLOCK_WORDS:
                 texts.add(" ".join(words[:2] + words[-2:]))
@@ -175,10 +212,55 @@ def block_keys(title: str) -> list[int]:
         words, stump = title_words(title)
     else:  # not cut short: the words of the last variant, as ``title_words`` would make them
         words, stump = core_words, ""
-    texts.update("w:" + text for text in window_keys(words))
+    windows = ["w:" + text for text in window_keys(words)]
     if stump and len(words) >= WINDOW_WORDS - 1:  # the stump may be a whole word
         texts.add("w:" + " ".join(words[1 - WINDOW_WORDS:] + [stump]))
-    return [_key_hash(text) for text in texts]
+    texts.update(windows[:1] if clean else windows)
+    covered = {text for text in firsts if "w:" + " ".join(text.split()[:WINDOW_WORDS]) in texts}
+    stored = texts | (firsts - covered)
+    if clean:
+        return stored, set()
+    looked_up = set(covered)
+    # Whole short titles a prefix glued on hides ("Chapter 7 Implementing XQuery tools"): the runs of three and
+    # four words that start at one of the first words are what a clean title that short stores.
+    for size in (WINDOW_WORDS, BLOCK_WORDS):
+        looked_up.update(" ".join(words[i:i + size]) for i in range(min(WINDOW_STARTS, len(words) - size + 1)))
+    for glued in _GLUED.finditer(core):
+        if core.count(" ", 0, glued.start()) >= 2:  # not a name written in camel case ("MindReader: ...")
+            # Author or venue text glued on: the title up to there, as keys go.
+            cut_stored, cut_looked_up = _key_texts(core[:glued.start() + 1])
+            looked_up |= cut_stored | cut_looked_up
+            break
+    return stored, looked_up - stored
+
+
+def _clean_key_texts(title: str) -> tuple[set[str], set[str]]:
+    """``_key_texts`` of a clean title without bracketed remarks or an ellipsis (most of them: arXiv's), computed
+    directly (an arXiv listing is mostly this work). A title of ``_DELETION_KEY_WORDS`` words or fewer stores its
+    first ``BLOCK_WORDS`` words (whole, or with a word left out), which a scraped title looks up among the runs
+    at its start: its first window key is looked up (a scraped title stored earlier has it), not stored."""
+    words = significant_words(title)
+    count = len(words)
+    texts: set[str] = set()
+    if count <= BLOCK_WORDS:
+        if words:
+            texts.add(" ".join(words))
+    else:
+        texts.add(" ".join(words[-BLOCK_WORDS:]))
+        if count < 2 * BLOCK_WORDS:
+            texts.add(" ".join(words[:2] + words[-2:]))
+    if 3 <= count <= _DELETION_KEY_WORDS:
+        texts.update(" ".join(words[:i] + words[i + 1:]) for i in range(count))
+        texts.add("~" + " ".join(sorted(words)))
+    looked_up: set[str] = set()
+    if count >= WINDOW_WORDS:  # the first window, which stands for the first BLOCK_WORDS words too
+        (texts if count > _DELETION_KEY_WORDS else looked_up).add("w:" + " ".join(words[:WINDOW_WORDS]))
+    main = _MAIN_BREAK.search(title)
+    if main and title.count(" ", 0, main.start()) >= 2:
+        words = significant_words(title[:main.start()])
+        if 3 <= len(words) <= BLOCK_WORDS:
+            texts.add(" ".join(words))
+    return texts, looked_up
 
 
 def _key_hash(text: str) -> int:
@@ -218,6 +300,14 @@ def repair_mojibake(text: str) -> str:
         if not _MOJIBAKE.search(text):
             return text
     return _MOJIBAKE_RUN.sub("?", text)
+
+
+def _readable(title: str) -> str:
+    """A title as its words are compared: mojibake undone (``repair_mojibake``), and a character lost to bad
+    decoding (U+FFFD, or ``?`` where mojibake could not be undone) a word break, as the hyphen or quote it mostly
+    was ("shared\ufffddisk" is "shared-disk", not "shareddisk")."""
+    title = repair_mojibake(title)
+    return title.replace("\ufffd", "-") if "\ufffd" in title else title
 
 
 @lru_cache(maxsize=NAME_CACHE_SIZE)

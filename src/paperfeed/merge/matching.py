@@ -29,7 +29,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from ..normalize import title_tokens
-from .keys import _person_tokens, _title_variants, significant_words, title_words
+from .keys import _person_tokens, _readable, _title_variants, cut_title, significant_words, title_words
 
 TITLE_MATCH = 92.0
 """Minimum rapidfuzz ratio (0-100) of normalized titles for a confirmed near-duplicate."""
@@ -53,6 +53,9 @@ GARBLED_YEAR_GAP = 2
 """Most years apart for a garbled match (a preprint and its proceedings)."""
 GARBLED_TITLE_ALONE = 5
 """Significant words a title must have, all matched, to match with no author to confirm it."""
+GARBLED_WHOLE_TITLE_ALONE = 4
+"""Significant words enough for a title alone when neither title was cut short (no ellipsis): whole titles that
+agree word for word, with nothing but a prefix or a suffix glued on."""
 GARBLED_SAME_ORIGIN_COVER = 0.85
 """Share of the shorter title a match needs with two records of one origin, or with the year alone to confirm."""
 SAME_ORIGIN_PENALTY = 10.0
@@ -99,6 +102,8 @@ class ItemSummary:
 def summarize(item_id: int, title: str, authors: Iterable[str], year: int | None,
               arxiv_id: str | None, doi: str | None) -> ItemSummary:
     """Build the matcher's view of an item."""
+    if not title.isascii():
+        title = _readable(title)
     variants = _title_variants(title)
     norm = " ".join(title_tokens(variants[0]))
     core = (" ".join(title_tokens(variants[1])) or norm) if len(variants) > 1 else norm
@@ -333,6 +338,40 @@ def _numbers_from(summary: ItemSummary, start: int) -> list[int]:
     return sorted(value for value in found if not _is_year(value))
 
 
+def _cut_short(summary: ItemSummary) -> bool:
+    """Whether a title ends in an ellipsis (``keys.cut_title``): cut short, its end unknown."""
+    return bool(summary.stump) or cut_title(_title_variants(summary.title)[-1])[1]
+
+
+_GLUED_AFTER = re.compile(r"[a-z]{0,2}[A-Z0-9]")
+"""After a word (its plural "s" perhaps dropped), where glued text begins: a capital or a digit."""
+
+
+def _glued_end(glued: ItemSummary, other: ItemSummary) -> tuple[int, slice, slice] | None:
+    """The alignment of two titles' words when ``glued``'s title ends in text glued onto its last word without a
+    space ("... dimensional dataInternational Conference", "... nii1994"): the first stretch where the words agree,
+    then a word of ``glued`` that begins with the next word of ``other`` and goes on in a capital or a digit in the
+    title as written; what follows is the glued text, left out. (matched, span of ``glued``'s words, span of
+    ``other``'s) as ``_aligned_words`` gives them, or None."""
+    a, b = glued.words, other.words
+    blocks = SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()[:-1]
+    if not blocks:
+        return None
+    first = blocks[0]
+    end_a, end_b = first.a + first.size, first.b + first.size
+    if end_a >= len(a) or end_b >= len(b):
+        return None
+    word, whole = a[end_a], b[end_b]
+    if len(whole) < 3 or len(word) <= len(whole) or not word.startswith(whole):
+        return None
+    written = glued.title
+    at = written.lower().find(whole)
+    if at < 0 or not _GLUED_AFTER.match(written, at + len(whole)):
+        return None
+    span_a, span_b = slice(first.a, end_a + 1), slice(first.b, end_b + 1)
+    return first.size + 1, span_a, span_b
+
+
 def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: bool, min_words: int = 0) -> float:
     """The score of a record whose fields may be garbled or missing (scraped from the web); 0 if no match.
 
@@ -343,7 +382,8 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     ``GARBLED_COVER`` of the shorter title. Authors, when both have them, must not conflict (initials,
     truncated lists, lost characters and mojibake are all read as compatible); years, when both have
     them, at most ``GARBLED_YEAR_GAP`` apart (preprint and proceedings). What is missing counts neither
-    way, but a title alone must match fully and be long (``GARBLED_TITLE_ALONE``). Two records of the
+    way, but a title alone must match fully and be long (``GARBLED_TITLE_ALONE``, or
+    ``GARBLED_WHOLE_TITLE_ALONE`` when neither was cut short). Two records of the
     same origin (a scraped index that lists a work twice) need more: ``GARBLED_SAME_ORIGIN_COVER`` of
     the shorter title, and authors in common or the same year. Scores stay below the clean path's, so
     a clean match among the candidates always wins.
@@ -352,14 +392,32 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     if len(a) + bool(record.stump) < GARBLED_MIN_WORDS - 1 or len(b) + bool(candidate.stump) < GARBLED_MIN_WORDS - 1:
         return 0.0
     matched, span_a, span_b = _aligned_words(a, b)
+    end_a, end_b = len(a), len(b)
+    stretch_a, stretch_b = a, b  # the words the stretch's numbers are read from (a stump matched counts as its word)
     # A title cut short ends in a stump: it matches the word after the stretch on the other side that it begins.
     if record.stump and span_a.stop == len(a) and span_b.stop < len(b) and b[span_b.stop].startswith(record.stump):
         matched, span_b = matched + 1, slice(span_b.start, span_b.stop + 1)
+        stretch_a = (*a, record.stump)
     elif (candidate.stump and span_b.stop == len(b) and span_a.stop < len(a)
           and a[span_a.stop].startswith(candidate.stump)):
         matched, span_a = matched + 1, slice(span_a.start, span_a.stop + 1)
+        stretch_b = (*b, candidate.stump)
+    elif matched < max(span_a.stop - span_a.start, span_b.stop - span_b.start) or (
+            span_a.stop < len(a) and span_b.stop < len(b)):
+        # Words disagree inside the stretch, or both titles go on after it: text glued on may end it.
+        # The glued word is its title's last: what follows it is the glued text.
+        glued = _glued_end(record, candidate)
+        if glued is not None:
+            matched, span_a, span_b = glued
+            end_a = span_a.stop
+        elif (glued := _glued_end(candidate, record)) is not None:
+            matched, span_b, span_a = glued
+            end_b = span_b.stop
     stretch = max(span_a.stop - span_a.start, span_b.stop - span_b.start)
-    shorter = min(len(a) + bool(record.stump), len(b) + bool(candidate.stump))
+    # A prefix glued on before the stretch ("Chapter 3", "Invited talk:") is no part of the title either.
+    shorter = min(end_a - span_a.start + bool(record.stump), end_b - span_b.start + bool(candidate.stump))
+    if not matched or shorter <= 0:
+        return 0.0
     cover = matched / shorter
     if (matched < GARBLED_MIN_WORDS and matched < shorter) or cover < GARBLED_COVER or (
             matched < min_words and (record.stump or candidate.stump)):
@@ -368,11 +426,15 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
         return 0.0  # a word changed inside ("bulk incremental updates"): close titles are the clean path's call
     if min(span_a.start, span_b.start) > GARBLED_BOTH_PREFIXED:
         return 0.0  # neither title starts where they agree
-    if _numbers(" ".join(a[span_a])) != _numbers(" ".join(b[span_b])):
+    if _numbers(" ".join(stretch_a[span_a.start:span_a.stop + (stretch_a is not a)])) != _numbers(
+            " ".join(stretch_b[span_b.start:span_b.stop + (stretch_b is not b)])):
         return 0.0  # "part i" / "part ii" where they agree
     numbers_a, numbers_b = _numbers_from(record, span_a.start), _numbers_from(candidate, span_b.start)
-    if numbers_a != numbers_b and ((numbers_a and numbers_b) or same_origin):
-        return 0.0  # and from there on, or in a remark left out of the words: "(part ii)"
+    if numbers_a != numbers_b and ((numbers_a and numbers_b) or same_origin) and not (
+            (span_a.stop >= len(a) and _cut_short(record)) or (span_b.stop >= len(b) and _cut_short(candidate))):
+        # And from there on, or in a remark left out of the words ("(part ii)"); what a title cut short at the
+        # stretch's end says after it is unknown.
+        return 0.0
     year_gap = abs(record.year - candidate.year) if record.year and candidate.year else None
     if year_gap is not None and year_gap > GARBLED_YEAR_GAP:
         return 0.0
@@ -397,7 +459,8 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
         if len(candidate.origins) < 2 and (year_gap or span_a.start or span_b.start):
             return 0.0
     elif not shared:
-        alone = cover == 1.0 and matched >= GARBLED_TITLE_ALONE
+        alone = cover == 1.0 and (matched >= GARBLED_TITLE_ALONE or (
+            matched >= GARBLED_WHOLE_TITLE_ALONE and not _cut_short(record) and not _cut_short(candidate)))
         if not (alone or (close_year and cover >= GARBLED_SAME_ORIGIN_COVER and matched >= GARBLED_MIN_WORDS + 1)):
             return 0.0
     score = 50.0 + 10.0 * cover + (2.0 if shared else 0.0)

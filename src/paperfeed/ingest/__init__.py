@@ -12,14 +12,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from . import merge, prepare
-from .config import Settings
-from .inputs import InputError, InputFile, InputLimits, iter_inputs
-from .normalize import utc_now
-from .prepare import FieldLimits, Prepared
-from .records import ParseContext, ParseError, Record
-from .sources import get_format
-from .storage import BatchWrite, IngestSession, SourceRecordRow, Store, StoreFullError
+from .. import merge, prepare
+from ..config import Settings
+from ..inputs import InputError, InputFile, InputLimits, iter_inputs
+from ..normalize import utc_now
+from ..prepare import FieldLimits, Prepared
+from ..records import ParseContext, ParseError, Record
+from ..sources import get_format
+from ..storage import BatchWrite, IngestSession, SourceRecordRow, Store, StoreFullError
+from .placement import Conflict, Placer  # noqa: F401  (Conflict: callers import it from here)
 
 BATCH_SIZE = 2000
 COMMIT_EVERY = 20000
@@ -39,22 +40,6 @@ class RecordOutcome:
     outcome: str
     """"new" (a new item), "merged" (into an item the store had, or one made earlier in the same file),
     "unchanged" (the store had this very record), or "skipped" (a tombstone for an item the store never had)."""
-
-
-@dataclass(slots=True, frozen=True)
-class Conflict:
-    """A record the identity invariants kept out of an item (two different arXiv ids or DOIs, or a person's
-    split): it went to an item of its own (or only to the first of two items it names) instead."""
-
-    index: int
-    """The record's position in its file (0-based)."""
-    record_id: str | None
-    item_id: int
-    """The item it was kept out of."""
-    why: str
-
-    def __str__(self) -> str:
-        return f"record {self.index + 1} ({self.record_id or 'no id'}) kept out of item {self.item_id}: {self.why}"
 
 
 @dataclass(slots=True)
@@ -255,7 +240,7 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         fresh.append(item)
         fresh_positions.append(position)
 
-    placer = _Placer(session, fresh, counts)
+    placer = Placer(session, fresh, counts)
     by_identifier = placer.by_identifier
     # A record with an arXiv id can only be a near-duplicate of an item without one (two ids
     # that differ never merge, equal ones matched above), which keeps candidate sets small.
@@ -263,7 +248,9 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
     keys_no_arxiv: set[int] = set()
     for item in fresh:
         if not any(i in by_identifier for i in item.identifiers):
-            (keys_no_arxiv if item.record.arxiv_id else keys_any).update(item.block_keys)
+            wanted = keys_no_arxiv if item.record.arxiv_id else keys_any
+            wanted.update(item.block_keys)
+            wanted.update(item.lookup_keys)
     by_key = session.items_by_block_key(list(keys_any))
     for key, item_ids in session.items_by_block_key(list(keys_no_arxiv - keys_any), without_arxiv_id=True).items():
         by_key[key] = item_ids
@@ -279,7 +266,7 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         record, ids, keys = prepared.record, prepared.identifiers, prepared.block_keys
         item_id, reason = placer.place(prepared, first + fresh_positions[index])
         if item_id is None and reason is None and not record.deleted:
-            candidates = {c: summaries[c] for key in keys for c in by_key.get(key, ())
+            candidates = {c: summaries[c] for key in (*keys, *prepared.lookup_keys) for c in by_key.get(key, ())
                           if c in summaries or (c in born and _summarize_born(c, born, summaries, origin))}
             if candidates:
                 incoming = merge.summarize(0, record.title, record.authors, record.year, record.arxiv_id,
@@ -300,12 +287,13 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
             counts.new += 1
             fresh_outcomes.append((item_id, "new"))
             reason = reason or {"by": "new"}
+            placer.add_identities(item_id, ids, new=True)
         else:
             counts.merged += 1
             fresh_outcomes.append((item_id, "merged"))
+            placer.add_identities(item_id, ids)
         if item_id not in members:
             counts.changed_item_ids.append(item_id)
-        placer.add_identities(item_id, ids)
         for identifier in ids:
             by_identifier.setdefault(identifier, item_id)
             batch.identifiers.append((*identifier, item_id))
@@ -345,153 +333,6 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         if fields != merge.resolve_item(before, [current_abstracts[item_id]]):
             batch.items[item_id] = fields
     return batch
-
-
-class _Placer:
-    """The identity side of one batch's decisions: identifiers, pins, bridges, and the invariants.
-
-    A record goes to the item a person pinned it to (a split); else to the item of its strongest identifier
-    (arXiv id before DOI) unless that item holds a different arXiv id or DOI (a conflict: the record starts an
-    item of its own, and the file's result says so); a record whose identifiers name two items joins them (a
-    bridge) unless that breaks the invariants or undoes a person's split (a conflict: the record goes to the
-    first item only). Records with no identifier in the store are left to the title matcher.
-    """
-
-    def __init__(self, session: IngestSession, fresh: list[Prepared], counts: FileResult) -> None:
-        self.session = session
-        self.counts = counts
-        self.batch = BatchWrite()
-        self.members: dict[int, list[dict]] = {}
-        self.abstracts: dict[int, list[str]] = {}
-        self.by_identifier = session.items_by_identifier(list({i for item in fresh for i in item.identifiers}))
-        self.pins = (session.pinned_items([key for item in fresh if (key := _pin_key(item)) is not None])
-                     if session.has_pins() else {})
-        self.alias: dict[int, int] = {}
-        """item -> the item it was joined into in this batch."""
-        self.joined: dict[int, list[int]] = {}
-        """kept stored item -> stored items joined into it in this batch."""
-        self.born: set[int] = set()
-        """Items this batch created (a new item joined to another needs no move in the store)."""
-        # The arXiv ids and DOIs of items, from the store (loaded for the items a record with two of them finds)
-        # plus what this batch gave them.
-        self._held: dict[int, merge.IdentitySets] = {}
-        self._pending: dict[int, list[tuple[str, str]]] = {}
-        """Identifiers this batch gave stored items whose sets are not loaded yet."""
-        # Only a record with both an arXiv id and a DOI can clash with the item one of them finds.
-        wanted = {self.by_identifier[i] for item in fresh if len(merge.identity_sets(item.identifiers)) > 1
-                  for i in item.identifiers if i in self.by_identifier}
-        if wanted:
-            for item_id, rows in session.identifier_rows(list(wanted)).items():
-                self._held[item_id] = merge.identity_sets(rows)
-            for item_id in wanted:
-                self._held.setdefault(item_id, {})
-
-    def find(self, item_id: int) -> int:
-        while item_id in self.alias:
-            item_id = self.alias[item_id]
-        return item_id
-
-    def held(self, item_id: int) -> merge.IdentitySets:
-        if item_id not in self._held:
-            rows = self.session.identifier_rows([item_id]).get(item_id, []) + self._pending.pop(item_id, [])
-            self._held[item_id] = merge.identity_sets(rows)
-        return self._held[item_id]
-
-    def add_identities(self, item_id: int, identifiers: list[tuple[str, str]]) -> None:
-        if item_id in self._held:
-            self._held[item_id] = merge.union(self._held[item_id], merge.identity_sets(identifiers))
-        elif item_id in self.batch.new_item_ids:
-            self._held[item_id] = merge.identity_sets(identifiers)
-            self.born.add(item_id)
-        else:
-            self._pending.setdefault(item_id, []).extend(identifiers)
-
-    def place(self, prepared: Prepared, index: int) -> tuple[int | None, dict | None]:
-        """(item, reason) for a record its identifiers or a pin place; (None, None) for the title matcher to try;
-        (None, reason) for a conflict (a new item)."""
-        record, ids = prepared.record, prepared.identifiers
-        key = _pin_key(prepared) if self.pins else None
-        if key in self.pins:
-            item_id, decision = self.pins[key]
-            return self.find(item_id), {"by": "decision", "decision": decision, "pin": key}
-        hits: list[tuple[tuple[str, str], int]] = []
-        for identifier in ids:
-            if identifier in self.by_identifier:
-                item_id = self.find(self.by_identifier[identifier])
-                if all(item_id != other for _, other in hits):
-                    hits.append((identifier, item_id))
-        if not hits:
-            return None, None
-        mine = merge.identity_sets(ids)
-        (scheme, value), target = hits[0]
-        found = merge.clash(mine, self.held(target)) if mine else None
-        if found is not None:
-            return None, self._conflict(prepared, index, target, merge.describe_clash(found))
-        reason: dict = {"by": "identifier", "scheme": scheme, "value": value}
-        for (other_scheme, other_value), other in hits[1:]:
-            other = self.find(other)
-            if other == target:
-                continue
-            decision = (self.session.apart(target, other) if target not in self.born and other not in self.born
-                        else None)
-            if decision is not None:
-                self._conflict(prepared, index, other, f"a person split items {target} and {other} apart "
-                                                        f"(decision {decision})")
-                continue
-            found = merge.clash(merge.union(self.held(target), mine), self.held(other))
-            if found is not None:
-                self._conflict(prepared, index, other, f"joining items {target} and {other} would put "
-                                                        + merge.describe_clash(found) + " in one item")
-                continue
-            target = self._join(target, other)
-            reason = {"by": "bridge", "scheme": scheme, "value": value, "also": [other_scheme, other_value],
-                      "joined": sorted({target, other})}
-        return target, reason
-
-    def _conflict(self, prepared: Prepared, index: int, item_id: int, why: str) -> dict:
-        record = prepared.record
-        self.counts.conflicts.append(Conflict(index, record.record_id, item_id, why))
-        return {"by": "conflict", "item": item_id, "why": why}
-
-    def _join(self, a: int, b: int) -> int:
-        """Join items ``a`` and ``b`` (a bridge); return the one kept: a stored item over one made in this batch,
-        else ``a`` (the item of the record's strongest identifier)."""
-        keep, gone = (b, a) if a in self.born and b not in self.born else (a, b)
-        self.alias[gone] = keep
-        self._held[keep] = merge.union(self.held(keep), self.held(gone))
-        for table in (self.members, self.abstracts):
-            if gone in table:
-                table.setdefault(keep, []).extend(table.pop(gone))
-        if gone in self.born:
-            self.batch.new_item_ids.remove(gone)
-            self.born.discard(gone)
-            self.counts.new -= 1
-            self.counts.merged += 1
-        else:
-            self.joined.setdefault(keep, []).append(gone)
-            self.joined[keep].extend(self.joined.pop(gone, []))
-            self.batch.absorbed.append((keep, gone, {"by": "bridge"}))
-            self.counts.joined.append(gone)
-        return keep
-
-    def settle(self, outcomes: list[tuple[int | None, str]]) -> list[tuple[int | None, str]]:
-        """Point the batch's rows and outcomes at the items kept by its bridges."""
-        find, batch = self.find, self.batch
-        for row in batch.source_records:
-            row.item_id = find(row.item_id)
-        batch.identifiers = [(scheme, value, find(item_id)) for scheme, value, item_id in batch.identifiers]
-        batch.block_keys = [(key, find(item_id)) for key, item_id in batch.block_keys]
-        self.counts.changed_item_ids[:] = [find(item_id) for item_id in self.counts.changed_item_ids]
-        for identifier, item_id in list(self.by_identifier.items()):
-            self.by_identifier[identifier] = find(item_id)
-        return [(None, outcome) if item_id is None else
-                (find(item_id), "merged" if outcome == "new" and item_id in self.alias else outcome)
-                for item_id, outcome in outcomes]
-
-
-def _pin_key(prepared: Prepared) -> str | None:
-    record = prepared.record
-    return merge.pin_key(record.format, record.record_id, record.label)
 
 
 def _summarize_born(item_id: int, born: dict[int, Record], summaries: dict[int, merge.ItemSummary],
@@ -581,8 +422,8 @@ def split_item(store: Store, item_id: int, record_ids: list[str], actor: str) ->
         session.set_identifiers(new_id, [i for row in moving for i in _identifiers(row)
                                          if i not in carried_by_staying])
         for target, side in ((item_id, staying), (new_id, moving)):
-            session.set_block_keys(target, [key for row in side if row["data"].get("title")
-                                            for key in merge.block_keys(row["data"]["title"])])
+            session.set_block_keys(target, [key for row in side if row["data"].get("title") for key in
+                                            merge.title_keys(row["data"]["title"], bool(row["data"].get("arxiv_id")))[0]])
         pins = [key for row in moving if (key := merge.pin_key(row["format"], row["record_id"], row["label"]))]
         session.keep_apart(item_id, new_id, decision, pins)
     return Curated(decision, "split", item_id, new_id, wanted)
