@@ -23,6 +23,8 @@ from .common import decode_utf8
 
 ARXIV_DOI = re.compile(r"^10\.48550/arxiv\.", re.IGNORECASE)
 _TAG = re.compile(r"<[^<>]{0,500}>")
+_BLOCK_TAG = re.compile(r"</?(?:jats:)?(?:p|title|sec|list|list-item|break|br|div|li|ul|ol|h\d|label|caption)\b",
+                        re.IGNORECASE)
 _JATS_TITLE = re.compile(r"^\s*<(?:jats:)?title>.{0,200}?</(?:jats:)?title>", re.DOTALL)
 
 
@@ -102,7 +104,8 @@ def strip_markup(value: str | None) -> str:
         return ""
     if "<" in value:
         value = _JATS_TITLE.sub("", value)
-        value = _TAG.sub(" ", value)
+        # Block tags separate words; inline ones (<jats:italic>why</jats:italic>.) sit inside them.
+        value = _TAG.sub(lambda tag: " " if _BLOCK_TAG.match(tag.group(0)) else "", value)
     return clean_text(value)
 
 
