@@ -336,3 +336,12 @@ def test_a_broken_zotero_database_is_a_parse_error(zotero_library):
 def test_bibtex_unchanged_for_entries_without_an_anthology_url():
     (entry,) = list(parse_bibtex(b"@article{k, title={T}, url={https://example.org/x}}", ParseContext("a.bib")))
     assert "anthology_id" not in entry.extra
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_a_stored_record_parses_alone_to_the_same_abstract(name):
+    # Splitting and merging items reads abstracts back from each source record's raw text.
+    from paperfeed.prepare import stored_abstract
+
+    for record in parse_file(name):
+        assert stored_abstract(record.format, record.raw) == record.abstract, record.record_id

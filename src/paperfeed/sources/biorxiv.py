@@ -33,6 +33,8 @@ def sniff(head: bytes, name: str) -> bool:
 def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
     """Yield one Record per preprint version in ``collection``."""
     top = load_json(data)
+    if isinstance(top, dict) and "collection" not in top and "doi" in top:
+        top = {"collection": [top]}  # one version alone, as a stored record's raw text holds it
     if not isinstance(top, dict) or not isinstance(top.get("collection"), list):
         raise ParseError('expected a JSON object with a "collection" array (the bioRxiv/medRxiv details API)',
                          "byte 0")

@@ -54,6 +54,8 @@ def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
 
 def _parse_json(data: bytes, label: str) -> Iterator[Record]:
     top = load_json(data)
+    if isinstance(top, dict) and isinstance(top.get("info"), dict):
+        top = {"result": {"hits": {"hit": [top]}}}  # one hit alone, as a stored record's raw text holds it
     result = top.get("result") if isinstance(top, dict) else None
     hits = result.get("hits") if isinstance(result, dict) else None
     if not isinstance(hits, dict):

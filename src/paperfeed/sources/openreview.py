@@ -35,6 +35,8 @@ def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
         notes = top["notes"]
     elif isinstance(top, list):
         notes = top
+    elif isinstance(top, dict) and "content" in top:
+        notes = [top]  # one note alone, as a stored record's raw text holds it
     else:
         raise ParseError('expected a JSON object with a "notes" array (the OpenReview API)', "byte 0")
     label = context.label or DEFAULT_LABEL
