@@ -2,8 +2,9 @@
 
 A bioRxiv preprint and its journal article from Crossref (joined by the journal DOI that bioRxiv's ``published``
 names); an OpenReview paper and the same paper in an arXiv listing (no shared id: title and authors); a Crossref
-article whose ``has-preprint`` names an arXiv id (an arXiv id and a DOI on one record join the arXiv item); and every fixture of tests/data/sources plus the Zotero library at once. Inputs: tests/data/sources
-(see its README) and tests/zotero_fixture.py.
+article whose ``has-preprint`` names an arXiv id (an arXiv id and a DOI on one record join the arXiv item); and
+every fixture of tests/data/sources plus the Zotero library at once. Inputs: tests/data/sources (see its README)
+and tests/zotero_fixture.py.
 """
 
 from __future__ import annotations
@@ -109,10 +110,14 @@ def test_a_preprint_that_crossref_knows_as_published_joins_the_biorxiv_record_th
     assert len(items_titled(store, "Light-gated chloride channels silence cortical neurons in vivo")) == 1
 
 
-def test_every_pair_of_files_merges_the_same_in_either_order(store):
-    # Order independence on the works two files share (a sample: each bridging file against the listing).
-    for first, second in itertools.permutations([LISTING, SOURCES / "semantic_scholar_paper.json"]):
-        store_items_before = {item["id"] for item in store.iter_items()}
-        ingest(store, first, second)
-        assert len(items_titled(store, TOKENS)) == 1
-        assert store_items_before <= {item["id"] for item in store.iter_items()}
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))), ids=lambda order: "".join(map(str, order)))
+def test_the_arxiv_and_journal_versions_meet_in_one_item_whatever_the_order(store, order):
+    # The listing (arXiv id), DBLP (one record with the DOI, one with the arXiv id), Semantic Scholar and Crossref
+    # (both ids on one record): every order of arrival ends with one item holding every record.
+    files = [LISTING, SOURCES / "dblp_search.json", SOURCES / "semantic_scholar_paper.json",
+             SOURCES / "crossref_work.json"]
+    for index in order:
+        ingest(store, files[index])
+    (item,) = items_titled(store, TOKENS)
+    assert source_formats(item) == ["crossref", "dblp", "dblp", "jsonl", "semantic-scholar"]
+    assert (item["arxiv_id"], item["doi"]) == ("2310.04417", "10.1162/tacl_a_00612")

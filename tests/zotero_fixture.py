@@ -101,7 +101,8 @@ def build_zotero_library(path: Path) -> Path:
                 if value not in value_ids:
                     value_ids[value] = len(value_ids) + 1
                     connection.execute("INSERT INTO itemDataValues VALUES (?, ?)", (value_ids[value], value))
-                connection.execute("INSERT INTO itemData VALUES (?, ?, ?)", (item_id, field_ids[name], value_ids[value]))
+                connection.execute("INSERT INTO itemData VALUES (?, ?, ?)",
+                                   (item_id, field_ids[name], value_ids[value]))
             for order, (first, last, mode, creator_type) in enumerate(creators):
                 person = (first or "", last, mode)
                 if person not in creator_ids:

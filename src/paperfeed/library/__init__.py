@@ -7,5 +7,5 @@ from .shelf import (ImportReport, LibraryError, import_bibtex, import_library, m
                     save_item)
 
 __all__ = ["AccountError", "Accounts", "CommunityError", "CurationError", "ImportReport", "LibraryError", "check_email",
-           "hash_password", "import_bibtex", "import_library", "mark_not_relevant", "remove_item", "save_item", "submit_paper",
-           "verify_password", "vote"]
+           "hash_password", "import_bibtex", "import_library", "mark_not_relevant", "remove_item", "save_item",
+           "submit_paper", "verify_password", "vote"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..normalize import arxiv_id, clean_text, clean_title, doi, person_name
+from ..normalize import arxiv_id, clean_text, clean_title, person_name
 from ..records import ParseContext, ParseError, Record
 from .scholarly import (add_related, date_parts, each_item, first_text, keep, list_of_text, load_json, raw_json,
                         split_doi, strip_markup, text)
@@ -63,7 +63,8 @@ def _record(work: dict, place: str, label: str) -> Record:
         raise ParseError(f"work {own or own_arxiv} has no title", place)
     kind = clean_text(text(work.get("type")))
     preprint = kind in _PREPRINT_TYPES
-    extra: dict = {"crossref_type": kind or None, "subjects": [clean_text(s) for s in list_of_text(work.get("subject"))]}
+    extra: dict = {"crossref_type": kind or None,
+                   "subjects": [clean_text(subject) for subject in list_of_text(work.get("subject"))]}
     venue = clean_text(strip_markup(first_text(work.get("container-title"))))
     if venue and not preprint:
         extra["venue"] = venue

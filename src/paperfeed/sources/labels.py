@@ -31,7 +31,8 @@ FORMAT_LABELS = {
 
 UNKNOWN_FORMAT_LABEL = "Other source"
 
-_FILE_SUFFIXES = (".bib", ".ris", ".sqlite", ".csv", ".json", ".jsonl", ".xml", ".rss", ".atom", ".txt", ".gz", ".xz", ".zip", ".tar")
+_FILE_SUFFIXES = (".bib", ".ris", ".sqlite",
+                  ".csv", ".json", ".jsonl", ".xml", ".rss", ".atom", ".txt", ".gz", ".xz", ".zip", ".tar")
 
 
 def format_label(source_format: str | None) -> str:
