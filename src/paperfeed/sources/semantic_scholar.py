@@ -1,5 +1,7 @@
-"""Semantic Scholar: Graph API paper JSON (``/graph/v1/paper/...``), one paper, a list (the batch endpoint,
-with ``null`` for ids it does not know), or a page of search results (``{"total", "offset", "data": [...]}``).
+"""Semantic Scholar: Graph API paper JSON (``/graph/v1/paper/...``): one paper, a batch list, or a search page.
+
+One paper, a list (the batch endpoint, with ``null`` for ids it does not know), or a page of search results
+(``{"total", "offset", "data": [...]}``).
 
 Read: ``paperId``, ``externalIds`` (``ArXiv``, ``DOI``, ``DBLP``, ``CorpusId``, ...), ``title``, ``abstract``,
 ``venue`` (``arXiv.org`` is the preprint server, no venue), ``year``, ``publicationDate``, ``authors`` with
