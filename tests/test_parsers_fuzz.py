@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import tracemalloc
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from paperfeed.prepare import prepare
 from paperfeed.records import ParseContext, ParseError, Record
 from paperfeed.sources import detect_format, format_names, get_format
+from zotero_fixture import zotero_library_bytes
 
 DATA = Path(__file__).parent / "data"
 SEED_BYTES = 24_000
@@ -48,7 +50,9 @@ SLOW = settings(max_examples=int(os.environ.get("PAPERFEED_FUZZ_EXAMPLES", "400"
 # A name per format that its sniffer and parser accept (some formats look at the name).
 FILE_NAMES = {"arxiv-atom": "query.xml", "arxiv-oai": "oai.xml", "arxiv-rss": "cs.LG.rss", "feed": "news.rss",
               "hf-daily": "2025-01-10.json", "jsonl": "2026-02-27.jsonl", "bibtex": "library.bib",
-              "csv": "table.csv", "capture": "topic-page.txt"}
+              "csv": "table.csv", "capture": "topic-page.txt", "zotero": "zotero.sqlite", "mods": "acl.xml",
+              "dblp": "dblp.json", "biorxiv": "details.json", "openreview": "notes.json", "crossref": "works.json",
+              "semantic-scholar": "papers.json", "csl-json": "library.json", "ris": "library.ris"}
 
 
 def _seed(path: Path, format_name: str) -> bytes:
@@ -84,6 +88,8 @@ def _seeds() -> dict[str, list[bytes]]:
         if len(data) > SEED_BYTES and name not in ("jsonl", "csv", "capture", "bibtex", "hf-daily"):
             continue  # an XML or JSON document cut by lines is only malformed; smaller files of it are seeds
         found[name].append(_seed(path, name))
+    with tempfile.TemporaryDirectory() as directory:  # a Zotero library is built, not kept as a file
+        found["zotero"].append(zotero_library_bytes(Path(directory)))
     return {name: list(dict.fromkeys(seeds)) for name, seeds in found.items()}
 
 
@@ -104,7 +110,9 @@ NESTING = {  # an opener and a closer that nest in each format family
     "json": (b'{"a":[', b"]}"), "xml": (b"<a>", b"</a>"), "bibtex": (b"{", b"}"), "text": (b"(", b")"),
 }
 FAMILY = {"arxiv-atom": "xml", "arxiv-oai": "xml", "arxiv-rss": "xml", "feed": "xml", "hf-daily": "json",
-          "jsonl": "json", "bibtex": "bibtex", "csv": "text", "capture": "text"}
+          "jsonl": "json", "bibtex": "bibtex", "csv": "text", "capture": "text", "zotero": "text", "mods": "xml",
+          "dblp": "json", "biorxiv": "json", "openreview": "json", "crossref": "json", "semantic-scholar": "json",
+          "csl-json": "json", "ris": "text"}
 
 
 JSON_VALUES = st.recursive(

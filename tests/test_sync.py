@@ -600,3 +600,46 @@ def test_sync_every_runs_rounds_until_interrupted_and_exits_cleanly(server, back
     assert requests[1].headers.get("if-modified-since") == "Mon, 01 Feb 2016 10:00:00 GMT"
     with open_store(db) as store:
         assert store.item_count() == 15 and store.source("news").failures == 0
+
+
+# -- biorxiv (the details API, day by day, 100 per page) ------------------------------------------------------------
+
+BIORXIV = SYNC_DATA.parent / "sources" / "biorxiv_details.json"
+
+
+def biorxiv_page(count: int, day: str, start: int = 0) -> bytes:
+    """A details response of ``count`` preprints posted on ``day`` (the shape of tests/data/sources)."""
+    template = orjson.loads(BIORXIV.read_bytes())["collection"][2]
+    collection = [{**template, "doi": f"10.1101/{day}.{start + n:06d}", "title": f"Preprint {start + n} of {day}",
+                   "date": day} for n in range(count)]
+    messages = [{"status": "ok" if count else "no posts found", "count": count, "cursor": start}]
+    return orjson.dumps({"messages": messages, "collection": collection})
+
+
+def test_biorxiv_pages_through_each_day_and_resumes(server, store):
+    today = date.today()
+    days = [(today - timedelta(days=back)).isoformat() for back in (2, 1, 0)]
+    pages = {(days[0], 0): biorxiv_page(100, days[0]), (days[0], 100): biorxiv_page(3, days[0], 100),
+             (days[1], 0): biorxiv_page(0, days[1]), (days[2], 0): biorxiv_page(2, days[2])}
+    for (day, offset), body in pages.items():
+        server.route(f"/details/biorxiv/{day}/{day}/{offset}", Reply(200, body, {"Content-Type": "application/json"}))
+    add(store, "bio", "biorxiv", server.url("/details/biorxiv"))
+    result = sync(store, settings_for(store.url), since=days[0]).sources[0]
+    assert result.error is None and result.new == 105
+    assert [request.path for request in server.requests()] == [
+        f"/details/biorxiv/{days[0]}/{days[0]}/0", f"/details/biorxiv/{days[0]}/{days[0]}/100",
+        f"/details/biorxiv/{days[1]}/{days[1]}/0", f"/details/biorxiv/{days[2]}/{days[2]}/0"]
+    assert result.notes == [f"{days[1]}: nothing posted"]
+    assert store.source("bio").cursor == {"next_date": today.isoformat(), "offset": 0}  # today again next time
+    again = sync(store, settings_for(store.url)).sources[0]
+    assert again.error is None and again.new == 0 and len(server.requests()) == 5
+
+
+def test_biorxiv_refuses_a_response_that_is_not_a_details_response(server, store):
+    day = date.today().isoformat()
+    server.route(f"/details/biorxiv/{day}/{day}/0",
+                 Reply(200, b'{"messages": []}', {"Content-Type": "application/json"}))
+    add(store, "bio", "biorxiv", server.url("/details/biorxiv"))
+    result = sync(store, settings_for(store.url), since=day).sources[0]
+    assert 'no "collection" array' in result.error and result.place.endswith(f"/details/biorxiv/{day}/{day}/0 byte 0")
+    assert store.source("bio").cursor == {}  # nothing stored, nothing moved

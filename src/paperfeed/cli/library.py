@@ -154,17 +154,29 @@ def library_remove(ctx: click.Context, reference: str, user_email: str) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @USER
 @click.option("--tag", "tags", multiple=True, help="A tag for every entry (repeatable); entries' keywords add theirs.")
+@click.option("--format", "format_name", metavar="NAME",
+              help="The file's format instead of detecting it (bibtex, ris, csl-json, zotero, ...; see `paperfeed "
+                   "formats`).")
 @click.pass_context
 @store_errors
-def library_import(ctx: click.Context, path: Path, user_email: str, tags: tuple[str, ...]) -> None:
-    """Import a BibTeX file: entries matched to stored items, unknown ones ingested, all saved."""
-    from ..library import LibraryError, import_bibtex
+def library_import(ctx: click.Context, path: Path, user_email: str, tags: tuple[str, ...],
+                   format_name: str | None) -> None:
+    """Import a reference library (BibTeX, RIS, CSL-JSON, a Zotero zotero.sqlite): entries matched to stored items,
+    unknown ones ingested, all saved; keywords, Zotero collections and tags become tags."""
+    from ..library import LibraryError, import_library
     from ..progress import record_progress
+    from ..sources import get_format
+
+    if format_name:
+        try:
+            get_format(format_name)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--format") from None
 
     with open_store(ctx) as store:
         try:
-            report = import_bibtex(store, user_of(store, user_email).id, path, list(tags), ctx.obj,
-                                   progress=record_progress)
+            report = import_library(store, user_of(store, user_email).id, path, list(tags), ctx.obj,
+                                    progress=record_progress, format_name=format_name)
         except LibraryError as error:
             fail(str(error))
     click.echo(f"{path}: {report.entries} entries, {report.matched} matched to stored items, "

@@ -75,10 +75,18 @@ class ImportReport:
 
 def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = (), settings=None,
                   progress=None) -> ImportReport:
-    """Ingest a BibTeX file, save every entry to the user's library and tag it.
+    """Import a BibTeX file (``import_library`` with the format fixed)."""
+    return import_library(store, user_id, path, tags, settings, progress, format_name="bibtex")
+
+
+def import_library(store: Store, user_id: int, path: Path, tags: list[str] = (), settings=None,
+                   progress=None, format_name: str | None = None) -> ImportReport:
+    """Ingest a reference library (BibTeX, RIS, CSL-JSON, a Zotero ``zotero.sqlite``, or any other source format;
+    detected from the file when ``format_name`` is None), save every entry to the user's library and tag it.
 
     Entries are matched to stored items the way every ingest merges (arXiv id, DOI, then title and
-    authors); unknown ones become new items. Each entry gets ``tags`` plus its own keywords/tags fields.
+    authors); unknown ones become new items. Each entry gets ``tags`` plus its own tags (``extra["tags"]``:
+    BibTeX keywords, RIS ``KW``, CSL ``keyword``, Zotero collections and tags).
     With ``settings``, what was stored is then tagged with topics and indexed (``pipeline.after_ingest``,
     reported in ``after``) so that search finds it at once.
     """
@@ -95,11 +103,12 @@ def import_bibtex(store: Store, user_id: int, path: Path, tags: list[str] = (), 
     # The context an ingest of the file gives its records (a date in the file name is a hint to the parser).
     context = ParseContext(str(path), date_hint=InputFile(str(path), path.name, lambda: data, len(data)).date_hint)
     try:
-        _, parsed = parse(data, context, "bibtex")
+        format_name, parsed = parse(data, context, format_name)
         prepared = list(parsed)  # read once: the ingest stores them, and each entry's own tags come from them
     except ParseError as error:
         raise LibraryError(f"{path}: {error}") from None
-    result = Ingester(store, format_name="bibtex", record_outcomes=True).ingest_prepared(str(path), "bibtex", prepared)
+    result = Ingester(store, format_name=format_name, record_outcomes=True).ingest_prepared(str(path), format_name,
+                                                                                           prepared)
     if result.failed:
         place = f" at {result.place}" if result.place else ""
         raise LibraryError(f"{path}{place}: {result.error}")

@@ -14,15 +14,25 @@ from types import ModuleType
 from ..records import ParseError
 
 # Sniffing order matters: specific formats before the generic ones they resemble
-# (arXiv RSS before news feeds, the Hugging Face JSON before JSON Lines).
+# (arXiv RSS before news feeds, the Hugging Face JSON before JSON Lines, the scholarly APIs' JSON documents
+# before both); a Zotero database (binary SQLite) first of all.
 _MODULES = {
+    "zotero": "zotero",
     "arxiv-atom": "arxiv_atom",
     "arxiv-oai": "arxiv_oai",
     "arxiv-rss": "arxiv_rss",
     "feed": "news_feed",
+    "mods": "mods",
+    "dblp": "dblp",
+    "biorxiv": "biorxiv",
+    "openreview": "openreview",
+    "crossref": "crossref",
+    "semantic-scholar": "semantic_scholar",
+    "csl-json": "csl_json",
     "hf-daily": "hf_daily",
     "jsonl": "jsonl",
     "bibtex": "bibtex",
+    "ris": "ris",
     "csv": "csv_table",
     "capture": "capture",
 }

@@ -13,6 +13,7 @@ from bibtexparser.model import Entry
 from ..normalize import arxiv_id, clean_text, clean_title, doi, latex_to_text, person_name, valid_day
 from ..records import ParseContext, ParseError, Record
 from .common import decode_utf8
+from .scholarly import anthology_id
 
 FORMAT = "bibtex"
 
@@ -62,16 +63,19 @@ def _record(entry: Entry, label: str) -> Record:
     title = clean_title(fields.get("title"))
     if not title:
         raise ParseError(f"entry {entry.key!r} has no title", place)
+    url = clean_text(fields.get("url")) or None
     venue = _latex(fields.get("journal") or fields.get("booktitle") or fields.get("journaltitle"))
     extra: dict = {"entry_type": entry.entry_type.lower()}
     if venue:
         extra["venue"] = venue
+    anthology = anthology_id(url) if url else None
+    if anthology:
+        extra["anthology_id"] = anthology
     tags = _tags(fields.get("keywords"), fields.get("mendeley-tags"), fields.get("tags"))
     if tags:
         extra["tags"] = tags
     published = valid_day(fields.get("date", "").strip()[:10]) if fields.get("date") else None
     year_match = _YEAR.search(fields.get("year") or fields.get("date") or "")
-    url = clean_text(fields.get("url")) or None
     return Record(
         format=FORMAT,
         record_id=entry.key,

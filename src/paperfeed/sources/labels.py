@@ -17,12 +17,22 @@ FORMAT_LABELS = {
     "bibtex": "BibTeX library",
     "csv": "CSV table",
     "capture": "Page capture",
+    "zotero": "Zotero library",
+    "mods": "MODS XML (ACL Anthology)",
+    "dblp": "DBLP",
+    "biorxiv": "bioRxiv / medRxiv",
+    "openreview": "OpenReview",
+    "crossref": "Crossref",
+    "semantic-scholar": "Semantic Scholar",
+    "csl-json": "CSL-JSON library",
+    "ris": "RIS library",
 }
 """What each format is, in words (every format of ``paperfeed.sources``; tests check none is missing)."""
 
 UNKNOWN_FORMAT_LABEL = "Other source"
 
-_FILE_SUFFIXES = (".bib", ".csv", ".json", ".jsonl", ".xml", ".rss", ".atom", ".txt", ".gz", ".xz", ".zip", ".tar")
+_FILE_SUFFIXES = (".bib", ".ris", ".sqlite",
+                  ".csv", ".json", ".jsonl", ".xml", ".rss", ".atom", ".txt", ".gz", ".xz", ".zip", ".tar")
 
 
 def format_label(source_format: str | None) -> str:

@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
+import orjson
+
 from ..fetch import HttpClient, Response
 from ..normalize import to_utc_date
 from ..records import ParseContext, ParseError
@@ -20,7 +22,7 @@ from ..sources.arxiv_oai import resumption_token
 from ..storage import SourceRow
 from .checks import (check_body, check_feed, oai_error, oai_list_url, oai_token_url, quiet_day_note,
                      response_day)
-from .kinds import API_BATCH, DEFAULT_API_URL, DEFAULT_METADATA_PREFIX, base_url
+from .kinds import API_BATCH, BIORXIV_PAGE, DEFAULT_API_URL, DEFAULT_METADATA_PREFIX, base_url
 
 _CHANNEL_DATE = re.compile(rb"<(?:pubDate|lastBuildDate|updated)>([^<]+)<")
 MAX_TOKEN_RESTARTS = 2
@@ -171,6 +173,53 @@ def _hf_daily(source: SourceRow, context: FetchContext) -> Iterator[Page]:
         day += timedelta(days=1)
 
 
+def _biorxiv(source: SourceRow, context: FetchContext) -> Iterator[Page]:
+    """Each day from the cursor (or ``--since``) to today: ``<base>/<day>/<day>/<offset>``, page by page until a
+    page holds fewer than ``BIORXIV_PAGE`` records. Today is fetched again next time (it fills up during the day)."""
+    base, cursor = base_url(source), source.cursor
+    first = (context.since or cursor.get("next_date") or source.options.get("since")
+             or (context.today - timedelta(days=1)).isoformat())
+    day = date.fromisoformat(first)
+    offset = int(cursor.get("offset") or 0) if not context.since and cursor.get("next_date") == first else 0
+    while day <= context.today:
+        url = f"{base}/{day.isoformat()}/{day.isoformat()}/{offset}"
+        response = _get(context, url, "biorxiv", "bioRxiv details JSON")
+        try:
+            count = _biorxiv_count(response.content)
+        except ParseError as error:
+            raise ParseError(error.message, f"{url} {error.place}") from None
+        full = count >= BIORXIV_PAGE
+        if full:
+            next_cursor: dict[str, Any] = {"next_date": day.isoformat(), "offset": offset + count}
+        elif day == context.today:
+            next_cursor = {"next_date": day.isoformat(), "offset": 0}
+        else:
+            next_cursor = {"next_date": (day + timedelta(days=1)).isoformat(), "offset": 0}
+        if count:
+            yield Page(url, url, "biorxiv", response.content, next_cursor)
+        else:
+            # bioRxiv posts every day of the week: an empty day is only that (no weekend or holiday reading).
+            yield Page(url, url, "biorxiv", None, next_cursor, f"{day.isoformat()}: nothing posted" if offset == 0
+                       else None)
+        if full:
+            offset += count
+        else:
+            day, offset = day + timedelta(days=1), 0
+
+
+def _biorxiv_count(body: bytes) -> int:
+    """The records of a details response: a JSON object with a ``collection`` array (empty when nothing was
+    posted, with ``messages[0].status`` "no posts found")."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise ParseError(f"not JSON: {error.msg}", f"line {error.lineno}, column {error.colno}") from None
+    collection = document.get("collection") if isinstance(document, dict) else None
+    if not isinstance(collection, list):
+        raise ParseError('not a bioRxiv details response (no "collection" array)', "byte 0")
+    return len(collection)
+
+
 def _feed(source: SourceRow, context: FetchContext) -> Iterator[Page]:
     url, cursor = source.url or "", source.cursor
     response = _get(context, url, "feed", "an RSS or Atom feed", cursor, check_feed)
@@ -181,5 +230,5 @@ def _feed(source: SourceRow, context: FetchContext) -> Iterator[Page]:
 
 
 _FETCHERS: dict[str, Callable[[SourceRow, FetchContext], Iterator[Page]]] = {
-    "arxiv": _arxiv, "arxiv-oai": _arxiv_oai, "hf-daily": _hf_daily, "feed": _feed,
+    "arxiv": _arxiv, "arxiv-oai": _arxiv_oai, "hf-daily": _hf_daily, "feed": _feed, "biorxiv": _biorxiv,
 }

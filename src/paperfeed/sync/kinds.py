@@ -35,7 +35,12 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("hf-daily", "Hugging Face daily papers, one request per date",
          "https://huggingface.co/api/daily_papers", "at most 500 calls per 5 minutes"),
     Kind("feed", "any news RSS or Atom feed", None, "1 request / s per host"),
+    Kind("biorxiv", "bioRxiv preprints posted each day via the details API, 100 per request (medRxiv: --url "
+         "https://api.biorxiv.org/details/medrxiv)", "https://api.biorxiv.org/details/biorxiv",
+         "1 request / s per host (bioRxiv publishes no limit; PAPERFEED_HOST_INTERVAL)"),
 )}
+BIORXIV_PAGE = 100
+"""Records per page of the bioRxiv details API (fixed by the API: the cursor moves by this much)."""
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
 DEFAULT_METADATA_PREFIX = "arXivRaw"
 API_BATCH = 100
