@@ -132,7 +132,7 @@ def retyped(draw, data: bytearray) -> bytearray:
     number = None if whole else draw(st.sampled_from(candidates))
     try:
         document = json.loads(bytes(data) if number is None else lines[number])
-    except ValueError:
+    except (ValueError, RecursionError):  # an earlier "nest" mutation may nest deeper than json can read
         return data
     holder, key = None, None
     node = document
