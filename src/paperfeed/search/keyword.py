@@ -6,6 +6,12 @@ documents that cannot reach the top k and answered the same query in about 20 ms
 2-core machine, see docs/benchmarks.md). Field weights are applied by repetition in one combined
 field (title x3, authors x2, abstract x1), which keeps every query term one posting list: BM25's
 saturating term frequency then weighs a title hit above an abstract hit, and conjunctions stay fast.
+
+Proximity: a query of several words also scores, beside its bag of words, the words as typed in order as a
+phrase (``KeywordRanking.phrase_boost``) and the words near each other (``near_boost``, within
+``near_slop`` positions). Neither is required, so recall is the bag of words'; they decide the order among
+its matches, which is what a remembered fragment of an abstract or a multi-word concept ("diffusion
+model") needs. Their weights were chosen on a development split of real queries (bench/search.py).
 """
 
 from __future__ import annotations
@@ -70,6 +76,20 @@ def topic_slug(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
 
 
+@dataclass(frozen=True, slots=True)
+class KeywordRanking:
+    """How a query of several words is scored beyond BM25 over its bag of words (0 turns a part off)."""
+
+    phrase_boost: float = 1.0
+    near_boost: float = 0.0
+    near_slop: int = 4
+
+
+RANKING = KeywordRanking()
+PLAIN_BM25 = KeywordRanking(phrase_boost=0.0, near_boost=0.0)
+"""The ranking before proximity (kept to measure against in bench/search.py)."""
+
+
 @dataclass(slots=True)
 class KeywordHit:
     item_id: int
@@ -79,8 +99,9 @@ class KeywordHit:
 class KeywordIndex:
     """A tantivy index of items: one writer process at a time, any number of readers."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, ranking: KeywordRanking = RANKING) -> None:
         self.path = path
+        self.ranking = ranking
         path.mkdir(parents=True, exist_ok=True)
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
@@ -151,7 +172,7 @@ class KeywordIndex:
         """The index terms of ``text`` (lowercased, folded, stemmed, stop words dropped)."""
         return self._text.analyze(text)
 
-    def _phrase(self, field: str, text: str, analyzer: tantivy.TextAnalyzer) -> tantivy.Query | None:
+    def _phrase(self, field: str, text: str, analyzer: tantivy.TextAnalyzer, slop: int = 0) -> tantivy.Query | None:
         # Analyse word by word so that a dropped stop word leaves its gap, as it does in the index.
         words: list[tuple[int, str]] = []
         position = 0
@@ -166,7 +187,25 @@ class KeywordIndex:
             return None
         if len(words) == 1:
             return tantivy.Query.term_query(self.schema, field, words[0][1])
-        return tantivy.Query.phrase_query(self.schema, field, words)
+        return tantivy.Query.phrase_query(self.schema, field, words, slop)
+
+    def _proximity(self, parsed: ParsedQuery) -> list[tantivy.Query]:
+        """Optional clauses rewarding the query's words in their typed order (see the module docstring)."""
+        ranking = self.ranking
+        # Hyphens split index terms as they split the typed words (``vision-language`` is two positions).
+        text = " ".join(parsed.terms).replace("-", " ")
+        if len(self._text.analyze(text)) < 2:
+            return []
+        clauses = []
+        if ranking.phrase_boost > 0:
+            phrase = self._phrase("text", text, self._text)
+            if phrase is not None:
+                clauses.append(tantivy.Query.boost_query(phrase, ranking.phrase_boost))
+        if ranking.near_boost > 0 and ranking.near_slop > 0:
+            near = self._phrase("text", text, self._text, ranking.near_slop)
+            if near is not None:
+                clauses.append(tantivy.Query.boost_query(near, ranking.near_boost))
+        return clauses
 
     def _term(self, text: str) -> tantivy.Query | None:
         tokens = self._text.analyze(text)
@@ -224,6 +263,8 @@ class KeywordIndex:
             clauses = [(tantivy.Occur.Must, tantivy.Query.boolean_query(clauses))]
         clauses += [(tantivy.Occur.Must, part) for part in filters]
         clauses += [(tantivy.Occur.MustNot, part) for part in excluded]
+        if text_parts:
+            clauses += [(tantivy.Occur.Should, part) for part in self._proximity(parsed)]
         if not text_parts:
             clauses.insert(0, (tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(clauses)

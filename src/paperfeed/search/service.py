@@ -11,7 +11,10 @@ push exact matches off it (chosen before measuring; see docs/benchmarks.md for w
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,24 @@ from .vectors import VectorIndex
 
 MODES = ("keyword", "semantic", "hybrid")
 RRF_K = 60
-KEYWORD_WEIGHT, SEMANTIC_WEIGHT = 1.0, 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """Weighted reciprocal rank fusion of the keyword and the semantic ranking (see the module docstring)."""
+
+    k: int = RRF_K
+    keyword: float = 1.0
+    semantic: float = 0.5
+
+
+FUSION = Fusion()
+FIRST_FUSION = Fusion(RRF_K, 1.0, 0.5)
+"""The weights chosen before measuring (kept to measure against in bench/search.py)."""
+SIMILAR_FUSION = FIRST_FUSION
+"""Similar items fuse a title query with the item's nearest vectors: a topical likeness, where the semantic
+ranking is worth more than in a search for words (neighbour coherence in docs/benchmarks.md)."""
+KEYWORD_WEIGHT, SEMANTIC_WEIGHT = FUSION.keyword, FUSION.semantic
 # Each ranking contributes this many candidates to the fusion (or the page's end, if deeper).
 FUSION_DEPTH = 50
 # Semantic results are filtered after the nearest-neighbour search: fetch this many times more.
@@ -68,6 +88,40 @@ class SearchResults:
     milliseconds: float = 0.0
     note: str = ""
     """Why the mode used differs from the mode asked for, if it does."""
+
+
+class ResultCache:
+    """Recent search results of this process, each valid while the store and its indexes are as they were.
+
+    Under load the same queries repeat (a results page and its next page, a feed polled, popular words), and a
+    hybrid query costs an embedding, two index searches, a store read and snippets; a repeat costs a version
+    check. The version is the store's change-log position and how far each index has applied it, so a result is
+    never served once an item changed or an index caught up. Shared by every ``SearchService`` of the process
+    (a server keeps one per pooled connection); entries are read-only once stored.
+    """
+
+    def __init__(self, entries: int = 1000) -> None:
+        self.entries = entries
+        self._results: OrderedDict[tuple, tuple[tuple, SearchResults]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, version: tuple) -> "SearchResults | None":
+        with self._lock:
+            found = self._results.get(key)
+            if found is None or found[0] != version:
+                return None
+            self._results.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple, version: tuple, results: "SearchResults") -> None:
+        with self._lock:
+            self._results[key] = (version, results)
+            self._results.move_to_end(key)
+            while len(self._results) > self.entries:
+                self._results.popitem(last=False)
+
+
+RESULTS = ResultCache()
 
 
 def matches_filters(document: SearchDocument, parsed: ParsedQuery, analyze) -> bool:
@@ -112,8 +166,12 @@ class SearchService:
     """Read side of the search indexes of one store."""
 
     def __init__(self, store: Store, directory: Path, embedder: Embedder | None = None,
-                 limits: QueryLimits = QueryLimits()) -> None:
+                 limits: QueryLimits = QueryLimits(), fusion: Fusion = FUSION,
+                 cache: ResultCache | None = RESULTS) -> None:
         self.store = store
+        self.fusion = fusion
+        self.cache = cache
+        """Where results are kept for repeats (None: every search runs; bench/search.py times it so)."""
         self.limits = limits
         """The most a query may hold (``search`` raises ``QueryTooLarge`` beyond it)."""
         self.directory = directory
@@ -176,6 +234,28 @@ class SearchService:
             raise ValueError(f"unknown search mode {mode!r}: choose one of {', '.join(MODES)}")
         parsed = check_query(text, self.limits)
         self._refresh_state()
+        key = version = None
+        if self.cache is not None:
+            key, version = self._cache_key(text, mode, limit, offset)
+            cached = self.cache.get(key, version)
+            if cached is not None:
+                return dataclasses.replace(cached, milliseconds=(time.perf_counter() - started) * 1000)
+        results = self._search(text, parsed, mode, limit, offset, started)
+        if self.cache is not None:
+            self.cache.put(key, version, results)
+        return results
+
+    def _cache_key(self, text: str, mode: str, limit: int, offset: int) -> tuple[tuple, tuple]:
+        """What a result depends on: the request and the ranking (key), the store and the indexes (version)."""
+        key = (self.store.url, str(self.directory), self.embedder.name if self.embedder else None,
+               getattr(self.keyword, "ranking", None), self.fusion, text, mode, limit, offset)
+        keyword_seq = (self.keyword.applied_seq() if isinstance(self.keyword, DatabaseKeywordIndex)
+                       else self._state.keyword_seq)
+        version = (self.store.store_version(), keyword_seq, self._state.vector_seq, self._state_mtime, self.foreign)
+        return key, version
+
+    def _search(self, text: str, parsed: ParsedQuery, mode: str, limit: int, offset: int,
+                started: float) -> SearchResults:
         if self.foreign and not isinstance(self.keyword, DatabaseKeywordIndex):
             # Its hits are another store's item ids: say so rather than show them (or nothing, silently).
             return SearchResults(text, mode, [], self.behind(mode), (time.perf_counter() - started) * 1000,
@@ -190,8 +270,8 @@ class SearchService:
             depth = max(FUSION_DEPTH, limit + offset)
             keyword_ranked = [hit.item_id for hit in self.keyword.search(parsed, depth)]
             semantic_ranked = [item_id for item_id, _ in self._semantic(parsed, depth)]
-            ranked = fuse([keyword_ranked, semantic_ranked],
-                          [KEYWORD_WEIGHT, SEMANTIC_WEIGHT])[offset:offset + limit]
+            ranked = fuse([keyword_ranked, semantic_ranked], [self.fusion.keyword, self.fusion.semantic],
+                          self.fusion.k)[offset:offset + limit]
         hits = self._hits(ranked, parsed)
         note = ""
         if effective != mode:
@@ -243,7 +323,8 @@ class SearchService:
         keyword = [hit.item_id for hit in self.keyword.search(parsed, limit * 2 + 1, any_word=True)
                    if hit.item_id != item_id]
         if mode == "hybrid" and semantic:
-            ranked = fuse([keyword, [i for i, _ in semantic]], [KEYWORD_WEIGHT, SEMANTIC_WEIGHT])
+            ranked = fuse([keyword, [i for i, _ in semantic]], [SIMILAR_FUSION.keyword, SIMILAR_FUSION.semantic],
+                          SIMILAR_FUSION.k)
         else:
             ranked = [(i, 0.0) for i in keyword]
         return self._hits(ranked[:limit], ParsedQuery())
