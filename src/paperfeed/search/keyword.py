@@ -85,7 +85,7 @@ class KeywordRanking:
     near_slop: int = 4
 
 
-RANKING = KeywordRanking()
+RANKING = KeywordRanking(phrase_boost=2.0, near_boost=1.0, near_slop=2)
 PLAIN_BM25 = KeywordRanking(phrase_boost=0.0, near_boost=0.0)
 """The ranking before proximity (kept to measure against in bench/search.py)."""
 

@@ -124,6 +124,14 @@ class ResultCache:
 RESULTS = ResultCache()
 
 
+def result_cache(entries: int) -> ResultCache | None:
+    """The process's result cache holding at most ``entries`` results (setting search_cache_entries); None for 0."""
+    if entries <= 0:
+        return None
+    RESULTS.entries = entries
+    return RESULTS
+
+
 def matches_filters(document: SearchDocument, parsed: ParsedQuery, analyze) -> bool:
     """Whether a document passes the query's filters and exclusions (for semantic candidates)."""
     for name, values in parsed.filters.items():
