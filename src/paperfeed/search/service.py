@@ -1,12 +1,14 @@
 """Search as the CLI, the web app and recommendations use it: keyword, semantic, hybrid, similar items.
 
 Hybrid ranking is weighted reciprocal rank fusion: an item's score is the sum over the keyword and the
-semantic ranking of weight / (RRF_K + rank), rank counted from 1, with RRF_K = 60 (Cormack et al., 2009),
-keyword weight 1 and semantic weight 0.5. Fusion needs no calibration between BM25 and cosine scores,
-and an item both rankings find rises. The lower semantic weight keeps a strong keyword match in place:
-a semantic-only item scores at most 0.5 / 61, below a keyword-only item of rank 60 or better, so
-semantic results re-rank what keywords found and fill the page when keywords find little, but never
-push exact matches off it (chosen before measuring; see docs/benchmarks.md for what it gives).
+semantic ranking of weight / (k + rank), rank counted from 1 (Cormack et al., 2009). Fusion needs no
+calibration between BM25 and cosine scores, and an item both rankings find rises. ``FUSION`` (k 5, keyword
+1, semantic 0.1) was chosen on a development split of real queries (bench/search.py --relevance): on
+remembered abstract fragments and Hugging Face keywords every larger semantic weight ranked worse, because
+the static WordLlama embedding cannot pinpoint a paper by its words. So semantic results order what
+keywords rank alike and fill the page when keywords find little (a semantic-only item scores at most
+0.1 / 6, below a keyword item of rank 54 or better), and a query with no word in common with a paper
+still finds it. The first weights (k 60, semantic 0.5, chosen before measuring) are ``FIRST_FUSION``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class Fusion:
     semantic: float = 0.5
 
 
-FUSION = Fusion()
+FUSION = Fusion(k=5, keyword=1.0, semantic=0.1)
 FIRST_FUSION = Fusion(RRF_K, 1.0, 0.5)
 """The weights chosen before measuring (kept to measure against in bench/search.py)."""
 SIMILAR_FUSION = FIRST_FUSION
@@ -178,6 +180,7 @@ class SearchService:
                  cache: ResultCache | None = RESULTS) -> None:
         self.store = store
         self.fusion = fusion
+        self.similar_fusion = SIMILAR_FUSION
         self.cache = cache
         """Where results are kept for repeats (None: every search runs; bench/search.py times it so)."""
         self.limits = limits
@@ -331,8 +334,8 @@ class SearchService:
         keyword = [hit.item_id for hit in self.keyword.search(parsed, limit * 2 + 1, any_word=True)
                    if hit.item_id != item_id]
         if mode == "hybrid" and semantic:
-            ranked = fuse([keyword, [i for i, _ in semantic]], [SIMILAR_FUSION.keyword, SIMILAR_FUSION.semantic],
-                          SIMILAR_FUSION.k)
+            fusion = self.similar_fusion
+            ranked = fuse([keyword, [i for i, _ in semantic]], [fusion.keyword, fusion.semantic], fusion.k)
         else:
             ranked = [(i, 0.0) for i in keyword]
         return self._hits(ranked[:limit], ParsedQuery())
