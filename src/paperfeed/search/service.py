@@ -49,9 +49,10 @@ class Fusion:
 FUSION = Fusion(k=5, keyword=1.0, semantic=0.1)
 FIRST_FUSION = Fusion(RRF_K, 1.0, 0.5)
 """The weights chosen before measuring (kept to measure against in bench/search.py)."""
-SIMILAR_FUSION = FIRST_FUSION
-"""Similar items fuse a title query with the item's nearest vectors: a topical likeness, where the semantic
-ranking is worth more than in a search for words (neighbour coherence in docs/benchmarks.md)."""
+SIMILAR_FUSION = Fusion(k=10, keyword=1.0, semantic=1.0)
+"""Similar items (hybrid) fuse a query of the item's title with its nearest vectors: a topical likeness, where
+the semantic ranking weighs as much as the keyword one (chosen on development items' neighbour coherence,
+docs/benchmarks.md; the first fusion served them before)."""
 KEYWORD_WEIGHT, SEMANTIC_WEIGHT = FUSION.keyword, FUSION.semantic
 # Each ranking contributes this many candidates to the fusion (or the page's end, if deeper).
 FUSION_DEPTH = 50
