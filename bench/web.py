@@ -12,7 +12,7 @@ Usage: python bench/web.py PATH_TO_LISTINGS.tar.xz [--items 50000] [--workers 2]
   over 300 runs of 1–3 title words of the store, each in the three modes: 900 distinct requests) and the
   ``/search`` page (the 50 words). Latency is per request, from send to last body byte. Only 200 answers count;
   anything else is reported as an error. Pages are measured with the page and search-result caches on, then
-  again on a second server with both off (``PAPERFEED_PAGE_CACHE_SECONDS=0``, ``PAPERFEED_SEARCH_CACHE_ENTRIES=0``).
+  again on a second server with both off (``PAPERFEED_PAGE_CACHE_SECONDS=0``, ``PAPERFEED_SEARCH_CACHE_HITS=0``).
 Ends with one JSON line.
 """
 
@@ -199,7 +199,7 @@ def main() -> int:
         # Pages are served from the rendered-page cache after their first view; the same pages are then measured
         # with the cache off (a second server), so the figures say what rendering itself costs.
         for label, cache_env in (("", {}), (" (caches off)", {"PAPERFEED_PAGE_CACHE_SECONDS": "0",
-                                                               "PAPERFEED_SEARCH_CACHE_ENTRIES": "0"})):
+                                                               "PAPERFEED_SEARCH_CACHE_HITS": "0"})):
             with served(db, args.workers, cache_env) as port:
                 for name in chosen:
                     asyncio.run(load("127.0.0.1", port, pages[name], args.clients, 3.0))  # warm every worker

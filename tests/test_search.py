@@ -505,14 +505,21 @@ def test_a_repeated_search_is_shared_by_the_process_until_the_store_or_an_index_
         assert service.search("quadrifocal tensor", mode="hybrid").behind == {}
 
 
-def test_the_result_cache_keeps_the_most_recently_used_entries():
-    from paperfeed.search.service import ResultCache, SearchResults
+def test_the_result_cache_holds_at_most_its_hits_most_recently_used_first():
+    from paperfeed.search.service import ResultCache, SearchHit, SearchResults
 
-    cache = ResultCache(entries=2)
+    def results(name: str, hits: int) -> SearchResults:
+        return SearchResults(name, "keyword", [SearchHit(i, "t", 0.0, "paper", None, [], None, None)
+                                               for i in range(hits)])
+
+    cache = ResultCache(hits=10)
     for number in range(3):
-        cache.put(("q", number), (1,), SearchResults(str(number), "keyword", []))
+        cache.put(("q", number), (1,), results(str(number), 4))
     assert cache.get(("q", 0), (1,)) is None and cache.get(("q", 2), (1,)).query == "2"
+    assert cache.get(("q", 1), (1,)) is not None
     assert cache.get(("q", 2), (2,)) is None  # another version of the store: not this result
+    cache.put(("deep",), (1,), results("deep", 11))  # more than the cache holds: not kept, nothing evicted
+    assert cache.get(("deep",), (1,)) is None and cache.get(("q", 1), (1,)) is not None
 
 
 def test_a_deleted_item_leaves_both_indexes(backend_url, settings_for, embedder):

@@ -30,7 +30,7 @@ def open_indexer(store: Store, settings: Settings, vectors: bool = True) -> Inde
 def open_search(store: Store, settings: Settings, embedder: Embedder | None = None) -> SearchService:
     """The search service of ``store`` with the configured embedder (or the one given)."""
     return SearchService(store, index_directory(store, settings.index_dir), embedder or _embedder(settings),
-                         QueryLimits.from_settings(settings), cache=result_cache(settings.search_cache_entries))
+                         QueryLimits.from_settings(settings), cache=result_cache(settings.search_cache_hits))
 
 
 def refresh_indexes(store: Store, settings: Settings) -> IndexReport:

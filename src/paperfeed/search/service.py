@@ -100,11 +100,13 @@ class ResultCache:
     hybrid query costs an embedding, two index searches, a store read and snippets; a repeat costs a version
     check. The version is the store's change-log position and how far each index has applied it, so a result is
     never served once an item changed or an index caught up. Shared by every ``SearchService`` of the process
-    (a server keeps one per pooled connection); entries are read-only once stored.
+    (a server keeps one per pooled connection); entries are read-only once stored. Its size is counted in hits
+    (a hit with its snippet is about a kilobyte), so a few deep pages cannot hold more memory than many short ones.
     """
 
-    def __init__(self, entries: int = 1000) -> None:
-        self.entries = entries
+    def __init__(self, hits: int = 20_000) -> None:
+        self.hits = hits
+        self._held = 0
         self._results: OrderedDict[tuple, tuple[tuple, SearchResults]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -117,21 +119,28 @@ class ResultCache:
             return found[1]
 
     def put(self, key: tuple, version: tuple, results: "SearchResults") -> None:
+        size = max(1, len(results.hits))
+        if size > self.hits:
+            return
         with self._lock:
+            previous = self._results.pop(key, None)
+            if previous is not None:
+                self._held -= max(1, len(previous[1].hits))
             self._results[key] = (version, results)
-            self._results.move_to_end(key)
-            while len(self._results) > self.entries:
-                self._results.popitem(last=False)
+            self._held += size
+            while self._held > self.hits:
+                _, (_, dropped) = self._results.popitem(last=False)
+                self._held -= max(1, len(dropped.hits))
 
 
 RESULTS = ResultCache()
 
 
-def result_cache(entries: int) -> ResultCache | None:
-    """The process's result cache holding at most ``entries`` results (setting search_cache_entries); None for 0."""
-    if entries <= 0:
+def result_cache(hits: int) -> ResultCache | None:
+    """The process's result cache holding at most ``hits`` hits (setting search_cache_hits); None for 0."""
+    if hits <= 0:
         return None
-    RESULTS.entries = entries
+    RESULTS.hits = hits
     return RESULTS
 
 

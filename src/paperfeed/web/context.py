@@ -48,7 +48,7 @@ class Context:
 
             self._search = SearchService(self.store, index_directory(self.store, self.settings.index_dir),
                                          self.pool.embedder(), QueryLimits.from_settings(self.settings),
-                                         cache=result_cache(self.settings.search_cache_entries))
+                                         cache=result_cache(self.settings.search_cache_hits))
         return self._search
 
 
