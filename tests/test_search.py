@@ -318,6 +318,19 @@ def test_a_phrase_remembered_with_a_word_missing_still_ranks_its_paper_first(pro
     assert ids_of(service.search("model of dispersal of lichen spores", mode="keyword"))[0] == phrase_paper
 
 
+def test_pages_continue_without_repeats_or_gaps_past_the_proximity_reranked_top(indexed, monkeypatch):
+    """Proximity re-ranks the bag of words' best RERANK_DEPTH; later pages continue in bag-of-words order."""
+    from paperfeed.search import keyword
+
+    _, service, _, _ = indexed
+    monkeypatch.setattr(keyword, "RERANK_DEPTH", 7)
+    query = "learning model data"
+    whole = ids_of(service.search(query, mode="keyword", limit=100))
+    assert 20 < len(whole) < 100
+    pages = [ids_of(service.search(query, mode="keyword", limit=3, offset=offset)) for offset in range(0, 100, 3)]
+    assert [item for page in pages for item in page] == whole
+
+
 def test_known_item_retrieval_from_six_abstract_words_in_hybrid_search(indexed):
     """Six consecutive words of an abstract put that paper in the top 10 of hybrid search (the issue's measure)."""
     store, service, _, _ = indexed
