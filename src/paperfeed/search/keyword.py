@@ -9,9 +9,10 @@ saturating term frequency then weighs a title hit above an abstract hit, and con
 
 Proximity: a query of several words also scores, beside its bag of words, the words as typed in order as a
 phrase (``KeywordRanking.phrase_boost``) and the words near each other (``near_boost``, within
-``near_slop`` positions). Neither is required, so recall is the bag of words'; they decide the order among
-its matches, which is what a remembered fragment of an abstract or a multi-word concept ("diffusion
-model") needs. Their weights were chosen on a development split of real queries (bench/search.py).
+``near_slop`` positions). Neither is required, so recall is the bag of words'; they re-rank its best
+``RERANK_DEPTH`` matches, which is what a remembered fragment of an abstract or a multi-word concept
+("diffusion model") needs. Their weights were chosen on a development split of real queries
+(bench/search.py --relevance).
 """
 
 from __future__ import annotations
