@@ -438,7 +438,7 @@ def run(db: str, listings: list[dict], hf_path: str, queries: list[str], known_p
                  "keyword before": coherence(similar("keyword", PLAIN_BM25), items, primary),
                  "keyword shipped": coherence(similar("keyword", RANKING), items, primary),
                  "semantic": coherence(similar("semantic", RANKING), items, primary),
-                 "hybrid before": coherence(similar("hybrid", PLAIN_BM25), items, primary),
+                 "hybrid before": coherence(similar("hybrid", PLAIN_BM25, FIRST_FUSION), items, primary),
                  "hybrid shipped": coherence(similar("hybrid", RANKING), items, primary)}
     if similar_fusion != SIMILAR_FUSION:
         neighbour["hybrid as chosen on dev"] = coherence(similar("hybrid", RANKING, similar_fusion), items, primary)

@@ -88,9 +88,10 @@ class KeywordRanking:
 
 RERANK_DEPTH = 500
 """The proximity clauses re-rank this many of the bag of words' best (see ``KeywordIndex._run``). On the
-development split (bench/search.py's objective) 200 / 500 / 1,000 scored 0.556 / 0.565 / 0.567 for about
+development split (bench/search.py's objective, phrase 4 / near 2) 200 / 500 / 1,000 scored 0.556 / 0.565 /
+0.567 for about
 1.5 / 2.5 / 3.5 ms more CPU on a common query at 52,000 items: 500 keeps most of the gain at a bounded cost."""
-RANKING = KeywordRanking(phrase_boost=4.0, near_boost=2.0, near_slop=2)
+RANKING = KeywordRanking(phrase_boost=2.0, near_boost=1.0, near_slop=2)
 PLAIN_BM25 = KeywordRanking(phrase_boost=0.0, near_boost=0.0)
 """The ranking before proximity (kept to measure against in bench/search.py)."""
 
