@@ -8,8 +8,11 @@ Usage: python bench/web.py PATH_TO_LISTINGS.tar.xz [--items 50000] [--workers 2]
 - Server: ``paperfeed serve --workers N`` in a subprocess, as a user runs it.
 - Load: an asyncio HTTP/1.1 client in this process, ``--clients`` connections, each sending its next request
   when the last answer is read, for ``--seconds`` per page: ``/``, the busiest topic's page, item pages
-  (cycling over 500 items) and ``/api/v1/search`` (cycling over 50 words). Latency is per request, from
-  send to last body byte. Only 200 answers count; anything else is reported as an error.
+  (cycling over 500 items), ``/api/v1/search`` (cycling over 50 words), ``search-varied`` (``/api/v1/search``
+  over 300 runs of 1–3 title words of the store, each in the three modes: 900 distinct requests) and the
+  ``/search`` page (the 50 words). Latency is per request, from send to last body byte. Only 200 answers count;
+  anything else is reported as an error. Pages are measured with the page and search-result caches on, then
+  again on a second server with both off (``PAPERFEED_PAGE_CACHE_SECONDS=0``, ``PAPERFEED_SEARCH_CACHE_HITS=0``).
 Ends with one JSON line.
 """
 
@@ -29,6 +32,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlencode
 
 WORDS = ["learning", "transformer", "diffusion", "graph", "language", "reinforcement", "robot", "vision", "quantum",
          "attention", "benchmark", "agent", "privacy", "optimization", "retrieval", "speech", "medical", "3d",
@@ -75,6 +79,19 @@ def build_store(listings: Path, items: int, folder: Path) -> tuple[Path, dict]:
         if hasattr(store, "refresh_daily_dates"):
             store.refresh_daily_dates()
     return db, figures
+
+
+def _title_runs(store, item_ids: list[int], count: int) -> list[str]:
+    """``count`` runs of 1–3 consecutive title words of the store's items (seeded): varied real queries."""
+    generator = random.Random(11)
+    titles = [document.title.split() for document in store.item_documents(item_ids).values()]
+    runs = []
+    while len(runs) < count:
+        words = [word.strip(":,.()") for word in generator.choice(titles)]
+        length = generator.randint(1, 3)
+        start = generator.randrange(0, max(1, len(words) - length + 1))
+        runs.append(" ".join(words[start:start + length]))
+    return runs
 
 
 async def _client(host: str, port: int, paths: list[str], stop_at: float, latencies: list[float],
@@ -138,8 +155,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--db", help="serve this existing store (built by an earlier run's --keep) instead of building one")
-    parser.add_argument("--pages", default="/,topic,item,/api/v1/search",
-                        help="comma-separated pages to load: /, topic, item, /api/v1/search (default: all)")
+    parser.add_argument("--pages", default="/,topic,item,/api/v1/search,search-varied,/search",
+                        help="comma-separated pages to load: /, topic, item, /api/v1/search, search-varied, /search "
+                             "(default: all)")
     parser.add_argument("--keep", metavar="DIR", help="build the store in DIR and keep it (reuse it with --db DIR/web.db)")
     args = parser.parse_args()
     listings = Path(args.listings)
@@ -161,6 +179,7 @@ def main() -> int:
             counts = store.topic_item_counts()
             busiest = max(store.topics(), key=lambda row: counts.get(row.id, 0))
             item_ids = random.Random(7).sample(range(1, figures["items"] + 1), min(500, figures["items"]))
+            varied = _title_runs(store, item_ids, 300)
         print(f"store: {figures['items']:,} items; topic page: {busiest.slug} ({counts.get(busiest.id, 0):,} items)",
               file=sys.stderr)
         pages = {
@@ -168,6 +187,9 @@ def main() -> int:
             "topic": [f"/topics/{busiest.slug}"],
             "item": [f"/items/{item_id}" for item_id in item_ids],
             "/api/v1/search": [f"/api/v1/search?q={word}&mode=keyword" for word in WORDS],
+            "search-varied": [f"/api/v1/search?{urlencode({'q': query, 'mode': mode})}"
+                              for query in varied for mode in ("keyword", "semantic", "hybrid")],
+            "/search": [f"/search?q={word}" for word in WORDS],
         }
         chosen = [name.strip() for name in args.pages.split(",") if name.strip()]
         unknown = [name for name in chosen if name not in pages]
@@ -176,11 +198,10 @@ def main() -> int:
         results = {}
         # Pages are served from the rendered-page cache after their first view; the same pages are then measured
         # with the cache off (a second server), so the figures say what rendering itself costs.
-        for label, cache_env in (("", {}), (" (page cache off)", {"PAPERFEED_PAGE_CACHE_SECONDS": "0"})):
+        for label, cache_env in (("", {}), (" (caches off)", {"PAPERFEED_PAGE_CACHE_SECONDS": "0",
+                                                               "PAPERFEED_SEARCH_CACHE_HITS": "0"})):
             with served(db, args.workers, cache_env) as port:
                 for name in chosen:
-                    if label and name == "/api/v1/search":
-                        continue  # the API is never page-cached: measured once
                     asyncio.run(load("127.0.0.1", port, pages[name], args.clients, 3.0))  # warm every worker
                     results[name + label] = r = asyncio.run(load("127.0.0.1", port, pages[name], args.clients,
                                                                  args.seconds))

@@ -266,6 +266,85 @@ def test_snippets_mark_matches_and_escape_html(indexed):
     assert "<mark>tensors</mark>" in hit.snippet_html.lower()
 
 
+# Two papers with the same five rare words: one holds them as a phrase in its abstract, the other scattered
+# through its (three times weighted) title and abstract. A reader who remembers the sentence means the first.
+PROXIMITY_RECORDS = [
+    {"id": "2603.90001", "categories": ["q-bio.PE"], "authors": ["Ada Phrase"],
+     "title": "Fungal ecology on wind-swept ridges",
+     "summary": "We study colonisation on exposed ridges. To explain the observed spread we present a model of "
+                "acoustic dispersal of lichen spores in cold air, fitted to three seasons of field traps, and "
+                "compare it with passive drift. The fitted rates agree with laboratory measurements."},
+    {"id": "2603.90002", "categories": ["q-bio.PE"], "authors": ["Bo Scatter"],
+     "title": "Spores, lichen and dispersal: an acoustic model",
+     "summary": "Spores travel far. Lichen survive cold. Dispersal is studied in the field; an acoustic sensor "
+                "records wind, and a model predicts growth."},
+]
+
+
+@pytest.fixture(scope="module")
+def proximity_corpus(tmp_path_factory, embedder):
+    """A real listing day plus the two papers above, indexed for search (SQLite: the proximity clauses are the
+    tantivy index's; PostgreSQL's full text ranks by ts_rank_cd's cover density, see docs/benchmarks.md)."""
+    root = tmp_path_factory.mktemp("proximity")
+    listing = root / "2026-03-02.jsonl"
+    listing.write_text("\n".join(json.dumps({**record, "comment": None, "pdf": f"https://arxiv.org/pdf/{record['id']}",
+                                             "abs": f"https://arxiv.org/abs/{record['id']}"})
+                                 for record in PROXIMITY_RECORDS) + "\n")
+    url = str(root / "store.db")
+    settings = Settings.load(db=url, index_dir=str(root / "index"))
+    store = open_store(url)
+    Ingester(store).ingest_paths([LISTING, listing])
+    open_indexer(store, settings).update()
+    yield store, open_search(store, settings, embedder=embedder)
+    store.close()
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+def test_a_remembered_phrase_ranks_its_paper_above_one_with_the_words_scattered(proximity_corpus, mode):
+    store, service = proximity_corpus
+    phrase_paper, scattered_paper = (store.find_item(record["id"]) for record in PROXIMITY_RECORDS)
+    ranked = ids_of(service.search("model of acoustic dispersal of lichen spores", mode=mode))
+    assert ranked[0] == phrase_paper and scattered_paper in ranked, ranked
+    # The words alone, in another order than the abstract's, keep the bag-of-words order: the title wins.
+    ranked = ids_of(service.search("spores lichen dispersal acoustic model", mode=mode))
+    assert ranked[0] == scattered_paper, ranked
+
+
+def test_a_phrase_remembered_with_a_word_missing_still_ranks_its_paper_first(proximity_corpus):
+    store, service = proximity_corpus
+    phrase_paper = store.find_item(PROXIMITY_RECORDS[0]["id"])
+    # "acoustic" left out: no exact phrase, but the remaining words stand close together in that abstract; the
+    # other paper has them all too, in its title.
+    assert ids_of(service.search("model of dispersal of lichen spores", mode="keyword"))[0] == phrase_paper
+
+
+def test_pages_continue_without_repeats_or_gaps_past_the_proximity_reranked_top(indexed, monkeypatch):
+    """Proximity re-ranks the bag of words' best RERANK_DEPTH; later pages continue in bag-of-words order."""
+    from paperfeed.search import keyword
+
+    _, service, _, _ = indexed
+    monkeypatch.setattr(keyword, "RERANK_DEPTH", 7)
+    query = "learning model data"
+    whole = ids_of(service.search(query, mode="keyword", limit=100))
+    assert 20 < len(whole) < 100
+    pages = [ids_of(service.search(query, mode="keyword", limit=3, offset=offset)) for offset in range(0, 100, 3)]
+    assert [item for page in pages for item in page] == whole
+
+
+def test_known_item_retrieval_from_six_abstract_words_in_hybrid_search(indexed):
+    """Six consecutive words of an abstract put that paper in the top 10 of hybrid search (the issue's measure)."""
+    store, service, _, _ = indexed
+    generator = random.Random(6)
+    records = generator.sample(listing_records(), 80)
+    found = 0
+    for record in records:
+        words = record["summary"].split()
+        start = generator.randrange(0, max(1, len(words) - 6))
+        found += item_by_arxiv(store, record["id"]) in ids_of(
+            service.search(" ".join(words[start:start + 6]), mode="hybrid", limit=10))
+    assert found >= 78, found
+
+
 @pytest.mark.postgres
 def test_keyword_results_agree_across_backends(corpora, pg_server):
     """BM25 (tantivy) and ts_rank_cd (PostgreSQL) score differently but agree where it matters: every title
@@ -414,6 +493,46 @@ def test_index_follows_new_changed_and_reingested_items(backend_url, settings_fo
         assert rebuilt.indexed == LISTING_UNIQUE + 55
         assert rebuilt.embedded == 0 and rebuilt.reused_vectors == LISTING_UNIQUE + 55
         assert service.keyword.document_count() == store.item_count()
+
+
+def test_a_repeated_search_is_shared_by_the_process_until_the_store_or_an_index_changes(backend_url, settings_for,
+                                                                                        embedder):
+    settings = settings_for(backend_url)
+    with open_store(backend_url) as store:
+        Ingester(store).ingest_paths([LISTING])
+        open_indexer(store, settings).update()
+        first = open_search(store, settings, embedder=embedder).search("quadrifocal tensor", mode="hybrid")
+        # Another service of the process (a server keeps one per pooled connection) reuses the result itself.
+        again = open_search(store, settings, embedder=embedder).search("quadrifocal tensor", mode="hybrid")
+        assert first.hits and again.hits[0] is first.hits[0]
+        assert open_search(store, settings, embedder=embedder).search("quadrifocal tensor", mode="keyword",
+                                                                      limit=3).hits[0] is not first.hits[0]
+
+        Ingester(store).ingest_paths([NEWS])  # the store moves on: no result from before it is served
+        service = open_search(store, settings, embedder=embedder)
+        moved = service.search("quadrifocal tensor", mode="hybrid")
+        assert moved.hits[0] is not first.hits[0] and moved.behind == {"keyword": 55, "semantic": 55}
+        assert service.search("trump", mode="keyword").hits == []
+        open_indexer(store, settings).update()  # and so does the index: the same query now finds the news
+        assert service.search("trump", mode="keyword").hits
+        assert service.search("quadrifocal tensor", mode="hybrid").behind == {}
+
+
+def test_the_result_cache_holds_at_most_its_hits_most_recently_used_first():
+    from paperfeed.search.service import ResultCache, SearchHit, SearchResults
+
+    def results(name: str, hits: int) -> SearchResults:
+        return SearchResults(name, "keyword", [SearchHit(i, "t", 0.0, "paper", None, [], None, None)
+                                               for i in range(hits)])
+
+    cache = ResultCache(hits=10)
+    for number in range(3):
+        cache.put(("q", number), (1,), results(str(number), 4))
+    assert cache.get(("q", 0), (1,)) is None and cache.get(("q", 2), (1,)).query == "2"
+    assert cache.get(("q", 1), (1,)) is not None
+    assert cache.get(("q", 2), (2,)) is None  # another version of the store: not this result
+    cache.put(("deep",), (1,), results("deep", 11))  # more than the cache holds: not kept, nothing evicted
+    assert cache.get(("deep",), (1,)) is None and cache.get(("q", 1), (1,)) is not None
 
 
 def test_a_deleted_item_leaves_both_indexes(backend_url, settings_for, embedder):

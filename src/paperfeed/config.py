@@ -139,6 +139,9 @@ class Settings:
         "Most parts of one search query: words, phrases, prefixes, exclusions and filter values (400 beyond).")})
     search_max_prefixes: int = field(default=10, metadata={"env": "PAPERFEED_SEARCH_MAX_PREFIXES", "help": (
         "Most prefix* terms in one search query; each walks the keyword index's term dictionary (400 beyond).")})
+    search_cache_hits: int = field(default=20_000, metadata={"env": "PAPERFEED_SEARCH_CACHE_HITS", "help": (
+        "Most search hits (over all results kept) each process keeps for repeated queries, about 1 KB each; a "
+        "result is never served once the store or a search index has changed. 0 turns the result cache off.")})
     web_max_header_bytes: int = field(default=65536, metadata={"env": "PAPERFEED_WEB_MAX_HEADER_BYTES", "help": (
         "Most bytes of a request's line and headers together that `paperfeed serve` reads; a larger request "
         "is answered 431 and its connection closed (0: no limit).")})

@@ -8,11 +8,12 @@ from .embed import Embedder, EmbedderError, load_embedder
 from .fulltext_pg import indexer_class
 from .indexer import Indexer, SearchIndexError, IndexReport, index_directory
 from .query import ParsedQuery, QueryLimits, QueryTooLarge, check_query, parse_query
-from .service import MODES, SearchHit, SearchResults, SearchService, fuse
+from .service import MODES, SearchHit, SearchResults, SearchService, fuse, result_cache
 
 __all__ = ["MODES", "Embedder", "EmbedderError", "SearchIndexError", "IndexReport", "Indexer", "ParsedQuery",
            "QueryLimits", "QueryTooLarge", "SearchHit", "SearchResults", "SearchService", "check_query", "fuse",
-           "index_directory", "load_embedder", "open_indexer", "open_search", "parse_query", "refresh_indexes"]
+           "index_directory", "load_embedder", "open_indexer", "open_search", "parse_query", "refresh_indexes",
+           "result_cache"]
 
 
 def _embedder(settings: Settings) -> Embedder | None:
@@ -29,7 +30,7 @@ def open_indexer(store: Store, settings: Settings, vectors: bool = True) -> Inde
 def open_search(store: Store, settings: Settings, embedder: Embedder | None = None) -> SearchService:
     """The search service of ``store`` with the configured embedder (or the one given)."""
     return SearchService(store, index_directory(store, settings.index_dir), embedder or _embedder(settings),
-                         QueryLimits.from_settings(settings))
+                         QueryLimits.from_settings(settings), cache=result_cache(settings.search_cache_hits))
 
 
 def refresh_indexes(store: Store, settings: Settings) -> IndexReport:

@@ -1,17 +1,22 @@
 """Search as the CLI, the web app and recommendations use it: keyword, semantic, hybrid, similar items.
 
 Hybrid ranking is weighted reciprocal rank fusion: an item's score is the sum over the keyword and the
-semantic ranking of weight / (RRF_K + rank), rank counted from 1, with RRF_K = 60 (Cormack et al., 2009),
-keyword weight 1 and semantic weight 0.5. Fusion needs no calibration between BM25 and cosine scores,
-and an item both rankings find rises. The lower semantic weight keeps a strong keyword match in place:
-a semantic-only item scores at most 0.5 / 61, below a keyword-only item of rank 60 or better, so
-semantic results re-rank what keywords found and fill the page when keywords find little, but never
-push exact matches off it (chosen before measuring; see docs/benchmarks.md for what it gives).
+semantic ranking of weight / (k + rank), rank counted from 1 (Cormack et al., 2009). Fusion needs no
+calibration between BM25 and cosine scores, and an item both rankings find rises. ``FUSION`` (k 5, keyword
+1, semantic 0.1) was chosen on a development split of real queries (bench/search.py --relevance): on
+remembered abstract fragments and Hugging Face keywords every larger semantic weight ranked worse, because
+the static WordLlama embedding cannot pinpoint a paper by its words. So semantic results order what
+keywords rank alike and fill the page when keywords find little (a semantic-only item scores at most
+0.1 / 6, below a keyword item of rank 54 or better), and a query with no word in common with a paper
+still finds it. The first weights (k 60, semantic 0.5, chosen before measuring) are ``FIRST_FUSION``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,25 @@ from .vectors import VectorIndex
 
 MODES = ("keyword", "semantic", "hybrid")
 RRF_K = 60
-KEYWORD_WEIGHT, SEMANTIC_WEIGHT = 1.0, 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """Weighted reciprocal rank fusion of the keyword and the semantic ranking (see the module docstring)."""
+
+    k: int = RRF_K
+    keyword: float = 1.0
+    semantic: float = 0.5
+
+
+FUSION = Fusion(k=5, keyword=1.0, semantic=0.1)
+FIRST_FUSION = Fusion(RRF_K, 1.0, 0.5)
+"""The weights chosen before measuring (kept to measure against in bench/search.py)."""
+SIMILAR_FUSION = Fusion(k=10, keyword=1.0, semantic=1.0)
+"""Similar items (hybrid) fuse a query of the item's title with its nearest vectors: a topical likeness, where
+the semantic ranking weighs as much as the keyword one (chosen on development items' neighbour coherence,
+docs/benchmarks.md; the first fusion served them before)."""
+KEYWORD_WEIGHT, SEMANTIC_WEIGHT = FUSION.keyword, FUSION.semantic
 # Each ranking contributes this many candidates to the fusion (or the page's end, if deeper).
 FUSION_DEPTH = 50
 # Semantic results are filtered after the nearest-neighbour search: fetch this many times more.
@@ -71,6 +94,57 @@ class SearchResults:
     total: int | None = None
     """How many items the query finds in all (keyword matches; in hybrid, with the semantic ones fused in);
     None for semantic search, whose nearest neighbours have no natural end."""
+
+
+class ResultCache:
+    """Recent search results of this process, each valid while the store and its indexes are as they were.
+
+    Under load the same queries repeat (a results page and its next page, a feed polled, popular words), and a
+    hybrid query costs an embedding, two index searches, a store read and snippets; a repeat costs a version
+    check. The version is the store's change-log position and how far each index has applied it, so a result is
+    never served once an item changed or an index caught up. Shared by every ``SearchService`` of the process
+    (a server keeps one per pooled connection); entries are read-only once stored. Its size is counted in hits
+    (a hit with its snippet is about a kilobyte), so a few deep pages cannot hold more memory than many short ones.
+    """
+
+    def __init__(self, hits: int = 20_000) -> None:
+        self.hits = hits
+        self._held = 0
+        self._results: OrderedDict[tuple, tuple[tuple, SearchResults]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, version: tuple) -> "SearchResults | None":
+        with self._lock:
+            found = self._results.get(key)
+            if found is None or found[0] != version:
+                return None
+            self._results.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple, version: tuple, results: "SearchResults") -> None:
+        size = max(1, len(results.hits))
+        if size > self.hits:
+            return
+        with self._lock:
+            previous = self._results.pop(key, None)
+            if previous is not None:
+                self._held -= max(1, len(previous[1].hits))
+            self._results[key] = (version, results)
+            self._held += size
+            while self._held > self.hits:
+                _, (_, dropped) = self._results.popitem(last=False)
+                self._held -= max(1, len(dropped.hits))
+
+
+RESULTS = ResultCache()
+
+
+def result_cache(hits: int) -> ResultCache | None:
+    """The process's result cache holding at most ``hits`` hits (setting search_cache_hits); None for 0."""
+    if hits <= 0:
+        return None
+    RESULTS.hits = hits
+    return RESULTS
 
 
 def matches_filters(document: SearchDocument, parsed: ParsedQuery, analyze) -> bool:
@@ -115,8 +189,13 @@ class SearchService:
     """Read side of the search indexes of one store."""
 
     def __init__(self, store: Store, directory: Path, embedder: Embedder | None = None,
-                 limits: QueryLimits = QueryLimits()) -> None:
+                 limits: QueryLimits = QueryLimits(), fusion: Fusion = FUSION,
+                 cache: ResultCache | None = RESULTS) -> None:
         self.store = store
+        self.fusion = fusion
+        self.similar_fusion = SIMILAR_FUSION
+        self.cache = cache
+        """Where results are kept for repeats (None: every search runs; bench/search.py times it so)."""
         self.limits = limits
         """The most a query may hold (``search`` raises ``QueryTooLarge`` beyond it)."""
         self.directory = directory
@@ -179,6 +258,28 @@ class SearchService:
             raise ValueError(f"unknown search mode {mode!r}: choose one of {', '.join(MODES)}")
         parsed = check_query(text, self.limits)
         self._refresh_state()
+        key = version = None
+        if self.cache is not None:
+            key, version = self._cache_key(text, mode, limit, offset)
+            cached = self.cache.get(key, version)
+            if cached is not None:
+                return dataclasses.replace(cached, milliseconds=(time.perf_counter() - started) * 1000)
+        results = self._search(text, parsed, mode, limit, offset, started)
+        if self.cache is not None:
+            self.cache.put(key, version, results)
+        return results
+
+    def _cache_key(self, text: str, mode: str, limit: int, offset: int) -> tuple[tuple, tuple]:
+        """What a result depends on: the request and the ranking (key), the store and the indexes (version)."""
+        key = (self.store.url, str(self.directory), self.embedder.name if self.embedder else None,
+               getattr(self.keyword, "ranking", None), self.fusion, text, mode, limit, offset)
+        keyword_seq = (self.keyword.applied_seq() if isinstance(self.keyword, DatabaseKeywordIndex)
+                       else self._state.keyword_seq)
+        version = (self.store.store_version(), keyword_seq, self._state.vector_seq, self._state_mtime, self.foreign)
+        return key, version
+
+    def _search(self, text: str, parsed: ParsedQuery, mode: str, limit: int, offset: int,
+                started: float) -> SearchResults:
         if self.foreign and not isinstance(self.keyword, DatabaseKeywordIndex):
             # Its hits are another store's item ids: say so rather than show them (or nothing, silently).
             return SearchResults(text, mode, [], self.behind(mode), (time.perf_counter() - started) * 1000,
@@ -195,7 +296,8 @@ class SearchService:
             depth = max(FUSION_DEPTH, limit + offset)
             keyword_ranked = [hit.item_id for hit in self.keyword.search(parsed, depth)]
             semantic_ranked = [item_id for item_id, _ in self._semantic(parsed, depth)]
-            fused = fuse([keyword_ranked, semantic_ranked], [KEYWORD_WEIGHT, SEMANTIC_WEIGHT])
+            fused = fuse([keyword_ranked, semantic_ranked], [self.fusion.keyword, self.fusion.semantic],
+                         self.fusion.k)
             # What the pages can show: every keyword match, or the fused list when the semantic neighbours
             # make it longer (when keywords find few, it is those few and the nearest FUSION_DEPTH neighbours).
             total = max(self.keyword.count(parsed), len(fused))
@@ -251,7 +353,8 @@ class SearchService:
         keyword = [hit.item_id for hit in self.keyword.search(parsed, limit * 2 + 1, any_word=True)
                    if hit.item_id != item_id]
         if mode == "hybrid" and semantic:
-            ranked = fuse([keyword, [i for i, _ in semantic]], [KEYWORD_WEIGHT, SEMANTIC_WEIGHT])
+            fusion = self.similar_fusion
+            ranked = fuse([keyword, [i for i, _ in semantic]], [fusion.keyword, fusion.semantic], fusion.k)
         else:
             ranked = [(i, 0.0) for i in keyword]
         return self._hits(ranked[:limit], ParsedQuery())

@@ -44,10 +44,11 @@ class Context:
     def search(self):
         """The search service on this connection, opened on first use (the indexes may not exist yet)."""
         if self._search is None:
-            from ..search import QueryLimits, SearchService, index_directory
+            from ..search import QueryLimits, SearchService, index_directory, result_cache
 
             self._search = SearchService(self.store, index_directory(self.store, self.settings.index_dir),
-                                         self.pool.embedder(), QueryLimits.from_settings(self.settings))
+                                         self.pool.embedder(), QueryLimits.from_settings(self.settings),
+                                         cache=result_cache(self.settings.search_cache_hits))
         return self._search
 
 
