@@ -1,7 +1,9 @@
 """Merge keys: the identifiers a record carries, its fingerprint, and the blocking keys of a title.
 
 Identity first goes by a shared identifier: arXiv id (version stripped), DOI, or the source's own
-id (``format:record_id``; CSV and BibTeX ids are local to their file's label). Records without a
+id (``format:record_id``; CSV, BibTeX, RIS and CSL-JSON ids are local to their file's label). A record also
+carries the ids its source names for another version of the same work (``related_identifiers``: a preprint's
+journal DOI, a journal article's preprint). Records without a
 shared identifier are compared (``matching``) only with the items that share a blocking key: runs
 of significant title words, see ``block_keys``. Name and title keys the matcher compares
 (``_person_tokens``, ``_title_variants``) live here too.
@@ -17,8 +19,18 @@ from typing import Iterable
 from ..normalize import NAME_CACHE_SIZE, fold
 from ..records import Record
 
-# Source ids that are unique only inside one file or library, not across a source.
-_FILE_LOCAL_ID_FORMATS = {"csv", "bibtex"}
+# Source ids that are unique only inside one file or library, not across a source. (MODS is not: an ACL
+# Anthology id names the paper anywhere, and the parser scopes a MODS citation key by its label itself.)
+_FILE_LOCAL_ID_FORMATS = {"csv", "bibtex", "ris", "csl-json"}
+
+ARXIV_DOI_PREFIX = "10.48550/arxiv."
+# bioRxiv and medRxiv DOIs: Cold Spring Harbor's prefix, then a date ("10.1101/2023.03.14.532608") or, before
+# December 2019, a number; its journals' DOIs under the same prefix start with letters ("10.1101/gad.…").
+_PREPRINT_SERVER_DOI = re.compile(r"10\.1101/\d")
+VERSION_RELATIONS = frozenset({"has-preprint", "is-preprint-of", "preprint", "published-as", "published",
+                               "has-version", "is-version-of"})
+"""Relations in ``extra["related_ids"]`` (``sources.scholarly.add_related``) that name the same work in another
+version (its preprint, its journal article), not another work (a review, a reply, a dataset)."""
 
 _STOPWORDS = frozenset(
     "a an and are as at by for from in into is it of on or the to via with without using towards toward".split()
@@ -46,9 +58,54 @@ def identifiers(record: Record, label: str | None = None) -> list[tuple[str, str
         found.append(("arxiv", record.arxiv_id))
     if record.doi:
         found.append(("doi", record.doi))
+    if record.extra:
+        found.extend(related_identifiers(record.extra, record.arxiv_id, record.doi))
     if not found and record.record_id:
         scope = f"{label or ''}:" if record.format in _FILE_LOCAL_ID_FORMATS else ""
         found.append(("source", f"{record.format}:{scope}{record.record_id}"))
+    return found
+
+
+def is_preprint_doi(value: str) -> bool:
+    """Whether a (normalized, lower-case) DOI is a preprint server's: arXiv's own (``10.48550/arxiv.``) or
+    bioRxiv's and medRxiv's. It names the preprint, so it is never "a second DOI" beside the journal's."""
+    return value.startswith(ARXIV_DOI_PREFIX) or _PREPRINT_SERVER_DOI.match(value) is not None
+
+
+def related_identifiers(extra: dict, arxiv_id: str | None, doi: str | None) -> list[tuple[str, str]]:
+    """The arXiv ids and DOIs a record's source names for the same work in another version, besides its own
+    (``arxiv_id``, ``doi``): its own preprint DOI when its ``doi`` is the journal's (``extra["preprint_doi"]``),
+    and the ``[relation, scheme, id]`` triples of ``extra["related_ids"]`` whose relation is a version
+    (``VERSION_RELATIONS``). So a bioRxiv preprint still marked unpublished meets the Crossref record that
+    names its journal DOI.
+
+    A record never gains a second arXiv id or a second DOI that is not a preprint server's (``is_preprint_doi``):
+    only when it has none of its own, and only the first named, so the identity invariants hold for the ids a
+    record carries as they do for the record itself."""
+    named: list[tuple[str, str]] = []
+    own_preprint = extra.get("preprint_doi")
+    if isinstance(own_preprint, str) and own_preprint:
+        named.append(("doi", own_preprint))
+    related = extra.get("related_ids")
+    if isinstance(related, list):
+        for entry in related:
+            if (isinstance(entry, (list, tuple)) and len(entry) == 3 and entry[0] in VERSION_RELATIONS
+                    and entry[1] in ("arxiv", "doi") and isinstance(entry[2], str) and entry[2]):
+                named.append((entry[1], entry[2]))
+    found: list[tuple[str, str]] = []
+    has_arxiv, has_doi = bool(arxiv_id), bool(doi and not is_preprint_doi(doi))
+    for scheme, value in named:
+        if value == (arxiv_id if scheme == "arxiv" else doi) or (scheme, value) in found:
+            continue
+        if scheme == "arxiv":
+            if has_arxiv:
+                continue
+            has_arxiv = True
+        elif not is_preprint_doi(value):
+            if has_doi:
+                continue
+            has_doi = True
+        found.append((scheme, value))
     return found
 
 

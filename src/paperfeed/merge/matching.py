@@ -29,7 +29,8 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from ..normalize import title_tokens
-from .keys import _person_tokens, _readable, _title_variants, cut_title, significant_words, title_words
+from .keys import (_person_tokens, _readable, _title_variants, cut_title, is_preprint_doi, significant_words,
+                   title_words)
 
 TITLE_MATCH = 92.0
 """Minimum rapidfuzz ratio (0-100) of normalized titles for a confirmed near-duplicate."""
@@ -226,7 +227,7 @@ def _contained_similarity(a: ItemSummary, b: ItemSummary, min_words: int) -> flo
 def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> float:
     """Score how surely ``record`` is the same work as ``candidate``: 0 if not, else higher is surer.
 
-    Vetoes: different arXiv ids or DOIs. A record of an origin the item already has is judged by
+    Vetoes: different arXiv ids or DOIs (a preprint server's DOI aside). A record of an origin the item already has is judged by
     ``_garbled_score`` alone, unless the item also holds another source's record: then as a record of
     another source (containment aside, and a garbled title needs ``GARBLED_MIN_WORDS`` words), less
     ``SAME_ORIGIN_PENALTY``. One this clean path rejects is judged by ``_garbled_score``. Clean-path
@@ -250,8 +251,9 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
     """
     if record.arxiv_id and candidate.arxiv_id and record.arxiv_id != candidate.arxiv_id:
         return 0.0
-    if record.doi and candidate.doi and record.doi != candidate.doi:
-        return 0.0
+    if (record.doi and candidate.doi and record.doi != candidate.doi and not is_preprint_doi(record.doi)
+            and not is_preprint_doi(candidate.doi)):
+        return 0.0  # a preprint server's DOI is the preprint's: its journal version has another
     same_origin = origin in candidate.origins
     if not same_origin or len(candidate.origins) >= 2:
         score = _clean_score(record, candidate, contained=not same_origin)
