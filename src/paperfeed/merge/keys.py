@@ -179,6 +179,11 @@ def title_words(title: str) -> tuple[list[str], str]:
     return significant_words(head), stump[-1] if stump else ""
 
 
+HEAD_WORDS = 2
+"""Significant words in a head key: a title not from an arXiv record stores its first this many words, which a
+scraped title looks up when it is cut short or has few words (see ``title_keys``)."""
+
+
 def window_keys(words: list[str]) -> list[str]:
     """Key texts of the runs of ``WINDOW_WORDS`` consecutive significant words that start at one of the first
     ``WINDOW_STARTS`` words: a title with a short prefix glued on, garbage after it, or cut short, still shares
@@ -223,6 +228,11 @@ def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
     behind a prefix, or end in author or venue text glued on without a space ("...XML documentsJ Smith"): it
     looks up the runs of three and four words that start at one of its first words (a clean title that
     short stores them whole), and the keys of the title up to the glued text.
+    Head keys: a title that is not ``clean`` stores its first ``HEAD_WORDS`` words too (a title that short
+    stores itself whole), and one cut short or of ``BLOCK_WORDS`` words or fewer looks up the runs of
+    ``HEAD_WORDS`` words at its start, so that a title cut to two words, or two words behind a prefix, meets
+    its work (``matching`` then asks authors in common of so short a match). Not for ``clean`` titles: an arXiv
+    listing's ingest, most of the store, writes no more rows.
     A ``clean`` title (one a record with an arXiv id carries: what its authors typed, no prefix glued on) stores
     only its first window key (none when it is short enough to be stored whole: then it looks it up), and looks
     up nothing else: a scraped title that carries a prefix meets it by its own later windows, which it stores
@@ -234,6 +244,8 @@ def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
     return [_key_hash(text) for text in stored], [_key_hash(text) for text in looked_up]
 
 
+# Where a scraped title's own text may end and a venue or a site's name begin.
+_SEPARATOR = re.compile(r"\. | - | [Ii]n: ")
 # Where text may be glued onto a title's word: a lower-case letter, then a capital or a year ("dataJ Smith").
 _GLUED = re.compile(r"[a-z](?=[A-Z]|(?:19|20)[0-9][0-9]\b)")
 
@@ -277,7 +289,25 @@ def _key_texts(title: str, clean: bool = False) -> tuple[set[str], set[str]]:
     stored = texts | (firsts - covered)
     if clean:
         return stored, set()
+    # Head keys: a scraped title cut to two words ("Automatic segmentation…"), or two words behind a prefix
+    # ("Chapter 7 Implementing XQuery"), forms no window; it meets a title by that title's first two words.
+    cut_short = bool(stump) or "\u2026" in core or "..." in core
+    if len(words) > HEAD_WORDS:
+        stored.add(" ".join(words[:HEAD_WORDS]))
     looked_up = set(covered)
+    head = words
+    ellipsis = _ELLIPSIS.search(core)
+    if ellipsis and not stump:  # cut before its third word ("Coloring Away…W Hasan"): the words before
+        head = significant_words(core[:ellipsis.start()])
+    elif not (cut_short or len(words) <= BLOCK_WORDS):
+        # A short title that a separator ends ("Implementing XQuery. International Conference ..."): its words.
+        separator = _SEPARATOR.search(core)
+        head = significant_words(core[:separator.start()]) if separator else []
+    if cut_short or len(head) <= BLOCK_WORDS:
+        looked_up.update(" ".join(head[i:i + HEAD_WORDS])
+                         for i in range(min(WINDOW_STARTS, len(head) - HEAD_WORDS + 1)))
+        if stump and words:  # the stump may be a whole word
+            looked_up.add(" ".join(words[1 - HEAD_WORDS:] + [stump]))
     # Whole short titles a prefix glued on hides ("Chapter 7 Implementing XQuery tools"): the runs of three and
     # four words that start at one of the first words are what a clean title that short stores.
     for size in (WINDOW_WORDS, BLOCK_WORDS):

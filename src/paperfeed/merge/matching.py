@@ -51,6 +51,8 @@ GARBLED_COVER = 0.6
 GARBLED_BOTH_PREFIXED = 0
 """Words allowed before the matching stretch on both sides (one side's title must start there)."""
 GARBLED_YEAR_GAP = 2
+WINDOW_PREFIX_WORDS = 2
+"""Words a prefix glued before a short title may have ("Chapter 7", "Invited talk")."""
 """Most years apart for a garbled match (a preprint and its proceedings)."""
 GARBLED_TITLE_ALONE = 5
 """Significant words a title must have, all matched, to match with no author to confirm it."""
@@ -59,6 +61,7 @@ GARBLED_WHOLE_TITLE_ALONE = 4
 agree word for word, with nothing but a prefix or a suffix glued on."""
 GARBLED_SAME_ORIGIN_COVER = 0.85
 """Share of the shorter title a match needs with two records of one origin, or with the year alone to confirm."""
+SAME_ORIGIN_MIN_WORDS = 3
 SAME_ORIGIN_PENALTY = 10.0
 """Score points an item loses when it already holds a record of the incoming record's origin (a source lists a
 work once, a scraped index maybe twice): an item without one that fits about as well wins."""
@@ -227,10 +230,10 @@ def _contained_similarity(a: ItemSummary, b: ItemSummary, min_words: int) -> flo
 def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> float:
     """Score how surely ``record`` is the same work as ``candidate``: 0 if not, else higher is surer.
 
-    Vetoes: different arXiv ids or DOIs (a preprint server's DOI aside). A record of an origin the item already has is judged by
-    ``_garbled_score`` alone, unless the item also holds another source's record: then as a record of
-    another source (containment aside, and a garbled title needs ``GARBLED_MIN_WORDS`` words), less
-    ``SAME_ORIGIN_PENALTY``. One this clean path rejects is judged by ``_garbled_score``. Clean-path
+    Vetoes: different arXiv ids or DOIs (a preprint server's DOI aside). A record of an origin the item
+    already has is judged by ``_garbled_score`` alone, unless the item also holds another source's record:
+    then as a record of another source (containment aside), less ``SAME_ORIGIN_PENALTY``. One this clean
+    path rejects is judged by ``_garbled_score``, then ``_short_score`` (a title of two words). Clean-path
     vetoes: years more than ``CLEAN_YEAR_GAP`` apart, or two apart without an author in common or a
     near-duplicate title (then 4 points less); authors in conflict (fewer than half of the shorter list
     with a namesake in the other, see ``_same_surname``). Titles are compared with and without bracketed remarks
@@ -261,10 +264,11 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
             return score - SAME_ORIGIN_PENALTY if same_origin else score
     if same_origin and len(candidate.origins) >= 2:
         # Another listing of an item that holds another source's record: judged as a record of another source
-        # (the item is that record's work), on a title of GARBLED_MIN_WORDS matched words at least.
-        score = _garbled_score(record, candidate, False, GARBLED_MIN_WORDS)
+        # (the item is that record's work): whichever copy of a scraped index's came first, the next one meets
+        # the item as it would have met it alone.
+        score = _garbled_score(record, candidate, False) or _short_score(record, candidate, False)
         return score - SAME_ORIGIN_PENALTY if score else 0.0
-    return _garbled_score(record, candidate, same_origin)
+    return _garbled_score(record, candidate, same_origin) or _short_score(record, candidate, same_origin)
 
 
 def _clean_score(record: ItemSummary, candidate: ItemSummary, contained: bool = True) -> float:
@@ -468,6 +472,112 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     score = 50.0 + 10.0 * cover + (2.0 if shared else 0.0)
     if year_gap is not None:
         score += (3.0, 1.0, -2.0)[year_gap]
+    return score
+
+
+SHORT_TITLE_WORDS = 2
+"""Significant words (a stump counted) of a title too short for the garbled path: cut to two words
+("Automatic segmentation…"), or a two-word title ("Implementing XQuery"), which ``_short_score`` judges."""
+SHORT_YEAR_GAP = 1
+"""Most years apart for a match of a title that short."""
+# After a title's last word as written, where text that is no part of it begins: a capital or a digit glued on
+# ("XQueryPaul Cotton"), or a separator (" - ACM Digital Library", " In: ...", ". Proc. ...", " (1999)").
+_TITLE_ENDS = re.compile(r"[a-z]{0,2}(?:[A-Z0-9]| - | in: |\. |, | \(| \[| &|$)")
+
+
+_ELLIPSIS_ANYWHERE = re.compile(r"\.\.\.|\u2026")
+
+
+def _ends_after(summary: ItemSummary, word: str) -> bool:
+    """Whether ``summary``'s title as written ends after its first ``word`` (see ``_TITLE_ENDS``)."""
+    title = _title_variants(summary.title)[-1]
+    found = re.search(re.escape(word), title, re.IGNORECASE)
+    if found is None:
+        return False
+    rest = title[found.end():]
+    return _TITLE_ENDS.match(rest) is not None and (not rest[:1].islower() or rest[:1] in "s")
+
+
+def _head(summary: ItemSummary) -> tuple[tuple[str, ...], str, bool]:
+    """(words, stump, cut short) of a title as a short title is compared: ``words`` and ``stump`` when it was cut
+    after its third word (``keys.title_words``); else, when an ellipsis cuts it sooner ("Coloring Away…W Hasan"),
+    the words before it, the last one a stump unless a space came before the ellipsis; else the whole words."""
+    if summary.stump or _cut_short(summary):
+        return summary.words, summary.stump, True
+    title = _title_variants(summary.title)[-1]
+    found = _ELLIPSIS_ANYWHERE.search(title)
+    if found is None:
+        return summary.words, "", False
+    words = tuple(significant_words(title[:found.start()]))
+    if words and title[found.start() - 1:found.start()].isalnum():
+        return words[:-1], words[-1], True
+    return words, "", True
+
+
+def _scraped_prefix(summary: ItemSummary, prefix: tuple[str, ...], short: ItemSummary) -> bool:
+    """Whether the ``prefix`` words before a short title in ``summary``'s title are a scraper's, not the title's
+    own ("Call for Book Reviews" is not "Book Reviews"): a number in them ("Chapter 7", "Session 4"), a colon
+    after them ("Invited talk:"), or an author's surname ("Cotton Implementing XQuery")."""
+    if any(word.isdigit() for word in prefix):
+        return True
+    if prefix[-1] in short.surnames or prefix[-1] in summary.surnames:
+        return True
+    title = _title_variants(summary.title)[-1].lower()
+    found = title.find(prefix[-1])
+    return found >= 0 and title[found + len(prefix[-1]):].lstrip("s").startswith(":")
+
+
+def _short_score(record: ItemSummary, candidate: ItemSummary, same_origin: bool) -> float:
+    """The score of a match where one title has only ``SHORT_TITLE_WORDS`` significant words (a stump counted):
+    0 unless authors confirm it, since two words alone say little ("Query optimization").
+
+    The short title must be the other's start: cut short (an ellipsis: ``_head``), its words are the other's
+    first words, the stump the start of the next; whole, its words are the other's after at most a short prefix
+    (``WINDOW_PREFIX_WORDS``: "Chapter 7"), and the other's title ends there as written (text glued on, or a
+    separator such as " - ACM Digital Library": ``_ends_after``). Authors must be in common (half of the
+    shorter list at least), years at most ``SHORT_YEAR_GAP`` apart; never between two records of one origin
+    alone. Scores stay below the garbled path's."""
+    if same_origin and len(candidate.origins) < 2:
+        return 0.0
+    if not (record.people and candidate.people):
+        return 0.0
+    if record.year and candidate.year and abs(record.year - candidate.year) > SHORT_YEAR_GAP:
+        return 0.0
+    heads = (_head(record), _head(candidate))
+    sizes = [len(words) + bool(stump) for words, stump, _ in heads]
+    if min(sizes) != SHORT_TITLE_WORDS:
+        return 0.0
+    (words, stump, cut), other = (heads[0], candidate) if sizes[0] <= sizes[1] else (heads[1], record)
+    if heads[0][2] and heads[1][2]:
+        return 0.0  # both cut short: too little of either
+    if cut:
+        size = len(words)
+        if other.words[:size] != words:
+            return 0.0
+        if stump and (len(other.words) <= size or not other.words[size].startswith(stump)):
+            return 0.0
+    else:
+        # After a prefix of at most WINDOW_PREFIX_WORDS words; the last word may run into text glued on
+        # ("XQueryPaul Cotton2002"), and the other title must end after it as written.
+        if record.year and candidate.year and record.year != candidate.year:
+            return 0.0  # a column under the same two words each year ("Charter and Scope", "Book Reviews")
+        last = len(words) - 1
+        for start in range(min(WINDOW_PREFIX_WORDS, len(other.words) - len(words)) + 1):
+            if (other.words[start:start + last] == words[:last] and other.words[start + last].startswith(words[last])
+                    and (not start or _scraped_prefix(other, other.words[:start], record if other is candidate
+                                                      else candidate))):
+                break
+        else:
+            return 0.0
+        if ((start + len(words) < len(other.words) or other.words[start + last] != words[last])
+                and not _ends_after(other, words[last])):
+            return 0.0
+    shared = _shared_authors(record, candidate)
+    if not shared or shared * 2 < min(len(record.people), len(candidate.people)):
+        return 0.0
+    score = 40.0 + 4.0 * shared / max(len(record.people), len(candidate.people))
+    if record.year and candidate.year:
+        score += 3.0 if record.year == candidate.year else 1.0
     return score
 
 
