@@ -191,3 +191,13 @@ def test_titles_cut_to_two_words_find_their_items_by_head_keys_through_the_store
     item_of = {source["record_id"]: item["id"] for item in store.iter_items() for source in item["sources"]}
     assert item_of["s1"] == item_of["conf/x/1"]
     assert len(set(item_of.values())) == 3
+
+
+def test_a_title_cut_short_without_authors_matches_on_three_words_only_with_a_close_year():
+    item = summary("Update Propagation Protocols For Replicated Databases",
+                   ["Yuri Breitbart", "Rajeev Rastogi"], 1999, origin="dblp.csv")
+    assert score(summary("Update propagation protocols…", [], 1999, item_id=2), item) > 0
+    assert score(summary("Update propagation protocols…", [], 2000, item_id=2), item) > 0
+    assert score(summary("Update propagation protocols…", [], 1997, item_id=2), item) == 0
+    assert score(summary("Update propagation protocols…", [], None, item_id=2), item) == 0  # the year is the evidence
+    assert score(summary("Update propagation…", [], 1999, item_id=2), item) == 0  # two words need authors

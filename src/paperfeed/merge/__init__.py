@@ -29,6 +29,7 @@ __all__ = ["BLOCK_WORDS", "FORMAT_RANK", "STRONG", "IdentitySets", "ItemFields",
            "TITLE_MATCH_CONTAINED", "TITLE_MATCH_CONTAINED_WORDS", "TITLE_MATCH_MARGIN", "TITLE_MATCH_UNCONFIRMED",
            "WINDOW_WORDS", "best_match", "block_keys", "clash", "describe_clash", "identity_sets", "pin_key",
            "published_venue", "record_venue", "repair_mojibake", "stored_identifiers", "union", "version_of",
-           "fingerprint", "identifiers", "is_preprint_doi", "match_score", "related_identifiers", "record_data", "resolve_item", "scored_match",
+           "fingerprint", "identifiers", "is_preprint_doi", "match_score", "related_identifiers", "record_data",
+           "resolve_item", "scored_match",
            "significant_words", "summarize", "surnames", "title_keys", "title_similarity"]
 # ``_shared_authors`` is re-exported (outside __all__) for tests/test_merge.py, which checks it directly.

@@ -3,8 +3,9 @@
 Every placement of a record into an item (a shared identifier, a bridge between two items, a title
 match) is checked here, purely, against the arXiv ids and DOIs the item holds (``clash``). A DOI that a
 preprint server minted (arXiv's ``10.48550/arXiv.<id>``, bioRxiv's and medRxiv's ``10.1101/<date>…``:
-``keys.is_preprint_doi``) names the preprint, not a published version, so it never counts as a second DOI. A person's decision may put two ids in one item on purpose (``paperfeed
-merge``): a record then clashes only when its id is none of the item's.
+``keys.is_preprint_doi``) names the preprint, not a published version, so it never counts as a second DOI.
+A person's decision may put two ids in one item on purpose (``paperfeed merge``): a record then clashes only
+when its id is none of the item's.
 
 Also here: the identifiers of a stored source record (what ``keys.identifiers`` gave it when it came
 in) and the key that pins a record to the item a person put it in (``pin_key``).

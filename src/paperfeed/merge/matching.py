@@ -389,8 +389,9 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     truncated lists, lost characters and mojibake are all read as compatible); years, when both have
     them, at most ``GARBLED_YEAR_GAP`` apart (preprint and proceedings). What is missing counts neither
     way, but a title alone must match fully and be long (``GARBLED_TITLE_ALONE``, or
-    ``GARBLED_WHOLE_TITLE_ALONE`` when neither was cut short). Two records of the
-    same origin (a scraped index that lists a work twice) need more: ``GARBLED_SAME_ORIGIN_COVER`` of
+    ``GARBLED_WHOLE_TITLE_ALONE`` when neither was cut short), or have three words or more with years at
+    most one apart and no prefix (a title cut short with its year, where the authors are missing). Two
+    records of the same origin (a scraped index that lists a work twice) need more: ``GARBLED_SAME_ORIGIN_COVER`` of
     the shorter title, and authors in common or the same year. Scores stay below the clean path's, so
     a clean match among the candidates always wins.
     """
@@ -467,7 +468,9 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     elif not shared:
         alone = cover == 1.0 and (matched >= GARBLED_TITLE_ALONE or (
             matched >= GARBLED_WHOLE_TITLE_ALONE and not _cut_short(record) and not _cut_short(candidate)))
-        if not (alone or (close_year and cover >= GARBLED_SAME_ORIGIN_COVER and matched >= GARBLED_MIN_WORDS + 1)):
+        if not (alone or (close_year and cover >= GARBLED_SAME_ORIGIN_COVER and matched >= GARBLED_MIN_WORDS + 1)
+                or (close_year and cover == 1.0 and matched >= GARBLED_MIN_WORDS - 1
+                    and not (span_a.start or span_b.start))):
             return 0.0
     score = 50.0 + 10.0 * cover + (2.0 if shared else 0.0)
     if year_gap is not None:
