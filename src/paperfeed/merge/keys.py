@@ -180,8 +180,14 @@ def title_words(title: str) -> tuple[list[str], str]:
 
 
 HEAD_WORDS = 2
-"""Significant words in a head key: a title not from an arXiv record stores its first this many words, which a
-scraped title looks up when it is cut short or has few words (see ``title_keys``)."""
+"""Significant words in a head key: a title not from an arXiv record stores its first word and the start of its
+second (``HEAD_LETTERS``), which a scraped title looks up when it is cut short or has few words (``title_keys``)."""
+HEAD_LETTERS = 3
+"""Letters of the second word in a head key: a title cut inside its second word ("Efficient transparen…")."""
+
+
+def _head_key(first: str, second: str) -> str:
+    return f"h:{first} {second[:HEAD_LETTERS]}"
 
 
 def window_keys(words: list[str]) -> list[str]:
@@ -228,11 +234,11 @@ def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
     behind a prefix, or end in author or venue text glued on without a space ("...XML documentsJ Smith"): it
     looks up the runs of three and four words that start at one of its first words (a clean title that
     short stores them whole), and the keys of the title up to the glued text.
-    Head keys: a title that is not ``clean`` stores its first ``HEAD_WORDS`` words too (a title that short
-    stores itself whole), and one cut short or of ``BLOCK_WORDS`` words or fewer looks up the runs of
-    ``HEAD_WORDS`` words at its start, so that a title cut to two words, or two words behind a prefix, meets
-    its work (``matching`` then asks authors in common of so short a match). Not for ``clean`` titles: an arXiv
-    listing's ingest, most of the store, writes no more rows.
+    Head keys: a title that is not ``clean`` stores its first word and the first letters of its second too
+    (``_head_key``), and one cut short, of ``BLOCK_WORDS`` words or fewer, or ended by a separator looks up
+    those of the pairs of words at its start, so that a title cut to two words, or two words behind a prefix,
+    meets its work (``matching`` then asks authors in common of so short a match). Not for ``clean`` titles:
+    an arXiv listing's ingest, most of the store, writes no more rows.
     A ``clean`` title (one a record with an arXiv id carries: what its authors typed, no prefix glued on) stores
     only its first window key (none when it is short enough to be stored whole: then it looks it up), and looks
     up nothing else: a scraped title that carries a prefix meets it by its own later windows, which it stores
@@ -289,11 +295,12 @@ def _key_texts(title: str, clean: bool = False) -> tuple[set[str], set[str]]:
     stored = texts | (firsts - covered)
     if clean:
         return stored, set()
-    # Head keys: a scraped title cut to two words ("Automatic segmentation…"), or two words behind a prefix
-    # ("Chapter 7 Implementing XQuery"), forms no window; it meets a title by that title's first two words.
+    # Head keys: a scraped title cut to two words ("Automatic segmentation…", "Efficient transparen…"), or two
+    # words behind a prefix ("Chapter 7 Implementing XQuery"), forms no window; it meets a title by that title's
+    # first word and the start of its second.
     cut_short = bool(stump) or "\u2026" in core or "..." in core
-    if len(words) > HEAD_WORDS:
-        stored.add(" ".join(words[:HEAD_WORDS]))
+    if len(words) >= HEAD_WORDS:
+        stored.add(_head_key(words[0], words[1]))
     looked_up = set(covered)
     head = words
     ellipsis = _ELLIPSIS.search(core)
@@ -304,10 +311,9 @@ def _key_texts(title: str, clean: bool = False) -> tuple[set[str], set[str]]:
         separator = _SEPARATOR.search(core)
         head = significant_words(core[:separator.start()]) if separator else []
     if cut_short or len(head) <= BLOCK_WORDS:
-        looked_up.update(" ".join(head[i:i + HEAD_WORDS])
-                         for i in range(min(WINDOW_STARTS, len(head) - HEAD_WORDS + 1)))
-        if stump and words:  # the stump may be a whole word
-            looked_up.add(" ".join(words[1 - HEAD_WORDS:] + [stump]))
+        looked_up.update(_head_key(head[i], head[i + 1]) for i in range(min(WINDOW_STARTS, len(head) - 1)))
+        if stump and words and len(stump) >= HEAD_LETTERS:
+            looked_up.add(_head_key(words[-1], stump))
     # Whole short titles a prefix glued on hides ("Chapter 7 Implementing XQuery tools"): the runs of three and
     # four words that start at one of the first words are what a clean title that short stores.
     for size in (WINDOW_WORDS, BLOCK_WORDS):
