@@ -201,3 +201,16 @@ def test_a_title_cut_short_without_authors_matches_on_three_words_only_with_a_cl
     assert score(summary("Update propagation protocols…", [], 1997, item_id=2), item) == 0
     assert score(summary("Update propagation protocols…", [], None, item_id=2), item) == 0  # the year is the evidence
     assert score(summary("Update propagation…", [], 1999, item_id=2), item) == 0  # two words need authors
+
+
+def test_two_words_behind_a_scrapers_prefix_match_but_not_behind_words_of_the_title():
+    item = summary("Clustering Techniques for Minimizing External Path Length",
+                   ["A. A. Diwan", "S. Sudarshan", "Sanjeeva Rane"], 1996, origin="dblp.csv")
+    for scraped in ("Session 9: Clustering Technique \u2026AA Diwan, S Rane", "Diwan clustering techniques\u2026",
+                    "Invited talk: clustering techniques\u2026"):
+        assert score(summary(scraped, ["AA Diwan", "S Rane"], None, item_id=2), item) > 0, scraped
+    brokering = summary("Query Processing for High-Volume XML Message Brokering",
+                        ["Michael J. Franklin", "Yanlei Diao"], 2003, origin="dblp.csv")
+    other_work = summary("The design of an acquisitional query proces \u2026", ["S Madden", "MJ Franklin"], None,
+                         item_id=2)
+    assert score(other_work, brokering) == 0

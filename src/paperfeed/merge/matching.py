@@ -423,8 +423,8 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     stretch = max(span_a.stop - span_a.start, span_b.stop - span_b.start)
     # A prefix glued on before the stretch ("Chapter 3", "Invited talk:") is no part of the title either.
     shorter = min(end_a - span_a.start + bool(record.stump), end_b - span_b.start + bool(candidate.stump))
-    if not matched or shorter <= 0:
-        return 0.0
+    if not matched or shorter <= 0 or (shorter < GARBLED_MIN_WORDS - 1 and (span_a.start or span_b.start)):
+        return 0.0  # two words after a prefix: ``_short_score``'s to judge, with its stricter prefixes
     cover = matched / shorter
     if (matched < GARBLED_MIN_WORDS and matched < shorter) or cover < GARBLED_COVER or (
             matched < min_words and (record.stump or candidate.stump)):
@@ -530,6 +530,16 @@ def _scraped_prefix(summary: ItemSummary, prefix: tuple[str, ...], short: ItemSu
     return found >= 0 and title[found + len(prefix[-1]):].lstrip("s").startswith(":")
 
 
+def _prefix_words(summary: ItemSummary, other: ItemSummary) -> int:
+    """How many of the first significant words of ``summary``'s title are a scraper's prefix
+    (``_scraped_prefix``: "Session 9:", "Invited talk:", "Labio"), 0 when none."""
+    words = summary.words
+    for size in (1, WINDOW_PREFIX_WORDS):
+        if len(words) > size and _scraped_prefix(summary, words[:size], other):
+            return size
+    return 0
+
+
 def _short_score(record: ItemSummary, candidate: ItemSummary, same_origin: bool) -> float:
     """The score of a match where one title has only ``SHORT_TITLE_WORDS`` significant words (a stump counted):
     0 unless authors confirm it, since two words alone say little ("Query optimization").
@@ -546,7 +556,13 @@ def _short_score(record: ItemSummary, candidate: ItemSummary, same_origin: bool)
         return 0.0
     if record.year and candidate.year and abs(record.year - candidate.year) > SHORT_YEAR_GAP:
         return 0.0
-    heads = (_head(record), _head(candidate))
+    heads = [_head(record), _head(candidate)]
+    for index, (side, other_side) in enumerate(((record, candidate), (candidate, record))):
+        words, stump, cut = heads[index]
+        if len(words) + bool(stump) > SHORT_TITLE_WORDS:  # two words behind a scraper's prefix ("Session 9:")
+            prefix = _prefix_words(side, other_side)
+            if prefix and len(words) - prefix + bool(stump) == SHORT_TITLE_WORDS:
+                heads[index] = (words[prefix:], stump, cut)
     sizes = [len(words) + bool(stump) for words, stump, _ in heads]
     if min(sizes) != SHORT_TITLE_WORDS:
         return 0.0
