@@ -6,8 +6,9 @@ importing only the ones before it:
 
 - ``keys``: the identifiers a record carries (arXiv id, DOI, the source's own id), its
   fingerprint, and the blocking keys of its title (``block_keys``);
-- ``matching``: the matcher's view of an item (``ItemSummary``, ``summarize``) and the
-  decision whether a record is the same work as a candidate (``match_score``, ``best_match``);
+- ``summary``: the matcher's view of an item (``ItemSummary``, ``summarize``) and how author lists compare;
+- ``matching``: the decision whether a record is the same work as a candidate (``match_score``,
+  ``best_match``), on clean, garbled (scraped) and two-word titles;
 - ``fields``: what a merged item says (``record_data``, ``resolve_item`` -> ``ItemFields``; its versions and
   published venue);
 - ``identity``: the invariants every placement keeps (two different arXiv ids or DOIs are never one item).

@@ -21,16 +21,14 @@ same-origin evidence.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Iterable
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA
 
-from ..normalize import title_tokens
-from .keys import (_person_tokens, _readable, _title_variants, cut_title, is_preprint_doi, significant_words,
-                   title_words)
+from .keys import _title_variants, cut_title, is_preprint_doi, significant_words
+from .summary import ItemSummary, _same_surname, _shared_authors, summarize  # noqa: F401 (re-exported)
 
 TITLE_MATCH = 92.0
 """Minimum rapidfuzz ratio (0-100) of normalized titles for a confirmed near-duplicate."""
@@ -68,8 +66,6 @@ work once, a scraped index maybe twice): an item without one that fits about as 
 CLEAN_YEAR_GAP = 2
 """Most years apart on the clean path; two apart only for a near-duplicate title with an author in common (a
 scraped year drifts: the preprint's, a reprint's)."""
-_FUZZY_NAME_PAIRS = 2500
-"""Most name pairs compared loosely (lost accents, typos) for one pair of author lists."""
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
 _NUMBERED = frozenset({"part", "vol", "volume", "chapter", "section", "no", "number", "phase", "level", "book"})
 # Number words, so that "4th" and "fourth" agree ("one" is left out: it is a pronoun as often).
@@ -78,43 +74,6 @@ _NUMBER_WORDS = {word: value for value, words in enumerate((
     ("seven", "seventh"), ("eight", "eighth"), ("nine", "ninth"), ("ten", "tenth"))) for word in words}
 _NUMBER_WORDS["first"] = 1
 _DIGITS = re.compile(r"\d+")
-
-
-@dataclass(slots=True)
-class ItemSummary:
-    """What the matcher needs to know of an item."""
-
-    item_id: int
-    title: str
-    title_norm: str
-    """The title's tokens, space-joined."""
-    surnames: frozenset[str]
-    year: int | None
-    arxiv_id: str | None
-    doi: str | None
-    origins: set[str] = field(default_factory=set)
-    title_core: str = ""
-    """``title_norm`` without bracketed remarks; the same string when there are none."""
-    people: tuple[tuple[str, ...], ...] = ()
-    """Each author's folded name tokens, surname last (``?`` stands for characters lost to bad decoding)."""
-    words: tuple[str, ...] = ()
-    """The title's significant words as a garbled title is compared (``keys.title_words``)."""
-    stump: str = ""
-    """The word an ellipsis cut ("pro" of "Efficient query pro…"), left out of ``words``; "" if none."""
-
-
-def summarize(item_id: int, title: str, authors: Iterable[str], year: int | None,
-              arxiv_id: str | None, doi: str | None) -> ItemSummary:
-    """Build the matcher's view of an item."""
-    if not title.isascii():
-        title = _readable(title)
-    variants = _title_variants(title)
-    norm = " ".join(title_tokens(variants[0]))
-    core = (" ".join(title_tokens(variants[1])) or norm) if len(variants) > 1 else norm
-    people = tuple(tokens for tokens in (_person_tokens(name) for name in authors) if tokens)
-    words, stump = title_words(title)
-    return ItemSummary(item_id, title, norm, frozenset(tokens[-1] for tokens in people), year, arxiv_id, doi,
-                       title_core=core, people=people, words=tuple(words), stump=stump)
 
 
 def title_similarity(a: str, b: str) -> float:
@@ -169,40 +128,6 @@ def _contains_numbers(longer: list[int], shorter: list[int]) -> bool:
             return False
         rest.remove(value)
     return True
-
-
-def _same_surname(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Whether two folded names (``_person_tokens``) can be one person, judged by surname.
-
-    Equal surnames; a surname with lost characters (``sch?ning`` ~ ``schoning``, ``kie?ling`` ~
-    ``kiessling``); one surname among the other's later name words (``Berzal`` ~ ``Berzal Galiano``);
-    or, for surnames of five letters or more with the same first initial, one typo (``Kriegal``).
-    """
-    x, y = a[-1], b[-1]
-    if x == y:
-        return True
-    if "?" in x or "?" in y:
-        pattern, other = (x, y) if "?" in x else (y, x)
-        regex = ".{1,3}".join(re.escape(part) for part in pattern.split("?"))
-        return "?" not in other and re.fullmatch(regex, other) is not None
-    if (len(x) > 1 and x in b[1:-1]) or (len(y) > 1 and y in a[1:-1]):
-        return True
-    return (min(len(x), len(y)) >= 5 and (len(a) == 1 or len(b) == 1 or a[0][0] == b[0][0])
-            and OSA.distance(x, y, score_cutoff=1) <= 1)
-
-
-def _shared_authors(a: ItemSummary, b: ItemSummary) -> int:
-    """How many authors of the shorter list have a namesake (``_same_surname``) in the other.
-
-    Equal surnames count first; the looser comparison runs only while it stays cheap
-    (``_FUZZY_NAME_PAIRS``), so two collaborations of thousands of authors compare in linear time.
-    """
-    few, many = (a, b) if len(a.people) <= len(b.people) else (b, a)
-    rest = [person for person in few.people if person[-1] not in many.surnames]
-    shared = len(few.people) - len(rest)
-    if rest and len(rest) * len(many.people) <= _FUZZY_NAME_PAIRS:
-        shared += sum(1 for person in rest if any(_same_surname(person, other) for other in many.people))
-    return shared
 
 
 def _contained_similarity(a: ItemSummary, b: ItemSummary, min_words: int) -> float:
