@@ -10,6 +10,7 @@ and tests/zotero_fixture.py.
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -102,12 +103,29 @@ def test_ingesting_the_same_files_again_changes_nothing(store, tmp_path):
     assert strip(after) == strip(before)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the merge layer to read extra['related_ids'] and to treat bioRxiv/"
-                                       "medRxiv DOIs (10.1101/) as preprint DOIs, like arXiv's own DOIs")
-def test_a_preprint_that_crossref_knows_as_published_joins_the_biorxiv_record_that_does_not_yet(store):
-    # bioRxiv still says "published": "NA" where Crossref already names the journal article (is-preprint-of).
-    ingest(store, SOURCES / "biorxiv_details.json", SOURCES / "crossref_works.json")
-    assert len(items_titled(store, "Light-gated chloride channels silence cortical neurons in vivo")) == 1
+@pytest.mark.parametrize("order", ["biorxiv first", "crossref first"])
+def test_a_preprint_that_crossref_knows_as_published_joins_the_biorxiv_record_that_does_not_yet(store, order):
+    # bioRxiv still says "published": "NA" where Crossref already names the journal article (is-preprint-of):
+    # the Crossref record carries the preprint's DOI beside the journal's, and the preprint DOI is no second DOI.
+    files = [SOURCES / "biorxiv_details.json", SOURCES / "crossref_works.json"]
+    ingest(store, *(files if order == "biorxiv first" else files[::-1]))
+    (item,) = items_titled(store, "Light-gated chloride channels silence cortical neurons in vivo")
+    assert source_formats(item) == ["biorxiv", "crossref"]
+    assert item["doi"] == "10.1038/s41593-023-01234-5"  # the journal's DOI, not the preprint's
+    versions = {source["format"]: (source["version"], source["doi"]) for source in item["sources"]}
+    assert versions == {"biorxiv": ("preprint", "10.1101/2023.03.20.533417"),
+                        "crossref": ("preprint", "10.1101/2023.03.20.533417")}
+
+
+@pytest.mark.parametrize("order", ["biorxiv first", "crossref first"])
+def test_the_journal_record_names_the_authors_in_full_whatever_the_order(store, order):
+    # bioRxiv gives initials ("Okafor, C. N."), Crossref the journal's full names: Crossref ranks first.
+    files = [SOURCES / "biorxiv_details.json", SOURCES / "crossref_works.json"]
+    ingest(store, *(files if order == "biorxiv first" else files[::-1]))
+    (item,) = items_titled(store, ATLAS)
+    assert item["authors"] == ["Chidi N. Okafor", "Anna Lindqvist", "Paul van der Berg"]
+    versions = sorted(source["version"] for source in item["sources"])
+    assert versions == ["preprint", "preprint", "published"]
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(4))), ids=lambda order: "".join(map(str, order)))
@@ -121,3 +139,17 @@ def test_the_arxiv_and_journal_versions_meet_in_one_item_whatever_the_order(stor
     (item,) = items_titled(store, TOKENS)
     assert source_formats(item) == ["crossref", "dblp", "dblp", "jsonl", "semantic-scholar"]
     assert (item["arxiv_id"], item["doi"]) == ("2310.04417", "10.1162/tacl_a_00612")
+
+
+def test_two_biorxiv_preprints_of_different_works_stay_apart_and_a_journal_doi_still_vetoes(store, tmp_path):
+    # Preprint DOIs are left out of "two DOIs never one item", not out of identity: two journal DOIs still clash.
+    first = tmp_path / "first.json"
+    second = tmp_path / "second.json"
+    work = {"type": "journal-article", "title": ["A Shared Title Of Two Different Journal Articles"],
+            "author": [{"given": "Ada", "family": "Moreau"}], "issued": {"date-parts": [[2023, 5, 1]]},
+            "relation": {"has-preprint": [{"id-type": "doi", "id": "10.1101/2023.01.01.000001"}]}}
+    first.write_text(json.dumps({"message-type": "work", "message": {**work, "DOI": "10.1000/journal.one"}}))
+    second.write_text(json.dumps({"message-type": "work", "message": {**work, "DOI": "10.1000/journal.two"}}))
+    report = ingest(store, first, second)
+    assert len(items_titled(store, "A Shared Title Of Two Different Journal Articles")) == 2
+    assert [str(conflict) for result in report.files for conflict in result.conflicts]  # reported, not merged

@@ -146,3 +146,71 @@ def test_the_year_of_an_item_is_the_one_most_records_give_the_best_sources_among
     records = [{"format": "csv", "title": "T", **({"year": year} if year else {})} for year in years] or [
         {"format": "csv", "title": "T"}]
     assert merge.resolve_item(records).year == expected
+
+
+def test_a_title_cut_to_two_words_or_two_words_behind_a_prefix_matches_only_with_an_author_in_common():
+    long = summary("Automatic Segmentation of Text into Structured Records",
+                   ["Vinayak R. Borkar", "Sunita Sarawagi", "Kaustubh Deshmukh"], 2001, origin="dblp.csv")
+    assert score(summary("automatic segmentation...", ["V Borkar"], None, item_id=2), long) > 0
+    assert score(summary("Coloring Away\u2026W Hasan, R Motwani - Very Large Data Bases, 1995", ["V Borkar"],
+                         None, item_id=2), long) == 0  # other words
+    assert score(summary("automatic segmentation...", [], None, item_id=2), long) == 0  # no author
+    assert score(summary("automatic segmentation...", ["J Smith"], None, item_id=2), long) == 0  # another author
+    assert score(summary("automatic segmentation...", ["V Borkar"], 1998, item_id=2), long) == 0  # years apart
+    short = summary("Implementing XQuery", ["Paul Cotton"], 2002, origin="dblp.csv")
+    for scraped in ("Chapter 7 Implementing XQuery", "Chapter 7 Implementing XQueryPaul Cotton2002",
+                    "Cotton Implementing XQuery", "Invited talk: implementing XQuery",
+                    "implementing xquery. International Conference on Management of Data",
+                    "Implementing XQuery - ACM Digital Library"):
+        assert score(summary(scraped, ["P Cotton"], None, item_id=2), short) > 0, scraped
+    for other in ("Implementing XQuery 1.0: The Galax Experience", "Implementing XQuery efficiently",
+                  "Notes on implementing XQuery"):  # the title goes on, or words of its own before it
+        assert score(summary(other, ["P Cotton"], None, item_id=2), short) == 0, other
+    # A column under the same two words each year: a whole two-word title needs the same year.
+    column = summary("Call for Book Reviews", ["Karl Aberer"], 2003, origin="dblp.csv")
+    assert score(summary("Book reviews", ["Karl Aberer"], 2003, item_id=2), column) == 0
+    reviews = summary("Book Reviews", ["Karl Aberer"], 2003, origin="dblp.csv")
+    assert score(summary("Book reviews - ACM Digital Library", ["K Aberer"], 2002, item_id=2), reviews) == 0
+
+
+def test_titles_cut_to_two_words_find_their_items_by_head_keys_through_the_store(store, tmp_path):
+    clean = _csv(tmp_path / "dblp.csv", [
+        ("conf/x/1", "Automatic Segmentation of Text into Structured Records", "Vinayak R. Borkar, Sunita Sarawagi",
+         "SIGMOD", "2001"),
+        ("conf/x/2", "Automatic Discovery of Language Models for Text Databases", "James P. Callan", "SIGMOD", "1999"),
+    ])
+    scraped = _csv(tmp_path / "scholar.csv", [
+        ("s1", "automatic segmentation...", "V Borkar", "", ""),
+        ("s2", "Coloring Away\u2026W Hasan, R Motwani - Very Large Data Bases, 1995", "W Hasan", "", ""),
+    ])
+    keys = set(sum(merge.title_keys("automatic segmentation..."), []))
+    assert keys & set(merge.title_keys("Automatic Segmentation of Text into Structured Records")[0])
+    # A title from an arXiv record stores no head key (a listing's ingest writes no more rows).
+    assert not set(merge.title_keys("Automatic Segmentation of Text into Records", clean=True)[0]) & keys
+    Ingester(store).ingest_paths([clean, scraped])
+    item_of = {source["record_id"]: item["id"] for item in store.iter_items() for source in item["sources"]}
+    assert item_of["s1"] == item_of["conf/x/1"]
+    assert len(set(item_of.values())) == 3
+
+
+def test_a_title_cut_short_without_authors_matches_on_three_words_only_with_a_close_year():
+    item = summary("Update Propagation Protocols For Replicated Databases",
+                   ["Yuri Breitbart", "Rajeev Rastogi"], 1999, origin="dblp.csv")
+    assert score(summary("Update propagation protocols…", [], 1999, item_id=2), item) > 0
+    assert score(summary("Update propagation protocols…", [], 2000, item_id=2), item) > 0
+    assert score(summary("Update propagation protocols…", [], 1997, item_id=2), item) == 0
+    assert score(summary("Update propagation protocols…", [], None, item_id=2), item) == 0  # the year is the evidence
+    assert score(summary("Update propagation…", [], 1999, item_id=2), item) == 0  # two words need authors
+
+
+def test_two_words_behind_a_scrapers_prefix_match_but_not_behind_words_of_the_title():
+    item = summary("Clustering Techniques for Minimizing External Path Length",
+                   ["A. A. Diwan", "S. Sudarshan", "Sanjeeva Rane"], 1996, origin="dblp.csv")
+    for scraped in ("Session 9: Clustering Technique \u2026AA Diwan, S Rane", "Diwan clustering techniques\u2026",
+                    "Invited talk: clustering techniques\u2026"):
+        assert score(summary(scraped, ["AA Diwan", "S Rane"], None, item_id=2), item) > 0, scraped
+    brokering = summary("Query Processing for High-Volume XML Message Brokering",
+                        ["Michael J. Franklin", "Yanlei Diao"], 2003, origin="dblp.csv")
+    other_work = summary("The design of an acquisitional query proces \u2026", ["S Madden", "MJ Franklin"], None,
+                         item_id=2)
+    assert score(other_work, brokering) == 0

@@ -400,3 +400,54 @@ def test_admins_split_and_merge_through_the_api_and_the_item_page(backend_url, t
     finally:
         admin.__exit__(None, None, None)
         member.__exit__(None, None, None)
+
+
+# -- versions named by the source: related ids and preprint servers' DOIs (pure) -------------------------------
+
+
+def test_related_ids_of_another_version_are_identifiers_but_never_a_second_id_of_a_scheme():
+    from paperfeed import merge
+    from paperfeed.records import Record
+
+    def record(**fields) -> Record:
+        return Record(format="crossref", record_id="r", title="T", raw="{}", **fields)
+
+    preprint = record(doi="10.1038/nn.1", extra={"preprint_doi": "10.1101/2023.03.20.533417",
+                                                 "related_ids": [["is-preprint-of", "doi", "10.1038/nn.1"]]})
+    assert merge.identifiers(preprint) == [("doi", "10.1038/nn.1"), ("doi", "10.1101/2023.03.20.533417")]
+    journal = record(doi="10.1038/nn.1", extra={"related_ids": [
+        ["has-preprint", "doi", "10.1101/2023.03.20.533417"], ["has-preprint", "doi", "10.2139/ssrn.9"],
+        ["has-preprint", "arxiv", "2301.00001"], ["has-preprint", "arxiv", "2301.00002"],
+        ["has-review", "doi", "10.1101/2023.09.09.999999"]]})
+    # The preprint server's DOI and the first arXiv id; not a second journal-like DOI, nor a review's DOI.
+    assert merge.identifiers(journal) == [("doi", "10.1038/nn.1"), ("doi", "10.1101/2023.03.20.533417"),
+                                          ("arxiv", "2301.00001")]
+    assert merge.identity_sets(merge.identifiers(journal)) == {"doi": {"10.1038/nn.1"}, "arxiv": {"2301.00001"}}
+    data = merge.record_data(journal)
+    assert merge.stored_identifiers(data, "r", None) == merge.identifiers(journal)
+
+
+@pytest.mark.parametrize("doi, preprint", [("10.1101/2023.03.14.532608", True), ("10.1101/532608", True),
+                                           ("10.48550/arxiv.2301.00001", True), ("10.1101/gad.1234", False),
+                                           ("10.1016/j.devcel.2023.09.004", False)])
+def test_preprint_servers_dois_are_no_second_doi_and_make_a_preprint_version(doi, preprint):
+    from paperfeed import merge
+
+    assert merge.is_preprint_doi(doi) is preprint
+    assert merge.identity_sets([("doi", doi)]) == ({} if preprint else {"doi": {doi}})
+    version = merge.version_of({"format": "biorxiv", "title": "T", "doi": doi})
+    assert version["version"] == ("preprint" if preprint else "published")
+
+
+def test_file_local_ids_of_reference_managers_are_scoped_by_their_label():
+    from paperfeed import merge
+    from paperfeed.records import Record
+
+    for format_name in ("ris", "csl-json", "bibtex", "csv"):
+        one = Record(format=format_name, record_id="1", title="T", raw="", label="a.ris")
+        other = Record(format=format_name, record_id="1", title="T", raw="", label="b.ris")
+        assert merge.identifiers(one, one.label) != merge.identifiers(other, other.label), format_name
+    # An ACL Anthology id names the paper anywhere, whatever file it came in.
+    one = Record(format="mods", record_id="2023.acl-long.901", title="T", raw="", label="a.xml")
+    other = Record(format="mods", record_id="2023.acl-long.901", title="T", raw="", label="b.xml")
+    assert merge.identifiers(one, one.label) == merge.identifiers(other, other.label)

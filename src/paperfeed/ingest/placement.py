@@ -111,9 +111,10 @@ class Placer:
             return target, {"by": "identifier", "scheme": scheme, "value": value}
         mine = merge.identity_sets(ids)
         # A record with ids of one scheme, found by one of them, cannot clash with the item that holds it: the
-        # item's ids are loaded (one query per item) only for a record with an arXiv id and a DOI.
-        found = (merge.clash(mine, self.held(target)) if mine and not (len(mine) == 1 and scheme in mine)
-                 else None)
+        # item's ids are loaded (one query per item) only for a record with an arXiv id and a DOI. Found by a
+        # preprint server's DOI (no identity: ``merge.identity_sets``), its journal DOI may still clash.
+        found = (merge.clash(mine, self.held(target))
+                 if mine and not (len(mine) == 1 and value in mine.get(scheme, ())) else None)
         if found is not None:
             return None, self._conflict(prepared, index, target, merge.describe_clash(found))
         reason: dict = {"by": "identifier", "scheme": scheme, "value": value}

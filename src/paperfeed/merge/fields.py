@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..records import Record
+from .keys import is_preprint_doi
 
 FORMAT_RANK = {
     "arxiv-oai": 0,
@@ -25,11 +26,24 @@ FORMAT_RANK = {
     "arxiv-rss": 1,
     "jsonl": 1,
     "hf-daily": 2,
+    # Publisher and curated bibliographic metadata: full author names, the title as published.
+    "crossref": 2,
+    "dblp": 2,
+    "mods": 2,
+    "openreview": 3,
+    "semantic-scholar": 3,
     "bibtex": 3,
     "csv": 3,
+    # Reference managers: what a person typed or imported.
+    "ris": 3,
+    "csl-json": 3,
+    "zotero": 3,
     "capture": 4,
     "feed": 4,
+    "biorxiv": 4,  # authors as initials ("Okafor, C. N."): the journal's record names them in full
 }
+"""Lower is more authoritative: the best-ranked record that has a field gives it (see ``resolve_item``);
+a format not listed ranks 5."""
 
 
 def record_data(record: Record) -> dict[str, Any]:
@@ -87,9 +101,13 @@ def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -
     published = None
     years = []
     kind = "news"
+    preprint_doi = None  # the item's DOI only when no record names the published version's
     for data in ranked:
         for name in ("title", "authors", "arxiv_id", "doi", "url"):
             if name not in best and data.get(name):
+                if name == "doi" and is_preprint_doi(data["doi"]):
+                    preprint_doi = preprint_doi or data["doi"]
+                    continue
                 best[name] = data[name]
         for category in data.get("categories", ()):
             if category not in categories:
@@ -118,7 +136,7 @@ def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -
         abstract=abstract,
         authors=list(best.get("authors", ())),
         arxiv_id=arxiv_id,
-        doi=best.get("doi"),
+        doi=best.get("doi") or preprint_doi,
         url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else best.get("url"),
         published=published,
         year=int(published[:4]) if published else _year(years),
@@ -153,11 +171,17 @@ def record_venue(data: dict[str, Any]) -> str | None:
 
 
 def version_of(data: dict[str, Any]) -> dict[str, Any]:
-    """Which version of the work a source record is: ``published`` (it names a DOI other than arXiv's own, or
-    a venue), ``preprint`` (an arXiv id and nothing published), else ``record``; with its ids, venue and year."""
+    """Which version of the work a source record is: ``preprint`` (a preprint server's record: its DOI is one
+    of theirs, ``keys.is_preprint_doi``, or its ``doi`` names the journal version and its own DOI is kept as
+    ``extra["preprint_doi"]``), ``published`` (it names another DOI, or a venue), ``preprint`` (an arXiv id and
+    nothing published), else ``record``; with its ids (a preprint's own DOI), venue and year."""
     doi_value, venue = data.get("doi"), record_venue(data)
-    published = bool(venue or (doi_value and not doi_value.startswith("10.48550/arxiv.")))
-    kind = "published" if published else "preprint" if data.get("arxiv_id") else "record"
+    own_preprint = (data.get("extra") or {}).get("preprint_doi")
+    if isinstance(own_preprint, str) and own_preprint:
+        doi_value = own_preprint
+    server = bool(doi_value and is_preprint_doi(doi_value))
+    published = not server and bool(venue or doi_value)
+    kind = "published" if published else "preprint" if server or data.get("arxiv_id") else "record"
     return {"version": kind, "arxiv_id": data.get("arxiv_id"), "doi": doi_value, "venue": venue,
             "year": data.get("year")}
 

@@ -1,10 +1,11 @@
 """Identity invariants: two different arXiv ids are never one item, nor two different DOIs.
 
 Every placement of a record into an item (a shared identifier, a bridge between two items, a title
-match) is checked here, purely, against the arXiv ids and DOIs the item holds (``clash``). A DOI that
-arXiv itself minted (``10.48550/arXiv.<id>``) names the preprint, not a published version, so it never
-counts as a second DOI. A person's decision may put two ids in one item on purpose (``paperfeed
-merge``): a record then clashes only when its id is none of the item's.
+match) is checked here, purely, against the arXiv ids and DOIs the item holds (``clash``). A DOI that a
+preprint server minted (arXiv's ``10.48550/arXiv.<id>``, bioRxiv's and medRxiv's ``10.1101/<date>…``:
+``keys.is_preprint_doi``) names the preprint, not a published version, so it never counts as a second DOI.
+A person's decision may put two ids in one item on purpose (``paperfeed merge``): a record then clashes only
+when its id is none of the item's.
 
 Also here: the identifiers of a stored source record (what ``keys.identifiers`` gave it when it came
 in) and the key that pins a record to the item a person put it in (``pin_key``).
@@ -14,20 +15,20 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from .keys import _FILE_LOCAL_ID_FORMATS, is_preprint_doi, related_identifiers
+
 STRONG = ("arxiv", "doi")
 """The schemes the invariants are about; ``source`` ids (a feed's own) are not."""
-ARXIV_DOI_PREFIX = "10.48550/arxiv."
-_FILE_LOCAL_ID_FORMATS = {"csv", "bibtex"}  # as in keys: ids unique only inside one file or library
 
 IdentitySets = dict[str, set[str]]
 """scheme -> the values an item (or record) holds, for the schemes in ``STRONG``."""
 
 
 def identity_sets(identifiers: Iterable[tuple[str, str]]) -> IdentitySets:
-    """The arXiv ids and DOIs among (scheme, value) identifiers; arXiv's own DOIs left out."""
+    """The arXiv ids and DOIs among (scheme, value) identifiers; preprint servers' DOIs left out."""
     found: IdentitySets = {}
     for scheme, value in identifiers:
-        if scheme in STRONG and not (scheme == "doi" and value.startswith(ARXIV_DOI_PREFIX)):
+        if scheme in STRONG and not (scheme == "doi" and is_preprint_doi(value)):
             found.setdefault(scheme, set()).add(value)
     return found
 
@@ -57,6 +58,8 @@ def stored_identifiers(data: dict[str, Any], record_id: str, label: str | None) 
         found.append(("arxiv", data["arxiv_id"]))
     if data.get("doi"):
         found.append(("doi", data["doi"]))
+    if data.get("extra"):
+        found.extend(related_identifiers(data["extra"], data.get("arxiv_id"), data.get("doi")))
     if not found and record_id:
         scope = f"{label or ''}:" if data["format"] in _FILE_LOCAL_ID_FORMATS else ""
         found.append(("source", f"{data['format']}:{scope}{record_id}"))

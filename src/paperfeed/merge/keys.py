@@ -1,7 +1,9 @@
 """Merge keys: the identifiers a record carries, its fingerprint, and the blocking keys of a title.
 
 Identity first goes by a shared identifier: arXiv id (version stripped), DOI, or the source's own
-id (``format:record_id``; CSV and BibTeX ids are local to their file's label). Records without a
+id (``format:record_id``; CSV, BibTeX, RIS and CSL-JSON ids are local to their file's label). A record also
+carries the ids its source names for another version of the same work (``related_identifiers``: a preprint's
+journal DOI, a journal article's preprint). Records without a
 shared identifier are compared (``matching``) only with the items that share a blocking key: runs
 of significant title words, see ``block_keys``. Name and title keys the matcher compares
 (``_person_tokens``, ``_title_variants``) live here too.
@@ -17,8 +19,18 @@ from typing import Iterable
 from ..normalize import NAME_CACHE_SIZE, fold
 from ..records import Record
 
-# Source ids that are unique only inside one file or library, not across a source.
-_FILE_LOCAL_ID_FORMATS = {"csv", "bibtex"}
+# Source ids that are unique only inside one file or library, not across a source. (MODS is not: an ACL
+# Anthology id names the paper anywhere, and the parser scopes a MODS citation key by its label itself.)
+_FILE_LOCAL_ID_FORMATS = {"csv", "bibtex", "ris", "csl-json"}
+
+ARXIV_DOI_PREFIX = "10.48550/arxiv."
+# bioRxiv and medRxiv DOIs: Cold Spring Harbor's prefix, then a date ("10.1101/2023.03.14.532608") or, before
+# December 2019, a number; its journals' DOIs under the same prefix start with letters ("10.1101/gad.…").
+_PREPRINT_SERVER_DOI = re.compile(r"10\.1101/\d")
+VERSION_RELATIONS = frozenset({"has-preprint", "is-preprint-of", "preprint", "published-as", "published",
+                               "has-version", "is-version-of"})
+"""Relations in ``extra["related_ids"]`` (``sources.scholarly.add_related``) that name the same work in another
+version (its preprint, its journal article), not another work (a review, a reply, a dataset)."""
 
 _STOPWORDS = frozenset(
     "a an and are as at by for from in into is it of on or the to via with without using towards toward".split()
@@ -46,9 +58,54 @@ def identifiers(record: Record, label: str | None = None) -> list[tuple[str, str
         found.append(("arxiv", record.arxiv_id))
     if record.doi:
         found.append(("doi", record.doi))
+    if record.extra:
+        found.extend(related_identifiers(record.extra, record.arxiv_id, record.doi))
     if not found and record.record_id:
         scope = f"{label or ''}:" if record.format in _FILE_LOCAL_ID_FORMATS else ""
         found.append(("source", f"{record.format}:{scope}{record.record_id}"))
+    return found
+
+
+def is_preprint_doi(value: str) -> bool:
+    """Whether a (normalized, lower-case) DOI is a preprint server's: arXiv's own (``10.48550/arxiv.``) or
+    bioRxiv's and medRxiv's. It names the preprint, so it is never "a second DOI" beside the journal's."""
+    return value.startswith(ARXIV_DOI_PREFIX) or _PREPRINT_SERVER_DOI.match(value) is not None
+
+
+def related_identifiers(extra: dict, arxiv_id: str | None, doi: str | None) -> list[tuple[str, str]]:
+    """The arXiv ids and DOIs a record's source names for the same work in another version, besides its own
+    (``arxiv_id``, ``doi``): its own preprint DOI when its ``doi`` is the journal's (``extra["preprint_doi"]``),
+    and the ``[relation, scheme, id]`` triples of ``extra["related_ids"]`` whose relation is a version
+    (``VERSION_RELATIONS``). So a bioRxiv preprint still marked unpublished meets the Crossref record that
+    names its journal DOI.
+
+    A record never gains a second arXiv id or a second DOI that is not a preprint server's (``is_preprint_doi``):
+    only when it has none of its own, and only the first named, so the identity invariants hold for the ids a
+    record carries as they do for the record itself."""
+    named: list[tuple[str, str]] = []
+    own_preprint = extra.get("preprint_doi")
+    if isinstance(own_preprint, str) and own_preprint:
+        named.append(("doi", own_preprint))
+    related = extra.get("related_ids")
+    if isinstance(related, list):
+        for entry in related:
+            if (isinstance(entry, (list, tuple)) and len(entry) == 3 and entry[0] in VERSION_RELATIONS
+                    and entry[1] in ("arxiv", "doi") and isinstance(entry[2], str) and entry[2]):
+                named.append((entry[1], entry[2]))
+    found: list[tuple[str, str]] = []
+    has_arxiv, has_doi = bool(arxiv_id), bool(doi and not is_preprint_doi(doi))
+    for scheme, value in named:
+        if value == (arxiv_id if scheme == "arxiv" else doi) or (scheme, value) in found:
+            continue
+        if scheme == "arxiv":
+            if has_arxiv:
+                continue
+            has_arxiv = True
+        elif not is_preprint_doi(value):
+            if has_doi:
+                continue
+            has_doi = True
+        found.append((scheme, value))
     return found
 
 
@@ -122,6 +179,17 @@ def title_words(title: str) -> tuple[list[str], str]:
     return significant_words(head), stump[-1] if stump else ""
 
 
+HEAD_WORDS = 2
+"""Significant words in a head key: a title not from an arXiv record stores its first word and the start of its
+second (``HEAD_LETTERS``), which a scraped title looks up when it is cut short or has few words (``title_keys``)."""
+HEAD_LETTERS = 3
+"""Letters of the second word in a head key: a title cut inside its second word ("Efficient transparen…")."""
+
+
+def _head_key(first: str, second: str) -> str:
+    return f"h:{first} {second[:HEAD_LETTERS]}"
+
+
 def window_keys(words: list[str]) -> list[str]:
     """Key texts of the runs of ``WINDOW_WORDS`` consecutive significant words that start at one of the first
     ``WINDOW_STARTS`` words: a title with a short prefix glued on, garbage after it, or cut short, still shares
@@ -166,6 +234,11 @@ def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
     behind a prefix, or end in author or venue text glued on without a space ("...XML documentsJ Smith"): it
     looks up the runs of three and four words that start at one of its first words (a clean title that
     short stores them whole), and the keys of the title up to the glued text.
+    Head keys: a title that is not ``clean`` stores its first word and the first letters of its second too
+    (``_head_key``), and one cut short, of ``BLOCK_WORDS`` words or fewer, or ended by a separator looks up
+    those of the pairs of words at its start, so that a title cut to two words, or two words behind a prefix,
+    meets its work (``matching`` then asks authors in common of so short a match). Not for ``clean`` titles:
+    an arXiv listing's ingest, most of the store, writes no more rows.
     A ``clean`` title (one a record with an arXiv id carries: what its authors typed, no prefix glued on) stores
     only its first window key (none when it is short enough to be stored whole: then it looks it up), and looks
     up nothing else: a scraped title that carries a prefix meets it by its own later windows, which it stores
@@ -177,6 +250,8 @@ def title_keys(title: str, clean: bool = False) -> tuple[list[int], list[int]]:
     return [_key_hash(text) for text in stored], [_key_hash(text) for text in looked_up]
 
 
+# Where a scraped title's own text may end and a venue or a site's name begin.
+_SEPARATOR = re.compile(r"\. | - | [Ii]n: ")
 # Where text may be glued onto a title's word: a lower-case letter, then a capital or a year ("dataJ Smith").
 _GLUED = re.compile(r"[a-z](?=[A-Z]|(?:19|20)[0-9][0-9]\b)")
 
@@ -220,7 +295,25 @@ def _key_texts(title: str, clean: bool = False) -> tuple[set[str], set[str]]:
     stored = texts | (firsts - covered)
     if clean:
         return stored, set()
+    # Head keys: a scraped title cut to two words ("Automatic segmentation…", "Efficient transparen…"), or two
+    # words behind a prefix ("Chapter 7 Implementing XQuery"), forms no window; it meets a title by that title's
+    # first word and the start of its second.
+    cut_short = bool(stump) or "\u2026" in core or "..." in core
+    if len(words) >= HEAD_WORDS:
+        stored.add(_head_key(words[0], words[1]))
     looked_up = set(covered)
+    head = words
+    ellipsis = _ELLIPSIS.search(core)
+    if ellipsis and not stump:  # cut before its third word ("Coloring Away…W Hasan"): the words before
+        head = significant_words(core[:ellipsis.start()])
+    elif not (cut_short or len(words) <= BLOCK_WORDS):
+        # A short title that a separator ends ("Implementing XQuery. International Conference ..."): its words.
+        separator = _SEPARATOR.search(core)
+        head = significant_words(core[:separator.start()]) if separator else []
+    if cut_short or len(head) <= BLOCK_WORDS:
+        looked_up.update(_head_key(head[i], head[i + 1]) for i in range(min(WINDOW_STARTS, len(head) - 1)))
+        if stump and words and len(stump) >= HEAD_LETTERS:
+            looked_up.add(_head_key(words[-1], stump))
     # Whole short titles a prefix glued on hides ("Chapter 7 Implementing XQuery tools"): the runs of three and
     # four words that start at one of the first words are what a clean title that short stores.
     for size in (WINDOW_WORDS, BLOCK_WORDS):

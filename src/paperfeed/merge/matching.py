@@ -21,15 +21,14 @@ same-origin evidence.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Iterable
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA
 
-from ..normalize import title_tokens
-from .keys import _person_tokens, _readable, _title_variants, cut_title, significant_words, title_words
+from .keys import _title_variants, cut_title, is_preprint_doi, significant_words
+from .summary import ItemSummary, _same_surname, _shared_authors, summarize  # noqa: F401 (re-exported)
 
 TITLE_MATCH = 92.0
 """Minimum rapidfuzz ratio (0-100) of normalized titles for a confirmed near-duplicate."""
@@ -50,6 +49,8 @@ GARBLED_COVER = 0.6
 GARBLED_BOTH_PREFIXED = 0
 """Words allowed before the matching stretch on both sides (one side's title must start there)."""
 GARBLED_YEAR_GAP = 2
+WINDOW_PREFIX_WORDS = 2
+"""Words a prefix glued before a short title may have ("Chapter 7", "Invited talk")."""
 """Most years apart for a garbled match (a preprint and its proceedings)."""
 GARBLED_TITLE_ALONE = 5
 """Significant words a title must have, all matched, to match with no author to confirm it."""
@@ -58,14 +59,13 @@ GARBLED_WHOLE_TITLE_ALONE = 4
 agree word for word, with nothing but a prefix or a suffix glued on."""
 GARBLED_SAME_ORIGIN_COVER = 0.85
 """Share of the shorter title a match needs with two records of one origin, or with the year alone to confirm."""
+SAME_ORIGIN_MIN_WORDS = 3
 SAME_ORIGIN_PENALTY = 10.0
 """Score points an item loses when it already holds a record of the incoming record's origin (a source lists a
 work once, a scraped index maybe twice): an item without one that fits about as well wins."""
 CLEAN_YEAR_GAP = 2
 """Most years apart on the clean path; two apart only for a near-duplicate title with an author in common (a
 scraped year drifts: the preprint's, a reprint's)."""
-_FUZZY_NAME_PAIRS = 2500
-"""Most name pairs compared loosely (lost accents, typos) for one pair of author lists."""
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
 _NUMBERED = frozenset({"part", "vol", "volume", "chapter", "section", "no", "number", "phase", "level", "book"})
 # Number words, so that "4th" and "fourth" agree ("one" is left out: it is a pronoun as often).
@@ -74,43 +74,6 @@ _NUMBER_WORDS = {word: value for value, words in enumerate((
     ("seven", "seventh"), ("eight", "eighth"), ("nine", "ninth"), ("ten", "tenth"))) for word in words}
 _NUMBER_WORDS["first"] = 1
 _DIGITS = re.compile(r"\d+")
-
-
-@dataclass(slots=True)
-class ItemSummary:
-    """What the matcher needs to know of an item."""
-
-    item_id: int
-    title: str
-    title_norm: str
-    """The title's tokens, space-joined."""
-    surnames: frozenset[str]
-    year: int | None
-    arxiv_id: str | None
-    doi: str | None
-    origins: set[str] = field(default_factory=set)
-    title_core: str = ""
-    """``title_norm`` without bracketed remarks; the same string when there are none."""
-    people: tuple[tuple[str, ...], ...] = ()
-    """Each author's folded name tokens, surname last (``?`` stands for characters lost to bad decoding)."""
-    words: tuple[str, ...] = ()
-    """The title's significant words as a garbled title is compared (``keys.title_words``)."""
-    stump: str = ""
-    """The word an ellipsis cut ("pro" of "Efficient query pro…"), left out of ``words``; "" if none."""
-
-
-def summarize(item_id: int, title: str, authors: Iterable[str], year: int | None,
-              arxiv_id: str | None, doi: str | None) -> ItemSummary:
-    """Build the matcher's view of an item."""
-    if not title.isascii():
-        title = _readable(title)
-    variants = _title_variants(title)
-    norm = " ".join(title_tokens(variants[0]))
-    core = (" ".join(title_tokens(variants[1])) or norm) if len(variants) > 1 else norm
-    people = tuple(tokens for tokens in (_person_tokens(name) for name in authors) if tokens)
-    words, stump = title_words(title)
-    return ItemSummary(item_id, title, norm, frozenset(tokens[-1] for tokens in people), year, arxiv_id, doi,
-                       title_core=core, people=people, words=tuple(words), stump=stump)
 
 
 def title_similarity(a: str, b: str) -> float:
@@ -167,40 +130,6 @@ def _contains_numbers(longer: list[int], shorter: list[int]) -> bool:
     return True
 
 
-def _same_surname(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Whether two folded names (``_person_tokens``) can be one person, judged by surname.
-
-    Equal surnames; a surname with lost characters (``sch?ning`` ~ ``schoning``, ``kie?ling`` ~
-    ``kiessling``); one surname among the other's later name words (``Berzal`` ~ ``Berzal Galiano``);
-    or, for surnames of five letters or more with the same first initial, one typo (``Kriegal``).
-    """
-    x, y = a[-1], b[-1]
-    if x == y:
-        return True
-    if "?" in x or "?" in y:
-        pattern, other = (x, y) if "?" in x else (y, x)
-        regex = ".{1,3}".join(re.escape(part) for part in pattern.split("?"))
-        return "?" not in other and re.fullmatch(regex, other) is not None
-    if (len(x) > 1 and x in b[1:-1]) or (len(y) > 1 and y in a[1:-1]):
-        return True
-    return (min(len(x), len(y)) >= 5 and (len(a) == 1 or len(b) == 1 or a[0][0] == b[0][0])
-            and OSA.distance(x, y, score_cutoff=1) <= 1)
-
-
-def _shared_authors(a: ItemSummary, b: ItemSummary) -> int:
-    """How many authors of the shorter list have a namesake (``_same_surname``) in the other.
-
-    Equal surnames count first; the looser comparison runs only while it stays cheap
-    (``_FUZZY_NAME_PAIRS``), so two collaborations of thousands of authors compare in linear time.
-    """
-    few, many = (a, b) if len(a.people) <= len(b.people) else (b, a)
-    rest = [person for person in few.people if person[-1] not in many.surnames]
-    shared = len(few.people) - len(rest)
-    if rest and len(rest) * len(many.people) <= _FUZZY_NAME_PAIRS:
-        shared += sum(1 for person in rest if any(_same_surname(person, other) for other in many.people))
-    return shared
-
-
 def _contained_similarity(a: ItemSummary, b: ItemSummary, min_words: int) -> float:
     """How well (0-100) the shorter title (without bracketed remarks) matches the start of the longer one.
 
@@ -226,10 +155,10 @@ def _contained_similarity(a: ItemSummary, b: ItemSummary, min_words: int) -> flo
 def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> float:
     """Score how surely ``record`` is the same work as ``candidate``: 0 if not, else higher is surer.
 
-    Vetoes: different arXiv ids or DOIs. A record of an origin the item already has is judged by
-    ``_garbled_score`` alone, unless the item also holds another source's record: then as a record of
-    another source (containment aside, and a garbled title needs ``GARBLED_MIN_WORDS`` words), less
-    ``SAME_ORIGIN_PENALTY``. One this clean path rejects is judged by ``_garbled_score``. Clean-path
+    Vetoes: different arXiv ids or DOIs (a preprint server's DOI aside). A record of an origin the item
+    already has is judged by ``_garbled_score`` alone, unless the item also holds another source's record:
+    then as a record of another source (containment aside), less ``SAME_ORIGIN_PENALTY``. One this clean
+    path rejects is judged by ``_garbled_score``, then ``_short_score`` (a title of two words). Clean-path
     vetoes: years more than ``CLEAN_YEAR_GAP`` apart, or two apart without an author in common or a
     near-duplicate title (then 4 points less); authors in conflict (fewer than half of the shorter list
     with a namesake in the other, see ``_same_surname``). Titles are compared with and without bracketed remarks
@@ -250,8 +179,9 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
     """
     if record.arxiv_id and candidate.arxiv_id and record.arxiv_id != candidate.arxiv_id:
         return 0.0
-    if record.doi and candidate.doi and record.doi != candidate.doi:
-        return 0.0
+    if (record.doi and candidate.doi and record.doi != candidate.doi and not is_preprint_doi(record.doi)
+            and not is_preprint_doi(candidate.doi)):
+        return 0.0  # a preprint server's DOI is the preprint's: its journal version has another
     same_origin = origin in candidate.origins
     if not same_origin or len(candidate.origins) >= 2:
         score = _clean_score(record, candidate, contained=not same_origin)
@@ -259,10 +189,11 @@ def match_score(record: ItemSummary, origin: str, candidate: ItemSummary) -> flo
             return score - SAME_ORIGIN_PENALTY if same_origin else score
     if same_origin and len(candidate.origins) >= 2:
         # Another listing of an item that holds another source's record: judged as a record of another source
-        # (the item is that record's work), on a title of GARBLED_MIN_WORDS matched words at least.
-        score = _garbled_score(record, candidate, False, GARBLED_MIN_WORDS)
+        # (the item is that record's work): whichever copy of a scraped index's came first, the next one meets
+        # the item as it would have met it alone.
+        score = _garbled_score(record, candidate, False) or _short_score(record, candidate, False)
         return score - SAME_ORIGIN_PENALTY if score else 0.0
-    return _garbled_score(record, candidate, same_origin)
+    return _garbled_score(record, candidate, same_origin) or _short_score(record, candidate, same_origin)
 
 
 def _clean_score(record: ItemSummary, candidate: ItemSummary, contained: bool = True) -> float:
@@ -383,8 +314,9 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     truncated lists, lost characters and mojibake are all read as compatible); years, when both have
     them, at most ``GARBLED_YEAR_GAP`` apart (preprint and proceedings). What is missing counts neither
     way, but a title alone must match fully and be long (``GARBLED_TITLE_ALONE``, or
-    ``GARBLED_WHOLE_TITLE_ALONE`` when neither was cut short). Two records of the
-    same origin (a scraped index that lists a work twice) need more: ``GARBLED_SAME_ORIGIN_COVER`` of
+    ``GARBLED_WHOLE_TITLE_ALONE`` when neither was cut short), or have three words or more with years at
+    most one apart and no prefix (a title cut short with its year, where the authors are missing). Two
+    records of the same origin (a scraped index that lists a work twice) need more: ``GARBLED_SAME_ORIGIN_COVER`` of
     the shorter title, and authors in common or the same year. Scores stay below the clean path's, so
     a clean match among the candidates always wins.
     """
@@ -416,8 +348,8 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     stretch = max(span_a.stop - span_a.start, span_b.stop - span_b.start)
     # A prefix glued on before the stretch ("Chapter 3", "Invited talk:") is no part of the title either.
     shorter = min(end_a - span_a.start + bool(record.stump), end_b - span_b.start + bool(candidate.stump))
-    if not matched or shorter <= 0:
-        return 0.0
+    if not matched or shorter <= 0 or (shorter < GARBLED_MIN_WORDS - 1 and (span_a.start or span_b.start)):
+        return 0.0  # two words after a prefix: ``_short_score``'s to judge, with its stricter prefixes
     cover = matched / shorter
     if (matched < GARBLED_MIN_WORDS and matched < shorter) or cover < GARBLED_COVER or (
             matched < min_words and (record.stump or candidate.stump)):
@@ -461,11 +393,135 @@ def _garbled_score(record: ItemSummary, candidate: ItemSummary, same_origin: boo
     elif not shared:
         alone = cover == 1.0 and (matched >= GARBLED_TITLE_ALONE or (
             matched >= GARBLED_WHOLE_TITLE_ALONE and not _cut_short(record) and not _cut_short(candidate)))
-        if not (alone or (close_year and cover >= GARBLED_SAME_ORIGIN_COVER and matched >= GARBLED_MIN_WORDS + 1)):
+        if not (alone or (close_year and cover >= GARBLED_SAME_ORIGIN_COVER and matched >= GARBLED_MIN_WORDS + 1)
+                or (close_year and cover == 1.0 and matched >= GARBLED_MIN_WORDS - 1
+                    and not (span_a.start or span_b.start))):
             return 0.0
     score = 50.0 + 10.0 * cover + (2.0 if shared else 0.0)
     if year_gap is not None:
         score += (3.0, 1.0, -2.0)[year_gap]
+    return score
+
+
+SHORT_TITLE_WORDS = 2
+"""Significant words (a stump counted) of a title too short for the garbled path: cut to two words
+("Automatic segmentation…"), or a two-word title ("Implementing XQuery"), which ``_short_score`` judges."""
+SHORT_YEAR_GAP = 1
+"""Most years apart for a match of a title that short."""
+# After a title's last word as written, where text that is no part of it begins: a capital or a digit glued on
+# ("XQueryPaul Cotton"), or a separator (" - ACM Digital Library", " In: ...", ". Proc. ...", " (1999)").
+_TITLE_ENDS = re.compile(r"[a-z]{0,2}(?:[A-Z0-9]| - | in: |\. |, | \(| \[| &|$)")
+
+
+_ELLIPSIS_ANYWHERE = re.compile(r"\.\.\.|\u2026")
+
+
+def _ends_after(summary: ItemSummary, word: str) -> bool:
+    """Whether ``summary``'s title as written ends after its first ``word`` (see ``_TITLE_ENDS``)."""
+    title = _title_variants(summary.title)[-1]
+    found = re.search(re.escape(word), title, re.IGNORECASE)
+    if found is None:
+        return False
+    rest = title[found.end():]
+    return _TITLE_ENDS.match(rest) is not None and (not rest[:1].islower() or rest[:1] in "s")
+
+
+def _head(summary: ItemSummary) -> tuple[tuple[str, ...], str, bool]:
+    """(words, stump, cut short) of a title as a short title is compared: ``words`` and ``stump`` when it was cut
+    after its third word (``keys.title_words``); else, when an ellipsis cuts it sooner ("Coloring Away…W Hasan"),
+    the words before it, the last one a stump unless a space came before the ellipsis; else the whole words."""
+    if summary.stump or _cut_short(summary):
+        return summary.words, summary.stump, True
+    title = _title_variants(summary.title)[-1]
+    found = _ELLIPSIS_ANYWHERE.search(title)
+    if found is None:
+        return summary.words, "", False
+    words = tuple(significant_words(title[:found.start()]))
+    if words and title[found.start() - 1:found.start()].isalnum():
+        return words[:-1], words[-1], True
+    return words, "", True
+
+
+def _scraped_prefix(summary: ItemSummary, prefix: tuple[str, ...], short: ItemSummary) -> bool:
+    """Whether the ``prefix`` words before a short title in ``summary``'s title are a scraper's, not the title's
+    own ("Call for Book Reviews" is not "Book Reviews"): a number in them ("Chapter 7", "Session 4"), a colon
+    after them ("Invited talk:"), or an author's surname ("Cotton Implementing XQuery")."""
+    if any(word.isdigit() for word in prefix):
+        return True
+    if prefix[-1] in short.surnames or prefix[-1] in summary.surnames:
+        return True
+    title = _title_variants(summary.title)[-1].lower()
+    found = title.find(prefix[-1])
+    return found >= 0 and title[found + len(prefix[-1]):].lstrip("s").startswith(":")
+
+
+def _prefix_words(summary: ItemSummary, other: ItemSummary) -> int:
+    """How many of the first significant words of ``summary``'s title are a scraper's prefix
+    (``_scraped_prefix``: "Session 9:", "Invited talk:", "Labio"), 0 when none."""
+    words = summary.words
+    for size in (1, WINDOW_PREFIX_WORDS):
+        if len(words) > size and _scraped_prefix(summary, words[:size], other):
+            return size
+    return 0
+
+
+def _short_score(record: ItemSummary, candidate: ItemSummary, same_origin: bool) -> float:
+    """The score of a match where one title has only ``SHORT_TITLE_WORDS`` significant words (a stump counted):
+    0 unless authors confirm it, since two words alone say little ("Query optimization").
+
+    The short title must be the other's start: cut short (an ellipsis: ``_head``), its words are the other's
+    first words, the stump the start of the next; whole, its words are the other's after at most a short prefix
+    (``WINDOW_PREFIX_WORDS``: "Chapter 7"), and the other's title ends there as written (text glued on, or a
+    separator such as " - ACM Digital Library": ``_ends_after``). Authors must be in common (half of the
+    shorter list at least), years at most ``SHORT_YEAR_GAP`` apart; never between two records of one origin
+    alone. Scores stay below the garbled path's."""
+    if same_origin and len(candidate.origins) < 2:
+        return 0.0
+    if not (record.people and candidate.people):
+        return 0.0
+    if record.year and candidate.year and abs(record.year - candidate.year) > SHORT_YEAR_GAP:
+        return 0.0
+    heads = [_head(record), _head(candidate)]
+    for index, (side, other_side) in enumerate(((record, candidate), (candidate, record))):
+        words, stump, cut = heads[index]
+        if len(words) + bool(stump) > SHORT_TITLE_WORDS:  # two words behind a scraper's prefix ("Session 9:")
+            prefix = _prefix_words(side, other_side)
+            if prefix and len(words) - prefix + bool(stump) == SHORT_TITLE_WORDS:
+                heads[index] = (words[prefix:], stump, cut)
+    sizes = [len(words) + bool(stump) for words, stump, _ in heads]
+    if min(sizes) != SHORT_TITLE_WORDS:
+        return 0.0
+    (words, stump, cut), other = (heads[0], candidate) if sizes[0] <= sizes[1] else (heads[1], record)
+    if heads[0][2] and heads[1][2]:
+        return 0.0  # both cut short: too little of either
+    if cut:
+        size = len(words)
+        if other.words[:size] != words:
+            return 0.0
+        if stump and (len(other.words) <= size or not other.words[size].startswith(stump)):
+            return 0.0
+    else:
+        # After a prefix of at most WINDOW_PREFIX_WORDS words; the last word may run into text glued on
+        # ("XQueryPaul Cotton2002"), and the other title must end after it as written.
+        if record.year and candidate.year and record.year != candidate.year:
+            return 0.0  # a column under the same two words each year ("Charter and Scope", "Book Reviews")
+        last = len(words) - 1
+        for start in range(min(WINDOW_PREFIX_WORDS, len(other.words) - len(words)) + 1):
+            if (other.words[start:start + last] == words[:last] and other.words[start + last].startswith(words[last])
+                    and (not start or _scraped_prefix(other, other.words[:start], record if other is candidate
+                                                      else candidate))):
+                break
+        else:
+            return 0.0
+        if ((start + len(words) < len(other.words) or other.words[start + last] != words[last])
+                and not _ends_after(other, words[last])):
+            return 0.0
+    shared = _shared_authors(record, candidate)
+    if not shared or shared * 2 < min(len(record.people), len(candidate.people)):
+        return 0.0
+    score = 40.0 + 4.0 * shared / max(len(record.people), len(candidate.people))
+    if record.year and candidate.year:
+        score += 3.0 if record.year == candidate.year else 1.0
     return score
 
 
