@@ -215,12 +215,16 @@ def train(features: Features, labels: Sequence[Sequence[str]], label_names: Sequ
     for row in range(len(keep)):
         model.conformal[row] = conformal.conformal_threshold(cal_scores[cal_truth[:, row], row], alpha)
         model.platt_a[row], model.platt_b[row] = conformal.platt(cal_scores[:, row], cal_truth[:, row])
-    model.decide = conformal.tune_thresholds(model.probabilities(cal_scores), cal_truth)
+    cal_probabilities = model.probabilities(cal_scores)
+    model.decide = conformal.tune_thresholds(cal_probabilities, cal_truth)
     model.meta = {
         "alpha": alpha, "dropped": dropped, "training_items": int(len(fit_rows)),
         "calibration_items": int(len(cal_rows)), "terms": len(features.terms),
         "positives": {label_names[j]: int(truth[:, j].sum()) for j in keep},
         "calibration_positives": {label_names[j]: int(truth[cal_rows, j].sum()) for j in keep},
+        "cutoffs": {name: list(conformal.cutoff_precision(cal_probabilities[:, row], cal_truth[:, row],
+                                                          model.decide[row]))
+                    for row, name in enumerate(model.labels)},
     }
     return model
 

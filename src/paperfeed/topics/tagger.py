@@ -116,6 +116,7 @@ def tag_store(store: Store, *, alpha: float, topics_file: str | None = None, ret
 
     topic_model = load(topic_stored)
     category_model = load(category_stored) if category_stored is not None else None
+    save_cutoffs(store, topic_model, topic_ids)
     version = f"{topic_stored.version}+{category_stored.version if category_stored else 'none'}"
     stage("tagging")
     tagged_ids: list[int] = []
@@ -132,6 +133,21 @@ def tag_store(store: Store, *, alpha: float, topics_file: str | None = None, ret
         report.identities_merged = refresh_identities(store, None if report.trained else tagged_ids)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def save_cutoffs(store: Store, topic_model: label_model.LabelModel, topic_ids: dict[str, int]) -> None:
+    """Give each topic the model's calibrated cut-off and its estimated precision, where they changed.
+
+    The cut-off is the label's decision threshold, tuned for F1 on the held-out newest items; items the
+    tagger keeps below it stay in the store (``topics show --all``) but are not filed under the topic.
+    Topics the model does not learn keep none, so their gold items and any old tags stay listed.
+    """
+    wanted = {topic_ids[name]: (cut, precision)
+              for name, (cut, precision) in topic_model.meta.get("cutoffs", {}).items() if name in topic_ids}
+    current = {row.id: (row.cutoff, row.cutoff_precision) for row in store.topics()}
+    changed = {topic_id: value for topic_id, value in wanted.items() if current.get(topic_id) != value}
+    if changed:
+        store.save_topic_cutoffs(changed)
 
 
 def load(stored: StoredModel) -> label_model.LabelModel:

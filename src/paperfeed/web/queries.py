@@ -191,7 +191,8 @@ def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, 
 
 
 def _topic_json(row: TopicRow, count: int | None = None) -> dict[str, Any]:
-    data = {"name": row.name, "slug": row.slug, "description": row.description, "origin": row.origin}
+    data = {"name": row.name, "slug": row.slug, "description": row.description, "origin": row.origin,
+            "cutoff": row.cutoff, "cutoff_precision": row.cutoff_precision}
     if count is not None:
         data["items"] = count
     return data
@@ -216,19 +217,24 @@ def find_topic(context: Context, slug: str) -> TopicRow:
 
 
 def topic_page(context: Context, slug: str, limit: int = 25, offset: int = 0, weeks: int = 26,
-               authors: int = 15) -> dict[str, Any]:
-    """A topic's items newest first (with source labels), Collaborating Authors, and items per week."""
+               authors: int = 15, all_items: bool = False) -> dict[str, Any]:
+    """A topic's items newest first (with source labels), Collaborating Authors, and items per week.
+
+    The items are those filed under the topic (at or above its cut-off); ``all_items`` lists those below too.
+    """
     row = find_topic(context, slug)
-    return cached(context, ("topic", context.settings.db, slug, limit, offset, weeks, authors),
-                  lambda: _topic_page(context, row, limit, offset, weeks, authors))
+    return cached(context, ("topic", context.settings.db, slug, limit, offset, weeks, authors, all_items),
+                  lambda: _topic_page(context, row, limit, offset, weeks, authors, all_items))
 
 
-def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks: int, authors: int) -> dict[str, Any]:
+def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks: int, authors: int,
+                all_items: bool) -> dict[str, Any]:
     from ..authors import collaborating_authors
     from ..topics.trends import weekly_counts
 
     store = context.store
-    items = store.topic_items(row.id, limit=limit + 1, offset=offset)
+    filed, held = store.topic_counts(row.id)
+    items = store.topic_items(row.id, limit=limit + 1, offset=offset, min_confidence=0.0 if all_items else None)
     summaries = store.item_summaries([item["id"] for item in items[:limit]])
     for item in items:
         item["authors"] = summaries.get(item["id"], {}).get("authors", [])
@@ -238,7 +244,8 @@ def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks:
         edge["source_name"], edge["target_name"] = by_key[edge["source"]]["name"], by_key[edge["target"]]["name"]
         edge["source_url"], edge["target_url"] = by_key[edge["source"]]["url"], by_key[edge["target"]]["url"]
     return {**_topic_json(row), "items": items[:limit], "has_more": len(items) > limit, "offset": offset,
-            "limit": limit, "collaborating_authors": people,
+            "limit": limit, "all": all_items, "filed_items": filed, "below_cutoff": held - filed,
+            "collaborating_authors": people,
             "trend": weekly_counts(store.topic_day_counts(row.id), weeks=weeks)}
 
 
