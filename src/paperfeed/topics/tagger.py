@@ -195,7 +195,10 @@ def train_models(inputs: Sequence[TagInput], topics: Sequence[Topic], alpha: flo
                                    f"in the store ({len(rows):,} items have categories); run "
                                    "`paperfeed topics tag --retrain` once it has"]
     try:
-        trained = label_model.train(features, [inputs[row].categories for row in rows], names, alpha, rows=rows)
+        chosen = [inputs[row] for row in rows]
+        trained = label_model.train_stacked(features, [item.categories for item in chosen], names, alpha, rows=rows,
+                                            authors=[item.authors for item in chosen],
+                                            days=[item.published or "" for item in chosen])
     except ValueError as error:
         return topic_model, None, [f"no category prediction: {error}"]
     return topic_model, _stored(CATEGORIES_MODEL, trained, {}), []
@@ -232,8 +235,9 @@ def tag_batch(batch: Sequence[TagInput], topics: label_model.LabelModel,
     if categories is None or not bare:
         return results
     # Both models are trained on one shared vocabulary: tokenize once.
-    category_scores = (categories.scores_of(features[bare]) if categories.same_vocabulary(topics)
-                       else categories.scores([texts[row] for row in bare]))
+    authors = [batch[row].authors for row in bare]
+    category_scores = (categories.scores_of(features[bare], authors) if categories.same_vocabulary(topics)
+                       else categories.scores([texts[row] for row in bare], authors))
     predicted = categories.predict(category_scores)
     category_probabilities = categories.probabilities(category_scores)
     for position, row in enumerate(bare):
