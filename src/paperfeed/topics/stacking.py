@@ -1,9 +1,9 @@
-"""A second stage over the text model's scores: label co-occurrence and author priors.
+"""A second stage over the text model's scores: author priors and (optionally) label co-occurrence.
 
-arXiv categories are not independent (a cs.CL paper is often cross-listed to cs.AI, a cs.CV one to
-cs.LG), and authors keep to their fields. So each label gets a small logistic regression whose
-inputs are the text model's scores for *every* label (co-occurrence) and what the item's authors
-published before: the share of their earlier papers carrying the label, the highest such share
+Authors keep to their fields, and arXiv categories are not independent (a cs.CL paper is often
+cross-listed to cs.AI, a cs.CV one to cs.LG). So each label gets a small logistic regression whose
+inputs are its text score, optionally the text scores of *every* label (co-occurrence: off in the
+tagger, it measured worse), and what the item's authors published before: the share of their earlier papers carrying the label, the highest such share
 among them, and how many earlier papers they have. It is fitted on out-of-fold text scores, so it
 learns how far to trust text scores the text model did not see in training.
 
