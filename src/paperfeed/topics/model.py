@@ -260,7 +260,7 @@ class CrossFit:
 
 def cross_fit_text(features: Features, labels: Sequence[Sequence[str]], label_names: Sequence[str], alpha: float, *,
                    rows: np.ndarray, folds: int = 4, c: float = 0.5, jobs: int = 2) -> CrossFit:
-    """Score every row with a text model fitted on the other ``folds - 1`` contiguous blocks; then fit on all."""
+    """Score every row with a text model fitted on the other ``folds - 1`` contiguous blocks; keep their mean."""
     rows = np.asarray(rows)
     matrix = features.matrix[rows]
     index = {name: j for j, name in enumerate(label_names)}
@@ -276,12 +276,20 @@ def cross_fit_text(features: Features, labels: Sequence[Sequence[str]], label_na
     truth = truth[:, keep]
     blocks = np.array_split(np.arange(len(rows)), folds)
     held_out = np.full(truth.shape, -10.0)
+    # The model kept is the mean of the fold models (a linear model too), not a refit on all rows: its
+    # scores then have the scale of the out-of-fold scores that the second stage and thresholds learn from.
+    weights = np.zeros((len(keep), len(features.terms)), dtype=np.float64)
+    bias, fitted = np.zeros(len(keep)), np.zeros(len(keep))
     for block in blocks:
         rest = np.setdiff1d(np.arange(len(rows)), block)
         fit = [j for j in range(len(keep)) if truth[rest, j].any()]
-        weights, bias = _fit_labels(matrix[rest], truth[rest][:, fit], c, jobs)
-        held_out[np.ix_(block, fit)] = np.asarray(matrix[block] @ weights.T) + bias
-    weights, bias = _fit_labels(matrix, truth, c, jobs)
+        fold_weights, fold_bias = _fit_labels(matrix[rest], truth[rest][:, fit], c, jobs)
+        held_out[np.ix_(block, fit)] = np.asarray(matrix[block] @ fold_weights.T) + fold_bias
+        weights[fit] += fold_weights
+        bias[fit] += fold_bias
+        fitted[fit] += 1
+    weights = (weights / fitted[:, None]).astype(np.float32)
+    bias = bias / fitted
     return CrossFit(keep=keep, truth=truth, blocks=blocks, held_out=held_out, weights=weights, bias=bias)
 
 
