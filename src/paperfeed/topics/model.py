@@ -303,10 +303,9 @@ def train_stacked(features: Features, labels: Sequence[Sequence[str]], label_nam
     the second stage, the conformal thresholds, Platt scaling and the F1 cut-offs are all set on
     scores of items their models never saw, over every labelled item (not a 20 % slice: rare labels
     get several times more positives to calibrate on, hence finite, tighter conformal thresholds).
-    The text model kept is then fitted on all rows. ``use_cooccurrence`` (every label's score as input)
-    is off by default: on the later-days bench it lowered micro F1 by 0.012 (docs/benchmarks.md), likely
-    because the final text model, fitted on all rows, scores on a larger scale than the out-of-fold
-    models the second stage learned from. ``text`` reuses a ``cross_fit_text`` result (the bench's ablation).
+    The text model kept is the mean of the fold models. ``use_cooccurrence`` (every label's score as input)
+    is off by default: on the later-days bench it lowered micro F1 (docs/benchmarks.md).
+    ``text`` reuses a ``cross_fit_text`` result (the bench's ablation).
     """
     text = text or cross_fit_text(features, labels, label_names, alpha, rows=rows, folds=folds, c=c, jobs=jobs)
     keep, truth = text.keep, text.truth
