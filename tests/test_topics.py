@@ -364,6 +364,123 @@ def test_topic_page_has_items_collaborating_authors_and_a_trend(tagged, tmp_path
     assert root.tag.endswith("svg") and len(root.findall("{http://www.w3.org/2000/svg}rect")) == len(page["trend"])
 
 
+# -- calibrated cut-offs --------------------------------------------------------------------
+
+
+def _listed_by_hand(store, topic) -> set[int]:
+    """The items a topic should list at its cut-off, worked out from every item's own topic confidences."""
+    held = [item_id for item_id, _, _ in store.topic_item_authors(topic.id, 0.0)]
+    entries = store.item_topic_confidences(held)
+    return {item_id for item_id in held
+            if any(name == topic.name and (by != "tagger" or confidence >= topic.cutoff)
+                   for name, by, confidence in entries[item_id])}
+
+
+def _split_topic(store):
+    """The learned topic with the most items below its cut-off."""
+    rows = [row for row in store.topics() if row.cutoff is not None]
+    return max(rows, key=lambda row: (lambda c: c[1] - c[0])(store.topic_counts(row.id)))
+
+
+def test_each_learned_topic_gets_a_calibrated_cutoff_and_an_estimated_precision(tagged):
+    url, _ = tagged
+    with open_store(url) as store:
+        learned = store.load_model("topics").meta["model"]["cutoffs"]
+        rows = {row.name: row for row in store.topics()}
+        assert len(learned) >= 5
+        for name, (cutoff, precision) in learned.items():
+            assert (rows[name].cutoff, rows[name].cutoff_precision) == (cutoff, precision)
+            assert 0 < cutoff <= 1 and (precision is None or 0 <= precision <= 1)
+        assert len({row.cutoff for row in rows.values() if row.cutoff is not None}) > 3  # per topic, not one cut
+
+
+def test_a_topic_lists_items_at_or_above_its_cutoff_and_keeps_the_rest(tagged):
+    url, _ = tagged
+    with open_store(url) as store:
+        topic = _split_topic(store)
+        filed, held = store.topic_counts(topic.id)
+        assert 0 < filed < held  # the cut leaves some out: the test below can fail
+        listed = store.topic_items(topic.id, limit=10_000)
+        everything = store.topic_items(topic.id, limit=10_000, min_confidence=0.0)
+        assert {item["id"] for item in listed} == _listed_by_hand(store, topic)
+        assert len(listed) == filed and len(everything) == held
+        assert min(item["confidence"] for item in listed) >= topic.cutoff
+        assert store.topic_item_counts()[topic.id] == filed
+        assert store.topic_item_counts(0.0)[topic.id] == held
+        assert sum(point[1] for point in store.topic_day_counts(topic.id)) <= filed
+
+
+def test_the_captures_topic_keeps_every_item_the_captures_gave_it(tagged, tmp_path):
+    url, _ = tagged
+    copy = copy_store(url, tmp_path)
+    with open_store(copy) as store:
+        llm = next(row for row in store.topics() if row.name == TOPIC)
+        # The strictest cut there is: only gold labels (and tags at confidence 1) stay listed.
+        store.save_topic_cutoffs({llm.id: (1.0, None)})
+        llm = next(row for row in store.topics() if row.name == TOPIC)
+        entries = store.item_topic_confidences([i for i, _, _ in store.topic_item_authors(llm.id, 0.0)])
+        gold = {item_id for item_id, found in entries.items()
+                if any(name == TOPIC and by == "source" for name, by, _ in found)}
+        tagged_only = {item_id for item_id, found in entries.items() if item_id not in gold
+                       and any(name == TOPIC and by == "tagger" and c < 1 for name, by, c in found)}
+        assert len(gold) >= 10 and tagged_only
+        listed = {item["id"] for item in store.topic_items(llm.id, limit=10_000)}
+        assert gold <= listed and not listed & tagged_only
+        assert listed == _listed_by_hand(store, llm)
+
+
+def test_topics_show_lists_the_filed_items_and_all_of_them_with_all(tagged):
+    url, _ = tagged
+    with open_store(url) as store:
+        topic = _split_topic(store)
+        filed, held = store.topic_counts(topic.id)
+
+    def show(*flags):
+        result = CliRunner().invoke(cli, ["--db", url, "topics", "show", topic.slug, "--limit", "1000", *flags])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    page = orjson.loads(show("--json"))
+    assert (page["filed_items"], page["below_cutoff"]) == (filed, held - filed)
+    assert page["cutoff"] == topic.cutoff and len(page["items"]) == min(filed, 1000)
+    assert all(item["confidence"] >= topic.cutoff for item in page["items"])
+    assert len(orjson.loads(show("--json", "--all"))["items"]) == min(held, 1000)
+    text = show()
+    assert f"{filed:,} items at or above the cut-off {topic.cutoff:.2f}" in text
+    assert f"{held - filed:,} below it (--all lists them)" in text
+
+
+def test_the_topic_page_links_to_the_items_below_the_cutoff(tagged):
+    from fastapi.testclient import TestClient
+
+    from paperfeed.config import Settings
+    from paperfeed.web import create_app
+
+    url, _ = tagged
+    with open_store(url) as store:
+        topic = _split_topic(store)
+        filed, held = store.topic_counts(topic.id)
+        newest_below = next(item for item in store.topic_items(topic.id, limit=10_000, min_confidence=0.0)
+                            if item["confidence"] < topic.cutoff and item["title"])
+    settings = Settings.load(db=url, embedder="none", secret_key="test-secret-key")
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        page = client.get(f"/topics/{topic.slug}")
+        assert page.status_code == 200
+        link = f'<a href="/topics/{topic.slug}?all=1">Show {held - filed} more below the cut-off</a>'
+        assert link in page.text
+        assert f"estimated precision {topic.cutoff_precision * 100:.0f}%" in page.text
+        everything = client.get(f"/topics/{topic.slug}?all=1")
+        assert everything.status_code == 200 and link not in everything.text
+        assert f"and {held - filed} below it" in everything.text
+        api = client.get(f"/api/v1/topics/{topic.slug}", params={"limit": 200}).json()
+        assert api["filed_items"] == filed and api["cutoff"] == topic.cutoff
+        assert all(item["confidence"] >= topic.cutoff for item in api["items"])
+        assert newest_below["id"] not in {item["id"] for item in api["items"]}
+        api_all = client.get(f"/api/v1/topics/{topic.slug}", params={"limit": 200, "all": "1"}).json()
+        assert len(api_all["items"]) == min(200, held)
+        assert client.get(f"/api/v1/topics/{topic.slug}", params={"all": "maybe"}).status_code == 422
+
+
 def _identity_labels(store, identity_ids) -> dict[int, tuple[str, ...]]:
     """Each merged author by all its spellings: which spelling names it is decided by author id on a tie."""
     members = store.identity_members(sorted(set(identity_ids)))

@@ -306,7 +306,7 @@ def item_people(store: Store, item_id: int) -> list[dict[str, Any]]:
 
 
 def collaborating_authors(store: Store, topic_id: int, limit: int = 15,
-                          min_confidence: float = 0.0) -> dict[str, Any]:
+                          min_confidence: float | None = None) -> dict[str, Any]:
     """Return a topic's most active people and the co-authorship edges among them.
 
     Activity is the sum over the topic's items of the item's topic confidence (gold labels count 1), so

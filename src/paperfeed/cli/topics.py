@@ -67,22 +67,30 @@ def list_topics(ctx: click.Context, as_json: bool) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Items to show.")
 @click.option("--authors", "author_limit", default=15, show_default=True, type=click.IntRange(1, 200),
               help="Collaborating authors to show.")
-@click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Leave out tagged items below this confidence (gold labels always count).")
+@click.option("--min-confidence", type=click.FloatRange(0, 1),
+              help="Leave out tagged items below this confidence instead of the topic's cut-off "
+                   "(gold labels always count).")
+@click.option("--all", "show_all", is_flag=True, help="Also list the items the tagger kept below the topic's cut-off.")
 @click.option("--weeks", default=26, show_default=True, type=click.IntRange(1, 520), help="Weeks of trend.")
 @click.option("--svg", type=click.Path(dir_okay=False, path_type=Path), help="Write the trend chart here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @store_errors
-def show_topic(ctx: click.Context, topic: str, limit: int, author_limit: int, min_confidence: float, weeks: int,
-               svg: Path | None, as_json: bool) -> None:
-    """Show a topic (by slug or name): newest items, Collaborating Authors, items per week."""
+def show_topic(ctx: click.Context, topic: str, limit: int, author_limit: int, min_confidence: float | None,
+               show_all: bool, weeks: int, svg: Path | None, as_json: bool) -> None:
+    """Show a topic (by slug or name): newest items, Collaborating Authors, items per week.
+
+    Lists the items filed under the topic: its gold items and those tagged at or above its calibrated cut-off.
+    """
     from ..authors import collaborating_authors
     from ..topics.chart import weekly_svg
     from ..topics.trends import weekly_counts
 
     with open_store(ctx) as store:
         row = _topic(store, topic)
+        if show_all and min_confidence is None:
+            min_confidence = 0.0
+        filed, held = store.topic_counts(row.id)
         items = store.topic_items(row.id, limit=limit, min_confidence=min_confidence)
         people = collaborating_authors(store, row.id, limit=author_limit, min_confidence=min_confidence)
         trend = weekly_counts(store.topic_day_counts(row.id, min_confidence), weeks=weeks)
@@ -91,12 +99,17 @@ def show_topic(ctx: click.Context, topic: str, limit: int, author_limit: int, mi
             svg.write_text(weekly_svg(row.name, trend), encoding="utf-8")
         except OSError as error:
             fail(f"cannot write {svg}: {error.strerror or error}")
-    page = {"name": row.name, "slug": row.slug, "description": row.description, "items": items,
-            "collaborating_authors": people, "trend": trend}
+    page = {"name": row.name, "slug": row.slug, "description": row.description, "cutoff": row.cutoff,
+            "cutoff_precision": row.cutoff_precision, "filed_items": filed, "below_cutoff": held - filed,
+            "items": items, "collaborating_authors": people, "trend": trend}
     if as_json:
         echo_json(page)
         return
     click.echo(f"{row.name}: {row.description}")
+    if row.cutoff is not None:
+        precision = "unknown" if row.cutoff_precision is None else f"{row.cutoff_precision:.2f}"
+        click.echo(f"{filed:,} items at or above the cut-off {row.cutoff:.2f} (estimated precision {precision}); "
+                   f"{held - filed:,} below it{' (listed)' if min_confidence is not None else ' (--all lists them)'}")
     for item in items:
         click.echo(f"  {item['published'] or '----------'}  {item['confidence']:.2f}  {item['title']}"
                    f"  [{', '.join(item['sources'])}]")

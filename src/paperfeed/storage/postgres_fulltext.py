@@ -34,6 +34,7 @@ RANK_CANDIDATES = 2_000
 # Set-based (one aggregate per table over the whole batch), not a lateral subquery per item: with stale
 # statistics after a bulk ingest the planner ran the per-item author join as a scan of every author,
 # 48 ms per item (222 s for the 47,919-item listings; 30 s this way). $1: the item ids.
+# Topics: what is filed under each (gold, or tagged at its cut-off), as topic pages list (storage/topics.py).
 _UPSERT = """
 WITH names AS (
     SELECT ia.item_id, string_agg(au.name, ', ' ORDER BY ia.position) AS names
@@ -48,7 +49,8 @@ categories AS (
     FROM item_categories ic WHERE ic.item_id = ANY($1) GROUP BY ic.item_id),
 topics AS (
     SELECT it.item_id, array_agg(DISTINCT tp.slug) AS topics
-    FROM item_topics it JOIN topics tp ON tp.id = it.topic_id WHERE it.item_id = ANY($1) GROUP BY it.item_id)
+    FROM item_topics it JOIN topics tp ON tp.id = it.topic_id WHERE it.item_id = ANY($1)
+    AND (it.assigned_by <> 'tagger' OR it.confidence >= coalesce(tp.cutoff, 0)) GROUP BY it.item_id)
 INSERT INTO item_fulltext AS f (item_id, document, title, names, sources, categories, topics, kind, day)
 SELECT i.id,
        setweight(to_tsvector('english', search_fold(i.title)), 'A')

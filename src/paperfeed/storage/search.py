@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .sql import Database
+from .topics import TAGGER
 
 
 @dataclass(slots=True)
@@ -93,8 +94,10 @@ class SearchStorage:
                 "ORDER BY item_id, position", (ids,)):
             documents[item_id].categories.append(category)
         for item_id, slug in db.rows(
+                # What is filed under the topic (topic pages list the same): gold, or tagged at its cut-off.
                 "SELECT DISTINCT it.item_id, t.slug FROM item_topics it JOIN topics t ON t.id = it.topic_id "
-                f"WHERE it.item_id {d.in_array(1)}", (ids,)):
+                f"WHERE it.item_id {d.in_array(1)} AND (it.assigned_by <> '{TAGGER}' "
+                "OR it.confidence >= coalesce(t.cutoff, 0))", (ids,)):
             documents[item_id].topics.append(slug)
         for item_id, source_format, label in db.rows(
                 f"SELECT DISTINCT item_id, format, label FROM source_records WHERE item_id {d.in_array(1)}", (ids,)):

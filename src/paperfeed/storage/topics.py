@@ -25,8 +25,13 @@ _GOLD = ",".join(f"'{name}'" for name in GOLD_ASSIGNERS)
 
 
 def _member(number: int) -> str:
-    """A topic's members: gold labels always, the tagger's at or above the confidence in parameter ``$number``."""
-    return f"(it.assigned_by IN ({_GOLD}) OR (it.assigned_by = '{TAGGER}' AND it.confidence >= ${number}))"
+    """A topic's members: gold labels always, the tagger's at or above the confidence in parameter ``$number``.
+
+    A NULL parameter means the topic's own cut-off (``topics.cutoff``, none yet: every tagged item):
+    what is filed under the topic. Gold labels (a capture's topic, a user's tag) are never cut.
+    """
+    return (f"(it.assigned_by IN ({_GOLD}) OR (it.assigned_by = '{TAGGER}' AND it.confidence >= "
+            f"coalesce(${number}, (SELECT tc.cutoff FROM topics tc WHERE tc.id = it.topic_id), 0)))")
 
 
 @dataclass(slots=True)
@@ -41,6 +46,10 @@ class TopicRow:
     """``taxonomy`` (shipped or ``topics_file``), ``user`` (``paperfeed topics add``) or ``source`` (a capture)."""
     id: int | None = None
     slug: str | None = None
+    cutoff: float | None = None
+    """The tagger's confidence at or above which an item is filed under the topic (None: no cut-off yet)."""
+    cutoff_precision: float | None = None
+    """Estimated precision at the cut-off: the share of held-out items above it that truly had the topic."""
 
 
 @dataclass(slots=True)
@@ -159,15 +168,29 @@ class TopicStorage:
         """Every topic row, by name."""
         d = self.db.dialect
         return [TopicRow(name=row[1], slug=row[2], description=row[3], categories=orjson.loads(row[4]),
-                         phrases=orjson.loads(row[5]), origin=row[6], id=row[0])
-                for row in self.db.rows("SELECT id, name, slug, description, categories, phrases, origin "
-                                        f"FROM topics ORDER BY name{d.bytewise}")]
+                         phrases=orjson.loads(row[5]), origin=row[6], id=row[0], cutoff=row[7],
+                         cutoff_precision=row[8])
+                for row in self.db.rows("SELECT id, name, slug, description, categories, phrases, origin, cutoff, "
+                                        f"cutoff_precision FROM topics ORDER BY name{d.bytewise}")]
 
-    def topic_item_counts(self, min_confidence: float = 0.0) -> dict[int, int]:
-        """Items per topic id (gold, or tagged at ``min_confidence`` or more)."""
+    def save_topic_cutoffs(self, cutoffs: dict[int, tuple[float | None, float | None]]) -> None:
+        """Set topics' (cut-off, estimated precision) by topic id; topics not named keep theirs."""
+        with self.db.transaction():
+            self.db.run_many("UPDATE topics SET cutoff = $1, cutoff_precision = $2 WHERE id = $3",
+                        [(cutoff, precision, topic_id) for topic_id, (cutoff, precision) in cutoffs.items()])
+
+    def topic_item_counts(self, min_confidence: float | None = None) -> dict[int, int]:
+        """Items per topic id: gold, or tagged at ``min_confidence`` or more (None: at the topic's cut-off)."""
         return dict(self.db.rows(
             f"SELECT it.topic_id, count(DISTINCT it.item_id) FROM item_topics it WHERE {_member(1)} "
             "GROUP BY it.topic_id ORDER BY it.topic_id", (min_confidence,)))
+
+    def topic_counts(self, topic_id: int) -> tuple[int, int]:
+        """(items filed under the topic at its cut-off, items the topic holds at any confidence)."""
+        filed, held = self.db.row(
+            f"SELECT count(DISTINCT CASE WHEN {_member(2)} THEN it.item_id END), count(DISTINCT it.item_id) "
+            "FROM item_topics it WHERE it.topic_id = $1", (topic_id, None))
+        return int(filed), int(held)
 
     # -- tagger models and tags -------------------------------------------------------------
 
@@ -289,8 +312,12 @@ class TopicStorage:
     # -- topic pages ------------------------------------------------------------------------
 
     def topic_items(self, topic_id: int, limit: int = 20, offset: int = 0,
-                    min_confidence: float = 0.0) -> list[dict[str, Any]]:
-        """Items of a topic, newest first: id, kind, title, published, confidence, source labels."""
+                    min_confidence: float | None = None) -> list[dict[str, Any]]:
+        """Items of a topic, newest first: id, kind, title, published, confidence, source labels.
+
+        ``min_confidence`` None lists what is filed under the topic (gold, and tagged at its cut-off or above);
+        0 lists every item the tagger kept, below the cut-off too.
+        """
         d = self.db.dialect
         # Undated items (a captured topic page's) tie on date: the page they were captured from ranks them.
         page_rank = (f"(SELECT min(CAST({d.json_text('s.data', 'extra', 'page_rank')} AS INTEGER)) "
@@ -312,7 +339,7 @@ class TopicStorage:
                     items[item_id]["sources"].append(source)
         return [items[row[0]] for row in rows]
 
-    def topic_day_counts(self, topic_id: int, min_confidence: float = 0.0) -> list[tuple[str, int]]:
+    def topic_day_counts(self, topic_id: int, min_confidence: float | None = None) -> list[tuple[str, int]]:
         """(``YYYY-MM-DD``, items) per publication day of a topic's items that have a date."""
         d = self.db.dialect
         return [tuple(row) for row in self.db.rows(
@@ -320,7 +347,7 @@ class TopicStorage:
             f"WHERE it.topic_id = $1 AND {_member(2)} AND i.published IS NOT NULL "
             f"GROUP BY i.published ORDER BY i.published{d.bytewise}", (topic_id, min_confidence))]
 
-    def topic_item_authors(self, topic_id: int, min_confidence: float = 0.0) -> list[tuple[int, float, list[int]]]:
+    def topic_item_authors(self, topic_id: int, min_confidence: float | None = None) -> list[tuple[int, float, list[int]]]:
         """(item id, confidence, author ids) of a topic's items; gold labels have confidence 1."""
         d = self.db.dialect
         items: dict[int, tuple[float, list[int]]] = {}

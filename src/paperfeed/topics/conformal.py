@@ -129,6 +129,18 @@ def tune_thresholds(probabilities: np.ndarray, truth: np.ndarray, macro_weight: 
     return np.array([grids[j][choice[j]] for j in range(labels)])
 
 
+def cutoff_precision(probabilities: np.ndarray, truth: np.ndarray, cut: float) -> tuple[float, float | None]:
+    """Return a label's cut-off as a confidence in [0, 1] and its precision on calibration data (None: nothing above).
+
+    A cut of ``inf`` (the label is better never predicted) becomes 1: only items the model is sure of.
+    """
+    cut = min(1.0, max(0.0, float(cut)))
+    above = np.asarray(probabilities) >= cut
+    if not above.any():
+        return round(cut, 4), None
+    return round(cut, 4), round(float(np.asarray(truth, dtype=bool)[above].mean()), 4)
+
+
 def _middle_of_best(values: np.ndarray) -> int:
     """Index of the best value; among ties the middle one, so a cut lands between classes, not on an edge."""
     best = np.flatnonzero(values >= values.max() - 1e-12)

@@ -122,11 +122,11 @@ def truth_matrix(category_lists: Iterable[Sequence[str]], labels: Sequence[str])
 
 
 def evaluate_records(model: label_model.LabelModel, records: Sequence[Record], batch_size: int = 4000) -> dict[str, Any]:
-    """Predict categories for labelled records from title and abstract only; score against their own."""
+    """Predict categories for labelled records from title, abstract and authors; score against their own."""
     predicted, covered = [], []
     for start in range(0, len(records), batch_size):
         chunk = records[start:start + batch_size]
-        scores = model.scores([label_model.document(r.title, r.abstract) for r in chunk])
+        scores = model.scores([label_model.document(r.title, r.abstract) for r in chunk], [r.authors for r in chunk])
         predicted.append(model.predict(scores))
         covered.append(model.conformal_sets(scores))
     empty = np.zeros((0, len(model.labels)), dtype=bool)

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import conformal
+from . import conformal, stacking
 
 NGRAMS = (1, 2)
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
@@ -44,6 +44,11 @@ class LabelModel:
     platt_b: np.ndarray
     alpha: float
     meta: dict[str, Any] = field(default_factory=dict)
+    stack_weights: np.ndarray | None = None
+    """(labels, inputs) second-stage coefficients over every label's text score and author priors (``stacking``);
+    None: the text scores are the model's scores."""
+    stack_bias: np.ndarray | None = None
+    authors: stacking.AuthorPriors | None = None
     _vectorizer: Any = field(default=None, repr=False, compare=False)
 
     # -- use --------------------------------------------------------------------------------
@@ -57,15 +62,19 @@ class LabelModel:
                                                ngram_range=NGRAMS, token_pattern=TOKEN_PATTERN, dtype=np.float32)
         return _tfidf(self._vectorizer.transform(texts), self.idf)
 
-    def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """Return (texts, labels) decision scores."""
+    def scores(self, texts: Sequence[str], authors: Sequence[Sequence[str] | None] | None = None) -> np.ndarray:
+        """Return (texts, labels) decision scores; ``authors`` (one name list per text) feed a stacked model."""
         if not len(texts):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return self.scores_of(self.vectorize(texts))
+        return self.scores_of(self.vectorize(texts), authors)
 
-    def scores_of(self, features) -> np.ndarray:
+    def scores_of(self, features, authors: Sequence[Sequence[str] | None] | None = None) -> np.ndarray:
         """Return decision scores of rows already vectorized over this model's vocabulary."""
-        return np.asarray(features @ self.weights.T) + self.bias
+        text = np.asarray(features @ self.weights.T) + self.bias
+        if self.stack_weights is None or self.authors is None:
+            return text
+        priors = self.authors.features(authors if authors is not None else [None] * text.shape[0], len(self.labels))
+        return stacked_scores(text, priors, self.stack_weights, self.stack_bias)
 
     def same_vocabulary(self, other: "LabelModel") -> bool:
         """Say whether another model reads the same features (same terms and IDF), so rows can be shared."""
@@ -104,6 +113,13 @@ class LabelModel:
             bias=self.bias.astype(np.float64), conformal=self.conformal.astype(np.float64),
             decide=self.decide.astype(np.float64), platt_a=self.platt_a.astype(np.float64),
             platt_b=self.platt_b.astype(np.float64), alpha=np.array([self.alpha]),
+            **({} if self.stack_weights is None or self.authors is None else {
+                "stack_weights": self.stack_weights.astype(np.float64),
+                "stack_bias": self.stack_bias.astype(np.float64),
+                "author_names": np.frombuffer("\n".join(self.authors.names).encode(), dtype=np.uint8),
+                "author_indptr": self.authors.counts.indptr.astype(np.int64),
+                "author_indices": self.authors.counts.indices.astype(np.int32),
+                "author_data": self.authors.counts.data.astype(np.float32)}),
         )
         return buffer.getvalue()
 
@@ -113,10 +129,26 @@ class LabelModel:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             text = lambda name: arrays[name].tobytes().decode()  # noqa: E731
             labels = text("labels").split("\n") if arrays["labels"].size else []
-            return cls(labels=labels, terms=text("terms").split("\n"), idf=arrays["idf"],
-                       weights=arrays["weights"], bias=arrays["bias"], conformal=arrays["conformal"],
-                       decide=arrays["decide"], platt_a=arrays["platt_a"], platt_b=arrays["platt_b"],
-                       alpha=float(arrays["alpha"][0]), meta=dict(meta or {}))
+            model = cls(labels=labels, terms=text("terms").split("\n"), idf=arrays["idf"],
+                        weights=arrays["weights"], bias=arrays["bias"], conformal=arrays["conformal"],
+                        decide=arrays["decide"], platt_a=arrays["platt_a"], platt_b=arrays["platt_b"],
+                        alpha=float(arrays["alpha"][0]), meta=dict(meta or {}))
+            if "stack_weights" in arrays.files:
+                from scipy import sparse
+
+                names = text("author_names").split("\n") if arrays["author_names"].size else []
+                counts = sparse.csr_matrix((arrays["author_data"], arrays["author_indices"], arrays["author_indptr"]),
+                                           shape=(len(names), len(labels) + 1))
+                model.stack_weights, model.stack_bias = arrays["stack_weights"], arrays["stack_bias"]
+                model.authors = stacking.AuthorPriors(names=names, counts=counts)
+            return model
+
+
+def stacked_scores(text: np.ndarray, priors: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Second-stage decision values: ``stacking.inputs`` times each label's weights, for all labels at once."""
+    labels = text.shape[1]
+    return (text * weights[:, 0] + text @ weights[:, 1:1 + labels].T + priors[:, :labels] * weights[:, 1 + labels]
+            + priors[:, labels:2 * labels] * weights[:, 2 + labels] + priors[:, -2:] @ weights[:, -2:].T + bias)
 
 
 def _tfidf(counts, idf: np.ndarray):
@@ -182,8 +214,6 @@ def train(features: Features, labels: Sequence[Sequence[str]], label_names: Sequ
     or fewer than two training positives are dropped (listed in ``meta["dropped"]``): no finite
     conformal threshold exists for them.
     """
-    from joblib import Parallel, delayed
-
     rows = np.arange(features.matrix.shape[0]) if rows is None else np.asarray(rows)
     matrix, calibration = features.matrix[rows], features.calibration[rows]
     index = {name: j for j, name in enumerate(label_names)}
@@ -200,29 +230,128 @@ def train(features: Features, labels: Sequence[Sequence[str]], label_names: Sequ
         raise ValueError("not enough labelled items to train: "
                          f"need, per label, 2 to fit and {need} to calibrate at alpha={alpha}")
     dropped = [label_names[j] for j in range(len(label_names)) if j not in set(keep)]
-    fit_matrix = matrix[fit_rows]
-    # liblinear releases the GIL, so threads fit labels in parallel without copying the matrix.
-    fitted = Parallel(n_jobs=jobs, prefer="threads")(
-        delayed(_fit_label)(fit_matrix, truth[fit_rows, j], c) for j in keep)
-    weights = np.vstack([coef for coef, _ in fitted]).astype(np.float32)
-    bias = np.array([intercept for _, intercept in fitted])
+    weights, bias = _fit_labels(matrix[fit_rows], truth[fit_rows][:, keep], c, jobs)
 
     model = LabelModel(labels=[label_names[j] for j in keep], terms=features.terms, idf=features.idf,
                        weights=weights, bias=bias, conformal=np.zeros(len(keep)), decide=np.zeros(len(keep)),
                        platt_a=np.ones(len(keep)), platt_b=np.zeros(len(keep)), alpha=alpha)
     cal_scores = np.asarray(matrix[cal_rows] @ weights.T) + bias
-    cal_truth = truth[cal_rows][:, keep]
-    for row in range(len(keep)):
-        model.conformal[row] = conformal.conformal_threshold(cal_scores[cal_truth[:, row], row], alpha)
-        model.platt_a[row], model.platt_b[row] = conformal.platt(cal_scores[:, row], cal_truth[:, row])
-    model.decide = conformal.tune_thresholds(model.probabilities(cal_scores), cal_truth)
-    model.meta = {
+    _calibrate(model, cal_scores, truth[cal_rows][:, keep], alpha)
+    model.meta.update({
         "alpha": alpha, "dropped": dropped, "training_items": int(len(fit_rows)),
         "calibration_items": int(len(cal_rows)), "terms": len(features.terms),
         "positives": {label_names[j]: int(truth[:, j].sum()) for j in keep},
         "calibration_positives": {label_names[j]: int(truth[cal_rows, j].sum()) for j in keep},
-    }
+    })
     return model
+
+
+@dataclass
+class CrossFit:
+    """The text half of ``train_stacked``: labels kept, their truth, out-of-fold scores and the final fit."""
+
+    keep: list[int]
+    truth: np.ndarray
+    blocks: list[np.ndarray]
+    held_out: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+
+
+def cross_fit_text(features: Features, labels: Sequence[Sequence[str]], label_names: Sequence[str], alpha: float, *,
+                   rows: np.ndarray, folds: int = 4, c: float = 0.5, jobs: int = 2) -> CrossFit:
+    """Score every row with a text model fitted on the other ``folds - 1`` contiguous blocks; keep their mean."""
+    rows = np.asarray(rows)
+    matrix = features.matrix[rows]
+    index = {name: j for j, name in enumerate(label_names)}
+    truth = np.zeros((len(rows), len(label_names)), dtype=bool)
+    for row, names in enumerate(labels):
+        for name in names:
+            if name in index:
+                truth[row, index[name]] = True
+    need = max(2, conformal.min_calibration_positives(alpha))
+    keep = [j for j in range(len(label_names)) if need <= truth[:, j].sum() < len(rows)]
+    if not keep or len(rows) < 2 * folds:
+        raise ValueError(f"not enough labelled items to train: need, per label, {need} at alpha={alpha}")
+    truth = truth[:, keep]
+    blocks = np.array_split(np.arange(len(rows)), folds)
+    held_out = np.full(truth.shape, -10.0)
+    # The model kept is the mean of the fold models (a linear model too), not a refit on all rows: its
+    # scores then have the scale of the out-of-fold scores that the second stage and thresholds learn from.
+    weights = np.zeros((len(keep), len(features.terms)), dtype=np.float64)
+    bias, fitted = np.zeros(len(keep)), np.zeros(len(keep))
+    for block in blocks:
+        rest = np.setdiff1d(np.arange(len(rows)), block)
+        fit = [j for j in range(len(keep)) if truth[rest, j].any()]
+        fold_weights, fold_bias = _fit_labels(matrix[rest], truth[rest][:, fit], c, jobs)
+        held_out[np.ix_(block, fit)] = np.asarray(matrix[block] @ fold_weights.T) + fold_bias
+        weights[fit] += fold_weights
+        bias[fit] += fold_bias
+        fitted[fit] += 1
+    weights = (weights / fitted[:, None]).astype(np.float32)
+    bias = bias / fitted
+    return CrossFit(keep=keep, truth=truth, blocks=blocks, held_out=held_out, weights=weights, bias=bias)
+
+
+def train_stacked(features: Features, labels: Sequence[Sequence[str]], label_names: Sequence[str], alpha: float, *,
+                  rows: np.ndarray, authors: Sequence[Sequence[str]], days: Sequence[str], folds: int = 4,
+                  c: float = 0.5, jobs: int = 2, use_cooccurrence: bool = False, use_authors: bool = True,
+                  text: CrossFit | None = None) -> LabelModel:
+    """Fit the text model and its second stage (``stacking``) on time-ordered rows, by cross-fitting.
+
+    Every row is scored by a text model fitted on the other ``folds - 1`` contiguous blocks of time, so
+    the second stage, the conformal thresholds, Platt scaling and the F1 cut-offs are all set on
+    scores of items their models never saw, over every labelled item (not a 20 % slice: rare labels
+    get several times more positives to calibrate on, hence finite, tighter conformal thresholds).
+    The text model kept is the mean of the fold models. ``use_cooccurrence`` (every label's score as input)
+    is off by default: on the later-days bench it lowered micro F1 (docs/benchmarks.md).
+    ``text`` reuses a ``cross_fit_text`` result (the bench's ablation).
+    """
+    text = text or cross_fit_text(features, labels, label_names, alpha, rows=rows, folds=folds, c=c, jobs=jobs)
+    keep, truth = text.keep, text.truth
+    priors = stacking.online_author_features(authors, days, truth)
+    if not use_authors:
+        priors[:] = 0.0
+    stack_weights, stack_bias, scores = stacking.fit(text.held_out, priors, truth, text.blocks,
+                                                     cooccurrence=use_cooccurrence)
+    model = LabelModel(labels=[label_names[j] for j in keep], terms=features.terms, idf=features.idf,
+                       weights=text.weights, bias=text.bias, conformal=np.zeros(len(keep)),
+                       decide=np.zeros(len(keep)), platt_a=np.ones(len(keep)), platt_b=np.zeros(len(keep)),
+                       alpha=alpha, stack_weights=stack_weights, stack_bias=stack_bias,
+                       authors=stacking.AuthorPriors.from_truth(authors if use_authors else [()] * len(truth), truth))
+    _calibrate(model, scores, truth, alpha)
+    model.meta.update({
+        "alpha": alpha, "dropped": [label_names[j] for j in range(len(label_names)) if j not in set(keep)],
+        "training_items": int(len(truth)), "calibration_items": int(len(truth)), "folds": len(text.blocks),
+        "terms": len(features.terms), "authors": len(model.authors.names),
+        "positives": {label_names[j]: int(truth[:, row].sum()) for row, j in enumerate(keep)},
+    })
+    return model
+
+
+def _calibrate(model: LabelModel, scores: np.ndarray, truth: np.ndarray, alpha: float) -> None:
+    """Set conformal thresholds, Platt scaling, F1 cut-offs and the topic cut-offs from held-out scores."""
+    for row in range(len(model.labels)):
+        model.conformal[row] = conformal.conformal_threshold(scores[truth[:, row], row], alpha)
+        model.platt_a[row], model.platt_b[row] = conformal.platt(scores[:, row], truth[:, row])
+    probabilities = model.probabilities(scores)
+    model.decide = conformal.tune_thresholds(probabilities, truth)
+    model.meta["cutoffs"] = {name: list(conformal.cutoff_precision(probabilities[:, row], truth[:, row],
+                                                                   model.decide[row]))
+                             for row, name in enumerate(model.labels)}
+
+
+def _fit_labels(matrix, truth: np.ndarray, c: float, jobs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fit one linear classifier per truth column; return (weights, bias).
+
+    liblinear releases the GIL, so threads fit labels in parallel without copying the matrix.
+    """
+    from joblib import Parallel, delayed
+
+    fitted = Parallel(n_jobs=jobs, prefer="threads")(
+        delayed(_fit_label)(matrix, truth[:, j], c) for j in range(truth.shape[1]))
+    return (np.vstack([coef for coef, _ in fitted]).astype(np.float32),
+            np.array([intercept for _, intercept in fitted]))
 
 
 def _fit_label(matrix, target: np.ndarray, c: float) -> tuple[np.ndarray, float]:

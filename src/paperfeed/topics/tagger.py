@@ -116,6 +116,7 @@ def tag_store(store: Store, *, alpha: float, topics_file: str | None = None, ret
 
     topic_model = load(topic_stored)
     category_model = load(category_stored) if category_stored is not None else None
+    save_cutoffs(store, topic_model, topic_ids)
     version = f"{topic_stored.version}+{category_stored.version if category_stored else 'none'}"
     stage("tagging")
     tagged_ids: list[int] = []
@@ -132,6 +133,21 @@ def tag_store(store: Store, *, alpha: float, topics_file: str | None = None, ret
         report.identities_merged = refresh_identities(store, None if report.trained else tagged_ids)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def save_cutoffs(store: Store, topic_model: label_model.LabelModel, topic_ids: dict[str, int]) -> None:
+    """Give each topic the model's calibrated cut-off and its estimated precision, where they changed.
+
+    The cut-off is the label's decision threshold, tuned for F1 on the held-out newest items; items the
+    tagger keeps below it stay in the store (``topics show --all``) but are not filed under the topic.
+    Topics the model does not learn keep none, so their gold items and any old tags stay listed.
+    """
+    wanted = {topic_ids[name]: (cut, precision)
+              for name, (cut, precision) in topic_model.meta.get("cutoffs", {}).items() if name in topic_ids}
+    current = {row.id: (row.cutoff, row.cutoff_precision) for row in store.topics()}
+    changed = {topic_id: value for topic_id, value in wanted.items() if current.get(topic_id) != value}
+    if changed:
+        store.save_topic_cutoffs(changed)
 
 
 def load(stored: StoredModel) -> label_model.LabelModel:
@@ -179,7 +195,10 @@ def train_models(inputs: Sequence[TagInput], topics: Sequence[Topic], alpha: flo
                                    f"in the store ({len(rows):,} items have categories); run "
                                    "`paperfeed topics tag --retrain` once it has"]
     try:
-        trained = label_model.train(features, [inputs[row].categories for row in rows], names, alpha, rows=rows)
+        chosen = [inputs[row] for row in rows]
+        trained = label_model.train_stacked(features, [item.categories for item in chosen], names, alpha, rows=rows,
+                                            authors=[item.authors for item in chosen],
+                                            days=[item.published or "" for item in chosen])
     except ValueError as error:
         return topic_model, None, [f"no category prediction: {error}"]
     return topic_model, _stored(CATEGORIES_MODEL, trained, {}), []
@@ -216,8 +235,9 @@ def tag_batch(batch: Sequence[TagInput], topics: label_model.LabelModel,
     if categories is None or not bare:
         return results
     # Both models are trained on one shared vocabulary: tokenize once.
-    category_scores = (categories.scores_of(features[bare]) if categories.same_vocabulary(topics)
-                       else categories.scores([texts[row] for row in bare]))
+    authors = [batch[row].authors for row in bare]
+    category_scores = (categories.scores_of(features[bare], authors) if categories.same_vocabulary(topics)
+                       else categories.scores([texts[row] for row in bare], authors))
     predicted = categories.predict(category_scores)
     category_probabilities = categories.probabilities(category_scores)
     for position, row in enumerate(bare):

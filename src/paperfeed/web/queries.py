@@ -223,7 +223,8 @@ def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, 
 
 
 def _topic_json(row: TopicRow, count: int | None = None) -> dict[str, Any]:
-    data = {"name": row.name, "slug": row.slug, "description": row.description, "origin": row.origin}
+    data = {"name": row.name, "slug": row.slug, "description": row.description, "origin": row.origin,
+            "cutoff": row.cutoff, "cutoff_precision": row.cutoff_precision}
     if count is not None:
         data["items"] = count
     return data
@@ -248,11 +249,14 @@ def find_topic(context: Context, slug: str) -> TopicRow:
 
 
 def topic_page(context: Context, slug: str, limit: int = 25, offset: int = 0, weeks: int = 26,
-               authors: int = 15) -> dict[str, Any]:
-    """A topic's items newest first (with source labels), Collaborating Authors, and items per week."""
+               authors: int = 15, all_items: bool = False) -> dict[str, Any]:
+    """A topic's items newest first (with source labels), Collaborating Authors, and items per week.
+
+    The items are those filed under the topic (at or above its cut-off); ``all_items`` lists those below too.
+    """
     row = find_topic(context, slug)
-    return cached(context, ("topic", context.settings.db, slug, limit, offset, weeks, authors),
-                  lambda: _topic_page(context, row, limit, offset, weeks, authors))
+    return cached(context, ("topic", context.settings.db, slug, limit, offset, weeks, authors, all_items),
+                  lambda: _topic_page(context, row, limit, offset, weeks, authors, all_items))
 
 
 TEASER_CHARS = 320
@@ -275,7 +279,8 @@ def teaser(abstract: str | None, limit: int = TEASER_CHARS) -> str:
     return cut + "…"
 
 
-def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks: int, authors: int) -> dict[str, Any]:
+def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks: int, authors: int,
+                all_items: bool) -> dict[str, Any]:
     from ..authors import collaborating_authors
     from ..topics.trends import weekly_counts
 
@@ -300,7 +305,8 @@ def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks:
             by_key[one]["collaborators"].append({"name": by_key[other]["name"], "url": by_key[other]["url"],
                                                  "papers": edge["papers"]})
     return {**_topic_json(row), "items": items[:limit], "has_more": len(items) > limit, "offset": offset,
-            "limit": limit, "collaborating_authors": people,
+            "limit": limit, "all": all_items, "filed_items": filed, "below_cutoff": held - filed,
+            "collaborating_authors": people,
             "trend": weekly_counts(store.topic_day_counts(row.id), weeks=weeks)}
 
 

@@ -573,6 +573,16 @@ MIGRATIONS: list[tuple[str, str]] = [
             CHECK (frequency IN ('daily', 'weekly'));
         """,
     ),
+    (
+        "0016_topic_cutoffs",
+        """
+        -- Each topic's calibrated cut-off (topics/tagger.py): a tagged item is filed under the topic when its
+        -- confidence is at or above it; those below are kept but not listed by default. NULL: no cut-off yet.
+        -- cutoff_precision: the share of held-out items at or above the cut-off that truly had the topic.
+        ALTER TABLE topics ADD COLUMN cutoff DOUBLE PRECISION CHECK (cutoff BETWEEN 0 AND 1);
+        ALTER TABLE topics ADD COLUMN cutoff_precision DOUBLE PRECISION CHECK (cutoff_precision BETWEEN 0 AND 1);
+        """,
+    ),
 ]
 """Every migration, in the order applied."""
 

@@ -120,6 +120,8 @@ class Topic(BaseModel):
     slug: str
     description: str
     origin: str
+    cutoff: float | None
+    cutoff_precision: float | None
     items: int
 
 
@@ -162,10 +164,15 @@ class TopicPage(BaseModel):
     slug: str
     description: str
     origin: str
+    cutoff: float | None
+    cutoff_precision: float | None
     items: list[TopicItem]
     has_more: bool
     offset: int
     limit: int
+    all: bool
+    filed_items: int
+    below_cutoff: int
     collaborating_authors: dict[str, Any]
     trend: list[dict[str, Any]]
 
@@ -272,9 +279,13 @@ def topics(context: Ctx):
 
 @router.get("/topics/{slug}", response_model=TopicPage, responses=NOT_FOUND, summary="One topic")
 def topic(slug: str, context: Ctx, limit: Annotated[int, Query(ge=1, le=200)] = 25,
-          offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0, weeks: Annotated[int, Query(ge=1, le=520)] = 26):
-    """A topic's items newest first with source labels, its Collaborating Authors, and items per week."""
-    return json_response(queries.topic_page(context, slug, limit, offset, weeks))
+          offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0, weeks: Annotated[int, Query(ge=1, le=520)] = 26,
+          all: Annotated[bool, Query(description="also list items below the topic's cut-off")] = False):  # noqa: A002
+    """A topic's items newest first with source labels, its Collaborating Authors, and items per week.
+
+    Items at or above the topic's calibrated cut-off (``filed_items``); ``all`` lists the ``below_cutoff`` ones too.
+    """
+    return json_response(queries.topic_page(context, slug, limit, offset, weeks, all_items=all))
 
 
 @router.get("/authors", response_model=list[PersonRef], summary="Find people by name")

@@ -78,9 +78,13 @@ def topics(request: Request, context: Ctx):
 
 
 @router.get("/topics/{slug}")
-def topic(request: Request, slug: str, context: Ctx, page: Annotated[int, Query(ge=1, le=10000)] = 1):
-    """A topic: items newest first with source labels, Collaborating Authors, the trend chart."""
-    data = queries.topic_page(context, slug, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+def topic(request: Request, slug: str, context: Ctx, page: Annotated[int, Query(ge=1, le=10000)] = 1,
+          all: bool = False):  # noqa: A002 (the page's own parameter name: ?all=1)
+    """A topic: items newest first with source labels, Collaborating Authors, the trend chart.
+
+    Items at or above the topic's cut-off; ``?all=1`` also those below it.
+    """
+    data = queries.topic_page(context, slug, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, all_items=all)
     return render(request, "topic.html", topic=data, page=page, chart=queries.topic_trend_svg(context, slug))
 
 
