@@ -285,7 +285,8 @@ def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks:
     from ..topics.trends import weekly_counts
 
     store = context.store
-    items = store.topic_items(row.id, limit=limit + 1, offset=offset)
+    filed, held = store.topic_counts(row.id)
+    items = store.topic_items(row.id, limit=limit + 1, offset=offset, min_confidence=0.0 if all_items else None)
     shown = [item["id"] for item in items[:limit]]
     summaries = store.item_summaries(shown)
     abstracts = store.item_abstracts(shown, TEASER_CHARS + 80)
