@@ -476,4 +476,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             CHECK (frequency IN ('daily', 'weekly'));
         """,
     ),
+    (
+        "0016_fulltext_title_index",
+        """
+        -- PostgreSQL only (a GIN index on its full text's titles); SQLite's keyword index is a tantivy
+        -- directory. Recorded here too so that both backends report the same history.
+        SELECT 1;
+        """,
+    ),
 ]

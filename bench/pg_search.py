@@ -1,0 +1,230 @@
+"""Keyword search latency on SQLite (tantivy) and PostgreSQL (full text in the database), same store, same run,
+at a fixed concurrency; optionally with an earlier commit's code too (before/after in one run).
+
+Usage: python bench/pg_search.py LISTINGS.tar.xz [--limit N] [--queries 1000] [--concurrency 4]
+                                 [--before REF]
+
+- Store: the daily listings (72,790 records, ~48,000 items; ``--limit N``: the first N records in day order)
+  ingested into a fresh SQLite file and a fresh database on a throwaway PostgreSQL server from Debian's
+  binaries (tests/pg_server.py, default settings: shared_buffers 128 MB), each in a child process as
+  bench/backends.py does, then the keyword index built (tantivy beside the SQLite file; ``item_fulltext`` in
+  PostgreSQL).
+- Queries (seeded, from the listings' own titles, so every backend sees the same ones): 40 % runs of 2-5
+  consecutive title words (bench/search.py's), 20 % single title words drawn by how often they occur in
+  titles (so "learning", "models" come up often), 15 % rare words (in 1-3 titles), 15 % quoted two-word
+  title phrases, 10 % a title word with a filter (``after:``, ``before:``, ``category:``, ``author:``), and
+  a few prefixes (``word*``).
+- Measure: ``SearchService.search(q, mode="keyword", limit=10)`` (ranking plus the total it states), in
+  ``--concurrency`` child processes at once, each with its own store connection, each taking every
+  ``concurrency``-th query after 20 warm-up queries; p50/p99 over all queries.
+- ``--before REF``: the same measurement with ``git archive REF src`` (the code as of REF) on the same two
+  stores, and how many PostgreSQL queries return the same top 10 (ids and order) with both codes.
+Prints figures as it goes and ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.util
+import json
+import multiprocessing
+import random
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # pg_server.py: the throwaway PostgreSQL server of the tests
+
+
+def _bench_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]{2,}")
+
+
+def make_queries(papers: list[dict], count: int, seed: int = 23) -> list[str]:
+    """Varied real keyword queries from the papers' titles (see the module docstring for the mix)."""
+    search_bench = _bench_module("search")
+    generator = random.Random(seed)
+    titles = [paper["title"] for paper in papers]
+    frequency = collections.Counter(word.lower() for title in titles for word in set(_WORD.findall(title)))
+    words = sorted(frequency)
+    weights = [frequency[word] for word in words]
+    rare = sorted(word for word in words if frequency[word] <= 3 and "-" not in word)
+    days = sorted({paper["day"] for paper in papers})
+    categories = sorted({category for paper in papers for category in paper.get("categories") or []
+                         if isinstance(category, str)})
+    queries = search_bench.make_queries(papers, [], int(count * 0.4), seed)
+    queries += generator.choices(words, weights, k=int(count * 0.2))
+    queries += generator.sample(rare, int(count * 0.15))
+    while len(queries) < int(count * 0.9):
+        title = generator.choice(titles).split()
+        if len(title) >= 2:
+            start = generator.randrange(len(title) - 1)
+            queries.append('"' + " ".join(title[start:start + 2]).replace('"', "") + '"')
+    while len(queries) < count - 10:
+        word = generator.choices(words, weights)[0]
+        paper = generator.choice(papers)
+        kind = generator.randrange(4)
+        if kind == 0:
+            queries.append(f"{word} after:{generator.choice(days)}")
+        elif kind == 1:
+            queries.append(f"{word} before:{generator.choice(days)}")
+        elif kind == 2 and categories:
+            queries.append(f"{word} category:{generator.choice(categories)}")
+        else:
+            authors = paper.get("authors") or []
+            name = authors[0] if authors and isinstance(authors[0], str) else "smith"
+            queries.append(f"{word} author:{name.split()[-1]}")
+    while len(queries) < count:
+        word = generator.choices(words, weights)[0]
+        queries.append(word[:max(3, len(word) - 3)] + "*")
+    generator.shuffle(queries)
+    return queries
+
+
+# -- child processes -------------------------------------------------------------------------------------
+
+
+def search_worker(src: str, url: str, index_dir: str, queries: list[str], start: int, step: int, ready, go,
+                  queue) -> None:
+    sys.path.insert(0, src)  # the code measured: this worktree's, or --before's
+    from paperfeed.config import Settings
+    from paperfeed.search import open_search
+    from paperfeed.storage import open_store
+
+    with open_store(url) as store:
+        service = open_search(store, Settings.load(db=url, embedder="none", index_dir=index_dir))
+        for query in queries[start:start + 20 * step:step]:  # warm caches, as a running server would be
+            service.search(query, mode="keyword", limit=10)
+        ready.release()
+        go.wait()
+        times, tops = {}, {}
+        for position in range(start, len(queries), step):
+            started = time.perf_counter()
+            results = service.search(queries[position], mode="keyword", limit=10)
+            times[position] = (time.perf_counter() - started) * 1000
+            tops[position] = ([hit.id for hit in results.hits], results.total)
+    queue.put((times, tops))
+
+
+def measure(src: str, url: str, index_dir: str, queries: list[str], concurrency: int) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue, ready, go = context.Queue(), context.Semaphore(0), context.Event()
+    workers = [context.Process(target=search_worker,
+                               args=(src, url, index_dir, queries, start, concurrency, ready, go, queue))
+               for start in range(concurrency)]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        ready.acquire()
+    started = time.perf_counter()
+    go.set()
+    times, tops = {}, {}
+    for _ in workers:
+        part_times, part_tops = queue.get()
+        times.update(part_times)
+        tops.update(part_tops)
+    seconds = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    values = list(times.values())
+    return {"queries": len(values), "no_hits": sum(not ids for ids, _ in tops.values()),
+            "p50_ms": round(float(np.percentile(values, 50)), 2), "p99_ms": round(float(np.percentile(values, 99)), 2),
+            "mean_ms": round(float(np.mean(values)), 2), "queries_per_s": round(len(values) / seconds, 1),
+            "slowest": sorted(((round(times[i], 1), queries[i]) for i in times), reverse=True)[:5],
+            "_tops": [tops[i] for i in range(len(queries))]}
+
+
+def code_of(ref: str, folder: Path) -> str:
+    """``src`` as of git ``ref``, extracted under ``folder``."""
+    archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", ref, "src"], check=True,
+                             capture_output=True).stdout
+    target = folder / f"src-{ref.replace('/', '_')}"
+    target.mkdir()
+    with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return str(target / "src")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("listings", help="arxiv_daily_listings_*.tar.xz from ../shared/data/arxiv-daily-listings")
+    parser.add_argument("--limit", type=int, help="only the first N records, in day order (a quick run)")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=4, help="searching processes at once")
+    parser.add_argument("--before", help="a git ref: also measure the code as of it on the same stores")
+    args = parser.parse_args()
+    if not Path(args.listings).is_file():
+        print(f"bench/pg_search.py: {args.listings} not found (the data lives in ../shared/data)", file=sys.stderr)
+        return 2
+    backends = _bench_module("backends")
+    members = backends.load_members(args.listings, args.limit)
+    papers = backends.listing_papers(members)
+    queries = make_queries(papers, args.queries)
+    log(f"{sum(data.count(b'\n') for _, data in members):,} records, {len(papers):,} distinct papers; "
+        f"{len(queries):,} queries, concurrency {args.concurrency}")
+    figures: dict = {"bench": "pg_search", "limit": args.limit, "queries": len(queries),
+                     "concurrency": args.concurrency, "before": args.before}
+    server = backends.start_postgres(durable=False)
+    with tempfile.TemporaryDirectory(prefix="bench-pg-search-") as folder:
+        folder = Path(folder)
+        try:
+            stores = {"sqlite": str(folder / "bench.db"), "postgres": server.create_database("bench_pg_search")}
+            for backend, url in stores.items():
+                ingested = backends.in_child(backends.run_ingest, url, args.listings, args.limit)
+                prepared = backends.prepare(url, str(folder / f"index-{backend}"))
+                figures[f"{backend}_store"] = {"items": ingested["items"], "index_s": prepared["index_s"]}
+                log(f"{backend:8} {ingested['items']:,} items; keyword index in {prepared['index_s']} s")
+            codes = {"after": str(HERE.parent / "src")}
+            if args.before:
+                codes = {"before": code_of(args.before, folder), **codes}
+            for code, src in codes.items():
+                figures[code] = {}
+                for backend, url in stores.items():
+                    result = measure(src, url, str(folder / f"index-{backend}"), queries, args.concurrency)
+                    figures[code][backend] = result
+                    log(f"{code:6} {backend:8} p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
+                        f"{result['queries_per_s']} queries/s ({result['no_hits']} without hits); "
+                        f"slowest {result['slowest'][:3]}")
+                ratio = figures[code]["postgres"]["p99_ms"] / max(figures[code]["sqlite"]["p99_ms"], 0.01)
+                figures[code]["postgres_p99_over_sqlite"] = round(ratio, 2)
+                log(f"{code:6} PostgreSQL p99 / SQLite p99 = {ratio:.2f}")
+            if args.before:
+                old, new = figures["before"]["postgres"]["_tops"], figures["after"]["postgres"]["_tops"]
+                same = sum(a == b for a, b in zip(old, new))
+                same_ids = sum(a[0] == b[0] for a, b in zip(old, new))
+                figures["postgres_same_top10_and_total"] = same
+                figures["postgres_same_top10"] = same_ids
+                log(f"PostgreSQL before/after: {same_ids}/{len(old)} queries return the same top 10 in the same "
+                    f"order, {same}/{len(old)} also the same total")
+                figures["postgres_differences"] = [(queries[i], a, b) for i, (a, b) in enumerate(zip(old, new))
+                                                   if a != b][:10]
+        finally:
+            server.stop()
+    for code in ("before", "after"):
+        for entry in figures.get(code, {}).values():
+            if isinstance(entry, dict):
+                entry.pop("_tops", None)
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
