@@ -2,15 +2,13 @@
 at a fixed concurrency; optionally with an earlier commit's code too (before/after in one run).
 
 Usage: python bench/pg_search.py LISTINGS.tar.xz [--limit N] [--queries 1000] [--concurrency 4]
-                                 [--before REF]
+                                 [--before REF] [--rounds 1]
 
 - Store: the daily listings (72,790 records, ~48,000 items; ``--limit N``: the first N records in day order)
   ingested into a fresh SQLite file and a fresh database on a throwaway PostgreSQL server from Debian's
   binaries (tests/pg_server.py, default settings: shared_buffers 128 MB), each in a child process as
   bench/backends.py does, then the keyword index built (tantivy beside the SQLite file; ``item_fulltext`` in
   PostgreSQL), then ``VACUUM ANALYZE`` of the PostgreSQL database (what autovacuum does to a table at rest).
-  With ``--before``, the stores are built by the earlier code (which cannot open a store of later migrations);
-  the later code migrates them as it first opens them.
 - Queries (seeded, from the listings' own titles, so every backend sees the same ones): 40 % runs of 2-5
   consecutive title words (bench/search.py's), 20 % single title words drawn by how often they occur in
   titles (so "learning", "models" come up often), 15 % rare words (in 1-3 titles), 15 % quoted two-word
@@ -19,8 +17,11 @@ Usage: python bench/pg_search.py LISTINGS.tar.xz [--limit N] [--queries 1000] [-
 - Measure: ``SearchService.search(q, mode="keyword", limit=10)`` (ranking plus the total it states), in
   ``--concurrency`` child processes at once, each with its own store connection, each taking every
   ``concurrency``-th query after 20 warm-up queries; p50/p99 over all queries.
-- ``--before REF``: the same measurement with ``git archive REF src`` (the code as of REF) on the same two
-  stores, and how many PostgreSQL queries return the same top 10 (ids and order) with both codes.
+- ``--before REF``: the same measurement with ``git archive REF src`` (the code as of REF) on a second store
+  pair built the same way by that code (an older code cannot open a store of newer migrations), and how
+  many PostgreSQL queries return the same top 10 (ids and order) and total with both codes.
+- ``--rounds N``: every measurement N times, the codes alternating; medians of the rounds, the PostgreSQL /
+  SQLite ratio taken within each round (the machine's load drifts between them).
 Prints figures as it goes and ends with one JSON line.
 """
 
@@ -148,6 +149,28 @@ def build_worker(src: str, url: str, listings: str, limit: int | None, index_dir
     queue.put({"items": ingested.value["items"], "index_s": prepared["index_s"]})
 
 
+def take(queue, processes) -> object:
+    """The next result on ``queue``; an error if every process in ``processes`` ended without one."""
+    import queue as queues
+
+    while True:
+        try:
+            return queue.get(timeout=5)
+        except queues.Empty:
+            if not any(process.is_alive() for process in processes):
+                raise RuntimeError("a child process of the bench failed (its traceback is above)") from None
+
+
+def in_child(target, *args) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = take(queue, [process])
+    process.join()
+    return result
+
+
 def open_worker(src: str, url: str, queue) -> None:
     """Open the store once with the code in ``src``: its migrations run before the searchers start."""
     sys.path.insert(0, src)
@@ -159,7 +182,7 @@ def open_worker(src: str, url: str, queue) -> None:
 
 
 def measure(src: str, url: str, index_dir: str, queries: list[str], concurrency: int) -> dict:
-    _bench_module("backends").in_child(open_worker, src, url)
+    in_child(open_worker, src, url)
     context = multiprocessing.get_context("spawn")
     queue, ready, go = context.Queue(), context.Semaphore(0), context.Event()
     workers = [context.Process(target=search_worker,
@@ -168,12 +191,14 @@ def measure(src: str, url: str, index_dir: str, queries: list[str], concurrency:
     for worker in workers:
         worker.start()
     for _ in workers:
-        ready.acquire()
+        while not ready.acquire(timeout=5):
+            if not any(worker.is_alive() for worker in workers):
+                raise RuntimeError("the bench's searchers failed (their tracebacks are above)")
     started = time.perf_counter()
     go.set()
     times, tops = {}, {}
     for _ in workers:
-        part_times, part_tops = queue.get()
+        part_times, part_tops = take(queue, workers)
         times.update(part_times)
         tops.update(part_tops)
     seconds = time.perf_counter() - started
@@ -204,6 +229,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="only the first N records, in day order (a quick run)")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4, help="searching processes at once")
+    parser.add_argument("--rounds", type=int, default=1, help="measure every code this many times, alternating")
     parser.add_argument("--before", help="a git ref: also measure the code as of it on the same stores")
     args = parser.parse_args()
     if not Path(args.listings).is_file():
@@ -222,27 +248,47 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-pg-search-") as folder:
         folder = Path(folder)
         try:
-            stores = {"sqlite": str(folder / "bench.db"), "postgres": server.create_database("bench_pg_search")}
             codes = {"after": str(HERE.parent / "src")}
             if args.before:
                 codes = {"before": code_of(args.before, folder), **codes}
-            for backend, url in stores.items():
-                # Built by the first code measured: a later one migrates the store as it opens it.
-                built = backends.in_child(build_worker, next(iter(codes.values())), url, args.listings, args.limit,
-                                          str(folder / f"index-{backend}"))
-                figures[f"{backend}_store"] = built
-                log(f"{backend:8} {built['items']:,} items; keyword index in {built['index_s']} s")
+            # One store pair per code, each built by that code (an older code cannot open a store of newer
+            # migrations): the same records, ingested the same way.
+            stores = {code: {"sqlite": str(folder / f"{code}.db"),
+                             "postgres": server.create_database(f"bench_pg_search_{code}")} for code in codes}
             for code, src in codes.items():
-                figures[code] = {}
-                for backend, url in stores.items():
-                    result = measure(src, url, str(folder / f"index-{backend}"), queries, args.concurrency)
-                    figures[code][backend] = result
-                    log(f"{code:6} {backend:8} p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
-                        f"{result['queries_per_s']} queries/s ({result['no_hits']} without hits); "
-                        f"slowest {result['slowest'][:3]}")
-                ratio = figures[code]["postgres"]["p99_ms"] / max(figures[code]["sqlite"]["p99_ms"], 0.01)
-                figures[code]["postgres_p99_over_sqlite"] = round(ratio, 2)
-                log(f"{code:6} PostgreSQL p99 / SQLite p99 = {ratio:.2f}")
+                for backend, url in stores[code].items():
+                    built = in_child(build_worker, src, url, args.listings, args.limit,
+                                     str(folder / f"index-{code}-{backend}"))
+                    figures[f"{code}_{backend}_store"] = built
+                    log(f"{code:6} {backend:8} {built['items']:,} items; keyword index in {built['index_s']} s")
+            # Rounds alternate the codes, so that a busy spell of the machine falls on both; each round
+            # measures SQLite and PostgreSQL back to back, and the ratio is taken within the round.
+            rounds: dict = {code: [] for code in codes}
+            for number in range(args.rounds):
+                for code, src in codes.items():
+                    entry = {}
+                    for backend, url in stores[code].items():
+                        result = measure(src, url, str(folder / f"index-{code}-{backend}"), queries,
+                                         args.concurrency)
+                        entry[backend] = result
+                        log(f"round {number + 1} {code:6} {backend:8} p50 {result['p50_ms']} ms, "
+                            f"p99 {result['p99_ms']} ms, {result['queries_per_s']} queries/s "
+                            f"({result['no_hits']} without hits); slowest {result['slowest'][:3]}")
+                    entry["postgres_p99_over_sqlite"] = round(
+                        entry["postgres"]["p99_ms"] / max(entry["sqlite"]["p99_ms"], 0.01), 2)
+                    log(f"round {number + 1} {code:6} PostgreSQL p99 / SQLite p99 = "
+                        f"{entry['postgres_p99_over_sqlite']}")
+                    rounds[code].append(entry)
+            for code, entries in rounds.items():
+                figures[code] = {"rounds": entries, "median": {
+                    **{f"{backend}_{figure}": float(np.median([entry[backend][figure] for entry in entries]))
+                       for backend in ("sqlite", "postgres") for figure in ("p50_ms", "p99_ms")},
+                    "postgres_p99_over_sqlite": float(np.median([e["postgres_p99_over_sqlite"] for e in entries]))}}
+                log(f"{code:6} medians of {len(entries)} rounds: {figures[code]['median']}")
+                for entry in entries[1:]:
+                    for backend in ("sqlite", "postgres"):
+                        entry[backend].pop("_tops")
+                figures[code]["postgres"] = entries[0]["postgres"]
             if args.before:
                 old, new = figures["before"]["postgres"]["_tops"], figures["after"]["postgres"]["_tops"]
                 same = sum(a == b for a, b in zip(old, new))
@@ -256,9 +302,11 @@ def main() -> int:
         finally:
             server.stop()
     for code in ("before", "after"):
-        for entry in figures.get(code, {}).values():
-            if isinstance(entry, dict):
-                entry.pop("_tops", None)
+        if code in figures:
+            figures[code].pop("postgres")
+            for entry in figures[code]["rounds"]:
+                for backend in ("sqlite", "postgres"):
+                    entry[backend].pop("_tops", None)
     print(json.dumps(figures))
     return 0
 
