@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import collections
 import importlib.util
+import io
 import json
 import multiprocessing
 import random
@@ -218,7 +219,7 @@ def code_of(ref: str, folder: Path) -> str:
                              capture_output=True).stdout
     target = folder / f"src-{ref.replace('/', '_')}"
     target.mkdir()
-    with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
     return str(target / "src")
 
