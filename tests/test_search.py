@@ -771,3 +771,74 @@ def test_the_total_is_the_same_on_both_backends(corpora, pg_server):
     for query in ("learning", "model -language", "author:lerman"):
         assert (sqlite.service.search(query, mode="keyword").total
                 == postgres.service.search(query, mode="keyword").total), query
+
+
+# -- PostgreSQL: which matches are ranked -----------------------------------------------------------------
+
+def _ranked_by_rule(store, query, cap: int, limit: int, offset: int) -> list[tuple[int, float]]:
+    """The rank cap's rule, computed in Python over every match: the ``cap`` matches with the text in their
+    title first, then the newest (day, then item id, descending; no day last), ranked by score, then id."""
+    from paperfeed.storage.postgres_fulltext import _NORMALIZATION, _WEIGHTS
+
+    built = store._conditions(query)
+    if built is None:  # only stop words: nothing to search for
+        return []
+    text, match, where, _, params = built
+    assert text, query
+    rows = store.db.rows(f"SELECT item_id, title @@ {match}, day, "
+                         f"ts_rank_cd({params.add(_WEIGHTS, '::float4[]')}, document, {match}, {_NORMALIZATION}) "
+                         f"FROM item_fulltext WHERE {where}", params)
+    rows.sort(key=lambda row: row[0], reverse=True)
+    rows.sort(key=lambda row: row[2] or "", reverse=True)  # stable: ties keep the id order
+    rows.sort(key=lambda row: row[1], reverse=True)
+    candidates = rows[:cap]
+    candidates.sort(key=lambda row: row[0])
+    candidates.sort(key=lambda row: row[3], reverse=True)
+    return [(item_id, float(score)) for item_id, _, _, score in candidates[offset:offset + limit]]
+
+
+# Common and rare words, several words, phrases, prefixes, exclusions, each filter, no match at all.
+CAP_QUERIES = ["model", "learning", "the", "tensor", "neural network", '"neural network"', '"of the"', "optim*",
+               "learn* model", "model -language", "model after:2026-02-27", "model before:2026-02-26",
+               "model category:cs.LG", "network topic:geometry", "learning author:wang", "data source:arxiv",
+               "trump", "kind:paper model", "zzqxv", "model zzqxv"]
+
+
+@pytest.mark.postgres
+def test_title_matches_that_fill_the_rank_cap_are_the_candidates_they_always_were(pg_url, monkeypatch):
+    """Under the cap the title matches come from the title's own index when they alone fill it; the page is
+    what ranking the cap's candidates chosen from every match gives, whichever way they were found."""
+    from paperfeed.search.fulltext_pg import fulltext_query
+    from paperfeed.storage import TopicRow, postgres_fulltext
+    from paperfeed.storage.topics import TagResult
+
+    with open_store(pg_url) as store:
+        Ingester(store).ingest_paths([LISTING, NEWS])
+        topic = store.save_topics([TopicRow("Geometry")])["Geometry"]
+        store.write_tags("test", [TagResult(item_id, "x", [(topic, 0.9)])
+                                  for item_id in store.item_ids_after(0, 10_000)[::3]])
+        while store.apply_fulltext_changes(500).changes:
+            pass
+        branches = set()
+        for cap in (1, 3, 10, 40, 2_000):
+            monkeypatch.setattr(postgres_fulltext, "RANK_CANDIDATES", cap)
+            for text in CAP_QUERIES:
+                for any_word in (False, True):
+                    query = fulltext_query(parse_query(text), any_word)
+                    expected = _ranked_by_rule(store, query, cap, 10, 0)
+                    assert store.fulltext_search(query, 10) == expected, (cap, text, any_word)
+                    assert store.fulltext_search(query, 4, 3) == _ranked_by_rule(store, query, cap, 4, 3)
+                    if store._conditions(query) is None:
+                        branches.add("nothing to search for")
+                        continue
+                    _, match, _, titled, params = store._conditions(query)
+                    titles = store.db.value(f"SELECT count(*) FROM item_fulltext WHERE {titled}", params)
+                    branches.add("titles" if titles >= cap else "all matches")
+                    branches.add("found" if expected else "none found")
+        assert branches == {"titles", "all matches", "found", "none found", "nothing to search for"}
+        assert store.fulltext_search(fulltext_query(parse_query("zzqxv")), 10) == []
+        # The planner settings of a search stay inside its own transaction.
+        assert store.db.value("SELECT current_setting('enable_seqscan')") == "on"
+        with store.db.transaction():
+            assert store.fulltext_search(fulltext_query(parse_query("model")), 3)
+            assert store.db.value("SELECT current_setting('enable_seqscan')") == "on"

@@ -27,7 +27,9 @@ _NORMALIZATION = 1
 # (about 4 us each): ranking every match of a word in 20,000 of 50,000 items took 80-130 ms. Past the cap,
 # the matches ranked are those with the query in their title, then the newest: choosing them reads only
 # the small title and day columns of each match, and the title weight ranks title matches first anyway.
-# Below the cap every match is ranked, as tantivy ranks.
+# Below the cap every match is ranked, as tantivy ranks. When the title matches alone fill the cap they are
+# found through the title's own GIN index (migration 0016), without visiting the other matches: the same
+# candidates, as a title match is always a match of the whole document (its first part).
 RANK_CANDIDATES = 2_000
 
 # Everything the index needs of an item, from the live tables: the same fields SQLite's tantivy index holds.
@@ -178,7 +180,7 @@ class PostgresFullText(FullTextStorage):
         built = self._conditions(query)
         if built is None:
             return []
-        text, match, where, params = built
+        text, match, where, titled, params = built
         if not text:
             # Filters only: newest first (the index on day serves it).
             rows = self.db.rows(
@@ -187,13 +189,18 @@ class PostgresFullText(FullTextStorage):
                 params)
             return [(item_id, float(score)) for item_id, score in rows]
         # Candidates are chosen by row address (no document carried through the sort), then their documents
-        # fetched by address (one statement, one snapshot: the same row versions) and ranked. The sort key
-        # matches no index, so the plan is always the GIN bitmap scan, however common the words.
-        rows = self.db.rows(
+        # fetched by address (one statement, one snapshot: the same row versions) and ranked. The title
+        # matches are counted first (title GIN index, small rows); only when they fall short of the cap are
+        # all matches visited. Each ARRAY subquery runs only if its CASE branch is taken.
+        order = "day DESC NULLS LAST, item_id DESC"
+        rows = self._index_scans(
             f"SELECT item_id, ts_rank_cd({params.add(_WEIGHTS, '::float4[]')}, document, {match}, {_NORMALIZATION}) "
-            "AS score FROM item_fulltext WHERE ctid = ANY(ARRAY("
-            f"    SELECT ctid FROM item_fulltext WHERE {where} "
-            f"    ORDER BY title @@ {match} DESC, day DESC NULLS LAST, item_id DESC LIMIT {RANK_CANDIDATES})) "
+            "AS score FROM item_fulltext WHERE ctid = ANY("
+            f"  CASE WHEN (SELECT count(*) FROM (SELECT FROM item_fulltext WHERE {titled} "
+            f"                                  LIMIT {RANK_CANDIDATES}) enough) >= {RANK_CANDIDATES}"
+            f"  THEN ARRAY(SELECT ctid FROM item_fulltext WHERE {titled} ORDER BY {order} LIMIT {RANK_CANDIDATES})"
+            f"  ELSE ARRAY(SELECT ctid FROM item_fulltext WHERE {where} "
+            f"             ORDER BY title @@ {match} DESC, {order} LIMIT {RANK_CANDIDATES}) END) "
             f"ORDER BY score DESC, item_id LIMIT {params.add(limit)} OFFSET {params.add(offset)}",
             params)
         return [(item_id, float(score)) for item_id, score in rows]
@@ -202,11 +209,23 @@ class PostgresFullText(FullTextStorage):
         built = self._conditions(query)
         if built is None:
             return 0
-        _, _, where, params = built
-        return self.db.value(f"SELECT count(*) FROM item_fulltext WHERE {where}", params)
+        _, _, where, _, params = built
+        # Counted from the GIN bitmap: the heap is only visited for pages not yet all-visible (VACUUM).
+        return self._index_scans(f"SELECT count(*) FROM item_fulltext WHERE {where}", params)[0][0]
+
+    def _index_scans(self, sql: str, params: _Params) -> list[tuple]:
+        """Rows of ``sql`` planned without sequential scans: a scan tests each row's document, decompressing
+        all of them (200-450 ms at 48,000 items), but the planner, which does not count that, chose it for
+        words in a fifth of the items. A bitmap of the GIN index reads only the matches' small columns."""
+        if self.db.in_transaction:  # a caller's transaction: its settings are not ours to change
+            return self.db.rows(sql, params)
+        with self.db.transaction():
+            self.db.run("SET LOCAL enable_seqscan = off")
+            return self.db.rows(sql, params)
 
     def _conditions(self, query: FullTextQuery):
-        """(text pieces, match expression, WHERE clause, its parameters) of a query; None when it matches nothing."""
+        """(text pieces, match expression, WHERE clause, WHERE clause of the matches with the text in their
+        title, their parameters) of a query; None when it matches nothing."""
         words, excluded = _pieces(query.words, hyphens=True), _pieces(query.excluded, hyphens=True)
         authors, sources, prefixes = _pieces(query.authors), _pieces(query.sources), _pieces(query.prefixes)
         english, simple, stems, folded = self.db.row(_PIECES, (words + excluded, authors + sources, prefixes))
@@ -217,6 +236,7 @@ class PostgresFullText(FullTextStorage):
         if not text and not query.has_filters:
             return None  # nothing searchable and nothing to filter by
         conditions: list[str] = []
+        filters: list[str] = []
         params = _Params()
         # Each piece is one parameter, however often the statement reads it.
         match = "(" + (" || " if query.any_word else " && ").join(params.add(t, "::tsquery") for t in text) + ")"
@@ -229,17 +249,20 @@ class PostgresFullText(FullTextStorage):
         elif blocked:
             conditions.append(f"NOT (document @@ {unwanted})")
         if query.authors:
-            conditions.append(_any("names", simple[:len(authors)], params))
+            filters.append(_any("names", simple[:len(authors)], params))
         if query.sources:
-            conditions.append(_any("sources", simple[len(authors):], params))
+            filters.append(_any("sources", simple[len(authors):], params))
         for column, values in (("categories", query.categories), ("topics", query.topics)):
             if values:
-                conditions.append(f"{column} && {params.add(values, '::text[]')}")
+                filters.append(f"{column} && {params.add(values, '::text[]')}")
         if query.kinds:
-            conditions.append(f"kind = ANY({params.add(query.kinds, '::text[]')})")
+            filters.append(f"kind = ANY({params.add(query.kinds, '::text[]')})")
         if query.after:
-            conditions.append(f"day >= {params.add(query.after)}")
+            filters.append(f"day >= {params.add(query.after)}")
         if query.before:
-            conditions.append(f"day <= {params.add(query.before)}")
-        where = " AND ".join(conditions) or "TRUE"
-        return text, match, where, params
+            filters.append(f"day <= {params.add(query.before)}")
+        where = " AND ".join(conditions + filters) or "TRUE"
+        # The title is the document's first part (same configuration, same positions): a title match is a
+        # document match, so only excluded words need the document itself.
+        titled = " AND ".join([f"title @@ {match}", *(conditions if blocked else []), *filters])
+        return text, match, where, titled, params

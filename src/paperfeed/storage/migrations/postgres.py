@@ -583,6 +583,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE topics ADD COLUMN cutoff_precision DOUBLE PRECISION CHECK (cutoff_precision BETWEEN 0 AND 1);
         """,
     ),
+    (
+        "0017_fulltext_title_index",
+        """
+        -- Keyword search ranks at most RANK_CANDIDATES matches, title matches first (postgres_fulltext.py):
+        -- when a common word's title matches alone fill that, this index finds them without visiting every
+        -- match of the word.
+        CREATE INDEX item_fulltext_title ON item_fulltext USING GIN (title);
+        """,
+    ),
 ]
 """Every migration, in the order applied."""
 

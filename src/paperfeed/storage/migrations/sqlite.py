@@ -486,4 +486,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE topics ADD COLUMN cutoff_precision REAL CHECK (cutoff_precision BETWEEN 0 AND 1);
         """,
     ),
+    (
+        "0017_fulltext_title_index",
+        """
+        -- PostgreSQL only (a GIN index on its full text's titles); SQLite's keyword index is a tantivy
+        -- directory. Recorded here too so that both backends report the same history.
+        SELECT 1;
+        """,
+    ),
 ]

@@ -1,0 +1,316 @@
+"""Keyword search latency on SQLite (tantivy) and PostgreSQL (full text in the database), same store, same run,
+at a fixed concurrency; optionally with an earlier commit's code too (before/after in one run).
+
+Usage: python bench/pg_search.py LISTINGS.tar.xz [--limit N] [--queries 1000] [--concurrency 4]
+                                 [--before REF] [--rounds 1]
+
+- Store: the daily listings (72,790 records, ~48,000 items; ``--limit N``: the first N records in day order)
+  ingested into a fresh SQLite file and a fresh database on a throwaway PostgreSQL server from Debian's
+  binaries (tests/pg_server.py, default settings: shared_buffers 128 MB), each in a child process as
+  bench/backends.py does, then the keyword index built (tantivy beside the SQLite file; ``item_fulltext`` in
+  PostgreSQL), then ``VACUUM ANALYZE`` of the PostgreSQL database (what autovacuum does to a table at rest).
+- Queries (seeded, from the listings' own titles, so every backend sees the same ones): 40 % runs of 2-5
+  consecutive title words (bench/search.py's), 20 % single title words drawn by how often they occur in
+  titles (so "learning", "models" come up often), 15 % rare words (in 1-3 titles), 15 % quoted two-word
+  title phrases, 10 % a title word with a filter (``after:``, ``before:``, ``category:``, ``author:``), and
+  a few prefixes (``word*``).
+- Measure: ``SearchService.search(q, mode="keyword", limit=10)`` (ranking plus the total it states), in
+  ``--concurrency`` child processes at once, each with its own store connection, each taking every
+  ``concurrency``-th query after 20 warm-up queries; p50/p99 over all queries.
+- ``--before REF``: the same measurement with ``git archive REF src`` (the code as of REF) on a second store
+  pair built the same way by that code (an older code cannot open a store of newer migrations), and how
+  many PostgreSQL queries return the same top 10 (ids and order) and total with both codes.
+- ``--rounds N``: every measurement N times, the codes alternating; medians of the rounds, the PostgreSQL /
+  SQLite ratio taken within each round (the machine's load drifts between them).
+Prints figures as it goes and ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.util
+import io
+import json
+import multiprocessing
+import random
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # pg_server.py: the throwaway PostgreSQL server of the tests
+
+
+def _bench_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]{2,}")
+
+
+def make_queries(papers: list[dict], count: int, seed: int = 23) -> list[str]:
+    """Varied real keyword queries from the papers' titles (see the module docstring for the mix)."""
+    search_bench = _bench_module("search")
+    generator = random.Random(seed)
+    titles = [paper["title"] for paper in papers]
+    frequency = collections.Counter(word.lower() for title in titles for word in set(_WORD.findall(title)))
+    words = sorted(frequency)
+    weights = [frequency[word] for word in words]
+    rare = sorted(word for word in words if frequency[word] <= 3 and "-" not in word)
+    days = sorted({paper["day"] for paper in papers})
+    categories = sorted({category for paper in papers for category in paper.get("categories") or []
+                         if isinstance(category, str)})
+    queries = search_bench.make_queries(papers, [], int(count * 0.4), seed)
+    queries += generator.choices(words, weights, k=int(count * 0.2))
+    queries += generator.sample(rare, int(count * 0.15))
+    while len(queries) < int(count * 0.9):
+        title = generator.choice(titles).split()
+        if len(title) >= 2:
+            start = generator.randrange(len(title) - 1)
+            queries.append('"' + " ".join(title[start:start + 2]).replace('"', "") + '"')
+    while len(queries) < count - 10:
+        word = generator.choices(words, weights)[0]
+        paper = generator.choice(papers)
+        kind = generator.randrange(4)
+        if kind == 0:
+            queries.append(f"{word} after:{generator.choice(days)}")
+        elif kind == 1:
+            queries.append(f"{word} before:{generator.choice(days)}")
+        elif kind == 2 and categories:
+            queries.append(f"{word} category:{generator.choice(categories)}")
+        else:
+            authors = paper.get("authors") or []
+            name = authors[0] if authors and isinstance(authors[0], str) else "smith"
+            queries.append(f"{word} author:{name.split()[-1]}")
+    while len(queries) < count:
+        word = generator.choices(words, weights)[0]
+        queries.append(word[:max(3, len(word) - 3)] + "*")
+    generator.shuffle(queries)
+    return queries
+
+
+# -- child processes -------------------------------------------------------------------------------------
+
+
+def search_worker(src: str, url: str, index_dir: str, queries: list[str], start: int, step: int, ready, go,
+                  queue) -> None:
+    sys.path.insert(0, src)  # the code measured: this worktree's, or --before's
+    from paperfeed.config import Settings
+    from paperfeed.search import open_search
+    from paperfeed.storage import open_store
+
+    with open_store(url) as store:
+        service = open_search(store, Settings.load(db=url, embedder="none", index_dir=index_dir))
+        for query in queries[start:start + 20 * step:step]:  # warm caches, as a running server would be
+            service.search(query, mode="keyword", limit=10)
+        ready.release()
+        go.wait()
+        times, tops = {}, {}
+        for position in range(start, len(queries), step):
+            started = time.perf_counter()
+            results = service.search(queries[position], mode="keyword", limit=10)
+            times[position] = (time.perf_counter() - started) * 1000
+            tops[position] = ([hit.id for hit in results.hits], results.total)
+    queue.put((times, tops))
+
+
+def build_worker(src: str, url: str, listings: str, limit: int | None, index_dir: str, queue) -> None:
+    """Ingest and index with the code in ``src`` (a store the older code can still open)."""
+    sys.path.insert(0, src)
+    backends = _bench_module("backends")
+
+    class Keep:
+        def put(self, value):
+            self.value = value
+
+    ingested = Keep()
+    backends.run_ingest(url, listings, limit, ingested)
+    prepared = backends.prepare(url, index_dir)
+    if url.startswith("postgresql"):
+        # As autovacuum leaves a table at rest: statistics and the visibility map (counts from the GIN bitmap
+        # skip the heap's all-visible pages). The same state for every code measured.
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+    queue.put({"items": ingested.value["items"], "index_s": prepared["index_s"]})
+
+
+def take(queue, processes) -> object:
+    """The next result on ``queue``; an error if every process in ``processes`` ended without one."""
+    import queue as queues
+
+    while True:
+        try:
+            return queue.get(timeout=5)
+        except queues.Empty:
+            if not any(process.is_alive() for process in processes):
+                raise RuntimeError("a child process of the bench failed (its traceback is above)") from None
+
+
+def in_child(target, *args) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = take(queue, [process])
+    process.join()
+    return result
+
+
+def open_worker(src: str, url: str, queue) -> None:
+    """Open the store once with the code in ``src``: its migrations run before the searchers start."""
+    sys.path.insert(0, src)
+    from paperfeed.storage import open_store
+
+    with open_store(url):
+        pass
+    queue.put({})
+
+
+def measure(src: str, url: str, index_dir: str, queries: list[str], concurrency: int) -> dict:
+    in_child(open_worker, src, url)
+    context = multiprocessing.get_context("spawn")
+    queue, ready, go = context.Queue(), context.Semaphore(0), context.Event()
+    workers = [context.Process(target=search_worker,
+                               args=(src, url, index_dir, queries, start, concurrency, ready, go, queue))
+               for start in range(concurrency)]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        while not ready.acquire(timeout=5):
+            if not any(worker.is_alive() for worker in workers):
+                raise RuntimeError("the bench's searchers failed (their tracebacks are above)")
+    started = time.perf_counter()
+    go.set()
+    times, tops = {}, {}
+    for _ in workers:
+        part_times, part_tops = take(queue, workers)
+        times.update(part_times)
+        tops.update(part_tops)
+    seconds = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    values = list(times.values())
+    return {"queries": len(values), "no_hits": sum(not ids for ids, _ in tops.values()),
+            "p50_ms": round(float(np.percentile(values, 50)), 2), "p99_ms": round(float(np.percentile(values, 99)), 2),
+            "mean_ms": round(float(np.mean(values)), 2), "queries_per_s": round(len(values) / seconds, 1),
+            "slowest": sorted(((round(times[i], 1), queries[i]) for i in times), reverse=True)[:5],
+            "_tops": [tops[i] for i in range(len(queries))]}
+
+
+def code_of(ref: str, folder: Path) -> str:
+    """``src`` as of git ``ref``, extracted under ``folder``."""
+    archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", ref, "src"], check=True,
+                             capture_output=True).stdout
+    target = folder / f"src-{ref.replace('/', '_')}"
+    target.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return str(target / "src")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("listings", help="arxiv_daily_listings_*.tar.xz from ../shared/data/arxiv-daily-listings")
+    parser.add_argument("--limit", type=int, help="only the first N records, in day order (a quick run)")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=4, help="searching processes at once")
+    parser.add_argument("--rounds", type=int, default=1, help="measure every code this many times, alternating")
+    parser.add_argument("--before", help="a git ref: also measure the code as of it on the same stores")
+    args = parser.parse_args()
+    if not Path(args.listings).is_file():
+        print(f"bench/pg_search.py: {args.listings} not found (the data lives in ../shared/data)", file=sys.stderr)
+        return 2
+    backends = _bench_module("backends")
+    members = backends.load_members(args.listings, args.limit)
+    papers = backends.listing_papers(members)
+    queries = make_queries(papers, args.queries)
+    records = sum(data.count(b"\n") for _, data in members)
+    log(f"{records:,} records, {len(papers):,} distinct papers; "
+        f"{len(queries):,} queries, concurrency {args.concurrency}")
+    figures: dict = {"bench": "pg_search", "limit": args.limit, "queries": len(queries),
+                     "concurrency": args.concurrency, "before": args.before}
+    server = backends.start_postgres(durable=False)
+    with tempfile.TemporaryDirectory(prefix="bench-pg-search-") as folder:
+        folder = Path(folder)
+        try:
+            codes = {"after": str(HERE.parent / "src")}
+            if args.before:
+                codes = {"before": code_of(args.before, folder), **codes}
+            # One store pair per code, each built by that code (an older code cannot open a store of newer
+            # migrations): the same records, ingested the same way.
+            stores = {code: {"sqlite": str(folder / f"{code}.db"),
+                             "postgres": server.create_database(f"bench_pg_search_{code}")} for code in codes}
+            for code, src in codes.items():
+                for backend, url in stores[code].items():
+                    built = in_child(build_worker, src, url, args.listings, args.limit,
+                                     str(folder / f"index-{code}-{backend}"))
+                    figures[f"{code}_{backend}_store"] = built
+                    log(f"{code:6} {backend:8} {built['items']:,} items; keyword index in {built['index_s']} s")
+            # Rounds alternate the codes, so that a busy spell of the machine falls on both; each round
+            # measures SQLite and PostgreSQL back to back, and the ratio is taken within the round.
+            rounds: dict = {code: [] for code in codes}
+            for number in range(args.rounds):
+                for code, src in codes.items():
+                    entry = {}
+                    for backend, url in stores[code].items():
+                        result = measure(src, url, str(folder / f"index-{code}-{backend}"), queries,
+                                         args.concurrency)
+                        entry[backend] = result
+                        log(f"round {number + 1} {code:6} {backend:8} p50 {result['p50_ms']} ms, "
+                            f"p99 {result['p99_ms']} ms, {result['queries_per_s']} queries/s "
+                            f"({result['no_hits']} without hits); slowest {result['slowest'][:3]}")
+                    entry["postgres_p99_over_sqlite"] = round(
+                        entry["postgres"]["p99_ms"] / max(entry["sqlite"]["p99_ms"], 0.01), 2)
+                    log(f"round {number + 1} {code:6} PostgreSQL p99 / SQLite p99 = "
+                        f"{entry['postgres_p99_over_sqlite']}")
+                    rounds[code].append(entry)
+            for code, entries in rounds.items():
+                figures[code] = {"rounds": entries, "median": {
+                    **{f"{backend}_{figure}": float(np.median([entry[backend][figure] for entry in entries]))
+                       for backend in ("sqlite", "postgres") for figure in ("p50_ms", "p99_ms")},
+                    "postgres_p99_over_sqlite": float(np.median([e["postgres_p99_over_sqlite"] for e in entries]))}}
+                log(f"{code:6} medians of {len(entries)} rounds: {figures[code]['median']}")
+                for entry in entries[1:]:
+                    for backend in ("sqlite", "postgres"):
+                        entry[backend].pop("_tops")
+                figures[code]["postgres"] = entries[0]["postgres"]
+            if args.before:
+                old, new = figures["before"]["postgres"]["_tops"], figures["after"]["postgres"]["_tops"]
+                same = sum(a == b for a, b in zip(old, new))
+                same_ids = sum(a[0] == b[0] for a, b in zip(old, new))
+                figures["postgres_same_top10_and_total"] = same
+                figures["postgres_same_top10"] = same_ids
+                log(f"PostgreSQL before/after: {same_ids}/{len(old)} queries return the same top 10 in the same "
+                    f"order, {same}/{len(old)} also the same total")
+                figures["postgres_differences"] = [(queries[i], a, b) for i, (a, b) in enumerate(zip(old, new))
+                                                   if a != b][:10]
+        finally:
+            server.stop()
+    for code in ("before", "after"):
+        if code in figures:
+            figures[code].pop("postgres")
+            for entry in figures[code]["rounds"]:
+                for backend in ("sqlite", "postgres"):
+                    entry[backend].pop("_tops", None)
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
