@@ -144,7 +144,8 @@ def _crossref(source: SourceRow, context: FetchContext) -> Iterator[Page]:
     mailto = _mailto(context.contact)
     if mailto:
         params["mailto"] = mailto  # Crossref's polite pool: requests that say who to contact
-    origin = f"{base}?{urlencode({key: value for key, value in params.items() if key != 'rows'})}"
+    # The origin leaves out the window and the mailto: the same work fetched by a later window is recognised.
+    origin = f"{base}?{urlencode({'filter': options.get('filter') or '', 'query': options.get('query') or ''})}"
     restarts = 0
     while True:
         url = f"{base}?{urlencode({**params, 'cursor': token or '*'})}"
@@ -189,7 +190,7 @@ def _semantic_scholar(source: SourceRow, context: FetchContext) -> Iterator[Page
     if window_from:
         params["publicationDateOrYear"] = f"{window_from}:"
     headers = {"x-api-key": context.semantic_scholar_api_key} if context.semantic_scholar_api_key else None
-    origin = f"{base}?{urlencode(params)}"
+    origin = f"{base}?{urlencode({'query': options['query']})}"  # the same for every window: refetches recognised
     restarts = 0
     while True:
         url = f"{base}?{urlencode({**params, 'token': token} if token else params)}"
