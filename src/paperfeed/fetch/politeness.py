@@ -16,6 +16,16 @@ from urllib.parse import urlsplit
 
 ARXIV = "arxiv"
 HUGGING_FACE = "huggingface"
+# The scholarly APIs, each paced as one group whatever the URL (a mirror or a test server is paced the same):
+# - OpenReview answers 429 past a limit it does not publish: one request at a time, openreview_interval apart
+#   (https://docs.openreview.net/how-to-guides/data-retrieval-and-modification/how-to-get-all-notes-for-submissions-reviews-rebuttals-etc).
+# - Crossref states its limit in X-Rate-Limit-Limit / X-Rate-Limit-Interval on every response and caps concurrency
+#   (https://www.crossref.org/documentation/retrieve-metadata/rest-api/access-and-authentication/): one at a
+#   time, crossref_interval apart, longer when the headers ask (``advertised_interval``).
+# - dblp asks for "at least one or two seconds between two consecutive requests" and answers 429 with Retry-After
+#   (https://dblp.org/faq/1474706.html): dblp_interval, 2 s.
+# - Semantic Scholar: 1 request / s with an API key, a pool shared by every anonymous caller without one
+#   (https://www.semanticscholar.org/product/api): semantic_scholar_interval, 3 s.
 OPENREVIEW = "openreview"
 CROSSREF = "crossref"
 DBLP = "dblp"
