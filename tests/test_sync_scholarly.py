@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from paperfeed.cli import cli
-from paperfeed.fetch.politeness import advertised_interval
+from paperfeed.fetch.politeness import advertised_interval, group_for
 from paperfeed.storage import open_store
 from replay_server import SYNC_DATA, ReplayServer, Reply, Request
 from test_sync import ENV, INTERVAL, add, gaps, record_ids, run_cli, settings_for, sync
@@ -264,6 +264,15 @@ def test_crossref_restarts_a_window_whose_cursor_expired_without_duplicates(serv
     assert [request.query["cursor"] for request in server.requests("/works")] == ["g0-1", "*", "g1-1", "g1-2"]
     assert "no longer knew the stored cursor" in result.notes[0]
     assert store.source("cr").cursor == {"next_from": "2026-01-02"}
+
+
+def test_each_service_is_paced_as_one_group_by_host_or_by_kind():
+    assert [group_for(url) for url in ("https://api2.openreview.net/notes", "https://api.crossref.org/works",
+                                       "https://dblp.org/search/publ/api", "https://dblp.uni-trier.de/search/publ/api",
+                                       "https://api.semanticscholar.org/graph/v1/paper/search/bulk")] == [
+        "openreview", "crossref", "dblp", "dblp", "semantic-scholar"]
+    assert group_for("http://127.0.0.1:8080/works", "crossref") == "crossref"  # a mirror is paced as the service
+    assert group_for("https://notdblp.org/x") == "notdblp.org"
 
 
 def test_crossref_rate_limit_headers_space_requests_even_with_no_interval_set(server, store):

@@ -105,7 +105,8 @@ def sources() -> None:
 @click.option("--query", metavar="TEXT", help="Search terms (dblp, semantic-scholar: required; crossref: optional).")
 @click.option("--filter", "filter_", metavar="LIST",
               help="Crossref filters, name:value comma-separated (crossref), e.g. prefix:10.1101,has-relation:true.")
-@click.option("--page-size", metavar="N", help="Records per request (openreview, crossref, dblp; default the API's most).")
+@click.option("--page-size", metavar="N",
+              help="Records per request (openreview, crossref, dblp; default the API's most).")
 @click.pass_context
 @store_errors
 def sources_add(ctx: click.Context, name: str, kind: str, url: str | None, label: str | None, **options) -> None:

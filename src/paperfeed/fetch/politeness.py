@@ -18,7 +18,7 @@ ARXIV = "arxiv"
 HUGGING_FACE = "huggingface"
 # The scholarly APIs, each paced as one group whatever the URL (a mirror or a test server is paced the same):
 # - OpenReview answers 429 past a limit it does not publish: one request at a time, openreview_interval apart
-#   (https://docs.openreview.net/how-to-guides/data-retrieval-and-modification/how-to-get-all-notes-for-submissions-reviews-rebuttals-etc).
+#   (docs: https://docs.openreview.net/how-to-guides/data-retrieval-and-modification/ , "How to get all notes").
 # - Crossref states its limit in X-Rate-Limit-Limit / X-Rate-Limit-Interval on every response and caps concurrency
 #   (https://www.crossref.org/documentation/retrieve-metadata/rest-api/access-and-authentication/): one at a
 #   time, crossref_interval apart, longer when the headers ask (``advertised_interval``).
@@ -30,7 +30,8 @@ OPENREVIEW = "openreview"
 CROSSREF = "crossref"
 DBLP = "dblp"
 SEMANTIC_SCHOLAR = "semantic-scholar"
-_SCHOLARLY_HOSTS = {OPENREVIEW: ("openreview.net",), CROSSREF: ("api.crossref.org",), DBLP: ("dblp.org",),
+_SCHOLARLY_HOSTS = {OPENREVIEW: ("openreview.net",), CROSSREF: ("api.crossref.org",),
+                    DBLP: ("dblp.org", "dblp.uni-trier.de", "dblp.dagstuhl.de"),
                     SEMANTIC_SCHOLAR: ("api.semanticscholar.org",)}
 MAX_ADVERTISED_INTERVAL = 60.0
 """Longest spacing a server's advertised rate limit may impose (a hostile header cannot stall a sync for days)."""
