@@ -158,11 +158,11 @@ def _crossref(source: SourceRow, context: FetchContext) -> Iterator[Page]:
             raise
         items, next_token = _crossref_message(_json_document(response.content))
         note = (f"restarted the window from {window_from}: Crossref no longer knew the stored cursor"
-                if restarts and not token else None)
+                if restarts and not token else None)  # said once, on the restarted window's first page
         if items and next_token:
             yield Page(url, origin, "crossref", response.content,
                        {"next_cursor": next_token, "window_from": window_from, "window_started": started}, note)
-            token, restarts = next_token, 0
+            token = next_token
             continue
         done: dict[str, Any] = {"next_from": started}
         if items:
