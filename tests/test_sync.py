@@ -393,8 +393,8 @@ kind = "feed"
 
 def test_read_sources_reports_each_bad_entry():
     rows, errors = read_sources('[[source]]\nname = "x"\nkind = "hf-daily"\nfoo = 1\n')
-    assert rows == [] and errors == ["[[source]] 1: unknown option(s) foo; known: api_url, categories, from, "
-                                     "metadata_prefix, set, since, until"]
+    assert rows == [] and errors == ["[[source]] 1: unknown option(s) foo; known: api_url, categories, filter, "
+                                     "from, metadata_prefix, page_size, query, set, since, until, venue"]
 
 
 def test_bad_setting_is_a_usage_error(tmp_path):

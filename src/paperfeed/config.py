@@ -51,6 +51,23 @@ class Settings:
         "Hugging Face API calls allowed per `hf_window` seconds (anonymous limit: 500 per 5 minutes).")})
     hf_window: float = field(default=300.0, metadata={"env": "PAPERFEED_HF_WINDOW", "help": (
         "Length in seconds of the Hugging Face rate-limit window.")})
+    openreview_interval: float = field(default=1.0, metadata={"env": "PAPERFEED_OPENREVIEW_INTERVAL", "help": (
+        "Seconds between two requests to the OpenReview API (openreview sources). OpenReview rate-limits its API "
+        "(HTTP 429) without publishing a figure: one request at a time, one a second.")})
+    crossref_interval: float = field(default=1.0, metadata={"env": "PAPERFEED_CROSSREF_INTERVAL", "help": (
+        "Seconds between two requests to the Crossref REST API (crossref sources), one at a time; the "
+        "X-Rate-Limit-Limit / X-Rate-Limit-Interval headers Crossref sends can only make it longer "
+        "(crossref.org/documentation/retrieve-metadata/rest-api/access-and-authentication/).")})
+    dblp_interval: float = field(default=2.0, metadata={"env": "PAPERFEED_DBLP_INTERVAL", "help": (
+        "Seconds between two requests to dblp (dblp sources): dblp asks for \"at least one or two seconds "
+        "between two consecutive requests\" (dblp.org/faq/1474706.html).")})
+    semantic_scholar_interval: float = field(default=3.0, metadata={"env": "PAPERFEED_SEMANTIC_SCHOLAR_INTERVAL",
+                                                                   "help": (
+        "Seconds between two requests to the Semantic Scholar API (semantic-scholar sources). Without a key "
+        "requests share a pool with every anonymous user, so the default is conservative; with a key the "
+        "documented limit is 1 request / s (set 1). See www.semanticscholar.org/product/api.")})
+    semantic_scholar_api_key: str = field(default="", metadata={"env": "PAPERFEED_SEMANTIC_SCHOLAR_API_KEY", "help": (
+        "Semantic Scholar API key, sent as the x-api-key header (empty: the shared anonymous pool).")})
     host_interval: float = field(default=1.0, metadata={"env": "PAPERFEED_HOST_INTERVAL", "help": (
         "Seconds between two requests to any other host (news feeds, mirrors).")})
     http_timeout: float = field(default=30.0, metadata={"env": "PAPERFEED_HTTP_TIMEOUT", "help": (

@@ -90,7 +90,8 @@ def sources() -> None:
 
 @sources.command("add")
 @click.argument("name")
-@click.option("--kind", required=True, help="arxiv, arxiv-oai, hf-daily or feed.")
+@click.option("--kind", required=True,
+              help="arxiv, arxiv-oai, hf-daily, feed, biorxiv, openreview, crossref, dblp or semantic-scholar.")
 @click.option("--url", help="The feed URL (feed), or a base URL overriding the kind's default (mirrors, proxies).")
 @click.option("--label", help="Source label for its records (default: the source's own).")
 @click.option("--categories", metavar="LIST", help="arXiv categories, comma-separated (arxiv: required).")
@@ -100,6 +101,12 @@ def sources() -> None:
 @click.option("--since", callback=_day, metavar="DATE", help="First date to fetch (hf-daily).")
 @click.option("--metadata-prefix", help="OAI-PMH metadata format (arxiv-oai; default arXivRaw).")
 @click.option("--api-url", help="Base URL of the arXiv API (arxiv), overriding export.arxiv.org.")
+@click.option("--venue", metavar="ID", help="OpenReview venue id (openreview: required), e.g. ICLR.cc/2025/Conference.")
+@click.option("--query", metavar="TEXT", help="Search terms (dblp, semantic-scholar: required; crossref: optional).")
+@click.option("--filter", "filter_", metavar="LIST",
+              help="Crossref filters, name:value comma-separated (crossref), e.g. prefix:10.1101,has-relation:true.")
+@click.option("--page-size", metavar="N",
+              help="Records per request (openreview, crossref, dblp; default the API's most).")
 @click.pass_context
 @store_errors
 def sources_add(ctx: click.Context, name: str, kind: str, url: str | None, label: str | None, **options) -> None:
@@ -109,6 +116,7 @@ def sources_add(ctx: click.Context, name: str, kind: str, url: str | None, label
 
     options["set"] = options.pop("set_spec")
     options["from"] = options.pop("from_day")
+    options["filter"] = options.pop("filter_")
     try:
         row = make_source(name, kind, url, label, options, ctx.obj.allow_private_urls)
     except SourceConfigError as error:

@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 import httpx
 
 from .. import __version__
-from .politeness import HUGGING_FACE, ARXIV, Pacer, Rule, group_for
+from .politeness import ARXIV, CROSSREF, DBLP, HUGGING_FACE, OPENREVIEW, SEMANTIC_SCHOLAR, Pacer, Rule, group_for
 from .guard import CheckedTransport
 from .urls import Resolver, UnsafeURLError, check_url, resolve
 
@@ -125,9 +125,11 @@ class HttpClient:
         self.close()
 
     def get(self, url: str, *, kind: str | None = None, etag: str | None = None,
-            last_modified: str | None = None) -> Response:
-        """Fetch ``url``; a 304 comes back as a Response with ``not_modified``; failures raise FetchError."""
-        headers = {}
+            last_modified: str | None = None, headers: dict[str, str] | None = None) -> Response:
+        """Fetch ``url``; a 304 comes back as a Response with ``not_modified``; failures raise FetchError.
+
+        ``headers``: extra request headers (an API key); never part of an error message."""
+        headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -139,9 +141,11 @@ class HttpClient:
             except UnsafeURLError as error:
                 raise FetchError(str(error), url) from None
             retry_after = None
+            group = group_for(url, kind)
             try:
-                with self.pacer.slot(group_for(url, kind)):
+                with self.pacer.slot(group):
                     response = self._send(url, headers)
+                    self.pacer.adopt_advertised(group, response.headers)
             except UnsafeURLError as error:  # raised at connect time: the name now resolves somewhere refused
                 raise FetchError(str(error), url) from None
             except httpx.TimeoutException as error:
@@ -203,7 +207,11 @@ def user_agent(contact: str) -> str:
 def client_from_settings(settings, sleep: Callable[[float], None] = time.sleep) -> HttpClient:
     """Build the client and its politeness rules from Settings."""
     pacer = Pacer({ARXIV: Rule(interval=settings.arxiv_interval),
-                   HUGGING_FACE: Rule(max_calls=settings.hf_max_calls, window=settings.hf_window)},
+                   HUGGING_FACE: Rule(max_calls=settings.hf_max_calls, window=settings.hf_window),
+                   OPENREVIEW: Rule(interval=settings.openreview_interval),
+                   CROSSREF: Rule(interval=settings.crossref_interval),
+                   DBLP: Rule(interval=settings.dblp_interval),
+                   SEMANTIC_SCHOLAR: Rule(interval=settings.semantic_scholar_interval)},
                   default=Rule(interval=settings.host_interval), sleep=sleep)
     return HttpClient(user_agent=user_agent(settings.contact), pacer=pacer, timeout=settings.http_timeout,
                       retries=settings.http_retries, retry_delay=settings.retry_delay,

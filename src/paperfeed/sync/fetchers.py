@@ -7,21 +7,21 @@ interrupted sync resumes from the last committed cursor and never stores a page 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
 import orjson
 
-from ..fetch import HttpClient, Response
 from ..normalize import to_utc_date
 from ..records import ParseContext, ParseError
 from ..sources import arxiv_rss
 from ..sources.arxiv_oai import resumption_token
 from ..storage import SourceRow
-from .checks import (check_body, check_feed, oai_error, oai_list_url, oai_token_url, quiet_day_note,
+from .checks import (check_feed, oai_error, oai_list_url, oai_token_url, quiet_day_note,
                      response_day)
+from .pages import FetchContext, Page, get_checked
+from .scholarly import SCHOLARLY_FETCHERS
 from .kinds import API_BATCH, BIORXIV_PAGE, DEFAULT_API_URL, DEFAULT_METADATA_PREFIX, base_url
 
 _CHANNEL_DATE = re.compile(rb"<(?:pubDate|lastBuildDate|updated)>([^<]+)<")
@@ -29,48 +29,9 @@ MAX_TOKEN_RESTARTS = 2
 """Restarts of one window after badResumptionToken before the source fails (a server that keeps expiring them)."""
 
 
-@dataclass(slots=True)
-class Page:
-    """One fetched body to store (or none), and the cursor that holds once it is stored."""
-
-    url: str
-    """The URL actually fetched (for error messages)."""
-    origin: str
-    """Where its records are said to come from; stable across retries so that a refetch is recognised."""
-    format: str
-    data: bytes | None
-    cursor: dict[str, Any]
-    note: str | None = None
-
-
-@dataclass(slots=True)
-class FetchContext:
-    """What a fetcher needs besides its source."""
-
-    client: HttpClient
-    since: str | None = None
-    """``--since``: start there instead of at the stored cursor."""
-    today: date = field(default_factory=date.today)
-
-
 def fetch_pages(source: SourceRow, context: FetchContext) -> Iterator[Page]:
     """Yield the pages of one sync of ``source``."""
     return _FETCHERS[source.kind](source, context)
-
-
-def _get(context: FetchContext, url: str, kind: str, expected: str, cursor: dict[str, Any] | None = None,
-         check: Callable[[bytes], None] | None = None) -> Response:
-    validators = cursor or {}
-    response = context.client.get(url, kind=kind, etag=validators.get("etag"),
-                                  last_modified=validators.get("last_modified"))
-    if not response.not_modified:
-        try:
-            check_body(response.content, response.content_type, response.status, expected)
-            if check:
-                check(response.content)
-        except ParseError as error:
-            raise ParseError(error.message, f"{url} {error.place}") from None
-    return response
 
 
 def _arxiv(source: SourceRow, context: FetchContext) -> Iterator[Page]:
@@ -78,7 +39,7 @@ def _arxiv(source: SourceRow, context: FetchContext) -> Iterator[Page]:
     pending: list[str] = list(cursor.get("pending") or [])
     if not pending:
         url = f"{base_url(source)}/{'+'.join(source.options['categories'])}"
-        response = _get(context, url, "arxiv", "an arXiv RSS feed", cursor, check_feed)
+        response = get_checked(context, url, "arxiv", "an arXiv RSS feed", cursor, check_feed)
         if response.not_modified:
             yield Page(url, url, "arxiv-rss", None, cursor, "feed not modified since the last sync")
             return
@@ -95,7 +56,7 @@ def _arxiv(source: SourceRow, context: FetchContext) -> Iterator[Page]:
     while pending:
         batch, pending = pending[:API_BATCH], pending[API_BATCH:]
         url = f"{api}?{urlencode({'id_list': ','.join(batch), 'max_results': len(batch)})}"
-        response = _get(context, url, "arxiv", "an arXiv API Atom feed", check=check_feed)
+        response = get_checked(context, url, "arxiv", "an arXiv API Atom feed", check=check_feed)
         cursor["pending"] = pending
         yield Page(url, url, "arxiv-atom", response.content, dict(cursor))
 
@@ -123,7 +84,7 @@ def _arxiv_oai(source: SourceRow, context: FetchContext) -> Iterator[Page]:
     restarts = 0
     while True:
         url = oai_token_url(base, token) if token else oai_list_url(base, prefix, set_spec, window_from, until)
-        response = _get(context, url, "arxiv-oai", "OAI-PMH XML")
+        response = get_checked(context, url, "arxiv-oai", "OAI-PMH XML")
         started = started or response_day(response.content) or context.today.isoformat()
         error = oai_error(response.content)
         if error and error[0] == "badResumptionToken" and token and restarts < MAX_TOKEN_RESTARTS:
@@ -157,7 +118,7 @@ def _hf_daily(source: SourceRow, context: FetchContext) -> Iterator[Page]:
     while day <= context.today:
         url = f"{base}?{urlencode({'date': day.isoformat()})}"
         validators = cursor.get("validators") if cursor.get("validators_url") == url else None
-        response = _get(context, url, "hf-daily", "Hugging Face daily-papers JSON", validators)
+        response = get_checked(context, url, "hf-daily", "Hugging Face daily-papers JSON", validators)
         # The latest day fills up (and upvotes move) during the day: fetch it again next time.
         next_cursor: dict[str, Any] = {"next_date": day.isoformat() if day == context.today
                                        else (day + timedelta(days=1)).isoformat()}
@@ -183,7 +144,7 @@ def _biorxiv(source: SourceRow, context: FetchContext) -> Iterator[Page]:
     offset = int(cursor.get("offset") or 0) if not context.since and cursor.get("next_date") == first else 0
     while day <= context.today:
         url = f"{base}/{day.isoformat()}/{day.isoformat()}/{offset}"
-        response = _get(context, url, "biorxiv", "bioRxiv details JSON")
+        response = get_checked(context, url, "biorxiv", "bioRxiv details JSON")
         try:
             count = _biorxiv_count(response.content)
         except ParseError as error:
@@ -222,7 +183,7 @@ def _biorxiv_count(body: bytes) -> int:
 
 def _feed(source: SourceRow, context: FetchContext) -> Iterator[Page]:
     url, cursor = source.url or "", source.cursor
-    response = _get(context, url, "feed", "an RSS or Atom feed", cursor, check_feed)
+    response = get_checked(context, url, "feed", "an RSS or Atom feed", cursor, check_feed)
     if response.not_modified:
         yield Page(url, url, "feed", None, cursor, "feed not modified since the last sync")
         return
@@ -231,4 +192,5 @@ def _feed(source: SourceRow, context: FetchContext) -> Iterator[Page]:
 
 _FETCHERS: dict[str, Callable[[SourceRow, FetchContext], Iterator[Page]]] = {
     "arxiv": _arxiv, "arxiv-oai": _arxiv_oai, "hf-daily": _hf_daily, "feed": _feed, "biorxiv": _biorxiv,
+    **SCHOLARLY_FETCHERS,
 }

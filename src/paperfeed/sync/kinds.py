@@ -38,7 +38,25 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("biorxiv", "bioRxiv preprints posted each day via the details API, 100 per request (medRxiv: --url "
          "https://api.biorxiv.org/details/medrxiv)", "https://api.biorxiv.org/details/biorxiv",
          "1 request / s per host (bioRxiv publishes no limit; PAPERFEED_HOST_INTERVAL)"),
+    Kind("openreview", "accepted papers of a venue via API v2 notes?content.venueid=, paged by offset "
+         "(--venue ICLR.cc/2025/Conference)", "https://api2.openreview.net/notes",
+         "one request at a time, 1 / s (PAPERFEED_OPENREVIEW_INTERVAL; OpenReview answers 429 past its limit)"),
+    Kind("crossref", "works indexed since the last harvest via /works with --filter and/or --query, cursor "
+         "deep paging, mailto from PAPERFEED_CONTACT (polite pool)", "https://api.crossref.org/works",
+         "one request at a time, 1 / s (PAPERFEED_CROSSREF_INTERVAL), slower when X-Rate-Limit-* asks"),
+    Kind("dblp", "publications matching --query via the search API, paged by f (h hits a page)",
+         "https://dblp.org/search/publ/api", "1 request / 2 s (PAPERFEED_DBLP_INTERVAL), as dblp's FAQ asks"),
+    Kind("semantic-scholar", "papers matching --query via Graph API bulk search (token paging), newer "
+         "publication dates on later syncs; PAPERFEED_SEMANTIC_SCHOLAR_API_KEY sent as x-api-key",
+         "https://api.semanticscholar.org/graph/v1/paper/search/bulk",
+         "1 request / 3 s (PAPERFEED_SEMANTIC_SCHOLAR_INTERVAL; 1 / s with a key)"),
 )}
+PAGE_SIZE_MAX = {"openreview": 1000, "crossref": 1000, "dblp": 1000}
+"""Largest page each paged API serves (OpenReview's and Crossref's ``rows`` cap, dblp's ``h`` cap); the default.
+Semantic Scholar's bulk search pages are fixed at 1000 by the API."""
+_KIND_OPTIONS = {"venue": ("openreview",), "query": ("crossref", "dblp", "semantic-scholar"),
+                 "filter": ("crossref",), "page_size": tuple(PAGE_SIZE_MAX)}
+"""Options that only some kinds read: given to another kind they would be silently ignored, so they are refused."""
 BIORXIV_PAGE = 100
 """Records per page of the bioRxiv details API (fixed by the API: the cursor moves by this much)."""
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
@@ -48,7 +66,12 @@ API_BATCH = 100
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
-_OPTION_KEYS = {"categories", "set", "from", "until", "metadata_prefix", "api_url", "since"}
+_OPTION_KEYS = {"categories", "set", "from", "until", "metadata_prefix", "api_url", "since", *_KIND_OPTIONS}
+_VENUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)*$")
+_CROSSREF_FILTER = re.compile(r"^[a-z][a-z0-9.-]*:[^,\s]+$")
+_MANAGED_FILTERS = ("from-index-date", "until-index-date")
+MAX_QUERY_CHARS = 500
+"""Longest --query or --filter kept (a search box, not a document)."""
 
 
 def _day(value: Any, what: str) -> str:
@@ -101,6 +124,7 @@ def make_source(name: str, kind: str, url: str | None = None, label: str | None 
         raise SourceConfigError("kind arxiv needs --categories (e.g. cs.LG,cs.CL)")
     if kind == "feed" and not url:
         raise SourceConfigError("kind feed needs --url (the feed's address)")
+    _check_scholarly_options(kind, options)
     for key in ("from", "until", "since"):
         if key in options:
             options[key] = _day(options[key], f"--{key}")
@@ -108,6 +132,46 @@ def make_source(name: str, kind: str, url: str | None = None, label: str | None 
         raise SourceConfigError(f"--from {options['from']} is after --until {options['until']}")
     return SourceRow(name=name, kind=kind, url=url or None, label=label or None, options=options,
                      created_at=utc_now())
+
+
+def _check_scholarly_options(kind: str, options: dict[str, Any]) -> None:
+    for key, kinds in _KIND_OPTIONS.items():
+        if key in options and kind not in kinds:
+            raise SourceConfigError(f"--{key.replace('_', '-')} is for kind(s) {', '.join(kinds)}, not {kind}")
+    for key in ("query", "filter", "venue"):
+        if key in options:
+            options[key] = str(options[key]).strip()
+            if not options[key] or len(options[key]) > MAX_QUERY_CHARS:
+                raise SourceConfigError(f"--{key} must be 1 to {MAX_QUERY_CHARS} characters")
+    if kind == "openreview":
+        if not options.get("venue"):
+            raise SourceConfigError("kind openreview needs --venue (a venue id, e.g. ICLR.cc/2025/Conference)")
+        if not _VENUE.match(options["venue"]):
+            raise SourceConfigError(f"--venue {options['venue']!r} is not an OpenReview venue id "
+                                    "(e.g. ICLR.cc/2025/Conference)")
+    if kind in ("dblp", "semantic-scholar") and not options.get("query"):
+        raise SourceConfigError(f"kind {kind} needs --query (the search terms)")
+    if kind == "crossref":
+        if not options.get("query") and not options.get("filter"):
+            raise SourceConfigError("kind crossref needs --filter (e.g. prefix:10.1101,type:journal-article) "
+                                    "and/or --query: without one it would harvest all of Crossref")
+        for part in str(options.get("filter") or "").split(",") if options.get("filter") else ():
+            if not _CROSSREF_FILTER.match(part.strip()):
+                raise SourceConfigError(f"--filter {part!r} is not name:value (e.g. issn:1234-5678, "
+                                        "has-relation:true)")
+            if part.strip().split(":", 1)[0] in _MANAGED_FILTERS:
+                raise SourceConfigError(f"--filter {part!r}: give the index dates as --from/--until "
+                                        "(the sync moves them forward itself)")
+    if "page_size" in options:
+        limit = PAGE_SIZE_MAX[kind]
+        try:
+            size = int(options["page_size"])
+        except (TypeError, ValueError):
+            size = 0
+        if not 1 <= size <= limit or str(options["page_size"]).strip() != str(size):
+            raise SourceConfigError(f"--page-size {options['page_size']!r} must be a whole number from 1 to "
+                                    f"{limit} (the most kind {kind} serves in one page)")
+        options["page_size"] = size
 
 
 def base_url(source: SourceRow) -> str:

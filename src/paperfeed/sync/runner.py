@@ -106,7 +106,9 @@ def sync_source(store: Store, client: HttpClient, source: SourceRow, *, since: s
     result = SourceResult(source.name, source.kind)
     page: Page | None = None
     try:
-        for page in fetch_pages(source, FetchContext(client, since=since)):
+        context = FetchContext(client, since=since, contact=getattr(settings, "contact", "") or "",
+                               semantic_scholar_api_key=getattr(settings, "semantic_scholar_api_key", "") or "")
+        for page in fetch_pages(source, context):
             if page.note:
                 result.notes.append(page.note)
             if page.data is None:
