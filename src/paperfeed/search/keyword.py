@@ -322,7 +322,11 @@ class KeywordIndex:
         rescoring = tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, query), (tantivy.Occur.Must, tantivy.Query.const_score_query(only_candidates, 0.0))]
             + [(tantivy.Occur.Should, clause) for clause in proximity])
-        hits = self._hits(searcher, searcher.search(rescoring, min(offset + limit, RERANK_DEPTH), count=False))[offset:]
+        # Every candidate is rescored and equal scores go by item id: tantivy breaks ties by document address,
+        # which differs between two indexes of the same items (a copy, a rebuild), and so would the page.
+        rescored = self._hits(searcher, searcher.search(rescoring, len(candidates), count=False))
+        rescored.sort(key=lambda hit: (-hit.score, hit.item_id))
+        hits = rescored[offset:offset + limit]
         if offset + limit > RERANK_DEPTH and len(candidates) == RERANK_DEPTH:
             hits += self._hits(searcher, searcher.search(query, offset + limit - RERANK_DEPTH, count=False,
                                                          offset=RERANK_DEPTH))
