@@ -14,7 +14,8 @@ from .search import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocumen
 from .store import Store, StoreError, StoreFullError
 from .summaries import TldrInput, abstract_hash
 from .sync import SourceExistsError, SourceRow, SyncBusyError, SyncRunRow
-from .topics import (GOLD_ASSIGNERS, TAGGER, AuthorDecision, AuthorGraph, PersonSlots, Slot, StoredModel, TagInput,
+from .people import AuthorDecision, AuthorGraph, PersonSlots, Slot
+from .topics import (GOLD_ASSIGNERS, TAGGER, StoredModel, TagInput,
                      TagResult, TopicRow)
 
 __all__ = ["AuthorDecision", "CommentRow", "AuthorGraph", "PersonSlots", "Slot", "BatchWrite",

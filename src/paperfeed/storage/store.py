@@ -1,6 +1,6 @@
 """The store: every storage area's methods on one object, over one ``Database`` (``storage.sql``).
 
-Each area (``items``, ``topics``, ``search``, ``daily``, ``accounts``, ``sync``, ``limits``, ``summaries``…) is a class holding
+Each area (``items``, ``topics``, ``people``, ``search``, ``daily``, ``accounts``, ``sync``, ``limits``, ``summaries``…) is a class holding
 its SQL once; ``Store`` combines them. A backend (``sqlite``, ``postgres``) adds only what truly differs:
 connecting, migrations in its dialect, write groups and locks, id allocation. Callers never see SQL.
 """
@@ -21,6 +21,7 @@ from .search import SearchStorage
 from .sql import Database
 from .summaries import SummaryStorage
 from .sync import SyncStorage
+from .people import PeopleStorage
 from .topics import TopicStorage
 
 
@@ -40,8 +41,8 @@ class StoreFullError(StoreError):
     and the same work run again once there is room completes it."""
 
 
-class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, DailyStorage, AccountStorage, RateLimitStorage,
-            FollowStorage, CommentStorage, SummaryStorage, abc.ABC):
+class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, PeopleStorage, DailyStorage, AccountStorage,
+            RateLimitStorage, FollowStorage, CommentStorage, SummaryStorage, abc.ABC):
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str

@@ -1,0 +1,323 @@
+"""Author identities (which name strings are one name) and people (which author slots are one person), with the
+decisions users made about them (``paperfeed authors split/merge``).
+
+Written once for both backends on ``self.db`` (``storage.sql``), ordered as ``topics.py`` is (bytewise text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..normalize import utc_now
+from .sql import Database
+from .topics import GOLD_ASSIGNERS, _member
+
+
+@dataclass(slots=True)
+class AuthorGraph:
+    """Who wrote what: author names and keys, each item's author ids in order, each item's topic ids, and what
+    else tells people apart: categories, dates, affiliations."""
+
+    authors: dict[int, tuple[str, str]]
+    item_authors: dict[int, list[int]]
+    item_topics: dict[int, set[int]]
+    item_categories: dict[int, list[str]] = field(default_factory=dict)
+    """The item's own categories (primary first), else its predicted ones at ``topic_confidence`` or more."""
+    item_dates: dict[int, str] = field(default_factory=dict)
+    """``YYYY-MM-DD`` (or ``YYYY``) of items that have a date."""
+    affiliations: dict[tuple[int, int], set[str]] = field(default_factory=dict)
+    """(item id, author id) -> the affiliations a source gave that author on that item (arXiv OAI metadata)."""
+
+
+Slot = tuple[int, int, int]
+"""One author slot of an item: (item id, position, author id)."""
+
+
+@dataclass(slots=True)
+class PersonSlots:
+    """A person as decided: the name their page goes by, its author id, and every author slot that is them."""
+
+    name: str
+    author_id: int
+    slots: list[Slot]
+
+
+@dataclass(slots=True)
+class AuthorDecision:
+    """A remembered split or merge of people (``paperfeed authors split/merge``); slots are (item id, author id)."""
+
+    id: int
+    kind: str
+    slots: set[tuple[int, int]]
+    """``merge``: one person. ``split``: one person, and not the person of any slot in ``apart``."""
+    apart: set[tuple[int, int]] = field(default_factory=set)
+    created_at: str = ""
+
+
+class PeopleStorage:
+    """Author names and identities, people and their author slots, and the remembered splits and merges."""
+
+    db: Database
+
+    # -- authors ----------------------------------------------------------------------------
+
+    def author_graph(self, topic_confidence: float = 0.5) -> AuthorGraph:
+        """Every author, item author list and item topic set (tagged at ``topic_confidence`` or more, or gold)."""
+        db = self.db
+        authors = {row[0]: (row[1], row[2]) for row in db.rows("SELECT id, name, key FROM authors ORDER BY id")}
+        item_authors: dict[int, list[int]] = {}
+        for item_id, author_id in db.rows("SELECT item_id, author_id FROM item_authors ORDER BY item_id, position"):
+            item_authors.setdefault(item_id, []).append(author_id)
+        item_topics: dict[int, set[int]] = {}
+        for item_id, topic_id in db.rows(
+                f"SELECT it.item_id, it.topic_id FROM item_topics it WHERE {_member(1)} "
+                "ORDER BY it.item_id, it.topic_id", (topic_confidence,)):
+            item_topics.setdefault(item_id, set()).add(topic_id)
+        item_categories: dict[int, list[str]] = {}
+        for item_id, category in db.rows("SELECT item_id, category FROM item_categories ORDER BY item_id, position"):
+            item_categories.setdefault(item_id, []).append(category)
+        predicted: dict[int, list[str]] = {}
+        for item_id, category in db.rows(
+                "SELECT item_id, category FROM predicted_categories WHERE confidence >= $1 "
+                f"ORDER BY item_id, confidence DESC, category{db.dialect.bytewise}", (topic_confidence,)):
+            predicted.setdefault(item_id, []).append(category)
+        for item_id, categories in predicted.items():  # predicted only where the item has none of its own
+            item_categories.setdefault(item_id, categories)
+        item_dates = {item_id: published or str(year) for item_id, published, year in db.rows(
+            "SELECT id, published, year FROM items WHERE published IS NOT NULL OR year IS NOT NULL ORDER BY id")}
+        return AuthorGraph(authors=authors, item_authors=item_authors, item_topics=item_topics,
+                           item_categories=item_categories, item_dates=item_dates,
+                           affiliations=self._author_affiliations(authors))
+
+    def _author_affiliations(self, authors: dict[int, tuple[str, str]]) -> dict[tuple[int, int], set[str]]:
+        """(item id, author id) -> affiliations, from the source records that carry them (arXiv OAI metadata)."""
+        by_name = {name: author_id for author_id, (name, _) in authors.items()}
+        found: dict[tuple[int, int], set[str]] = {}
+        for item_id, data in self.db.rows(
+                "SELECT item_id, data FROM source_records WHERE data LIKE '%\"affiliations\"%' ORDER BY id"):
+            places = (orjson.loads(data).get("extra") or {}).get("affiliations") or {}
+            if not isinstance(places, dict):
+                continue
+            for name, values in places.items():
+                author_id = by_name.get(name)
+                if author_id is not None and isinstance(values, list):
+                    found.setdefault((item_id, author_id), set()).update(str(v) for v in values if v)
+        return found
+
+    def save_author_identities(self, identities: dict[int, int], scope: list[int] | None = None) -> None:
+        """Replace the merged identities (author id -> the author id standing for it), of ``scope``'s authors only
+        when given."""
+        db, d = self.db, self.db.dialect
+        merged = [(author, identity) for author, identity in identities.items() if author != identity]
+        with db.transaction():
+            if scope is None:
+                db.run("DELETE FROM author_identities")
+            elif scope:
+                db.run(f"DELETE FROM author_identities WHERE author_id {d.in_array(1)} OR identity_id {d.in_array(1)}",
+                       (d.array(scope),))
+            db.run_many("INSERT INTO author_identities (author_id, identity_id) VALUES ($1, $2)", merged)
+
+    def authors_by_key(self, keys: list[str]) -> list[tuple[int, str, int]]:
+        """(author id, name, identity id) of authors whose matching key is one of ``keys``."""
+        d = self.db.dialect
+        return [tuple(row) for row in self.db.rows(
+            "SELECT a.id, a.name, coalesce(ai.identity_id, a.id) FROM authors a "
+            f"LEFT JOIN author_identities ai ON ai.author_id = a.id WHERE a.key {d.in_array(1)} ORDER BY a.id",
+            (d.array(keys),))]
+
+    def identity_members(self, identity_ids: list[int]) -> dict[int, list[int]]:
+        """Author ids that make up each identity."""
+        d = self.db.dialect
+        members: dict[int, list[int]] = {identity: [identity] for identity in identity_ids}
+        for author_id, identity in self.db.rows(
+                f"SELECT author_id, identity_id FROM author_identities WHERE identity_id {d.in_array(1)} "
+                "ORDER BY author_id", (d.array(identity_ids),)):
+            members[identity].append(author_id)
+        return members
+
+    def author_names(self, author_ids: list[int]) -> dict[int, str]:
+        """Display names of author ids."""
+        d = self.db.dialect
+        return dict(self.db.rows(f"SELECT id, name FROM authors WHERE id {d.in_array(1)} ORDER BY id",
+                                 (d.array(author_ids),)))
+
+    def identities_of(self, author_ids: list[int]) -> dict[int, int]:
+        """The identity id of each author id (itself when not merged)."""
+        d = self.db.dialect
+        identities = {author_id: author_id for author_id in author_ids}
+        identities.update(self.db.rows(
+            f"SELECT author_id, identity_id FROM author_identities WHERE author_id {d.in_array(1)}",
+            (d.array(author_ids),)))
+        return identities
+
+    def author_papers(self, author_ids: list[int]) -> list[dict[str, Any]]:
+        """Items by any of these author ids, newest first: id, kind, title, published, author ids, topics."""
+        db, d = self.db, self.db.dialect
+        return self.author_papers_of_items(db.column(
+            f"SELECT DISTINCT item_id FROM item_authors WHERE author_id {d.in_array(1)} ORDER BY item_id",
+            (d.array(author_ids),)))
+
+    def author_papers_of_items(self, item_ids: list[int]) -> list[dict[str, Any]]:
+        """These items, newest first: id, kind, title, published, author ids, topics."""
+        db, d = self.db, self.db.dialect
+        ids = d.array(item_ids)
+        items: dict[int, dict[str, Any]] = {}
+        for row in db.rows(f"SELECT id, kind, title, published FROM items WHERE id {d.in_array(1)} ORDER BY id",
+                           (ids,)):
+            items[row[0]] = {"id": row[0], "kind": row[1], "title": row[2], "published": row[3],
+                             "author_ids": [], "topics": []}
+        for item_id, author_id in db.rows(
+                f"SELECT item_id, author_id FROM item_authors WHERE item_id {d.in_array(1)} "
+                "ORDER BY item_id, position", (ids,)):
+            items[item_id]["author_ids"].append(author_id)
+        for item_id, name, assigned_by, confidence in db.rows(
+                "SELECT it.item_id, t.name, it.assigned_by, it.confidence FROM item_topics it "
+                f"JOIN topics t ON t.id = it.topic_id WHERE it.item_id {d.in_array(1)} "
+                f"ORDER BY it.item_id, it.topic_id, it.assigned_by{d.bytewise}", (ids,)):
+            items[item_id]["topics"].append((name, 1.0 if assigned_by in GOLD_ASSIGNERS else confidence))
+        return sorted(items.values(), key=lambda item: (item["published"] or "", item["id"]), reverse=True)
+
+    # -- people -----------------------------------------------------------------------------
+
+    _SLOT_PEOPLE = ("LEFT JOIN item_people ip ON ip.item_id = ia.item_id AND ip.position = ia.position "
+                    "AND ip.author_id = ia.author_id")
+    """Joined to ``item_authors ia``: the slot's person, when decided for the name the slot holds now."""
+
+    def item_slots(self, item_ids: list[int]) -> dict[int, list[tuple[int, int, str, int | None]]]:
+        """Each item's author slots in order: (position, author id, name, person id or None when undecided)."""
+        d = self.db.dialect
+        found: dict[int, list[tuple[int, int, str, int | None]]] = {item_id: [] for item_id in item_ids}
+        for item_id, position, author_id, name, person_id in self.db.rows(
+                "SELECT ia.item_id, ia.position, ia.author_id, a.name, ip.person_id FROM item_authors ia "
+                f"JOIN authors a ON a.id = ia.author_id {self._SLOT_PEOPLE} "
+                f"WHERE ia.item_id {d.in_array(1)} ORDER BY ia.item_id, ia.position", (d.array(item_ids),)):
+            found[item_id].append((position, author_id, name, person_id))
+        return found
+
+    def people(self, person_ids: list[int]) -> dict[int, tuple[str, int]]:
+        """(display name, author id) of each person id that exists."""
+        d = self.db.dialect
+        return {row[0]: (row[1], row[2]) for row in self.db.rows(
+            f"SELECT id, name, author_id FROM people WHERE id {d.in_array(1)} ORDER BY id", (d.array(person_ids),))}
+
+    def person_slots(self, person_id: int) -> list[Slot]:
+        """The author slots (item id, position, author id) that are this person, as the items hold them now."""
+        return [tuple(row) for row in self.db.rows(
+            "SELECT ip.item_id, ip.position, ip.author_id FROM item_people ip JOIN item_authors ia "
+            "ON ia.item_id = ip.item_id AND ia.position = ip.position AND ia.author_id = ip.author_id "
+            "WHERE ip.person_id = $1 ORDER BY ip.item_id, ip.position", (person_id,))]
+
+    def name_slots(self, author_ids: list[int]) -> list[tuple[int, int, int, int | None]]:
+        """Every slot written with one of these author ids: (item id, position, author id, person id or None)."""
+        d = self.db.dialect
+        return [tuple(row) for row in self.db.rows(
+            f"SELECT ia.item_id, ia.position, ia.author_id, ip.person_id FROM item_authors ia {self._SLOT_PEOPLE} "
+            f"WHERE ia.author_id {d.in_array(1)} ORDER BY ia.item_id, ia.position", (d.array(author_ids),))]
+
+    def save_people(self, people: list[PersonSlots], scope: list[int] | None = None,
+                    items: list[int] | None = None) -> dict[int, int]:
+        """Store who each slot is: replace the people of ``scope``'s author ids (everyone when None), and every
+        earlier decision on the slots of ``items``; return the person id given to each of ``people`` (by index).
+
+        A person keeps the id of the earlier person it shares most slots with, so pages keep their address
+        as papers come and go; a person with no earlier slots gets a new id.
+        """
+        db, d = self.db, self.db.dialect
+        ids: dict[int, int] = {}
+        with db.transaction(lock_writers=True):
+            if scope is None:
+                old_rows = db.rows("SELECT item_id, position, person_id FROM item_people ORDER BY person_id")
+            else:
+                old_rows = db.rows(
+                    "SELECT item_id, position, person_id FROM item_people WHERE person_id IN "
+                    f"(SELECT person_id FROM item_people WHERE author_id {d.in_array(1)}) ORDER BY person_id",
+                    (d.array(scope),))
+            old: dict[tuple[int, int], int] = {(item, position): person for item, position, person in old_rows}
+            old_people = set(old.values())
+            if scope is None:
+                old_people |= set(db.column("SELECT id FROM people ORDER BY id"))
+            taken: set[int] = set()
+            order = sorted(range(len(people)), key=lambda index: (-len(people[index].slots), index))
+            for index in order:
+                person = people[index]
+                overlap: dict[int, int] = {}
+                for item, position, _ in person.slots:
+                    previous = old.get((item, position))
+                    if previous is not None and previous not in taken:
+                        overlap[previous] = overlap.get(previous, 0) + 1
+                if overlap:
+                    person_id = max(overlap, key=lambda pid: (overlap[pid], -pid))
+                    taken.add(person_id)
+                    db.run("UPDATE people SET name = $1, author_id = $2 WHERE id = $3",
+                           (person.name, person.author_id, person_id))
+                else:
+                    person_id = db.value("INSERT INTO people (name, author_id) VALUES ($1, $2) RETURNING id",
+                                         (person.name, person.author_id))
+                ids[index] = person_id
+            gone = sorted(old_people - taken)
+            if gone:
+                db.run(f"DELETE FROM people WHERE id {d.in_array(1)}", (d.array(gone),))
+            if items:
+                db.run(f"DELETE FROM item_people WHERE item_id {d.in_array(1)}", (d.array(items),))
+            if taken:
+                db.run(f"DELETE FROM item_people WHERE person_id {d.in_array(1)}", (d.array(sorted(taken)),))
+            db.run_many(
+                "INSERT INTO item_people (item_id, position, author_id, person_id) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (item_id, position) DO UPDATE SET author_id = excluded.author_id, "
+                "person_id = excluded.person_id",
+                [(item, position, author, ids[index]) for index, person in enumerate(people)
+                 for item, position, author in person.slots])
+        return ids
+
+    def people_of_authors(self, author_ids: list[int]) -> dict[int, list[tuple[int, str, int]]]:
+        """The people each author id's slots belong to: (person id, person's name, slots of this name), most first."""
+        d = self.db.dialect
+        found: dict[int, list[tuple[int, str, int]]] = {author_id: [] for author_id in author_ids}
+        for author_id, person_id, name, count in self.db.rows(
+                "SELECT ia.author_id, p.id, p.name, count(*) FROM item_authors ia JOIN item_people ip "
+                "ON ip.item_id = ia.item_id AND ip.position = ia.position AND ip.author_id = ia.author_id "
+                f"JOIN people p ON p.id = ip.person_id WHERE ia.author_id {d.in_array(1)} "
+                "GROUP BY ia.author_id, p.id, p.name ORDER BY ia.author_id, count(*) DESC, p.id",
+                (d.array(author_ids),)):
+            found[author_id].append((person_id, name, count))
+        return found
+
+    def author_decisions(self, author_ids: list[int] | None = None) -> list[AuthorDecision]:
+        """Remembered splits and merges, oldest first; with ``author_ids``, those with a slot of one of them."""
+        db, d = self.db, self.db.dialect
+        if author_ids is None:
+            rows = db.rows("SELECT id, kind, created_at FROM author_decisions ORDER BY id")
+        else:
+            rows = db.rows(
+                "SELECT id, kind, created_at FROM author_decisions WHERE id IN (SELECT decision_id FROM "
+                f"author_decision_slots WHERE author_id {d.in_array(1)}) ORDER BY id", (d.array(author_ids),))
+        decisions = {row[0]: AuthorDecision(id=row[0], kind=row[1], slots=set(), created_at=row[2]) for row in rows}
+        if decisions:
+            for decision_id, side, item_id, author_id in db.rows(
+                    "SELECT decision_id, side, item_id, author_id FROM author_decision_slots "
+                    f"WHERE decision_id {d.in_array(1)} ORDER BY decision_id, side, item_id, author_id",
+                    (d.array(decisions),)):
+                (decisions[decision_id].apart if side else decisions[decision_id].slots).add((item_id, author_id))
+        return list(decisions.values())
+
+    def save_author_decision(self, kind: str, slots: set[tuple[int, int]], apart: set[tuple[int, int]] = frozenset(),
+                             drop: list[int] = (), trim: dict[int, set[tuple[int, int]]] | None = None) -> int:
+        """Remember a split or merge; in the same transaction delete the earlier decisions in ``drop`` and take
+        the slots in ``trim`` out of earlier ones (what the new decision contradicts). Return its id."""
+        db, d = self.db, self.db.dialect
+        with db.transaction(lock_writers=True):
+            if drop:
+                db.run(f"DELETE FROM author_decisions WHERE id {d.in_array(1)}", (d.array(drop),))
+            for decision_id, removed in (trim or {}).items():
+                db.run_many("DELETE FROM author_decision_slots WHERE decision_id = $1 AND item_id = $2 "
+                            "AND author_id = $3", [(decision_id, item, author) for item, author in sorted(removed)])
+            decision_id = db.value("INSERT INTO author_decisions (kind, created_at) VALUES ($1, $2) RETURNING id",
+                                   (kind, utc_now()))
+            db.run_many("INSERT INTO author_decision_slots (decision_id, side, item_id, author_id) "
+                        "VALUES ($1, $2, $3, $4)",
+                        [(decision_id, 0, item, author) for item, author in sorted(slots)]
+                        + [(decision_id, 1, item, author) for item, author in sorted(apart)])
+        return decision_id
