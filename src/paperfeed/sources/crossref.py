@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..normalize import arxiv_id, clean_text, clean_title, person_name
+from ..normalize import arxiv_id, clean_text, clean_title
 from ..records import ParseContext, ParseError, Record
-from .scholarly import (add_related, date_parts, each_item, first_text, keep, list_of_text, load_json, raw_json,
-                        split_doi, strip_markup, text)
+from .scholarly import (add_related, csl_author_names, date_parts, each_item, first_text, keep, list_of_text,
+                        load_json, raw_json, split_doi, strip_markup, text)
 
 FORMAT = "crossref"
 
@@ -100,7 +100,7 @@ def _record(work: dict, place: str, label: str) -> Record:
         title=title,
         raw=raw_json(work),
         abstract=strip_markup(text(work.get("abstract"))),
-        authors=_authors(work.get("author")),
+        authors=csl_author_names(work.get("author")),
         arxiv_id=arxiv,
         doi=record_doi,
         url=clean_text(text(work.get("URL"))) or (f"https://doi.org/{own}" if own else None),
@@ -126,14 +126,3 @@ def _related_id(entry) -> tuple[str, str | None]:
     return scheme, clean_text(value) or None
 
 
-def _authors(value) -> list[str]:
-    """Display names of ``author``: ``given family`` for people, ``name`` for organizations."""
-    names = []
-    for author in value if isinstance(value, list) else []:
-        if not isinstance(author, dict):
-            continue
-        given, family = text(author.get("given")), text(author.get("family"))
-        name = person_name(" ".join(filter(None, (given, family))) if family else text(author.get("name")) or given)
-        if name:
-            names.append(name)
-    return names

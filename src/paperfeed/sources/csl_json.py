@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..normalize import arxiv_id, clean_text, clean_title, person_name
+from ..normalize import arxiv_id, clean_text, clean_title
 from ..records import ParseContext, ParseError, Record
-from .scholarly import date_parts, each_item, keep, load_json, raw_json, split_doi, strip_markup, text
+from .scholarly import (csl_author_names, date_parts, each_item, keep, load_json, raw_json, split_doi,
+                        strip_markup, text)
 
 FORMAT = "csl-json"
 
@@ -73,7 +74,7 @@ def _record(item: dict, place: str, label: str) -> Record:
         title=title,
         raw=raw_json(item),
         abstract=strip_markup(text(item.get("abstract"))),
-        authors=_authors(item.get("author")),
+        authors=csl_author_names(item.get("author")),
         arxiv_id=arxiv,
         doi=doi_value,
         url=url,
@@ -84,18 +85,3 @@ def _record(item: dict, place: str, label: str) -> Record:
     )
 
 
-def _authors(value) -> list[str]:
-    names = []
-    for author in value if isinstance(value, list) else []:
-        if not isinstance(author, dict):
-            continue
-        family, given = text(author.get("family")), text(author.get("given"))
-        particle = text(author.get("non-dropping-particle"))
-        if family:
-            family = f"{particle} {family}" if particle else family
-            name = person_name(f"{given} {family}" if given else family)
-        else:
-            name = person_name(text(author.get("literal")))
-        if name:
-            names.append(name)
-    return names

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from ..normalize import arxiv_id, clean_text, doi, valid_day
+from ..normalize import arxiv_id, clean_text, doi, person_name, valid_day
 from ..records import ParseError, Record
 from .common import decode_utf8
 
@@ -191,3 +191,22 @@ def add_related(extra: dict, relation: str, scheme: str, value: str | None) -> N
 def keep(extra: dict) -> dict:
     """``extra`` without empty values."""
     return {key: value for key, value in extra.items() if value not in (None, "", [], {})}
+
+
+def csl_author_names(value: Any) -> list[str]:
+    """Display names of a CSL ``author`` list, as CSL-JSON and Crossref write it: ``given [particle] family`` for
+    people, else ``literal`` or ``name`` (an organization), else a lone ``given``."""
+    names = []
+    for author in value if isinstance(value, list) else []:
+        if not isinstance(author, dict):
+            continue
+        family, given = text(author.get("family")), text(author.get("given"))
+        particle = text(author.get("non-dropping-particle"))
+        if family:
+            family = f"{particle} {family}" if particle else family
+            name = person_name(f"{given} {family}" if given else family)
+        else:
+            name = person_name(text(author.get("literal")) or text(author.get("name")) or given)
+        if name:
+            names.append(name)
+    return names
