@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from paperfeed.authors import refresh_identities
 from paperfeed.digest import confirm, send_digests, subscribe
+from paperfeed.digest import send as send_module
 from paperfeed.ingest import Ingester
 from paperfeed.library import Accounts, save_item
 from paperfeed.library.follows import FollowError, add_follow, feed_token, feed_token_user
@@ -180,7 +181,7 @@ def test_public_json_feeds_sit_beside_the_atom_ones(settings):
         assert client.get(f"/topics/{TOPIC}.xml").status_code in (400, 404, 422)
 
 
-def test_a_digest_has_a_section_per_followed_thing(tmp_path, backend_url):
+def test_a_digest_has_a_section_per_followed_thing(tmp_path, backend_url, monkeypatch):
     smtp = SMTPServer().start()
     try:
         with open_store(backend_url) as store:
@@ -195,11 +196,21 @@ def test_a_digest_has_a_section_per_followed_thing(tmp_path, backend_url):
             add_follow(store, user_id, "keyword", "reinforcement learning", in_digest=True)
             add_follow(store, user_id, "search", "zzqqxx", in_digest=True)  # matches no paper of the day
             add_follow(store, user_id, "keyword", "agents")  # not in the digest
-            subscribe(store, settings, "ada@example.org", "ada@example.org")
-            token = re.search(r"token=([\w.%=-]+)", smtp.handler.to("ada@example.org")[-1]
-                              .get_body(("plain",)).get_content()).group(1)
-            confirm(store, settings, token)
-            assert send_digests(store, settings, date(2026, 2, 27)).sent == ["ada@example.org"]
+            for email in ("ada@example.org", "bob@example.org"):
+                if email != "ada@example.org":
+                    other = Accounts(store).create(email, "correct horse")
+                    add_follow(store, other, "keyword", "agents", in_digest=True)
+                subscribe(store, settings, email, email)
+                token = re.search(r"token=([\w.%=-]+)", smtp.handler.to(email)[-1]
+                                  .get_body(("plain",)).get_content()).group(1)
+                confirm(store, settings, token)
+            opened = []
+            keyword_search = send_module._keyword_search
+            monkeypatch.setattr(send_module, "_keyword_search",
+                                lambda *args: opened.append(1) or keyword_search(*args))
+            report = send_digests(store, settings, date(2026, 2, 27))
+            assert sorted(report.sent) == ["ada@example.org", "bob@example.org"]
+            assert len(opened) == 1  # the keyword index is opened once for the run, not once per subscriber
         text = smtp.handler.to("ada@example.org")[-1].get_body(("plain",)).get_content()
         section = text.replace("\r\n", "\n").split("New for Keyword: reinforcement learning:\n", 1)[1]
         titles = [line[2:] for line in section.split("\n\n")[0].splitlines() if line.startswith("- ")]

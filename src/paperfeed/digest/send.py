@@ -9,6 +9,7 @@ refusal (an SMTP error reply) deletes the row, so the next run tries that subscr
 
 from __future__ import annotations
 
+import functools
 import smtplib
 import ssl
 import unicodedata
@@ -303,9 +304,11 @@ def digest_key(page) -> str:
 
 
 def render(store: Store, settings, subscriber: Subscriber, page, embedder=None,
-           failing: list[str] | None = None) -> tuple[str, str, str]:
+           failing: list[str] | None = None, keyword_search=None) -> tuple[str, str, str]:
     """Return (unsubscribe URL, text part, HTML part) of one subscriber's digest of ``page``; ``failing``
-    (default: read from the store) names the sources whose last sync failed, which the mail mentions."""
+    (default: read from the store) names the sources whose last sync failed, which the mail mentions;
+    ``keyword_search`` () -> the search that saved searches run (default: the store's keyword index, opened
+    here; ``send_digests`` opens it once for every subscriber)."""
     from ..library.recommend import recommend_for_user
 
     entries = [{"title": e.title, "authors": _authors(e.authors), "link": _link(e.url, e.arxiv_id, e.signals.item_id,
@@ -324,7 +327,7 @@ def render(store: Store, settings, subscriber: Subscriber, page, embedder=None,
                     for r in recommendations if r.item_id in documents]
             if rows:
                 tags.append((tag, rows))
-        followed = _followed(store, settings, subscriber.user_id, set(day_ids))
+        followed = _followed(store, settings, subscriber.user_id, set(day_ids), keyword_search)
     else:
         followed = []
     token = tokens.make_token(_secret(store, settings), tokens.UNSUBSCRIBE, subscriber.id, subscriber.email)
@@ -346,14 +349,16 @@ FOLLOWED_CANDIDATES = 500
 """Best matches of a saved search or keyword looked through for the day's papers."""
 
 
-def _followed(store: Store, settings, user_id: int, day_ids: set[int]) -> list[tuple[str, list[dict]]]:
+def _followed(store: Store, settings, user_id: int, day_ids: set[int],
+              keyword_search=None) -> list[tuple[str, list[dict]]]:
     """For each follow the user put in the digest, the day's papers it covers: [(label, rows)], non-empty only."""
     from ..library.follows import follow_item_ids
 
     follows = store.digest_follows(user_id)
     if not follows or not day_ids:
         return []
-    search = _keyword_search(store, settings) if any(f.kind in ("search", "keyword") for f in follows) else None
+    searches = any(f.kind in ("search", "keyword") for f in follows)
+    search = (keyword_search or (lambda: _keyword_search(store, settings)))() if searches else None
     sections = []
     for follow in follows:
         ids = [item_id for item_id in follow_item_ids(store, follow, search, FOLLOWED_CANDIDATES)
@@ -386,9 +391,9 @@ def _keyword_search(store: Store, settings):
 
 
 def build_digest(store: Store, settings, subscriber: Subscriber, page, message_id: str, embedder=None,
-                 failing: list[str] | None = None) -> EmailMessage:
+                 failing: list[str] | None = None, keyword_search=None) -> EmailMessage:
     """Build one subscriber's digest mail with RFC 8058 one-click unsubscribe headers."""
-    unsubscribe_url, text, html = render(store, settings, subscriber, page, embedder, failing)
+    unsubscribe_url, text, html = render(store, settings, subscriber, page, embedder, failing, keyword_search)
     message = _message(settings, subscriber.email, f"Trending papers, {_period(page)[0]}", text, html, message_id)
     host = urlsplit(public_base_url(settings)).hostname or "paperfeed.invalid"
     message["List-Id"] = f"paperfeed digest <digest.{host}>"
@@ -426,6 +431,8 @@ def send_digests(store: Store, settings, day: date, embedder=None, smtp: smtplib
     _sender(settings)  # fail before connecting when no sender is configured
     host = urlsplit(public_base_url(settings)).hostname or "paperfeed.invalid"
     connection = smtp
+    # The keyword index is opened once for the run, and only if a subscriber's saved search needs it.
+    keyword_search = functools.cache(lambda: _keyword_search(store, settings))
     try:
         for subscriber in store.subscribers("active", SPANS[span]):
             status = store.digest_status(subscriber.id, report.day)
@@ -437,7 +444,7 @@ def send_digests(store: Store, settings, day: date, embedder=None, smtp: smtplib
                 continue
             message_id = f"<digest-{report.day.replace(':', '-')}-{subscriber.id}@{host}>"
             message = build_digest(store, settings, subscriber, page, message_id, embedder,
-                                   failing=report.failing_sources)
+                                   failing=report.failing_sources, keyword_search=keyword_search)
             if connection is None:
                 connection = open_smtp(settings)
             if not store.begin_digest(subscriber.id, report.day, message_id):
