@@ -447,6 +447,9 @@ def test_topics_show_lists_the_filed_items_and_all_of_them_with_all(tagged):
     assert len(orjson.loads(show("--json", "--all"))["items"]) == min(held, 1000)
     text = show()
     assert f"{filed:,} items at or above the cut-off {topic.cutoff:.2f}" in text
+    from paperfeed.sources import format_names
+    sources = {source for item in page["items"] for source in item["sources"]}
+    assert sources and not sources & set(format_names())  # sources in words, never a format name
     assert f"{held - filed:,} below it (--all lists them)" in text
 
 

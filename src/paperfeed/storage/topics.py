@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 import orjson
 
+from ..sources.labels import source_label
 from .items import slugify
 from .sql import Database
 
@@ -271,7 +272,7 @@ class TopicStorage:
 
     def topic_items(self, topic_id: int, limit: int = 20, offset: int = 0,
                     min_confidence: float | None = None) -> list[dict[str, Any]]:
-        """Items of a topic, newest first: id, kind, title, published, confidence, source labels.
+        """Items of a topic, newest first: id, kind, title, published, confidence, sources in words (``sources.labels``).
 
         ``min_confidence`` None lists what is filed under the topic (gold, and tagged at its cut-off or above);
         0 lists every item the tagger kept, below the cut-off too.
@@ -288,11 +289,11 @@ class TopicStorage:
         items = {row[0]: {"id": row[0], "kind": row[1], "title": row[2], "published": row[3],
                           "confidence": round(row[4], 4), "sources": []} for row in rows}
         if items:
-            # Each label once, in the order first seen.
+            # Each source once, in words (never a format name), in the order first seen.
             for item_id, label, format_name in self.db.rows(
                     f"SELECT item_id, label, format FROM source_records WHERE item_id {d.in_array(1)} "
                     "ORDER BY item_id, id", (d.array(items),)):
-                source = label or format_name
+                source = source_label(format_name, label)
                 if source not in items[item_id]["sources"]:
                     items[item_id]["sources"].append(source)
         return [items[row[0]] for row in rows]

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 
 from ..library.curation import describe_reason
 from ..normalize import xml_text
-from ..sources.labels import FORMAT_LABELS, format_label, source_label
+from ..sources.labels import format_label, source_label
 from ..storage import TopicRow
 from .context import Context
 
@@ -263,13 +263,6 @@ TEASER_CHARS = 320
 """About three lines of a teaser in the main column at desktop width (CSS clamps it to three lines)."""
 
 
-def _source_words(label_or_format: str) -> str:
-    """A topic item's source (its record's label, or its format when it has none) as a reader names it."""
-    if label_or_format in FORMAT_LABELS:
-        return format_label(label_or_format)
-    return source_label(None, label_or_format)
-
-
 def teaser(abstract: str | None, limit: int = TEASER_CHARS) -> str:
     """The abstract's start, cut at a word boundary with an ellipsis when longer than ``limit``."""
     text = " ".join((abstract or "").split())
@@ -293,7 +286,6 @@ def _topic_page(context: Context, row: TopicRow, limit: int, offset: int, weeks:
     for item in items:
         item["authors"] = summaries.get(item["id"], {}).get("authors", [])
         item["teaser"] = teaser(abstracts.get(item["id"]))
-        item["sources"] = list(dict.fromkeys(_source_words(source) for source in item["sources"]))
     people = collaborating_authors(store, row.id, limit=authors)
     by_key = {person["key"]: with_url(person) for person in people["authors"]}
     for person in people["authors"]:
