@@ -264,25 +264,27 @@ class PostgresStore(PostgresFullText, Store):
         except PoolTimeout:
             raise StoreError(f"cannot take the sync lock of {self.url}: no free connection in the pool") from None
         lock = PostgresDatabase(lock_conn)
+        locked = False
         try:
             if not lock.value("SELECT pg_try_advisory_lock($1)", (_SYNC_LOCK,)):
                 holder = lock.value(_SYNC_HOLDER, (_SYNC_LOCK,))
-                self._pool.putconn(lock_conn)  # holds nothing: fit for reuse
-                lock_conn = None
                 # No row: the holder has taken the lock but not yet said who it is.
                 raise SyncBusyError(holder or "holder unknown")
+            locked = True
             lock.run("INSERT INTO sync_lock (id, backend_pid, holder) VALUES (1, pg_backend_pid(), $1) "
                      "ON CONFLICT (id) DO UPDATE SET backend_pid = excluded.backend_pid, holder = excluded.holder",
                      (f"{owner}, pid {os.getpid()}, since {utc_now()}",))
             yield
-            lock.run("DELETE FROM sync_lock WHERE backend_pid = pg_backend_pid()")
-            lock.value("SELECT pg_advisory_unlock_all()")
-        except BaseException:
-            # The lock must not go back to the pool still held (a block that raised, an unlock that failed, a
-            # broken connection): closing the session releases it, and the pool discards a closed connection.
-            if lock_conn is not None:
-                lock_conn.close()
-            raise
         finally:
-            if lock_conn is not None:
+            # Unlock explicitly, also when the block raised: closing the session would release the lock too, but
+            # the server notices a closed connection only some time later, so a sync started right after would
+            # still find it held. Only a connection that cannot even unlock is closed (the pool then discards it).
+            try:
+                if locked:
+                    lock.run("DELETE FROM sync_lock WHERE backend_pid = pg_backend_pid()")
+                    lock.value("SELECT pg_advisory_unlock_all()")
+            except BaseException:
+                lock_conn.close()
+                raise
+            finally:
                 self._pool.putconn(lock_conn)
