@@ -345,3 +345,17 @@ def test_a_stored_record_parses_alone_to_the_same_abstract(name):
 
     for record in parse_file(name):
         assert stored_abstract(record.format, record.raw) == record.abstract, record.record_id
+
+
+def test_zotero_text_that_is_not_utf8_is_kept_with_replacement_characters(zotero_library):
+    # Found by the long fuzz run: a damaged library's text raised UnicodeDecodeError out of sqlite3.
+    connection = sqlite3.connect(zotero_library)
+    with connection:
+        title_id = connection.execute(
+            "SELECT d.valueID FROM itemData d JOIN fields f USING (fieldID) WHERE f.fieldName = 'title' "
+            "ORDER BY d.itemID LIMIT 1").fetchone()[0]
+        connection.execute("UPDATE itemDataValues SET value = CAST(X'4174F36E' AS TEXT) WHERE valueID = ?",
+                           (title_id,))
+    connection.close()
+    records = list(zotero.parse(zotero_library.read_bytes(), ParseContext("zotero.sqlite")))
+    assert len(records) == 3 and "At\ufffdn" in [record.title for record in records]

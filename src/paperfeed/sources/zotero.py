@@ -60,6 +60,9 @@ def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
         data = data[:18] + b"\x01\x01" + data[20:]
     label = context.label or DEFAULT_LABEL
     connection = sqlite3.connect(":memory:")
+    # A damaged file can hold text that is not UTF-8: keep what reads, mark the rest (U+FFFD), as the other
+    # parsers do, instead of failing the whole library (found by the fuzz suite).
+    connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
     try:
         deadline = time.monotonic() + MAX_QUERY_SECONDS
         connection.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
