@@ -80,7 +80,7 @@ class DatabaseKeywordIndex:
         # as PostgreSQL's 'english' configuration.
         self._text = _text_analyzer()
         self._local: KeywordIndex | None = None
-        self._state_mtime: int | None = None
+        self._state_version: tuple[int, int, int] | None = None
         self._local_seq: int | None = None
         self._store_id: str | None = None
 
@@ -94,12 +94,14 @@ class DatabaseKeywordIndex:
         if self.directory is None:
             return None
         try:
-            mtime = (self.directory / "state.json").stat().st_mtime_ns
+            stat = (self.directory / "state.json").stat()
+            # Each save replaces the file (a new inode): two saves within the clock's resolution still differ.
+            version = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
         except FileNotFoundError:
-            mtime = None
-        if mtime != self._state_mtime:
-            self._state_mtime, self._local_seq = mtime, None
-            if mtime is not None:
+            version = None
+        if version != self._state_version:
+            self._state_version, self._local_seq = version, None
+            if version is not None:
                 state = IndexState.load(self.directory)
                 if self._store_id is None:
                     self._store_id = store_identity(self.store)
