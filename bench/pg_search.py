@@ -2,7 +2,7 @@
 at a fixed concurrency; optionally with an earlier commit's code too (before/after in one run).
 
 Usage: python bench/pg_search.py LISTINGS.tar.xz [--limit N] [--queries 1000] [--concurrency 4]
-                                 [--before REF] [--rounds 1]
+                                 [--before REF] [--rounds 1] [--known-items 300]
 
 - Store: the daily listings (72,790 records, ~48,000 items; ``--limit N``: the first N records in day order)
   ingested into a fresh SQLite file and a fresh database on a throwaway PostgreSQL server from Debian's
@@ -17,9 +17,15 @@ Usage: python bench/pg_search.py LISTINGS.tar.xz [--limit N] [--queries 1000] [-
 - Measure: ``SearchService.search(q, mode="keyword", limit=10)`` (ranking plus the total it states), in
   ``--concurrency`` child processes at once, each with its own store connection, each taking every
   ``concurrency``-th query after 20 warm-up queries; p50/p99 over all queries.
+- Variants, each measured: ``sqlite``; ``postgres`` as a search is served (the database's full text, or the
+  host's tantivy copy in its index directory where the code keeps one and it is current); and
+  ``postgres_database``, the database's full text itself (an index directory without a copy, as on a host
+  whose copy is behind). For each, how many queries return SQLite's top 10 (arXiv ids, in order) and total,
+  and known-item retrieval (``--known-items`` seeded papers, 6 consecutive words of the abstract, the paper
+  in the top 10: recall@10 and MRR; not timed).
 - ``--before REF``: the same measurement with ``git archive REF src`` (the code as of REF) on a second store
   pair built the same way by that code (an older code cannot open a store of newer migrations), and how
-  many PostgreSQL queries return the same top 10 (ids and order) and total with both codes.
+  many queries the database's full text answers with the same top 10 and total with both codes.
 - ``--rounds N``: every measurement N times, the codes alternating; medians of the rounds, the PostgreSQL /
   SQLite ratio taken within each round (the machine's load drifts between them).
 Prints figures as it goes and ends with one JSON line.
@@ -124,8 +130,52 @@ def search_worker(src: str, url: str, index_dir: str, queries: list[str], start:
             started = time.perf_counter()
             results = service.search(queries[position], mode="keyword", limit=10)
             times[position] = (time.perf_counter() - started) * 1000
-            tops[position] = ([hit.id for hit in results.hits], results.total)
-    queue.put((times, tops))
+            tops[position] = ([(hit.arxiv_id or hit.title, round(hit.score, 5)) for hit in results.hits],
+                              results.total)
+        serving = getattr(service.keyword, "serving", "tantivy")
+    queue.put((times, tops, serving))
+
+
+def known_items(papers: list[dict], count: int, seed: int = 31) -> list[tuple[str, str]]:
+    """(6 consecutive words of a paper's abstract, its arXiv id): a query that has one right answer."""
+    generator = random.Random(seed)
+    chosen = []
+    for paper in generator.sample(papers, count):
+        words = (paper.get("summary") or "").split()
+        if len(words) >= 6:
+            start = generator.randrange(len(words) - 5)
+            chosen.append((" ".join(words[start:start + 6]), paper["id"]))
+    return chosen
+
+
+def known_worker(src: str, url: str, index_dir: str, known: list[tuple[str, str]], queue) -> None:
+    """Recall@10 and MRR of ``known`` in keyword search (not timed)."""
+    sys.path.insert(0, src)
+    from paperfeed.config import Settings
+    from paperfeed.search import open_search
+    from paperfeed.storage import open_store
+
+    found, reciprocal = 0, 0.0
+    with open_store(url) as store:
+        service = open_search(store, Settings.load(db=url, embedder="none", index_dir=index_dir))
+        for query, arxiv_id in known:
+            ranked = [hit.arxiv_id for hit in service.search(query, mode="keyword", limit=10).hits]
+            if arxiv_id in ranked:
+                found += 1
+                reciprocal += 1 / (ranked.index(arxiv_id) + 1)
+    queue.put({"known_items": len(known), "recall_at_10": round(found / len(known), 4),
+               "mrr": round(reciprocal / len(known), 4)})
+
+
+def same_up_to_ties(one: list[tuple[str, float]], other: list[tuple[str, float]]) -> bool:
+    """The same ranking but for the order of equal scores (ties are broken by item id, and ids differ between
+    stores: PostgreSQL's identity sequence skips values): the same scores in order, and the same items with
+    each score, but for the last score, whose tied items may continue past the page."""
+    if [score for _, score in one] != [score for _, score in other]:
+        return False
+    last = one[-1][1] if one else None
+    return all({key for key, score in one if score == value} == {key for key, score in other if score == value}
+               for value in {score for _, score in one} - {last})
 
 
 def build_worker(src: str, url: str, listings: str, limit: int | None, index_dir: str, queue) -> None:
@@ -199,15 +249,16 @@ def measure(src: str, url: str, index_dir: str, queries: list[str], concurrency:
     go.set()
     times, tops = {}, {}
     for _ in workers:
-        part_times, part_tops = take(queue, workers)
+        part_times, part_tops, serving = take(queue, workers)
         times.update(part_times)
         tops.update(part_tops)
     seconds = time.perf_counter() - started
     for worker in workers:
         worker.join()
     values = list(times.values())
-    return {"queries": len(values), "no_hits": sum(not ids for ids, _ in tops.values()),
-            "p50_ms": round(float(np.percentile(values, 50)), 2), "p99_ms": round(float(np.percentile(values, 99)), 2),
+    return {"serving": serving, "queries": len(values), "no_hits": sum(not ids for ids, _ in tops.values()),
+            "p50_ms": round(float(np.percentile(values, 50)), 2), "p95_ms": round(float(np.percentile(values, 95)), 2),
+            "p99_ms": round(float(np.percentile(values, 99)), 2),
             "mean_ms": round(float(np.mean(values)), 2), "queries_per_s": round(len(values) / seconds, 1),
             "slowest": sorted(((round(times[i], 1), queries[i]) for i in times), reverse=True)[:5],
             "_tops": [tops[i] for i in range(len(queries))]}
@@ -232,6 +283,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="searching processes at once")
     parser.add_argument("--rounds", type=int, default=1, help="measure every code this many times, alternating")
     parser.add_argument("--before", help="a git ref: also measure the code as of it on the same stores")
+    parser.add_argument("--known-items", type=int, default=300, help="known-item queries per variant (relevance)")
     args = parser.parse_args()
     if not Path(args.listings).is_file():
         print(f"bench/pg_search.py: {args.listings} not found (the data lives in ../shared/data)", file=sys.stderr)
@@ -262,52 +314,78 @@ def main() -> int:
                                      str(folder / f"index-{code}-{backend}"))
                     figures[f"{code}_{backend}_store"] = built
                     log(f"{code:6} {backend:8} {built['items']:,} items; keyword index in {built['index_s']} s")
+            # What is measured of each code: SQLite; PostgreSQL as a search is served (the database's full text,
+            # or this host's tantivy copy where the code keeps one and it is current); and PostgreSQL's full text
+            # itself (an index directory holding no copy: a host whose copy is behind or not built).
+            variants = {code: {"sqlite": (stores[code]["sqlite"], str(folder / f"index-{code}-sqlite")),
+                               "postgres": (stores[code]["postgres"], str(folder / f"index-{code}-postgres")),
+                               "postgres_database": (stores[code]["postgres"], str(folder / "index-no-copy"))}
+                        for code in codes}
+            names = ("sqlite", "postgres", "postgres_database")
             # Rounds alternate the codes, so that a busy spell of the machine falls on both; each round
             # measures SQLite and PostgreSQL back to back, and the ratio is taken within the round.
             rounds: dict = {code: [] for code in codes}
             for number in range(args.rounds):
                 for code, src in codes.items():
                     entry = {}
-                    for backend, url in stores[code].items():
-                        result = measure(src, url, str(folder / f"index-{code}-{backend}"), queries,
-                                         args.concurrency)
-                        entry[backend] = result
-                        log(f"round {number + 1} {code:6} {backend:8} p50 {result['p50_ms']} ms, "
-                            f"p99 {result['p99_ms']} ms, {result['queries_per_s']} queries/s "
+                    for name, (url, index_dir) in variants[code].items():
+                        result = measure(src, url, index_dir, queries, args.concurrency)
+                        entry[name] = result
+                        log(f"round {number + 1} {code:6} {name:17} ({result['serving']}) p50 {result['p50_ms']} ms, "
+                            f"p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms, {result['queries_per_s']} queries/s "
                             f"({result['no_hits']} without hits); slowest {result['slowest'][:3]}")
-                    entry["postgres_p99_over_sqlite"] = round(
-                        entry["postgres"]["p99_ms"] / max(entry["sqlite"]["p99_ms"], 0.01), 2)
-                    log(f"round {number + 1} {code:6} PostgreSQL p99 / SQLite p99 = "
-                        f"{entry['postgres_p99_over_sqlite']}")
+                    for name in names[1:]:
+                        entry[f"{name}_p99_over_sqlite"] = round(
+                            entry[name]["p99_ms"] / max(entry["sqlite"]["p99_ms"], 0.01), 2)
+                    log(f"round {number + 1} {code:6} PostgreSQL p99 / SQLite p99 = {entry['postgres_p99_over_sqlite']} "
+                        f"(database full text: {entry['postgres_database_p99_over_sqlite']})")
                     rounds[code].append(entry)
             for code, entries in rounds.items():
                 figures[code] = {"rounds": entries, "median": {
-                    **{f"{backend}_{figure}": float(np.median([entry[backend][figure] for entry in entries]))
-                       for backend in ("sqlite", "postgres") for figure in ("p50_ms", "p99_ms")},
-                    "postgres_p99_over_sqlite": float(np.median([e["postgres_p99_over_sqlite"] for e in entries]))}}
+                    **{f"{name}_{figure}": round(float(np.median([entry[name][figure] for entry in entries])), 2)
+                       for name in names for figure in ("p50_ms", "p95_ms", "p99_ms")},
+                    **{f"{name}_p99_over_sqlite": float(np.median([e[f"{name}_p99_over_sqlite"] for e in entries]))
+                       for name in names[1:]}}}
                 log(f"{code:6} medians of {len(entries)} rounds: {figures[code]['median']}")
-                for entry in entries[1:]:
-                    for backend in ("sqlite", "postgres"):
-                        entry[backend].pop("_tops")
-                figures[code]["postgres"] = entries[0]["postgres"]
+                tops = {name: entries[0][name]["_tops"] for name in names}
+                # Same top 10 (in order) and total as SQLite's, query by query.
+                def keys(top):
+                    return [key for key, _ in top[0]]
+
+                figures[code]["same_top10_as_sqlite"] = {
+                    name: sum(keys(a) == keys(b) for a, b in zip(tops["sqlite"], tops[name])) for name in names[1:]}
+                figures[code]["same_as_sqlite"] = {
+                    name: sum(keys(a) == keys(b) and a[1] == b[1] for a, b in zip(tops["sqlite"], tops[name]))
+                    for name in names[1:]}
+                figures[code]["same_top10_as_sqlite_up_to_ties"] = {
+                    name: sum(same_up_to_ties(a[0], b[0]) and a[1] == b[1] for a, b in zip(tops["sqlite"], tops[name]))
+                    for name in names[1:]}
+                log(f"{code:6} same top 10 as SQLite: {figures[code]['same_top10_as_sqlite']}, "
+                    f"the same total too: {figures[code]['same_as_sqlite']}, the same up to the order of equal "
+                    f"scores and the same total: {figures[code]['same_top10_as_sqlite_up_to_ties']} (of {len(queries)})")
+                figures[code]["_tops"] = tops
+                figures[code]["known_items"] = {}
+                for name, (url, index_dir) in variants[code].items():
+                    known = in_child(known_worker, codes[code], url, index_dir, known_items(papers, args.known_items))
+                    figures[code]["known_items"][name] = known
+                    log(f"{code:6} {name:17} known items (6 abstract words): recall@10 {known['recall_at_10']}, "
+                        f"MRR {known['mrr']}")
+                for entry in entries:
+                    for name in names:
+                        entry[name].pop("_tops", None)
             if args.before:
-                old, new = figures["before"]["postgres"]["_tops"], figures["after"]["postgres"]["_tops"]
-                same = sum(a == b for a, b in zip(old, new))
-                same_ids = sum(a[0] == b[0] for a, b in zip(old, new))
-                figures["postgres_same_top10_and_total"] = same
-                figures["postgres_same_top10"] = same_ids
-                log(f"PostgreSQL before/after: {same_ids}/{len(old)} queries return the same top 10 in the same "
-                    f"order, {same}/{len(old)} also the same total")
-                figures["postgres_differences"] = [(queries[i], a, b) for i, (a, b) in enumerate(zip(old, new))
-                                                   if a != b][:10]
+                # The database's full text: the same ranking before and after?
+                old = figures["before"]["_tops"]["postgres_database"]
+                new = figures["after"]["_tops"]["postgres_database"]
+                figures["database_same_top10_and_total"] = sum(a == b for a, b in zip(old, new))
+                figures["database_same_top10"] = sum([key for key, _ in a[0]] == [key for key, _ in b[0]]
+                                                     for a, b in zip(old, new))
+                log(f"PostgreSQL full text before/after: {figures['database_same_top10']}/{len(old)} queries return "
+                    f"the same top 10 in the same order, {figures['database_same_top10_and_total']} also the same total")
+            for code in codes:
+                figures[code].pop("_tops")
         finally:
             server.stop()
-    for code in ("before", "after"):
-        if code in figures:
-            figures[code].pop("postgres")
-            for entry in figures[code]["rounds"]:
-                for backend in ("sqlite", "postgres"):
-                    entry[backend].pop("_tops", None)
     print(json.dumps(figures))
     return 0
 

@@ -3,11 +3,14 @@ usearch), hybrid, similar items; storage-facing tests run on both backends."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+import shutil
 import random
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,7 +41,10 @@ def embedder():
     return WordLlamaEmbedder()
 
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# "postgres-database": the PostgreSQL corpus searched through the database's full text alone, as a host whose
+# keyword copy is behind is ("postgres": the host's tantivy copy answers, being current).
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+            pytest.param("postgres-database", marks=pytest.mark.postgres)]
 _databases = itertools.count(1)
 
 
@@ -60,6 +66,17 @@ def corpora(tmp_path_factory, embedder):
     built: dict[str, Corpus] = {}
 
     def build(backend: str, pg_server=None) -> Corpus:
+        if backend == "postgres-database" and backend not in built:
+            corpus = build("postgres", pg_server)
+            # The same store and vector graph, without the keyword copy: its state still names it, but a copy
+            # that is not there is never searched.
+            directory = Path(corpus.settings.index_dir)
+            without_copy = directory.with_name("index-without-keyword-copy")
+            shutil.copytree(directory, without_copy, ignore=shutil.ignore_patterns("keyword"))
+            settings = dataclasses.replace(corpus.settings, index_dir=str(without_copy))
+            service = open_search(corpus.store, settings, embedder=embedder)
+            assert service.keyword.serving == "database"
+            built[backend] = Corpus(corpus.store, service, corpus.report, settings)
         if backend not in built:
             root = tmp_path_factory.mktemp(f"search-{backend}")
             if backend == "sqlite":
@@ -75,14 +92,15 @@ def corpora(tmp_path_factory, embedder):
         return built[backend]
 
     yield build
-    for corpus in built.values():
-        corpus.store.close()
+    for backend, corpus in built.items():
+        if backend != "postgres-database":  # the postgres corpus's store
+            corpus.store.close()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def indexed(request, corpora):
     """The indexed corpus on each backend in turn."""
-    pg_server = request.getfixturevalue("pg_server") if request.param == "postgres" else None
+    pg_server = request.getfixturevalue("pg_server") if request.param.startswith("postgres") else None
     return corpora(request.param, pg_server)
 
 
@@ -347,9 +365,11 @@ def test_known_item_retrieval_from_six_abstract_words_in_hybrid_search(indexed):
 
 @pytest.mark.postgres
 def test_keyword_results_agree_across_backends(corpora, pg_server):
-    """BM25 (tantivy) and ts_rank_cd (PostgreSQL) score differently but agree where it matters: every title
-    finds its paper first on both, and five words of an abstract find nearly the same top 10."""
-    sqlite, postgres = corpora("sqlite"), corpora("postgres", pg_server)
+    """BM25 (tantivy) and ts_rank_cd (PostgreSQL's full text) score differently but agree where it matters:
+    every title finds its paper first on both, and five words of an abstract find nearly the same top 10.
+    A PostgreSQL host's tantivy copy, when it answers, ranks exactly as SQLite's index."""
+    sqlite, postgres = corpora("sqlite"), corpora("postgres-database", pg_server)
+    copy = corpora("postgres", pg_server)
     records = listing_records()
     for record in records:
         for corpus in (sqlite, postgres):
@@ -363,6 +383,8 @@ def test_keyword_results_agree_across_backends(corpora, pg_server):
         query = " ".join(words[start:start + 5])
         found = [{hit.title for hit in corpus.service.search(query, mode="keyword").hits} for corpus in (sqlite, postgres)]
         overlaps.append(len(found[0] & found[1]) / max(1, len(found[0] | found[1])))
+        in_order = [[hit.title for hit in corpus.service.search(query, mode="keyword").hits] for corpus in (sqlite, copy)]
+        assert in_order[0] == in_order[1], query
     assert sum(overlaps) / len(overlaps) >= 0.9, overlaps
 
 
@@ -694,15 +716,48 @@ def test_app_servers_share_the_keyword_index_and_keep_their_own_vectors(pg_url, 
         two = Settings.load(db=pg_url, index_dir=str(tmp_path / "two"))
         first = open_indexer(store, one).update()
         assert (first.indexed, first.embedded) == (55, 55)
-        assert not (tmp_path / "one" / "keyword").exists()  # no tantivy index: the full text is in the database
-        # The second server has run nothing yet: its keyword search is current, its vectors are not built.
+        # The second server has run nothing yet: its keyword search is current (the database's full text
+        # answers), its vectors and its own keyword copy are not built.
         elsewhere = open_search(store, two, embedder=embedder)
         results = elsewhere.search("trump", mode="keyword")
-        assert results.behind == {} and results.hits
+        assert results.behind == {} and results.hits and elsewhere.keyword.serving == "database"
         assert open_indexer(store, two).pending() == {"keyword": 0, "semantic": 55}
         second = open_indexer(store, two).update()
-        assert (second.indexed, second.embedded, second.reused_vectors) == (0, 0, 55)
-        assert elsewhere.search("trump", mode="hybrid").behind == {}
+        # It builds its keyword copy from the change log and reuses the stored vectors.
+        assert (second.indexed, second.embedded, second.reused_vectors) == (55, 0, 55)
+        assert elsewhere.search("trump", mode="hybrid").behind == {} and elsewhere.keyword.serving == "local"
+
+
+@pytest.mark.postgres
+def test_a_host_whose_keyword_copy_is_behind_searches_the_database_until_it_catches_up(pg_url, tmp_path):
+    """Another host ingests (the database's full text is current, this host's tantivy copy is not): this host's
+    searches find the new items at once, from the database; once its indexer runs, its copy answers again,
+    ranking as SQLite's tantivy index does."""
+    here = Settings.load(db=pg_url, index_dir=str(tmp_path / "here"), embedder="none")
+    there = Settings.load(db=pg_url, index_dir=str(tmp_path / "there"), embedder="none")
+    with open_store(pg_url) as store:
+        Ingester(store).ingest_paths([LISTING])
+        open_indexer(store, here).update()
+        service = open_search(store, here)
+        assert service.keyword.serving == "local"
+        assert ids_of(service.search("trump", mode="keyword")) == []
+        Ingester(store).ingest_paths([NEWS])
+        open_indexer(store, there).update()  # the other host: the database's full text and its own copy
+        assert service.keyword.serving == "database"
+        fresh = service.search("trump", mode="keyword", limit=100)
+        assert fresh.behind == {} and len(fresh.hits) == fresh.total > 0
+        assert all(hit.kind == "news" for hit in fresh.hits)
+        report = open_indexer(store, here).update()
+        assert (report.indexed, service.keyword.serving) == (55, "local")
+        served = service.search("trump", mode="keyword", limit=100)
+        assert {hit.id for hit in served.hits} == {hit.id for hit in fresh.hits} and served.total == fresh.total
+        # A copy of another store in the directory is never searched: the database answers.
+        shutil.copytree(tmp_path / "here", tmp_path / "other")
+        other = Settings.load(db=pg_url, index_dir=str(tmp_path / "other"), embedder="none")
+        state = json.loads((tmp_path / "other" / "state.json").read_text())
+        (tmp_path / "other" / "state.json").write_text(json.dumps({**state, "store_id": "another store"}))
+        assert open_search(store, other).keyword.serving == "database"
+        assert open_search(store, other).search("trump", mode="keyword").hits
 
 
 @pytest.mark.postgres
@@ -717,14 +772,17 @@ def test_a_postgres_store_keeps_its_index_files_per_database_in_the_user_data_di
         assert getattr(store, "path", None) is None
         Ingester(store).ingest_paths([NEWS])
         open_indexer(store, Settings.load(db=pg_url)).update()
-        assert sorted(path.name for path in directory.iterdir()) == ["state.json", "vectors.usearch"]
+        assert sorted(path.name for path in directory.iterdir()) == ["keyword", "state.json", "vectors.usearch"]
 
 
 @pytest.mark.postgres
 def test_accents_fold_with_unaccent_and_search_works_without_it(pg_server, tmp_path):
-    """Where the unaccent extension can be created, 'erdos' finds 'Erdős'; where the role may not create it
-    (no CREATE on the database), the migration goes on without folding and search still works."""
+    """Where the unaccent extension can be created, 'erdos' finds 'Erdős' in the database's full text; where
+    the role may not create it (no CREATE on the database), the migration goes on without folding and search
+    still works. The host's tantivy copy, which answers while current, folds either way."""
     import psycopg
+
+    from paperfeed.search.fulltext_pg import DatabaseKeywordIndex
 
     record = {"id": "2601.00001", "categories": ["math.CO"], "authors": ["Paul Erdős", "Alfréd Rényi"],
               "title": "Über zufällige Graphen", "summary": "Erdős–Rényi graphs, revisited.",
@@ -746,11 +804,16 @@ def test_accents_fold_with_unaccent_and_search_works_without_it(pg_server, tmp_p
             service = open_search(store, settings)
             item = store.find_item("2601.00001")
 
+            database = DatabaseKeywordIndex(store)  # the full text alone, without this host's copy
+
             def found(query: str) -> bool:
-                return ids_of(service.search(query, mode="keyword")) == [item]
+                return [hit.item_id for hit in database.search(parse_query(query))] == [item]
 
             assert found("Erdős Rényi") and found('author:"Alfréd Rényi"') and found("zufällige")
             assert found("erdos renyi") is folds and found("author:renyi") is folds and found("uber") is folds
+            assert service.keyword.serving == "local"
+            for query in ("Erdős Rényi", "erdos renyi", "author:renyi", "uber"):
+                assert ids_of(service.search(query, mode="keyword")) == [item], query
 
 
 @pytest.mark.parametrize("query", ["learning", "kind:news trump", "category:cs.CV", "quadrifocal tensor zzzunknown"])
@@ -767,10 +830,11 @@ def test_the_total_counts_every_match(indexed, query):
 
 
 def test_the_total_is_the_same_on_both_backends(corpora, pg_server):
-    sqlite, postgres = corpora("sqlite"), corpora("postgres", pg_server)
-    for query in ("learning", "model -language", "author:lerman"):
-        assert (sqlite.service.search(query, mode="keyword").total
-                == postgres.service.search(query, mode="keyword").total), query
+    sqlite = corpora("sqlite")
+    for postgres in (corpora("postgres", pg_server), corpora("postgres-database", pg_server)):
+        for query in ("learning", "model -language", "author:lerman"):
+            assert (sqlite.service.search(query, mode="keyword").total
+                    == postgres.service.search(query, mode="keyword").total), query
 
 
 # -- PostgreSQL: which matches are ranked -----------------------------------------------------------------

@@ -26,8 +26,9 @@ class Settings:
         "Store URL: sqlite:///path.db, a file path, or postgresql://user@host/db. "
         "Default: paperfeed.db in the user's data directory.")})
     index_dir: str = field(default="", metadata={"env": "PAPERFEED_INDEX_DIR", "help": (
-        "Directory of the local search indexes: keyword (tantivy) and vectors on SQLite, vectors only on "
-        "PostgreSQL (its keyword index is full text in the database). Default: beside the SQLite file as "
+        "Directory of the local search indexes: keyword (tantivy) and vectors; on PostgreSQL the keyword "
+        "index of record is full text in the database and the tantivy one a copy that answers while it is "
+        "current. Default: beside the SQLite file as "
         "<db>.search/; for PostgreSQL, paperfeed/index/<host>-<port>-<db> in the user's data directory.")})
     embedder: str = field(default="wordllama", metadata={"env": "PAPERFEED_EMBEDDER", "help": (
         "Text embedding model for semantic search: wordllama (bundled, CPU), minilm (extra "

@@ -1,14 +1,20 @@
-"""Keyword search in the database (PostgreSQL full text) for stores that keep their keyword index themselves.
+"""Keyword search on a PostgreSQL store: the database's full text, served by a local tantivy copy while it is current.
 
 On SQLite the keyword index is a tantivy directory beside the store. A PostgreSQL store is shared by several
-app servers, so its keyword index lives in the database (``storage/postgres_fulltext.py``: a weighted tsvector
-per item under a GIN index) and every server searches the same one; the indexer's progress on it is kept in
-the database too. Only the vector graph (usearch) stays a local file per machine, with its progress in the
-index directory's ``state.json``, as on SQLite.
+app servers, so its keyword index of record lives in the database (``storage/postgres_fulltext.py``: a
+weighted tsvector per item under a GIN index), brought up to date from the change log with its progress kept
+there, so every server can search it at once and none is ever behind it. Ranking in the database reads
+every match of a common word (its p99 was 8.5x SQLite's on the same store; docs/benchmarks.md), so each app
+host also keeps a tantivy copy in its index directory, built from the same change log by the same indexer
+run (``paperfeed index``, ingest, sync) after the database's full text, as it keeps its vector graph. A
+search is answered by that copy only while it has applied at least as much of the change log as the
+database's full text; otherwise (a host that has not indexed since another host ingested, a new host, a copy
+being rebuilt) by the database. So a search is never staler than the database's full text, and a host
+whose indexer runs as often as the store changes ranks like SQLite (BM25 with proximity).
 
-``DatabaseKeywordIndex`` reads like ``KeywordIndex`` (search, tokens, document_count) so that
-``SearchService`` serves both; ``DatabaseIndexer`` updates the full text through the store and the
-vectors as ``Indexer`` does.
+``DatabaseKeywordIndex`` reads like ``KeywordIndex`` (search, count, tokens, document_count) so that
+``SearchService`` serves both; ``DatabaseIndexer`` updates the full text through the store, then the local
+copies as ``Indexer`` does.
 """
 
 from __future__ import annotations
@@ -20,10 +26,9 @@ from typing import Callable
 
 from ..storage import Store
 from ..storage import FullTextQuery, FullTextStorage
-from .indexer import BATCH, COMMIT_EVERY, IndexReport, IndexState, Indexer
-from .keyword import KeywordHit, KeywordIndex, _text_analyzer, topic_slug
+from .indexer import BATCH, IndexReport, IndexState, Indexer, store_identity
+from .keyword import SCHEMA_VERSION, KeywordHit, KeywordIndex, _text_analyzer, topic_slug
 from .query import ParsedQuery
-from .vectors import VectorIndex
 
 # What tantivy's simple tokenizer calls a token: a run of letters and digits.
 _TOKEN = re.compile(r"[^\W_]+")
@@ -35,8 +40,9 @@ def keeps_fulltext(store: Store) -> bool:
 
 
 def open_keyword_index(store: Store, directory: Path) -> "KeywordIndex | DatabaseKeywordIndex":
-    """The keyword index a search over ``store`` reads: in the database, or tantivy in ``directory``."""
-    return DatabaseKeywordIndex(store) if keeps_fulltext(store) else KeywordIndex(directory / "keyword")
+    """The keyword index a search over ``store`` reads: the database's (with the local copy in ``directory``),
+    or tantivy in ``directory``."""
+    return DatabaseKeywordIndex(store, directory) if keeps_fulltext(store) else KeywordIndex(directory / "keyword")
 
 
 def indexer_class(store: Store) -> type[Indexer]:
@@ -62,28 +68,78 @@ def fulltext_query(parsed: ParsedQuery, any_word: bool = False) -> FullTextQuery
 
 
 class DatabaseKeywordIndex:
-    """Keyword search run by the store's full text, read like ``KeywordIndex``."""
+    """Keyword search of a store that keeps its full text, read like ``KeywordIndex``: answered by the tantivy
+    copy in ``directory`` while it is current (see the module docstring), else by the database."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, directory: Path | None = None) -> None:
         assert isinstance(store, FullTextStorage)
         self.store = store
+        self.directory = directory
+        """This host's index directory; None: the database's full text answers every search."""
         # Snippets and semantic-result filters analyse words on this side; the same Snowball English stemmer
         # as PostgreSQL's 'english' configuration.
         self._text = _text_analyzer()
+        self._local: KeywordIndex | None = None
+        self._state_version: tuple[int, int, int] | None = None
+        self._local_seq: int | None = None
+        self._store_id: str | None = None
 
     def tokens(self, text: str) -> list[str]:
         """The index terms of ``text`` (lowercased, folded, stemmed, stop words dropped)."""
         return self._text.analyze(text)
 
+    def local_seq(self) -> int | None:
+        """How far the local tantivy copy has applied the store's change log; None when there is no copy of
+        this store's (none built, another store's, another schema's). Read again only when state.json changes."""
+        if self.directory is None:
+            return None
+        try:
+            stat = (self.directory / "state.json").stat()
+            # Each save replaces the file (a new inode): two saves within the clock's resolution still differ.
+            version = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
+        except FileNotFoundError:
+            version = None
+        if version != self._state_version:
+            self._state_version, self._local_seq = version, None
+            if version is not None:
+                state = IndexState.load(self.directory)
+                if self._store_id is None:
+                    self._store_id = store_identity(self.store)
+                # The indexer commits the copy before it records its progress: a recorded seq is in the copy.
+                if (state.store_id == self._store_id and state.schema == SCHEMA_VERSION
+                        and (self.directory / "keyword" / "meta.json").exists()):
+                    self._local_seq = state.keyword_seq
+        return self._local_seq
+
+    def _serving(self) -> tuple[KeywordIndex | None, int]:
+        """The local copy (None: the database) that answers now, and how far it has applied the change log."""
+        database_seq = self.store.fulltext_progress()
+        local_seq = self.local_seq()
+        if local_seq is None or local_seq < database_seq:
+            return None, database_seq
+        if self._local is None:
+            assert self.directory is not None
+            self._local = KeywordIndex(self.directory / "keyword")
+        return self._local, local_seq
+
+    @property
+    def serving(self) -> str:
+        """Which index answers a search now: "local" (this host's tantivy copy) or "database"."""
+        return "database" if self._serving()[0] is None else "local"
+
     def document_count(self) -> int:
-        return self.store.fulltext_count()
+        local, _ = self._serving()
+        return self.store.fulltext_count() if local is None else local.document_count()
 
     def applied_seq(self) -> int:
-        """How far the full text has applied the store's change log."""
-        return self.store.fulltext_progress()
+        """How far the index that answers now has applied the store's change log."""
+        return self._serving()[1]
 
     def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0, any_word: bool = False) -> list[KeywordHit]:
         """Best ``limit`` items after ``offset``, as ``KeywordIndex.search``: all words, else any word."""
+        local, _ = self._serving()
+        if local is not None:
+            return local.search(parsed, limit, offset, any_word)
         hits = self._run(parsed, limit, offset, any_word)
         parts = len(parsed.terms) + len(parsed.phrases) + len(parsed.prefixes)
         if not hits and not any_word and offset == 0 and parts > 1:
@@ -92,6 +148,9 @@ class DatabaseKeywordIndex:
 
     def count(self, parsed: ParsedQuery) -> int:
         """How many items ``search`` draws from in all, as ``KeywordIndex.count``."""
+        local, _ = self._serving()
+        if local is not None:
+            return local.count(parsed)
         total = self.store.fulltext_matches(fulltext_query(parsed, False))
         if not total and len(parsed.terms) + len(parsed.phrases) + len(parsed.prefixes) > 1:
             total = self.store.fulltext_matches(fulltext_query(parsed, True))
@@ -103,74 +162,41 @@ class DatabaseKeywordIndex:
 
 
 class DatabaseIndexer(Indexer):
-    """Keep a store's search indexes in step: the full text in the database, the vectors in ``directory``."""
+    """Keep a store's search indexes in step: the full text in the database first (shared by every app server,
+    the index of record), then this host's copies in ``directory`` as ``Indexer`` does: the tantivy keyword
+    copy and, with an embedder, the vector graph."""
 
     def pending(self) -> dict[str, int]:
+        # Keyword search is current once the database's full text is: it answers while the copy is behind.
         result = {"keyword": self.store.pending_search_changes(self.store.fulltext_progress())}
         if self.embedder is not None:
             result["semantic"] = self.store.pending_search_changes(self.state.vector_seq)
         return result
 
-    def _drop_local(self) -> None:
-        """Remove the local vector graph and start its state afresh (the full text is the database's own)."""
-        (self.directory / "vectors.usearch").unlink(missing_ok=True)
-        self.state = IndexState(store_id=getattr(self, "store_id", None))
-        self.state.save(self.directory)
-
     def rebuild(self, advance: Callable[[int], None] | None = None) -> IndexReport:
-        """Replay the whole change log into the full text and build the vector graph again (stored vectors
-        are reused)."""
+        """Replay the whole change log into the full text and build the local copies again (stored vectors are
+        reused)."""
         self.store.reset_fulltext()
         self._drop_local()
         return self.update(advance)
 
     def update(self, advance: Callable[[int], None] | None = None) -> IndexReport:
-        """Apply every pending change; resumable: each full-text batch commits with its progress."""
+        """Apply every pending change; resumable: each full-text batch commits with its progress, the local
+        copies as ``Indexer.update`` does. The database goes first, so a local failure (another indexer on this
+        host holds the tantivy writer) leaves every app server's keyword search current."""
         started = time.perf_counter()
-        report = IndexReport(notes=self._take_notes())
+        indexed = deleted = 0
         while True:
             batch = self.store.apply_fulltext_changes(BATCH)
             if not batch.changes:
                 break
-            report.indexed += batch.indexed
-            report.deleted += batch.deleted
+            indexed += batch.indexed
+            deleted += batch.deleted
             if advance is not None:
                 advance(batch.changes)
-        if self.embedder is not None:
-            deleted = self._update_vector_index(report, advance)
-            report.deleted = max(report.deleted, deleted)
+        report = super().update(advance)
+        # Items indexed are counted once: the database and the copy apply the same changes, but either may
+        # have been further along (a new host builds its copy of a current database).
+        report.indexed, report.deleted = max(indexed, report.indexed), max(deleted, report.deleted)
         report.seconds = time.perf_counter() - started
         return report
-
-    def _update_vector_index(self, report: IndexReport, advance: Callable[[int], None] | None) -> int:
-        """Apply the changes after ``state.vector_seq`` to the local vector graph; return how many were deletions."""
-        assert self.embedder is not None
-        self.state.model, self.state.dim = self.embedder.name, self.embedder.dim
-        vectors = VectorIndex(self.directory / "vectors.usearch", self.embedder.dim, writable=True)
-        seq, since_save, deleted = self.state.vector_seq, 0, 0
-        try:
-            while True:
-                changes = self.store.search_changes(seq, BATCH)
-                if not changes:
-                    break
-                ids = [item_id for _, item_id in changes]
-                documents = self.store.item_documents(ids)
-                gone = [item_id for item_id in ids if item_id not in documents]
-                self._update_vectors(vectors, [documents[i] for i in ids if i in documents], gone, report)
-                deleted += len(gone)
-                seq = changes[-1][0]
-                since_save += len(changes)
-                if advance is not None:
-                    advance(len(changes))
-                # Saving rewrites the whole graph: at scale, only at the end of a run (as Indexer does).
-                if since_save >= COMMIT_EVERY and len(vectors) < 200_000:
-                    self._save_vectors(vectors, seq)
-                    since_save = 0
-        finally:
-            self._save_vectors(vectors, seq)
-        return deleted
-
-    def _save_vectors(self, vectors: VectorIndex, seq: int) -> None:
-        vectors.save()
-        self.state.vector_seq = max(self.state.vector_seq, seq)
-        self.state.save(self.directory)
