@@ -39,6 +39,8 @@ class Context:
     settings: Settings
     pool: "ContextPool"
     _search: object = field(default=None, repr=False)
+    extra: bool = False
+    """Opened past the pool's size for one request: closed when given back."""
 
     @property
     def search(self):
@@ -86,22 +88,36 @@ class ContextPool:
         so threads blocked here could hold every thread the lenders need to finish. Past ``size`` a
         context is opened for the request and closed after it, so steady state keeps ``size`` open.
         """
-        try:
-            context = self._free.get_nowait()
-            extra = False
-        except queue.Empty:
-            context = Context(_open_store(self.settings.db), self.settings, self)
-            with self._lock:
-                extra = len(self._all) >= self.size
-                if not extra:
-                    self._all.append(context)
+        context = self.take() or self.open_extra()
         try:
             yield context
         finally:
-            if extra:
-                context.store.close()
+            self.give_back(context)
+
+    def take(self) -> Context | None:
+        """A kept context if one is free, without waiting or opening anything (safe on the event loop)."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            return None
+
+    def open_extra(self) -> Context:
+        """A newly opened context (it opens a store connection: run it in a thread); it is kept while fewer
+        than ``size`` are, else closed when given back."""
+        context = Context(_open_store(self.settings.db), self.settings, self)
+        with self._lock:
+            if len(self._all) < self.size:
+                self._all.append(context)
             else:
-                self._free.put(context)
+                context.extra = True
+        return context
+
+    def give_back(self, context: Context) -> None:
+        """Return a context from ``take`` or ``open_extra`` (a short-lived one is closed)."""
+        if context.extra:
+            context.store.close()
+        else:
+            self._free.put(context)
 
     def read(self, reader):
         """``reader(store)`` on a borrowed connection, for a quick read outside any request (a cache's version)."""

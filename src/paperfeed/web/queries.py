@@ -24,17 +24,23 @@ _GITHUB = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+/?$")
 
 CACHE_SECONDS = 60.0
 """Longest a cached page part is reused; any item change (the search change log moves) drops it at once."""
-_CACHE_SIZE = 512
+_CACHE_SIZE = 2048
+"""Entries per process: the daily and topic pages' parts, and the last item pages viewed (a few KB each)."""
 _cache: dict[tuple, tuple[int, float, Any]] = {}
 _cache_lock = threading.Lock()
 _computing: dict[tuple, threading.Lock] = {}
 
 
-def forget_cached() -> None:
-    """Drop every cached page part of this process: a change the store version does not see (a vote, a
-    comment) is shown by the next request, not up to CACHE_SECONDS later."""
+def forget_cached(kinds: tuple[str, ...] | None = None) -> None:
+    """Drop the cached page parts of this process (only those of ``kinds``, the first part of their keys, when
+    given): a change the store version does not see (a vote, a comment) is shown by the next request, not up
+    to CACHE_SECONDS later."""
     with _cache_lock:
-        _cache.clear()
+        if kinds is None:
+            _cache.clear()
+        else:
+            for key in [key for key in _cache if key[0] in kinds]:
+                del _cache[key]
 
 
 def cached(context: Context, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -141,7 +147,16 @@ def item_links(item: dict[str, Any], records: list[dict[str, Any]]) -> list[dict
 
 
 def item_page(context: Context, item_id: int, similar: int = 8) -> dict[str, Any]:
-    """An item with provenance, links, topics (with confidence), authors (with ids), similar items and BibTeX."""
+    """An item with provenance, links, topics (with confidence), authors (with ids), similar items and BibTeX.
+
+    Cached (``cached``): a signed-in reader's item page is rendered every time (it shows their own marks, which
+    are read apart), but the item's part is the same for everyone, and its similar items are a search.
+    """
+    return cached(context, ("item", context.settings.db, item_id, similar),
+                  lambda: _item_page(context, item_id, similar))
+
+
+def _item_page(context: Context, item_id: int, similar: int) -> dict[str, Any]:
     store = context.store
     item = store.item(item_id)
     if item is None:
@@ -472,11 +487,8 @@ def my_item(context: Context, user, item_id: int) -> dict[str, Any] | None:
     """A signed-in user's marks on an item (library state, tags, upvote); None when nobody is signed in."""
     if user is None:
         return None
-    store = context.store
-    entry = next((e for e in store.library_entries(user.id) if e.item_id == item_id), None)
-    return {"state": entry.state if entry else None, "tags": entry.tags if entry else [],
-            "voted": item_id in store.user_votes(user.id),
-            "upvotes": store.local_upvotes([item_id]).get(item_id, 0)}
+    state, tags, voted, upvotes = context.store.item_marks(user.id, item_id)
+    return {"state": state, "tags": tags, "voted": voted, "upvotes": upvotes}
 
 
 def library(context: Context, user_id: int, recommend: bool = True) -> dict[str, Any]:
