@@ -54,6 +54,11 @@ class Context:
         return self._search
 
 
+    def search_if_open(self):
+        """The search service if this context has opened it already (opening one reads index files), else None."""
+        return self._search
+
+
 class ContextPool:
     """Lend contexts to request threads; ``size`` stay open, a request beyond them gets a short-lived one."""
 

@@ -232,9 +232,37 @@ def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, 
             "does not exist" in str(error) else f"search failed: {error}"
         return {"query": query, "mode": mode, "hits": [], "behind": {}, "note": note, "milliseconds": 0.0,
                 "offset": offset, "limit": limit}
-    return {"query": query, "mode": results.mode, "hits": [_hit(hit) for hit in results.hits],
-            "behind": results.behind, "note": results.note, "milliseconds": round(results.milliseconds, 2),
-            "offset": offset, "limit": limit, "total": results.total}
+    return _search_page(results, query, offset, limit)
+
+
+def cached_search(context: Context, query: str, mode: str = "hybrid", limit: int = 20,
+                  offset: int = 0) -> dict[str, Any] | None:
+    """``search``'s answer when it needs no search: a repeat the result cache holds for the store as it is now.
+
+    Quick enough for the event loop (a version read and a lookup) where the store is a local file and this
+    context's search service is open; None otherwise, and for anything else (a miss, an index not built yet),
+    which ``search`` answers in a thread.
+    """
+    from ..search import MODES, QueryTooLarge
+
+    service = context.search_if_open()
+    if service is None or mode not in MODES or not query.strip() or not context.store.url.startswith("sqlite"):
+        return None
+    try:
+        results = service.cached(query, mode=mode, limit=limit, offset=offset)
+    except QueryTooLarge:
+        raise
+    except (OSError, ValueError):  # what `search` explains: leave it to it
+        return None
+    return _search_page(results, query, offset, limit) if results is not None else None
+
+
+def _search_page(results, query: str, offset: int, limit: int) -> dict[str, Any]:
+    hits = results.derived.get("web_hits")
+    if hits is None:  # made once per cached result: a repeat reuses it (read-only from here on)
+        hits = results.derived["web_hits"] = [_hit(hit) for hit in results.hits]
+    return {"query": query, "mode": results.mode, "hits": hits, "behind": results.behind, "note": results.note,
+            "milliseconds": round(results.milliseconds, 2), "offset": offset, "limit": limit, "total": results.total}
 
 
 def _topic_json(row: TopicRow, count: int | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator, BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from .. import queries
 from ..queries import MAX_ID
@@ -212,7 +213,7 @@ def similar(reference: str, context: Ctx, limit: Annotated[int, Query(ge=1, le=1
 
 
 @router.get("/search", response_model=SearchResult, summary="Search")
-def search(context: Ctx, q: Annotated[str, Query(description="words, \"phrases\", prefix*, -exclude, author: topic: "
+async def search(context: Ctx, q: Annotated[str, Query(description="words, \"phrases\", prefix*, -exclude, author: topic: "
                                                    "category: source: kind: after: before: (at most search_max_chars "
                                                    "characters, search_max_terms parts: 414/400 beyond)")],
            mode: Literal["keyword", "semantic", "hybrid"] = "hybrid",
@@ -221,7 +222,12 @@ def search(context: Ctx, q: Annotated[str, Query(description="words, \"phrases\"
     """Keyword, semantic or hybrid search; the filter parameters add to the query language in ``q``."""
     query = queries.build_query(q, {"kind": kind, "topic": topic, "author": author, "after": after,
                                     "before": before})
-    return json_response(queries.search(context, query, mode, limit, offset))
+    # A repeat is answered here on the event loop (no thread hop: under load that hop costs more than the
+    # lookup); a search runs in a worker thread, as a sync endpoint would.
+    page = queries.cached_search(context, query, mode, limit, offset)
+    if page is None:
+        page = await run_in_threadpool(queries.search, context, query, mode, limit, offset)
+    return json_response(page)
 
 
 def _real_day(value: str | None) -> str | None:
