@@ -87,11 +87,12 @@ def build_store(listings: Path, items: int, folder: Path, vectors: bool = False)
                 break
         figures["items"] = store.item_count()
         figures["ingest_s"] = round(time.perf_counter() - started, 1)
-        open_indexer(store, settings, vectors=vectors).update()
         started = time.perf_counter()
         # Author identities are the author pages' concern, not these pages': leave them to `topics tag`.
         tag_store(store, alpha=settings.topic_alpha, refresh_authors=False)
         figures["tag_s"] = round(time.perf_counter() - started, 1)
+        # Indexed after tagging (which moves the change log), so the indexes are current, as after a sync.
+        open_indexer(store, settings, vectors=vectors).update()
         if hasattr(store, "refresh_daily_dates"):
             store.refresh_daily_dates()
     return db, figures
