@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
+
+from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..storage import Store, open_store
@@ -15,9 +19,10 @@ from ..storage import Store, open_store
 log = logging.getLogger("paperfeed.web")
 
 POOL_SIZE = 16
-"""Connections kept open per server process. Requests run in threads and a connection serves one at a time;
-under load a process runs about as many requests at once as it has clients, so keep enough that busy
-periods rarely open a short-lived extra (opening one and its search index costs milliseconds)."""
+"""Connections kept open per server process, each with its search service: at most this many requests of a
+process run at once (the others wait on the event loop for a context: ``ContextPool.acquire``). Requests run
+in threads and use little beside the store, so a few more than the cores do; opening one and its search
+indexes costs milliseconds, so they are kept."""
 
 
 STORE_POOL_SIZE = 2
@@ -70,6 +75,7 @@ class ContextPool:
         self._lock = threading.Lock()
         self._embedder_loaded = False
         self._embedder = None
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = deque()
 
     def embedder(self):
         """The process's one embedder (models are large: shared by every context), or None for keyword only."""
@@ -99,6 +105,32 @@ class ContextPool:
         finally:
             self.give_back(context)
 
+    async def acquire(self) -> Context:
+        """A context for a request on the event loop: a free kept one, a new one while fewer than ``size`` are
+        open, else the next one given back (waiting here holds no thread, so it cannot starve the requests
+        being served; and no request opens a short-lived connection and search index of its own)."""
+        context = self.take()
+        if context is not None:
+            return context
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            try:
+                return self._free.get_nowait()
+            except queue.Empty:
+                pass
+            future = None
+            if len(self._all) >= self.size:
+                future = loop.create_future()
+                self._waiters.append((loop, future))
+        if future is None:
+            return await run_in_threadpool(self.open_extra)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():  # handed over just as the request went away
+                self.give_back(future.result())
+            raise
+
     def take(self) -> Context | None:
         """A kept context if one is free, without waiting or opening anything (safe on the event loop)."""
         try:
@@ -121,8 +153,20 @@ class ContextPool:
         """Return a context from ``take`` or ``open_extra`` (a short-lived one is closed)."""
         if context.extra:
             context.store.close()
-        else:
+            return
+        with self._lock:
+            while self._waiters:
+                loop, future = self._waiters.popleft()
+                if not future.done():
+                    loop.call_soon_threadsafe(self._hand_over, future, context)
+                    return
             self._free.put(context)
+
+    def _hand_over(self, future: asyncio.Future, context: Context) -> None:
+        if future.done():  # the waiting request went away meanwhile: the next one gets it
+            self.give_back(context)
+        else:
+            future.set_result(context)
 
     def read(self, reader):
         """``reader(store)`` on a borrowed connection, for a quick read outside any request (a cache's version)."""

@@ -14,12 +14,12 @@ from ..users import SESSION_COOKIE, load_user
 async def get_context(request: Request) -> AsyncIterator[Context]:
     """Borrow a store connection (and search service) for one request, and resolve its signed-in user.
 
-    An async dependency, so a request hops to a worker thread once, for its (sync) endpoint: borrowing a kept
-    context never waits and runs here on the event loop; only what blocks goes to a thread (opening a connection
-    when all kept ones are lent, looking up a session when the request has a session cookie).
+    An async dependency, so a request hops to a worker thread once, for its (sync) endpoint: borrowing runs here
+    on the event loop (when all contexts are lent, the request waits here for one without holding a thread);
+    only what blocks goes to a thread (opening a connection, looking up a session when there is a session cookie).
     """
     pool = request.app.state.pool
-    context = pool.take() or await run_in_threadpool(pool.open_extra)
+    context = await pool.acquire()
     try:
         state = request.scope.setdefault("state", {})
         if SESSION_COOKIE in state.get("cookies", {}):
