@@ -458,7 +458,7 @@ def main() -> int:
                 for name in chosen:
                     if name == "signed-in":
                         reset_marks(db, users)
-                        per_client = signed_in_requests("127.0.0.1", port, users, item_ids, pages["search-varied"])
+                        per_client = signed_in_requests("127.0.0.1", port, users, item_ids, pages["search-zipf"])
                         load("127.0.0.1", port, per_client, 3.0)  # warm every worker
                         reset_marks(db, users)
                         acks = Acks()
