@@ -13,9 +13,9 @@ Usage: python bench/web.py PATH_TO_LISTINGS.tar.xz [--items 50000] [--workers 2]
   title words of the store, each in the three modes: 900 distinct requests in turn), ``search-zipf`` (40,000
   requests drawn from 6,000 distinct title runs by a Zipf law (s = 1.1) in all three modes: popular queries
   repeat, most of the tail is asked once), the ``/search`` page (the 50 words) and ``signed-in`` (one user per
-  client, signed in by session cookie: item pages, ``/api/v1/items/{id}/mine``, the search API, and writes:
-  saves with a tag, votes; every acknowledged write is then checked in the store: a missing one is a lost write
-  and the bench exits 1).
+  client, signed in by session cookie: item pages, ``/api/v1/items/{id}/mine``, the search API (the Zipf mix),
+  and writes: saves with a tag, votes; every acknowledged write is then checked in the store: a missing one is a
+  lost write and the bench exits 1).
 - Client: ``wrk`` (a compiled load generator, ``apt-get install wrk``) where installed, for the read-only pages; the
   signed-in mix always uses this process's asyncio client, which knows which writes were acknowledged. Both report
   their own CPU use, and the server's CPU time per answered request is read from /proc (all its processes): a
@@ -315,7 +315,7 @@ def signed_in_requests(host: str, port: int, users: list[tuple[int, str]], item_
     """One request list per user (and connection): 60 % reads, 40 % writes.
 
     Reads: the item page (25 %, rendered with the user's marks), the user's marks on an item (20 %), the search API
-    (15 %). Writes: save an item with a tag (25 %), an upvote or its withdrawal (15 %).
+    (15 %, drawn from ``queries``). Writes: save an item with a tag (25 %), an upvote or its withdrawal (15 %).
     """
     import urllib.request
 
