@@ -241,7 +241,8 @@ def load_wrk(port: int, paths: list[str], clients: int, seconds: float, threads:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % ", ".join(json.dumps(path) for path in paths))
     try:
-        done = subprocess.run(["wrk", f"-t{threads}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+        done = subprocess.run(["wrk", f"-t{threads}", f"-c{clients}", f"-d{max(1, round(seconds))}s",
+                               "--timeout", "10s",
                                "-s", script.name, f"http://127.0.0.1:{port}"],
                               capture_output=True, text=True, check=True)
     finally:
@@ -481,7 +482,8 @@ def main() -> int:
                         r = measure(pid, lambda: run(args.seconds))
                     results.setdefault(name + label, []).append(r)
                     print(f"{name + label:28} {r['rps']:>8,.1f} req/s  p50 {r['p50_ms']:>6.1f} ms  "
-                          f"p99 {r['p99_ms']:>6.1f} ms  errors {r['errors']}  server {r['server_cpu_ms_per_request']:.3f}"
+                          f"p99 {r['p99_ms']:>6.1f} ms  errors {r['errors']}  "
+                          f"server {r['server_cpu_ms_per_request']:.3f}"
                           f" ms CPU/request  client {r['client_cores']:.2f} cores"
                           + (f"  lost writes {r['lost_writes']}" if "lost_writes" in r else ""), file=sys.stderr)
     load_average = os.getloadavg()
