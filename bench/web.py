@@ -139,6 +139,15 @@ class Acks:
     def __init__(self) -> None:
         self.saved: dict[int, set[int]] = {}
         self.votes: dict[int, dict[int, bool]] = {}
+        self.latencies: dict[str, list[float]] = {}
+        """Seconds per answered request, by kind (save, vote, item page, mine, search)."""
+
+    def by_kind(self) -> dict[str, dict]:
+        def pct(values: list[float], p: float) -> float:
+            return round(sorted(values)[min(len(values) - 1, int(p * len(values)))] * 1000, 1)
+
+        return {kind: {"requests": len(values), "p50_ms": pct(values, 0.5), "p99_ms": pct(values, 0.99)}
+                for kind, values in sorted(self.latencies.items())}
 
 
 async def _client(host: str, port: int, requests: list[tuple[bytes, tuple | None]], stop_at: float,
@@ -171,6 +180,11 @@ async def _client(host: str, port: int, requests: list[tuple[bytes, tuple | None
                 await reader.readexactly(length)
             if status == 200:
                 latencies.append(time.perf_counter() - sent)
+                if acks is not None:
+                    path = raw.split(b" ", 2)[1]
+                    kind = write[0] if write else ("mine" if path.endswith(b"/mine") else
+                                                   "search" if path.startswith(b"/api/v1/search") else "item page")
+                    acks.latencies.setdefault(kind, []).append(latencies[-1])
                 if write is not None and acks is not None:
                     kind, user, item, up = write
                     if kind == "save":
@@ -468,6 +482,7 @@ def main() -> int:
                         r["acknowledged_writes"] = sum(map(len, acks.saved.values())) + sum(
                             map(len, acks.votes.values()))
                         r["lost_writes"] = len(lost)
+                        r["by_kind"] = acks.by_kind()
                         lost_total += lost
                     else:
                         paths = pages[name]

@@ -347,7 +347,8 @@ class SearchService:
         return kept[:count]
 
     def _hits(self, ranked: list[tuple[int, float]], parsed: ParsedQuery) -> list[SearchHit]:
-        documents = self.store.item_documents([item_id for item_id, _ in ranked])
+        # A hit shows its title, authors and a snippet: its categories, topics and sources are not read.
+        documents = self.store.item_documents([item_id for item_id, _ in ranked], facets=False)
         terms = {token for part in parsed.terms + parsed.phrases for token in self.keyword.tokens(part)}
         prefixes = tuple(prefix.lower() for prefix in parsed.prefixes)
         hits = []
@@ -368,7 +369,7 @@ class SearchService:
         semantic = self.vectors.search(vector, limit * 2, exclude=item_id) if vector is not None else []
         if mode == "semantic" and semantic:
             return self._hits(semantic[:limit], ParsedQuery())
-        document = self.store.item_documents([item_id]).get(item_id)
+        document = self.store.item_documents([item_id], facets=False).get(item_id)
         if document is None:
             return []
         parsed = ParsedQuery(terms=document.title.split())
