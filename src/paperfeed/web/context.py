@@ -58,14 +58,14 @@ class Context:
                                          cache=result_cache(self.settings.search_cache_hits))
         return self._search
 
-
     def search_if_open(self):
         """The search service if this context has opened it already (opening one reads index files), else None."""
         return self._search
 
 
 class ContextPool:
-    """Lend contexts to request threads; ``size`` stay open, a request beyond them gets a short-lived one."""
+    """Lend contexts to requests; ``size`` stay open. A request on the event loop waits for one past them
+    (``acquire``); a quick read outside any request (``borrow``) gets a short-lived one instead."""
 
     def __init__(self, settings: Settings, size: int = POOL_SIZE) -> None:
         self.settings = settings
@@ -158,8 +158,11 @@ class ContextPool:
             while self._waiters:
                 loop, future = self._waiters.popleft()
                 if not future.done():
-                    loop.call_soon_threadsafe(self._hand_over, future, context)
-                    return
+                    try:
+                        loop.call_soon_threadsafe(self._hand_over, future, context)
+                        return
+                    except RuntimeError:  # its loop is closed (the server is stopping): try the next
+                        continue
             self._free.put(context)
 
     def _hand_over(self, future: asyncio.Future, context: Context) -> None:
