@@ -36,6 +36,8 @@ def test_passwords_are_stored_as_argon2id_hashes_and_sessions_as_token_hashes(st
     assert row.id == user_id and row.password_hash.startswith("$argon2id$") and PASSWORD not in row.password_hash
     token = accounts.sign_in("ada@example.org", PASSWORD)
     assert accounts.session_user(token).id == user_id
+    store.set_user_role(user_id, "admin")  # the session's account is read with it, as it is now
+    assert accounts.session_user(token) == store.user_by_id(user_id) and accounts.session_user(token).role == "admin"
     assert token not in json.dumps(store.read_rows("SELECT * FROM sessions"))
     later = datetime.now(timezone.utc) + timedelta(days=2)
     assert accounts.session_user(token, now=later) is None  # expired
@@ -165,3 +167,24 @@ def test_reasons_name_categories_and_authors_in_words():
                       "whose work you saved there; papers in Computation and Language (cs.CL), which you save "
                       "often. Closest saved paper: A Parser")
     assert reason_in_words("nlp", []) == "like your 'nlp' papers"
+
+
+def test_an_items_marks_are_one_users_whatever_else_the_library_holds(daily_store):
+    ada, bob = (Accounts(daily_store).create(f"{name}@example.org", PASSWORD) for name in ("ada", "bob"))
+    first = save_item(daily_store, ada, "2602.22897", ["to read", "agents"])
+    second = save_item(daily_store, ada, "2602.22639", ["agents"])
+    vote(daily_store, ada, str(first))
+    vote(daily_store, bob, str(first))
+
+    def from_the_library(user: int, item: int) -> tuple:  # the marks as the whole library and votes give them
+        entry = next((e for e in daily_store.library_entries(user) if e.item_id == item), None)
+        return (entry.state if entry else None, entry.tags if entry else [], item in daily_store.user_votes(user),
+                daily_store.local_upvotes([item]).get(item, 0))
+
+    assert daily_store.item_marks(ada, first) == ("saved", ["agents", "to read"], True, 2)
+    assert daily_store.item_marks(bob, first) == (None, [], True, 2)
+    assert daily_store.item_marks(ada, second) == ("saved", ["agents"], False, 0)
+    mark_not_relevant(daily_store, ada, str(first))
+    for user in (ada, bob):
+        for item in (first, second):
+            assert daily_store.item_marks(user, item) == from_the_library(user, item)

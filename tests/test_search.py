@@ -523,7 +523,12 @@ def test_a_repeated_search_is_shared_by_the_process_until_the_store_or_an_index_
     with open_store(backend_url) as store:
         Ingester(store).ingest_paths([LISTING])
         open_indexer(store, settings).update()
+        assert open_search(store, settings, embedder=embedder).cached("quadrifocal tensor", mode="hybrid") is None
         first = open_search(store, settings, embedder=embedder).search("quadrifocal tensor", mode="hybrid")
+        # `cached` answers a repeat without searching (the web app's event loop uses it), and only a repeat.
+        quick = open_search(store, settings, embedder=embedder).cached("quadrifocal tensor", mode="hybrid")
+        assert quick.hits[0] is first.hits[0] and quick.total == first.total
+        assert open_search(store, settings, embedder=embedder).cached("quadrifocal tensor", mode="keyword") is None
         # Another service of the process (a server keeps one per pooled connection) reuses the result itself.
         again = open_search(store, settings, embedder=embedder).search("quadrifocal tensor", mode="hybrid")
         assert first.hits and again.hits[0] is first.hits[0]
@@ -532,6 +537,7 @@ def test_a_repeated_search_is_shared_by_the_process_until_the_store_or_an_index_
 
         Ingester(store).ingest_paths([NEWS])  # the store moves on: no result from before it is served
         service = open_search(store, settings, embedder=embedder)
+        assert service.cached("quadrifocal tensor", mode="hybrid") is None
         moved = service.search("quadrifocal tensor", mode="hybrid")
         assert moved.hits[0] is not first.hits[0] and moved.behind == {"keyword": 55, "semantic": 55}
         assert service.search("trump", mode="keyword").hits == []

@@ -206,8 +206,7 @@ class Accounts:
 
     def session_user(self, token: str, now: datetime | None = None) -> UserRow | None:
         """Return the user of a live session token, or None."""
-        user_id = self.store.session_user(token_hash(token), _stamp(now or datetime.now(timezone.utc)))
-        return self.store.user_by_id(user_id) if user_id is not None else None
+        return self.store.session_account(token_hash(token), _stamp(now or datetime.now(timezone.utc)))
 
     def sign_out(self, token: str) -> bool:
         """End a session; False when the token opened none."""

@@ -94,6 +94,9 @@ class SearchResults:
     total: int | None = None
     """How many items the query finds in all (keyword matches; in hybrid, with the semantic ones fused in);
     None for semantic search, whose nearest neighbours have no natural end."""
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
+    """What a caller made from these results (the web app: the hits in their JSON shape), shared by every copy
+    the result cache hands out, so a repeat does not make it again. Only ever added to, never changed."""
 
 
 class ResultCache:
@@ -199,6 +202,7 @@ class SearchService:
         self.limits = limits
         """The most a query may hold (``search`` raises ``QueryTooLarge`` beyond it)."""
         self.directory = directory
+        self._state_path = directory / "state.json"
         self.embedder = embedder
         self.keyword = open_keyword_index(store, directory)
         self._vectors: VectorIndex | None = None
@@ -209,8 +213,10 @@ class SearchService:
         """Why the index files in ``directory`` are another store's (then they are not searched), or None."""
 
     def _refresh_state(self) -> IndexState:
-        path = self.directory / "state.json"
-        mtime = path.stat().st_mtime if path.exists() else None
+        try:
+            mtime = self._state_path.stat().st_mtime
+        except FileNotFoundError:
+            mtime = None
         if mtime != self._state_mtime:
             state = IndexState.load(self.directory)
             if self._store_id is None:
@@ -269,6 +275,22 @@ class SearchService:
             self.cache.put(key, version, results)
         return results
 
+    def cached(self, text: str, mode: str = "hybrid", limit: int = 10, offset: int = 0) -> SearchResults | None:
+        """``search``'s answer if the result cache holds it for the store and indexes as they are now, else None.
+
+        It runs no search: a version read and a lookup (the web app answers a repeat on its event loop with it,
+        and hands a miss to a thread). A query over ``self.limits`` raises ``QueryTooLarge`` as ``search`` does.
+        """
+        if self.cache is None or mode not in MODES:
+            return None
+        started = time.perf_counter()
+        check_query(text, self.limits)
+        self._refresh_state()
+        found = self.cache.get(*self._cache_key(text, mode, limit, offset))
+        if found is None:
+            return None
+        return dataclasses.replace(found, milliseconds=(time.perf_counter() - started) * 1000)
+
     def _cache_key(self, text: str, mode: str, limit: int, offset: int) -> tuple[tuple, tuple]:
         """What a result depends on: the request and the ranking (key), the store and the indexes (version)."""
         key = (self.store.url, str(self.directory), self.embedder.name if self.embedder else None,
@@ -325,7 +347,8 @@ class SearchService:
         return kept[:count]
 
     def _hits(self, ranked: list[tuple[int, float]], parsed: ParsedQuery) -> list[SearchHit]:
-        documents = self.store.item_documents([item_id for item_id, _ in ranked])
+        # A hit shows its title, authors and a snippet: its categories, topics and sources are not read.
+        documents = self.store.item_documents([item_id for item_id, _ in ranked], facets=False)
         terms = {token for part in parsed.terms + parsed.phrases for token in self.keyword.tokens(part)}
         prefixes = tuple(prefix.lower() for prefix in parsed.prefixes)
         hits = []
@@ -346,7 +369,7 @@ class SearchService:
         semantic = self.vectors.search(vector, limit * 2, exclude=item_id) if vector is not None else []
         if mode == "semantic" and semantic:
             return self._hits(semantic[:limit], ParsedQuery())
-        document = self.store.item_documents([item_id]).get(item_id)
+        document = self.store.item_documents([item_id], facets=False).get(item_id)
         if document is None:
             return []
         parsed = ParsedQuery(terms=document.title.split())

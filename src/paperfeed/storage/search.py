@@ -72,8 +72,9 @@ class SearchStorage:
 
     # -- documents and vectors ----------------------------------------------------------------
 
-    def item_documents(self, item_ids: list[int]) -> dict[int, SearchDocument]:
-        """Documents of the items that exist among ``item_ids`` (a missing id was deleted)."""
+    def item_documents(self, item_ids: list[int], facets: bool = True) -> dict[int, SearchDocument]:
+        """Documents of the items that exist among ``item_ids`` (a missing id was deleted). ``facets=False``
+        leaves out categories, topics and sources (what filters and indexes need, not a result's card)."""
         db, d = self.db, self.db.dialect
         documents = {
             row[0]: SearchDocument(id=row[0], kind=row[1], title=row[2], abstract=row[3], published=row[4],
@@ -89,6 +90,8 @@ class SearchStorage:
                 "SELECT ia.item_id, a.name FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
                 f"WHERE ia.item_id {d.in_array(1)} ORDER BY ia.item_id, ia.position", (ids,)):
             documents[item_id].authors.append(name)
+        if not facets:
+            return documents
         for item_id, category in db.rows(
                 f"SELECT item_id, category FROM item_categories WHERE item_id {d.in_array(1)} "
                 "ORDER BY item_id, position", (ids,)):

@@ -72,17 +72,19 @@ def create_app(settings: Settings) -> FastAPI:
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
                             headers={"Cache-Control": "max-age=86400"})
 
-    # Feeds first: /items/<id>.bib and /topics/<slug>.atom would otherwise match the page routes.
+    # The API first: routes are matched in order, one by one, and nothing else lives under /api/v1, so its
+    # calls (the busiest, from scripts) are not tried against every page first. Feeds before pages:
+    # /items/<id>.bib and /topics/<slug>.atom would otherwise match the page routes.
+    app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(api_library.router, prefix=API_PREFIX)
+    app.include_router(follows.api_router, prefix=API_PREFIX)
+    app.include_router(comments.api, prefix=API_PREFIX)
     app.include_router(feeds.router)
     app.include_router(pages.router)
     app.include_router(account.router)
     app.include_router(library.router)
     app.include_router(follows.router)
     app.include_router(comments.pages)
-    app.include_router(api.router, prefix=API_PREFIX)
-    app.include_router(api_library.router, prefix=API_PREFIX)
-    app.include_router(follows.api_router, prefix=API_PREFIX)
-    app.include_router(comments.api, prefix=API_PREFIX)
     app.include_router(docs.router)
     _error_handlers(app)
     _openapi(app)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
+
+from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..storage import Store, open_store
@@ -15,9 +19,10 @@ from ..storage import Store, open_store
 log = logging.getLogger("paperfeed.web")
 
 POOL_SIZE = 16
-"""Connections kept open per server process. Requests run in threads and a connection serves one at a time;
-under load a process runs about as many requests at once as it has clients, so keep enough that busy
-periods rarely open a short-lived extra (opening one and its search index costs milliseconds)."""
+"""Connections kept open per server process, each with its search service: at most this many requests of a
+process run at once (the others wait on the event loop for a context: ``ContextPool.acquire``). Requests run
+in threads and use little beside the store, so a few more than the cores do; opening one and its search
+indexes costs milliseconds, so they are kept."""
 
 
 STORE_POOL_SIZE = 2
@@ -39,6 +44,8 @@ class Context:
     settings: Settings
     pool: "ContextPool"
     _search: object = field(default=None, repr=False)
+    extra: bool = False
+    """Opened past the pool's size for one request: closed when given back."""
 
     @property
     def search(self):
@@ -51,9 +58,14 @@ class Context:
                                          cache=result_cache(self.settings.search_cache_hits))
         return self._search
 
+    def search_if_open(self):
+        """The search service if this context has opened it already (opening one reads index files), else None."""
+        return self._search
+
 
 class ContextPool:
-    """Lend contexts to request threads; ``size`` stay open, a request beyond them gets a short-lived one."""
+    """Lend contexts to requests; ``size`` stay open. A request on the event loop waits for one past them
+    (``acquire``); a quick read outside any request (``borrow``) gets a short-lived one instead."""
 
     def __init__(self, settings: Settings, size: int = POOL_SIZE) -> None:
         self.settings = settings
@@ -63,6 +75,7 @@ class ContextPool:
         self._lock = threading.Lock()
         self._embedder_loaded = False
         self._embedder = None
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = deque()
 
     def embedder(self):
         """The process's one embedder (models are large: shared by every context), or None for keyword only."""
@@ -86,22 +99,77 @@ class ContextPool:
         so threads blocked here could hold every thread the lenders need to finish. Past ``size`` a
         context is opened for the request and closed after it, so steady state keeps ``size`` open.
         """
-        try:
-            context = self._free.get_nowait()
-            extra = False
-        except queue.Empty:
-            context = Context(_open_store(self.settings.db), self.settings, self)
-            with self._lock:
-                extra = len(self._all) >= self.size
-                if not extra:
-                    self._all.append(context)
+        context = self.take() or self.open_extra()
         try:
             yield context
         finally:
-            if extra:
-                context.store.close()
+            self.give_back(context)
+
+    async def acquire(self) -> Context:
+        """A context for a request on the event loop: a free kept one, a new one while fewer than ``size`` are
+        open, else the next one given back (waiting here holds no thread, so it cannot starve the requests
+        being served; and no request opens a short-lived connection and search index of its own)."""
+        context = self.take()
+        if context is not None:
+            return context
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            try:
+                return self._free.get_nowait()
+            except queue.Empty:
+                pass
+            future = None
+            if len(self._all) >= self.size:
+                future = loop.create_future()
+                self._waiters.append((loop, future))
+        if future is None:
+            return await run_in_threadpool(self.open_extra)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():  # handed over just as the request went away
+                self.give_back(future.result())
+            raise
+
+    def take(self) -> Context | None:
+        """A kept context if one is free, without waiting or opening anything (safe on the event loop)."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            return None
+
+    def open_extra(self) -> Context:
+        """A newly opened context (it opens a store connection: run it in a thread); it is kept while fewer
+        than ``size`` are, else closed when given back."""
+        context = Context(_open_store(self.settings.db), self.settings, self)
+        with self._lock:
+            if len(self._all) < self.size:
+                self._all.append(context)
             else:
-                self._free.put(context)
+                context.extra = True
+        return context
+
+    def give_back(self, context: Context) -> None:
+        """Return a context from ``take`` or ``open_extra`` (a short-lived one is closed)."""
+        if context.extra:
+            context.store.close()
+            return
+        with self._lock:
+            while self._waiters:
+                loop, future = self._waiters.popleft()
+                if not future.done():
+                    try:
+                        loop.call_soon_threadsafe(self._hand_over, future, context)
+                        return
+                    except RuntimeError:  # its loop is closed (the server is stopping): try the next
+                        continue
+            self._free.put(context)
+
+    def _hand_over(self, future: asyncio.Future, context: Context) -> None:
+        if future.done():  # the waiting request went away meanwhile: the next one gets it
+            self.give_back(context)
+        else:
+            future.set_result(context)
 
     def read(self, reader):
         """``reader(store)`` on a borrowed connection, for a quick read outside any request (a cache's version)."""

@@ -37,16 +37,20 @@ CACHEABLE = re.compile(r"^/(?:|papers/\d{4}-\d{2}-\d{2}|topics|topics/[a-z0-9-]+
 
 
 CHANGED = "pagecache.shared_pages_changed"
-"""Key in the request's ASGI state set by ``shared_pages_changed``."""
+"""Key in the request's ASGI state set by ``shared_pages_changed`` (the kinds of parts changed, or ALL)."""
+ALL = ("*",)
+PAGES_SHOWING = {"daily": re.compile(r"^/(?:papers/.*)?$")}
+"""The cached pages that show each kind of page part (``queries`` cache keys): a vote drops only these."""
 
 
-def shared_pages_changed(request) -> None:
+def shared_pages_changed(request, parts: tuple[str, ...] | None = None) -> None:
     """Say that this request changed what anonymous pages show beyond the store version (votes); the cache of
-    this process is dropped once the request is answered with a success."""
+    this process is dropped once the request is answered with a success. ``parts``: the kinds of cached page
+    parts it changed (``queries.forget_cached``; a vote moves only the daily ranking), or None for all."""
     from .queries import forget_cached
 
-    request.scope.setdefault("state", {})[CHANGED] = True
-    forget_cached()  # the page parts the pages are made of, so a re-rendered page shows the change
+    request.scope.setdefault("state", {})[CHANGED] = parts or ALL
+    forget_cached(parts)  # the page parts the pages are made of, so a re-rendered page shows the change
 
 
 @dataclass(slots=True)
@@ -108,11 +112,16 @@ class PageCache:
             while self._bytes > self.max_bytes:
                 self._drop(next(iter(self._pages)))
 
-    def clear(self) -> None:
+    def clear(self, paths: re.Pattern | None = None) -> None:
+        """Drop every page, or those whose path matches ``paths``."""
         with self._lock:
             self.generation += 1
-            self._pages.clear()
-            self._bytes = 0
+            if paths is None:
+                self._pages.clear()
+                self._bytes = 0
+            else:
+                for key in [key for key in self._pages if paths.match(key[0])]:
+                    self._drop(key)
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -153,8 +162,13 @@ class PageCacheMiddleware:
             await self.app(scope, receive, watch)
             # Only a success from a route that changed shared pages drops them; clearing moves the generation,
             # so a page rendered while the change was being written is not kept either.
-            if (scope.get("state") or {}).get(CHANGED) and 200 <= status < 400:
-                self.cache.clear()
+            changed = (scope.get("state") or {}).get(CHANGED)
+            if changed and 200 <= status < 400:
+                if all(kind in PAGES_SHOWING for kind in changed):
+                    for kind in changed:
+                        self.cache.clear(PAGES_SHOWING[kind])
+                else:
+                    self.cache.clear()
             return
         if self.session_cookie in state.get("cookies", {}) or not CACHEABLE.match(scope["path"]):
             await self.app(scope, receive, send)

@@ -24,17 +24,23 @@ _GITHUB = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+/?$")
 
 CACHE_SECONDS = 60.0
 """Longest a cached page part is reused; any item change (the search change log moves) drops it at once."""
-_CACHE_SIZE = 512
+_CACHE_SIZE = 2048
+"""Entries per process: the daily and topic pages' parts, and the last item pages viewed (a few KB each)."""
 _cache: dict[tuple, tuple[int, float, Any]] = {}
 _cache_lock = threading.Lock()
 _computing: dict[tuple, threading.Lock] = {}
 
 
-def forget_cached() -> None:
-    """Drop every cached page part of this process: a change the store version does not see (a vote, a
-    comment) is shown by the next request, not up to CACHE_SECONDS later."""
+def forget_cached(kinds: tuple[str, ...] | None = None) -> None:
+    """Drop the cached page parts of this process (only those of ``kinds``, the first part of their keys, when
+    given): a change the store version does not see (a vote, a comment) is shown by the next request, not up
+    to CACHE_SECONDS later."""
     with _cache_lock:
-        _cache.clear()
+        if kinds is None:
+            _cache.clear()
+        else:
+            for key in [key for key in _cache if key[0] in kinds]:
+                del _cache[key]
 
 
 def cached(context: Context, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -141,7 +147,16 @@ def item_links(item: dict[str, Any], records: list[dict[str, Any]]) -> list[dict
 
 
 def item_page(context: Context, item_id: int, similar: int = 8) -> dict[str, Any]:
-    """An item with provenance, links, topics (with confidence), authors (with ids), similar items and BibTeX."""
+    """An item with provenance, links, topics (with confidence), authors (with ids), similar items and BibTeX.
+
+    Cached (``cached``): a signed-in reader's item page is rendered every time (it shows their own marks, which
+    are read apart), but the item's part is the same for everyone, and its similar items are a search.
+    """
+    return cached(context, ("item", context.settings.db, item_id, similar),
+                  lambda: _item_page(context, item_id, similar))
+
+
+def _item_page(context: Context, item_id: int, similar: int) -> dict[str, Any]:
     store = context.store
     item = store.item(item_id)
     if item is None:
@@ -217,9 +232,37 @@ def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, 
             "does not exist" in str(error) else f"search failed: {error}"
         return {"query": query, "mode": mode, "hits": [], "behind": {}, "note": note, "milliseconds": 0.0,
                 "offset": offset, "limit": limit}
-    return {"query": query, "mode": results.mode, "hits": [_hit(hit) for hit in results.hits],
-            "behind": results.behind, "note": results.note, "milliseconds": round(results.milliseconds, 2),
-            "offset": offset, "limit": limit, "total": results.total}
+    return _search_page(results, query, offset, limit)
+
+
+def cached_search(context: Context, query: str, mode: str = "hybrid", limit: int = 20,
+                  offset: int = 0) -> dict[str, Any] | None:
+    """``search``'s answer when it needs no search: a repeat the result cache holds for the store as it is now.
+
+    Quick enough for the event loop (a version read and a lookup) where the store is a local file and this
+    context's search service is open; None otherwise, and for anything else (a miss, an index not built yet),
+    which ``search`` answers in a thread.
+    """
+    from ..search import MODES, QueryTooLarge
+
+    service = context.search_if_open()
+    if service is None or mode not in MODES or not query.strip() or not context.store.url.startswith("sqlite"):
+        return None
+    try:
+        results = service.cached(query, mode=mode, limit=limit, offset=offset)
+    except QueryTooLarge:
+        raise
+    except (OSError, ValueError):  # what `search` explains: leave it to it
+        return None
+    return _search_page(results, query, offset, limit) if results is not None else None
+
+
+def _search_page(results, query: str, offset: int, limit: int) -> dict[str, Any]:
+    hits = results.derived.get("web_hits")
+    if hits is None:  # made once per cached result: a repeat reuses it (read-only from here on)
+        hits = results.derived["web_hits"] = [_hit(hit) for hit in results.hits]
+    return {"query": query, "mode": results.mode, "hits": hits, "behind": results.behind, "note": results.note,
+            "milliseconds": round(results.milliseconds, 2), "offset": offset, "limit": limit, "total": results.total}
 
 
 def _topic_json(row: TopicRow, count: int | None = None) -> dict[str, Any]:
@@ -472,11 +515,8 @@ def my_item(context: Context, user, item_id: int) -> dict[str, Any] | None:
     """A signed-in user's marks on an item (library state, tags, upvote); None when nobody is signed in."""
     if user is None:
         return None
-    store = context.store
-    entry = next((e for e in store.library_entries(user.id) if e.item_id == item_id), None)
-    return {"state": entry.state if entry else None, "tags": entry.tags if entry else [],
-            "voted": item_id in store.user_votes(user.id),
-            "upvotes": store.local_upvotes([item_id]).get(item_id, 0)}
+    state, tags, voted, upvotes = context.store.item_marks(user.id, item_id)
+    return {"state": state, "tags": tags, "voted": voted, "upvotes": upvotes}
 
 
 def library(context: Context, user_id: int, recommend: bool = True) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator, BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from .. import queries
 from ..queries import MAX_ID
@@ -211,17 +212,34 @@ def similar(reference: str, context: Ctx, limit: Annotated[int, Query(ge=1, le=1
     return json_response(queries.similar_items(context, queries.resolve_item(context, reference), limit))
 
 
+class SearchParameters(BaseModel):
+    """The search API's query parameters, validated as one model (one pydantic call, not one per parameter)."""
+
+    q: str = Field(description="words, \"phrases\", prefix*, -exclude, author: topic: category: source: kind: "
+                               "after: before: (at most search_max_chars characters, search_max_terms parts: "
+                               "414/400 beyond)")
+    mode: Literal["keyword", "semantic", "hybrid"] = "hybrid"
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=10000)
+    kind: str = ""
+    topic: str = ""
+    author: str = ""
+    after: str = ""
+    before: str = ""
+
+
 @router.get("/search", response_model=SearchResult, summary="Search")
-def search(context: Ctx, q: Annotated[str, Query(description="words, \"phrases\", prefix*, -exclude, author: topic: "
-                                                   "category: source: kind: after: before: (at most search_max_chars "
-                                                   "characters, search_max_terms parts: 414/400 beyond)")],
-           mode: Literal["keyword", "semantic", "hybrid"] = "hybrid",
-           limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0, le=10000)] = 0,
-           kind: str = "", topic: str = "", author: str = "", after: str = "", before: str = ""):
+async def search(context: Ctx, parameters: Annotated[SearchParameters, Query()]):
     """Keyword, semantic or hybrid search; the filter parameters add to the query language in ``q``."""
-    query = queries.build_query(q, {"kind": kind, "topic": topic, "author": author, "after": after,
-                                    "before": before})
-    return json_response(queries.search(context, query, mode, limit, offset))
+    p = parameters
+    query = queries.build_query(p.q, {"kind": p.kind, "topic": p.topic, "author": p.author, "after": p.after,
+                                      "before": p.before})
+    # A repeat is answered here on the event loop (no thread hop: under load that hop costs more than the
+    # lookup); a search runs in a worker thread, as a sync endpoint would.
+    page = queries.cached_search(context, query, p.mode, p.limit, p.offset)
+    if page is None:
+        page = await run_in_threadpool(queries.search, context, query, p.mode, p.limit, p.offset)
+    return json_response(page)
 
 
 def _real_day(value: str | None) -> str | None:

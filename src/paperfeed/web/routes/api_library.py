@@ -146,7 +146,7 @@ def upvote(request: Request, item_id: ItemId, context: Ctx, body: Annotated[Vote
     def act(user: int, ref: str) -> None:
         _, changed = vote(context.store, user, ref, body.up)
         if changed:  # the daily ranking and the item's count move: anonymous pages of this process go
-            shared_pages_changed(request)
+            shared_pages_changed(request, parts=("daily",))
 
     return _change(request, context, item_id, act)
 

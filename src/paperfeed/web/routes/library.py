@@ -95,7 +95,7 @@ def upvote(request: Request, item_id: int, context: Ctx, up: FormText = "1"):
     except CommunityError as error:
         raise ValueError(str(error)) from None
     if changed:  # the daily ranking and the item's count move: anonymous pages of this process go
-        shared_pages_changed(request)
+        shared_pages_changed(request, parts=("daily",))
     return _back(item_id)
 
 

@@ -1,0 +1,60 @@
+"""The web app's context pool: a request waits on the event loop for a context rather than opening one of its own."""
+
+from __future__ import annotations
+
+import asyncio
+
+from paperfeed.config import Settings
+from paperfeed.storage import open_store
+from paperfeed.web.context import ContextPool
+
+
+def test_requests_past_the_pool_size_wait_for_a_context_and_get_it_in_turn(backend_url):
+    with open_store(backend_url):  # migrated, as create_app leaves it
+        pass
+    pool = ContextPool(Settings.load(db=backend_url, embedder="none"), size=2)
+
+    async def scenario() -> None:
+        first, second = await pool.acquire(), await pool.acquire()
+        assert first is not second and len(pool._all) == 2
+        waiting = [asyncio.create_task(pool.acquire()) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        assert not any(task.done() for task in waiting)  # no third connection: they wait
+        gone = asyncio.create_task(pool.acquire())
+        await asyncio.sleep(0.01)
+        gone.cancel()  # a request that went away while waiting is skipped
+        pool.give_back(first)
+        assert await waiting[0] is first and not waiting[1].done()
+        pool.give_back(second)
+        assert await waiting[1] is second
+        assert len(pool._all) == 2 and not any(context.extra for context in pool._all)
+        # Each context still answers (its connection was never shared by two requests at once).
+        for context in (first, second):
+            assert context.store.item_count() == 0
+            pool.give_back(context)
+        assert await pool.acquire() in (first, second)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        pool.close()
+
+
+def test_a_context_handed_to_a_request_that_went_away_goes_to_the_next(backend_url):
+    with open_store(backend_url):
+        pass
+    pool = ContextPool(Settings.load(db=backend_url, embedder="none"), size=1)
+
+    async def scenario() -> None:
+        only = await pool.acquire()
+        leaving = asyncio.create_task(pool.acquire())
+        staying = asyncio.create_task(pool.acquire())
+        await asyncio.sleep(0.01)
+        pool.give_back(only)  # handed to `leaving` on the loop's next turn ...
+        leaving.cancel()  # ... which is cancelled before it runs
+        assert await staying is only
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        pool.close()
