@@ -145,6 +145,10 @@ def main() -> int:
         mark = "" if figures["coverage"] >= 0.88 else "  < 0.88"
         print(f"  {label:10} {figures['support']:>6}  coverage {figures['coverage']:.3f}  "
               f"F1 {figures['f1']:.3f} (baseline {base['per_label'].get(label, {}).get('f1', 0):.3f}){mark}")
+    print("\ntrade-off on the test days, the conformal thresholds of other miss rates (labels with >= 50 test papers):")
+    for row in ours["trade_off"]:
+        print(f"  alpha {row['alpha']:<5} mean set {row['mean_set_size']:>6.2f}  singletons {row['singletons']:.3f}  "
+              f"min coverage {row['min_coverage']:.3f} ({row['worst_label']}), {row['labels_below_0_88']} below 0.88")
     summary = {
         "bench": "topics", "split": args.split, "train_days": len(train_days), "test_days": len(test_days),
         "train_items": len(train_items), "test_papers": len(test_records), "labels": len(labels),
@@ -157,6 +161,7 @@ def main() -> int:
         "train_seconds": round(train_seconds, 1), "baseline_train_seconds": round(baseline_seconds, 1),
         "tag_items_per_s": round(tagged / tag_seconds), "tagged_items": tagged,
         "bench_seconds": round(time.perf_counter() - bench_started),
+        "trade_off": [[row["alpha"], row["mean_set_size"], row["min_coverage"]] for row in ours["trade_off"]],
     }
     print(json.dumps(summary))
     return 0
@@ -183,7 +188,26 @@ def _score(model, records, labels: list[str], truth: np.ndarray) -> dict:
     coverages = [f["coverage"] for f in big.values()]
     sizes = sets.sum(axis=1)
     return {**figures, "big": big, "min_coverage": min(coverages), "median_coverage": float(np.median(coverages)),
-            "mean_set_size": float(sizes.mean()), "singletons": float((sizes == 1).mean())}
+            "mean_set_size": float(sizes.mean()), "singletons": float((sizes == 1).mean()),
+            "trade_off": _trade_off(model, scores, labels, truth)}
+
+
+def _trade_off(model, scores: np.ndarray, labels: list[str], truth: np.ndarray) -> list[dict]:
+    """Per miss rate kept in the model (``conformal_by_alpha``): mean set size, singletons, min coverage (>= 50 papers)."""
+    columns = {label: j for j, label in enumerate(model.labels)}
+    big = [j for j in range(len(labels)) if truth[:, j].sum() >= 50 and labels[j] in columns]
+    rows = []
+    for level, thresholds in model.meta.get("conformal_by_alpha", {}).items():
+        cut = np.array([-np.inf if t is None else t for t in thresholds])
+        sets = scores >= cut
+        sizes = sets.sum(axis=1)
+        coverage = {labels[j]: float(sets[truth[:, j], columns[labels[j]]].mean()) for j in big}
+        worst = min(coverage, key=coverage.get)
+        rows.append({"alpha": float(level), "mean_set_size": round(float(sizes.mean()), 2),
+                     "singletons": round(float((sizes == 1).mean()), 4),
+                     "min_coverage": round(coverage[worst], 3), "worst_label": worst,
+                     "labels_below_0_88": sum(value < 0.88 for value in coverage.values())})
+    return rows
 
 
 def _ablation(inputs, alpha: float, label_model, tagger, is_category) -> list[tuple[str, object, float]]:

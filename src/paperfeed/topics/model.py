@@ -18,6 +18,8 @@ import numpy as np
 from . import conformal, stacking
 
 NGRAMS = (1, 2)
+TRADE_OFF_ALPHAS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+"""Miss rates whose conformal thresholds are kept in a model's meta (``conformal_by_alpha``)."""
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
 
@@ -334,11 +336,22 @@ def _calibrate(model: LabelModel, scores: np.ndarray, truth: np.ndarray, alpha: 
     for row in range(len(model.labels)):
         model.conformal[row] = conformal.conformal_threshold(scores[truth[:, row], row], alpha)
         model.platt_a[row], model.platt_b[row] = conformal.platt(scores[:, row], truth[:, row])
+    # The same thresholds at other levels (a few numbers per label), so a bench can draw set size
+    # against coverage on later days without the calibration scores.
+    model.meta["conformal_by_alpha"] = {
+        f"{level:g}": [_finite(conformal.conformal_threshold(scores[truth[:, row], row], level))
+                       for row in range(len(model.labels))]
+        for level in TRADE_OFF_ALPHAS}
     probabilities = model.probabilities(scores)
     model.decide = conformal.tune_thresholds(probabilities, truth)
     model.meta["cutoffs"] = {name: list(conformal.cutoff_precision(probabilities[:, row], truth[:, row],
                                                                    model.decide[row]))
                              for row, name in enumerate(model.labels)}
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no infinities: None stands for "keep the label always"."""
+    return None if not np.isfinite(value) else round(float(value), 6)
 
 
 def _fit_labels(matrix, truth: np.ndarray, c: float, jobs: int) -> tuple[np.ndarray, np.ndarray]:
