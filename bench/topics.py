@@ -1,6 +1,6 @@
 """Category prediction, conformal sets and tagging throughput on the daily listings, split by time.
 
-Usage: python bench/topics.py PATH_TO_LISTINGS.tar.xz [--split 2025-11-01] [--alpha 0.1] [--ablation]
+Usage: python bench/topics.py PATH_TO_LISTINGS.tar.xz [--split 2025-11-01] [--until DAY] [--alpha 0.1] [--ablation]
 
 - Split: listing days before ``--split`` are ingested into a fresh SQLite store (the training corpus);
   the test papers are the later days' records whose arXiv id never appeared on a training day (a
@@ -42,6 +42,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("listings", help="arxiv_daily_listings_*.tar.xz")
     parser.add_argument("--split", default="2025-11-01", help="first test day (YYYY-MM-DD)")
+    parser.add_argument("--until", default="9999-12-31",
+                        help="first day after the test days (a development split: --split 2025-09-01 --until 2025-11-01)")
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--ablation", action="store_true", help="also measure each part of the category model")
     args = parser.parse_args()
@@ -64,7 +66,7 @@ def main() -> int:
     with tarfile.open(path, "r:*") as archive:
         members = sorted(((m.name, archive.extractfile(m).read()) for m in archive if m.isfile()))
     train_days = [(name, data) for name, data in members if name[:10] < args.split]
-    test_days = [(name, data) for name, data in members if name[:10] >= args.split]
+    test_days = [(name, data) for name, data in members if args.split <= name[:10] < args.until]
     print(f"{len(members)} days: train {train_days[0][0][:10]} .. {train_days[-1][0][:10]} ({len(train_days)}), "
           f"test {test_days[0][0][:10]} .. {test_days[-1][0][:10]} ({len(test_days)})")
 
@@ -131,7 +133,7 @@ def main() -> int:
     print(f"baseline trained in {baseline_seconds:.1f} s on {len(train_items):,} items")
 
     print(f"\n{'':34} {'micro F1':>9} {'macro F1':>9} {'min cov':>8} {'set size':>9} {'singletons':>11} {'train s':>8}")
-    print(f"{'paperfeed (text + author priors)':34} {ours['micro_f1']:>9.4f} {ours['macro_f1']:>9.4f} "
+    print(f"{'paperfeed (text + co-occ. + authors)':34} {ours['micro_f1']:>9.4f} {ours['macro_f1']:>9.4f} "
           f"{ours['min_coverage']:>8.3f} {ours['mean_set_size']:>9.2f} {ours['singletons']:>11.3f} {train_seconds:>8.0f}")
     for name, model, seconds in ablation:
         row = _score(model, test_records, labels, test_y)
