@@ -1,6 +1,6 @@
 """Category prediction, conformal sets and tagging throughput on the daily listings, split by time.
 
-Usage: python bench/topics.py PATH_TO_LISTINGS.tar.xz [--split 2025-11-01] [--alpha 0.1] [--ablation]
+Usage: python bench/topics.py PATH_TO_LISTINGS.tar.xz [--split 2025-11-01] [--until DAY] [--alpha 0.1] [--ablation]
 
 - Split: listing days before ``--split`` are ingested into a fresh SQLite store (the training corpus);
   the test papers are the later days' records whose arXiv id never appeared on a training day (a
@@ -42,6 +42,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("listings", help="arxiv_daily_listings_*.tar.xz")
     parser.add_argument("--split", default="2025-11-01", help="first test day (YYYY-MM-DD)")
+    parser.add_argument("--until", default="9999-12-31",
+                        help="first day after the test days (a development split: --split 2025-09-01 --until 2025-11-01)")
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--ablation", action="store_true", help="also measure each part of the category model")
     args = parser.parse_args()
@@ -64,7 +66,7 @@ def main() -> int:
     with tarfile.open(path, "r:*") as archive:
         members = sorted(((m.name, archive.extractfile(m).read()) for m in archive if m.isfile()))
     train_days = [(name, data) for name, data in members if name[:10] < args.split]
-    test_days = [(name, data) for name, data in members if name[:10] >= args.split]
+    test_days = [(name, data) for name, data in members if args.split <= name[:10] < args.until]
     print(f"{len(members)} days: train {train_days[0][0][:10]} .. {train_days[-1][0][:10]} ({len(train_days)}), "
           f"test {test_days[0][0][:10]} .. {test_days[-1][0][:10]} ({len(test_days)})")
 
@@ -131,7 +133,7 @@ def main() -> int:
     print(f"baseline trained in {baseline_seconds:.1f} s on {len(train_items):,} items")
 
     print(f"\n{'':34} {'micro F1':>9} {'macro F1':>9} {'min cov':>8} {'set size':>9} {'singletons':>11} {'train s':>8}")
-    print(f"{'paperfeed (text + author priors)':34} {ours['micro_f1']:>9.4f} {ours['macro_f1']:>9.4f} "
+    print(f"{'paperfeed (text + co-occ. + authors)':34} {ours['micro_f1']:>9.4f} {ours['macro_f1']:>9.4f} "
           f"{ours['min_coverage']:>8.3f} {ours['mean_set_size']:>9.2f} {ours['singletons']:>11.3f} {train_seconds:>8.0f}")
     for name, model, seconds in ablation:
         row = _score(model, test_records, labels, test_y)
@@ -145,6 +147,10 @@ def main() -> int:
         mark = "" if figures["coverage"] >= 0.88 else "  < 0.88"
         print(f"  {label:10} {figures['support']:>6}  coverage {figures['coverage']:.3f}  "
               f"F1 {figures['f1']:.3f} (baseline {base['per_label'].get(label, {}).get('f1', 0):.3f}){mark}")
+    print("\ntrade-off on the test days, the conformal thresholds of other miss rates (labels with >= 50 test papers):")
+    for row in ours["trade_off"]:
+        print(f"  alpha {row['alpha']:<5} mean set {row['mean_set_size']:>6.2f}  singletons {row['singletons']:.3f}  "
+              f"min coverage {row['min_coverage']:.3f} ({row['worst_label']}), {row['labels_below_0_88']} below 0.88")
     summary = {
         "bench": "topics", "split": args.split, "train_days": len(train_days), "test_days": len(test_days),
         "train_items": len(train_items), "test_papers": len(test_records), "labels": len(labels),
@@ -157,6 +163,7 @@ def main() -> int:
         "train_seconds": round(train_seconds, 1), "baseline_train_seconds": round(baseline_seconds, 1),
         "tag_items_per_s": round(tagged / tag_seconds), "tagged_items": tagged,
         "bench_seconds": round(time.perf_counter() - bench_started),
+        "trade_off": [[row["alpha"], row["mean_set_size"], row["min_coverage"]] for row in ours["trade_off"]],
     }
     print(json.dumps(summary))
     return 0
@@ -183,7 +190,26 @@ def _score(model, records, labels: list[str], truth: np.ndarray) -> dict:
     coverages = [f["coverage"] for f in big.values()]
     sizes = sets.sum(axis=1)
     return {**figures, "big": big, "min_coverage": min(coverages), "median_coverage": float(np.median(coverages)),
-            "mean_set_size": float(sizes.mean()), "singletons": float((sizes == 1).mean())}
+            "mean_set_size": float(sizes.mean()), "singletons": float((sizes == 1).mean()),
+            "trade_off": _trade_off(model, scores, labels, truth)}
+
+
+def _trade_off(model, scores: np.ndarray, labels: list[str], truth: np.ndarray) -> list[dict]:
+    """Per miss rate kept in the model (``conformal_by_alpha``): mean set size, singletons, min coverage (>= 50 papers)."""
+    columns = {label: j for j, label in enumerate(model.labels)}
+    big = [j for j in range(len(labels)) if truth[:, j].sum() >= 50 and labels[j] in columns]
+    rows = []
+    for level, thresholds in model.meta.get("conformal_by_alpha", {}).items():
+        cut = np.array([-np.inf if t is None else t for t in thresholds])
+        sets = scores >= cut
+        sizes = sets.sum(axis=1)
+        coverage = {labels[j]: float(sets[truth[:, j], columns[labels[j]]].mean()) for j in big}
+        worst = min(coverage, key=coverage.get)
+        rows.append({"alpha": float(level), "mean_set_size": round(float(sizes.mean()), 2),
+                     "singletons": round(float((sizes == 1).mean()), 4),
+                     "min_coverage": round(coverage[worst], 3), "worst_label": worst,
+                     "labels_below_0_88": sum(value < 0.88 for value in coverage.values())})
+    return rows
 
 
 def _ablation(inputs, alpha: float, label_model, tagger, is_category) -> list[tuple[str, object, float]]:

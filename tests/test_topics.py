@@ -93,6 +93,31 @@ def test_conformal_threshold_misses_at_most_alpha_of_new_true_items():
     assert np.mean(misses) > 0.08  # and it is not trivially conservative
 
 
+def test_clustered_thresholds_pool_rare_labels_and_keep_coverage_per_group():
+    rng = np.random.default_rng(11)
+    # Label 0 is frequent; labels 1-4 are rare with two different positive-score profiles (1, 2 high; 3, 4 low);
+    # label 5 has no positive in the calibration rows.
+    rates = np.array([0.4, 0.01, 0.01, 0.01, 0.01, 0.0])
+    centres = np.array([0.7, 0.8, 0.8, 0.3, 0.3, 0.5])
+
+    def draw(n):
+        truth = rng.random((n, 6)) < rates
+        probabilities = np.clip(np.where(truth, rng.normal(centres, 0.1, (n, 6)), rng.random((n, 6)) * 0.5), 0, 1)
+        return probabilities, truth
+
+    probabilities, truth = draw(3000)
+    cuts = conformal.clustered_thresholds(probabilities, truth, 0.1, min_positives=200, clusters=2)
+    # The frequent label keeps its own label-wise threshold; rare labels of one profile share one.
+    assert cuts[0] == conformal.conformal_threshold(probabilities[truth[:, 0], 0], 0.1)
+    assert cuts[1] == cuts[2] and cuts[3] == cuts[4] and cuts[1] > cuts[3]
+    assert np.isfinite(cuts[5]) and cuts[5] <= cuts[1]
+    # Each group's fresh positives are missed at about alpha, not more.
+    fresh, fresh_truth = draw(200_000)
+    for group in ([0], [1, 2], [3, 4]):
+        kept = np.concatenate([fresh[fresh_truth[:, j], j] >= cuts[j] for j in group])
+        assert kept.mean() >= 0.85
+
+
 def test_tuned_thresholds_score_at_least_as_well_as_one_shared_cut():
     rng = np.random.default_rng(3)
     truth = rng.random((600, 6)) < np.array([0.5, 0.3, 0.1, 0.05, 0.03, 0.02])

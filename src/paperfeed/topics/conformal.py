@@ -28,6 +28,41 @@ def conformal_threshold(positive_scores: np.ndarray, alpha: float) -> float:
     return float(scores[k - 1])
 
 
+def clustered_thresholds(probabilities: np.ndarray, truth: np.ndarray, alpha: float, *, min_positives: int = 200,
+                         clusters: int = 3) -> np.ndarray:
+    """Return per-label probability thresholds by clustered conformal prediction (Ding et al., NeurIPS 2023).
+
+    A label with at least ``min_positives`` calibration positives gets its own (Mondrian) threshold; the
+    rarer labels are grouped by k-means on the quantiles of their positives' probabilities, and each
+    group shares the threshold of its pooled positives, so a label seen 30 times is not held to its own
+    few, noisy lowest scores. Labels without a calibration positive share the threshold of all rare
+    labels' positives. Coverage then holds per group of similar labels rather than per rare label.
+    Probabilities must be on one scale across labels (calibrated per label, e.g. by ``platt``).
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    truth = np.asarray(truth, dtype=bool)
+    positives = truth.sum(axis=0)
+    thresholds = np.full(truth.shape[1], float("-inf"))
+    for label in np.flatnonzero(positives >= min_positives):
+        thresholds[label] = conformal_threshold(probabilities[truth[:, label], label], alpha)
+    rare = np.flatnonzero((positives < min_positives) & (positives > 0))
+    if len(rare):
+        pooled = np.concatenate([probabilities[truth[:, label], label] for label in rare])
+        thresholds[positives == 0] = conformal_threshold(pooled, alpha)
+        groups = np.zeros(len(rare), dtype=int)
+        if len(rare) > clusters:
+            from sklearn.cluster import KMeans
+
+            profile = np.array([np.quantile(probabilities[truth[:, label], label], [0.1, 0.3, 0.5, 0.7, 0.9])
+                                for label in rare])
+            groups = KMeans(clusters, n_init=10, random_state=0).fit_predict(profile)
+        for group in np.unique(groups):
+            members = rare[groups == group]
+            thresholds[members] = conformal_threshold(
+                np.concatenate([probabilities[truth[:, label], label] for label in members]), alpha)
+    return thresholds
+
+
 def min_calibration_positives(alpha: float) -> int:
     """Return the fewest calibration positives with which ``conformal_threshold`` is finite at ``alpha``."""
     return max(1, math.ceil(1 / alpha - 1 - 1e-9))

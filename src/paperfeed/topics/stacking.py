@@ -2,8 +2,8 @@
 
 Authors keep to their fields, and arXiv categories are not independent (a cs.CL paper is often
 cross-listed to cs.AI, a cs.CV one to cs.LG). So each label gets a small logistic regression whose
-inputs are its text score, optionally the text scores of *every* label (co-occurrence: off in the
-tagger, it measured worse), and what the item's authors published before: the share of their earlier papers carrying the label, the highest such share
+inputs are its text score, the text scores of *every* label (co-occurrence: on in the tagger, chosen
+on a development split), and what the item's authors published before: the share of their earlier papers carrying the label, the highest such share
 among them, and how many earlier papers they have. It is fitted on out-of-fold text scores, so it
 learns how far to trust text scores the text model did not see in training.
 
