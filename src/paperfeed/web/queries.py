@@ -166,9 +166,16 @@ def _item_page(context: Context, item_id: int, similar: int) -> dict[str, Any]:
     from ..sources.hf_daily import FORMAT as HF_DAILY
 
     item["author_links"] = [with_url(ref) for ref in item_people(store, item_id)]
-    slugs = {row.name: row.slug for row in store.topics()}
-    item["topics"] = [{"name": name, "slug": slugs.get(name), "assigned_by": by, "confidence": round(confidence, 4)}
-                      for name, by, confidence in store.item_topic_confidences([item_id]).get(item_id, [])]
+    topic_rows = {row.name: row for row in store.topics()}
+    topics = []
+    for name, by, confidence in store.item_topic_confidences([item_id]).get(item_id, []):
+        row = topic_rows.get(name)
+        # Filed as on the topic's own page: a gold label always, the tagger's guess at or above the cut-off.
+        filed = by != "tagger" or row is None or row.cutoff is None or confidence >= row.cutoff
+        topics.append({"name": name, "slug": row.slug if row else None, "assigned_by": by,
+                       "confidence": round(confidence, 4), "filed": filed})
+    item["topics"] = [topic for topic in topics if topic["filed"]]
+    item["topics_below_cutoff"] = [topic for topic in topics if not topic["filed"]]
     records = store.item_source_details([item_id]).get(item_id, {}).get("sources", [])
     item["links"] = item_links(item, records)
     item["hugging_face"] = card_extras([r for r in records if r["format"] == HF_DAILY]) if any(
