@@ -38,12 +38,13 @@ if TYPE_CHECKING:  # imported when used: search and the tagger load numpy, tanti
 
 log = logging.getLogger("paperfeed.pipeline")
 
-Progress = Callable[[str], AbstractContextManager[Callable[[int], None]]]
-"""``progress("indexing")`` gives a context whose value is ``advance(records)`` (``progress.record_progress``)."""
+Progress = Callable[..., AbstractContextManager[Callable[[int], None]]]
+"""``progress("indexing", total=None)`` gives a context whose value is ``advance(records)``
+(``progress.record_progress``)."""
 
 
 @contextmanager
-def _quiet(description: str) -> Iterator[Callable[[int], None]]:
+def _quiet(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
     yield lambda count: None
 
 
@@ -142,8 +143,8 @@ def _index(store: Store, settings: Settings, report: PipelineReport, *, vectors:
 
     try:
         indexer = open_indexer(store, settings, vectors=vectors)
-        with progress("indexing") as advance:
-            report.index = indexer.rebuild(advance) if rebuild else indexer.update(advance)
+        # Keyword index, then embeddings: a bar (with an ETA) each.
+        report.index = indexer.rebuild(progress=progress) if rebuild else indexer.update(progress=progress)
     except (EmbedderError, SearchIndexError) as error:
         report.errors["index"] = str(error)
     except ValueError as error:

@@ -14,16 +14,14 @@ vectors as ``Indexer`` does.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Callable
 
 from ..storage import Store
 from ..storage import FullTextQuery, FullTextStorage
-from .indexer import BATCH, COMMIT_EVERY, IndexReport, IndexState, Indexer
+from .indexer import BATCH, IndexReport, IndexState, Indexer, Progress
 from .keyword import KeywordHit, KeywordIndex, _text_analyzer, topic_slug
 from .query import ParsedQuery
-from .vectors import VectorIndex
 
 # What tantivy's simple tokenizer calls a token: a run of letters and digits.
 _TOKEN = re.compile(r"[^\W_]+")
@@ -117,60 +115,19 @@ class DatabaseIndexer(Indexer):
         self.state = IndexState(store_id=getattr(self, "store_id", None))
         self.state.save(self.directory)
 
-    def rebuild(self, advance: Callable[[int], None] | None = None) -> IndexReport:
+    def rebuild(self, advance: Callable[[int], None] | None = None, progress: Progress | None = None) -> IndexReport:
         """Replay the whole change log into the full text and build the vector graph again (stored vectors
         are reused)."""
         self.store.reset_fulltext()
         self._drop_local()
-        return self.update(advance)
+        return self.update(advance, progress)
 
-    def update(self, advance: Callable[[int], None] | None = None) -> IndexReport:
-        """Apply every pending change; resumable: each full-text batch commits with its progress."""
-        started = time.perf_counter()
-        report = IndexReport(notes=self._take_notes())
+    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None]) -> None:
+        """Apply the pending changes to the full text in the database; each batch commits with its progress."""
         while True:
             batch = self.store.apply_fulltext_changes(BATCH)
             if not batch.changes:
                 break
             report.indexed += batch.indexed
             report.deleted += batch.deleted
-            if advance is not None:
-                advance(batch.changes)
-        if self.embedder is not None:
-            deleted = self._update_vector_index(report, advance)
-            report.deleted = max(report.deleted, deleted)
-        report.seconds = time.perf_counter() - started
-        return report
-
-    def _update_vector_index(self, report: IndexReport, advance: Callable[[int], None] | None) -> int:
-        """Apply the changes after ``state.vector_seq`` to the local vector graph; return how many were deletions."""
-        assert self.embedder is not None
-        self.state.model, self.state.dim = self.embedder.name, self.embedder.dim
-        vectors = VectorIndex(self.directory / "vectors.usearch", self.embedder.dim, writable=True)
-        seq, since_save, deleted = self.state.vector_seq, 0, 0
-        try:
-            while True:
-                changes = self.store.search_changes(seq, BATCH)
-                if not changes:
-                    break
-                ids = [item_id for _, item_id in changes]
-                documents = self.store.item_documents(ids)
-                gone = [item_id for item_id in ids if item_id not in documents]
-                self._update_vectors(vectors, [documents[i] for i in ids if i in documents], gone, report)
-                deleted += len(gone)
-                seq = changes[-1][0]
-                since_save += len(changes)
-                if advance is not None:
-                    advance(len(changes))
-                # Saving rewrites the whole graph: at scale, only at the end of a run (as Indexer does).
-                if since_save >= COMMIT_EVERY and len(vectors) < 200_000:
-                    self._save_vectors(vectors, seq)
-                    since_save = 0
-        finally:
-            self._save_vectors(vectors, seq)
-        return deleted
-
-    def _save_vectors(self, vectors: VectorIndex, seq: int) -> None:
-        vectors.save()
-        self.state.vector_seq = max(self.state.vector_seq, seq)
-        self.state.save(self.directory)
+            advance(batch.changes)
