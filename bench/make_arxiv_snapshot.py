@@ -39,7 +39,6 @@ quality benchmark (titles and abstracts are recombined and do not make sense as 
 from __future__ import annotations
 
 import argparse
-import bisect
 import re
 import sys
 import tarfile
