@@ -133,7 +133,8 @@ def latest_change(store: Path) -> int:
     try:
         with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
             return db.execute("SELECT coalesce(max(seq), 0) FROM search_changes").fetchone()[0]
-    except sqlite3.Error:
+    except sqlite3.Error as error:
+        print(f"change log not read yet: {error}", file=sys.stderr, flush=True)
         return 0
 
 
@@ -184,8 +185,8 @@ def bootstrap(snapshot: Path, folder: Path, embed_seconds: float, queries: int) 
             if "ingest" in marks and "ingest" not in cpu:
                 cpu["ingest"] = used
         peaks[phase] = max(peaks[phase], tree_rss_mb(process.pid))
-        if phase == "keyword" and "target" not in wanted_seq:
-            wanted_seq["target"] = latest_change(store)  # read once, as soon as the ingest has committed
+        if phase == "keyword" and not wanted_seq.get("target"):
+            wanted_seq["target"] = latest_change(store)  # read once (again while unreadable), after the ingest
         if phase == "keyword" and keyword_applied(index_dir, wanted_seq["target"]):
             marks["keyword"] = time.perf_counter() - started
             cpu["keyword"] = cpu_seconds(process.pid) or cpu.get("last", 0.0)
