@@ -66,7 +66,7 @@ def search(ctx: click.Context, query: tuple[str, ...], mode: str, limit: int, of
 
     with open_store(ctx) as store:
         try:
-            service = open_search(store, ctx.obj)
+            service = open_search(store, ctx.obj, vectors=mode != "keyword")
         except EmbedderError as error:
             fail(str(error))
         try:
