@@ -75,7 +75,7 @@ class PipelineReport:
 def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[int] | None = None, *,
                  tag: bool = True, index: bool = True, vectors: bool = True, rebuild: bool = False,
                  llm_tldr: bool = True, progress: Progress | None = None) -> PipelineReport:
-    """Tag, refresh author identities, index and date what was just stored (see the module's docstring).
+    """Tag, index, refresh author identities, date and embed what was just stored (see the module's docstring).
 
     ``changed_item_ids``: the items added or changed (None: not known; the tagger still finds what is due,
     but without a tagger no identities are refreshed); an empty list skips tagging and identities.
