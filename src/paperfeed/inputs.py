@@ -9,6 +9,7 @@ again while reading, so a file that grows or an archive that lies about its size
 from __future__ import annotations
 
 import lzma
+import mmap
 import os
 import re
 import stat
@@ -29,6 +30,53 @@ _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 ARCHIVE_RATIO_FREE = 64 * 1024 * 1024
 """Bytes any archive may expand to whatever its own size; ``max_archive_ratio`` counts only beyond them."""
+
+MAP_LINES_BYTES = 64 * 1024 * 1024
+"""A plain file at least this large whose first bytes look like JSON Lines (an object, then another at the start
+of a line) is handed to its parser memory-mapped (``MappedFile``), not read whole: the Kaggle arXiv snapshot is
+4 GB, twice that once decoded, and its parser reads it a line at a time, giving back each part once read."""
+
+
+class MappedFile(mmap.mmap):
+    """A read-only memory map of a file, for the parsers that read it line by line (``sources.jsonl``).
+
+    It is bytes-like (slices are bytes; ``find``, ``len``), and ``bytes(mapped)`` is the whole file for a parser
+    that needs it whole. ``release(end)`` drops the pages before ``end`` from the process's memory (they stay
+    in the page cache), so a parser that went past them keeps memory bounded.
+    """
+
+    def release(self, end: int) -> None:
+        """Give back the mapped pages before byte ``end`` (they are read again from the file if touched)."""
+        end -= end % mmap.PAGESIZE
+        if end > 0 and hasattr(mmap, "MADV_DONTNEED"):
+            self.madvise(mmap.MADV_DONTNEED, 0, end)
+
+
+def looks_like_json_lines(head: bytes) -> bool:
+    """True when ``head`` starts (after a BOM and blank space) with a JSON object and holds another one at the
+    start of a line: the shape that ``sources.jsonl`` reads line by line."""
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return body.startswith(b"{") and b"\n{" in body
+
+
+def estimate_records(paths: list[str | Path], sample: int = 1 << 20) -> int | None:
+    """About how many records ``paths`` hold, for a progress bar's ETA: when every path is a plain file of JSON
+    Lines, its size times the lines per byte of its first ``sample`` bytes; None when that cannot be told."""
+    total = 0
+    for path in paths:
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe or device is never opened here
+                return None
+            with open(path, "rb") as handle:
+                head = handle.read(sample)
+                size = os.fstat(handle.fileno()).st_size
+        except OSError:
+            return None
+        if not looks_like_json_lines(head):
+            return None
+        lines = head.count(b"\n") + (not head.endswith(b"\n"))
+        total += lines if len(head) >= size else round(size * lines / len(head))
+    return total or None
 
 
 class InputError(Exception):
@@ -153,7 +201,8 @@ def read_regular_file(path: Path, limit: int = 0) -> bytes:
     """Read a regular file whole, at most ``limit`` bytes (0: no limit); anything else is an InputReadError.
 
     The file is opened without blocking and checked again once open, so a path swapped for a named pipe or a
-    device after it was listed is refused rather than waited on or read without end.
+    device after it was listed is refused rather than waited on or read without end. A large file of JSON Lines
+    (``MAP_LINES_BYTES``) comes back as a ``MappedFile`` of its size when it was opened.
     """
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     with open(descriptor, "rb", closefd=True) as handle:
@@ -163,6 +212,10 @@ def read_regular_file(path: Path, limit: int = 0) -> bytes:
         too_big = _over(info.st_size, limit, "max_input_bytes", "PAPERFEED_MAX_INPUT_BYTES")
         if too_big:
             raise InputReadError(f"the file is {too_big}")
+        if info.st_size >= MAP_LINES_BYTES and looks_like_json_lines(handle.read(8192)):
+            # Mapped at the size measured: a file that grows later is read as it was (within the limit).
+            return MappedFile(descriptor, info.st_size, access=mmap.ACCESS_READ)
+        handle.seek(0)
         wanted = info.st_size + 1 if not limit else min(info.st_size, limit) + 1
         data = handle.read(wanted)
         if len(data) == wanted:  # it grew since it was measured: read on to the limit, never past it

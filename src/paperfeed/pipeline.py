@@ -1,4 +1,4 @@
-"""What follows every change of a store's items, in one place: tag, merge author identities, index, calendar.
+"""What follows every change of a store's items, in one place: tag, index, author identities, calendar.
 
 Every path that adds or changes items (``ingest``, ``sync`` and the scheduler of ``serve``, ``library import``,
 ``submit``) and ``topics tag`` call ``after_ingest`` once they have stored; the CLI and the web app print or
@@ -6,14 +6,16 @@ log what it reports. Steps run in order, each on what the one before left:
 
 1. tag the new and changed items with the topic and category models (only when a tagger has been trained:
    the first training is ``paperfeed topics tag``, minutes on a large store);
-2. decide the identities of the changed items' authors again (the tagger does it for what it tagged; without
+2. bring the keyword index up to date (so that a search finds the new items and ``topic:`` filters see the
+   new topics): keyword search is complete from here on;
+3. decide the identities of the changed items' authors again (the tagger does it for what it tagged; without
    a tagger, for ``changed_item_ids``);
-3. bring the search indexes up to date: keyword, and vectors unless told not to (so that a search finds the
-   new items and ``topic:`` filters see the new topics);
 4. add the new source records' days to the Daily Papers calendar;
 5. give the changed items their extractive TL;DR (offline, well under a millisecond a paper), then, when a
    TL;DR endpoint is configured (``tldr_url``) and the caller does not answer a person waiting on a page
-   (``llm_tldr``), ask it for up to ``tldr_max_items`` TL;DRs (``summaries``).
+   (``llm_tldr``), ask it for up to ``tldr_max_items`` TL;DRs (``summaries``);
+6. embed the changed items into the vector index, unless told not to: last, because after a large load (the
+   whole arXiv snapshot) it takes longest and nothing else waits on it (search says how far it has got).
 
 A step that cannot run (no tagger trained is no error; a topics file that does not parse, an index held by
 another indexer, an embedder that cannot load) is reported in the result, never raised: the items stay stored
@@ -38,12 +40,13 @@ if TYPE_CHECKING:  # imported when used: search and the tagger load numpy, tanti
 
 log = logging.getLogger("paperfeed.pipeline")
 
-Progress = Callable[[str], AbstractContextManager[Callable[[int], None]]]
-"""``progress("indexing")`` gives a context whose value is ``advance(records)`` (``progress.record_progress``)."""
+Progress = Callable[..., AbstractContextManager[Callable[[int], None]]]
+"""``progress("indexing", total=None)`` gives a context whose value is ``advance(records)``
+(``progress.record_progress``)."""
 
 
 @contextmanager
-def _quiet(description: str) -> Iterator[Callable[[int], None]]:
+def _quiet(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
     yield lambda count: None
 
 
@@ -72,7 +75,7 @@ class PipelineReport:
 def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[int] | None = None, *,
                  tag: bool = True, index: bool = True, vectors: bool = True, rebuild: bool = False,
                  llm_tldr: bool = True, progress: Progress | None = None) -> PipelineReport:
-    """Tag, refresh author identities, index and date what was just stored (see the module's docstring).
+    """Tag, index, refresh author identities, date and embed what was just stored (see the module's docstring).
 
     ``changed_item_ids``: the items added or changed (None: not known; the tagger still finds what is due,
     but without a tagger no identities are refreshed); an empty list skips tagging and identities.
@@ -86,10 +89,10 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
     tagger_refreshed = False
     if tag and changed != []:
         tagger_refreshed = _tag(store, settings, report)
+    if index:  # keyword search sees the new items first: nothing below changes what it indexes
+        _index(store, settings, report, vectors=False, rebuild=rebuild, progress=progress)
     if changed and not tagger_refreshed:
         _refresh_identities(store, changed, report)
-    if index:
-        _index(store, settings, report, vectors=vectors, rebuild=rebuild, progress=progress)
     try:
         report.daily_dates = store.refresh_daily_dates()
     except Exception as error:  # the calendar catches up on its next read
@@ -97,6 +100,9 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
         report.errors["daily"] = str(error)
     if changed != []:
         _tldr(store, settings, changed, report, llm=llm_tldr)
+    if index and vectors and "index" not in report.errors:
+        # Embeddings last: after a large load (all of arXiv) they take longest, and nothing else waits on them.
+        _index(store, settings, report, vectors=True, rebuild=False, progress=progress)
     return report
 
 
@@ -136,14 +142,26 @@ def _refresh_identities(store: Store, changed: list[int], report: PipelineReport
     report.identities_merged = refresh_identities(store, changed)
 
 
+def _combined(keyword: "IndexReport", vectors: "IndexReport") -> "IndexReport":
+    """One report of the keyword pass and the embeddings pass that followed it."""
+    keyword.indexed += vectors.indexed
+    keyword.deleted = max(keyword.deleted, vectors.deleted)
+    keyword.embedded, keyword.reused_vectors = vectors.embedded, vectors.reused_vectors
+    keyword.seconds += vectors.seconds
+    keyword.embed_seconds = vectors.embed_seconds
+    keyword.notes += vectors.notes
+    return keyword
+
+
 def _index(store: Store, settings: Settings, report: PipelineReport, *, vectors: bool, rebuild: bool,
            progress: Progress) -> None:
     from .search import EmbedderError, SearchIndexError, open_indexer
 
     try:
         indexer = open_indexer(store, settings, vectors=vectors)
-        with progress("indexing") as advance:
-            report.index = indexer.rebuild(advance) if rebuild else indexer.update(advance)
+        # A bar (with an ETA) for each index.
+        done = indexer.rebuild(progress=progress) if rebuild else indexer.update(progress=progress)
+        report.index = done if report.index is None else _combined(report.index, done)
     except (EmbedderError, SearchIndexError) as error:
         report.errors["index"] = str(error)
     except ValueError as error:

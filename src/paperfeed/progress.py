@@ -14,16 +14,31 @@ def interactive() -> bool:
 
 
 @contextmanager
-def record_progress(description: str, total_bytes: int | None = None) -> Iterator[Callable[[int], None]]:
-    """Yield a callback ``advance(records)`` that drives a rich progress bar, or does nothing when quiet."""
+def record_progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """Yield a callback ``advance(records)`` that drives a rich progress bar, or does nothing when quiet.
+
+    With ``total`` (the records expected; an estimate will do) the bar shows how far, the rate and an ETA."""
     if not interactive():
         yield lambda count: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed:,} records"), TimeElapsedColumn())
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed:,} records")]
+    if total:
+        columns[3:] = [TaskProgressColumn(), TextColumn("{task.completed:,} of ~{task.total:,.0f} records"),
+                       TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    else:
+        columns.append(TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(description, total=None)
-        yield lambda count: progress.advance(task, count)
+        task = progress.add_task(description, total=total or None)
+
+        def advance(count: int) -> None:
+            progress.advance(task, count)
+            state = progress.tasks[0]
+            if state.total is not None and state.completed > state.total:  # an estimate ran short
+                progress.update(task, total=state.completed)
+
+        yield advance

@@ -49,7 +49,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
             get_format(format_name)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--format") from None
-    with open_store(ctx) as store, record_progress("ingesting") as advance:
+    from ..inputs import estimate_records
+
+    # A file of JSON Lines (the Kaggle arXiv snapshot) has an estimated total: the bar shows an ETA.
+    with open_store(ctx) as store, record_progress("ingesting", estimate_records(list(paths))) as advance:
         def show(result) -> None:
             if result.failed:
                 place = f" at {result.place}" if result.place else ""

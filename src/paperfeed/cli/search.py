@@ -17,8 +17,8 @@ def update_indexes(store, settings, vectors: bool = True, rebuild: bool = False)
 
     try:
         indexer = open_indexer(store, settings, vectors=vectors)
-        with record_progress("indexing") as advance:
-            report = indexer.rebuild(advance) if rebuild else indexer.update(advance)
+        report = (indexer.rebuild(progress=record_progress) if rebuild
+                  else indexer.update(progress=record_progress))
     except (EmbedderError, SearchIndexError) as error:
         fail(f"search index: {error}")
     except ValueError as error:
@@ -66,13 +66,15 @@ def search(ctx: click.Context, query: tuple[str, ...], mode: str, limit: int, of
 
     with open_store(ctx) as store:
         try:
-            service = open_search(store, ctx.obj)
+            service = open_search(store, ctx.obj, vectors=mode != "keyword")
         except EmbedderError as error:
             fail(str(error))
         try:
             results = service.search(" ".join(query), mode=mode, limit=limit, offset=offset)
         except QueryTooLarge as error:
             fail(f"QUERY: {error}", 2)
+        if results.catching_up:
+            click.echo(f"note: {results.catching_up}", err=True)
         for name, count in results.behind.items():
             click.echo(f"note: the {name} index is {count} changed items behind the store; "
                        "run `paperfeed index`", err=True)

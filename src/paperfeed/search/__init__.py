@@ -27,9 +27,13 @@ def open_indexer(store: Store, settings: Settings, vectors: bool = True) -> Inde
                                 _embedder(settings) if vectors else None)
 
 
-def open_search(store: Store, settings: Settings, embedder: Embedder | None = None) -> SearchService:
-    """The search service of ``store`` with the configured embedder (or the one given)."""
-    return SearchService(store, index_directory(store, settings.index_dir), embedder or _embedder(settings),
+def open_search(store: Store, settings: Settings, embedder: Embedder | None = None,
+                vectors: bool = True) -> SearchService:
+    """The search service of ``store`` with the configured embedder (or the one given); ``vectors=False`` for
+    keyword search alone, which then loads no model (a second and 70 MB less for a one-off `paperfeed search`)."""
+    if vectors and embedder is None:
+        embedder = _embedder(settings)
+    return SearchService(store, index_directory(store, settings.index_dir), embedder if vectors else None,
                          QueryLimits.from_settings(settings), cache=result_cache(settings.search_cache_hits))
 
 

@@ -20,13 +20,12 @@ copies as ``Indexer`` does.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Callable
 
 from ..storage import Store
 from ..storage import FullTextQuery, FullTextStorage
-from .indexer import BATCH, IndexReport, IndexState, Indexer, store_identity
+from .indexer import BATCH, IndexReport, IndexState, Indexer, Progress, store_identity
 from .keyword import SCHEMA_VERSION, KeywordHit, KeywordIndex, _text_analyzer, topic_slug
 from .query import ParsedQuery
 
@@ -173,18 +172,17 @@ class DatabaseIndexer(Indexer):
             result["semantic"] = self.store.pending_search_changes(self.state.vector_seq)
         return result
 
-    def rebuild(self, advance: Callable[[int], None] | None = None) -> IndexReport:
+    def rebuild(self, advance: Callable[[int], None] | None = None, progress: Progress | None = None) -> IndexReport:
         """Replay the whole change log into the full text and build the local copies again (stored vectors are
         reused)."""
         self.store.reset_fulltext()
         self._drop_local()
-        return self.update(advance)
+        return self.update(advance, progress)
 
-    def update(self, advance: Callable[[int], None] | None = None) -> IndexReport:
-        """Apply every pending change; resumable: each full-text batch commits with its progress, the local
-        copies as ``Indexer.update`` does. The database goes first, so a local failure (another indexer on this
-        host holds the tantivy writer) leaves every app server's keyword search current."""
-        started = time.perf_counter()
+    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None]) -> None:
+        """The full text in the database first (each batch commits with its progress), then this host's tantivy
+        copy as ``Indexer`` builds it. The database goes first, so a local failure (another indexer on this host
+        holds the tantivy writer) leaves every app server's keyword search current."""
         indexed = deleted = 0
         while True:
             batch = self.store.apply_fulltext_changes(BATCH)
@@ -192,11 +190,10 @@ class DatabaseIndexer(Indexer):
                 break
             indexed += batch.indexed
             deleted += batch.deleted
-            if advance is not None:
-                advance(batch.changes)
-        report = super().update(advance)
+            advance(batch.changes)
+        local = IndexReport()
+        super()._update_keyword_index(local, advance)
         # Items indexed are counted once: the database and the copy apply the same changes, but either may
         # have been further along (a new host builds its copy of a current database).
-        report.indexed, report.deleted = max(indexed, report.indexed), max(deleted, report.deleted)
-        report.seconds = time.perf_counter() - started
-        return report
+        report.indexed += max(indexed, local.indexed)
+        report.deleted += max(deleted, local.deleted)

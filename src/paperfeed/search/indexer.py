@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import orjson
@@ -21,6 +22,20 @@ from .vectors import VectorIndex
 BATCH = 5000
 # Commit the keyword index (and record how far it got) this often, so a crash replays little.
 COMMIT_EVERY = 50_000
+SMALL_GRAPH = 200_000
+"""Vectors up to which the graph is saved at every commit (past it, see ``Indexer._update_vector_index``)."""
+VECTOR_SAVE_SECONDS = 120.0
+
+Progress = Callable[[str, "int | None"], AbstractContextManager[Callable[[int], None]]]
+"""``progress(description, total)`` gives a context whose value is ``advance(count)`` (``progress.record_progress``)."""
+
+
+def _one_callback(advance: Callable[[int], None] | None) -> Progress:
+    """A ``Progress`` whose every part calls ``advance`` (or nothing)."""
+    @contextmanager
+    def part(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        yield advance or (lambda count: None)
+    return part
 
 
 STORE_ID = "store-id"
@@ -149,24 +164,36 @@ class Indexer:
         self.state = IndexState(store_id=getattr(self, "store_id", None))
         self.state.save(self.directory)
 
-    def rebuild(self, advance: Callable[[int], None] | None = None) -> IndexReport:
+    def rebuild(self, advance: Callable[[int], None] | None = None, progress: Progress | None = None) -> IndexReport:
         """Drop both indexes and build them again from the store (stored vectors are reused)."""
         self._drop_local()
-        return self.update(advance)
+        return self.update(advance, progress)
 
-    def update(self, advance: Callable[[int], None] | None = None) -> IndexReport:
-        """Apply every pending change; resumable: a crash replays at most the last uncommitted part."""
+    def update(self, advance: Callable[[int], None] | None = None, progress: Progress | None = None) -> IndexReport:
+        """Apply every pending change: the keyword index first, whole, then the vectors; resumable: a crash
+        replays at most the last uncommitted part of each.
+
+        Keyword search is complete once the first part commits, so a large load (the whole arXiv snapshot) is
+        searchable by keyword while its embeddings catch up (``SearchResults.coverage`` says how far they are).
+        ``progress(description, total)`` gives each part its own bar with an ETA (``progress.record_progress``);
+        ``advance(count)`` alone is called for both parts' changes."""
         started = time.perf_counter()
         report = IndexReport(notes=self._take_notes())
-        keyword = KeywordIndex(self.directory / "keyword")
-        vectors = None
+        part = progress or _one_callback(advance)
+        pending = self.pending()
+        with part("keyword index", pending["keyword"]) as step:
+            self._update_keyword_index(report, step)
         if self.embedder is not None:
-            self.state.model, self.state.dim = self.embedder.name, self.embedder.dim
-            vectors = VectorIndex(self.directory / "vectors.usearch", self.embedder.dim, writable=True)
+            with part("embeddings", pending["semantic"]) as step:
+                report.deleted = max(report.deleted, self._update_vector_index(report, step))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None]) -> None:
+        keyword = KeywordIndex(self.directory / "keyword")
         if self.state.keyword_seq == 0 and keyword.document_count() == 0:
             self.state.keyword_max_id = 0
-        start = min(self.state.keyword_seq, self.state.vector_seq if vectors is not None else self.state.keyword_seq)
-        seq, since_commit = start, 0
+        seq, since_commit = self.state.keyword_seq, 0
         try:
             while True:
                 changes = self.store.search_changes(seq, BATCH)
@@ -174,47 +201,72 @@ class Indexer:
                     break
                 ids = [item_id for _, item_id in changes]
                 documents = self.store.item_documents(ids)
-                deleted = [item_id for item_id in ids if item_id not in documents]
-                keyword_ids = [item_id for change_seq, item_id in changes if change_seq > self.state.keyword_seq]
-                if keyword_ids:
-                    known = self.state.keyword_max_id
-                    keyword.update([documents[i] for i in keyword_ids if i in documents],
-                                   [i for i in keyword_ids if i not in documents and i <= known],
-                                   replace=[i for i in keyword_ids if i in documents and i <= known])
-                    report.indexed += sum(1 for i in keyword_ids if i in documents)
-                    self.state.keyword_max_id = max(known, max(keyword_ids))
-                if vectors is not None:
-                    vector_ids = [item_id for change_seq, item_id in changes if change_seq > self.state.vector_seq]
-                    self._update_vectors(vectors, [documents[i] for i in vector_ids if i in documents],
-                                         [i for i in vector_ids if i not in documents], report)
-                report.deleted += len(deleted)
+                known = self.state.keyword_max_id
+                keyword.update([documents[i] for i in ids if i in documents],
+                               [i for i in ids if i not in documents and i <= known],
+                               replace=[i for i in ids if i in documents and i <= known])
+                report.indexed += len(documents)
+                report.deleted += len(ids) - len(documents)
+                self.state.keyword_max_id = max(known, max(ids))
                 seq = changes[-1][0]
                 since_commit += len(changes)
-                if advance is not None:
-                    advance(len(changes))
+                advance(len(changes))
                 if since_commit >= COMMIT_EVERY:
-                    self._checkpoint(keyword, vectors, seq)
+                    keyword.commit()
+                    self._keyword_done(seq)
                     since_commit = 0
         finally:
-            self._checkpoint(keyword, vectors, seq, final=True)
-        report.seconds = time.perf_counter() - started
-        return report
+            keyword.close()
+            self._keyword_done(seq)
+
+    def _keyword_done(self, seq: int) -> None:
+        self.state.keyword_seq = max(self.state.keyword_seq, seq)
+        self.state.save(self.directory)
+
+    def _update_vector_index(self, report: IndexReport, advance: Callable[[int], None]) -> int:
+        """Apply the changes after ``state.vector_seq`` to the local vector graph; return how many were deletions.
+
+        Saving rewrites the whole graph, so past ``SMALL_GRAPH`` vectors it is saved at most every
+        ``VECTOR_SAVE_SECONDS`` (or four times as long as the last save took), and at the end: readers see the
+        catch-up move in steps, and saving costs at most a fifth of the run."""
+        assert self.embedder is not None
+        self.state.model, self.state.dim = self.embedder.name, self.embedder.dim
+        vectors = VectorIndex(self.directory / "vectors.usearch", self.embedder.dim, writable=True)
+        seq, since_save, deleted = self.state.vector_seq, 0, 0
+        saved_at, save_seconds = time.monotonic(), 0.0
+        try:
+            while True:
+                changes = self.store.search_changes(seq, BATCH)
+                if not changes:
+                    break
+                ids = [item_id for _, item_id in changes]
+                documents = self.store.item_documents(ids)
+                gone = [item_id for item_id in ids if item_id not in documents]
+                self._update_vectors(vectors, [documents[i] for i in ids if i in documents], gone, report)
+                deleted += len(gone)
+                seq = changes[-1][0]
+                since_save += len(changes)
+                advance(len(changes))
+                waited = time.monotonic() - saved_at
+                if since_save >= COMMIT_EVERY and (len(vectors) < SMALL_GRAPH
+                                                   or waited >= max(VECTOR_SAVE_SECONDS, 4 * save_seconds)):
+                    save_seconds = self._save_vectors(vectors, seq)
+                    saved_at, since_save = time.monotonic(), 0
+        finally:
+            self._save_vectors(vectors, seq)
+        return deleted
+
+    def _save_vectors(self, vectors: VectorIndex, seq: int) -> float:
+        """Save the graph and record how far it got; return the seconds the save took."""
+        started = time.perf_counter()
+        vectors.save()
+        self.state.vector_seq = max(self.state.vector_seq, seq)
+        self.state.save(self.directory)
+        return time.perf_counter() - started
 
     def _take_notes(self) -> list[str]:
         notes, self.notes = self.notes, []
         return notes
-
-    def _checkpoint(self, keyword: KeywordIndex, vectors: VectorIndex | None, seq: int, final: bool = False) -> None:
-        if final:
-            keyword.close()
-        else:
-            keyword.commit()
-        self.state.keyword_seq = max(self.state.keyword_seq, seq)
-        if vectors is not None and (final or len(vectors) < 200_000):
-            # Saving rewrites the whole graph: at scale, only at the end of a run.
-            vectors.save()
-            self.state.vector_seq = max(self.state.vector_seq, seq)
-        self.state.save(self.directory)
 
     def _update_vectors(self, vectors: VectorIndex, documents: list[SearchDocument], deleted: list[int],
                         report: IndexReport) -> None:

@@ -97,6 +97,24 @@ class SearchResults:
     derived: dict = field(default_factory=dict, repr=False, compare=False)
     """What a caller made from these results (the web app: the hits in their JSON shape), shared by every copy
     the result cache hands out, so a repeat does not make it again. Only ever added to, never changed."""
+    coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+    """While the embeddings catch up (a large load): ``{"semantic": {"covered": N, "items": M}}``, the items
+    semantic results can find of the store's; empty when the vectors are current or the mode is keyword."""
+
+    @property
+    def catching_up(self) -> str:
+        """``coverage`` in words ("semantic results cover 1.2M of 2.7M papers; catching up"), or ""."""
+        return "; ".join(f"{name} results cover {short_count(figures['covered'])} of {short_count(figures['items'])} "
+                         "papers; catching up" for name, figures in self.coverage.items())
+
+
+def short_count(count: int) -> str:
+    """A count as people read it at a glance: 950, 12,400, 120k, 1.2M."""
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f}M"
+    if count >= 100_000:
+        return f"{count / 1000:.0f}k"
+    return f"{count:,}"
 
 
 class ResultCache:
@@ -211,6 +229,8 @@ class SearchService:
         self._store_id: str | None = None
         self.foreign: str | None = None
         """Why the index files in ``directory`` are another store's (then they are not searched), or None."""
+        self._item_count: tuple[int, int] | None = None
+        """(store version, items) of the last ``coverage``."""
 
     def _refresh_state(self) -> IndexState:
         try:
@@ -255,6 +275,21 @@ class SearchService:
         if mode in ("semantic", "hybrid") and state.vector_seq < latest:
             result["semantic"] = self.store.pending_search_changes(state.vector_seq)
         return result
+
+    def coverage(self, mode: str) -> dict[str, dict[str, int]]:
+        """How many of the store's items semantic results can find while the vectors catch up (see
+        ``SearchResults.coverage``): the vectors in the graph searched against the items; {} when current."""
+        if mode == "keyword" or self.embedder is None:
+            return {}
+        state = self._refresh_state()
+        latest = self.store.store_version()
+        if state.vector_seq >= latest:
+            return {}
+        if self._item_count is None or self._item_count[0] != latest:
+            self._item_count = (latest, self.store.item_count())  # a count of 2.7M rows: once per store version
+        items = self._item_count[1]
+        vectors = self.vectors
+        return {"semantic": {"covered": min(items, len(vectors)) if vectors is not None else 0, "items": items}}
 
     def search(self, text: str, mode: str = "hybrid", limit: int = 10, offset: int = 0) -> SearchResults:
         """Search for ``text``; ``mode`` is keyword, semantic or hybrid (semantic falls back to keyword
@@ -330,7 +365,7 @@ class SearchService:
             note = (f"{mode} search needs words to embed; ranked by date with filters only" if not parsed.has_text
                     else f"{mode} search needs a vector index (run `paperfeed index`); showing keyword results")
         return SearchResults(text, effective, hits, self.behind(effective),
-                             (time.perf_counter() - started) * 1000, note, total)
+                             (time.perf_counter() - started) * 1000, note, total, self.coverage(mode))
 
     def _semantic(self, parsed: ParsedQuery, count: int) -> list[tuple[int, float]]:
         assert self.embedder is not None and self.vectors is not None

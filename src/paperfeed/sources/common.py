@@ -16,6 +16,8 @@ from ..records import ParseError
 
 def decode_utf8(data: bytes) -> str:
     """Decode UTF-8 (BOM tolerated) or raise a ParseError naming the byte offset."""
+    if not isinstance(data, bytes):  # a memory-mapped file (inputs.MappedFile) read whole by a parser that must
+        data = bytes(data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -39,14 +39,14 @@ def sniff(head: bytes, name: str) -> bool:
 
 
 def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
-    """Yield one Record per non-blank line; the first object decides which schema the file uses."""
-    text = decode_utf8(data)
+    """Yield one Record per non-blank line; the first object decides which schema the file uses.
+
+    A memory-mapped file (``inputs.MappedFile``: a large file, the 4 GB Kaggle snapshot) is read a line at a
+    time and its pages given back as it goes, so memory stays bounded whatever the file's size.
+    """
     build: Builder | None = None
     loads = orjson.loads
-    # split("\n"), not splitlines(): U+2028 and friends may sit inside JSON strings.
-    for number, line in enumerate(text.split("\n"), 1):
-        if line.endswith("\r"):
-            line = line[:-1]
+    for number, line in _lines(data) if isinstance(data, bytes) else _mapped_lines(data):
         try:
             obj = loads(line)
         except orjson.JSONDecodeError as error:
@@ -65,6 +65,42 @@ def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
             # A field of the wrong type (authors: 5) must fail the file with its place, not crash the caller.
             raise ParseError(f"unexpected field shape ({type(error).__name__}: {error})", f"line {number}") from None
         yield record
+
+
+def _lines(data: bytes) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line of a file held in memory, without its line break."""
+    # split("\n"), not splitlines(): U+2028 and friends may sit inside JSON strings.
+    for number, line in enumerate(decode_utf8(data).split("\n"), 1):
+        yield number, line[:-1] if line.endswith("\r") else line
+
+
+RELEASE_BYTES = 64 * 1024 * 1024
+"""How much of a mapped file is read before its pages are given back."""
+
+
+def _mapped_lines(data) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line of a memory-mapped file, decoded one at a time; a line that is not
+    UTF-8 is a ParseError naming its byte offset in the file, as ``decode_utf8`` names it for a whole file."""
+    start, size, number, released = 0, len(data), 0, 0
+    if data[:3] == b"\xef\xbb\xbf":
+        start = 3
+    find, release = data.find, getattr(data, "release", None)
+    while start < size:
+        end = find(b"\n", start)
+        if end < 0:
+            end = size
+        number += 1
+        raw = data[start:end]
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ParseError(f"not valid UTF-8 (byte 0x{raw[error.start]:02x}); re-save the file as UTF-8",
+                             f"byte {start + error.start}") from None
+        yield number, line[:-1] if line.endswith("\r") else line
+        start = end + 1
+        if release is not None and start - released >= RELEASE_BYTES:
+            release(start)
+            released = start
 
 
 def schema_of(obj: dict) -> str:
@@ -193,21 +229,38 @@ _KAGGLE_EXTRA = (("comments", "comment"), ("journal-ref", "journal_ref"), ("repo
                  ("submitter", "submitter"), ("license", "license"))
 
 
+NAME_CACHE_SIZE = 200_000
+"""Display names kept per ``authors_parsed`` row: arXiv's authors write many papers (the snapshot's 2.7 million
+papers have about 1 million distinct names), and ``person_name`` is most of the parse time of a line."""
+_names_by_row: dict[tuple, str] = {}
+
+
 def _parsed_names(parsed: list) -> list[str]:
     """Turn Kaggle ``authors_parsed`` rows ``[last, first, suffix, (affiliation)]`` into display names."""
     names = []
+    cache = _names_by_row
     for row in parsed:
-        last = row[0] if row else ""
-        first = row[1] if len(row) > 1 else ""
-        suffix = row[2] if len(row) > 2 else ""
-        # arXiv's parser writes hyphenated initials as "C. -P."; the author wrote "C.-P.".
-        first = first.replace(". -", ".-")
-        name = person_name(f"{last}, {first}") if first else person_name(last)
-        if name and suffix:
-            name = f"{name} {clean_text(suffix)}"
+        key = tuple(row[:3])
+        name = cache.get(key)
+        if name is None:
+            name = cache[key] = _parsed_name(row)
+            if len(cache) > NAME_CACHE_SIZE:  # bounded: start afresh rather than grow with a huge file
+                cache.clear()
         if name:
             names.append(name)
     return names
+
+
+def _parsed_name(row: list) -> str:
+    last = row[0] if row else ""
+    first = row[1] if len(row) > 1 else ""
+    suffix = row[2] if len(row) > 2 else ""
+    # arXiv's parser writes hyphenated initials as "C. -P."; the author wrote "C.-P.".
+    first = first.replace(". -", ".-")
+    name = person_name(f"{last}, {first}") if first else person_name(last)
+    if name and suffix:
+        name = f"{name} {clean_text(suffix)}"
+    return name or ""
 
 
 def _generic_builder(first: dict, context: ParseContext) -> Builder:

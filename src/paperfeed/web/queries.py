@@ -218,6 +218,11 @@ def build_query(text: str, filters: dict[str, str | None]) -> str:
     return " ".join(parts)
 
 
+def _no_results(query: str, mode: str, offset: int, limit: int, note: str = "") -> dict[str, Any]:
+    return {"query": query, "mode": mode, "hits": [], "behind": {}, "coverage": {}, "catching_up": "", "note": note,
+            "milliseconds": 0.0, "offset": offset, "limit": limit}
+
+
 def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, offset: int = 0) -> dict[str, Any]:
     """Run a search; the result says which mode ran, how far the indexes are behind, and the hits."""
     from ..search import MODES, QueryTooLarge, SearchIndexError
@@ -225,20 +230,17 @@ def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
     if not query.strip():
-        return {"query": query, "mode": mode, "hits": [], "behind": {}, "note": "", "milliseconds": 0.0,
-                "offset": offset, "limit": limit}
+        return _no_results(query, mode, offset, limit)
     try:
         results = context.search.search(query, mode=mode, limit=limit, offset=offset)
     except QueryTooLarge:
         raise  # a 414 or 400 naming the limit (app.py), not a page that says "search failed"
     except SearchIndexError as error:
-        return {"query": query, "mode": mode, "hits": [], "behind": {}, "note": str(error), "milliseconds": 0.0,
-                "offset": offset, "limit": limit}
+        return _no_results(query, mode, offset, limit, str(error))
     except (OSError, ValueError) as error:  # tantivy reports a missing or unreadable index this way
         note = "the search index is not built yet: run `paperfeed index`" if "No such file" in str(error) or \
             "does not exist" in str(error) else f"search failed: {error}"
-        return {"query": query, "mode": mode, "hits": [], "behind": {}, "note": note, "milliseconds": 0.0,
-                "offset": offset, "limit": limit}
+        return _no_results(query, mode, offset, limit, note)
     return _search_page(results, query, offset, limit)
 
 
@@ -269,7 +271,8 @@ def _search_page(results, query: str, offset: int, limit: int) -> dict[str, Any]
     if hits is None:  # made once per cached result: a repeat reuses it (read-only from here on)
         hits = results.derived["web_hits"] = [_hit(hit) for hit in results.hits]
     return {"query": query, "mode": results.mode, "hits": hits, "behind": results.behind, "note": results.note,
-            "milliseconds": round(results.milliseconds, 2), "offset": offset, "limit": limit, "total": results.total}
+            "milliseconds": round(results.milliseconds, 2), "offset": offset, "limit": limit, "total": results.total,
+            "coverage": results.coverage, "catching_up": results.catching_up}
 
 
 def _topic_json(row: TopicRow, count: int | None = None) -> dict[str, Any]:

@@ -114,6 +114,11 @@ class SearchResult(BaseModel):
     limit: int
     total: int | None = Field(None, description="How many items the query finds in all (keyword matches, with the "
                                                  "semantic ones fused in for hybrid); null for semantic search.")
+    coverage: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description='While embeddings catch up after a large load: {"semantic": {"covered": N, '
+        '"items": M}}, the items semantic results can find of the store\'s; {} when current or for keyword search.')
+    catching_up: str = Field("", description='The coverage in words ("semantic results cover 1.2M of 2.7M papers; '
+                                             'catching up"), or "".')
 
 
 class Topic(BaseModel):

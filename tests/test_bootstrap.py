@@ -1,0 +1,155 @@
+"""The whole-arXiv bootstrap path at test size: a Kaggle-snapshot file through the real CLI (quiet when piped,
+read memory-mapped a line at a time when large), and search saying how far the embeddings have caught up
+(CLI, /api/v1/search, /search) on both backends."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from paperfeed import inputs
+from paperfeed.cli import cli
+from paperfeed.config import Settings
+from paperfeed.ingest import Ingester
+from paperfeed.records import ParseContext, ParseError
+from paperfeed.search import open_indexer, open_search
+from paperfeed.search.embed import WordLlamaEmbedder
+from paperfeed.sources import jsonl
+from paperfeed.storage import open_store
+from paperfeed.web import create_app
+
+from datafiles import DATA, LISTING, LISTING_UNIQUE
+
+KAGGLE = DATA / "jsonl" / "arxiv-metadata-oai-snapshot.head200.json"
+NEWS = DATA / "news" / "guardian_us_2018-01-31.rss"
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def records_of(data, name: str = "snapshot.json") -> list[dict]:
+    return [dataclasses.asdict(record) for record in jsonl.parse(data, ParseContext(name))]
+
+
+def mapped(path: Path) -> inputs.MappedFile:
+    with path.open("rb") as handle:
+        return inputs.MappedFile(handle.fileno(), 0, access=inputs.mmap.ACCESS_READ)
+
+
+def test_a_mapped_snapshot_parses_exactly_as_one_read_whole(tmp_path, monkeypatch):
+    # Give pages back every few lines, so that the release path runs on a small file too.
+    monkeypatch.setattr(jsonl, "RELEASE_BYTES", 5000)
+    whole = records_of(KAGGLE.read_bytes())
+    assert len(whole) == 200 and whole[0]["arxiv_id"] == "0704.0001"
+    assert records_of(mapped(KAGGLE)) == whole
+    # CRLF line ends and a BOM read the same too.
+    crlf = tmp_path / "crlf.json"
+    crlf.write_bytes(b"\xef\xbb\xbf" + KAGGLE.read_bytes().replace(b"\n", b"\r\n"))
+    assert [r["title"] for r in records_of(mapped(crlf))] == [r["title"] for r in whole]
+
+
+def test_a_bad_byte_in_a_mapped_snapshot_is_named_as_in_a_whole_one(tmp_path):
+    lines = KAGGLE.read_bytes().splitlines(keepends=True)
+    bad = tmp_path / "bad.json"
+    broken = lines[2].replace(b'"title":"', b'"title":"\xff', 1)
+    assert broken != lines[2]
+    bad.write_bytes(b"".join(lines[:2]) + broken + b"".join(lines[3:]))
+    places = []
+    for data in (bad.read_bytes(), mapped(bad)):
+        with pytest.raises(ParseError) as error:
+            records_of(data)
+        places.append((error.value.message, error.value.place))
+    offset = len(lines[0]) + len(lines[1]) + broken.index(b"\xff")
+    assert places[0] == places[1] == ("not valid UTF-8 (byte 0xff); re-save the file as UTF-8", f"byte {offset}")
+
+
+def test_only_a_large_file_of_json_lines_is_mapped(tmp_path, monkeypatch):
+    monkeypatch.setattr(inputs, "MAP_LINES_BYTES", 1000)
+    assert isinstance(inputs.read_regular_file(KAGGLE), inputs.MappedFile)
+    bibtex = tmp_path / "refs.bib"
+    bibtex.write_text("@article{a, title={A}}\n" * 100)
+    assert type(inputs.read_regular_file(bibtex)) is bytes
+    monkeypatch.setattr(inputs, "MAP_LINES_BYTES", 1 << 30)
+    assert type(inputs.read_regular_file(KAGGLE)) is bytes
+
+
+def test_the_records_of_a_snapshot_are_estimated_for_the_eta(tmp_path):
+    assert inputs.estimate_records([KAGGLE]) == 200  # a file within the sample is counted exactly
+    bigger = tmp_path / "bigger.json"
+    bigger.write_bytes(KAGGLE.read_bytes() * 20)  # 4,000 lines, 5.7 MB: sampled
+    assert abs(inputs.estimate_records([bigger]) - 4000) < 200
+    assert inputs.estimate_records([KAGGLE, bigger]) == inputs.estimate_records([KAGGLE]) + inputs.estimate_records([bigger])
+    assert inputs.estimate_records([NEWS]) is None  # not JSON Lines: no estimate, a bar without an ETA
+    assert inputs.estimate_records([tmp_path / "missing.json"]) is None
+    os.mkfifo(tmp_path / "pipe")
+    assert inputs.estimate_records([tmp_path / "pipe"]) is None  # never opened (it would block)
+
+
+def test_the_cli_ingests_a_snapshot_mapped_and_quietly_when_piped(backend_url, tmp_path):
+    """The real command in a child process with piped output: no progress bar, every record stored, searchable.
+    The child maps any JSON Lines file (its threshold lowered), so the line-at-a-time path is the one run."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "PAPERFEED_EMBEDDER": "none", "XDG_DATA_HOME": str(tmp_path)}
+    env.pop("CI", None)  # quiet because the output is piped, not because of CI
+    run = ("import sys, paperfeed.inputs as inputs; inputs.MAP_LINES_BYTES = 1; "
+           "from paperfeed.cli import cli; sys.argv[0] = 'paperfeed'; cli()")
+    done = subprocess.run([sys.executable, "-c", run, "--db", backend_url, "ingest", str(KAGGLE)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "1 files: 200 new, 0 merged, 0 unchanged, 0 failed" in done.stdout
+    assert "\r" not in done.stderr and "\x1b[" not in done.stderr and "ETA" not in done.stderr
+    found = subprocess.run([sys.executable, "-m", "paperfeed", "--db", backend_url, "search", "--mode", "keyword",
+                            "--json", "diphoton", "Tevatron"], capture_output=True, text=True, env=env, timeout=300)
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)[0]["arxiv_id"] == "0704.0001"
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return WordLlamaEmbedder()
+
+
+def test_search_says_how_far_semantic_results_cover_while_embeddings_catch_up(backend_url, tmp_path, monkeypatch,
+                                                                             embedder):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    settings = Settings.load(db=backend_url)
+    with open_store(backend_url) as store:
+        Ingester(store).ingest_paths([NEWS])
+        open_indexer(store, settings).update()  # keyword and vectors for the 55 news items
+        Ingester(store).ingest_paths([LISTING])
+        open_indexer(store, settings, vectors=False).update()  # a bootstrap: keyword done, embeddings behind
+        service = open_search(store, settings, embedder=embedder)
+        items = 55 + LISTING_UNIQUE
+        assert store.item_count() == items
+        hybrid = service.search("quadrifocal tensor", mode="hybrid")
+        assert hybrid.hits and hybrid.behind == {"semantic": LISTING_UNIQUE}
+        assert hybrid.coverage == {"semantic": {"covered": 55, "items": items}}
+        assert hybrid.catching_up == f"semantic results cover 55 of {items:,} papers; catching up"
+        keyword = service.search("quadrifocal tensor", mode="keyword")
+        assert keyword.coverage == {} and keyword.catching_up == ""
+
+        cli_search = CliRunner().invoke(cli, ["--db", backend_url, "search", "quadrifocal", "tensor"],
+                                        env={"CI": "1", "XDG_DATA_HOME": str(tmp_path / "data")},
+                                        catch_exceptions=False)
+        assert cli_search.exit_code == 0
+        assert f"note: semantic results cover 55 of {items:,} papers; catching up" in cli_search.stderr
+
+        with TestClient(create_app(settings), base_url="https://testserver") as client:
+            api = client.get("/api/v1/search", params={"q": "quadrifocal tensor", "mode": "hybrid"}).json()
+            assert api["coverage"] == {"semantic": {"covered": 55, "items": items}}
+            assert api["catching_up"] == f"semantic results cover 55 of {items:,} papers; catching up"
+            page = client.get("/search", params={"q": "quadrifocal tensor"})
+            assert page.status_code == 200
+            assert f"Semantic results cover 55 of {items:,} papers; catching up." in page.text
+
+        open_indexer(store, settings).update()  # caught up: nothing more to say
+        with TestClient(create_app(settings), base_url="https://testserver") as client:
+            api = client.get("/api/v1/search", params={"q": "quadrifocal tensor", "mode": "hybrid"}).json()
+            assert api["coverage"] == {} and api["catching_up"] == ""
+            assert "catching up" not in client.get("/search", params={"q": "quadrifocal tensor"}).text
+        assert service.search("quadrifocal tensor", mode="semantic").coverage == {}
