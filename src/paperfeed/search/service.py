@@ -94,12 +94,12 @@ class SearchResults:
     total: int | None = None
     """How many items the query finds in all (keyword matches; in hybrid, with the semantic ones fused in);
     None for semantic search, whose nearest neighbours have no natural end."""
-    derived: dict = field(default_factory=dict, repr=False, compare=False)
-    """What a caller made from these results (the web app: the hits in their JSON shape), shared by every copy
-    the result cache hands out, so a repeat does not make it again. Only ever added to, never changed."""
     coverage: dict[str, dict[str, int]] = field(default_factory=dict)
     """While the embeddings catch up (a large load): ``{"semantic": {"covered": N, "items": M}}``, the items
     semantic results can find of the store's; empty when the vectors are current or the mode is keyword."""
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
+    """What a caller made from these results (the web app: the hits in their JSON shape), shared by every copy
+    the result cache hands out, so a repeat does not make it again. Only ever added to, never changed."""
 
     @property
     def catching_up(self) -> str:
@@ -365,7 +365,7 @@ class SearchService:
             note = (f"{mode} search needs words to embed; ranked by date with filters only" if not parsed.has_text
                     else f"{mode} search needs a vector index (run `paperfeed index`); showing keyword results")
         return SearchResults(text, effective, hits, self.behind(effective),
-                             (time.perf_counter() - started) * 1000, note, total, self.coverage(mode))
+                             (time.perf_counter() - started) * 1000, note, total, coverage=self.coverage(mode))
 
     def _semantic(self, parsed: ParsedQuery, count: int) -> list[tuple[int, float]]:
         assert self.embedder is not None and self.vectors is not None
