@@ -18,6 +18,7 @@ phrase (``KeywordRanking.phrase_boost``) and the words near each other (``near_b
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -118,6 +119,8 @@ class KeywordIndex:
         self.index.register_tokenizer("pf_name", self._names)
         self.index.register_tokenizer("pf_label", self._labels)
         self._writer: tantivy.IndexWriter | None = None
+        self._searcher: tantivy.Searcher | None = None
+        self._searcher_stamp: tuple[int, int, int] | None = None
 
     @staticmethod
     def remove(path: Path) -> None:
@@ -168,8 +171,24 @@ class KeywordIndex:
     # -- reading ---------------------------------------------------------------------------
 
     def searcher(self) -> tantivy.Searcher:
-        self.index.reload()
-        return self.index.searcher()
+        """A searcher of the latest commit, kept while there is no newer one.
+
+        Every commit (by this process or another) replaces the index's meta.json, so its identity says whether
+        the kept searcher is current; a reload per search cost a read and parse of that file each time.
+        """
+        stamp = self._meta_stamp()
+        if self._searcher is None or stamp != self._searcher_stamp:
+            self.index.reload()
+            self._searcher = self.index.searcher()
+            self._searcher_stamp = stamp
+        return self._searcher
+
+    def _meta_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            found = os.stat(self.path / "meta.json")
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_mtime_ns, found.st_size
 
     def document_count(self) -> int:
         return self.searcher().num_docs
@@ -298,7 +317,10 @@ class KeywordIndex:
 
     def _count(self, searcher: tantivy.Searcher, parsed: ParsedQuery, conjunction: bool) -> int:
         query = self.build_query(parsed, conjunction)
-        return 0 if query is None else searcher.search(query, 1, count=True).count
+        if query is None:
+            return 0
+        # Under a constant score: counting visits every match, and a BM25 score for each would be wasted.
+        return searcher.search(tantivy.Query.const_score_query(query, 0.0), 1, count=True).count
 
     def _run(self, searcher: tantivy.Searcher, parsed: ParsedQuery, limit: int, offset: int,
              conjunction: bool) -> list[KeywordHit]:
