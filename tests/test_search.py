@@ -842,3 +842,26 @@ def test_title_matches_that_fill_the_rank_cap_are_the_candidates_they_always_wer
         with store.db.transaction():
             assert store.fulltext_search(fulltext_query(parse_query("model")), 3)
             assert store.db.value("SELECT current_setting('enable_seqscan')") == "on"
+
+
+def test_a_kept_keyword_searcher_sees_another_writers_commit_at_once(tmp_path):
+    from paperfeed.search.keyword import KeywordIndex
+    from paperfeed.storage import SearchDocument
+
+    def paper(item_id: int, title: str) -> SearchDocument:
+        return SearchDocument(id=item_id, kind="paper", title=title, abstract="", published=None)
+
+    reader, writer = KeywordIndex(tmp_path / "keyword"), KeywordIndex(tmp_path / "keyword")
+    writer.update([paper(1, "Quadrifocal tensors")], [], [])
+    writer.commit()
+    assert [hit.item_id for hit in reader.search(parse_query("quadrifocal"))] == [1]
+    kept = reader.searcher()
+    assert reader.searcher() is kept  # nothing committed since: the searcher is reused, not reloaded
+    writer.update([paper(2, "Quadrifocal synchronization"), paper(3, "Trifocal tensors")], [], [])
+    writer.commit()
+    assert sorted(hit.item_id for hit in reader.search(parse_query("quadrifocal"), limit=5)) == [1, 2]
+    assert reader.count(parse_query("quadrifocal")) == 2 and reader.count(parse_query("tensors")) == 2
+    writer.update([], [1], [])
+    writer.close()
+    assert [hit.item_id for hit in reader.search(parse_query("quadrifocal"))] == [2]
+    assert reader.count(parse_query("quadrifocal")) == 1
