@@ -397,19 +397,45 @@ def vector_recall(folder: Path, dim: int, queries: list[str], count: int = 300, 
     return figures
 
 
+def read_through(folder: Path) -> None:
+    """Read a store's files once, so that neither configuration measured first pays for a cold page cache."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.name.endswith(".npy"):
+            with path.open("rb") as handle:
+                while handle.read(1 << 24):
+                    pass
+
+
+def run_configuration(source: str | None, *args) -> dict:
+    """``serve_and_measure`` in a child importing paperfeed from ``source`` (another checkout's src/), or ours."""
+    saved = os.environ.get("PYTHONPATH")
+    if source:
+        os.environ["PYTHONPATH"] = source
+    try:
+        return run_child(serve_and_measure, *args)
+    finally:
+        if source:
+            os.environ["PYTHONPATH"] = saved or ""
+
+
 def measure_all(args, base_folder: Path, scale_folder: Path, base: dict, scale: dict) -> int:
     papers = read_listings(args.listings)
     keywords = read_keywords(args.hf)
     queries = make_queries(papers, keywords, args.queries + 60, seed=args.seed + 10)
     warmup, queries = queries[:60], queries[60:]
     log(f"{len(queries)} queries, e.g. {queries[:6]}; load {os.getloadavg()}")
-    runs: dict[str, list[dict]] = {"base": [], "scale": []}
-    for round_number in range(args.rounds):
-        for name, folder in (("base", base_folder), ("scale", scale_folder)):
-            result = run_child(serve_and_measure, str(folder / "store.db"), queries, warmup)
-            result["load"] = [round(value, 2) for value in os.getloadavg()]
-            runs[name].append(result)
-            log(f"round {round_number + 1}, {name} ({result['items']:,} items): {json.dumps(result)}")
+    configurations = [("current", None)] + ([("before", args.before_src)] if args.before_src else [])
+    runs: dict[str, list[dict]] = {}
+    for name, folder in (("scale", scale_folder), ("base", base_folder)):
+        read_through(folder)
+        for round_number in range(args.rounds):
+            # Alternate which configuration goes first from round to round.
+            order = configurations[round_number % len(configurations):] + configurations[:round_number % len(configurations)]
+            for label, source in order:
+                result = run_configuration(source, str(folder / "store.db"), queries, warmup)
+                result["load"] = [round(value, 2) for value in os.getloadavg()]
+                runs.setdefault(f"{name} {label}", []).append(result)
+                log(f"{name} ({result['items']:,} items), {label}, round {round_number + 1}: {json.dumps(result)}")
     recall = vector_recall(scale_folder, 256, queries)
     log(f"vector recall at {scale['items']:,} items: {recall}")
     print(json.dumps({"bench": "search_scale", "build": {"base": base, "scale": scale}, "runs": runs,
@@ -425,7 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=2, help="Base then large store, this many times.")
+    parser.add_argument("--rounds", type=int, default=1, help="Runs per store and configuration.")
+    parser.add_argument("--before-src", help="Also measure the paperfeed package of this src/ folder (a checkout "
+                        "of the code before a change), alternating with the current one.")
     parser.add_argument("--build-only", action="store_true", help="Build (or find) the stores and stop.")
     args = parser.parse_args(argv)
     work = Path(args.work_dir)
