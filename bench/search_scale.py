@@ -309,20 +309,25 @@ def memory_figures(index_dir: Path) -> dict:
     return figures
 
 
-def serve_and_measure(db: str, queries: list[str], warmup: list[str], queue) -> None:
+def serve_and_measure(db: str, queries: list[str], warmup: list[str], services: int, queue) -> None:
     """In a fresh child process: open search as the CLI does (the web app's SearchService, same arguments),
-    warm up, then time every query in every mode, interleaved; then memory."""
+    warm up, then time every query in every mode, interleaved; then memory. With ``services`` > 1, that many
+    services, each on its own store connection, take the queries in turn, as the web app's pooled request
+    contexts do (one SearchService per pooled connection)."""
     from paperfeed.config import Settings
-    from paperfeed.search import open_search
+    from paperfeed.search import load_embedder, open_search
     from paperfeed.storage import open_store
 
     started = time.perf_counter()
-    store = open_store(db, migrate=False)
     # Result cache off: every call searches (the queries are distinct anyway; a repeat would time the cache).
-    service = open_search(store, Settings.load(db=db, search_cache_hits="0"))
-    for query in warmup:
+    settings = Settings.load(db=db, search_cache_hits="0")
+    embedder = load_embedder(settings.embedder)  # one per process, shared by its services as the web app does
+    stores = [open_store(db, migrate=False) for _ in range(services)]
+    pool = [open_search(store, settings, embedder=embedder) for store in stores]
+    store, service = stores[0], pool[0]
+    for number, query in enumerate(warmup):
         for mode in MODES:
-            service.search(query, mode=mode)
+            pool[number % len(pool)].search(query, mode=mode)
     warm_seconds = time.perf_counter() - started
     times: dict[str, list[float]] = {mode: [] for mode in MODES}
     cpu_times: dict[str, list[float]] = {mode: [] for mode in MODES}
@@ -330,6 +335,7 @@ def serve_and_measure(db: str, queries: list[str], warmup: list[str], queue) -> 
     for number, query in enumerate(queries):
         for shift in range(len(MODES)):
             mode = MODES[(number + shift) % len(MODES)]
+            service = pool[(number * len(MODES) + shift) % len(pool)]
             begun, begun_cpu = time.perf_counter(), time.process_time()
             results = service.search(query, mode=mode, limit=10)
             elapsed = (time.perf_counter() - begun) * 1000
@@ -347,7 +353,7 @@ def serve_and_measure(db: str, queries: list[str], warmup: list[str], queue) -> 
                   "p99_ms": round(percentile(values, 99), 2)} for mode, values in cpu_times.items()}
     slow = {mode: [f"{query} ({ms:.0f} ms)" for ms, query in sorted(values, reverse=True)[:5]]
             for mode, values in slowest.items()}
-    queue.put({"items": store.item_count(), "latency": latency, "cpu": cpu, "slowest": slow,
+    queue.put({"items": store.item_count(), "services": services, "latency": latency, "cpu": cpu, "slowest": slow,
                "memory": memory_figures(service.directory), "open_and_warm_seconds": round(warm_seconds, 1)})
 
 
@@ -432,7 +438,7 @@ def measure_all(args, base_folder: Path, scale_folder: Path, base: dict, scale: 
             # Alternate which configuration goes first from round to round.
             order = configurations[round_number % len(configurations):] + configurations[:round_number % len(configurations)]
             for label, source in order:
-                result = run_configuration(source, str(folder / "store.db"), queries, warmup)
+                result = run_configuration(source, str(folder / "store.db"), queries, warmup, args.services)
                 result["load"] = [round(value, 2) for value in os.getloadavg()]
                 runs.setdefault(f"{name} {label}", []).append(result)
                 log(f"{name} ({result['items']:,} items), {label}, round {round_number + 1}: {json.dumps(result)}")
@@ -451,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--services", type=int, default=1,
+                        help="Search services in the measuring process taking queries in turn (the web app keeps one "
+                        "per pooled connection, 16 per process).")
     parser.add_argument("--rounds", type=int, default=1, help="Runs per store and configuration.")
     parser.add_argument("--before-src", help="Also measure the paperfeed package of this src/ folder (a checkout "
                         "of the code before a change), alternating with the current one.")

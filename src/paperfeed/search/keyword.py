@@ -21,6 +21,8 @@ import datetime as dt
 import os
 import re
 import shutil
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +99,59 @@ PLAIN_BM25 = KeywordRanking(phrase_boost=0.0, near_boost=0.0)
 """The ranking before proximity (kept to measure against in bench/search.py)."""
 
 
+class _Opened:
+    """One index directory opened by this process: its tantivy index and latest searcher, shared by every
+    ``KeywordIndex`` of the directory (a web server keeps a search service per pooled connection, 16 per process;
+    each opening its own index mapped the same files again, up to 16 times over in the resident set)."""
+
+    _all: "weakref.WeakValueDictionary[tuple[str, int, int], _Opened]" = weakref.WeakValueDictionary()
+    _all_lock = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.schema = _schema()
+        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        self.index.register_tokenizer("pf_text", _text_analyzer())
+        self.index.register_tokenizer("pf_name", _name_analyzer())
+        self.index.register_tokenizer("pf_label", _label_analyzer())
+        self._searcher: tantivy.Searcher | None = None
+        self._stamp: tuple[int, int, int] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, path: Path) -> "_Opened":
+        # Keyed by the directory itself, not only its name: a rebuild deletes it and makes a new one.
+        found = os.stat(path)
+        key = (str(path.resolve()), found.st_dev, found.st_ino)
+        with cls._all_lock:
+            opened = cls._all.get(key)
+            if opened is None:
+                opened = cls._all[key] = cls(path)
+            return opened
+
+    def searcher(self) -> tantivy.Searcher:
+        """A searcher of the latest commit, kept while there is no newer one.
+
+        Every commit (by this process or another) replaces the index's meta.json, so its identity says whether
+        the kept searcher is current; a reload per search cost a read and parse of that file each time.
+        """
+        stamp = self._meta_stamp()
+        searcher = self._searcher
+        if searcher is None or stamp != self._stamp:
+            with self._lock:
+                self.index.reload()
+                searcher = self._searcher = self.index.searcher()
+                self._stamp = stamp
+        return searcher
+
+    def _meta_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            found = os.stat(self.path / "meta.json")
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_mtime_ns, found.st_size
+
+
 @dataclass(slots=True)
 class KeywordHit:
     item_id: int
@@ -110,17 +165,13 @@ class KeywordIndex:
         self.path = path
         self.ranking = ranking
         path.mkdir(parents=True, exist_ok=True)
-        self.schema = _schema()
-        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        self._opened = _Opened.of(path)
+        self.schema = self._opened.schema
+        self.index = self._opened.index
         self._text = _text_analyzer()
         self._names = _name_analyzer()
         self._labels = _label_analyzer()
-        self.index.register_tokenizer("pf_text", self._text)
-        self.index.register_tokenizer("pf_name", self._names)
-        self.index.register_tokenizer("pf_label", self._labels)
         self._writer: tantivy.IndexWriter | None = None
-        self._searcher: tantivy.Searcher | None = None
-        self._searcher_stamp: tuple[int, int, int] | None = None
         self._counted: tuple[tantivy.Searcher, str, int] | None = None
         """(searcher, query, matches) of the last search that counted its matches as it scored them."""
 
@@ -173,24 +224,8 @@ class KeywordIndex:
     # -- reading ---------------------------------------------------------------------------
 
     def searcher(self) -> tantivy.Searcher:
-        """A searcher of the latest commit, kept while there is no newer one.
-
-        Every commit (by this process or another) replaces the index's meta.json, so its identity says whether
-        the kept searcher is current; a reload per search cost a read and parse of that file each time.
-        """
-        stamp = self._meta_stamp()
-        if self._searcher is None or stamp != self._searcher_stamp:
-            self.index.reload()
-            self._searcher = self.index.searcher()
-            self._searcher_stamp = stamp
-        return self._searcher
-
-    def _meta_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            found = os.stat(self.path / "meta.json")
-        except FileNotFoundError:
-            return None
-        return found.st_ino, found.st_mtime_ns, found.st_size
+        """A searcher of the latest commit (see ``_Opened.searcher``)."""
+        return self._opened.searcher()
 
     def document_count(self) -> int:
         return self.searcher().num_docs
