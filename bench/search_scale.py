@@ -24,13 +24,16 @@ nothing here is ever committed):
   as current, exactly as the indexer records it. Build time is reported separately; it is not the target.
 Queries (``--queries``, seeded): half Hugging Face ``ai_keywords``, half runs of 1-4 consecutive words of real
 titles; 60 other queries of the same kinds warm each process up first.
-Measured in one fresh child process per store (the base store first, then the large one, then both again:
-alternating, same run), through ``search.open_search`` as the CLI opens it, the web app's ``SearchService``
-with the same arguments, result cache off so that every call searches: each query in keyword, semantic and
-hybrid mode (rotating order), top 10, one client; wall-clock p50 / p95 / p99, and the process's CPU time per
-call (the work, apart from waiting for a core on a machine other sessions load). Memory of the serving process
-after its queries: RSS, PSS and USS (``/proc/self/smaps_rollup``) and the resident part of the memory-mapped
-index files. Vector recall: the usearch top 10 against exact cosine search over the same (float16) vectors.
+Measured in a fresh child process per store and configuration (the large store, then the base store; with
+``--before-src``, the code of another checkout's src/ too, alternating which goes first from round to round; every
+file of a store read once before, so that no run pays for a cold page cache), through ``search.open_search`` as
+the CLI opens it, with one embedder per process as the web app has; ``--services 16`` opens 16 services on 16
+store connections taking the queries in turn, as the web app's pooled request contexts do. Result cache off, so
+that every call searches. Each query in keyword, semantic and hybrid mode (rotating order), top 10, one client;
+wall-clock p50 / p95 / p99, and the process's CPU time per call (the work, apart from waiting for a core on a
+machine other sessions load). Memory of the serving process after its queries: RSS, PSS and USS
+(``/proc/self/smaps_rollup``) and the resident part of the memory-mapped index files. Vector recall: the usearch
+top 10 against exact cosine search over the same (float16) vectors, at several search expansions.
 Ends with one JSON line of figures.
 """
 
