@@ -312,11 +312,16 @@ def memory_figures(index_dir: Path) -> dict:
     return figures
 
 
-def serve_and_measure(db: str, queries: list[str], warmup: list[str], services: int, queue) -> None:
+def serve_and_measure(db: str, queries: list[str], warmup: list[str], services: int, source: str | None,
+                      queue) -> None:
     """In a fresh child process: open search as the CLI does (the web app's SearchService, same arguments),
     warm up, then time every query in every mode, interleaved; then memory. With ``services`` > 1, that many
     services, each on its own store connection, take the queries in turn, as the web app's pooled request
-    contexts do (one SearchService per pooled connection)."""
+    contexts do (one SearchService per pooled connection). ``source``: import paperfeed from that src/ folder."""
+    if source:
+        # A spawned child starts with its parent's sys.path, whatever PYTHONPATH says: put the other code first.
+        sys.path.insert(0, source)
+        assert not any(name.startswith("paperfeed") for name in sys.modules)
     from paperfeed.config import Settings
     from paperfeed.search import load_embedder, open_search
     from paperfeed.storage import open_store
@@ -356,7 +361,9 @@ def serve_and_measure(db: str, queries: list[str], warmup: list[str], services: 
                   "p99_ms": round(percentile(values, 99), 2)} for mode, values in cpu_times.items()}
     slow = {mode: [f"{query} ({ms:.0f} ms)" for ms, query in sorted(values, reverse=True)[:5]]
             for mode, values in slowest.items()}
-    queue.put({"items": store.item_count(), "services": services, "latency": latency, "cpu": cpu, "slowest": slow,
+    import paperfeed
+
+    queue.put({"items": store.item_count(), "services": services, "imported": paperfeed.__file__, "latency": latency, "cpu": cpu, "slowest": slow,
                "memory": memory_figures(service.directory), "open_and_warm_seconds": round(warm_seconds, 1)})
 
 
@@ -415,16 +422,11 @@ def read_through(folder: Path) -> None:
                     pass
 
 
-def run_configuration(source: str | None, *args) -> dict:
+def run_configuration(source: str | None, db: str, queries: list[str], warmup: list[str], services: int) -> dict:
     """``serve_and_measure`` in a child importing paperfeed from ``source`` (another checkout's src/), or ours."""
-    saved = os.environ.get("PYTHONPATH")
-    if source:
-        os.environ["PYTHONPATH"] = source
-    try:
-        return run_child(serve_and_measure, *args)
-    finally:
-        if source:
-            os.environ["PYTHONPATH"] = saved or ""
+    result = run_child(serve_and_measure, db, queries, warmup, services, source)
+    result["source"] = source or "current"
+    return result
 
 
 def measure_all(args, base_folder: Path, scale_folder: Path, base: dict, scale: dict) -> int:
