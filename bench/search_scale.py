@@ -363,7 +363,8 @@ def serve_and_measure(db: str, queries: list[str], warmup: list[str], services: 
             for mode, values in slowest.items()}
     import paperfeed
 
-    queue.put({"items": store.item_count(), "services": services, "imported": paperfeed.__file__, "latency": latency, "cpu": cpu, "slowest": slow,
+    queue.put({"items": store.item_count(), "services": services, "imported": paperfeed.__file__,
+               "latency": latency, "cpu": cpu, "slowest": slow,
                "memory": memory_figures(service.directory), "open_and_warm_seconds": round(warm_seconds, 1)})
 
 
@@ -441,7 +442,8 @@ def measure_all(args, base_folder: Path, scale_folder: Path, base: dict, scale: 
         read_through(folder)
         for round_number in range(args.rounds):
             # Alternate which configuration goes first from round to round.
-            order = configurations[round_number % len(configurations):] + configurations[:round_number % len(configurations)]
+            turn = round_number % len(configurations)
+            order = configurations[turn:] + configurations[:turn]
             for label, source in order:
                 result = run_configuration(source, str(folder / "store.db"), queries, warmup, args.services)
                 result["load"] = [round(value, 2) for value in os.getloadavg()]
