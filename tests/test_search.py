@@ -912,3 +912,55 @@ def test_title_matches_that_fill_the_rank_cap_are_the_candidates_they_always_wer
         with store.db.transaction():
             assert store.fulltext_search(fulltext_query(parse_query("model")), 3)
             assert store.db.value("SELECT current_setting('enable_seqscan')") == "on"
+
+
+def test_a_kept_keyword_searcher_sees_another_writers_commit_at_once(tmp_path):
+    from paperfeed.search.keyword import KeywordIndex
+    from paperfeed.storage import SearchDocument
+
+    def paper(item_id: int, title: str) -> SearchDocument:
+        return SearchDocument(id=item_id, kind="paper", title=title, abstract="", published=None)
+
+    reader, writer = KeywordIndex(tmp_path / "keyword"), KeywordIndex(tmp_path / "keyword")
+    writer.update([paper(1, "Quadrifocal tensors")], [], [])
+    writer.commit()
+    assert [hit.item_id for hit in reader.search(parse_query("quadrifocal"))] == [1]
+    kept = reader.searcher()
+    assert reader.searcher() is kept  # nothing committed since: the searcher is reused, not reloaded
+    writer.update([paper(2, "Quadrifocal synchronization"), paper(3, "Trifocal tensors")], [], [])
+    writer.commit()
+    assert sorted(hit.item_id for hit in reader.search(parse_query("quadrifocal"), limit=5)) == [1, 2]
+    assert reader.count(parse_query("quadrifocal")) == 2 and reader.count(parse_query("tensors")) == 2
+    writer.update([], [1], [])
+    writer.close()
+    assert [hit.item_id for hit in reader.search(parse_query("quadrifocal"))] == [2]
+    assert reader.count(parse_query("quadrifocal")) == 1
+
+
+def test_the_search_services_of_a_process_share_each_index_and_search_it_from_many_threads(corpora, embedder):
+    corpus = corpora("sqlite")
+    settings = Settings.load(db=str(corpus.store.path), search_cache_hits="0")  # every call searches
+    # A web server keeps one service per pooled connection: they map each index file once between them.
+    services = [open_search(open_store(corpus.store.url), settings, embedder=embedder) for _ in range(4)]
+    assert len({id(service.keyword.index) for service in services + [corpus.service]}) == 1
+    assert len({id(service.vectors.index) for service in services + [corpus.service]}) == 1
+    queries = ["quadrifocal tensor", "language models", "trump", "image segmentation", "category:cs.CV"]
+    expected = {(query, mode): ids_of(corpus.service.search(query, mode=mode, limit=10))
+                for query in queries for mode in ("keyword", "semantic", "hybrid")}
+    found, errors = {}, []
+
+    def run(service) -> None:
+        try:
+            for _ in range(5):
+                for (query, mode) in expected:
+                    found.setdefault((query, mode), []).append(ids_of(service.search(query, mode=mode, limit=10)))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(service,)) for service in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert all(result == expected[key] for key, results in found.items() for result in results)

@@ -8,6 +8,8 @@ updates, and can serve a saved index memory-mapped, so several readers share one
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,31 @@ EXPANSION_ADD = 48
 EXPANSION_SEARCH = 96
 
 
+class _View:
+    """A saved graph mapped read-only, shared by every reader of this process (a web server keeps a search service
+    per pooled connection, 16 per process: each mapping the file itself counted its pages up to 16 times in the
+    resident set). Searches of one view take turns: usearch keeps one search context per thread slot, and two
+    callers would share slot 0."""
+
+    _all: "weakref.WeakValueDictionary[tuple, _View]" = weakref.WeakValueDictionary()
+    _all_lock = threading.Lock()
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, path: Path, open_view) -> "_View":
+        # Keyed by the file itself: a writer replaces it (a new inode) when it saves.
+        found = path.stat()
+        key = (str(path.resolve()), found.st_dev, found.st_ino, found.st_mtime_ns, found.st_size)
+        with cls._all_lock:
+            view = cls._all.get(key)
+            if view is None:
+                view = cls._all[key] = cls(open_view())
+            return view
+
+
 class VectorIndex:
     """Cosine-similarity HNSW over unit vectors keyed by item id."""
 
@@ -26,6 +53,8 @@ class VectorIndex:
         self.dim = dim
         self.writable = writable
         self._mtime: float | None = None
+        self._lock = threading.Lock()
+        self._view: _View | None = None
         self.index = self._open()
 
     def _new(self) -> Index:
@@ -40,8 +69,11 @@ class VectorIndex:
             index = self._new()
             index.load(str(self.path))
         else:
-            # Readers map the file: several server workers share one copy in memory.
-            index = Index.restore(str(self.path), view=True)
+            # Readers map the file: several server workers share one copy in memory, and the readers of one
+            # process share one mapping.
+            self._view = _View.of(self.path, lambda: Index.restore(str(self.path), view=True))
+            self._lock = self._view.lock
+            index = self._view.index
         if index is None or index.ndim != self.dim:
             raise ValueError(f"{self.path} holds vectors of another dimension; rebuild with `paperfeed index --rebuild`")
         index.expansion_search = EXPANSION_SEARCH
@@ -82,12 +114,14 @@ class VectorIndex:
         """(item id, cosine similarity) of the ``count`` nearest items, best first."""
         if len(self.index) == 0 or count <= 0:
             return []
-        matches = self.index.search(vector, count + (exclude is not None))
+        with self._lock:
+            matches = self.index.search(vector, count + (exclude is not None))
         results = [(int(key), float(1.0 - distance)) for key, distance in zip(matches.keys, matches.distances)
                    if int(key) != exclude]
         return results[:count]
 
     def vector(self, item_id: int) -> np.ndarray | None:
         """The stored (quantized) vector of an item, as float32; None when absent."""
-        found = self.index.get(np.uint64(item_id), dtype=np.float32)
+        with self._lock:
+            found = self.index.get(np.uint64(item_id), dtype=np.float32)
         return None if found is None else np.asarray(found, dtype=np.float32).reshape(-1)
