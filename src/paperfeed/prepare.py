@@ -7,6 +7,7 @@ data) and ``ingest._merge_batch``, which looks the batch up in the store and dec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterator
 
 from . import merge
@@ -59,13 +60,33 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
     limits = limits or _DEFAULT_LIMITS
     origin_name = origin.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
     for index, record in enumerate(records):
-        over = over_limit(record, limits)
-        if over:
+        if _maybe_over(record, limits) and (over := over_limit(record, limits)):
             shown = record.record_id if len(record.record_id) <= 80 else record.record_id[:80] + "…"
             raise ParseError(f"{over}; the record is refused", f"record {index + 1}" + (f" ({shown})" if shown else ""))
-        stored, looked_up = merge.title_keys(record.title, bool(record.arxiv_id)) if record.title else ([], [])
+        stored, looked_up = _title_keys(record.title, bool(record.arxiv_id)) if record.title else ((), ())
         yield Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
-                       stored, merge.record_data(record), looked_up)
+                       list(stored), merge.record_data(record), list(looked_up))
+
+
+TITLE_KEYS_CACHED = 65536
+"""Titles whose blocking keys are kept: a listing announces a paper again under the same title (a third of the
+daily listings' records), and the keys cost more than the rest of a record's preparation."""
+
+
+@lru_cache(maxsize=TITLE_KEYS_CACHED)
+def _title_keys(title: str, clean: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``merge.title_keys``, cached (tuples: a cached value is never changed in place)."""
+    stored, looked_up = merge.title_keys(title, clean)
+    return tuple(stored), tuple(looked_up)
+
+
+def _maybe_over(record: Record, limits: FieldLimits) -> bool:
+    """Whether ``record`` may be over a limit (``over_limit`` says which): the cheap test every record passes."""
+    return ((limits.max_title_chars and len(record.title) > limits.max_title_chars)
+            or (limits.max_abstract_chars and len(record.abstract) > limits.max_abstract_chars)
+            or (limits.max_authors and len(record.authors) > limits.max_authors)
+            or (limits.max_record_chars and len(record.raw) > limits.max_record_chars)
+            or (limits.max_author_chars and any(len(author) > limits.max_author_chars for author in record.authors)))
 
 
 def over_limit(record: Record, limits: FieldLimits) -> str | None:
