@@ -265,13 +265,17 @@ def fold(text: str) -> str:
     return unidecode(text).lower() if not text.isascii() else text.lower()
 
 
+_KEY_TOKEN = re.compile(r"[a-z0-9]+")
+_KEY_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+
+
 @lru_cache(maxsize=NAME_CACHE_SIZE)
 def author_key(name: str) -> str:
     """Return a matching key ``last|f`` (surname and first initial, ASCII-folded)."""
-    tokens = re.findall(r"[a-z0-9]+", fold(name))
+    tokens = _KEY_TOKEN.findall(fold(name))
     if not tokens:
         return ""
-    tokens = [t for t in tokens if t not in {"jr", "sr", "ii", "iii", "iv"}] or tokens
+    tokens = [t for t in tokens if t not in _KEY_SUFFIXES] or tokens
     last = tokens[-1]
     return f"{last}|{tokens[0][0]}" if len(tokens) > 1 else last
 

@@ -6,6 +6,7 @@ data) and ``ingest._merge_batch``, which looks the batch up in the store and dec
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterator
@@ -59,8 +60,16 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
     """
     limits = limits or _DEFAULT_LIMITS
     origin_name = origin.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+    # The limits as plain numbers (0, no limit, as the largest): the cheap test every record passes; over_limit
+    # then says which field is over.
+    title_chars, abstract_chars, authors, author_chars, record_chars = (
+        limit or sys.maxsize for limit in (limits.max_title_chars, limits.max_abstract_chars, limits.max_authors,
+                                           limits.max_author_chars, limits.max_record_chars))
     for index, record in enumerate(records):
-        if _maybe_over(record, limits) and (over := over_limit(record, limits)):
+        if (len(record.title) > title_chars or len(record.abstract) > abstract_chars
+                or len(record.authors) > authors or len(record.raw) > record_chars
+                or (record.authors and max(map(len, record.authors)) > author_chars)) \
+                and (over := over_limit(record, limits)):
             shown = record.record_id if len(record.record_id) <= 80 else record.record_id[:80] + "…"
             raise ParseError(f"{over}; the record is refused", f"record {index + 1}" + (f" ({shown})" if shown else ""))
         stored, looked_up = _title_keys(record.title, bool(record.arxiv_id)) if record.title else ((), ())
@@ -78,15 +87,6 @@ def _title_keys(title: str, clean: bool) -> tuple[tuple[int, ...], tuple[int, ..
     """``merge.title_keys``, cached (tuples: a cached value is never changed in place)."""
     stored, looked_up = merge.title_keys(title, clean)
     return tuple(stored), tuple(looked_up)
-
-
-def _maybe_over(record: Record, limits: FieldLimits) -> bool:
-    """Whether ``record`` may be over a limit (``over_limit`` says which): the cheap test every record passes."""
-    return ((limits.max_title_chars and len(record.title) > limits.max_title_chars)
-            or (limits.max_abstract_chars and len(record.abstract) > limits.max_abstract_chars)
-            or (limits.max_authors and len(record.authors) > limits.max_authors)
-            or (limits.max_record_chars and len(record.raw) > limits.max_record_chars)
-            or (limits.max_author_chars and any(len(author) > limits.max_author_chars for author in record.authors)))
 
 
 def over_limit(record: Record, limits: FieldLimits) -> str | None:
