@@ -72,14 +72,18 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
                 and (over := over_limit(record, limits)):
             shown = record.record_id if len(record.record_id) <= 80 else record.record_id[:80] + "…"
             raise ParseError(f"{over}; the record is refused", f"record {index + 1}" + (f" ({shown})" if shown else ""))
-        stored, looked_up = _title_keys(record.title, bool(record.arxiv_id)) if record.title else ((), ())
+        title = record.title
+        stored, looked_up = ((_title_keys if len(title) <= TITLE_KEYS_CACHED_CHARS else merge.title_keys)(
+            title, bool(record.arxiv_id)) if title else ((), ()))
         yield Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
                        list(stored), merge.record_data(record), list(looked_up))
 
 
-TITLE_KEYS_CACHED = 65536
+TITLE_KEYS_CACHED = 32768
 """Titles whose blocking keys are kept: a listing announces a paper again under the same title (a third of the
 daily listings' records), and the keys cost more than the rest of a record's preparation."""
+TITLE_KEYS_CACHED_CHARS = 500
+"""Longest title cached (real ones are far shorter): at most 16 million characters of titles, whatever a file holds."""
 
 
 @lru_cache(maxsize=TITLE_KEYS_CACHED)
