@@ -80,11 +80,17 @@ def clean_text(text: str | None) -> str:
     if "&" in text:
         text = _ENTITY.sub(_unescape_entity, text)
     if text.isascii():
-        # Most abstracts are already clean: a few substring scans cost far less than split/join.
-        if not (_ASCII_UNCLEAN.search(text) or text[0] == " " or text[-1] == " "):
-            return text
-        if _DEBRIS.search(text):
-            text = _DEBRIS.sub("", text)
+        # Most abstracts are already clean: a few scans cost far less than split/join. An ASCII text is printable
+        # when it holds no control character (no line break either): one C loop, where a regex took three times
+        # as long.
+        if text.isprintable():
+            if "  " not in text and text[0] != " " and text[-1] != " ":
+                return text
+            return " ".join(text.split())
+        joined = " ".join(text.split())
+        if joined.isprintable():  # its only control characters were whitespace (line breaks, tabs)
+            return joined
+        text = _DEBRIS.sub("", text)
     else:
         if _DEBRIS.search(text):
             text = _DEBRIS.sub("", text)
@@ -95,7 +101,6 @@ def clean_text(text: str | None) -> str:
     return " ".join(text.split())
 
 
-_ASCII_UNCLEAN = re.compile(r"[\x00-\x1f\x7f]|  ")
 # Control characters that are not whitespace, lone surrogates and the non-characters U+FFFE/U+FFFF: debris of
 # broken encodings that XML 1.0 cannot carry (a feed holding one is ill-formed) and PostgreSQL text refuses (NUL).
 _DEBRIS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f\ud800-\udfff\ufffe\uffff]")
@@ -260,13 +265,17 @@ def fold(text: str) -> str:
     return unidecode(text).lower() if not text.isascii() else text.lower()
 
 
+_KEY_TOKEN = re.compile(r"[a-z0-9]+")
+_KEY_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+
+
 @lru_cache(maxsize=NAME_CACHE_SIZE)
 def author_key(name: str) -> str:
     """Return a matching key ``last|f`` (surname and first initial, ASCII-folded)."""
-    tokens = re.findall(r"[a-z0-9]+", fold(name))
+    tokens = _KEY_TOKEN.findall(fold(name))
     if not tokens:
         return ""
-    tokens = [t for t in tokens if t not in {"jr", "sr", "ii", "iii", "iv"}] or tokens
+    tokens = [t for t in tokens if t not in _KEY_SUFFIXES] or tokens
     last = tokens[-1]
     return f"{last}|{tokens[0][0]}" if len(tokens) > 1 else last
 

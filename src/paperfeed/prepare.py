@@ -6,7 +6,9 @@ data) and ``ingest._merge_batch``, which looks the batch up in the store and dec
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterator
 
 from . import merge
@@ -58,14 +60,37 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
     """
     limits = limits or _DEFAULT_LIMITS
     origin_name = origin.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+    # The limits as plain numbers (0, no limit, as the largest): the cheap test every record passes; over_limit
+    # then says which field is over.
+    title_chars, abstract_chars, authors, author_chars, record_chars = (
+        limit or sys.maxsize for limit in (limits.max_title_chars, limits.max_abstract_chars, limits.max_authors,
+                                           limits.max_author_chars, limits.max_record_chars))
     for index, record in enumerate(records):
-        over = over_limit(record, limits)
-        if over:
+        if (len(record.title) > title_chars or len(record.abstract) > abstract_chars
+                or len(record.authors) > authors or len(record.raw) > record_chars
+                or (record.authors and max(map(len, record.authors)) > author_chars)) \
+                and (over := over_limit(record, limits)):
             shown = record.record_id if len(record.record_id) <= 80 else record.record_id[:80] + "…"
             raise ParseError(f"{over}; the record is refused", f"record {index + 1}" + (f" ({shown})" if shown else ""))
-        stored, looked_up = merge.title_keys(record.title, bool(record.arxiv_id)) if record.title else ([], [])
+        title = record.title
+        stored, looked_up = ((_title_keys if len(title) <= TITLE_KEYS_CACHED_CHARS else merge.title_keys)(
+            title, bool(record.arxiv_id)) if title else ((), ()))
         yield Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
-                       stored, merge.record_data(record), looked_up)
+                       list(stored), merge.record_data(record), list(looked_up))
+
+
+TITLE_KEYS_CACHED = 32768
+"""Titles whose blocking keys are kept: a listing announces a paper again under the same title (a third of the
+daily listings' records), and the keys cost more than the rest of a record's preparation."""
+TITLE_KEYS_CACHED_CHARS = 500
+"""Longest title cached (real ones are far shorter): at most 16 million characters of titles, whatever a file holds."""
+
+
+@lru_cache(maxsize=TITLE_KEYS_CACHED)
+def _title_keys(title: str, clean: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``merge.title_keys``, cached (tuples: a cached value is never changed in place)."""
+    stored, looked_up = merge.title_keys(title, clean)
+    return tuple(stored), tuple(looked_up)
 
 
 def over_limit(record: Record, limits: FieldLimits) -> str | None:

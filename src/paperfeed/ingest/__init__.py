@@ -295,8 +295,10 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         if item_id not in members:
             counts.changed_item_ids.append(item_id)
         for identifier in ids:
-            by_identifier.setdefault(identifier, item_id)
-            batch.identifiers.append((*identifier, item_id))
+            # An identifier already held (stored, or given earlier in the batch) keeps its item: its row is there.
+            if identifier not in by_identifier:
+                by_identifier[identifier] = item_id
+                batch.identifiers.append((*identifier, item_id))
         for key in keys:
             by_key.setdefault(key, []).append(item_id)
             batch.block_keys.append((key, item_id))

@@ -362,11 +362,9 @@ def _key_hash(text: str) -> int:
 
 def fingerprint(record: Record, origin_name: str) -> str:
     """Identity of a source record: the same bytes from the same named file are the same record."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (record.format, origin_name, record.record_id, record.raw):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-    return digest.hexdigest()
+    # One update of the parts joined: the same bytes as an update per part and per separator, in a quarter of the calls.
+    joined = f"{record.format}\x00{origin_name}\x00{record.record_id}\x00{record.raw}\x00"
+    return hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 # UTF-8 read as cp1252 (or Latin-1), maybe twice: a lead byte shown as one of these, then continuation bytes.
 _MOJIBAKE = re.compile("[\u00c2-\u00c5\u00c9\u00d0\u00d1\u00e2][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178"
