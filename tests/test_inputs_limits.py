@@ -230,6 +230,13 @@ def test_the_real_listing_archives_are_within_the_default_limits(sqlite_store):
     assert not report.failed and report.total("new") > 0
 
 
+def test_a_real_record_with_a_glued_author_list_is_within_the_default_limits(sqlite_store):
+    # arXiv's listing of 2025-06-04 names 27 authors as one 512-character string: the old 500 limit failed the day.
+    listing = DATA / "jsonl" / "2025-06-04_glued-authors.jsonl"
+    report = Ingester(sqlite_store).ingest_paths([listing])
+    assert not report.failed and report.total("new") == 1
+
+
 # -- record fields --------------------------------------------------------------------------------------------
 
 
@@ -246,8 +253,8 @@ FIELD_CASES = {
     "abstract": ({"summary": "word " * 30_000}, "max_abstract_chars", "the abstract has 149,999 characters"),
     "authors": ({"authors": [f"Author {n}" for n in range(12_000)]}, "max_authors",
                 "the author list has 12,000 authors"),
-    "author name": ({"authors": ["Ann Lee", "Verylongname" * 60]}, "max_author_chars",
-                    "author 2's name has 720 characters"),
+    "author name": ({"authors": ["Ann Lee", "Verylongname" * 200]}, "max_author_chars",
+                    "author 2's name has 2,400 characters"),
     "raw record": ({"comment": "x" * 5_100_000}, "max_record_chars", "the raw record has 5,10"),
 }
 

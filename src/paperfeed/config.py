@@ -100,8 +100,10 @@ class Settings:
     max_authors: int = field(default=10_000, metadata={"env": "PAPERFEED_MAX_AUTHORS", "help": (
         "Most authors of one record (the largest collaborations sign about 5,000). 0: no limit. "
         "Default 10000.")})
-    max_author_chars: int = field(default=500, metadata={"env": "PAPERFEED_MAX_AUTHOR_CHARS", "help": (
-        "Longest author name, in characters. 0: no limit. Default 500.")})
+    # Not 500: real arXiv listings sometimes glue a whole author list into one "name" (a 512-character one on
+    # 2025-06-04), and a record over a limit fails its whole file.
+    max_author_chars: int = field(default=2_000, metadata={"env": "PAPERFEED_MAX_AUTHOR_CHARS", "help": (
+        "Longest author name, in characters. 0: no limit. Default 2,000.")})
     max_record_chars: int = field(default=5_000_000, metadata={"env": "PAPERFEED_MAX_RECORD_CHARS", "help": (
         "Largest raw record (one JSON line, XML element, BibTeX entry or table row, kept as provenance), in "
         "characters. 0: no limit. Default 5000000.")})
