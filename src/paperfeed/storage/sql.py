@@ -1,8 +1,9 @@
 """What every storage area runs its SQL on: one ``Database`` per store, with the backend's ``Dialect``.
 
 Each statement is written once, for both backends. Placeholders are numbered, ``$1``, ``$2``…, which both
-databases read natively (PostgreSQL's own parameters through psycopg's raw cursor; SQLite's ``$NAME``
-parameters bound by name), so no statement is ever rewritten and a literal ``?`` or ``%`` means itself.
+databases read (PostgreSQL's own parameters through psycopg's raw cursor, never rewritten; SQLite's backend turns
+``$n`` into its positional ``?n`` once per statement, as binding ``$n`` by name costs more per row), so a literal
+``%`` means itself.
 The few spellings the two databases do not share (a list of ids as one parameter, byte-order collation,
 a field of a JSON text column) come from the dialect, as fragments an area puts into its statement.
 """
