@@ -5,7 +5,8 @@ parents before children by the destination's foreign keys, in batches, inside on
 destination (a failed or interrupted copy leaves it empty) and one consistent snapshot of the source (a
 store in use can be copied). Values are converted per destination column (SQLite's 0/1 to booleans, blobs
 to bytea and back). Tables that the destination's own insert triggers fill (the search change log) are
-not copied: the triggers re-make them as the rows arrive. Nor are each backend's ``Store.local_tables``
+not copied: the triggers re-make them as the rows arrive (on SQLite, inserted items are logged by the
+copy's writer instead, ``log_inserted_items``). Nor are each backend's ``Store.local_tables``
 (its migration log, a lock's holder, PostgreSQL's full-text index): the destination keeps its own. The
 table list comes from the databases themselves, so a table a later migration adds is copied too.
 PostgreSQL's identity sequences are then moved past the copied keys, so a new item gets a fresh id.

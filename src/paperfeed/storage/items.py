@@ -320,10 +320,12 @@ class IngestSession:
         rows = [(fields.kind, _text(fields.title), _text(fields.abstract), fields.arxiv_id, fields.doi,
                  _text(fields.url), fields.published, fields.year, fields.upvotes, bool(fields.withdrawn), now, item_id)
                 for item_id, fields in batch.items.items()]
+        inserted = [row for row in rows if row[-1] in new_ids]
         db.run_many(
             "INSERT INTO items (kind, title, abstract, arxiv_id, doi, url, published, year, upvotes, withdrawn, "
             "updated_at, id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11)",
-            [row for row in rows if row[-1] in new_ids])
+            inserted)
+        self.store.log_inserted_items([row[-1] for row in inserted])
         for keep, gone, note in batch.absorbed:
             self.absorb(keep, gone, note)
         db.run_many(

@@ -1,7 +1,8 @@
 """What search reads through: a change log to keep indexes in step, item documents, vectors.
 
 Written once for both backends on ``self.db`` (``storage.sql``). Every item insert, update, delete or retag
-lands in the ``search_changes`` log (kept by triggers, see migration 0004): one row per item, its sequence
+lands in the ``search_changes`` log (kept by triggers, see migration 0004; on SQLite inserts are logged by
+``log_inserted_items`` instead, migration 0018): one row per item, its sequence
 number rising with each change, so the latest number is the store's version.
 
 On PostgreSQL a sequence hands out numbers in the order transactions ask, not the order they commit, so an
@@ -60,6 +61,13 @@ class SearchStorage:
         """(sequence, item id) of items changed after sequence ``after``, oldest first, at most ``limit``."""
         return self.db.rows("SELECT seq, item_id FROM search_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
                             (after, limit))
+
+    def log_inserted_items(self, item_ids: list[int]) -> None:
+        """Log items just inserted, in the transaction that inserted them, in the order given: every writer that
+        inserts into ``items`` calls this (ingest's batch write, ``paperfeed copy``). PostgreSQL's deferred
+        trigger logs them at commit (module docstring), so nothing is done here; SQLite logs them in one
+        statement (``SQLiteStore``), as a trigger per row was most of the cost of inserting an item
+        (migration 0018). Updates, deletes and retags stay logged by triggers on both backends."""
 
     def store_version(self) -> int:
         """The sequence number of the latest change (0 when there is none): it moves whenever an item changes,

@@ -592,6 +592,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX item_fulltext_title ON item_fulltext USING GIN (title);
         """,
     ),
+    (
+        "0018_search_log_inserts_per_batch",
+        """
+        -- SQLite only (its per-row insert trigger on items became one statement per batch); PostgreSQL's
+        -- deferred trigger numbers changes at commit, in commit order, and stays. Recorded here too so that
+        -- both backends report the same history.
+        SELECT 1;
+        """,
+    ),
 ]
 """Every migration, in the order applied."""
 

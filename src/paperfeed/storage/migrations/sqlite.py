@@ -494,4 +494,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         SELECT 1;
         """,
     ),
+    (
+        "0018_search_log_inserts_per_batch",
+        """
+        -- Inserted items are logged for search by their writers, one statement per batch
+        -- (SearchStorage.log_inserted_items), in the inserting transaction: this trigger's INSERT OR REPLACE per
+        -- row was 0.6 of the 0.95 CPU s of inserting the listings' items. Updates, deletes and retags keep their
+        -- triggers.
+        DROP TRIGGER items_search_insert;
+        """,
+    ),
 ]
