@@ -448,6 +448,10 @@ def test_a_bad_file_fails_alone_with_its_place_and_nothing_of_it_is_stored(store
     assert not results[LIBRARY.name].failed and results[LIBRARY.name].new == 7
     assert not results[HF_DAY.name].failed and results[HF_DAY.name].new == 13
     assert store.item_count() == 7 + 13
+    # The search change log commits and rolls back with the items (on SQLite it is written per batch, not by a
+    # trigger): every stored item is due for indexing, and nothing of the failed file is.
+    logged = [item_id for _, item_id in store.search_changes(0, 1000)]
+    assert sorted(logged) == sorted(store.db.column("SELECT id FROM items")) and len(logged) == 7 + 13
     origins = {source["origin"] for item in items(store) for source in item["sources"]}
     assert str(bad) not in origins
 
