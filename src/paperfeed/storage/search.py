@@ -65,9 +65,12 @@ class SearchStorage:
     def log_inserted_items(self, item_ids: list[int]) -> None:
         """Log items just inserted, in the transaction that inserted them, in the order given: every writer that
         inserts into ``items`` calls this (ingest's batch write, ``paperfeed copy``). PostgreSQL's deferred
-        trigger logs them at commit (module docstring), so nothing is done here; SQLite logs them in one
-        statement (``SQLiteStore``), as a trigger per row was most of the cost of inserting an item
+        trigger logs them at commit (module docstring), so nothing is done there; SQLite logs them in one
+        statement (the dialect's), as a trigger per row was most of the cost of inserting an item
         (migration 0018). Updates, deletes and retags stay logged by triggers on both backends."""
+        statement = self.db.dialect.log_inserted_items
+        if statement is not None and item_ids:
+            self.db.run(statement, (self.db.dialect.array(item_ids),))
 
     def store_version(self) -> int:
         """The sequence number of the latest change (0 when there is none): it moves whenever an item changes,

@@ -27,6 +27,10 @@ class Dialect(abc.ABC):
     """Appended to a ``SELECT`` inside a transaction, of rows the transaction's writes will reference: none of them
     can be deleted until it ends (PostgreSQL ``FOR KEY SHARE``; SQLite's write transaction excludes writers already)."""
 
+    log_inserted_items: str | None
+    """The statement that logs the items in ``array`` parameter ``$1`` to the search change log, in that order
+    (``SearchStorage.log_inserted_items``); None where a trigger logs them (PostgreSQL's, at commit)."""
+
     @abc.abstractmethod
     def in_array(self, number: int) -> str:
         """``IN …`` over parameter ``$number``, which holds ``array(values)``: any number of values, one parameter."""
@@ -49,6 +53,8 @@ class SQLiteDialect(Dialect):
     name = "sqlite"
     bytewise = ""  # SQLite compares text byte by byte (BINARY) unless told otherwise
     key_share = ""  # BEGIN IMMEDIATE: no other connection writes until this transaction ends
+    # One statement per batch: the rows and numbering the per-row insert trigger it replaced (migration 0018) gave.
+    log_inserted_items = "INSERT OR REPLACE INTO search_changes (item_id) SELECT value FROM json_each($1)"
 
     def in_array(self, number: int) -> str:
         return f"IN (SELECT value FROM json_each(${number}))"
@@ -69,6 +75,7 @@ class PostgresDialect(Dialect):
     name = "postgresql"
     bytewise = ' COLLATE "C"'
     key_share = " FOR KEY SHARE"
+    log_inserted_items = None  # the deferred trigger numbers changes in commit order (storage/search.py)
 
     def in_array(self, number: int) -> str:
         return f"= ANY(${number})"

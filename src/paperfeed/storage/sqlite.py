@@ -226,13 +226,6 @@ class SQLiteStore(Store):
             self._forget_cached_ids()
             raise self.db.full_error(error) or error
 
-    def log_inserted_items(self, item_ids: list[int]) -> None:
-        # One set-based statement per batch: the same rows, numbered in the same order, as the per-row insert
-        # trigger it replaces (migration 0018), which cost 0.6 of the items insert's 0.95 CPU s on the listings.
-        if item_ids:
-            self.db.run("INSERT OR REPLACE INTO search_changes (item_id) SELECT value FROM json_each($1)",
-                        (self.db.dialect.array(item_ids),))
-
     def _allocate_item_ids(self, count: int) -> list[int]:
         # Safe under BEGIN IMMEDIATE: this connection is the only writer until COMMIT.
         start = (self.db.value("SELECT max(id) FROM items") or 0) + 1
