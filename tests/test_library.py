@@ -188,3 +188,11 @@ def test_an_items_marks_are_one_users_whatever_else_the_library_holds(daily_stor
     for user in (ada, bob):
         for item in (first, second):
             assert daily_store.item_marks(user, item) == from_the_library(user, item)
+
+
+def test_session_tokens_never_start_with_a_dash_which_the_command_line_would_read_as_an_option():
+    from paperfeed.library.accounts import new_session_token
+
+    tokens = [new_session_token() for _ in range(2_000)]  # a plain token_urlsafe starts with "-" 1 time in 64
+    assert not [token for token in tokens if token.startswith("-")]
+    assert len(set(tokens)) == 2_000 and all(len(token) == 43 for token in tokens)

@@ -134,6 +134,15 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def new_session_token() -> str:
+    """A random session token (256 bits, URL-safe) that does not start with "-": people pass it on the command
+    line (``paperfeed users logout TOKEN``), where a leading "-" reads as an option (1 token in 64 did)."""
+    token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
+    return token
+
+
 def token_hash(token: str) -> str:
     """Return the stored form of a session token: its SHA-256 (the token itself is 256 random bits)."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -199,7 +208,7 @@ class Accounts:
     def open_session(self, user_id: int, now: datetime | None = None) -> str:
         """Open a session for an account whose owner has just proved who they are; return its token."""
         now = now or datetime.now(timezone.utc)
-        token = secrets.token_urlsafe(32)
+        token = new_session_token()
         self.store.create_session(user_id, token_hash(token), _stamp(now),
                                   _stamp(now + timedelta(days=self.session_days)))
         return token

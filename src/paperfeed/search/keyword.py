@@ -125,7 +125,10 @@ class _Opened:
         key = (str(path.resolve()), found.st_dev, found.st_ino)
         with cls._all_lock:
             opened = cls._all.get(key)
-            if opened is None:
+            # A directory without meta.json is new: a rebuild removed the old one, and the new one may be given
+            # the same inode number (then the key matches an index whose files are gone). Opening it writes its
+            # first meta.json; a kept one would fail its first reload (an intermittent test failure showed it).
+            if opened is None or not (path / "meta.json").exists():
                 opened = cls._all[key] = cls(path)
             return opened
 
