@@ -26,7 +26,7 @@ from ..storage import AuthorGraph, Store
 # Names and people live in their own modules; what callers import is re-exported here.
 from .names import BIG_PAPER, compatible, is_abbreviated, name_parts, normalized_name  # noqa: F401
 from .people import (RULES, NameCommonness, PeopleRules, SlotEvidence, decide_people,  # noqa: F401
-                     people_from_graph)
+                     idf_from_counts, people_from_graph)
 
 MAX_BLOCK = 400
 """Names sharing a key (surname + first initial) compared pairwise at most; larger blocks merge only exact matches."""
@@ -140,7 +140,12 @@ def identities_from_graph(graph: AuthorGraph, keys: set[str] | None = None) -> d
     return identities
 
 
-def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: PeopleRules = RULES) -> int:
+IDENTITY_CHUNK_KEYS = 10_000
+"""Name blocks (matching keys) decided per pass of ``refresh_identities``: what it holds in memory at once."""
+
+
+def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: PeopleRules = RULES,
+                       chunk_keys: int = IDENTITY_CHUNK_KEYS) -> int:
     """Recompute and store merged name identities and the people they stand for; return how many author names
     were merged into another.
 
@@ -148,30 +153,62 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
     decided again (and the blocks remembered decisions tie to them): a new paper can only change the
     identities of names that share a block with one of its authors. Remembered splits and merges
     (``split_person``, ``merge_people``) always hold.
+
+    Identities and people are decided within name blocks (and the blocks a remembered decision ties), so the
+    blocks are loaded, decided and written ``chunk_keys`` at a time in key order: memory follows the chunk,
+    not the store. What is store-wide (how common a name is, how rare a category or topic) is counted first.
+    Brand-new people get their ids chunk by chunk, so on a first refresh their numbering differs from one pass
+    over everything; who is who does not.
     """
-    graph = store.author_graph()
-    keys = None
     decisions = store.author_decisions(None)
-    if item_ids is not None:
-        keys = {graph.authors[a][1] for item in item_ids for a in graph.item_authors.get(item, ())}
-        # Remembered decisions tie blocks together: decide every block a decision touches with the others.
-        by_key: dict[str, set[str]] = defaultdict(set)
-        for decision in decisions:
-            touched = {graph.authors[a][1] for _, a in decision.slots | decision.apart if a in graph.authors}
-            for key in touched:
-                by_key[key] |= touched
-        pending = list(keys)
+    # Remembered decisions tie blocks together: decide every block a decision touches with the others.
+    key_of = store.author_keys_of(sorted({a for decision in decisions for _, a in decision.slots | decision.apart}))
+    tied: dict[str, set[str]] = defaultdict(set)
+    for decision in decisions:
+        touched = {key_of[a] for _, a in decision.slots | decision.apart if a in key_of}
+        for key in touched:
+            tied[key] |= touched
+
+    def with_tied(keys: Iterable[str], done: set[str]) -> list[str]:
+        found = [key for key in keys if key not in done]
+        done.update(found)
+        pending = [key for key in found if key in tied]
         while pending:
-            for key in by_key.get(pending.pop(), ()):
-                if key not in keys:
-                    keys.add(key)
+            for key in tied[pending.pop()]:
+                if key not in done:
+                    done.add(key)
+                    found.append(key)
                     pending.append(key)
-    identities = identities_from_graph(graph, keys)
-    scope = None if keys is None else [a for a, (_, key) in graph.authors.items() if key in keys]
-    store.save_author_identities(identities, scope)
-    people = people_from_graph(graph, identities, keys, decisions, rules)
-    store.save_people(people, scope, items=item_ids)
-    return sum(1 for author_id, identity in identities.items() if author_id != identity)
+        return found
+
+    done: set[str] = set()
+    if item_ids is None:
+        chunks: Iterable[list[str]] = (with_tied(page, done) for page in store.author_key_pages(chunk_keys))
+        scoped: list[str] | None = None
+    else:
+        scoped = sorted(with_tied(store.author_keys_of_items(item_ids), done))
+        chunks = [scoped[start:start + chunk_keys] for start in range(0, len(scoped), chunk_keys)]
+    commonness = NameCommonness(name for page in store.author_name_pages(50_000) for name in page)
+    idf = idf_from_counts(*store.author_feature_counts())
+    merged = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        keys = set(chunk)
+        graph = store.author_graph(keys=chunk)
+        identities = identities_from_graph(graph, keys)
+        scope = [a for a, (_, key) in graph.authors.items() if key in keys]
+        store.save_author_identities(identities, scope)
+        chunk_decisions = [decision for decision in decisions
+                           if any(key_of.get(a) in keys for _, a in decision.slots | decision.apart)]
+        people = people_from_graph(graph, identities, keys, chunk_decisions, rules, commonness, idf)
+        store.save_people(people, scope)
+        merged += sum(1 for author_id, identity in identities.items() if author_id != identity)
+    if scoped is None:
+        store.forget_people_without_slots()
+    elif item_ids:
+        store.forget_item_people_outside(item_ids, scoped)
+    return merged
 
 
 def find_author(store: Store, query: str) -> list[int]:
