@@ -170,9 +170,10 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
             tied[key] |= touched
 
     def with_tied(keys: Iterable[str], done: set[str]) -> list[str]:
+        # Only tied keys can be reached twice (from their own page and from a tie): only they are remembered.
         found = [key for key in keys if key not in done]
-        done.update(found)
         pending = [key for key in found if key in tied]
+        done.update(pending)
         while pending:
             for key in tied[pending.pop()]:
                 if key not in done:
