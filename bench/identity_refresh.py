@@ -4,7 +4,7 @@
 
 Each refresh runs in a child process (``PYTHONPATH`` = that tree) that reports its RSS once the store is open,
 its peak RSS during the refresh (``VmHWM``, reset through ``/proc/self/clear_refs`` after opening; Linux) and the
-refresh's wall time. ``--chunk-keys`` is passed to the new tree's ``refresh_identities``. Steps, old and new alternating:
+refresh's wall time. ``--chunk-slots`` is passed to the new tree's ``refresh_identities``. Steps, old and new alternating:
 
 1. a full refresh (``refresh_identities(store)``) on two copies of STORE: author identities must be equal row
    for row; people are compared as who is who (each person's name, author id and slot set), since
@@ -38,7 +38,7 @@ def status(field):
         return next(int(line.split()[1]) for line in lines if line.startswith(field)) // 1024
 
 path, items = sys.argv[1], json.loads(sys.argv[2])
-chunk = {"chunk_keys": int(os.environ["BENCH_CHUNK_KEYS"])} if os.environ.get("BENCH_CHUNK_KEYS") else {}
+chunk = {"chunk_slots": int(os.environ["BENCH_CHUNK_SLOTS"])} if os.environ.get("BENCH_CHUNK_SLOTS") else {}
 with open_store(path) as store:
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # reset the peak (VmHWM): what opening the store took is not the refresh's
@@ -52,8 +52,8 @@ print(json.dumps({"merged": merged, "seconds": round(seconds, 2), "rss_before_mb
 """
 
 
-def refresh(src: str, path: Path, items: list[int] | None, chunk_keys: int | None = None) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(Path(src).resolve()), "BENCH_CHUNK_KEYS": str(chunk_keys or "")}
+def refresh(src: str, path: Path, items: list[int] | None, chunk_slots: int | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(Path(src).resolve()), "BENCH_CHUNK_SLOTS": str(chunk_slots or "")}
     done = subprocess.run([sys.executable, "-c", CHILD, str(path), json.dumps(items)], env=env, check=True,
                           capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--new", required=True)
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--decisions", action="store_true")
-    parser.add_argument("--chunk-keys", type=int)
+    parser.add_argument("--chunk-slots", type=int)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.store.parent) as tmp:
         base = Path(tmp) / "base.db"
@@ -112,7 +112,7 @@ def main() -> None:
         shutil.copy(base, old_full)
         shutil.copy(base, new_full)
         print("full old", refresh(args.old, old_full, None), flush=True)
-        print("full new", refresh(args.new, new_full, None, args.chunk_keys), flush=True)
+        print("full new", refresh(args.new, new_full, None, args.chunk_slots), flush=True)
         old, new = tables(old_full), tables(new_full)
         print("full: identities equal", old["identities"] == new["identities"], len(old["identities"]),
               "| people equal (who is who)", who_is_who(old) == who_is_who(new), len(old["people"]), flush=True)
@@ -121,7 +121,7 @@ def main() -> None:
         new_inc = Path(tmp) / "new_inc.db"
         shutil.copy(old_full, new_inc)
         print("incremental old", refresh(args.old, old_full, items), flush=True)
-        print("incremental new", refresh(args.new, new_inc, items, args.chunk_keys), flush=True)
+        print("incremental new", refresh(args.new, new_inc, items, args.chunk_slots), flush=True)
         old, new = tables(old_full), tables(new_inc)
         print("incremental: rows equal", {name: old[name] == new[name] for name in old},
               {name: len(rows) for name, rows in old.items()})

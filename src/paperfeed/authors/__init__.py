@@ -140,12 +140,13 @@ def identities_from_graph(graph: AuthorGraph, keys: set[str] | None = None) -> d
     return identities
 
 
-IDENTITY_CHUNK_KEYS = 10_000
-"""Name blocks (matching keys) decided per pass of ``refresh_identities``: what it holds in memory at once."""
+IDENTITY_CHUNK_SLOTS = 50_000
+"""Author slots (papers of the names) decided per pass of ``refresh_identities``: what bounds its memory. A
+block larger than this is decided whole, alone."""
 
 
 def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: PeopleRules = RULES,
-                       chunk_keys: int = IDENTITY_CHUNK_KEYS) -> int:
+                       chunk_slots: int = IDENTITY_CHUNK_SLOTS) -> int:
     """Recompute and store merged name identities and the people they stand for; return how many author names
     were merged into another.
 
@@ -155,8 +156,8 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
     (``split_person``, ``merge_people``) always hold.
 
     Identities and people are decided within name blocks (and the blocks a remembered decision ties), so the
-    blocks are loaded, decided and written ``chunk_keys`` at a time in key order: memory follows the chunk,
-    not the store. What is store-wide (how common a name is, how rare a category or topic) is counted first.
+    blocks are loaded, decided and written in key order, about ``chunk_slots`` author slots at a time: memory
+    follows the chunk, not the store. What is store-wide (how common a name is, how rare a category or topic) is counted first.
     Brand-new people get their ids chunk by chunk, so on a first refresh their numbering differs from one pass
     over everything; who is who does not.
     """
@@ -183,12 +184,13 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
         return found
 
     done: set[str] = set()
+    scoped: list[str] | None = None
     if item_ids is None:
-        chunks: Iterable[list[str]] = (with_tied(page, done) for page in store.author_key_pages(chunk_keys))
-        scoped: list[str] | None = None
+        pages: Iterable[list[str]] = store.author_key_pages(_KEY_PAGE)
     else:
-        scoped = sorted(with_tied(store.author_keys_of_items(item_ids), done))
-        chunks = [scoped[start:start + chunk_keys] for start in range(0, len(scoped), chunk_keys)]
+        scoped = sorted(with_tied(store.author_keys_of_items(item_ids), set()))
+        pages = (scoped[start:start + _KEY_PAGE] for start in range(0, len(scoped), _KEY_PAGE))
+    chunks = (with_tied(chunk, done) for chunk in _weighed_chunks(store, pages, chunk_slots))
     commonness = NameCommonness(name for page in store.author_name_pages(50_000) for name in page)
     idf = idf_from_counts(*store.author_feature_counts())
     merged = 0
@@ -210,6 +212,25 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
     elif item_ids:
         store.forget_item_people_outside(item_ids, scoped)
     return merged
+
+
+_KEY_PAGE = 5_000
+
+
+def _weighed_chunks(store: Store, pages: Iterable[list[str]], chunk_slots: int) -> Iterable[list[str]]:
+    """Consecutive keys of ``pages``, cut where their author slots would pass ``chunk_slots``."""
+    chunk: list[str] = []
+    weight = 0
+    for page in pages:
+        slots = store.author_key_slots(page)
+        for key in page:
+            if chunk and weight + slots.get(key, 0) > chunk_slots:
+                yield chunk
+                chunk, weight = [], 0
+            chunk.append(key)
+            weight += slots.get(key, 0)
+    if chunk:
+        yield chunk
 
 
 def find_author(store: Store, query: str) -> list[int]:

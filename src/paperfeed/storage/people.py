@@ -134,6 +134,13 @@ class PeopleStorage:
             yield keys
             after, beyond = keys[-1], ">"
 
+    def author_key_slots(self, keys: list[str]) -> dict[str, int]:
+        """How many author slots (item_authors rows) the names of each of these keys hold."""
+        d = self.db.dialect
+        return dict(self.db.rows(
+            f"SELECT a.key, count(*) FROM authors a JOIN item_authors ia ON ia.author_id = a.id "
+            f"WHERE a.key {d.in_array(1)} GROUP BY a.key", (d.array(keys),)))
+
     def author_name_pages(self, size: int) -> Iterator[list[str]]:
         """Every author name, ``size`` at a time in id order."""
         after = -1
