@@ -4,7 +4,8 @@
 
 Each refresh runs in a child process (``PYTHONPATH`` = that tree) that reports its RSS once the store is open,
 its peak RSS during the refresh (``VmHWM``, reset through ``/proc/self/clear_refs`` after opening; Linux) and the
-refresh's wall time. ``--chunk-slots`` is passed to the new tree's ``refresh_identities``. Steps, old and new alternating:
+refresh's wall time. ``--chunk-slots`` is passed to the new tree's ``refresh_identities``. Steps, old and new
+alternating:
 
 1. a full refresh (``refresh_identities(store)``) on two copies of STORE: author identities must be equal row
    for row; people are compared as who is who (each person's name, author id and slot set), since
@@ -85,8 +86,10 @@ def add_decisions(path: Path) -> None:
             by_person.setdefault(person, []).append((item, author, key))
         big = [p for p, s in by_person.items() if len(s) >= 4]
         split = by_person[big[0]]
-        first, second = by_person[big[1]], next(by_person[p] for p in big[2:] if by_person[p][0][2] != by_person[big[1]][0][2]
-                                               and not {i for i, _, _ in by_person[p]} & {i for i, _, _ in by_person[big[1]]})
+        first = by_person[big[1]]
+        first_items = {item for item, _, _ in first}
+        second = next(by_person[p] for p in big[2:] if by_person[p][0][2] != first[0][2]  # another name block
+                      and not {item for item, _, _ in by_person[p]} & first_items)
         db.execute("INSERT INTO author_decisions (id, kind, created_at) VALUES (1, 'split', '2026-12-05'), "
                    "(2, 'merge', '2026-12-05')")
         db.executemany("INSERT INTO author_decision_slots (decision_id, side, item_id, author_id) VALUES (?, ?, ?, ?)",

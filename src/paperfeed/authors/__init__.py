@@ -157,7 +157,8 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
 
     Identities and people are decided within name blocks (and the blocks a remembered decision ties), so the
     blocks are loaded, decided and written in key order, about ``chunk_slots`` author slots at a time: memory
-    follows the chunk, not the store. What is store-wide (how common a name is, how rare a category or topic) is counted first.
+    follows the chunk, not the store. What is store-wide (how common a name is, how rare a category or topic)
+    is counted first.
     Brand-new people get their ids chunk by chunk, so on a first refresh their numbering differs from one pass
     over everything; who is who does not.
     """

@@ -122,7 +122,7 @@ class PeopleStorage:
                            affiliations=self._author_affiliations(authors, params[0] if params else None))
 
     def author_key_pages(self, size: int) -> Iterator[list[str]]:
-        """Every distinct author matching key in byte order, ``size`` at a time (keyset pages: none held all at once)."""
+        """Every distinct author matching key in byte order, ``size`` at a time (keyset pages, none held at once)."""
         db = self.db
         after, beyond = "", ">="  # the first page starts at the empty key (a name with no letters)
         while True:
