@@ -199,7 +199,7 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
         if not chunk:
             continue
         keys = set(chunk)
-        graph = store.author_graph(keys=chunk)
+        graph = store.author_graph(keys=chunk, coauthors_up_to=BIG_PAPER)
         identities = identities_from_graph(graph, keys)
         scope = [a for a, (_, key) in graph.authors.items() if key in keys]
         store.save_author_identities(identities, scope)

@@ -64,11 +64,14 @@ class PeopleStorage:
 
     # -- authors ----------------------------------------------------------------------------
 
-    def author_graph(self, topic_confidence: float = 0.5, keys: list[str] | None = None) -> AuthorGraph:
+    def author_graph(self, topic_confidence: float = 0.5, keys: list[str] | None = None,
+                     coauthors_up_to: int | None = None) -> AuthorGraph:
         """Every author, item author list and item topic set (tagged at ``topic_confidence`` or more, or gold).
 
-        With ``keys``, only the papers of the authors whose matching key is one of them: those authors, every
-        author of their papers (co-authors' names are evidence), and those papers' topics, categories, dates and
+        With ``keys``, only the papers of the authors whose matching key is one of them: those authors, the
+        authors of their papers (co-authors' names are evidence; with ``coauthors_up_to``, only on papers with
+        that many authors or fewer, since bigger ones give no co-author evidence and a consortium paper would
+        bring its thousand names into every chunk), and those papers' topics, categories, dates and
         affiliations. Memory then grows with the blocks asked for, not with the store.
         """
         db, d = self.db, self.db.dialect
@@ -91,7 +94,8 @@ class PeopleStorage:
                     f"SELECT item_id, author_id FROM item_authors WHERE item_id {d.in_array(1)} "
                     "ORDER BY item_id, position", (d.array(item_ids),)):
                 item_authors.setdefault(item_id, []).append(author_id)
-            others = sorted({a for ids in item_authors.values() for a in ids} - authors.keys())
+            others = sorted({a for ids in item_authors.values()
+                             if coauthors_up_to is None or len(ids) <= coauthors_up_to for a in ids} - authors.keys())
             if others:
                 authors.update((row[0], (row[1], row[2])) for row in db.rows(
                     f"SELECT id, name, key FROM authors WHERE id {d.in_array(1)} ORDER BY id", (d.array(others),)))
