@@ -323,3 +323,45 @@ def test_old_author_addresses_lead_to_people(namesakes, tmp_path):
         assert api.status_code == 300 and {ref["url"] for ref in api.json()} == links
         assert client.get(f"/api/v1/authors/{lei_chen}").json()["id"] == person["id"]
         assert client.get(f"/api/v1/people/{person['id']}").json()["papers_count"] == 4
+
+
+def _who_is_who(store) -> tuple[list, set]:
+    """The stored identities row for row, and the people without their ids: (name, author id, slots)."""
+    identities = [tuple(row) for row in store.db.rows("SELECT author_id, identity_id FROM author_identities "
+                                                      "ORDER BY author_id")]
+    slots: dict[int, list] = {}
+    for item, position, author, person in store.db.rows(
+            "SELECT item_id, position, author_id, person_id FROM item_people ORDER BY item_id, position"):
+        slots.setdefault(person, []).append((item, position, author))
+    return identities, {(name, author, tuple(slots.get(person, ())))
+                        for person, name, author in store.db.rows("SELECT id, name, author_id FROM people")}
+
+
+def test_a_refresh_block_by_block_decides_what_one_pass_over_the_whole_graph_decides(namesakes):
+    """refresh_identities loads a few name blocks at a time; with the smallest chunks (one block each) it must
+    store exactly what the pure functions decide over the whole graph at once, remembered decisions across
+    two blocks and topics included."""
+    from paperfeed.authors import people_from_graph
+
+    store, _ = namesakes
+    topics = store.save_topics([TopicRow(name="Speech", phrases=["speech"], origin="user")])
+    store.write_tags("v", [TagResult(item["id"], "x", topics=[(topics["Speech"], 0.9)])
+                           for item in store.iter_items() if "speech" in (item["title"] or "").lower()])
+    dabre = next(iter(_people_papers(store, "Lei Chen")))
+    jun_wang = sorted(_people_papers(store, "Jun Wang"))
+    merge_people(store, [dabre, jun_wang[0]])  # ties the blocks chen|l and wang|j
+    rest = [p["id"] for p in person_profile(store, jun_wang[1], 100)["papers"]]
+    split_person(store, jun_wang[1], rest[:1])
+
+    graph = store.author_graph()
+    identities = identities_from_graph(graph)
+    people = people_from_graph(graph, identities, None, store.author_decisions(None))
+    expected = (sorted((a, i) for a, i in identities.items() if a != i),
+                {(p.name, p.author_id, tuple(sorted(p.slots))) for p in people})
+    assert refresh_identities(store, chunk_slots=1) == len(expected[0])
+    assert _who_is_who(store) == expected
+    some = [item["id"] for item in store.iter_items() if "Jun Wang" in item["authors"]][:2]
+    people_before = store.db.rows("SELECT id, name, author_id FROM people ORDER BY id")
+    refresh_identities(store, some, chunk_slots=1)  # scoped, in chunks: nothing changes, ids included
+    assert _who_is_who(store) == expected
+    assert store.db.rows("SELECT id, name, author_id FROM people ORDER BY id") == people_before

@@ -26,7 +26,7 @@ from ..storage import AuthorGraph, Store
 # Names and people live in their own modules; what callers import is re-exported here.
 from .names import BIG_PAPER, compatible, is_abbreviated, name_parts, normalized_name  # noqa: F401
 from .people import (RULES, NameCommonness, PeopleRules, SlotEvidence, decide_people,  # noqa: F401
-                     people_from_graph)
+                     idf_from_counts, people_from_graph)
 
 MAX_BLOCK = 400
 """Names sharing a key (surname + first initial) compared pairwise at most; larger blocks merge only exact matches."""
@@ -140,7 +140,13 @@ def identities_from_graph(graph: AuthorGraph, keys: set[str] | None = None) -> d
     return identities
 
 
-def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: PeopleRules = RULES) -> int:
+IDENTITY_CHUNK_SLOTS = 50_000
+"""Author slots (papers of the names) decided per pass of ``refresh_identities``: what bounds its memory. A
+block larger than this is decided whole, alone."""
+
+
+def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: PeopleRules = RULES,
+                       chunk_slots: int = IDENTITY_CHUNK_SLOTS) -> int:
     """Recompute and store merged name identities and the people they stand for; return how many author names
     were merged into another.
 
@@ -148,30 +154,84 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
     decided again (and the blocks remembered decisions tie to them): a new paper can only change the
     identities of names that share a block with one of its authors. Remembered splits and merges
     (``split_person``, ``merge_people``) always hold.
+
+    Identities and people are decided within name blocks (and the blocks a remembered decision ties), so the
+    blocks are loaded, decided and written in key order, about ``chunk_slots`` author slots at a time: memory
+    follows the chunk, not the store. What is store-wide (how common a name is, how rare a category or topic)
+    is counted first.
+    Brand-new people get their ids chunk by chunk, so on a first refresh their numbering differs from one pass
+    over everything; who is who does not.
     """
-    graph = store.author_graph()
-    keys = None
     decisions = store.author_decisions(None)
-    if item_ids is not None:
-        keys = {graph.authors[a][1] for item in item_ids for a in graph.item_authors.get(item, ())}
-        # Remembered decisions tie blocks together: decide every block a decision touches with the others.
-        by_key: dict[str, set[str]] = defaultdict(set)
-        for decision in decisions:
-            touched = {graph.authors[a][1] for _, a in decision.slots | decision.apart if a in graph.authors}
-            for key in touched:
-                by_key[key] |= touched
-        pending = list(keys)
+    # Remembered decisions tie blocks together: decide every block a decision touches with the others.
+    key_of = store.author_keys_of(sorted({a for decision in decisions for _, a in decision.slots | decision.apart}))
+    tied: dict[str, set[str]] = defaultdict(set)
+    for decision in decisions:
+        touched = {key_of[a] for _, a in decision.slots | decision.apart if a in key_of}
+        for key in touched:
+            tied[key] |= touched
+
+    def with_tied(keys: Iterable[str], done: set[str]) -> list[str]:
+        # Only tied keys can be reached twice (from their own page and from a tie): only they are remembered.
+        found = [key for key in keys if key not in done]
+        pending = [key for key in found if key in tied]
+        done.update(pending)
         while pending:
-            for key in by_key.get(pending.pop(), ()):
-                if key not in keys:
-                    keys.add(key)
+            for key in tied[pending.pop()]:
+                if key not in done:
+                    done.add(key)
+                    found.append(key)
                     pending.append(key)
-    identities = identities_from_graph(graph, keys)
-    scope = None if keys is None else [a for a, (_, key) in graph.authors.items() if key in keys]
-    store.save_author_identities(identities, scope)
-    people = people_from_graph(graph, identities, keys, decisions, rules)
-    store.save_people(people, scope, items=item_ids)
-    return sum(1 for author_id, identity in identities.items() if author_id != identity)
+        return found
+
+    done: set[str] = set()
+    scoped: list[str] | None = None
+    if item_ids is None:
+        pages: Iterable[list[str]] = store.author_key_pages(_KEY_PAGE)
+    else:
+        scoped = sorted(with_tied(store.author_keys_of_items(item_ids), set()))
+        pages = (scoped[start:start + _KEY_PAGE] for start in range(0, len(scoped), _KEY_PAGE))
+    chunks = (with_tied(chunk, done) for chunk in _weighed_chunks(store, pages, chunk_slots))
+    commonness = NameCommonness(name for page in store.author_name_pages(50_000) for name in page)
+    idf = idf_from_counts(*store.author_feature_counts())
+    merged = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        keys = set(chunk)
+        graph = store.author_graph(keys=chunk, coauthors_up_to=BIG_PAPER)
+        identities = identities_from_graph(graph, keys)
+        scope = [a for a, (_, key) in graph.authors.items() if key in keys]
+        store.save_author_identities(identities, scope)
+        chunk_decisions = [decision for decision in decisions
+                           if any(key_of.get(a) in keys for _, a in decision.slots | decision.apart)]
+        people = people_from_graph(graph, identities, keys, chunk_decisions, rules, commonness, idf)
+        store.save_people(people, scope)
+        merged += sum(1 for author_id, identity in identities.items() if author_id != identity)
+    if scoped is None:
+        store.forget_people_without_slots()
+    elif item_ids:
+        store.forget_item_people_outside(item_ids, scoped)
+    return merged
+
+
+_KEY_PAGE = 5_000
+
+
+def _weighed_chunks(store: Store, pages: Iterable[list[str]], chunk_slots: int) -> Iterable[list[str]]:
+    """Consecutive keys of ``pages``, cut where their author slots would pass ``chunk_slots``."""
+    chunk: list[str] = []
+    weight = 0
+    for page in pages:
+        slots = store.author_key_slots(page)
+        for key in page:
+            if chunk and weight + slots.get(key, 0) > chunk_slots:
+                yield chunk
+                chunk, weight = [], 0
+            chunk.append(key)
+            weight += slots.get(key, 0)
+    if chunk:
+        yield chunk
 
 
 def find_author(store: Store, query: str) -> list[int]:

@@ -205,15 +205,23 @@ def _idf(graph: AuthorGraph) -> dict[str, float]:
         counts.update({"c:" + category for category in categories})
     for topics in graph.item_topics.values():
         counts.update({f"t:{topic}" for topic in topics})
-    total = max(len(graph.item_authors), 1)
+    return idf_from_counts(len(graph.item_authors), counts)
+
+
+def idf_from_counts(papers: int, counts: dict[str, int]) -> dict[str, float]:
+    """Inverse document frequencies from papers per feature (``c:category``, ``t:topic``) among ``papers``."""
+    total = max(papers, 1)
     return {feature: math.log((1 + total) / (1 + count)) + 1 for feature, count in counts.items()}
 
 
 def people_from_graph(graph: AuthorGraph, identities: dict[int, int], keys: set[str] | None = None,
-                      decisions: list[AuthorDecision] = (), rules: PeopleRules = RULES) -> list[PersonSlots]:
+                      decisions: list[AuthorDecision] = (), rules: PeopleRules = RULES,
+                      commonness: NameCommonness | None = None,
+                      idf: dict[str, float] | None = None) -> list[PersonSlots]:
     """Decide the people of every author (with ``keys``, of those blocks only) from names, papers and decisions.
 
-    ``identities``: the name merges (``identities_from_graph``). Pure.
+    ``identities``: the name merges (``identities_from_graph``). ``commonness`` and ``idf`` are store-wide
+    figures: computed from the graph when not given, which is right only for a graph of the whole store. Pure.
     """
     wanted = {a for a, (_, key) in graph.authors.items() if keys is None or key in keys}
     slots_of: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -241,8 +249,10 @@ def people_from_graph(graph: AuthorGraph, identities: dict[int, int], keys: set[
     for author_id in sorted(slots_of):
         groups[root(author_id)].append(author_id)
 
-    commonness = NameCommonness(name for name, _ in graph.authors.values())
-    idf = _idf(graph)
+    if commonness is None:
+        commonness = NameCommonness(name for name, _ in graph.authors.values())
+    if idf is None:
+        idf = _idf(graph)
     people: list[PersonSlots] = []
     for members in groups.values():
         slots = [(item, position, author) for author in members for item, position in slots_of[author]]

@@ -7,7 +7,7 @@ Written once for both backends on ``self.db`` (``storage.sql``), ordered as ``to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 
@@ -64,40 +64,141 @@ class PeopleStorage:
 
     # -- authors ----------------------------------------------------------------------------
 
-    def author_graph(self, topic_confidence: float = 0.5) -> AuthorGraph:
-        """Every author, item author list and item topic set (tagged at ``topic_confidence`` or more, or gold)."""
-        db = self.db
-        authors = {row[0]: (row[1], row[2]) for row in db.rows("SELECT id, name, key FROM authors ORDER BY id")}
-        item_authors: dict[int, list[int]] = {}
-        for item_id, author_id in db.rows("SELECT item_id, author_id FROM item_authors ORDER BY item_id, position"):
-            item_authors.setdefault(item_id, []).append(author_id)
+    def author_graph(self, topic_confidence: float = 0.5, keys: list[str] | None = None,
+                     coauthors_up_to: int | None = None) -> AuthorGraph:
+        """Every author, item author list and item topic set (tagged at ``topic_confidence`` or more, or gold).
+
+        With ``keys``, only the papers of the authors whose matching key is one of them: those authors, the
+        authors of their papers (co-authors' names are evidence; with ``coauthors_up_to``, only on papers with
+        that many authors or fewer, since bigger ones give no co-author evidence and a consortium paper would
+        bring its thousand names into every chunk), and those papers' topics, categories, dates and
+        affiliations. Memory then grows with the blocks asked for, not with the store.
+        """
+        db, d = self.db, self.db.dialect
+        if keys is None:
+            authors = {row[0]: (row[1], row[2]) for row in db.rows("SELECT id, name, key FROM authors ORDER BY id")}
+            item_authors: dict[int, list[int]] = {}
+            for item_id, author_id in db.rows(
+                    "SELECT item_id, author_id FROM item_authors ORDER BY item_id, position"):
+                item_authors.setdefault(item_id, []).append(author_id)
+            only = lambda column, number: ""  # noqa: E731
+            params: tuple = ()
+        else:
+            authors = {row[0]: (row[1], row[2]) for row in db.rows(
+                f"SELECT id, name, key FROM authors WHERE key {d.in_array(1)} ORDER BY id", (d.array(keys),))}
+            item_ids = db.column(
+                f"SELECT DISTINCT item_id FROM item_authors WHERE author_id {d.in_array(1)} ORDER BY item_id",
+                (d.array(authors),))
+            item_authors = {}
+            for item_id, author_id in db.rows(
+                    f"SELECT item_id, author_id FROM item_authors WHERE item_id {d.in_array(1)} "
+                    "ORDER BY item_id, position", (d.array(item_ids),)):
+                item_authors.setdefault(item_id, []).append(author_id)
+            others = sorted({a for ids in item_authors.values()
+                             if coauthors_up_to is None or len(ids) <= coauthors_up_to for a in ids} - authors.keys())
+            if others:
+                authors.update((row[0], (row[1], row[2])) for row in db.rows(
+                    f"SELECT id, name, key FROM authors WHERE id {d.in_array(1)} ORDER BY id", (d.array(others),)))
+            only = lambda column, number: f" AND {column} {d.in_array(number)}"  # noqa: E731
+            params = (d.array(item_ids),)
         item_topics: dict[int, set[int]] = {}
         for item_id, topic_id in db.rows(
-                f"SELECT it.item_id, it.topic_id FROM item_topics it WHERE {_member(1)} "
-                "ORDER BY it.item_id, it.topic_id", (topic_confidence,)):
+                f"SELECT it.item_id, it.topic_id FROM item_topics it WHERE {_member(1)}{only('it.item_id', 2)} "
+                "ORDER BY it.item_id, it.topic_id", (topic_confidence, *params)):
             item_topics.setdefault(item_id, set()).add(topic_id)
         item_categories: dict[int, list[str]] = {}
-        for item_id, category in db.rows("SELECT item_id, category FROM item_categories ORDER BY item_id, position"):
+        for item_id, category in db.rows(
+                f"SELECT item_id, category FROM item_categories WHERE 1 = 1{only('item_id', 1)} "
+                "ORDER BY item_id, position", params):
             item_categories.setdefault(item_id, []).append(category)
         predicted: dict[int, list[str]] = {}
         for item_id, category in db.rows(
-                "SELECT item_id, category FROM predicted_categories WHERE confidence >= $1 "
-                f"ORDER BY item_id, confidence DESC, category{db.dialect.bytewise}", (topic_confidence,)):
+                f"SELECT item_id, category FROM predicted_categories WHERE confidence >= $1{only('item_id', 2)} "
+                f"ORDER BY item_id, confidence DESC, category{d.bytewise}", (topic_confidence, *params)):
             predicted.setdefault(item_id, []).append(category)
         for item_id, categories in predicted.items():  # predicted only where the item has none of its own
             item_categories.setdefault(item_id, categories)
         item_dates = {item_id: published or str(year) for item_id, published, year in db.rows(
-            "SELECT id, published, year FROM items WHERE published IS NOT NULL OR year IS NOT NULL ORDER BY id")}
+            f"SELECT id, published, year FROM items WHERE (published IS NOT NULL OR year IS NOT NULL){only('id', 1)} "
+            "ORDER BY id", params)}
         return AuthorGraph(authors=authors, item_authors=item_authors, item_topics=item_topics,
                            item_categories=item_categories, item_dates=item_dates,
-                           affiliations=self._author_affiliations(authors))
+                           affiliations=self._author_affiliations(authors, params[0] if params else None))
 
-    def _author_affiliations(self, authors: dict[int, tuple[str, str]]) -> dict[tuple[int, int], set[str]]:
-        """(item id, author id) -> affiliations, from the source records that carry them (arXiv OAI metadata)."""
+    def author_key_pages(self, size: int) -> Iterator[list[str]]:
+        """Every distinct author matching key in byte order, ``size`` at a time (keyset pages, none held at once)."""
+        db = self.db
+        after, beyond = "", ">="  # the first page starts at the empty key (a name with no letters)
+        while True:
+            keys = db.column(
+                f"SELECT DISTINCT key{db.dialect.bytewise} FROM authors WHERE key{db.dialect.bytewise} {beyond} $1 "
+                f"ORDER BY 1 LIMIT $2", (after, size))
+            if not keys:
+                return
+            yield keys
+            after, beyond = keys[-1], ">"
+
+    def author_key_slots(self, keys: list[str]) -> dict[str, int]:
+        """How many author slots (item_authors rows) the names of each of these keys hold."""
+        d = self.db.dialect
+        return dict(self.db.rows(
+            f"SELECT a.key, count(*) FROM authors a JOIN item_authors ia ON ia.author_id = a.id "
+            f"WHERE a.key {d.in_array(1)} GROUP BY a.key", (d.array(keys),)))
+
+    def author_name_pages(self, size: int) -> Iterator[list[str]]:
+        """Every author name, ``size`` at a time in id order."""
+        after = -1
+        while True:
+            rows = self.db.rows("SELECT id, name FROM authors WHERE id > $1 ORDER BY id LIMIT $2", (after, size))
+            if not rows:
+                return
+            yield [name for _, name in rows]
+            after = rows[-1][0]
+
+    def author_keys_of(self, author_ids: list[int]) -> dict[int, str]:
+        """The matching key of each author id that exists."""
+        d = self.db.dialect
+        return dict(self.db.rows(f"SELECT id, key FROM authors WHERE id {d.in_array(1)} ORDER BY id",
+                                 (d.array(author_ids),)))
+
+    def author_keys_of_items(self, item_ids: list[int]) -> set[str]:
+        """The matching keys of the authors of these items."""
+        d = self.db.dialect
+        return set(self.db.column(
+            f"SELECT DISTINCT a.key FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
+            f"WHERE ia.item_id {d.in_array(1)}", (d.array(item_ids),)))
+
+    def author_feature_counts(self, topic_confidence: float = 0.5) -> tuple[int, dict[str, int]]:
+        """What ``people._idf`` counts over a whole graph, counted by the database: (papers with an author,
+        papers per ``c:category`` (own categories, else predicted at ``topic_confidence``) and ``t:topic id``)."""
+        db = self.db
+        total = db.value("SELECT count(DISTINCT item_id) FROM item_authors") or 0
+        counts: dict[str, int] = {}
+        for category, count in db.rows(
+                "SELECT category, count(DISTINCT item_id) FROM item_categories GROUP BY category"):
+            counts["c:" + category] = count
+        for category, count in db.rows(
+                "SELECT category, count(DISTINCT item_id) FROM predicted_categories pc WHERE confidence >= $1 "
+                "AND NOT EXISTS (SELECT 1 FROM item_categories ic WHERE ic.item_id = pc.item_id) GROUP BY category",
+                (topic_confidence,)):
+            counts["c:" + category] = counts.get("c:" + category, 0) + count
+        for topic_id, count in db.rows(
+                f"SELECT it.topic_id, count(DISTINCT it.item_id) FROM item_topics it WHERE {_member(1)} "
+                "GROUP BY it.topic_id", (topic_confidence,)):
+            counts[f"t:{topic_id}"] = count
+        return total, counts
+
+    def _author_affiliations(self, authors: dict[int, tuple[str, str]],
+                             item_ids: Any = None) -> dict[tuple[int, int], set[str]]:
+        """(item id, author id) -> affiliations, from the source records that carry them (arXiv OAI metadata);
+        with ``item_ids`` (a ``dialect.array``), of those items' records only."""
         by_name = {name: author_id for author_id, (name, _) in authors.items()}
         found: dict[tuple[int, int], set[str]] = {}
+        d = self.db.dialect
+        only = "" if item_ids is None else f" AND item_id {d.in_array(1)}"
         for item_id, data in self.db.rows(
-                "SELECT item_id, data FROM source_records WHERE data LIKE '%\"affiliations\"%' ORDER BY id"):
+                f"SELECT item_id, data FROM source_records WHERE data LIKE '%\"affiliations\"%'{only} ORDER BY id",
+                () if item_ids is None else (item_ids,)):
             places = (orjson.loads(data).get("extra") or {}).get("affiliations") or {}
             if not isinstance(places, dict):
                 continue
@@ -271,6 +372,20 @@ class PeopleStorage:
                 [(item, position, author, ids[index]) for index, person in enumerate(people)
                  for item, position, author in person.slots])
         return ids
+
+    def forget_item_people_outside(self, item_ids: list[int], keys: list[str]) -> None:
+        """Forget the earlier decisions on slots of these items held by names whose key is not one of ``keys``
+        (the blocks just decided again wrote the rest): a slot whose name changed is undecided, not stale."""
+        d = self.db.dialect
+        with self.db.transaction(lock_writers=True):
+            self.db.run(f"DELETE FROM item_people WHERE item_id {d.in_array(1)} AND author_id NOT IN "
+                        f"(SELECT id FROM authors WHERE key {d.in_array(2)})", (d.array(item_ids), d.array(keys)))
+
+    def forget_people_without_slots(self) -> None:
+        """Delete the people no slot is (after a full refresh: the people no longer decided)."""
+        with self.db.transaction(lock_writers=True):
+            self.db.run("DELETE FROM people WHERE NOT EXISTS "
+                        "(SELECT 1 FROM item_people ip WHERE ip.person_id = people.id)")
 
     def people_of_authors(self, author_ids: list[int]) -> dict[int, list[tuple[int, str, int]]]:
         """The people each author id's slots belong to: (person id, person's name, slots of this name), most first."""
