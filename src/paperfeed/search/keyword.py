@@ -398,7 +398,11 @@ class KeywordIndex:
         candidates = self._hits(searcher, self._scored(searcher, query, RERANK_DEPTH, 0, parsed if counting else None))
         if not candidates:
             return []
-        only_candidates = tantivy.Query.term_set_query(self.schema, "id", [hit.item_id for hit in candidates])
+        # A union of one term query per id, not ``term_set_query``: the set query intersects its automaton with
+        # the whole id term dictionary, 4.2-4.5 ms for 500 ids at 1,000,000 items against 1.7-2.0 ms for the union
+        # (same matches, so the same scores and order; measured 2026-12-05, docs/benchmarks.md "Search at 1M").
+        only_candidates = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "id", hit.item_id)) for hit in candidates])
         rescoring = tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, query), (tantivy.Occur.Must, tantivy.Query.const_score_query(only_candidates, 0.0))]
             + [(tantivy.Occur.Should, clause) for clause in proximity])
