@@ -195,12 +195,7 @@ class Indexer:
             self.state.keyword_max_id = 0
         seq, since_commit = self.state.keyword_seq, 0
         try:
-            while True:
-                changes = self.store.search_changes(seq, BATCH)
-                if not changes:
-                    break
-                ids = [item_id for _, item_id in changes]
-                documents = self.store.item_documents(ids)
+            for batch_seq, ids, documents in self._change_batches(seq):
                 known = self.state.keyword_max_id
                 keyword.update([documents[i] for i in ids if i in documents],
                                [i for i in ids if i not in documents and i <= known],
@@ -208,9 +203,9 @@ class Indexer:
                 report.indexed += len(documents)
                 report.deleted += len(ids) - len(documents)
                 self.state.keyword_max_id = max(known, max(ids))
-                seq = changes[-1][0]
-                since_commit += len(changes)
-                advance(len(changes))
+                seq = batch_seq
+                since_commit += len(ids)
+                advance(len(ids))
                 if since_commit >= COMMIT_EVERY:
                     keyword.commit()
                     self._keyword_done(seq)
@@ -218,6 +213,14 @@ class Indexer:
         finally:
             keyword.close()
             self._keyword_done(seq)
+
+    def _change_batches(self, seq: int) -> Iterator[tuple[int, list[int], dict[int, SearchDocument]]]:
+        """The change log after ``seq``, a batch at a time: (the batch's last position, the changed item ids, the
+        documents of those still in the store; an id without one was deleted)."""
+        while changes := self.store.search_changes(seq, BATCH):
+            seq = changes[-1][0]
+            ids = [item_id for _, item_id in changes]
+            yield seq, ids, self.store.item_documents(ids)
 
     def _keyword_done(self, seq: int) -> None:
         self.state.keyword_seq = max(self.state.keyword_seq, seq)
@@ -235,18 +238,13 @@ class Indexer:
         seq, since_save, deleted = self.state.vector_seq, 0, 0
         saved_at, save_seconds = time.monotonic(), 0.0
         try:
-            while True:
-                changes = self.store.search_changes(seq, BATCH)
-                if not changes:
-                    break
-                ids = [item_id for _, item_id in changes]
-                documents = self.store.item_documents(ids)
+            for batch_seq, ids, documents in self._change_batches(seq):
                 gone = [item_id for item_id in ids if item_id not in documents]
                 self._update_vectors(vectors, [documents[i] for i in ids if i in documents], gone, report)
                 deleted += len(gone)
-                seq = changes[-1][0]
-                since_save += len(changes)
-                advance(len(changes))
+                seq = batch_seq
+                since_save += len(ids)
+                advance(len(ids))
                 waited = time.monotonic() - saved_at
                 if since_save >= COMMIT_EVERY and (len(vectors) < SMALL_GRAPH
                                                    or waited >= max(VECTOR_SAVE_SECONDS, 4 * save_seconds)):

@@ -218,12 +218,7 @@ def train(features: Features, labels: Sequence[Sequence[str]], label_names: Sequ
     """
     rows = np.arange(features.matrix.shape[0]) if rows is None else np.asarray(rows)
     matrix, calibration = features.matrix[rows], features.calibration[rows]
-    index = {name: j for j, name in enumerate(label_names)}
-    truth = np.zeros((len(rows), len(label_names)), dtype=bool)
-    for row, names in enumerate(labels):
-        for name in names:
-            if name in index:
-                truth[row, index[name]] = True
+    truth = _truth(labels, label_names, len(rows))
     fit_rows, cal_rows = np.flatnonzero(~calibration), np.flatnonzero(calibration)
     need = conformal.min_calibration_positives(alpha)
     keep = [j for j in range(len(label_names))
@@ -260,17 +255,23 @@ class CrossFit:
     bias: np.ndarray
 
 
+def _truth(labels: Sequence[Sequence[str]], label_names: Sequence[str], count: int) -> np.ndarray:
+    """A (rows, labels) boolean matrix: row i carries label j; names outside ``label_names`` are ignored."""
+    index = {name: j for j, name in enumerate(label_names)}
+    truth = np.zeros((count, len(label_names)), dtype=bool)
+    for row, names in enumerate(labels):
+        for name in names:
+            if name in index:
+                truth[row, index[name]] = True
+    return truth
+
+
 def cross_fit_text(features: Features, labels: Sequence[Sequence[str]], label_names: Sequence[str], alpha: float, *,
                    rows: np.ndarray, folds: int = 4, c: float = 0.5, jobs: int = 2) -> CrossFit:
     """Score every row with a text model fitted on the other ``folds - 1`` contiguous blocks; keep their mean."""
     rows = np.asarray(rows)
     matrix = features.matrix[rows]
-    index = {name: j for j, name in enumerate(label_names)}
-    truth = np.zeros((len(rows), len(label_names)), dtype=bool)
-    for row, names in enumerate(labels):
-        for name in names:
-            if name in index:
-                truth[row, index[name]] = True
+    truth = _truth(labels, label_names, len(rows))
     need = max(2, conformal.min_calibration_positives(alpha))
     keep = [j for j in range(len(label_names)) if need <= truth[:, j].sum() < len(rows)]
     if not keep or len(rows) < 2 * folds:
