@@ -964,3 +964,33 @@ def test_the_search_services_of_a_process_share_each_index_and_search_it_from_ma
         thread.join()
     assert not errors
     assert all(result == expected[key] for key, results in found.items() for result in results)
+
+
+def test_a_sqlite_connection_keeps_a_small_page_cache_except_while_it_writes(tmp_path):
+    # A web process keeps 16 pooled connections that mostly read (searches): a write-sized page cache each held
+    # 200 MB of its memory at 1,000,000 items; writes (ingest's random-key index inserts) need the larger one.
+    from paperfeed.storage.sqlite import READING_CACHE_KB, WRITING_CACHE_KB
+
+    def cache_kb(store) -> int:
+        return -store._db.execute("PRAGMA cache_size").fetchone()[0]
+
+    assert READING_CACHE_KB < WRITING_CACHE_KB
+    with open_store(tmp_path / "store.db") as store:
+        assert cache_kb(store) == READING_CACHE_KB
+        with store.db.transaction():
+            assert cache_kb(store) == WRITING_CACHE_KB
+            with store.db.transaction():  # a savepoint inside keeps it
+                assert cache_kb(store) == WRITING_CACHE_KB
+            assert cache_kb(store) == WRITING_CACHE_KB
+        assert cache_kb(store) == READING_CACHE_KB
+        with store.write_group() as commit_now:
+            assert cache_kb(store) == WRITING_CACHE_KB
+            commit_now()
+            assert cache_kb(store) == WRITING_CACHE_KB
+        assert cache_kb(store) == READING_CACHE_KB
+        with pytest.raises(RuntimeError):
+            with store.db.transaction():
+                raise RuntimeError("a failed write")
+        assert cache_kb(store) == READING_CACHE_KB
+        Ingester(store).ingest_paths([LISTING])
+        assert store.item_count() > 0 and cache_kb(store) == READING_CACHE_KB
