@@ -3,9 +3,10 @@
 Why tantivy and not SQLite FTS5: a common query ("large language models") at 1,000,000 items took 782 ms
 in FTS5 and about 20 ms in tantivy (both measured on this 2-core machine, see docs/benchmarks.md). Both
 score every match: tantivy-py collects each search through a MultiCollector, which keeps tantivy from its
-block-max pruning (taken only by a TopDocs collector alone), but tantivy scores a match in nanoseconds. Field weights are applied by repetition in one combined
-field (title x3, authors x2, abstract x1), which keeps every query term one posting list: BM25's
-saturating term frequency then weighs a title hit above an abstract hit, and conjunctions stay fast.
+block-max pruning (taken only by a TopDocs collector alone), but tantivy scores a match in nanoseconds.
+Field weights are applied by repetition in one combined field (title x3, authors x2, abstract x1), which
+keeps every query term one posting list: BM25's saturating term frequency then weighs a title hit above an
+abstract hit, and conjunctions stay fast.
 
 Proximity: a query of several words also scores, beside its bag of words, the words as typed in order as a
 phrase (``KeywordRanking.phrase_boost``) and the words near each other (``near_boost``, within
@@ -385,38 +386,37 @@ class KeywordIndex:
         # would read the positions of every match (34 ms instead of 1 ms for "large language models" at 52,000
         # items), where the bag of words reads none. Deeper pages continue in bag-of-words order, so no item is
         # shown twice or skipped across the boundary.
-        first = self._scored(searcher, query, RERANK_DEPTH, 0, counted)
-        candidates = self._hits(searcher, first)
-        if not candidates:
+        found = self._scored(searcher, query, RERANK_DEPTH, 0, counted).hits
+        if not found:
             return []
+        item_ids = searcher.fast_field_values("id", [address for _, address in found])
         # A union of one term query per id, not ``term_set_query``: the set query intersects its automaton with
         # the whole id term dictionary, 4.2-4.5 ms for 500 ids at 1,000,000 items against 1.7-2.0 ms for the union
         # (same matches, so the same scores and order; measured 2026-12-05, docs/benchmarks.md "Search at 1M").
         only_candidates = tantivy.Query.const_score_query(tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "id", hit.item_id)) for hit in candidates]),
+            [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "id", item_id)) for item_id in item_ids]),
             0.0)
         # Each proximity clause is searched on its own, required beside the candidates: an intersection led by the
         # 500 ids checks the words' positions in those documents only. As an optional clause of one query (as
         # before) it was sought candidate by candidate, and a phrase scorer sought to a document without the
-        # phrase walks on to its next match: for words that are seldom adjacent ("interactive generative
-        # models"), every match of the bag of words between two candidates, 10-12 ms at 1,000,000 items.
-        addresses = [(address.segment_ord, address.doc) for _, address in first.hits]
+        # phrase walks on to its next match: for words seldom adjacent ("interactive generative models"), every
+        # match of the bag of words between two candidates, 10-12 ms at 1,000,000 items.
+        addresses = [(address.segment_ord, address.doc) for _, address in found]
         # The sum as tantivy computed it when these were optional clauses of the bag-of-words query: single
         # precision, bag of words + (near + phrase); adding a zero changes no float, so the scores (and their
         # ties) are exactly those of one query.
-        extra = np.zeros(len(candidates), dtype=np.float32)
+        extra = np.zeros(len(found), dtype=np.float32)
         for clause in proximity:
-            found = searcher.search(tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, only_candidates), (tantivy.Occur.Must, clause)]), len(candidates), count=False)
-            scores = {(address.segment_ord, address.doc): score for score, address in found.hits}
+            matched = searcher.search(tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, only_candidates), (tantivy.Occur.Must, clause)]), len(found), count=False)
+            scores = {(address.segment_ord, address.doc): score for score, address in matched.hits}
             extra += np.array([scores.get(address, 0.0) for address in addresses], dtype=np.float32)
-        totals = np.array([hit.score for hit in candidates], dtype=np.float32) + extra
-        rescored = [KeywordHit(hit.item_id, float(total)) for hit, total in zip(candidates, totals.tolist())]
+        totals = np.array([score for score, _ in found], dtype=np.float32) + extra
         # Every candidate is rescored and equal scores go by item id: tantivy breaks ties by document address,
         # which differs between two indexes of the same items (a copy, a rebuild), and so would the page.
-        rescored.sort(key=lambda hit: (-hit.score, hit.item_id))
-        hits = rescored[offset:offset + limit]
-        if offset + limit > RERANK_DEPTH and len(candidates) == RERANK_DEPTH:
+        order = np.lexsort((np.array(item_ids), -totals))[offset:offset + limit].tolist()
+        hits = [KeywordHit(item_ids[index], float(totals[index])) for index in order]
+        if offset + limit > RERANK_DEPTH and len(found) == RERANK_DEPTH:
             hits += self._hits(searcher, searcher.search(query, offset + limit - RERANK_DEPTH, count=False,
                                                          offset=RERANK_DEPTH))
         return hits
