@@ -964,3 +964,71 @@ def test_the_search_services_of_a_process_share_each_index_and_search_it_from_ma
         thread.join()
     assert not errors
     assert all(result == expected[key] for key, results in found.items() for result in results)
+
+
+def test_a_sqlite_connection_keeps_a_small_page_cache_except_while_it_writes(tmp_path):
+    # A web process keeps 16 pooled connections that mostly read (searches): a write-sized page cache each held
+    # 200 MB of its memory at 1,000,000 items; writes (ingest's random-key index inserts) need the larger one.
+    from paperfeed.storage.sqlite import READING_CACHE_KB, WRITING_CACHE_KB
+
+    def cache_kb(store) -> int:
+        return -store._db.execute("PRAGMA cache_size").fetchone()[0]
+
+    assert READING_CACHE_KB < WRITING_CACHE_KB
+    with open_store(tmp_path / "store.db") as store:
+        assert cache_kb(store) == READING_CACHE_KB
+        with store.db.transaction():
+            assert cache_kb(store) == WRITING_CACHE_KB
+            with store.db.transaction():  # a savepoint inside keeps it
+                assert cache_kb(store) == WRITING_CACHE_KB
+            assert cache_kb(store) == WRITING_CACHE_KB
+        assert cache_kb(store) == READING_CACHE_KB
+        with store.write_group() as commit_now:
+            assert cache_kb(store) == WRITING_CACHE_KB
+            commit_now()
+            assert cache_kb(store) == WRITING_CACHE_KB
+        assert cache_kb(store) == READING_CACHE_KB
+        with pytest.raises(RuntimeError):
+            with store.db.transaction():
+                raise RuntimeError("a failed write")
+        assert cache_kb(store) == READING_CACHE_KB
+        Ingester(store).ingest_paths([LISTING])
+        assert store.item_count() > 0 and cache_kb(store) == READING_CACHE_KB
+
+
+@pytest.mark.parametrize("query", ["acoustic dispersal lichen spores", "language models", "learning models",
+                                   "neural networks", "large language models", "vision-language model"])
+def test_proximity_rescoring_gives_the_scores_of_one_query_with_the_proximity_clauses_optional(proximity_corpus,
+                                                                                                 query):
+    # The proximity clauses are searched one by one beside the candidates and their scores added in single
+    # precision; the reference is the one tantivy query that holds them as optional clauses (slower: it walks
+    # every match of the words between two candidates), computed here from tantivy's own parts.
+    import tantivy
+
+    from paperfeed.search.keyword import RANKING, RERANK_DEPTH
+
+    _, service = proximity_corpus
+    keyword = service.keyword
+    parsed = parse_query(query)
+    bag = keyword.build_query(parsed)
+    searcher = keyword.searcher()
+    candidates = searcher.search(bag, RERANK_DEPTH, count=False).hits
+    assert len(candidates) > 1
+    item_ids = searcher.fast_field_values("id", [address for _, address in candidates])
+    positions = list(enumerate(keyword.tokens(query.replace("-", " "))))
+    near = tantivy.Query.boost_query(
+        tantivy.Query.phrase_query(keyword.schema, "text", positions, RANKING.near_slop), RANKING.near_boost)
+    phrase = tantivy.Query.boost_query(tantivy.Query.phrase_query(keyword.schema, "text", positions),
+                                       RANKING.phrase_boost)
+    only_candidates = tantivy.Query.boolean_query(
+        [(tantivy.Occur.Should, tantivy.Query.term_query(keyword.schema, "id", item_id)) for item_id in item_ids])
+    one_query = tantivy.Query.boolean_query(
+        [(tantivy.Occur.Must, bag), (tantivy.Occur.Must, tantivy.Query.const_score_query(only_candidates, 0.0)),
+         (tantivy.Occur.Should, tantivy.Query.boolean_query([(tantivy.Occur.Must, near),
+                                                             (tantivy.Occur.Should, phrase)]))])
+    found = searcher.search(one_query, RERANK_DEPTH, count=False).hits
+    expected = sorted(zip(searcher.fast_field_values("id", [address for _, address in found]),
+                          [score for score, _ in found]), key=lambda hit: (-hit[1], hit[0]))
+    bag_scores = dict(zip(item_ids, [score for score, _ in candidates]))
+    assert any(score > bag_scores[item_id] for item_id, score in expected)  # the words stand together somewhere
+    assert [(hit.item_id, hit.score) for hit in keyword.search(parsed, limit=RERANK_DEPTH)] == expected

@@ -1,11 +1,12 @@
 """Keyword search: BM25 over a tantivy index kept beside the store.
 
-Why tantivy and not SQLite FTS5: FTS5 scores every match of a query before it can sort, so a common
-query ("large language models") at 1,000,000 items took 782 ms; tantivy's block-max WAND skips
-documents that cannot reach the top k and answered the same query in about 20 ms (both measured on this
-2-core machine, see docs/benchmarks.md). Field weights are applied by repetition in one combined
-field (title x3, authors x2, abstract x1), which keeps every query term one posting list: BM25's
-saturating term frequency then weighs a title hit above an abstract hit, and conjunctions stay fast.
+Why tantivy and not SQLite FTS5: a common query ("large language models") at 1,000,000 items took 782 ms
+in FTS5 and about 20 ms in tantivy (both measured on this 2-core machine, see docs/benchmarks.md). Both
+score every match: tantivy-py collects each search through a MultiCollector, which keeps tantivy from its
+block-max pruning (taken only by a TopDocs collector alone), but tantivy scores a match in nanoseconds.
+Field weights are applied by repetition in one combined field (title x3, authors x2, abstract x1), which
+keeps every query term one posting list: BM25's saturating term frequency then weighs a title hit above an
+abstract hit, and conjunctions stay fast.
 
 Proximity: a query of several words also scores, beside its bag of words, the words as typed in order as a
 phrase (``KeywordRanking.phrase_boost``) and the words near each other (``near_boost``, within
@@ -26,6 +27,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
 from ..storage import SearchDocument
@@ -175,8 +177,9 @@ class KeywordIndex:
         self._names = _name_analyzer()
         self._labels = _label_analyzer()
         self._writer: tantivy.IndexWriter | None = None
-        self._counted: tuple[tantivy.Searcher, str, int] | None = None
-        """(searcher, query, matches) of the last search that counted its matches as it scored them."""
+        self._counted: tuple[tantivy.Searcher, str, bool, int] | None = None
+        """(searcher, query, all words required, matches) of the last search, which counted its matches as it
+        scored them."""
 
     @staticmethod
     def remove(path: Path) -> None:
@@ -255,25 +258,23 @@ class KeywordIndex:
         return tantivy.Query.phrase_query(self.schema, field, words, slop)
 
     def _proximity(self, parsed: ParsedQuery) -> list[tantivy.Query]:
-        """Optional clauses rewarding the query's words in their typed order (see the module docstring)."""
+        """Optional clauses rewarding the query's words in their typed order (see the module docstring), each with
+        its weight: the words near each other, then as typed; a match's proximity score is their sum."""
         ranking = self.ranking
         # Hyphens split index terms as they split the typed words (``vision-language`` is two positions).
         text = " ".join(parsed.terms).replace("-", " ")
         if len(self._text.analyze(text)) < 2:
             return []
-        phrase = self._phrase("text", text, self._text) if ranking.phrase_boost > 0 else None
-        phrase = tantivy.Query.boost_query(phrase, ranking.phrase_boost) if phrase is not None else None
-        near = (self._phrase("text", text, self._text, ranking.near_slop)
-                if ranking.near_boost > 0 and ranking.near_slop > 0 else None)
-        if near is None:
-            return [phrase] if phrase is not None else []
-        near = tantivy.Query.boost_query(near, ranking.near_boost)
-        if phrase is None:
-            return [near]
-        # One clause, not two: an exact phrase is also near, so "near, and the phrase if it is one" scores the
-        # same as both, and the optional part of the query is then no union, which tantivy would evaluate over
-        # whole 4,096-document windows of matches instead of seeking to the candidates.
-        return [tantivy.Query.boolean_query([(tantivy.Occur.Must, near), (tantivy.Occur.Should, phrase)])]
+        clauses = []
+        if ranking.near_boost > 0 and ranking.near_slop > 0:
+            near = self._phrase("text", text, self._text, ranking.near_slop)
+            if near is not None:
+                clauses.append(tantivy.Query.boost_query(near, ranking.near_boost))
+        if ranking.phrase_boost > 0:
+            phrase = self._phrase("text", text, self._text)
+            if phrase is not None:
+                clauses.append(tantivy.Query.boost_query(phrase, ranking.phrase_boost))
+        return clauses
 
     def _term(self, text: str) -> tantivy.Query | None:
         tokens = self._text.analyze(text)
@@ -317,11 +318,6 @@ class KeywordIndex:
 
     def build_query(self, parsed: ParsedQuery, conjunction: bool = True) -> tantivy.Query | None:
         """The tantivy query for ``parsed``; None when it can match nothing (no usable text, no filter)."""
-        return self._build(parsed, conjunction)[0]
-
-    def _build(self, parsed: ParsedQuery, conjunction: bool) -> tuple[tantivy.Query | None, int]:
-        """The query and how many posting lists every match must be in (each index term of the words and phrases
-        when all must match, each filter); at least 2 means an intersection, which scores every match."""
         text_parts = [self._term(term) for term in parsed.terms]
         text_parts += [self._phrase("text", phrase, self._text) for phrase in parsed.phrases]
         text_parts += [self._prefix(prefix) for prefix in parsed.prefixes]
@@ -329,7 +325,7 @@ class KeywordIndex:
         filters = self._filters(parsed)
         excluded = [part for part in (self._term(word) for word in parsed.excluded) if part is not None]
         if not text_parts and not filters:
-            return None, 0
+            return None
         occur = tantivy.Occur.Must if conjunction else tantivy.Occur.Should
         clauses = [(occur, part) for part in text_parts]
         if not conjunction and len(text_parts) > 1:
@@ -338,12 +334,7 @@ class KeywordIndex:
         clauses += [(tantivy.Occur.MustNot, part) for part in excluded]
         if not text_parts:
             clauses.insert(0, (tantivy.Occur.Must, tantivy.Query.all_query()))
-        required = len(filters) + (1 if text_parts else 0)
-        if conjunction and text_parts:
-            # A hyphenated word or a phrase is a phrase query: the intersection of its terms' postings.
-            required += sum(max(1, len(self._text.analyze(text))) for text in parsed.terms + parsed.phrases) \
-                + len(parsed.prefixes) - 1
-        return tantivy.Query.boolean_query(clauses), required
+        return tantivy.Query.boolean_query(clauses)
 
     def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0, any_word: bool = False,
                searcher: tantivy.Searcher | None = None) -> list[KeywordHit]:
@@ -367,8 +358,8 @@ class KeywordIndex:
 
     def _count(self, searcher: tantivy.Searcher, parsed: ParsedQuery, conjunction: bool) -> int:
         counted = self._counted
-        if conjunction and counted is not None and counted[0] is searcher and counted[1] == repr(parsed):
-            return counted[2]
+        if counted is not None and counted[0] is searcher and counted[1:3] == (repr(parsed), conjunction):
+            return counted[3]
         query = self.build_query(parsed, conjunction)
         if query is None:
             return 0
@@ -377,52 +368,65 @@ class KeywordIndex:
 
     def _run(self, searcher: tantivy.Searcher, parsed: ParsedQuery, limit: int, offset: int,
              conjunction: bool) -> list[KeywordHit]:
-        query, required = self._build(parsed, conjunction)
+        query = self.build_query(parsed, conjunction)
         if query is None or limit <= 0:
             return []
-        # A match of several required terms (words, a phrase, a hyphenated word, filters) is scored by the
-        # intersection of their postings, which visits every match (block-max pruning skips only within one
-        # posting list or a union): counting the matches in that pass costs little, where ``count`` would visit
-        # them all again (at 1,000,000 items, 7 ms at p99; 13 ms for `Large-Scale`).
-        counting = conjunction and offset == 0 and required > 1 and parsed.has_text
+        # tantivy-py collects every search through a MultiCollector, so tantivy visits (and scores) every match of
+        # any query: its block-max pruning is only taken by a TopDocs collector alone. Counting the matches in that
+        # pass costs little, where ``count`` would visit them all again (at 1,000,000 items, 7 ms at p99; 4 ms
+        # for the single word `model`, 13 ms for `Large-Scale`).
+        counted = (parsed, conjunction)
         if not parsed.has_text:
-            return self._hits(searcher, searcher.search(query, limit, count=False, offset=offset,
-                                                        order_by_field="day"), scored=False)
+            return self._hits(searcher, self._scored(searcher, query, limit, offset, counted, order_by_day=True),
+                              scored=False)
         proximity = self._proximity(parsed)
         if not proximity or offset >= RERANK_DEPTH:
-            return self._hits(searcher, self._scored(searcher, query, limit, offset, parsed if counting else None))
+            return self._hits(searcher, self._scored(searcher, query, limit, offset, counted))
         # Proximity re-ranks the bag of words' best RERANK_DEPTH: scored in the same query, the phrase clauses
         # would read the positions of every match (34 ms instead of 1 ms for "large language models" at 52,000
-        # items) where block-max WAND skips most of them. Deeper pages continue in bag-of-words order, so no
-        # item is shown twice or skipped across the boundary.
-        candidates = self._hits(searcher, self._scored(searcher, query, RERANK_DEPTH, 0, parsed if counting else None))
-        if not candidates:
+        # items), where the bag of words reads none. Deeper pages continue in bag-of-words order, so no item is
+        # shown twice or skipped across the boundary.
+        found = self._scored(searcher, query, RERANK_DEPTH, 0, counted).hits
+        if not found:
             return []
+        item_ids = searcher.fast_field_values("id", [address for _, address in found])
         # A union of one term query per id, not ``term_set_query``: the set query intersects its automaton with
         # the whole id term dictionary, 4.2-4.5 ms for 500 ids at 1,000,000 items against 1.7-2.0 ms for the union
         # (same matches, so the same scores and order; measured 2026-12-05, docs/benchmarks.md "Search at 1M").
-        only_candidates = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "id", hit.item_id)) for hit in candidates])
-        rescoring = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, tantivy.Query.const_score_query(only_candidates, 0.0))]
-            + [(tantivy.Occur.Should, clause) for clause in proximity])
+        only_candidates = tantivy.Query.const_score_query(tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "id", item_id)) for item_id in item_ids]),
+            0.0)
+        # Each proximity clause is searched on its own, required beside the candidates: an intersection led by the
+        # 500 ids checks the words' positions in those documents only. As an optional clause of one query (as
+        # before) it was sought candidate by candidate, and a phrase scorer sought to a document without the
+        # phrase walks on to its next match: for words seldom adjacent ("interactive generative models"), every
+        # match of the bag of words between two candidates, 10-12 ms at 1,000,000 items.
+        addresses = [(address.segment_ord, address.doc) for _, address in found]
+        # The sum as tantivy computed it when these were optional clauses of the bag-of-words query: single
+        # precision, bag of words + (near + phrase); adding a zero changes no float, so the scores (and their
+        # ties) are exactly those of one query.
+        extra = np.zeros(len(found), dtype=np.float32)
+        for clause in proximity:
+            matched = searcher.search(tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, only_candidates), (tantivy.Occur.Must, clause)]), len(found), count=False)
+            scores = {(address.segment_ord, address.doc): score for score, address in matched.hits}
+            extra += np.array([scores.get(address, 0.0) for address in addresses], dtype=np.float32)
+        totals = np.array([score for score, _ in found], dtype=np.float32) + extra
         # Every candidate is rescored and equal scores go by item id: tantivy breaks ties by document address,
         # which differs between two indexes of the same items (a copy, a rebuild), and so would the page.
-        rescored = self._hits(searcher, searcher.search(rescoring, len(candidates), count=False))
-        rescored.sort(key=lambda hit: (-hit.score, hit.item_id))
-        hits = rescored[offset:offset + limit]
-        if offset + limit > RERANK_DEPTH and len(candidates) == RERANK_DEPTH:
+        order = np.lexsort((np.array(item_ids), -totals))[offset:offset + limit].tolist()
+        hits = [KeywordHit(item_ids[index], float(totals[index])) for index in order]
+        if offset + limit > RERANK_DEPTH and len(found) == RERANK_DEPTH:
             hits += self._hits(searcher, searcher.search(query, offset + limit - RERANK_DEPTH, count=False,
                                                          offset=RERANK_DEPTH))
         return hits
 
     def _scored(self, searcher: tantivy.Searcher, query: tantivy.Query, limit: int, offset: int,
-                counted: ParsedQuery | None):
-        """The best ``limit`` after ``offset``; with ``counted``, the matches of that query are counted too and
-        kept for ``count``."""
-        result = searcher.search(query, limit, count=counted is not None, offset=offset)
-        if counted is not None:
-            self._counted = (searcher, repr(counted), result.count)
+                counted: tuple[ParsedQuery, bool], order_by_day: bool = False):
+        """The best ``limit`` after ``offset`` (newest first with ``order_by_day``); the matches of the query
+        (``counted``: the parsed query, whether all words are required) are counted too and kept for ``count``."""
+        result = searcher.search(query, limit, count=True, offset=offset, order_by_field="day" if order_by_day else None)
+        self._counted = (searcher, repr(counted[0]), counted[1], result.count)
         return result
 
     @staticmethod

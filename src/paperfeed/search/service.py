@@ -14,6 +14,7 @@ still finds it. The first weights (k 60, semantic 0.5, chosen before measuring) 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -386,12 +387,15 @@ class SearchService:
         documents = self.store.item_documents([item_id for item_id, _ in ranked], facets=False)
         terms = {token for part in parsed.terms + parsed.phrases for token in self.keyword.tokens(part)}
         prefixes = tuple(prefix.lower() for prefix in parsed.prefixes)
+        # A snippet analyses each word that starts like a query term; the same words recur across the page's
+        # abstracts ("models", "model"), and each analysis is a call into tantivy.
+        analyze = functools.lru_cache(maxsize=None)(self.keyword.tokens)
         hits = []
         for item_id, score in ranked:
             document = documents.get(item_id)
             if document is None:  # deleted since the index saw it
                 continue
-            snippet = make_snippet(document.abstract or document.title, terms, self.keyword.tokens, prefixes)
+            snippet = make_snippet(document.abstract or document.title, terms, analyze, prefixes)
             hits.append(SearchHit(item_id, document.title, score, document.kind, document.published,
                                   document.authors, document.arxiv_id, document.url, snippet.html(),
                                   snippet.plain()))

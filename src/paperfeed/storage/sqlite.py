@@ -30,6 +30,16 @@ except ImportError:  # Windows: no advisory locks in this version
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
+READING_CACHE_KB = 2048
+"""SQLite's page cache of a connection between writes (SQLite's own default). A web process keeps 16 pooled
+connections, and with 16 MB each their caches filled to 200 MB of its resident set while serving searches at
+1,000,000 items (docs/benchmarks.md, "Search at 1M"); reads of item rows miss into the OS page cache at no
+measurable cost."""
+WRITING_CACHE_KB = 16384
+"""The page cache while a connection writes: ingest inserts into several random-key indexes, which a 2 MB cache
+would thrash; 16 MB ingests as fast as 128 MB did (bench/ingest.py, back to back) and keeps a long sync's memory
+flat. Set for each outermost write transaction and given back when it ends."""
+
 
 @lru_cache(maxsize=4096)
 def _positional(sql: str) -> str:
@@ -71,6 +81,18 @@ class SQLiteDatabase(Database):
         self.path = path
         self._savepoints = 0
 
+    @contextmanager
+    def writing_cache(self) -> Iterator[None]:
+        """The larger page cache for one outermost write (see ``WRITING_CACHE_KB``), the small one after it."""
+        self.connection.execute(f"PRAGMA cache_size = -{WRITING_CACHE_KB}")
+        try:
+            yield
+        finally:
+            try:
+                self.connection.execute(f"PRAGMA cache_size = -{READING_CACHE_KB}")
+            except sqlite3.Error:  # a closed connection has no cache to shrink; the write's own error goes on
+                pass
+
     def rows(self, sql: str, params: Params = ()) -> list[tuple]:
         return self.connection.execute(_positional(sql), params).fetchall()
 
@@ -89,13 +111,14 @@ class SQLiteDatabase(Database):
         # BEGIN IMMEDIATE takes SQLite's one write lock at once: it is the writers' lock.
         execute = self.connection.execute
         if not self.connection.in_transaction:
-            execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                execute("COMMIT")
-            except BaseException as error:
-                self.rollback()
-                raise self.full_error(error) or error
+            with self.writing_cache():
+                execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                    execute("COMMIT")
+                except BaseException as error:
+                    self.rollback()
+                    raise self.full_error(error) or error
             return
         self._savepoints += 1
         name = f"nested_{self._savepoints}"
@@ -156,9 +179,8 @@ class SQLiteStore(Store):
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA busy_timeout = 30000")
-        # Ingest inserts into several random-key indexes; a 2 MB default cache would thrash on them. 16 MB
-        # ingests as fast as 128 MB did (bench/ingest.py, back to back) and keeps a long sync's memory flat.
-        self._db.execute("PRAGMA cache_size = -16384")
+        # Small between writes, larger while writing (READING_CACHE_KB, WRITING_CACHE_KB).
+        self._db.execute(f"PRAGMA cache_size = -{READING_CACHE_KB}")
         self.db = SQLiteDatabase(self._db, self.path)
         super().__init__()
 
@@ -183,15 +205,17 @@ class SQLiteStore(Store):
         for name, script in MIGRATIONS:
             if name in applied:
                 continue
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _statements(script):
-                    self._db.execute(statement)
-                self._db.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, utc_now()))
-                self._db.execute("COMMIT")
-            except BaseException as error:
-                self.db.rollback()
-                raise self.db.full_error(error) or error
+            with self.db.writing_cache():  # an index built on a large table sorts within the page cache's size
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _statements(script):
+                        self._db.execute(statement)
+                    self._db.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                                     (name, utc_now()))
+                    self._db.execute("COMMIT")
+                except BaseException as error:
+                    self.db.rollback()
+                    raise self.db.full_error(error) or error
             done.append(name)
         return done
 
@@ -208,6 +232,12 @@ class SQLiteStore(Store):
 
     @contextmanager
     def write_group(self) -> Iterator[Callable[[], None]]:
+        with self.db.writing_cache():
+            with self._write_group() as commit_now:
+                yield commit_now
+
+    @contextmanager
+    def _write_group(self) -> Iterator[Callable[[], None]]:
         # Each ingest session inside the group is a savepoint: it rolls back alone, and commits with the group.
         try:
             self._db.execute("BEGIN IMMEDIATE")
