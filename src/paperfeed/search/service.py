@@ -30,7 +30,7 @@ from .fulltext_pg import DatabaseKeywordIndex, open_keyword_index
 from .indexer import IndexState, foreign_index, store_identity
 from .keyword import day_number, topic_slug
 from .query import ParsedQuery, QueryLimits, check_query
-from .snippet import make_snippet
+from .snippet import make_snippet, remembering
 from .vectors import VectorIndex
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -386,12 +386,13 @@ class SearchService:
         documents = self.store.item_documents([item_id for item_id, _ in ranked], facets=False)
         terms = {token for part in parsed.terms + parsed.phrases for token in self.keyword.tokens(part)}
         prefixes = tuple(prefix.lower() for prefix in parsed.prefixes)
+        analyze = remembering(self.keyword.tokens)
         hits = []
         for item_id, score in ranked:
             document = documents.get(item_id)
             if document is None:  # deleted since the index saw it
                 continue
-            snippet = make_snippet(document.abstract or document.title, terms, self.keyword.tokens, prefixes)
+            snippet = make_snippet(document.abstract or document.title, terms, analyze, prefixes)
             hits.append(SearchHit(item_id, document.title, score, document.kind, document.published,
                                   document.authors, document.arxiv_id, document.url, snippet.html(),
                                   snippet.plain()))

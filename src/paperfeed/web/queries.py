@@ -86,10 +86,17 @@ class NotFound(LookupError):
     """What a page or API call asked for does not exist; the message says what."""
 
 
+_PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?:[/?#][!#$%&'()*+,/:;=?@A-Za-z0-9._~-]*)?")
+"""An http(s) URL of plain ASCII with a host (nearly every stored one: arXiv's): ``urlsplit`` would take its scheme
+and a non-empty host from it, so ``safe_url`` keeps it without splitting it (a search page checks 20 of them)."""
+
+
 def safe_url(url: str | None) -> str | None:
     """``url`` if it is an http(s) URL, else None: an ingested ``javascript:`` link must never become an href."""
     if not url:
         return None
+    if _PLAIN_HTTP_URL.fullmatch(url):
+        return url
     try:
         parts = urlsplit(url.strip())
     except ValueError:
