@@ -6,6 +6,7 @@ from datetime import date as Date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -241,10 +242,10 @@ async def search(context: Ctx, parameters: Annotated[SearchParameters, Query()])
                                       "before": p.before})
     # A repeat is answered here on the event loop (no thread hop: under load that hop costs more than the
     # lookup); a search runs in a worker thread, as a sync endpoint would.
-    page = queries.cached_search(context, query, p.mode, p.limit, p.offset)
+    page = queries.cached_search(context, query, p.mode, p.limit, p.offset, keep_results=True)
     if page is None:
-        page = await run_in_threadpool(queries.search, context, query, p.mode, p.limit, p.offset)
-    return json_response(page)
+        page = await run_in_threadpool(queries.search, context, query, p.mode, p.limit, p.offset, True)
+    return Response(queries.search_json(page), media_type="application/json")
 
 
 def _real_day(value: str | None) -> str | None:
