@@ -38,7 +38,7 @@ _ASCII_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW
 
 
 def _spans(text: str, starts: tuple[str, ...]) -> list[tuple[int, int]]:
-    """(start, end) of every word of ``text`` that starts with one of ``starts`` (case-insensitive), in order:
+    r"""(start, end) of every word of ``text`` that starts with one of ``starts`` (case-insensitive), in order:
     what ``_candidates(starts).finditer(text)`` finds.
 
     For ASCII text and ASCII word terms (nearly every abstract) each term is looked up with ``str.find`` in the
