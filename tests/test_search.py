@@ -284,6 +284,29 @@ def test_snippets_mark_matches_and_escape_html(indexed):
     assert "<mark>tensors</mark>" in hit.snippet_html.lower()
 
 
+def test_snippet_word_finding_is_the_case_insensitive_pattern_s_on_real_abstracts():
+    """The quick path (str.find in the lowercased ASCII text) finds exactly the words the case-insensitive
+    alternation finds, on real abstracts with terms drawn from them, prefixes of each other, digits, underscores,
+    other case, and non-ASCII text or terms (which take the pattern itself)."""
+    from paperfeed.search.snippet import _candidates, _spans
+
+    generator = random.Random(4)
+    texts = [json.loads(line)["summary"] for line in LISTING.read_text().splitlines() if line.strip()][:200]
+    texts += ["Learning to LEARN: learners learned_x 3d-learning l33t under_score (learn) learn.", "Ünïcödé learning",
+              "K\u212aelvin kelvin", "learn"]
+    checked = 0
+    for text in texts:
+        words = [word.strip(".,:;()[]") for word in text.split()]
+        words = [word for word in words if word]
+        for _ in range(5):
+            picked = generator.sample(words, min(len(words), generator.randint(1, 4)))
+            starts = {word[:generator.randint(1, len(word))] for word in picked} | {"learn", "learning", "3d", "k"}
+            starts = tuple(sorted(starts, key=len, reverse=True))
+            assert _spans(text, starts) == [match.span() for match in _candidates(starts).finditer(text)], (text, starts)
+            checked += 1
+    assert checked >= 1000
+
+
 # Two papers with the same five rare words: one holds them as a phrase in its abstract, the other scattered
 # through its (three times weighted) title and abstract. A reader who remembers the sentence means the first.
 PROXIMITY_RECORDS = [

@@ -156,6 +156,29 @@ def test_bad_parameters_are_400_pages_and_422_json(client):
     assert client.get("/api/v1/search?q=x&mode=psychic").status_code == 422
 
 
+def test_the_search_api_reads_its_parameters_as_fastapi_documents_them(client):
+    """Valid parameters are read in one pydantic call (QuickSearchRoute); the answers are FastAPI's own: a repeated
+    name takes its last value, an unknown name is ignored, and a bad value is the declared parameters' 422."""
+    def body(query: str) -> dict:
+        response = client.get(f"/api/v1/search?{query}")
+        assert response.status_code == 200, (query, response.text)
+        return {key: value for key, value in response.json().items() if key != "milliseconds"}
+
+    assert body("q=learning&mode=keyword&limit=2&limit=3") == body("q=learning&mode=keyword&limit=3")
+    assert body("q=learning&mode=keyword&unknown=1") == body("q=learning&mode=keyword")
+    assert len(body("q=learning&mode=keyword&limit=3")["hits"]) == 3
+    for query, error in (("q=x&limit=0", "limit: Input should be greater than or equal to 1"),
+                         ("q=x&limit=", "limit: Input should be a valid integer"),
+                         ("mode=keyword", "q: Field required"),
+                         ("q=x&mode=", "mode: Input should be 'keyword', 'semantic' or 'hybrid'")):
+        response = client.get(f"/api/v1/search?{query}")
+        assert response.status_code == 422 and response.json()["error"].startswith(error), (query, response.text)
+    assert client.head("/api/v1/search?q=x").status_code == 405
+    parameters = {parameter["name"] for parameter in client.get("/openapi.json").json()["paths"]["/api/v1/search"]
+                  ["get"]["parameters"]}
+    assert parameters == {"q", "mode", "limit", "offset", "kind", "topic", "author", "after", "before"}
+
+
 HUGE = "99999999999999999999"  # past a 64-bit integer: SQLite and PostgreSQL cannot even bind it
 
 

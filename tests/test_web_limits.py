@@ -423,3 +423,137 @@ def test_the_watchdog_alone_ends_a_worker_whose_parent_died():
         assert not alive(child), "the child outlived its parent"
     finally:
         stop(parent, [child] if child else [])
+
+
+# -- workers share the connections; their writes take turns ----------------------------------------------------
+
+
+def worker_pids(master: subprocess.Popen) -> list[int]:
+    return [pid for pid in process_children(master.pid)
+            if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+
+
+def connections_held(pid: int, port: int) -> int:
+    """Established TCP connections to local ``port`` whose sockets process ``pid`` holds (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    held = 0
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                held += 1
+    return held
+
+
+def answered(sock: socket.socket, limit: float) -> int:
+    """Send GET /topics on a kept-alive connection; the answer's status (0: none within ``limit`` seconds)."""
+    sock.settimeout(limit)
+    sock.sendall(b"GET /topics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    try:
+        return status_of(sock.recv(65536))
+    except (TimeoutError, ConnectionResetError):
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="one listening socket per worker is Linux's")
+def test_connections_arriving_at_once_are_spread_over_the_workers_and_a_replaced_worker_takes_its_share(settings):
+    """With one shared listening socket, 40 connections opened at once all went to the worker that woke first."""
+    port = free_port()
+    master = serve(settings.db, port, workers=2)
+    workers: list[int] = []
+    opened: list[socket.socket] = []
+    try:
+        wait_for_http(port, master)
+        workers = worker_pids(master)
+        assert len(workers) == 2, workers
+        opened = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(40)]
+        assert all(answered(sock, 30) == 200 for sock in opened)
+        shares = [connections_held(pid, port) for pid in workers]
+        # Each connection goes to one of two sockets by a hash of its address: fewer than 5 of 40 on one is 1e-7.
+        assert sum(shares) == 40 and min(shares) >= 5, shares
+        for sock in opened:
+            sock.close()
+
+        os.kill(workers[0], signal.SIGKILL)  # replaced on its own socket: no connection may wait on an orphan
+        deadline = time.monotonic() + 60
+        while len([pid for pid in worker_pids(master) if alive(pid)]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = worker_pids(master)
+        opened = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(40)]
+        statuses = [answered(sock, 60) for sock in opened]
+        assert statuses == [200] * 40, statuses
+    finally:
+        for sock in opened:
+            sock.close()
+        stop(master, workers)
+
+
+HOLD_TURN = """
+import sys, time
+from paperfeed.storage import open_store
+from paperfeed.web.writes import write_turn
+with open_store(sys.argv[1], migrate=False) as store, write_turn(store):
+    print("held", flush=True)
+    time.sleep(1.5)
+"""
+
+
+def test_a_write_turn_waits_for_another_process_s_and_not_past_its_end(settings):
+    from paperfeed.web.writes import write_turn
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_TURN, settings.db], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with open_store(settings.db, migrate=False) as store, write_turn(store):
+            waited = time.monotonic() - started
+            assert holder.poll() is not None or waited >= 1.0, waited  # not before the other process let go
+        assert waited < 10, waited
+    finally:
+        holder.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_concurrent_saves_and_votes_on_two_workers_are_all_kept(settings):
+    port = free_port()
+    with open_store(settings.db) as store:
+        accounts = Accounts(store)
+        existing = store.user_by_email("turns@example.org")
+        user = existing.id if existing else accounts.create("turns@example.org", "turns-password-1234")
+        session = accounts.open_session(user)
+        items = [row[0] for row in store.db.rows("SELECT id FROM items ORDER BY id LIMIT 30")]
+    master = serve(settings.db, port, workers=2)
+    try:
+        wait_for_http(port, master)
+        cookie = f"pf_session={session}; {CSRF_COOKIE}={'c' * 43}"
+        token = csrf_token(SECRET, "c" * 43, session)
+        statuses: list[int] = []
+
+        def change(item: int) -> None:
+            for path, body in ((f"/api/v1/items/{item}/save", b'{"tags": ["turns"]}'),
+                               (f"/api/v1/items/{item}/vote", b'{"up": true}')):
+                request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method="POST", headers={
+                    "Cookie": cookie, "X-CSRF-Token": token, "Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    statuses.append(response.status)
+
+        threads = [threading.Thread(target=change, args=(item,)) for item in items]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert statuses == [200] * (2 * len(items))
+        with open_store(settings.db, migrate=False) as store:
+            saved = {entry.item_id: entry.tags for entry in store.library_entries(user)}
+            assert all("turns" in saved.get(item, []) for item in items), saved
+            assert set(items) <= set(store.user_votes(user))
+    finally:
+        stop(master, worker_pids(master) if master.poll() is None else [])

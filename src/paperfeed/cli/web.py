@@ -23,7 +23,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     from ..storage import StoreError
     from ..sync.schedule import start_scheduler
     from ..web.app import create_app
-    from ..web.server import LimitedHttpToolsProtocol, protocol_for
+    from ..web.server import LimitedHttpToolsProtocol, protocol_for, run_workers
 
     settings = ctx.obj
     try:
@@ -47,9 +47,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         else:
             # Workers read the limits from the environment, as they do the rest of the settings, and end when
             # this process does (worker_app), however it ends.
-            uvicorn.run("paperfeed.web.server:worker_app", factory=True, host=host, port=port,
-                        workers=workers, log_level="warning", access_log=False, proxy_headers=True,
-                        http=LimitedHttpToolsProtocol)
+            # Each worker on a listening socket of its own, so connections are spread over them (web/server.py).
+            run_workers("paperfeed.web.server:worker_app", host=host, port=port, workers=workers,
+                        log_level="warning", access_log=False, proxy_headers=True, http=LimitedHttpToolsProtocol)
     finally:
         if scheduler is not None:
             scheduler.stop(timeout=5)

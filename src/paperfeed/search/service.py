@@ -14,7 +14,6 @@ still finds it. The first weights (k 60, semantic 0.5, chosen before measuring) 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import threading
 import time
 from collections import OrderedDict
@@ -31,7 +30,7 @@ from .fulltext_pg import DatabaseKeywordIndex, open_keyword_index
 from .indexer import IndexState, foreign_index, store_identity
 from .keyword import day_number, topic_slug
 from .query import ParsedQuery, QueryLimits, check_query
-from .snippet import make_snippet
+from .snippet import make_snippet, remembering
 from .vectors import VectorIndex
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -263,10 +262,11 @@ class SearchService:
             self._vectors.refresh()
         return self._vectors
 
-    def behind(self, mode: str) -> dict[str, int]:
-        """How many changed items each index used by ``mode`` has not applied yet."""
+    def behind(self, mode: str, latest: int | None = None) -> dict[str, int]:
+        """How many changed items each index used by ``mode`` has not applied yet (``latest``: the store version,
+        when the caller has just read it)."""
         state = self._refresh_state()
-        latest = self.store.store_version()
+        latest = self.store.store_version() if latest is None else latest
         # A keyword index in the database keeps its progress there (shared by every app server).
         keyword_seq = (self.keyword.applied_seq() if isinstance(self.keyword, DatabaseKeywordIndex)
                        else state.keyword_seq)
@@ -277,13 +277,13 @@ class SearchService:
             result["semantic"] = self.store.pending_search_changes(state.vector_seq)
         return result
 
-    def coverage(self, mode: str) -> dict[str, dict[str, int]]:
+    def coverage(self, mode: str, latest: int | None = None) -> dict[str, dict[str, int]]:
         """How many of the store's items semantic results can find while the vectors catch up (see
         ``SearchResults.coverage``): the vectors in the graph searched against the items; {} when current."""
         if mode == "keyword" or self.embedder is None:
             return {}
         state = self._refresh_state()
-        latest = self.store.store_version()
+        latest = self.store.store_version() if latest is None else latest
         if state.vector_seq >= latest:
             return {}
         if self._item_count is None or self._item_count[0] != latest:
@@ -306,7 +306,8 @@ class SearchService:
             cached = self.cache.get(key, version)
             if cached is not None:
                 return dataclasses.replace(cached, milliseconds=(time.perf_counter() - started) * 1000)
-        results = self._search(text, parsed, mode, limit, offset, started)
+        # One store version for the answer: the one its cache entry is kept under (a miss read it just now).
+        results = self._search(text, parsed, mode, limit, offset, started, version[0] if version else None)
         if self.cache is not None:
             self.cache.put(key, version, results)
         return results
@@ -337,7 +338,7 @@ class SearchService:
         return key, version
 
     def _search(self, text: str, parsed: ParsedQuery, mode: str, limit: int, offset: int,
-                started: float) -> SearchResults:
+                started: float, latest: int | None = None) -> SearchResults:
         if self.foreign and not isinstance(self.keyword, DatabaseKeywordIndex):
             # Its hits are another store's item ids: say so rather than show them (or nothing, silently).
             return SearchResults(text, mode, [], self.behind(mode), (time.perf_counter() - started) * 1000,
@@ -365,8 +366,8 @@ class SearchService:
         if effective != mode:
             note = (f"{mode} search needs words to embed; ranked by date with filters only" if not parsed.has_text
                     else f"{mode} search needs a vector index (run `paperfeed index`); showing keyword results")
-        return SearchResults(text, effective, hits, self.behind(effective),
-                             (time.perf_counter() - started) * 1000, note, total, coverage=self.coverage(mode))
+        return SearchResults(text, effective, hits, self.behind(effective, latest),
+                             (time.perf_counter() - started) * 1000, note, total, coverage=self.coverage(mode, latest))
 
     def _semantic(self, parsed: ParsedQuery, count: int) -> list[tuple[int, float]]:
         assert self.embedder is not None and self.vectors is not None
@@ -389,7 +390,7 @@ class SearchService:
         prefixes = tuple(prefix.lower() for prefix in parsed.prefixes)
         # A snippet analyses each word that starts like a query term; the same words recur across the page's
         # abstracts ("models", "model"), and each analysis is a call into tantivy.
-        analyze = functools.lru_cache(maxsize=None)(self.keyword.tokens)
+        analyze = remembering(self.keyword.tokens)
         hits = []
         for item_id, score in ranked:
             document = documents.get(item_id)

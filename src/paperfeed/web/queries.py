@@ -11,6 +11,8 @@ import time
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
+import orjson
+
 from ..library.curation import describe_reason
 from ..normalize import xml_text
 from ..sources.labels import format_label, source_label
@@ -86,10 +88,17 @@ class NotFound(LookupError):
     """What a page or API call asked for does not exist; the message says what."""
 
 
+_PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?:[/?#][!#$%&'()*+,/:;=?@A-Za-z0-9._~-]*)?")
+"""An http(s) URL of plain ASCII with a host (nearly every stored one: arXiv's): ``urlsplit`` would take its scheme
+and a non-empty host from it, so ``safe_url`` keeps it without splitting it (a search page checks 20 of them)."""
+
+
 def safe_url(url: str | None) -> str | None:
     """``url`` if it is an http(s) URL, else None: an ingested ``javascript:`` link must never become an href."""
     if not url:
         return None
+    if _PLAIN_HTTP_URL.fullmatch(url):
+        return url
     try:
         parts = urlsplit(url.strip())
     except ValueError:
@@ -223,7 +232,8 @@ def _no_results(query: str, mode: str, offset: int, limit: int, note: str = "") 
             "milliseconds": 0.0, "offset": offset, "limit": limit}
 
 
-def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, offset: int = 0) -> dict[str, Any]:
+def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, offset: int = 0,
+           keep_results: bool = False) -> dict[str, Any]:
     """Run a search; the result says which mode ran, how far the indexes are behind, and the hits."""
     from ..search import MODES, QueryTooLarge, SearchIndexError
 
@@ -241,11 +251,11 @@ def search(context: Context, query: str, mode: str = "hybrid", limit: int = 20, 
         note = "the search index is not built yet: run `paperfeed index`" if "No such file" in str(error) or \
             "does not exist" in str(error) else f"search failed: {error}"
         return _no_results(query, mode, offset, limit, note)
-    return _search_page(results, query, offset, limit)
+    return _search_page(results, query, offset, limit, keep_results)
 
 
 def cached_search(context: Context, query: str, mode: str = "hybrid", limit: int = 20,
-                  offset: int = 0) -> dict[str, Any] | None:
+                  offset: int = 0, keep_results: bool = False) -> dict[str, Any] | None:
     """``search``'s answer when it needs no search: a repeat the result cache holds for the store as it is now.
 
     Quick enough for the event loop (a version read and a lookup) where the store is a local file and this
@@ -263,16 +273,35 @@ def cached_search(context: Context, query: str, mode: str = "hybrid", limit: int
         raise
     except (OSError, ValueError):  # what `search` explains: leave it to it
         return None
-    return _search_page(results, query, offset, limit) if results is not None else None
+    return _search_page(results, query, offset, limit, keep_results) if results is not None else None
 
 
-def _search_page(results, query: str, offset: int, limit: int) -> dict[str, Any]:
+def _search_page(results, query: str, offset: int, limit: int, keep_results: bool = False) -> dict[str, Any]:
     hits = results.derived.get("web_hits")
     if hits is None:  # made once per cached result: a repeat reuses it (read-only from here on)
         hits = results.derived["web_hits"] = [_hit(hit) for hit in results.hits]
     return {"query": query, "mode": results.mode, "hits": hits, "behind": results.behind, "note": results.note,
             "milliseconds": round(results.milliseconds, 2), "offset": offset, "limit": limit, "total": results.total,
-            "coverage": results.coverage, "catching_up": results.catching_up}
+            "coverage": results.coverage, "catching_up": results.catching_up,
+            **({SEARCH_RESULTS: results} if keep_results else {})}
+
+
+SEARCH_RESULTS = "_results"
+"""The key of a search page's ``SearchResults`` when asked to keep them (``keep_results``: the API's, for
+``search_json``); not part of the page's data."""
+
+
+def search_json(page: dict[str, Any]) -> bytes:
+    """A search page as the API's JSON: its hits are serialized once per cached result (20 hits with snippets are
+    most of the body), and a repeat splices those bytes in."""
+    results = page.get(SEARCH_RESULTS)
+    data = {key: value for key, value in page.items() if key != SEARCH_RESULTS}
+    if results is not None:
+        hits_json = results.derived.get("web_hits_json")
+        if hits_json is None:
+            hits_json = results.derived["web_hits_json"] = orjson.Fragment(orjson.dumps(data["hits"]))
+        data["hits"] = hits_json
+    return orjson.dumps(data)
 
 
 def _topic_json(row: TopicRow, count: int | None = None) -> dict[str, Any]:

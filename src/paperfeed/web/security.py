@@ -16,6 +16,7 @@ import hmac
 import ipaddress
 import secrets
 import time
+from functools import lru_cache
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
@@ -55,8 +56,11 @@ def csrf_token(secret: bytes, cookie_value: str, session: str = "") -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
+@lru_cache(maxsize=1024)
 def is_loopback(host: str) -> bool:
-    """Whether a Host header names this machine (where browsers accept Secure cookies over plain HTTP)."""
+    """Whether a Host header names this machine (where browsers accept Secure cookies over plain HTTP).
+
+    Remembered per Host value: every request asks, and parsing an address costs more than the rest of the check."""
     name = host[1:host.find("]")] if host.startswith("[") else host.split(":")[0]
     if name == "localhost":
         return True

@@ -15,6 +15,12 @@ it. ``worker_app`` (the app factory the workers run) makes each worker end with 
 kernel sends it SIGTERM when the master dies (``prctl(PR_SET_PDEATHSIG)``), and everywhere a watchdog thread
 notices that the parent process changed, sends SIGTERM (uvicorn's graceful shutdown) and exits for good
 ``EXIT_GRACE`` seconds later.
+
+**Balance.** Workers sharing one listening socket do not share its connections: a worker woken for a burst of
+connections accepts all of them (libuv drains the queue), so 50 clients connecting at once were all served by one
+worker while the other sat idle. ``run_workers`` gives each worker a listening socket of its own on the same
+port (``SO_REUSEPORT``, Linux), and the kernel spreads new connections over them; a worker that dies is replaced
+on its socket (the master holds the sockets, so connections arriving meanwhile wait in its queue).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import ctypes.util
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -229,3 +236,98 @@ def _watch_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(EXIT_GRACE)
     os._exit(1)
+
+
+# -- one listening socket per worker ----------------------------------------------------------------------------
+
+
+def run_workers(app: str, host: str, port: int, workers: int, **options) -> None:
+    """``uvicorn.run(app, factory=True, workers=N, …)`` with a listening socket per worker (see **Balance**), where
+    the platform has ``SO_REUSEPORT`` (Linux); uvicorn's shared socket elsewhere."""
+    import uvicorn
+
+    if not sys.platform.startswith("linux") or not hasattr(socket, "SO_REUSEPORT"):
+        uvicorn.run(app, factory=True, host=host, port=port, workers=workers, **options)
+        return
+    config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, **options)
+    sockets = reuse_port_sockets(host, port, workers)
+    try:
+        _balanced_supervisor()(config, sockets).run()
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets bound to (host, port) with ``SO_REUSEPORT`` (port 0: the first one's free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family=family)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def _balanced_supervisor():
+    """uvicorn's worker supervisor, with worker ``i`` always on socket ``i`` (when started, restarted or replaced)."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors.multiprocess import Multiprocess, Process, logger
+
+    class BalancedMultiprocess(Multiprocess):
+        def __init__(self, config, sockets: list[socket.socket]) -> None:
+            super().__init__(config, sockets)
+            self.own_sockets = sockets
+
+        def _start(self, index: int) -> Process:
+            process = Process(self.config, [self.own_sockets[index]])
+            process.start()
+            return process
+
+        def init_processes(self) -> None:
+            self.processes = [self._start(index) for index in range(self.processes_num)]
+
+        def keep_subprocess_alive(self) -> None:
+            for index, process in enumerate(self.processes):
+                if self.should_exit.is_set():
+                    return
+                if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                    continue
+                process.kill()  # hung or dead: replace it on its socket
+                process.join()
+                if process.exitcode == STARTUP_FAILURE:  # it would fail the same way again
+                    logger.error(f"Child process [{process.pid}] failed to start, stopping the parent process.")
+                    self.should_exit.set()
+                    return
+                logger.info(f"Child process [{process.pid}] died")
+                self.processes[index] = self._start(index)
+
+        def restart_all(self) -> None:  # SIGHUP
+            for index, old in enumerate(self.processes):
+                if self.should_exit.is_set():
+                    return
+                new = self._start(index)
+                if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                    new.kill()
+                    new.join()
+                    return
+                old.terminate()
+                old.join()
+                self.processes[index] = new
+
+        def handle_ttin(self) -> None:
+            logger.info("Received SIGTTIN: the number of workers is fixed (one listening socket each).")
+
+        def handle_ttou(self) -> None:
+            logger.info("Received SIGTTOU: the number of workers is fixed (one listening socket each).")
+
+    return BalancedMultiprocess

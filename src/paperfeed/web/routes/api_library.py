@@ -22,6 +22,7 @@ from ..pagecache import shared_pages_changed
 from ..queries import MAX_ID
 from ..rendering import json_response
 from ..users import load_user
+from ..writes import write_turn
 from .api import NOT_FOUND, Error
 from .deps import Ctx
 
@@ -109,7 +110,8 @@ def _change(request: Request, context, item_id: int, act) -> Response:
     user = _user(request, context)
     item_id = queries.resolve_item(context, str(item_id))  # an unknown item is a 404, as on GET
     try:
-        act(user.id, str(item_id))
+        with write_turn(context.store):
+            act(user.id, str(item_id))
     except (LibraryError, CommunityError) as error:
         raise ValueError(str(error)) from None  # a 400 naming what was refused (a bad tag, say)
     return _mine(context, user, item_id)
