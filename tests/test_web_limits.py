@@ -496,6 +496,30 @@ def test_connections_arriving_at_once_are_spread_over_the_workers_and_a_replaced
         stop(master, workers)
 
 
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="SO_REUSEPORT sockets")
+def test_a_port_another_server_shares_by_reuse_port_is_refused_not_split(settings):
+    """Another server's SO_REUSEPORT socket would let ours bind beside it and take half its connections."""
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    port = other.getsockname()[1]
+    try:
+        from paperfeed.web.server import reuse_port_sockets
+
+        with pytest.raises(OSError):
+            reuse_port_sockets("127.0.0.1", port, 2)
+        process = serve(settings.db, port, workers=2)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            stop(process, [])
+        assert process.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in stderr.decode() and "Traceback" not in stderr.decode()
+    finally:
+        other.close()
+
+
 HOLD_TURN = """
 import sys, time
 from paperfeed.storage import open_store

@@ -48,8 +48,11 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
             # Workers read the limits from the environment, as they do the rest of the settings, and end when
             # this process does (worker_app), however it ends.
             # Each worker on a listening socket of its own, so connections are spread over them (web/server.py).
-            run_workers("paperfeed.web.server:worker_app", host=host, port=port, workers=workers,
-                        log_level="warning", access_log=False, proxy_headers=True, http=LimitedHttpToolsProtocol)
+            try:
+                run_workers("paperfeed.web.server:worker_app", host=host, port=port, workers=workers,
+                            log_level="warning", access_log=False, proxy_headers=True, http=LimitedHttpToolsProtocol)
+            except OSError as error:  # the listening sockets (the port taken, an address not on this machine)
+                fail(f"cannot listen on {_display(host)}:{port}: {error.strerror or error}", 1)
     finally:
         if scheduler is not None:
             scheduler.stop(timeout=5)

@@ -261,6 +261,13 @@ def run_workers(app: str, host: str, port: int, workers: int, **options) -> None
 def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     """``count`` sockets bound to (host, port) with ``SO_REUSEPORT`` (port 0: the first one's free port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # A port already served by another program must fail here, as uvicorn's own bind would: with SO_REUSEPORT
+    # alone a second `paperfeed serve` of the same user would bind beside the first and take half its
+    # connections. A bind without it conflicts with any socket on the port, theirs or ours.
+    with socket.socket(family=family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
