@@ -19,7 +19,7 @@ from paperfeed.ingest import Ingester
 from paperfeed.storage import open_store
 from paperfeed.topics import conformal, tagger
 from paperfeed.topics.chart import weekly_svg
-from paperfeed.topics.model import LabelModel, featurize, train
+from paperfeed.topics.model import COVERAGE_MIN_POSITIVES, NEVER_SCORE, LabelModel, featurize, train
 from paperfeed.topics.taxonomy import (TaxonomyError, Topic, default_taxonomy, make_topic, parse_taxonomy,
                                        weak_labels)
 from paperfeed.topics.trends import week_start, weekly_counts
@@ -116,6 +116,50 @@ def test_clustered_thresholds_pool_rare_labels_and_keep_coverage_per_group():
     for group in ([0], [1, 2], [3, 4]):
         kept = np.concatenate([fresh[fresh_truth[:, j], j] >= cuts[j] for j in group])
         assert kept.mean() >= 0.85
+
+
+def test_recent_labelwise_thresholds_follow_drift_and_make_no_claim_for_rare_labels():
+    rng = np.random.default_rng(5)
+    n = 4000
+    newest = np.arange(n) >= 3000  # rows are in time order; the last quarter is the newest block
+    truth = np.zeros((n, 3), dtype=bool)
+    truth[:, 0] = rng.random(n) < 0.3  # frequent; its positives score lower lately (drift)
+    truth[rng.choice(n, 80, replace=False), 1] = True  # seldom: fewer than 50 positives in the newest block
+    truth[rng.choice(n, 30, replace=False), 2] = True  # rare: fewer than 50 positives in all
+    probabilities = rng.random((n, 3)) * 0.4
+    probabilities[:, 0] = np.where(truth[:, 0], np.where(newest, rng.normal(0.5, 0.1, n), rng.normal(0.8, 0.1, n)),
+                                   probabilities[:, 0])
+    probabilities[truth[:, 1], 1] = rng.normal(0.7, 0.1, truth[:, 1].sum())
+    cuts = conformal.recent_labelwise_thresholds(probabilities, truth, newest, 0.1, min_positives=50)
+    # The frequent label is held to its newest positives, so its new true items are still kept at 1 - alpha.
+    assert cuts[0] == conformal.conformal_threshold(probabilities[truth[:, 0] & newest, 0], 0.1)
+    fresh = rng.normal(0.5, 0.1, 100_000)
+    assert (fresh >= cuts[0]).mean() >= 0.88
+    assert (fresh >= conformal.conformal_threshold(probabilities[truth[:, 0], 0], 0.1)).mean() < 0.8  # all rows: not
+    # The seldom label uses its 50 newest positives; the rare one makes no coverage claim.
+    seldom = np.flatnonzero(truth[:, 1])[-50:]
+    assert cuts[1] == conformal.conformal_threshold(probabilities[seldom, 1], 0.1)
+    assert np.isnan(cuts[2])
+
+
+def test_a_category_label_without_enough_positives_enters_sets_at_its_f1_cutoff(tagged):
+    url, _ = tagged
+    with open_store(url) as store:
+        model = tagger.load(store.load_model("categories"))
+    unclaimed = set(model.meta["no_coverage_claim"])
+    positives = model.meta["positives"]
+    assert unclaimed == {name for name in model.labels if positives[name] < COVERAGE_MIN_POSITIVES}
+    assert unclaimed and len(unclaimed) < len(model.labels)
+    scores = np.linspace(-6, 6, 400)[:, None] * np.ones((1, len(model.labels)))
+    sets, probabilities = model.conformal_sets(scores), model.probabilities(scores)
+    for row, name in enumerate(model.labels):
+        if name in unclaimed:  # exactly the items whose calibrated probability reaches the F1 cut-off
+            clear = np.abs(probabilities[:, row] - model.decide[row]) > 1e-6
+            assert np.array_equal(sets[clear, row], probabilities[clear, row] >= model.decide[row])
+    # The thresholds kept per miss rate are the model's own at its alpha ("never" kept as such, not "always").
+    kept = model.meta["conformal_by_alpha"]["0.1"]
+    assert all((t is None and c == -np.inf) or (t >= NEVER_SCORE and c == np.inf) or abs(t - c) < 1e-5
+               for t, c in zip(kept, model.conformal))
 
 
 def test_tuned_thresholds_score_at_least_as_well_as_one_shared_cut():

@@ -63,6 +63,32 @@ def clustered_thresholds(probabilities: np.ndarray, truth: np.ndarray, alpha: fl
     return thresholds
 
 
+def recent_labelwise_thresholds(probabilities: np.ndarray, truth: np.ndarray, recent: np.ndarray, alpha: float, *,
+                                min_positives: int = 50) -> np.ndarray:
+    """Return per-label thresholds from each label's most recent calibration positives; NaN: no coverage claim.
+
+    Rows are time-ordered. A label's calibration positives are those in the ``recent`` rows (the newest
+    block: drift) or, when these are fewer than ``min_positives``, its ``min_positives`` newest positives
+    over all rows, so a label seldom seen lately is still held to its own threshold (label-wise,
+    Mondrian) and not to its few, noisy newest scores. A label with fewer than ``min_positives``
+    positives in all gets NaN: too few to support a label-wise coverage claim (and pooling it with other
+    rare labels, as ``clustered_thresholds`` does, lets their poor scores inflate every set); callers
+    give such labels a precision-based cut instead and say that they carry no coverage claim.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    truth = np.asarray(truth, dtype=bool)
+    recent = np.asarray(recent, dtype=bool)
+    thresholds = np.full(truth.shape[1], np.nan)
+    for label in range(truth.shape[1]):
+        rows = np.flatnonzero(truth[:, label])
+        if len(rows) < max(min_positives, min_calibration_positives(alpha)):
+            continue
+        newest = rows[recent[rows]]
+        chosen = newest if len(newest) >= min_positives else rows[-min_positives:]
+        thresholds[label] = conformal_threshold(probabilities[chosen, label], alpha)
+    return thresholds
+
+
 def min_calibration_positives(alpha: float) -> int:
     """Return the fewest calibration positives with which ``conformal_threshold`` is finite at ``alpha``."""
     return max(1, math.ceil(1 / alpha - 1 - 1e-9))
