@@ -21,7 +21,7 @@ NGRAMS = (1, 2)
 TRADE_OFF_ALPHAS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 """Miss rates whose conformal thresholds are kept in a model's meta (``conformal_by_alpha``)."""
 COVERAGE_MIN_POSITIVES = 50
-"""A category model's label makes a conformal coverage claim only with at least this many calibration positives."""
+"""A category model's label makes a conformal coverage claim only with this many positives in the newest block."""
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
 
@@ -342,12 +342,11 @@ def _calibrate(model: LabelModel, scores: np.ndarray, truth: np.ndarray, alpha: 
     """Set conformal thresholds, Platt scaling, F1 cut-offs and the topic cut-offs from held-out scores.
 
     Without ``recent``, conformal thresholds are label-wise (Mondrian) on all rows. With ``recent`` (row
-    indices of the newest held-out scores, rows in time order), each label's threshold comes from its
-    positives in those rows, or its ``COVERAGE_MIN_POSITIVES`` newest ones when the newest rows hold fewer
-    (``conformal.recent_labelwise_thresholds``); a label with fewer positives in all makes no coverage
-    claim: it enters a set at its F1 cut-off (a precision-based cut) and is listed in
+    indices of the newest held-out scores), each label's threshold comes from its positives in those rows
+    (``conformal.recent_labelwise_thresholds``); a label with fewer than ``COVERAGE_MIN_POSITIVES`` there
+    makes no coverage claim: it enters a set at its F1 cut-off (a precision-based cut) and is listed in
     ``meta["no_coverage_claim"]``. Chosen on the category bench's development split (docs/benchmarks.md):
-    the clustered thresholds it replaced gave rare labels' pooled, low thresholds, 7.7 of 13.3 labels a set.
+    the clustered thresholds it replaced gave rare labels pooled, low thresholds, 7.7 of 13.3 labels a set.
     """
     for row in range(len(model.labels)):
         model.platt_a[row], model.platt_b[row] = conformal.platt(scores[:, row], truth[:, row])
