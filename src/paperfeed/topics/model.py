@@ -307,7 +307,7 @@ def train_stacked(features: Features, labels: Sequence[Sequence[str]], label_nam
     Every row is scored by a text model fitted on the other ``folds - 1`` contiguous blocks of time, so
     the second stage, Platt scaling and the F1 cut-offs are set on scores of items their models never
     saw, over every labelled item; the conformal thresholds on the newest block's (scored by a model
-    of strictly earlier days, as new items are), clustered so rare labels share a threshold.
+    of strictly earlier days, as new items are), label-wise where the block holds enough positives.
     The text model kept is the mean of the fold models. ``use_cooccurrence`` (every label's score as
     input) and the calibration were chosen on a development split inside the training days
     (docs/benchmarks.md, "Topics and category prediction").
