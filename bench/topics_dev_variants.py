@@ -97,6 +97,29 @@ def calibrations(name: str, data: dict, train_scores: np.ndarray, eval_scores: n
         window = newest_window_thresholds(train_p, truth, newest, alpha, minimum)
         row(f"  label-wise on newest >= {minimum} positives (>= newest block), else F1 cut", data, eval_p, decide,
             eval_p >= np.where(np.isfinite(window), window, decide), alpha, show_labels=show_labels)
+
+    def shipped_sets(calibration: np.ndarray, level: float, minimum: int = 50) -> np.ndarray:
+        """``model._calibrate``'s sets: label-wise on the calibration rows if >= minimum positives, else F1 cut."""
+        cuts = conformal.recent_labelwise_thresholds(train_p, truth, calibration, level, min_positives=minimum)
+        return eval_p >= np.where(np.isnan(cuts), decide, cuts)
+
+    for minimum in (20, 30, 40):
+        row(f"  label-wise newest block, claim if >= {minimum} there, else F1 cut", data, eval_p, decide,
+            shipped_sets(newest, alpha, minimum), alpha)
+    rows = np.flatnonzero(newest)
+    half = np.zeros_like(newest)
+    half[rows[len(rows) // 2:]] = True
+    row("  label-wise newest HALF block, claim if >= 50 there, else F1 cut", data, eval_p, decide,
+        shipped_sets(half, alpha), alpha, show_labels=show_labels)
+    for level in (0.05, 0.07, 0.1, 0.15, 0.2, 0.3):
+        row(f"  shipped calibration at alpha {level} (coverage judged at 0.88)", data, eval_p, decide,
+            shipped_sets(newest, level), alpha)
+    sets = shipped_sets(newest, alpha)
+    wrong = (sets & ~data["eval_truth"]).sum(axis=0) / len(sets)
+    print("  shipped, wrong labels a paper by label: " + ", ".join(
+        f"{data['labels'][j]} {wrong[j]:.2f}" for j in np.argsort(-wrong)[:8])
+        + f"; true labels a paper {data['eval_truth'].sum(axis=1).mean():.2f}, "
+        f"inside the sets {(sets & data['eval_truth']).sum(axis=1).mean():.2f}")
     for minimum in minimums:
         claimed = cal_positives >= minimum
         own = np.array([conformal.conformal_threshold(train_p[newest & truth[:, j], j], alpha) if claimed[j]
