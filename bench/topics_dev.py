@@ -114,7 +114,7 @@ def main() -> int:
     parser.add_argument("--until", default="2025-11-01", help="first day after the evaluation days")
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--only", default="logistic",
-                        help="comma-separated second stages: logistic (shipped), mlp256 (not measured yet: slow here)")
+                        help="comma-separated second stages: logistic (shipped), mlp64, mlp256 (slow here)")
     args = parser.parse_args()
     listings = Path(args.listings)
     if not listings.is_file():

@@ -152,6 +152,7 @@ def run_variants(data: dict, alpha: float, work, only: str = "") -> None:
     stages = {
         "logistic": lambda: second_stage(data),
         "mlp256": lambda: mlp_stage(data),
+        "mlp64": lambda: mlp_stage(data, hidden=64, epochs=15),
     }
     for name, compute in stages.items():
         if only and name not in only.split(","):
