@@ -1,6 +1,7 @@
 """Development harness for the category model's second stage and conformal sets: cache the text stage, iterate fast.
 
-Usage: python bench/topics_dev.py LISTINGS.tar.xz --work-dir /work/tmp/conformal [--split 2025-09-01] [--until 2025-11-01]
+Usage: python bench/topics_dev.py LISTINGS.tar.xz --work-dir /work/tmp/conformal [--split 2025-09-01]
+       [--until 2025-11-01] [--only logistic,mlp64]
 
 A full ``bench/topics.py`` run retrains everything (minutes to half an hour). The expensive part, the
 text model cross-fitted over 4 contiguous blocks of time, does not change while the second stage, the
@@ -13,8 +14,10 @@ scoring and the calibration are being chosen, so it runs once and is cached in `
   categories, the online author features; for the evaluation papers (``--split`` <= day < ``--until``,
   ids never seen on a training day) the fold-mean text scores, author features and truth.
 
-Then every variant below is rebuilt from the cache in seconds and printed as one table row, with the
-shipped design computed in the same run (``model.train_stacked``'s ``_calibrate`` path). Choose on the
+Then every variant is rebuilt from the cache in seconds and printed as one table row, the shipped design
+(``model._calibrate`` with ``recent``: label-wise on the newest block, a claim with >= 50 positives there,
+else the F1 cut-off) and the previous one (clustered) among them. Each second stage (``--only``) is
+computed once and cached in ``--work-dir`` too (the logistic one, ``stacking.fit``, takes minutes). Choose on the
 development split only (the default: fit before 2025-09-01, evaluate Sep-Oct 2025); the test split
 is ``bench/topics.py``'s, run once.
 
