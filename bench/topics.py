@@ -16,7 +16,9 @@ Usage: python bench/topics.py PATH_TO_LISTINGS.tar.xz [--split 2025-11-01] [--un
 - Labels: the arXiv categories with at least 50 training papers; both are scored on exactly these
   (a label paperfeed does not learn counts as never predicted). Macro F1 is over labels with test papers.
 - Conformal: per label, the share of its test papers whose set holds it; at alpha = 0.1 every label
-  with at least 50 test papers should reach 0.88. Set size counts every label paperfeed predicts.
+  with at least 50 test papers should reach 0.88. Set size counts every label paperfeed predicts. The
+  labels that make no coverage claim (< 50 positives in the newest training block; in sets at their F1
+  cut-off) are listed, and those of them with >= 50 test papers named.
 - ``--ablation``: the category model retrained on the same store with parts switched off (one shared
   cross-fit of the text model), and the previous design (text model, 20 % newest held out to calibrate).
 Ends with one JSON line.
