@@ -16,7 +16,9 @@ Usage: python bench/topics.py PATH_TO_LISTINGS.tar.xz [--split 2025-11-01] [--un
 - Labels: the arXiv categories with at least 50 training papers; both are scored on exactly these
   (a label paperfeed does not learn counts as never predicted). Macro F1 is over labels with test papers.
 - Conformal: per label, the share of its test papers whose set holds it; at alpha = 0.1 every label
-  with at least 50 test papers should reach 0.88. Set size counts every label paperfeed predicts.
+  with at least 50 test papers should reach 0.88. Set size counts every label paperfeed predicts. The
+  labels that make no coverage claim (< 50 positives in the newest training block; in sets at their F1
+  cut-off) are listed, and those of them with >= 50 test papers named.
 - ``--ablation``: the category model retrained on the same store with parts switched off (one shared
   cross-fit of the text model), and the previous design (text model, 20 % newest held out to calibrate).
 Ends with one JSON line.
@@ -147,6 +149,12 @@ def main() -> int:
         mark = "" if figures["coverage"] >= 0.88 else "  < 0.88"
         print(f"  {label:10} {figures['support']:>6}  coverage {figures['coverage']:.3f}  "
               f"F1 {figures['f1']:.3f} (baseline {base['per_label'].get(label, {}).get('f1', 0):.3f}){mark}")
+    unclaimed = categories.meta.get("no_coverage_claim", [])
+    print(f"\nno coverage claim (fewer than {label_model.COVERAGE_MIN_POSITIVES} calibration positives; in sets at "
+          f"their F1 cut-off): {len(unclaimed)} of {len(categories.labels)} labels: {', '.join(unclaimed)}")
+    unclaimed_big = sorted(set(unclaimed) & set(ours["big"]))
+    if unclaimed_big:
+        print(f"  of them with >= 50 test papers: {', '.join(unclaimed_big)}")
     print("\ntrade-off on the test days, the conformal thresholds of other miss rates (labels with >= 50 test papers):")
     for row in ours["trade_off"]:
         print(f"  alpha {row['alpha']:<5} mean set {row['mean_set_size']:>6.2f}  singletons {row['singletons']:.3f}  "
@@ -163,6 +171,7 @@ def main() -> int:
         "train_seconds": round(train_seconds, 1), "baseline_train_seconds": round(baseline_seconds, 1),
         "tag_items_per_s": round(tagged / tag_seconds), "tagged_items": tagged,
         "bench_seconds": round(time.perf_counter() - bench_started),
+        "no_coverage_claim": unclaimed, "no_coverage_claim_50_plus": unclaimed_big,
         "trade_off": [[row["alpha"], row["mean_set_size"], row["min_coverage"]] for row in ours["trade_off"]],
     }
     print(json.dumps(summary))
@@ -196,11 +205,13 @@ def _score(model, records, labels: list[str], truth: np.ndarray) -> dict:
 
 def _trade_off(model, scores: np.ndarray, labels: list[str], truth: np.ndarray) -> list[dict]:
     """Per miss rate kept in the model (``conformal_by_alpha``): mean set size, singletons, min coverage (>= 50 papers)."""
+    from paperfeed.topics import model as label_model
+
     columns = {label: j for j, label in enumerate(model.labels)}
     big = [j for j in range(len(labels)) if truth[:, j].sum() >= 50 and labels[j] in columns]
     rows = []
     for level, thresholds in model.meta.get("conformal_by_alpha", {}).items():
-        cut = np.array([-np.inf if t is None else t for t in thresholds])
+        cut = np.array([-np.inf if t is None else np.inf if t >= label_model.NEVER_SCORE else t for t in thresholds])
         sets = scores >= cut
         sizes = sets.sum(axis=1)
         coverage = {labels[j]: float(sets[truth[:, j], columns[labels[j]]].mean()) for j in big}

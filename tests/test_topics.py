@@ -19,7 +19,7 @@ from paperfeed.ingest import Ingester
 from paperfeed.storage import open_store
 from paperfeed.topics import conformal, tagger
 from paperfeed.topics.chart import weekly_svg
-from paperfeed.topics.model import LabelModel, featurize, train
+from paperfeed.topics.model import COVERAGE_MIN_POSITIVES, NEVER_SCORE, LabelModel, featurize, train
 from paperfeed.topics.taxonomy import (TaxonomyError, Topic, default_taxonomy, make_topic, parse_taxonomy,
                                        weak_labels)
 from paperfeed.topics.trends import week_start, weekly_counts
@@ -116,6 +116,47 @@ def test_clustered_thresholds_pool_rare_labels_and_keep_coverage_per_group():
     for group in ([0], [1, 2], [3, 4]):
         kept = np.concatenate([fresh[fresh_truth[:, j], j] >= cuts[j] for j in group])
         assert kept.mean() >= 0.85
+
+
+def test_recent_labelwise_thresholds_follow_drift_and_make_no_claim_for_labels_rare_lately():
+    rng = np.random.default_rng(5)
+    n = 4000
+    newest = np.arange(n) >= 3000  # rows are in time order; the last quarter is the newest block
+    truth = np.zeros((n, 2), dtype=bool)
+    truth[:, 0] = rng.random(n) < 0.3  # frequent; its positives score lower lately (drift)
+    truth[rng.choice(3000, 200, replace=False), 1] = True  # frequent once, fewer than 50 positives lately
+    truth[3000 + rng.choice(1000, 30, replace=False), 1] = True
+    probabilities = rng.random((n, 2)) * 0.4
+    probabilities[:, 0] = np.where(truth[:, 0], np.where(newest, rng.normal(0.5, 0.1, n), rng.normal(0.8, 0.1, n)),
+                                   probabilities[:, 0])
+    cuts = conformal.recent_labelwise_thresholds(probabilities, truth, newest, 0.1, min_positives=50)
+    # The frequent label is held to its newest positives, so its new true items are still kept at 1 - alpha.
+    assert cuts[0] == conformal.conformal_threshold(probabilities[truth[:, 0] & newest, 0], 0.1)
+    fresh = rng.normal(0.5, 0.1, 100_000)
+    assert (fresh >= cuts[0]).mean() >= 0.88
+    assert (fresh >= conformal.conformal_threshold(probabilities[truth[:, 0], 0], 0.1)).mean() < 0.8  # all rows: not
+    assert np.isnan(cuts[1])  # 30 positives lately: no coverage claim
+
+
+def test_a_category_label_without_enough_positives_enters_sets_at_its_f1_cutoff(tagged):
+    url, _ = tagged
+    with open_store(url) as store:
+        model = tagger.load(store.load_model("categories"))
+    unclaimed = set(model.meta["no_coverage_claim"])
+    positives = model.meta["positives"]
+    # Every label with fewer positives in all than the claim needs in the newest block makes no claim.
+    assert {name for name in model.labels if positives[name] < COVERAGE_MIN_POSITIVES} <= unclaimed
+    assert unclaimed and len(unclaimed) < len(model.labels)
+    scores = np.linspace(-6, 6, 400)[:, None] * np.ones((1, len(model.labels)))
+    sets, probabilities = model.conformal_sets(scores), model.probabilities(scores)
+    for row, name in enumerate(model.labels):
+        if name in unclaimed:  # exactly the items whose calibrated probability reaches the F1 cut-off
+            clear = np.abs(probabilities[:, row] - model.decide[row]) > 1e-6
+            assert np.array_equal(sets[clear, row], probabilities[clear, row] >= model.decide[row])
+    # The thresholds kept per miss rate are the model's own at its alpha ("never" kept as such, not "always").
+    kept = model.meta["conformal_by_alpha"]["0.1"]
+    assert all((t is None and c == -np.inf) or (t >= NEVER_SCORE and c == np.inf) or abs(t - c) < 1e-5
+               for t, c in zip(kept, model.conformal))
 
 
 def test_tuned_thresholds_score_at_least_as_well_as_one_shared_cut():
@@ -333,9 +374,11 @@ def test_evaluate_prints_one_json_line_of_scores(tagged):
     assert len(lines) == 1
     figures = orjson.loads(lines[0])
     assert figures["records"] > 150 and figures["alpha"] == 0.1
-    # Five days of training already learn the big categories; the conformal sets keep most true labels.
+    # Five days of training already learn the big categories; the conformal sets keep most true labels of
+    # the categories that make a coverage claim; the rest are named (they enter sets at their F1 cut-off).
     assert 0.45 < figures["micro_f1"] <= 1 and 0 < figures["macro_f1"] <= 1
-    assert figures["coverage"] >= 0.8
+    assert figures["coverage_claimed_labels"] >= 0.8 and figures["coverage"] >= 0.6
+    assert figures["no_coverage_claim"] and "cs.CV" not in figures["no_coverage_claim"]
     assert figures["per_label"]["cs.CV"]["support"] > 50
     assert figures["records_already_in_store"] == 0  # a later day: none of its papers were trained on
 

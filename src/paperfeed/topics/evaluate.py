@@ -133,6 +133,14 @@ def evaluate_records(model: label_model.LabelModel, records: Sequence[Record], b
     truth, outside = truth_matrix((r.categories for r in records), model.labels)
     figures = multilabel_metrics(truth, np.vstack(predicted) if predicted else empty,
                                  np.vstack(covered) if covered else empty, model.labels)
+    unclaimed = set(model.meta.get("no_coverage_claim", []))
+    claimed = [j for j, label in enumerate(model.labels) if label not in unclaimed]
+    true_claimed = truth[:, claimed].sum()
+    hits = (truth[:, claimed] & np.vstack(covered)[:, claimed]).sum() if covered else 0
     return {"records": len(records), **{k: v for k, v in figures.items() if k != "per_label"},
+            # Coverage over the labels that make a conformal claim (enough recent calibration positives);
+            # the others enter sets at their F1 cut-off and are named here.
+            "coverage_claimed_labels": round(float(hits / true_claimed), 4) if true_claimed else 0.0,
+            "no_coverage_claim": sorted(unclaimed),
             "alpha": model.alpha, "labels": len(model.labels), "true_categories_outside_labels": outside,
             "per_label": figures["per_label"]}

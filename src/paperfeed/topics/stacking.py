@@ -107,28 +107,38 @@ def inputs(scores: np.ndarray, authors: np.ndarray, label: int, cooccurrence: bo
 
 
 def fit(scores: np.ndarray, authors: np.ndarray, truth: np.ndarray, folds: Sequence[np.ndarray],
-        c: float = 1.0, cooccurrence: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        c: float = 1.0, cooccurrence: bool = True, jobs: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit each label's second stage; return (weights (labels, inputs), bias, out-of-fold decision values).
 
     ``scores`` are out-of-fold text scores; the out-of-fold values come from fits that did not see
-    the fold, so thresholds set on them hold for new items.
+    the fold, so thresholds set on them hold for new items. Labels are fitted in ``jobs`` worker
+    processes (lbfgs holds the GIL; each label's fits are the same as in one process).
     """
-    from sklearn.linear_model import LogisticRegression
+    from joblib import Parallel, delayed
 
     labels = scores.shape[1]
-    weights = np.zeros((labels, 1 + labels + EXTRA))
-    bias = np.zeros(labels)
-    held_out = np.zeros_like(scores)
-    every = np.arange(scores.shape[0])
-    for label in range(labels):
-        x, y = inputs(scores, authors, label, cooccurrence), truth[:, label]
-        for fold in folds:
-            rest = np.setdiff1d(every, fold)
-            if y[rest].any() and not y[rest].all():
-                model = LogisticRegression(C=c, max_iter=300).fit(x[rest], y[rest])
-                held_out[fold, label] = model.decision_function(x[fold])
-            else:
-                held_out[fold, label] = -20.0 if not y[rest].any() else 20.0
-        model = LogisticRegression(C=c, max_iter=300).fit(x, y)
-        weights[label], bias[label] = model.coef_[0], model.intercept_[0]
+    fitted = Parallel(n_jobs=jobs)(delayed(_fit_one)(scores, authors, truth[:, label], folds, label, c, cooccurrence)
+                                   for label in range(labels))
+    weights = np.vstack([coef for coef, _, _ in fitted])
+    bias = np.array([intercept for _, intercept, _ in fitted])
+    held_out = np.column_stack([column for _, _, column in fitted]) if labels else np.zeros_like(scores)
     return weights, bias, held_out
+
+
+def _fit_one(scores: np.ndarray, authors: np.ndarray, y: np.ndarray, folds: Sequence[np.ndarray], label: int,
+             c: float, cooccurrence: bool) -> tuple[np.ndarray, float, np.ndarray]:
+    """One label's second stage: its coefficients, intercept and out-of-fold decision values."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = inputs(scores, authors, label, cooccurrence)
+    held_out = np.zeros(len(y))
+    every = np.arange(len(y))
+    for fold in folds:
+        rest = np.setdiff1d(every, fold)
+        if y[rest].any() and not y[rest].all():
+            model = LogisticRegression(C=c, max_iter=300).fit(x[rest], y[rest])
+            held_out[fold] = model.decision_function(x[fold])
+        else:
+            held_out[fold] = -20.0 if not y[rest].any() else 20.0
+    model = LogisticRegression(C=c, max_iter=300).fit(x, y)
+    return model.coef_[0], float(model.intercept_[0]), held_out
