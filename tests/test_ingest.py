@@ -538,21 +538,3 @@ def test_an_ingest_collects_garbage_less_often_and_gives_the_collector_back_as_i
         assert gc.get_threshold() == before
     finally:
         gc.set_threshold(*before)
-
-
-def test_a_sqlite_write_group_has_the_bulk_page_cache_and_gives_it_back(tmp_path):
-    from paperfeed.storage import open_store, sqlite as sqlite_backend
-
-    with open_store(tmp_path / "cache.db") as store:
-        def cache_kib():
-            return -store._db.execute("PRAGMA cache_size").fetchone()[0]
-
-        assert cache_kib() == sqlite_backend.CACHE_KIB
-        seen = []
-        report = Ingester(store, on_records=lambda count: seen.append(cache_kib())).ingest_paths([LISTING])
-        assert not report.failed and seen == [sqlite_backend.BULK_CACHE_KIB] * len(seen)
-        assert cache_kib() == sqlite_backend.CACHE_KIB
-        with pytest.raises(RuntimeError):
-            with store.write_group():
-                raise RuntimeError("a group that ends in an error")
-        assert cache_kib() == sqlite_backend.CACHE_KIB

@@ -141,15 +141,6 @@ class SQLiteDatabase(Database):
         return full
 
 
-CACHE_KIB = 16384
-"""Page cache of a connection (16 MB)."""
-BULK_CACHE_KIB = 131072
-"""Page cache while a write group (a bulk ingest, a sync) runs: 128 MB, given back after. Ingest inserts into
-random-key indexes (fingerprints, blocking keys, author names, the author index of item authors) that outgrow 16 MB
-within a few ten thousand records: 120,000 Kaggle records took 9–24% less wall-clock time (four pairs, alternating,
-1–3% less CPU), for at most 112 MB more memory during the group."""
-
-
 class SQLiteStore(Store):
     """A store in one SQLite file."""
 
@@ -167,7 +158,7 @@ class SQLiteStore(Store):
         self._db.execute("PRAGMA busy_timeout = 30000")
         # Ingest inserts into several random-key indexes; a 2 MB default cache would thrash on them. 16 MB
         # ingests as fast as 128 MB did (bench/ingest.py, back to back) and keeps a long sync's memory flat.
-        self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        self._db.execute("PRAGMA cache_size = -16384")
         self.db = SQLiteDatabase(self._db, self.path)
         super().__init__()
 
@@ -222,7 +213,6 @@ class SQLiteStore(Store):
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
             raise self.db.full_error(error) or error
-        self._db.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
 
         def commit_now() -> None:
             self._db.execute("COMMIT")
@@ -235,11 +225,6 @@ class SQLiteStore(Store):
             self.db.rollback()
             self._forget_cached_ids()
             raise self.db.full_error(error) or error
-        finally:
-            try:
-                self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            except sqlite3.Error:
-                pass  # never hides the error that ended the group; the connection is closed next anyway
 
     def _allocate_item_ids(self, count: int) -> list[int]:
         # Safe under BEGIN IMMEDIATE: this connection is the only writer until COMMIT.
