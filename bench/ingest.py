@@ -1,6 +1,10 @@
 """Ingest throughput: the daily-listings tarball into a fresh SQLite store, against a bare floor.
 
 Usage: python bench/ingest.py PATH_TO_LISTINGS.tar.xz [--repeat N] [--old-ref REF]
+       python bench/ingest.py SNAPSHOT.json [--repeat N] [--old-ref REF]
+
+The input is either the daily-listings tarball or one JSON Lines file in the Kaggle snapshot's schema (a
+``bench/make_arxiv_snapshot.py`` output: what a new user's whole-arXiv bootstrap ingests).
 
 Both measurements run in their own child process (so peak memory is each one's own) and
 both start from the members already decompressed in memory: decompression is excluded.
@@ -32,10 +36,25 @@ import time
 from pathlib import Path
 
 
+def is_archive(path: str) -> bool:
+    return tarfile.is_tarfile(path)
+
+
 def load_members(path: str) -> list[tuple[str, bytes]]:
-    """Decompress every member into memory."""
+    """Decompress every member into memory (a plain file: itself, one member)."""
+    if not is_archive(path):
+        return [(Path(path).name, Path(path).read_bytes())]
     with tarfile.open(path, "r:*") as archive:
         return [(m.name, archive.extractfile(m).read()) for m in archive if m.isfile()]
+
+
+def bare_row(record: dict, line: bytes) -> tuple:
+    """The floor's row: id, title, authors, categories, abstract, raw line (a listing's or a Kaggle line's fields)."""
+    if "summary" in record:  # a daily listing: authors and categories are lists
+        return (record["id"], record["title"], ", ".join(record["authors"]), " ".join(record["categories"]),
+                record["summary"], line.decode())
+    return (record["id"], record["title"], record["authors"], record["categories"], record["abstract"],
+            line.decode())
 
 
 def run_floor(path: str, queue) -> None:
@@ -55,9 +74,11 @@ def run_floor(path: str, queue) -> None:
             for line in data.splitlines():
                 if not line.strip():
                     continue
-                record = orjson.loads(line)
-                rows.append((record["id"], record["title"], ", ".join(record["authors"]),
-                             " ".join(record["categories"]), record["summary"], line.decode()))
+                rows.append(bare_row(orjson.loads(line), line))
+                if len(rows) == 2000:  # a plain file is one member: keep its rows in batches, as ingest does
+                    db.executemany("INSERT INTO bare VALUES (?,?,?,?,?,?)", rows)
+                    count += len(rows)
+                    rows = []
             db.executemany("INSERT INTO bare VALUES (?,?,?,?,?,?)", rows)
             count += len(rows)
         db.execute("COMMIT")
@@ -74,23 +95,28 @@ def run_paperfeed(path: str, queue, src: str | None = None) -> None:
     from paperfeed.inputs import InputFile
     from paperfeed.storage import open_store
 
-    members = load_members(path)
+    # A plain file goes the way `paperfeed ingest FILE` reads it (memory-mapped, a line at a time).
+    members = load_members(path) if is_archive(path) else None
     with tempfile.TemporaryDirectory() as folder:
         store = open_store(Path(folder) / "bench.db")
-        marks: list[tuple[float, int]] = []  # (time, records so far) after each file
+        marks: list[tuple[float, int]] = []  # (time, records so far) after each file (a plain file: each batch)
         done = 0
 
-        def mark(result) -> None:
+        def mark(records: int) -> None:
             nonlocal done
-            done += result.records
+            done += records
             marks.append((time.perf_counter(), done))
 
-        ingester = Ingester(store, on_file=mark)
+        ingester = (Ingester(store, on_records=mark) if members is None
+                    else Ingester(store, on_file=lambda result: mark(result.records)))
         start, cpu_start = time.perf_counter(), time.process_time()
-        results = ingester.ingest_inputs(
-            [InputFile(f"{path}!{name}", name, lambda d=data: d, len(data)) for name, data in members]).files
+        if members is None:
+            results = ingester.ingest_paths([path]).files
+        else:
+            results = ingester.ingest_inputs(
+                [InputFile(f"{path}!{name}", name, lambda d=data: d, len(data)) for name, data in members]).files
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-        # Linearity: throughput over the first and the last quarter of the files; with blocking,
+        # Linearity: throughput over the first and the last quarter of the files (batches); with blocking,
         # per-record cost should not grow with the store.
         quarter = len(marks) // 4
         first = marks[quarter][1] / (marks[quarter][0] - start)
@@ -131,7 +157,8 @@ def describe(name: str, run: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("listings", help="arxiv_daily_listings_*.tar.xz from shared/data/arxiv-daily-listings")
+    parser.add_argument("listings", help="arxiv_daily_listings_*.tar.xz from shared/data/arxiv-daily-listings, "
+                        "or a Kaggle-schema JSON Lines file (bench/make_arxiv_snapshot.py)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the best is reported")
     parser.add_argument("--old-ref", metavar="REF", help="also run the ingest of git REF, alternating with this one")
     args = parser.parse_args()

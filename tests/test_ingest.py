@@ -514,3 +514,27 @@ def test_an_xml_file_declaring_an_encoding_expat_cannot_use_fails_alone(store, t
     result = results_by_name(report)[bad.name]
     assert result.failed and result.place and "encoding" in result.error
     assert store.item_count() == 7 + 13
+
+
+def test_an_ingest_collects_garbage_less_often_and_gives_the_collector_back_as_it_was(store):
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        seen = []
+        report = Ingester(store, on_records=lambda count: seen.append(gc.get_threshold())).ingest_paths([LISTING])
+        assert not report.failed and seen
+        assert all(threshold == ingest_module.BULK_GC_THRESHOLDS for threshold in seen)
+        assert gc.get_threshold() == before
+
+        class Stop(Exception):
+            pass
+
+        def stop(count):
+            raise Stop
+
+        with pytest.raises(Stop):  # a run that ends in an exception gives them back too
+            Ingester(store, on_records=stop).ingest_paths([HF_DAY])
+        assert gc.get_threshold() == before
+    finally:
+        gc.set_threshold(*before)

@@ -245,6 +245,36 @@ def test_kaggle_parsed_names_with_latex_left_in_them():
     assert record.authors == ["K. Gödel"]
 
 
+@pytest.mark.parametrize("created", [
+    "Mon, 2 Apr 2007 19:18:42 GMT", "Sat, 29 Feb 2020 23:59:59 GMT", "Tue, 01 Jan 1991 00:00:00 GMT",
+    # Not arXiv's shape, or no real moment: each goes to the general parser, whatever that says of it.
+    "Mon, 30 Feb 2007 10:00:00 GMT", "Mon, 2 Apr 2007 24:00:00 GMT", "Mon, 2 Apr 2007 23:59:60 GMT",
+    "mon, 2 apr 2007 10:00:00 GMT", "Mon, 2 Apr 2007 22:30:00 -0500", "Mon, 2 Apr 0000 10:00:00 GMT",
+    "Mon, 2 Apr 2007 10:00:00 GMT\n", "2007-04-02T23:30:00-02:00", "", None, 20070402])
+def test_kaggle_version_dates_read_directly_equal_the_general_parser(created):
+    from paperfeed.normalize import to_utc_date
+
+    expected = to_utc_date(created) if isinstance(created, str) or created is None else None
+    line = json.dumps({"id": "0704.9999", "title": "T", "authors": "A. B", "abstract": "", "update_date": "2007-04-03",
+                       "versions": [{"version": "v1", "created": created}], "categories": "math.LO"})
+    if not isinstance(created, (str, type(None))):
+        with pytest.raises(ParseError):  # a number is no date: the general parser's complaint, with the line
+            parse_bytes(jsonl, line.encode(), "snapshot.json")
+        return
+    [record] = parse_bytes(jsonl, line.encode(), "snapshot.json")
+    assert record.published == expected
+
+
+def test_kaggle_version_dates_of_the_real_head_equal_the_general_parser():
+    from paperfeed.normalize import to_utc_date
+
+    lines = KAGGLE.read_text(encoding="utf-8").splitlines()
+    records = parse(jsonl, KAGGLE)
+    assert [r.published for r in records] == [to_utc_date(json.loads(line)["versions"][0]["created"])
+                                               for line in lines]
+    assert len({r.published for r in records}) > 1
+
+
 def test_listing_file():
     records = parse(jsonl, LISTING)
     assert len(records) == 300  # the first 300 of the day's 327 lines

@@ -7,6 +7,9 @@ is one query per batch rather than one per record.
 
 from __future__ import annotations
 
+import gc
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -153,7 +156,7 @@ class Ingester:
         reading = 0  # 1 while a file is being stored, before it is in the report
         origin = "the last files"
         try:
-            with self.store.write_group() as commit_now:
+            with _fewer_collections(), self.store.write_group() as commit_now:
                 pending = 0
                 for entry in entries:
                     origin, reading = entry.origin, 1
@@ -209,6 +212,35 @@ class Ingester:
         result.changed_item_ids = [item_id for item_id in dict.fromkeys(result.changed_item_ids)  # once each
                                    if item_id not in gone]
         return result
+
+
+BULK_GC_THRESHOLDS = (50_000, 20, 100)
+"""The garbage collector's thresholds while files are ingested (Python's are 700, 10, 10). A bulk ingest holds
+hundreds of thousands of long-lived objects (the name, key and id caches) and allocates millions of short-lived
+ones; at the default thresholds the full collections that traverse the long-lived ones took 16% of the CPU of
+ingesting 60,000 Kaggle records (2.0 of 12.4 s), at these 3% (0.3 s). Young cycles are still collected."""
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect garbage less often while an ingest runs; thresholds are process-wide, so the last of
+    overlapping ingests (threads) restores them."""
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(*BULK_GC_THRESHOLDS)
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 def _batches(records: Iterable[Prepared], size: int) -> Iterator[list[Prepared]]:
