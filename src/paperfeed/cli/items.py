@@ -90,6 +90,12 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
         if not error.usage:
             raise
         click.echo(f"paperfeed: stored; topics and search index not updated: {error}", err=True)
+    except KeyboardInterrupt:
+        # The ingest is committed; each step after it (keyword index, author identities by blocks, calendar,
+        # TL;DRs, embeddings) commits its own parts, so what is done stays and the rest resumes later.
+        fail(f"interrupted after the ingest: its {report.total('new'):,} new and {report.total('merged'):,} "
+             "merged items are stored and stay; the steps after it (search indexes, author identities, calendar, "
+             "TL;DRs) stopped part-way: `paperfeed index` completes the search indexes", 130)
     else:
         echo_after_ingest(done, index_failure_fails=True)
     if report.failed:
