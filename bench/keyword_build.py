@@ -95,14 +95,19 @@ def top(index, parsed):
     for score, item_id in hits:
         groups.setdefault(score, set()).add(item_id)
     return [(score, sorted(ids)) for score, ids in groups.items()], index.count(parsed)
-differing, strict = [], 0
+differing, strict, scores = [], 0, []
 for query in queries:
     parsed = parse_query(query)
+    if ([round(h.score, 5) for h in old.search(parsed, 10)], old.count(parsed)) != \
+            ([round(h.score, 5) for h in new.search(parsed, 10)], new.count(parsed)):
+        scores.append(query)
     strict += [(h.item_id, round(h.score, 5)) for h in old.search(parsed, 10)] != \
         [(h.item_id, round(h.score, 5)) for h in new.search(parsed, 10)]
     if top(old, parsed) != top(new, parsed):
         differing.append(query)
-print(json.dumps({"queries": len(queries), "differing": len(differing), "examples": differing[:5],
+print(json.dumps({"queries": len(queries), "differing_in_scores_or_counts": len(scores),
+                  "score_examples": scores[:5],
+                  "differing": len(differing), "examples": differing[:5],
                   "differing_in_the_order_of_equal_scores": strict,
                   "documents": [old.document_count(), new.document_count()]}))
 '''
