@@ -158,7 +158,7 @@ def test_search_says_how_far_semantic_results_cover_while_embeddings_catch_up(ba
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_the_author_identities_after_an_ingest_stops_promptly_and_keeps_the_ingest(tmp_path):
+def test_ctrl_c_during_the_author_identities_after_an_ingest_stops_promptly_and_keeps_the_ingest(backend_url, tmp_path):
     """Ctrl-C while the author identities are decided (after the ingest committed and the keyword index was built):
     the real command stops within seconds with one clear line (no traceback, status 130), every stored item stays,
     and keyword search answers. The child prints a line when the identity step begins (the real step follows it),
@@ -172,7 +172,7 @@ def test_ctrl_c_during_the_author_identities_after_an_ingest_stops_promptly_and_
                 words = words[copy % len(words):] + words[:copy % len(words)]
                 handle.write(json.dumps({**record, "id": f"25{copy + 1:02d}.{number + 1:05d}",
                                          "title": " ".join(words)}) + "\n")
-    store = tmp_path / "store.db"
+    store = backend_url
     env = {**os.environ, "PYTHONPATH": str(SRC), "PAPERFEED_EMBEDDER": "none", "XDG_DATA_HOME": str(tmp_path)}
     env.pop("CI", None)
     run = ("import sys, paperfeed.authors as authors\n"
