@@ -91,8 +91,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
             raise
         click.echo(f"paperfeed: stored; topics and search index not updated: {error}", err=True)
     except KeyboardInterrupt:
-        # The ingest is committed; each step after it (keyword index, author identities by blocks, calendar,
-        # TL;DRs, embeddings) commits its own parts, so what is done stays and the rest resumes later.
+        # The ingest is committed; each step after it commits its own parts (the keyword index every 250,000
+        # changes, author identities block by block), so what is done stays; the indexes resume with `index`.
         fail(f"interrupted after the ingest: its {report.total('new'):,} new and {report.total('merged'):,} "
              "merged items are stored and stay; the steps after it (search indexes, author identities, calendar, "
              "TL;DRs) stopped part-way: `paperfeed index` completes the search indexes", 130)
