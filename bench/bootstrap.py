@@ -26,6 +26,7 @@ Prints one line per phase and ends with one JSON line of figures; the load (``up
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -212,10 +213,13 @@ def bootstrap(snapshot: Path, folder: Path, embed_seconds: float, queries: int) 
             cpu["embeddings"] = cpu_seconds(process.pid) or cpu.get("last", 0.0)
             process.send_signal(signal.SIGINT)
             stopped = True
+            interrupted = time.perf_counter()
             try:
                 process.wait(120)
+                figures["seconds_from_ctrl_c_to_exit"] = round(time.perf_counter() - interrupted, 1)
             except subprocess.TimeoutExpired:
                 process.kill()
+                figures["seconds_from_ctrl_c_to_exit"] = "over 120 (killed)"
             break
         time.sleep(0.2)
     process.wait()
@@ -244,7 +248,7 @@ def bootstrap(snapshot: Path, folder: Path, embed_seconds: float, queries: int) 
                         "keyword": cpu["keyword"] - cpu["ingest"] if "keyword" in cpu and "ingest" in cpu else None,
                         "embeddings": cpu["embeddings"] - cpu["keyword"] if "embeddings" in cpu and "keyword" in cpu
                         else None},
-        "output_tail": output[-8:],
+        "output_tail": output[-12:],
     })
     return figures
 
@@ -267,12 +271,17 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=20, help="keyword searches checked once the index is built")
     parser.add_argument("--workdir", type=Path, default=None, help="where the store goes (default: a temp dir)")
     parser.add_argument("--no-floor", action="store_true", help="skip the baseline")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="put the store in this (new) folder and keep it afterwards, to rerun a phase on it")
     args = parser.parse_args()
     if not args.snapshot.is_file():
         sys.exit(f"bench/bootstrap.py: {args.snapshot} not found (make one with bench/make_arxiv_snapshot.py)")
     figures: dict = {"bench": "bootstrap", "snapshot": str(args.snapshot),
                      "snapshot_bytes": args.snapshot.stat().st_size, "load_before": load()}
-    with tempfile.TemporaryDirectory(dir=args.workdir) as name:
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=False)
+    with (contextlib.nullcontext(str(args.keep)) if args.keep is not None
+          else tempfile.TemporaryDirectory(dir=args.workdir)) as name:
         folder = Path(name)
         if not args.no_floor:
             base = floor(args.snapshot, folder)

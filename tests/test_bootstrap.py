@@ -7,8 +7,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,61 @@ def test_search_says_how_far_semantic_results_cover_while_embeddings_catch_up(ba
             assert api["coverage"] == {} and api["catching_up"] == ""
             assert "catching up" not in client.get("/search", params={"q": "quadrifocal tensor"}).text
         assert service.search("quadrifocal tensor", mode="semantic").coverage == {}
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_author_identities_after_an_ingest_stops_promptly_and_keeps_the_ingest(backend_url, tmp_path):
+    """Ctrl-C while the author identities are decided (after the ingest committed and the keyword index was built):
+    the real command stops within seconds with one clear line (no traceback, status 130), every stored item stays,
+    and keyword search answers. The child prints a line when the identity step begins (the real step follows it),
+    so the signal lands in it and not at a guess of its time."""
+    source = [json.loads(line) for line in KAGGLE.read_text().splitlines() if line.strip()]
+    snapshot = tmp_path / "snapshot.json"
+    with snapshot.open("w") as handle:
+        for copy in range(10):  # 2,000 records: fresh ids and reordered title words, so they are new papers
+            for number, record in enumerate(source):
+                words = record["title"].split()
+                words = words[copy % len(words):] + words[:copy % len(words)]
+                handle.write(json.dumps({**record, "id": f"25{copy + 1:02d}.{number + 1:05d}",
+                                         "title": " ".join(words)}) + "\n")
+    store = backend_url
+    env = {**os.environ, "PYTHONPATH": str(SRC), "PAPERFEED_EMBEDDER": "none", "XDG_DATA_HOME": str(tmp_path)}
+    env.pop("CI", None)
+    run = ("import sys, paperfeed.authors as authors\n"
+           "real = authors.refresh_identities\n"
+           "def marked(*args, **kwargs):\n"
+           "    print('identities begin', file=sys.stderr, flush=True)\n"
+           "    return real(*args, **kwargs)\n"
+           "authors.refresh_identities = marked\n"
+           "from paperfeed.cli import cli; sys.argv[0] = 'paperfeed'; cli()")
+    # SIGINT as a terminal sends it, whatever this test's own parent ignores (a shell's background job ignores it).
+    child = subprocess.Popen([sys.executable, "-c", run, "--db", str(store), "ingest", "--no-vectors", str(snapshot)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        for line in child.stderr:
+            if line.startswith("identities begin"):
+                break
+        else:
+            pytest.fail(f"the identity step never began: {child.wait(60)}, {child.stdout.read()}")
+        child.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        child.wait(60)
+        seconds = time.monotonic() - interrupted
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    stdout, stderr = child.stdout.read(), child.stderr.read()
+    assert child.returncode == 130, (stdout, stderr)
+    assert seconds < 15, f"{seconds:.1f} s from Ctrl-C to exit"
+    assert "paperfeed: interrupted after the ingest: its" in stderr and "Traceback" not in stderr, stderr
+    summary = next(line for line in stdout.splitlines() if line.startswith("1 files: "))
+    new = int(summary.split()[2].replace(",", ""))
+    assert new > 1000
+    with open_store(store) as reopened:
+        assert reopened.db.value("SELECT count(*) FROM items") == new
+    found = subprocess.run([sys.executable, "-m", "paperfeed", "--db", str(store), "search", "--mode", "keyword",
+                            "--json", "diphoton", "Tevatron"], capture_output=True, text=True, env=env, timeout=300)
+    assert found.returncode == 0, found.stderr
+    assert any(hit["arxiv_id"].endswith(".00001") for hit in json.loads(found.stdout)), found.stdout

@@ -90,6 +90,12 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
         if not error.usage:
             raise
         click.echo(f"paperfeed: stored; topics and search index not updated: {error}", err=True)
+    except KeyboardInterrupt:
+        # The ingest is committed; each step after it commits its own parts (the keyword index every 250,000
+        # changes, author identities block by block), so what is done stays; the indexes resume with `index`.
+        fail(f"interrupted after the ingest: its {report.total('new'):,} new and {report.total('merged'):,} "
+             "merged items are stored and stay; the steps after it (search indexes, author identities, calendar, "
+             "TL;DRs) stopped part-way: `paperfeed index` completes the search indexes", 130)
     else:
         echo_after_ingest(done, index_failure_fails=True)
     if report.failed:
