@@ -538,3 +538,26 @@ def test_an_ingest_collects_garbage_less_often_and_gives_the_collector_back_as_i
         assert gc.get_threshold() == before
     finally:
         gc.set_threshold(*before)
+
+
+def test_an_ingest_writes_with_the_configured_page_cache_and_gives_it_back(tmp_path):
+    # A large file is one transaction whose random-key indexes outgrow a small page cache: the ingest asks for
+    # ingest_cache_mb (SQLite takes pages only as needed) and the connection shrinks back afterwards.
+    from paperfeed.config import Settings
+    from paperfeed.storage import open_store
+    from paperfeed.storage.sqlite import READING_CACHE_KB, WRITING_CACHE_KB
+
+    seen: list[int] = []
+    with open_store(tmp_path / "store.db") as store:
+        def cache_kb() -> int:
+            return -store.db.connection.execute("PRAGMA cache_size").fetchone()[0]
+
+        Ingester(store, settings=Settings(ingest_cache_mb=64),
+                 on_records=lambda count: seen.append(cache_kb())).ingest_paths([LISTING])
+        assert seen and set(seen) == {64 * 1024}
+        assert store.item_count() > 0 and cache_kb() == READING_CACHE_KB
+        seen.clear()
+        Ingester(store, settings=Settings(ingest_cache_mb=0),  # never below the ordinary writing cache
+                 on_records=lambda count: seen.append(cache_kb())).ingest_paths([HF_DAY])
+        assert seen and set(seen) == {WRITING_CACHE_KB}
+        assert cache_kb() == READING_CACHE_KB

@@ -108,6 +108,13 @@ class Settings:
         "Largest raw record (one JSON line, XML element, BibTeX entry or table row, kept as provenance), in "
         "characters. 0: no limit. Default 5000000.")})
 
+    # One file is one transaction: a large one's random-key indexes (blocking keys, fingerprints, author
+    # names) outgrow a small page cache, and every miss is read again from the growing WAL. SQLite takes the
+    # pages only as the write needs them, so small ingests and syncs do not grow (docs/benchmarks.md, "Bootstrap").
+    ingest_cache_mb: int = field(default=512, metadata={"env": "PAPERFEED_INGEST_CACHE_MB", "help": (
+        "SQLite page cache of an ingest's transaction, in MB (taken only as a large file needs it, given back "
+        "at the end; at least 16). Default 512.")})
+
     topic_alpha: float = field(default=0.1, metadata={"env": "PAPERFEED_TOPIC_ALPHA", "help": (
         "Error rate of the topic tagger's conformal thresholds: a topic's true items are missed at most this "
         "share of the time (between 0 and 1; default 0.1).")})

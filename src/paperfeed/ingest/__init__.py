@@ -133,6 +133,7 @@ class Ingester:
             get_format(format_name)  # fail fast on a bad --format, before any file is read
         self.input_limits = InputLimits.from_settings(settings)
         self.field_limits = FieldLimits.from_settings(settings)
+        self.cache_mb = (settings or Settings()).ingest_cache_mb
         self.store = store
         self.format_name = format_name
         self.label = label
@@ -156,7 +157,7 @@ class Ingester:
         reading = 0  # 1 while a file is being stored, before it is in the report
         origin = "the last files"
         try:
-            with _fewer_collections(), self.store.write_group() as commit_now:
+            with _fewer_collections(), self.store.write_group(self.cache_mb) as commit_now:
                 pending = 0
                 for entry in entries:
                     origin, reading = entry.origin, 1

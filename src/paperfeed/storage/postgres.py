@@ -214,7 +214,8 @@ class PostgresStore(PostgresFullText, Store):
         self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
 
     @contextmanager
-    def write_group(self) -> Iterator[Callable[[], None]]:
+    def write_group(self, cache_mb: int | None = None) -> Iterator[Callable[[], None]]:
+        # cache_mb: PostgreSQL's buffers are the server's (shared_buffers), not a connection's.
         conn = self._conn
 
         def begin() -> None:

@@ -82,9 +82,10 @@ class SQLiteDatabase(Database):
         self._savepoints = 0
 
     @contextmanager
-    def writing_cache(self) -> Iterator[None]:
-        """The larger page cache for one outermost write (see ``WRITING_CACHE_KB``), the small one after it."""
-        self.connection.execute(f"PRAGMA cache_size = -{WRITING_CACHE_KB}")
+    def writing_cache(self, kilobytes: int | None = None) -> Iterator[None]:
+        """The larger page cache for one outermost write (``kilobytes``, else ``WRITING_CACHE_KB``), the small one
+        after it (SQLite frees the pages over the smaller size)."""
+        self.connection.execute(f"PRAGMA cache_size = -{max(kilobytes or 0, WRITING_CACHE_KB)}")
         try:
             yield
         finally:
@@ -231,8 +232,8 @@ class SQLiteStore(Store):
     # -- writing ---------------------------------------------------------------------------
 
     @contextmanager
-    def write_group(self) -> Iterator[Callable[[], None]]:
-        with self.db.writing_cache():
+    def write_group(self, cache_mb: int | None = None) -> Iterator[Callable[[], None]]:
+        with self.db.writing_cache(cache_mb * 1024 if cache_mb else None):
             with self._write_group() as commit_now:
                 yield commit_now
 
