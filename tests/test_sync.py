@@ -576,7 +576,10 @@ def test_sync_every_runs_rounds_until_interrupted_and_exits_cleanly(server, back
     env = {**{k: v for k, v in os.environ.items() if k != "PAPERFEED_DB"}, **ENV}
     # 0.02 minutes: rounds 1.2 s apart, ample to interrupt right after the second round, short for a test.
     command = [sys.executable, "-m", "paperfeed", "--db", db, "sync", "--every", "0.02"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # SIGINT as a terminal sends it, whatever this test's own parent ignores (a shell's background job ignores it,
+    # and a child inherits that).
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         waits = 0
         for line in process.stderr:  # each round ends by announcing the next one
