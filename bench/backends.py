@@ -28,10 +28,8 @@ Prints figures as it goes and ends with one JSON line.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.util
 import json
-import multiprocessing
 import os
 import socket
 import subprocess
@@ -43,6 +41,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))  # pg_server.py: the throwaway PostgreSQL server of the tests
+from children import in_child  # noqa: E402  (bench/children.py; bench/ is first on the path of a script)
 
 
 def _bench_module(name: str):
@@ -87,16 +86,6 @@ def listing_papers(members: list[tuple[str, bytes]]) -> list[dict]:
 
 
 # -- child processes: each measurement starts from a fresh interpreter ---------------------------------
-
-
-def in_child(target, *args) -> dict:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
 
 
 def run_ingest(url: str, listings: str, limit: int | None, queue) -> None:
@@ -169,8 +158,9 @@ def daily_page_load(url: str, index_dir: str, workers: int, clients: int, second
                                    "--workers", str(workers)], env=env)
         try:
             web._wait(port)
-            asyncio.run(web.load("127.0.0.1", port, ["/"], clients, 3.0))  # warm every worker's pool
-            results[name] = asyncio.run(web.load("127.0.0.1", port, ["/"], clients, seconds))
+            per_client = [[(web.get("/", f"127.0.0.1:{port}"), None)]] * clients  # bench/web.py's client
+            web.load("127.0.0.1", port, per_client, 3.0)  # warm every worker's pool
+            results[name] = web.load("127.0.0.1", port, per_client, seconds)
         finally:
             server.terminate()
             server.wait(30)

@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import multiprocessing
 import os
 import random
 import re
@@ -55,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from children import in_child  # noqa: E402  (bench/children.py)
 from search import log, percentile, read_keywords, read_listings  # noqa: E402  (bench/search.py)
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -368,16 +368,6 @@ def serve_and_measure(db: str, queries: list[str], warmup: list[str], services: 
                "memory": memory_figures(service.directory), "open_and_warm_seconds": round(warm_seconds, 1)})
 
 
-def run_child(target, *args) -> dict:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
-
-
 def vector_recall(folder: Path, dim: int, queries: list[str], count: int = 300, k: int = 10) -> dict:
     """Recall@k of the served usearch graph against exact cosine search over the stored float16 vectors, and
     the CPU time of a search for the hybrid's depth, at several search expansions (the served one marked)."""
@@ -425,7 +415,7 @@ def read_through(folder: Path) -> None:
 
 def run_configuration(source: str | None, db: str, queries: list[str], warmup: list[str], services: int) -> dict:
     """``serve_and_measure`` in a child importing paperfeed from ``source`` (another checkout's src/), or ours."""
-    result = run_child(serve_and_measure, db, queries, warmup, services, source)
+    result = in_child(serve_and_measure, db, queries, warmup, services, source)
     result["source"] = source or "current"
     return result
 

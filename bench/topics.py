@@ -40,6 +40,34 @@ import numpy as np
 MIN_TRAINING_PAPERS = 50
 
 
+def split_days(path: Path, split: str, until: str) -> tuple[list, list, int]:
+    """The listing tarball's days as (member name, bytes): those before ``split``, those in [split, until), and
+    how many days it holds."""
+    with tarfile.open(path, "r:*") as archive:
+        members = sorted(((m.name, archive.extractfile(m).read()) for m in archive if m.isfile()))
+    return ([(name, data) for name, data in members if name[:10] < split],
+            [(name, data) for name, data in members if split <= name[:10] < until], len(members))
+
+
+def new_category_papers(store, days: list, archive: str) -> list:
+    """The records of ``days`` that carry an arXiv category and are neither in ``store`` nor repeated (a
+    cross-listed paper is announced again): the papers a model trained on the store has never seen."""
+    from paperfeed.records import ParseContext
+    from paperfeed.sources import get_format
+    from paperfeed.topics.taxonomy import is_category
+
+    seen = set()
+    records = []
+    for name, data in days:
+        for record in get_format("jsonl").parse(data, ParseContext(f"{archive}!{name}", date_hint=name[:10])):
+            if record.arxiv_id in seen or store.find_item(record.arxiv_id or "") is not None:
+                continue
+            seen.add(record.arxiv_id)
+            if any(is_category(c) for c in record.categories):
+                records.append(record)
+    return records
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("listings", help="arxiv_daily_listings_*.tar.xz")
@@ -58,18 +86,13 @@ def main() -> int:
 
     from paperfeed.inputs import InputFile
     from paperfeed.ingest import Ingester
-    from paperfeed.records import ParseContext
-    from paperfeed.sources import get_format
     from paperfeed.storage import open_store
     from paperfeed.topics import model as label_model
     from paperfeed.topics import tagger
     from paperfeed.topics.taxonomy import is_category
 
-    with tarfile.open(path, "r:*") as archive:
-        members = sorted(((m.name, archive.extractfile(m).read()) for m in archive if m.isfile()))
-    train_days = [(name, data) for name, data in members if name[:10] < args.split]
-    test_days = [(name, data) for name, data in members if args.split <= name[:10] < args.until]
-    print(f"{len(members)} days: train {train_days[0][0][:10]} .. {train_days[-1][0][:10]} ({len(train_days)}), "
+    train_days, test_days, day_count = split_days(path, args.split, args.until)
+    print(f"{day_count} days: train {train_days[0][0][:10]} .. {train_days[-1][0][:10]} ({len(train_days)}), "
           f"test {test_days[0][0][:10]} .. {test_days[-1][0][:10]} ({len(test_days)})")
 
     ablation: list[tuple[str, object, float]] = []
@@ -91,15 +114,7 @@ def main() -> int:
               f"{tagged / tag_seconds:,.0f} items/s")
         categories = tagger.load(store.load_model(tagger.CATEGORIES_MODEL))
 
-        seen = set()
-        test_records = []
-        for name, data in test_days:
-            for record in get_format("jsonl").parse(data, ParseContext(f"{path.name}!{name}", date_hint=name[:10])):
-                if record.arxiv_id in seen or store.find_item(record.arxiv_id or "") is not None:
-                    continue
-                seen.add(record.arxiv_id)
-                if any(is_category(c) for c in record.categories):
-                    test_records.append(record)
+        test_records = new_category_papers(store, test_days, path.name)
         inputs = tagger.training_inputs(store)
         if args.ablation:
             ablation = _ablation(inputs, args.alpha, label_model, tagger, is_category)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -38,39 +37,26 @@ from pathlib import Path
 
 import numpy as np
 
-MIN_TRAINING_PAPERS = 50
+from topics import new_category_papers, split_days  # bench/topics.py: the same split
 
 
 def build_cache(listings: Path, split: str, until: str, cache: Path) -> None:
     """Ingest the training days, cross-fit the text model, score the evaluation papers; save to ``cache``."""
     from paperfeed.ingest import Ingester
     from paperfeed.inputs import InputFile
-    from paperfeed.records import ParseContext
-    from paperfeed.sources import get_format
     from paperfeed.storage import open_store
     from paperfeed.topics import model as label_model
     from paperfeed.topics import stacking, tagger
     from paperfeed.topics.evaluate import truth_matrix
     from paperfeed.topics.taxonomy import is_category
 
-    with tarfile.open(listings, "r:*") as archive:
-        members = sorted(((m.name, archive.extractfile(m).read()) for m in archive if m.isfile()))
-    train_days = [(name, data) for name, data in members if name[:10] < split]
-    eval_days = [(name, data) for name, data in members if split <= name[:10] < until]
+    train_days, eval_days, _ = split_days(listings, split, until)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder, open_store(Path(folder) / "dev.db") as store:
         Ingester(store).ingest_inputs([InputFile(f"{listings.name}!{name}", name, (lambda data=data: data), len(data))
                                        for name, data in train_days])
         inputs = tagger.training_inputs(store)
-        seen = set()
-        records = []
-        for name, data in eval_days:
-            for record in get_format("jsonl").parse(data, ParseContext(f"{listings.name}!{name}", date_hint=name[:10])):
-                if record.arxiv_id in seen or store.find_item(record.arxiv_id or "") is not None:
-                    continue
-                seen.add(record.arxiv_id)
-                if any(is_category(c) for c in record.categories):
-                    records.append(record)
+        records = new_category_papers(store, eval_days, listings.name)
     print(f"ingested {len(inputs):,} training items, {len(records):,} evaluation papers "
           f"({time.perf_counter() - started:.0f} s)", flush=True)
     texts = [label_model.document(item.title, item.abstract) for item in inputs]

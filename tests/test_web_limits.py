@@ -373,8 +373,7 @@ def test_workers_end_with_their_killed_master_and_the_port_can_be_served_again(s
     second = None
     try:
         wait_for_http(port, master)
-        workers = [pid for pid in process_children(master.pid)
-                   if "multiprocessing" in Path(f"/proc/{pid}/cmdline").read_text()]
+        workers = worker_pids(master)
         assert len(workers) >= 2, workers
         os.kill(master.pid, signal.SIGKILL)
         master.wait(timeout=10)
@@ -429,6 +428,7 @@ def test_the_watchdog_alone_ends_a_worker_whose_parent_died():
 
 
 def worker_pids(master: subprocess.Popen) -> list[int]:
+    """The server's worker processes (uvicorn spawns them with multiprocessing)."""
     return [pid for pid in process_children(master.pid)
             if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
 
