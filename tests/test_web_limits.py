@@ -520,6 +520,27 @@ def test_a_port_another_server_shares_by_reuse_port_is_refused_not_split(setting
         other.close()
 
 
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_taken_port_is_one_line_before_anything_says_serving(settings, workers):
+    """The port is bound before `serve` announces itself: a taken port is refused with one line, never a
+    "serving … at" followed by uvicorn's own error."""
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    port = other.getsockname()[1]
+    try:
+        process = serve(settings.db, port, workers=workers)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            stop(process, [])
+        text = stderr.decode()
+        assert process.returncode == 1, text
+        assert text.strip() == f"paperfeed: cannot listen on 127.0.0.1:{port}: Address already in use", text
+    finally:
+        other.close()
+
 HOLD_TURN = """
 import sys, time
 from paperfeed.storage import open_store

@@ -18,12 +18,10 @@ from .common import fail, store_errors
 @store_errors
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the web app and JSON API at http://HOST:PORT/ (periodic sync runs beside it when configured)."""
-    import uvicorn
-
     from ..storage import StoreError
     from ..sync.schedule import start_scheduler
     from ..web.app import create_app
-    from ..web.server import LimitedHttpToolsProtocol, protocol_for, run_workers
+    from ..web.server import LimitedHttpToolsProtocol, listening_sockets, protocol_for, serve_one, serve_workers
 
     settings = ctx.obj
     try:
@@ -34,6 +32,11 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         os.environ["PAPERFEED_DB"] = settings.db
     except StoreError as error:
         fail(str(error), 2 if error.usage else 1)
+    # Bind before saying "serving": a taken port is one line and exit 1, with no sync started.
+    try:
+        sockets = listening_sockets(host, port, workers)
+    except OSError as error:  # the port taken, an address not on this machine
+        fail(f"cannot listen on {_display(host)}:{port}: {error.strerror or error}", 1)
     scheduler = start_scheduler(settings)  # in this process only: workers would each sync otherwise
     click.echo(f"paperfeed: serving {settings.db} at http://{_display(host)}:{port}/ (Ctrl-C stops)", err=True)
     if settings.mail_outbox:
@@ -42,18 +45,17 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     try:
         # The httptools protocol with limits on request headers (size: 431, time: 408; web/server.py).
         if workers == 1:
-            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True,
-                        http=protocol_for(settings))
+            serve_one(app, sockets[0], log_level="warning", access_log=False, proxy_headers=True,
+                      http=protocol_for(settings))
         else:
             # Workers read the limits from the environment, as they do the rest of the settings, and end when
             # this process does (worker_app), however it ends.
             # Each worker on a listening socket of its own, so connections are spread over them (web/server.py).
-            try:
-                run_workers("paperfeed.web.server:worker_app", host=host, port=port, workers=workers,
-                            log_level="warning", access_log=False, proxy_headers=True, http=LimitedHttpToolsProtocol)
-            except OSError as error:  # the listening sockets (the port taken, an address not on this machine)
-                fail(f"cannot listen on {_display(host)}:{port}: {error.strerror or error}", 1)
+            serve_workers("paperfeed.web.server:worker_app", sockets, workers,
+                          log_level="warning", access_log=False, proxy_headers=True, http=LimitedHttpToolsProtocol)
     finally:
+        for sock in sockets:
+            sock.close()
         if scheduler is not None:
             scheduler.stop(timeout=5)
 

@@ -18,7 +18,7 @@ notices that the parent process changed, sends SIGTERM (uvicorn's graceful shutd
 
 **Balance.** Workers sharing one listening socket do not share its connections: a worker woken for a burst of
 connections accepts all of them (libuv drains the queue), so 50 clients connecting at once were all served by one
-worker while the other sat idle. ``run_workers`` gives each worker a listening socket of its own on the same
+worker while the other sat idle. ``listening_sockets`` gives each worker a listening socket of its own on the same
 port (``SO_REUSEPORT``, Linux), and the kernel spreads new connections over them; a worker that dies is replaced
 on its socket (the master holds the sockets, so connections arriving meanwhile wait in its queue).
 """
@@ -241,21 +241,45 @@ def _watch_parent(parent: int) -> None:
 # -- one listening socket per worker ----------------------------------------------------------------------------
 
 
-def run_workers(app: str, host: str, port: int, workers: int, **options) -> None:
-    """``uvicorn.run(app, factory=True, workers=N, …)`` with a listening socket per worker (see **Balance**), where
-    the platform has ``SO_REUSEPORT`` (Linux); uvicorn's shared socket elsewhere."""
+def listening_sockets(host: str, port: int, workers: int) -> list[socket.socket]:
+    """Bind (host, port) for ``workers`` server processes before anything says "serving": one socket per worker
+    where the platform has ``SO_REUSEPORT`` (see **Balance**), else one shared socket. Raises ``OSError`` (the
+    port taken, an address not on this machine) with nothing left open."""
+    if workers > 1 and sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT"):
+        return reuse_port_sockets(host, port, workers)
+    sock = socket.socket(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return [sock]
+
+
+def serve_one(app, sock: socket.socket, **options) -> None:
+    """``uvicorn.run(app, …)`` on an already bound socket (``listening_sockets``)."""
     import uvicorn
 
-    if not sys.platform.startswith("linux") or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(app, factory=True, host=host, port=port, workers=workers, **options)
-        return
-    config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, **options)
-    sockets = reuse_port_sockets(host, port, workers)
+    host, port = sock.getsockname()[:2]
     try:
-        _balanced_supervisor()(config, sockets).run()
-    finally:
-        for sock in sockets:
-            sock.close()
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)).run(sockets=[sock])
+    except KeyboardInterrupt:  # the server re-raises the Ctrl-C it shut down on; uvicorn.run swallows it too
+        pass
+
+
+def serve_workers(app: str, sockets: list[socket.socket], workers: int, **options) -> None:
+    """``uvicorn.run(app, factory=True, workers=N, …)`` on already bound sockets (``listening_sockets``): worker
+    ``i`` on socket ``i`` when there is one per worker, else all of them on the one shared socket."""
+    import uvicorn
+
+    host, port = sockets[0].getsockname()[:2]
+    config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, **options)
+    try:
+        _balanced_supervisor()(config, sockets if len(sockets) == workers else sockets[:1] * workers).run()
+    except KeyboardInterrupt:  # as uvicorn.run
+        pass
 
 
 def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
