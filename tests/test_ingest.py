@@ -561,3 +561,45 @@ def test_an_ingest_writes_with_the_configured_page_cache_and_gives_it_back(tmp_p
                  on_records=lambda count: seen.append(cache_kb())).ingest_paths([HF_DAY])
         assert seen and set(seen) == {WRITING_CACHE_KB}
         assert cache_kb() == READING_CACHE_KB
+
+
+def test_a_file_the_disk_cannot_hold_is_refused_before_it_is_read_and_the_rest_goes_on(sqlite_store, tmp_path):
+    # A sparse file declares 1 TB and takes no space: the estimate (store growth plus the write-ahead log of
+    # its one transaction) exceeds any test machine's free disk, so the file is refused without a byte read.
+    from paperfeed.config import Settings
+    from paperfeed.ingest import space
+
+    huge = tmp_path / "snapshot.json"
+    with open(huge, "wb") as handle:
+        handle.truncate(1 << 40)
+    free = sqlite_store.free_disk_bytes()
+    assert free is not None and free < space.bytes_needed(1 << 40)
+    report = Ingester(sqlite_store, settings=Settings(max_input_bytes=0)).ingest_paths([huge, HF_DAY])
+    refused, stored = report.files
+    assert refused.origin == str(huge) and "not enough free disk beside the store" in refused.error
+    assert "ingest_disk_check" in refused.error and stored.error is None and stored.records > 0
+    assert sqlite_store.item_count() > 0
+
+
+def test_the_disk_estimate_checks_only_large_files_where_the_free_space_is_known():
+    from paperfeed.ingest import space
+
+    assert space.shortfall(space.CHECKED_FROM_BYTES - 1, 0) is None  # small: no check, whatever the disk
+    assert space.shortfall(10 << 30, None) is None  # a database server's disk: unknown here, not guessed
+    needed = space.bytes_needed(10 << 30)
+    assert space.shortfall(10 << 30, needed) is None
+    assert "10.7 GB file needs about 68.7 GB" in space.shortfall(10 << 30, needed - 1)
+
+
+def test_a_file_too_large_for_memory_is_a_clear_error_not_a_crash(store, tmp_path):
+    # With max_input_bytes off and the disk check off, a huge file that is not JSON Lines (parsed whole) is
+    # refused with one line when it cannot be read into memory; the next file is still ingested.
+    from paperfeed.config import Settings
+
+    huge = tmp_path / "huge.xml"
+    with open(huge, "wb") as handle:
+        handle.truncate(4 << 40)
+    report = Ingester(store, settings=Settings(max_input_bytes=0, ingest_disk_check=False)).ingest_paths([huge, HF_DAY])
+    refused, stored = report.files
+    assert "does not fit in memory" in refused.error and "max_input_bytes" in refused.error
+    assert stored.error is None and stored.records > 0

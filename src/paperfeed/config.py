@@ -114,6 +114,9 @@ class Settings:
     ingest_cache_mb: int = field(default=512, metadata={"env": "PAPERFEED_INGEST_CACHE_MB", "help": (
         "SQLite page cache of an ingest's transaction, in MB (taken only as a large file needs it, given back "
         "at the end; at least 16). Default 512.")})
+    ingest_disk_check: bool = field(default=True, metadata={"env": "PAPERFEED_INGEST_DISK_CHECK", "help": (
+        "Before a file of 256 MB or more, check that the store's disk has room for it (about 6.4 times the "
+        "file: the store's growth and the write-ahead log of its one transaction); off: try anyway. SQLite only.")})
 
     topic_alpha: float = field(default=0.1, metadata={"env": "PAPERFEED_TOPIC_ALPHA", "help": (
         "Error rate of the topic tagger's conformal thresholds: a topic's true items are missed at most this "

@@ -217,14 +217,29 @@ def read_regular_file(path: Path, limit: int = 0) -> bytes:
             return MappedFile(descriptor, info.st_size, access=mmap.ACCESS_READ)
         handle.seek(0)
         wanted = info.st_size + 1 if not limit else min(info.st_size, limit) + 1
-        data = handle.read(wanted)
-        if len(data) == wanted:  # it grew since it was measured: read on to the limit, never past it
-            rest = handle.read(limit + 1 - len(data)) if limit else handle.read()
-            data += rest
+        if wanted > _physical_memory():  # refused before allocating: where memory is overcommitted it would not fail
+            raise InputReadError(f"the file ({info.st_size:,} bytes) does not fit in memory: only JSON Lines "
+                                 f"files are read a line at a time (max_input_bytes limits the others)")
+        try:  # a file other than JSON Lines is parsed whole: with max_input_bytes off it may not fit in memory
+            data = handle.read(wanted)
+            if len(data) == wanted:  # it grew since it was measured: read on to the limit, never past it
+                rest = handle.read(limit + 1 - len(data)) if limit else handle.read()
+                data += rest
+        except MemoryError:
+            raise InputReadError(f"the file ({info.st_size:,} bytes) does not fit in memory: only JSON Lines "
+                                 f"files are read a line at a time (max_input_bytes limits the others)") from None
             too_big = _over(len(data), limit, "max_input_bytes", "PAPERFEED_MAX_INPUT_BYTES")
             if too_big:
                 raise InputReadError(f"the file grew while read and is {too_big}")
         return data
+
+
+def _physical_memory() -> int:
+    """Bytes of memory this machine has (no limit where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 1 << 62
 
 
 def _kind(mode: int) -> str:

@@ -23,6 +23,7 @@ from ..prepare import FieldLimits, Prepared
 from ..records import ParseContext, ParseError, Record
 from ..sources import get_format
 from ..storage import BatchWrite, IngestSession, SourceRecordRow, Store, StoreFullError
+from . import space
 from .placement import Conflict, Placer  # noqa: F401  (Conflict: callers import it from here)
 
 BATCH_SIZE = 2000
@@ -134,6 +135,7 @@ class Ingester:
         self.input_limits = InputLimits.from_settings(settings)
         self.field_limits = FieldLimits.from_settings(settings)
         self.cache_mb = (settings or Settings()).ingest_cache_mb
+        self.disk_check = (settings or Settings()).ingest_disk_check
         self.store = store
         self.format_name = format_name
         self.label = label
@@ -180,6 +182,8 @@ class Ingester:
     def ingest_file(self, entry: InputFile) -> FileResult:
         """Ingest one file atomically (a savepoint inside the write group, or its own transaction);
         on bad input, roll it back whole and report where."""
+        if self.disk_check and (short := space.shortfall(entry.size, self.store.free_disk_bytes())):
+            return FileResult(entry.origin, error=short)
         context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint, modified=entry.modified)
         format_name = None
         try:

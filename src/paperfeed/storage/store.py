@@ -106,6 +106,11 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, PeopleStorage
         the setting ``ingest_cache_mb``).
         """
 
+    def free_disk_bytes(self) -> int | None:
+        """Free bytes on the disk the store's files grow on; None where this process cannot know (a database
+        server's disk)."""
+        return None
+
     @abc.abstractmethod
     def check_integrity(self) -> list[str]:
         """Problems found by the backend's own consistency check; empty when healthy."""
