@@ -96,6 +96,8 @@ RERANK_DEPTH = 500
 development split (bench/search.py's objective, phrase 4 / near 2) 200 / 500 / 1,000 scored 0.556 / 0.565 /
 0.567 for about
 1.5 / 2.5 / 3.5 ms more CPU on a common query at 52,000 items: 500 keeps most of the gain at a bounded cost."""
+ID_GROUP = 25
+"""Id terms per group of the candidates' union (see ``KeywordIndex._only``): 10, 25 and 50 measured alike."""
 RANKING = KeywordRanking(phrase_boost=2.0, near_boost=1.0, near_slop=2)
 PLAIN_BM25 = KeywordRanking(phrase_boost=0.0, near_boost=0.0)
 """The ranking before proximity (kept to measure against in bench/search.py)."""
@@ -389,28 +391,32 @@ class KeywordIndex:
         found = self._scored(searcher, query, RERANK_DEPTH, 0, counted).hits
         if not found:
             return []
-        item_ids = searcher.fast_field_values("id", [address for _, address in found])
-        # A union of one term query per id, not ``term_set_query``: the set query intersects its automaton with
-        # the whole id term dictionary, 4.2-4.5 ms for 500 ids at 1,000,000 items against 1.7-2.0 ms for the union
-        # (same matches, so the same scores and order; measured 2026-12-05, docs/benchmarks.md "Search at 1M").
-        only_candidates = tantivy.Query.const_score_query(tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "id", item_id)) for item_id in item_ids]),
-            0.0)
+        addresses = [address for _, address in found]
+        item_ids = searcher.fast_field_values("id", addresses)
+        places = [(address.segment_ord, address.doc) for address in addresses]
+        only_candidates = self._only(item_ids, places)
         # Each proximity clause is searched on its own, required beside the candidates: an intersection led by the
         # 500 ids checks the words' positions in those documents only. As an optional clause of one query (as
         # before) it was sought candidate by candidate, and a phrase scorer sought to a document without the
         # phrase walks on to its next match: for words seldom adjacent ("interactive generative models"), every
-        # match of the bag of words between two candidates, 10-12 ms at 1,000,000 items.
-        addresses = [(address.segment_ord, address.doc) for _, address in found]
+        # match of the bag of words between two candidates, 10-12 ms at 1,000,000 items. (Both clauses as one
+        # union beside the candidates walk too: 16-64 ms at 1,000,000 items.)
         # The sum as tantivy computed it when these were optional clauses of the bag-of-words query: single
         # precision, bag of words + (near + phrase); adding a zero changes no float, so the scores (and their
         # ties) are exactly those of one query.
+        index_of = {place: index for index, place in enumerate(places)}
         extra = np.zeros(len(found), dtype=np.float32)
         for clause in proximity:
             matched = searcher.search(tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, only_candidates), (tantivy.Occur.Must, clause)]), len(found), count=False)
-            scores = {(address.segment_ord, address.doc): score for score, address in matched.hits}
-            extra += np.array([scores.get(address, 0.0) for address in addresses], dtype=np.float32)
+            if not matched.hits:
+                continue
+            clause_scores = np.zeros(len(found), dtype=np.float32)
+            for score, address in matched.hits:
+                index = index_of.get((address.segment_ord, address.doc))
+                if index is not None:  # (the ids are unique among live documents; nothing else can match)
+                    clause_scores[index] = score
+            extra += clause_scores
         totals = np.array([score for score, _ in found], dtype=np.float32) + extra
         # Every candidate is rescored and equal scores go by item id: tantivy breaks ties by document address,
         # which differs between two indexes of the same items (a copy, a rebuild), and so would the page.
@@ -420,6 +426,25 @@ class KeywordIndex:
             hits += self._hits(searcher, searcher.search(query, offset + limit - RERANK_DEPTH, count=False,
                                                          offset=RERANK_DEPTH))
         return hits
+
+    def _only(self, item_ids: list[int], places: list[tuple[int, int]]) -> tantivy.Query:
+        """A query matching exactly the documents of ``item_ids`` (at ``places``, their (segment, document)
+        addresses), scoring 0.
+
+        A union of one id term query each, not ``term_set_query``: the set query intersects its automaton with the
+        whole id term dictionary, 4.2-4.5 ms for 500 ids at 1,000,000 items against 1.7-2.0 ms for the union (same
+        matches). The terms are grouped ``ID_GROUP`` at a time in document order, a union of unions: a union
+        refills its buffer of the next 4,096 documents by asking every clause, so 500 single-document clauses
+        spread over the index were asked about 200 times each; a group spans a few of those windows (0.5 against
+        0.8-1.3 ms for 500 ids at 1,000,000 items; measured 2026-12-05, docs/benchmarks.md "Search at 1M").
+        """
+        order = sorted(range(len(item_ids)), key=places.__getitem__)
+        term, should = tantivy.Query.term_query, tantivy.Occur.Should
+        groups = [tantivy.Query.boolean_query([(should, term(self.schema, "id", item_ids[index]))
+                                               for index in order[start:start + ID_GROUP]])
+                  for start in range(0, len(order), ID_GROUP)]
+        union = groups[0] if len(groups) == 1 else tantivy.Query.boolean_query([(should, group) for group in groups])
+        return tantivy.Query.const_score_query(union, 0.0)
 
     def _scored(self, searcher: tantivy.Searcher, query: tantivy.Query, limit: int, offset: int,
                 counted: tuple[ParsedQuery, bool], order_by_day: bool = False):
