@@ -135,3 +135,38 @@ def test_no_lists_for_a_small_index_and_none_left_by_a_rebuild(tmp_path, monkeyp
     assert index.close()["kept"] > 0 and pairs.pairs_directory(index.path).exists()
     KeywordIndex.remove(index.path)
     assert not pairs.pairs_directory(index.path).exists() and not index.path.exists()
+
+
+def test_the_indexer_keeps_lists_and_searches_on_either_backend_take_them(backend_url, tmp_path, lowered, monkeypatch):
+    from paperfeed.config import Settings
+    from paperfeed.ingest import Ingester
+    from paperfeed.search import open_indexer, open_search
+    from paperfeed.storage import open_store
+
+    settings = Settings.load(db=backend_url, index_dir=str(tmp_path / "index"), search_cache_hits="0")
+    with open_store(backend_url) as store:
+        Ingester(store).ingest_paths([LISTING])
+        open_indexer(store, settings).update()
+        local = KeywordIndex(tmp_path / "index" / "keyword")
+        assert local._opened.kept_pairs(local.searcher()) is not None
+        service = open_search(store, settings, vectors=False)
+        queries = pair_queries(local, 30) + ["Language Models"]
+
+        def results() -> list:
+            return [[(hit.id, hit.score) for hit in found.hits] + [found.total]
+                    for query in queries for offset in (0, 10)
+                    for found in [service.search(query, "keyword", limit=10, offset=offset)]]
+
+        taken = []
+        original = KeywordIndex._kept_pass
+
+        def counted(*arguments):
+            kept = original(*arguments)
+            taken.append(kept is not None)
+            return kept
+
+        monkeypatch.setattr(KeywordIndex, "_kept_pass", counted)
+        with_lists = results()
+        assert sum(taken) >= 30  # the searches took the lists (on PostgreSQL too: its host's tantivy copy answers)
+        monkeypatch.setattr(KeywordIndex, "_kept_pass", lambda *arguments: None)
+        assert with_lists == results()
