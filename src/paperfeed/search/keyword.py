@@ -6,7 +6,8 @@ score every match: tantivy-py collects each search through a MultiCollector, whi
 block-max pruning (taken only by a TopDocs collector alone), but tantivy scores a match in nanoseconds.
 Field weights are applied by repetition in one combined field (title x3, authors x2, abstract x1), which
 keeps every query term one posting list: BM25's saturating term frequency then weighs a title hit above an
-abstract hit, and conjunctions stay fast.
+abstract hit, and conjunctions stay fast. The slowest kind, two words that each occur in a large share of the
+documents ("language models"), takes the first pass the writer kept for that pair (``search.pairs``).
 
 Proximity: a query of several words also scores, beside its bag of words, the words as typed in order as a
 phrase (``KeywordRanking.phrase_boost``) and the words near each other (``near_boost``, within
