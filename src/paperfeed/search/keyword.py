@@ -250,11 +250,11 @@ class KeywordIndex:
         self._writer.commit()
         self._writer.wait_merging_threads()
         try:
-            kept = pairs.keep(self.path, self.index, self.schema, RERANK_DEPTH)
-        except OSError as error:  # (a full disk, say: searches run without the lists, as they can)
-            kept = {"kept": 0, "why": str(error)}
-        self._writer = None  # (held until now: no other writer commits while the lists are made)
-        return kept
+            return pairs.keep(self.path, self.index, self.schema, RERANK_DEPTH)
+        except (OSError, ValueError) as error:  # (a full disk, say: searches run without the lists, as they can)
+            return {"kept": 0, "why": str(error)}
+        finally:
+            self._writer = None  # (held until now: no other writer commits while the lists are made)
 
     # -- reading ---------------------------------------------------------------------------
 
