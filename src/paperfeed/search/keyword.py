@@ -6,7 +6,8 @@ score every match: tantivy-py collects each search through a MultiCollector, whi
 block-max pruning (taken only by a TopDocs collector alone), but tantivy scores a match in nanoseconds.
 Field weights are applied by repetition in one combined field (title x3, authors x2, abstract x1), which
 keeps every query term one posting list: BM25's saturating term frequency then weighs a title hit above an
-abstract hit, and conjunctions stay fast.
+abstract hit, and conjunctions stay fast. The slowest kind, two words that each occur in a large share of the
+documents ("language models"), takes the first pass the writer kept for that pair (``search.pairs``).
 
 Proximity: a query of several words also scores, beside its bag of words, the words as typed in order as a
 phrase (``KeywordRanking.phrase_boost``) and the words near each other (``near_boost``, within
@@ -31,6 +32,7 @@ import numpy as np
 import tantivy
 
 from ..storage import SearchDocument
+from . import pairs
 from .query import ParsedQuery
 
 TITLE_WEIGHT, AUTHORS_WEIGHT = 3, 2
@@ -96,6 +98,8 @@ RERANK_DEPTH = 500
 development split (bench/search.py's objective, phrase 4 / near 2) 200 / 500 / 1,000 scored 0.556 / 0.565 /
 0.567 for about
 1.5 / 2.5 / 3.5 ms more CPU on a common query at 52,000 items: 500 keeps most of the gain at a bounded cost."""
+ID_GROUP = 25
+"""Id terms per group of the candidates' union (see ``KeywordIndex._only``): 10, 25 and 50 measured alike."""
 RANKING = KeywordRanking(phrase_boost=2.0, near_boost=1.0, near_slop=2)
 PLAIN_BM25 = KeywordRanking(phrase_boost=0.0, near_boost=0.0)
 """The ranking before proximity (kept to measure against in bench/search.py)."""
@@ -116,7 +120,7 @@ class _Opened:
         self.index.register_tokenizer("pf_text", _text_analyzer())
         self.index.register_tokenizer("pf_name", _name_analyzer())
         self.index.register_tokenizer("pf_label", _label_analyzer())
-        self._searcher: tantivy.Searcher | None = None
+        self._current: tuple[tantivy.Searcher, pairs.PairLists | None] | None = None
         self._stamp: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
 
@@ -141,13 +145,29 @@ class _Opened:
         the kept searcher is current; a reload per search cost a read and parse of that file each time.
         """
         stamp = self._meta_stamp()
-        searcher = self._searcher
-        if searcher is None or stamp != self._stamp:
+        current = self._current
+        if current is None or stamp != self._stamp:
             with self._lock:
+                meta = self._meta()
                 self.index.reload()
-                searcher = self._searcher = self.index.searcher()
+                searcher = self.index.searcher()
+                # The kept pair lists of these segments, if any: only when meta.json did not change around the
+                # reload, so that the searcher is the one that file describes.
+                kept = pairs.load(self.path, meta) if meta and meta == self._meta() else None
+                current = self._current = (searcher, kept)
                 self._stamp = stamp
-        return searcher
+        return current[0]
+
+    def kept_pairs(self, searcher: tantivy.Searcher) -> "pairs.PairLists | None":
+        """The pair lists kept for ``searcher``'s segments (see ``search.pairs``), or None."""
+        current = self._current
+        return current[1] if current is not None and current[0] is searcher else None
+
+    def _meta(self) -> bytes:
+        try:
+            return (self.path / "meta.json").read_bytes()
+        except FileNotFoundError:
+            return b""
 
     def _meta_stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -183,8 +203,9 @@ class KeywordIndex:
 
     @staticmethod
     def remove(path: Path) -> None:
-        """Delete an index directory (for a rebuild)."""
+        """Delete an index directory and its kept pair lists (for a rebuild)."""
         shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(pairs.pairs_directory(path), ignore_errors=True)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -221,11 +242,19 @@ class KeywordIndex:
         if self._writer is not None:
             self._writer.commit()
 
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.commit()
-            self._writer.wait_merging_threads()
-            self._writer = None
+    def close(self) -> dict | None:
+        """Commit, let the merges finish, and keep the first passes of the commonest word pairs for the segments
+        as they now are (``search.pairs``; what was kept is returned, None when nothing was written)."""
+        if self._writer is None:
+            return None
+        self._writer.commit()
+        self._writer.wait_merging_threads()
+        try:
+            return pairs.keep(self.path, self.index, self.schema, RERANK_DEPTH)
+        except (OSError, ValueError) as error:  # (a full disk, say: searches run without the lists, as they can)
+            return {"kept": 0, "why": str(error)}
+        finally:
+            self._writer = None  # (held until now: no other writer commits while the lists are made)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -386,40 +415,88 @@ class KeywordIndex:
         # would read the positions of every match (34 ms instead of 1 ms for "large language models" at 52,000
         # items), where the bag of words reads none. Deeper pages continue in bag-of-words order, so no item is
         # shown twice or skipped across the boundary.
-        found = self._scored(searcher, query, RERANK_DEPTH, 0, counted).hits
-        if not found:
+        kept = self._kept_pass(searcher, parsed, conjunction)
+        if kept is not None:
+            item_ids, bag_scores, places = kept.item_ids, kept.scores, kept.places
+            self._counted = (searcher, repr(parsed), conjunction, kept.count)
+        else:
+            found = self._scored(searcher, query, RERANK_DEPTH, 0, counted).hits
+            addresses = [address for _, address in found]
+            item_ids = searcher.fast_field_values("id", addresses)
+            bag_scores = [score for score, _ in found]
+            places = [(address.segment_ord, address.doc) for address in addresses]
+        if not item_ids:
             return []
-        item_ids = searcher.fast_field_values("id", [address for _, address in found])
-        # A union of one term query per id, not ``term_set_query``: the set query intersects its automaton with
-        # the whole id term dictionary, 4.2-4.5 ms for 500 ids at 1,000,000 items against 1.7-2.0 ms for the union
-        # (same matches, so the same scores and order; measured 2026-12-05, docs/benchmarks.md "Search at 1M").
-        only_candidates = tantivy.Query.const_score_query(tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "id", item_id)) for item_id in item_ids]),
-            0.0)
+        only_candidates = self._only(item_ids, places)
         # Each proximity clause is searched on its own, required beside the candidates: an intersection led by the
         # 500 ids checks the words' positions in those documents only. As an optional clause of one query (as
         # before) it was sought candidate by candidate, and a phrase scorer sought to a document without the
         # phrase walks on to its next match: for words seldom adjacent ("interactive generative models"), every
-        # match of the bag of words between two candidates, 10-12 ms at 1,000,000 items.
-        addresses = [(address.segment_ord, address.doc) for _, address in found]
+        # match of the bag of words between two candidates, 10-12 ms at 1,000,000 items. (Both clauses as one
+        # union beside the candidates walk too: 16-64 ms at 1,000,000 items.)
         # The sum as tantivy computed it when these were optional clauses of the bag-of-words query: single
         # precision, bag of words + (near + phrase); adding a zero changes no float, so the scores (and their
         # ties) are exactly those of one query.
-        extra = np.zeros(len(found), dtype=np.float32)
+        index_of = {place: index for index, place in enumerate(places)}
+        extra = np.zeros(len(item_ids), dtype=np.float32)
         for clause in proximity:
             matched = searcher.search(tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, only_candidates), (tantivy.Occur.Must, clause)]), len(found), count=False)
-            scores = {(address.segment_ord, address.doc): score for score, address in matched.hits}
-            extra += np.array([scores.get(address, 0.0) for address in addresses], dtype=np.float32)
-        totals = np.array([score for score, _ in found], dtype=np.float32) + extra
+                [(tantivy.Occur.Must, only_candidates), (tantivy.Occur.Must, clause)]), len(item_ids), count=False)
+            if not matched.hits:
+                continue
+            clause_scores = np.zeros(len(item_ids), dtype=np.float32)
+            for score, address in matched.hits:
+                index = index_of.get((address.segment_ord, address.doc))
+                if index is not None:  # (the ids are unique among live documents; nothing else can match)
+                    clause_scores[index] = score
+            extra += clause_scores
+        totals = np.array(bag_scores, dtype=np.float32) + extra
         # Every candidate is rescored and equal scores go by item id: tantivy breaks ties by document address,
         # which differs between two indexes of the same items (a copy, a rebuild), and so would the page.
         order = np.lexsort((np.array(item_ids), -totals))[offset:offset + limit].tolist()
         hits = [KeywordHit(item_ids[index], float(totals[index])) for index in order]
-        if offset + limit > RERANK_DEPTH and len(found) == RERANK_DEPTH:
+        if offset + limit > RERANK_DEPTH and len(item_ids) == RERANK_DEPTH:
             hits += self._hits(searcher, searcher.search(query, offset + limit - RERANK_DEPTH, count=False,
                                                          offset=RERANK_DEPTH))
         return hits
+
+    def _kept_pass(self, searcher: tantivy.Searcher, parsed: ParsedQuery, conjunction: bool) -> "pairs.KeptPass | None":
+        """The kept first pass (``search.pairs``) when the query is exactly two common words, all required (the
+        query ``build_query`` makes of it is then the one the lists were made with), else None."""
+        if (not conjunction or parsed.phrases or parsed.prefixes or parsed.excluded or parsed.filters
+                or parsed.after or parsed.before or len(parsed.terms) < 2):
+            return None
+        kept = self._opened.kept_pairs(searcher)
+        if kept is None or kept.depth < RERANK_DEPTH:
+            return None
+        words = []
+        for term in parsed.terms:
+            tokens = self._text.analyze(term)
+            if len(tokens) > 1:  # a phrase (``vision-language``)
+                return None
+            words += tokens
+        if len(words) != 2 or words[0] == words[1]:
+            return None
+        return kept.get(words[0], words[1], RERANK_DEPTH)
+
+    def _only(self, item_ids: list[int], places: list[tuple[int, int]]) -> tantivy.Query:
+        """A query matching exactly the documents of ``item_ids`` (at ``places``, their (segment, document)
+        addresses), scoring 0.
+
+        A union of one id term query each, not ``term_set_query``: the set query intersects its automaton with the
+        whole id term dictionary, 4.2-4.5 ms for 500 ids at 1,000,000 items against 1.7-2.0 ms for the union (same
+        matches). The terms are grouped ``ID_GROUP`` at a time in document order, a union of unions: a union
+        refills its buffer of the next 4,096 documents by asking every clause, so 500 single-document clauses
+        spread over the index were asked about 200 times each; a group spans a few of those windows (0.5 against
+        0.8-1.3 ms for 500 ids at 1,000,000 items; measured 2026-12-05, docs/benchmarks.md "Search at 1M").
+        """
+        order = sorted(range(len(item_ids)), key=places.__getitem__)
+        term, should = tantivy.Query.term_query, tantivy.Occur.Should
+        groups = [tantivy.Query.boolean_query([(should, term(self.schema, "id", item_ids[index]))
+                                               for index in order[start:start + ID_GROUP]])
+                  for start in range(0, len(order), ID_GROUP)]
+        union = groups[0] if len(groups) == 1 else tantivy.Query.boolean_query([(should, group) for group in groups])
+        return tantivy.Query.const_score_query(union, 0.0)
 
     def _scored(self, searcher: tantivy.Searcher, query: tantivy.Query, limit: int, offset: int,
                 counted: tuple[ParsedQuery, bool], order_by_day: bool = False):
