@@ -25,7 +25,7 @@ from paperfeed.storage import items as items_module
 from paperfeed.storage import open_store
 from paperfeed.storage.sqlite import BULK_DEFERRED_INDEXES
 
-from datafiles import LIBRARY, LISTING
+from datafiles import HF_DAY, LIBRARY, LISTING
 
 
 def listing_file(path: Path, count: int, first: int = 0) -> Path:
@@ -193,3 +193,19 @@ def test_kill_9_during_a_bulk_load_leaves_its_indexes_and_a_rerun_gives_the_unin
     assert rerun.returncode == 0 and out.strip() == "done", err
     assert indexes(killed) == indexes(whole)
     assert tables(killed) == tables(whole)
+
+
+def test_the_title_key_lookup_of_arxiv_records_finds_exactly_the_holders_without_an_arxiv_id(store):
+    # The lookup reads block keys, then the arxiv_id index's NULL entries, instead of joining each holder's row;
+    # the join is the definition it must keep.
+    Ingester(store).ingest_paths([LIBRARY, HF_DAY, LISTING])
+    keys = [row[0] for row in store.read_rows("SELECT DISTINCT key FROM block_keys")]
+    expected: dict[int, list[int]] = {}
+    for key, item_id in store.read_rows("SELECT b.key, b.item_id FROM block_keys b JOIN items i ON i.id = b.item_id "
+                                        "WHERE i.arxiv_id IS NULL ORDER BY b.key, b.item_id"):
+        expected.setdefault(key, []).append(item_id)
+    with store.ingest_session() as session:
+        found = session.items_by_block_key(keys, without_arxiv_id=True)
+        every = session.items_by_block_key(keys)
+    assert expected and {key: sorted(ids) for key, ids in found.items()} == expected
+    assert sum(map(len, every.values())) > sum(map(len, found.values())), "arXiv items hold keys too"
