@@ -100,12 +100,14 @@ def run_paperfeed(path: str, queue, src: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = open_store(Path(folder) / "bench.db")
         marks: list[tuple[float, int]] = []  # (time, records so far) after each file (a plain file: each batch)
+        cpu_marks: list[tuple[float, int]] = []  # (CPU time, records so far), the same moments
         done = 0
 
         def mark(records: int) -> None:
             nonlocal done
             done += records
             marks.append((time.perf_counter(), done))
+            cpu_marks.append((time.process_time(), done))
 
         ingester = (Ingester(store, on_records=mark) if members is None
                     else Ingester(store, on_file=lambda result: mark(result.records)))
@@ -121,12 +123,18 @@ def run_paperfeed(path: str, queue, src: str | None = None) -> None:
         quarter = len(marks) // 4
         first = marks[quarter][1] / (marks[quarter][0] - start)
         last = (marks[-1][1] - marks[-quarter - 1][1]) / (marks[-1][0] - marks[-quarter - 1][0])
+        # A large file: records per CPU second over its last 100,000 records (the store at its largest), and the
+        # CPU after the last record (the file's end: calendar, deferred indexes, commit).
+        tail = [mark for mark in cpu_marks if mark[1] <= cpu_marks[-1][1] - 100_000]
+        last_100k = ((cpu_marks[-1][1] - tail[-1][1]) / (cpu_marks[-1][0] - tail[-1][0])) if tail else None
+        end_cpu = cpu_start + cpu_seconds - cpu_marks[-1][0]
         failed = [r.origin for r in results if r.failed]
         stats = store.stats()
         store.close()
     queue.put({"records": sum(r.records for r in results), "seconds": seconds, "cpu_seconds": cpu_seconds,
                "failed": failed,
                "first_quarter_records_per_s": first, "last_quarter_records_per_s": last,
+               "last_100k_records_per_cpu_s": last_100k, "end_cpu_seconds": end_cpu,
                "items": stats["items"], "source_records": stats["source_records"],
                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
 
@@ -150,9 +158,11 @@ def old_source(ref: str, folder: str) -> str:
 
 
 def describe(name: str, run: dict) -> str:
+    tail = (f"; last 100,000 records {run['last_100k_records_per_cpu_s']:,.0f} records/CPU s, then "
+            f"{run['end_cpu_seconds']:.1f} CPU s to the end" if run["last_100k_records_per_cpu_s"] else "")
     return (f"{name}: {run['records']:,} records in {run['seconds']:.2f} s = {run['records'] / run['seconds']:,.0f} "
             f"records/s, {run['cpu_seconds']:.2f} CPU s = {run['records'] / run['cpu_seconds']:,.0f} records/CPU s "
-            f"-> {run['items']:,} items, peak RSS {run['peak_rss_mb']:.0f} MB")
+            f"-> {run['items']:,} items, peak RSS {run['peak_rss_mb']:.0f} MB{tail}")
 
 
 def main() -> None:

@@ -4,10 +4,11 @@ Usage: python bench/ingest_same.py --old-ref REF PATH [PATH ...]
 
 Ingests the PATHs (files, folders, archives; in the order given) into two fresh SQLite stores, one with the
 ``src`` of git REF (``git archive``) and one with this tree's, each in its own child process, then compares the
-tables ingest writes row for row: items, source records (merge reasons included), identifiers, blocking keys,
-authors and their order, categories, topics, the Daily Papers calendar and the search change log. Only the
-wall-clock columns (``created_at``, ``updated_at``, ``seen_at``) are left out. Prints each table's row count and
-the first differing rows; exits 1 when anything differs.
+schema (indexes included: a bulk load drops some and builds them again) and the tables ingest writes row for
+row: items, source records (merge reasons included), identifiers, blocking keys, authors and their order,
+categories, topics, the Daily Papers calendar and the search change log. Only the wall-clock columns
+(``created_at``, ``updated_at``, ``seen_at``) are left out. Prints each table's row count and the first differing
+rows; exits 1 when anything differs.
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ def main() -> int:
         new_counts = in_child(new_db, args.paths, None)
         print(f"old ({args.old_ref}): {old_counts}\nthis tree: {new_counts}")
         same = old_counts == new_counts
+        old_indexes, new_indexes = table_rows(old_db, "sqlite_master", "type, name, tbl_name, sql"), \
+            table_rows(new_db, "sqlite_master", "type, name, tbl_name, sql")
+        # A bulk load drops indexes and builds them again: the schema must end as it began.
+        print(f"schema: {len(new_indexes)} tables, indexes and triggers, "
+              f"{'the same' if old_indexes == new_indexes else 'DIFFERENT'}")
+        same = same and old_indexes == new_indexes
         for table, columns in TABLES.items():
             old_rows, new_rows = table_rows(old_db, table, columns), table_rows(new_db, table, columns)
             if old_rows == new_rows:

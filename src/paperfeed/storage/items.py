@@ -22,6 +22,12 @@ IDS_CACHED = 200_000
 About 30 MB when full. At 20,000 a year of daily listings (140,000 authors) missed on a third of its names, and
 each miss costs an insert attempt and a read."""
 
+BULK_LOAD_MIN_ITEMS = 50_000
+"""A file whose new items reach this many, and outnumber the items the store held before it (judged by the
+highest item id), is a bulk load into a small store: from then on the indexes that ingest never reads
+(``ItemStorage._drop_deferred_indexes``) are dropped and built once at the file's end, inside the file's own
+transaction. Below it an index build (a sort of the whole table) costs more than the inserts it saves."""
+
 
 ITEM_TABLES = {
     "source_records": "moved (reasons wrapped)",
@@ -113,6 +119,27 @@ class IngestSession:
     def __init__(self, store: "ItemStorage") -> None:
         self.store = store
         self.db: Database = store.db
+        self._new_items = 0
+        self._items_before: int | None = None  # the highest item id before this session's first new item
+        self._deferred: list[str] | None = None  # statements that build again the indexes dropped for this session
+
+    def _defer_indexes_if_bulk(self, new_item_ids: list[int]) -> None:
+        """Drop the indexes ingest never reads once this session is a bulk load into a small store
+        (``BULK_LOAD_MIN_ITEMS``); ``finish`` builds them again before the transaction ends. SQLite's DDL is
+        transactional: a failed file, a rollback or kill -9 leaves every index as it was."""
+        if not new_item_ids or self._deferred is not None:
+            return
+        if self._items_before is None:
+            self._items_before = min(new_item_ids) - 1
+        self._new_items += len(new_item_ids)
+        if self._new_items >= max(BULK_LOAD_MIN_ITEMS, self._items_before):
+            self._deferred = self.store._drop_deferred_indexes()
+
+    def finish(self) -> None:
+        """End of the session's writes: build the indexes dropped for a bulk load, each in one pass."""
+        statements, self._deferred = self._deferred or [], []
+        for statement in statements:
+            self.db.run(statement)
 
     def known_fingerprints(self, fingerprints: list[str]) -> set[str]:
         """Those of ``fingerprints`` already stored."""
@@ -143,11 +170,16 @@ class IngestSession:
     def items_by_block_key(self, keys: list[int], without_arxiv_id: bool = False) -> dict[int, list[int]]:
         """Map blocking keys to the items holding them (only items with no arXiv id, if asked)."""
         d = self.db.dialect
-        query = (f"SELECT key, item_id FROM block_keys JOIN items ON items.id = item_id "
-                 f"WHERE items.arxiv_id IS NULL AND key {d.in_array(1)}" if without_arxiv_id else
-                 f"SELECT key, item_id FROM block_keys WHERE key {d.in_array(1)}")
+        rows = self.db.rows(f"SELECT key, item_id FROM block_keys WHERE key {d.in_array(1)}", (d.array(keys),))
+        if without_arxiv_id and rows:
+            # Apart, not joined: a join reads the row of every item holding a key (a random page of the largest
+            # table each; a common title phrase is held by thousands of arXiv items), where this asks the
+            # arxiv_id index's NULL entries only (SQLite: a covering search on (arxiv_id IS NULL, rowid)).
+            wanted = set(self.db.column(f"SELECT id FROM items WHERE arxiv_id IS NULL AND id {d.in_array(1)}",
+                                        (d.array(sorted({item_id for _, item_id in rows})),)))
+            rows = [row for row in rows if row[1] in wanted]
         found: dict[int, list[int]] = {}
-        for key, item_id in self.db.rows(query, (d.array(keys),)):
+        for key, item_id in rows:
             found.setdefault(key, []).append(item_id)
         return found
 
@@ -316,6 +348,7 @@ class IngestSession:
         """Store a batch: new items, source records, identifiers, keys, and the touched items' fields."""
         db, d, now = self.db, self.db.dialect, utc_now()
         self.store._items_written += len(batch.items)
+        self._defer_indexes_if_bulk(batch.new_item_ids)
         new_ids = set(batch.new_item_ids)
         rows = [(fields.kind, _text(fields.title), _text(fields.abstract), fields.arxiv_id, fields.doi,
                  _text(fields.url), fields.published, fields.year, fields.upvotes, bool(fields.withdrawn), now, item_id)
@@ -411,6 +444,12 @@ class ItemStorage:
     def _allocate_item_ids(self, count: int) -> list[int]:
         """Reserve ``count`` new item ids (inside the ingest transaction); each backend has its own way."""
         raise NotImplementedError
+
+    def _drop_deferred_indexes(self) -> list[str]:
+        """Drop, inside the open transaction, the indexes a bulk load defers; return the statements that build
+        them again. None here: PostgreSQL's DROP INDEX would lock the tables against every reader until the
+        load commits (SQLite's readers keep reading the last commit, indexes and all)."""
+        return []
 
     def item_count(self) -> int:
         """Number of items."""

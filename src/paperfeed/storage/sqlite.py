@@ -40,6 +40,13 @@ WRITING_CACHE_KB = 16384
 would thrash; 16 MB ingests as fast as 128 MB did (bench/ingest.py, back to back) and keeps a long sync's memory
 flat. Set for each outermost write transaction and given back when it ends."""
 
+BULK_DEFERRED_INDEXES = ("items_published", "authors_key", "item_authors_author", "item_categories_category",
+                         "item_topics_topic", "item_topics_by_topic", "daily_dates_day")
+"""Indexes no statement of an ingest transaction reads (its lookups go by fingerprint, identifier, blocking key,
+item id, author and topic name; its deletes by item id), dropped during a bulk load into a small store
+(``items.BULK_LOAD_MIN_ITEMS``) and built once at the file's end. A random-key index larger than the page cache
+costs a page read per insert: the item-author index by author, 6 rows a Kaggle record, is the largest."""
+
 
 @lru_cache(maxsize=4096)
 def _positional(sql: str) -> str:
@@ -267,6 +274,16 @@ class SQLiteStore(Store):
         # Safe under BEGIN IMMEDIATE: this connection is the only writer until COMMIT.
         start = (self.db.value("SELECT max(id) FROM items") or 0) + 1
         return list(range(start, start + count))
+
+    def _drop_deferred_indexes(self) -> list[str]:
+        # Their exact definitions as the migrations left them, read back before dropping.
+        statements = []
+        for name, sql in self._db.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name IN "
+                f"({', '.join('?' * len(BULK_DEFERRED_INDEXES))}) ORDER BY name", BULK_DEFERRED_INDEXES).fetchall():
+            self._db.execute(f'DROP INDEX "{name}"')
+            statements.append(sql)
+        return statements
 
     # -- syncing ---------------------------------------------------------------------------
 

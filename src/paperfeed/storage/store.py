@@ -90,8 +90,10 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, PeopleStorage
         """
         try:
             with self.db.transaction(lock_writers=True):
-                yield IngestSession(self)
+                session = IngestSession(self)
+                yield session
                 self.refresh_daily_dates()
+                session.finish()  # indexes a bulk load deferred, built inside the same transaction
         except BaseException:
             self._forget_cached_ids()
             raise

@@ -1,0 +1,211 @@
+"""A large file into a small store: the indexes ingest never reads are dropped while it loads and built once
+at its end, inside its own transaction (``storage.items.BULK_LOAD_MIN_ITEMS``, SQLite's
+``BULK_DEFERRED_INDEXES``). The store ends exactly as an ingest without deferring leaves it; a failed file or a
+kill -9 leaves every index as it was.
+
+Thresholds are lowered so that a file of a few hundred real listing records is a bulk load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from paperfeed import ingest as ingest_module
+from paperfeed.ingest import Ingester
+from paperfeed.storage import items as items_module
+from paperfeed.storage import open_store
+from paperfeed.storage.sqlite import BULK_DEFERRED_INDEXES
+
+from datafiles import HF_DAY, LIBRARY, LISTING
+
+
+def listing_file(path: Path, count: int, first: int = 0) -> Path:
+    """``count`` distinct real listing records (ids and titles made unique), one JSON Lines file."""
+    seen, base = set(), []
+    for line in LISTING.read_text(encoding="utf-8").split("\n"):
+        if line.strip() and line not in seen:
+            seen.add(line)
+            base.append(json.loads(line))
+    lines = []
+    for number in range(first, first + count):
+        record = dict(base[number % len(base)])
+        record["id"] = f"2601.{number:05d}"
+        record["title"] = f"{record['title']} ({number})"
+        lines.append(json.dumps(record, ensure_ascii=False))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def indexes(db: Path) -> dict[str, str]:
+    """Every index the store's file holds (committed), with its definition."""
+    connection = sqlite3.connect(db)
+    try:
+        return dict(connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
+    finally:
+        connection.close()
+
+
+def tables(db: Path) -> dict[str, list[tuple]]:
+    """Every row of every table but the wall-clock columns and the migration log."""
+    connection = sqlite3.connect(db)
+    try:
+        found = {}
+        for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                          "AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name"):
+            columns = [row[1] for row in connection.execute(f'PRAGMA table_info("{name}")')
+                       if row[1] not in ("created_at", "updated_at", "seen_at", "applied_at")]
+            found[name] = sorted(connection.execute(f'SELECT {", ".join(columns)} FROM "{name}"'), key=repr)
+        return found
+    finally:
+        connection.close()
+
+
+def present(store, name: str = "item_authors_author") -> bool:
+    """Whether the index exists as the ingesting connection sees it (its own transaction included)."""
+    return store.db.row("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = $1", (name,)) is not None
+
+
+@pytest.fixture
+def small_bulk(monkeypatch):
+    monkeypatch.setattr(ingest_module, "BATCH_SIZE", 50)
+    monkeypatch.setattr(items_module, "BULK_LOAD_MIN_ITEMS", 100)
+
+
+def test_a_large_file_into_a_small_store_builds_the_unread_indexes_once_and_ends_as_without(small_bulk, tmp_path,
+                                                                                         monkeypatch):
+    big = listing_file(tmp_path / "2026-01-05.jsonl", 400)
+    later = listing_file(tmp_path / "2026-01-06.jsonl", 120, first=400)
+    bulk_db, plain_db = tmp_path / "bulk.db", tmp_path / "plain.db"
+    with open_store(bulk_db) as store:
+        seen = []
+        report = Ingester(store, on_records=lambda count: seen.append(present(store))).ingest_paths([LIBRARY, big])
+        assert not report.failed
+        # The library (7 items) is too small; the large file's indexes go once it has 100 new items, 2 batches.
+        assert seen == [True, True] + [False] * 7
+        assert present(store) and store.check_integrity() == []
+        seen.clear()
+        assert not Ingester(store, on_records=lambda count: seen.append(present(store))).ingest_paths([later]).failed
+        assert seen == [True] * 3, "120 new items into 407 is no bulk load"
+    monkeypatch.setattr(items_module, "BULK_LOAD_MIN_ITEMS", 10 ** 9)
+    with open_store(plain_db) as store:
+        assert not Ingester(store).ingest_paths([LIBRARY, big, later]).failed
+    assert indexes(bulk_db) == indexes(plain_db)
+    assert set(BULK_DEFERRED_INDEXES) <= set(indexes(bulk_db))
+    assert tables(bulk_db) == tables(plain_db)
+
+
+def test_a_bulk_file_that_fails_after_its_indexes_went_leaves_the_store_and_its_indexes_as_before(small_bulk,
+                                                                                                   tmp_path):
+    lines = listing_file(tmp_path / "whole.jsonl", 400).read_text(encoding="utf-8").splitlines()
+    lines[350] = lines[350][:40]  # a line cut off, in the 8th batch: after the indexes were dropped
+    bad = tmp_path / "2026-01-05.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db, reference = tmp_path / "store.db", tmp_path / "reference.db"
+    with open_store(db) as store:
+        seen = []
+        report = Ingester(store, on_records=lambda count: seen.append(present(store))).ingest_paths(
+            [LIBRARY, bad, LISTING])
+        assert [result.failed for result in report.files] == [False, True, False]
+        assert report.files[1].place == "line 351"
+        assert False in seen and present(store), "the bulk file dropped them; its rollback brought them back"
+        assert store.check_integrity() == []
+    with open_store(reference) as store:
+        assert not Ingester(store).ingest_paths([LIBRARY, LISTING]).failed
+    assert indexes(db) == indexes(reference)
+    assert tables(db) == tables(reference)
+
+
+def test_postgres_defers_nothing(backend_url, small_bulk, tmp_path):
+    # DROP INDEX there would lock the tables against every reader until the load commits.
+    if backend_url.startswith("postgres"):
+        with open_store(backend_url) as store:
+            assert store._drop_deferred_indexes() == []
+            report = Ingester(store).ingest_paths([listing_file(tmp_path / "2026-01-05.jsonl", 300)])
+            assert not report.failed and store.item_count() == 300
+    else:
+        with open_store(backend_url) as store:
+            Ingester(store).ingest_paths([listing_file(tmp_path / "2026-01-05.jsonl", 300)])
+            assert store.item_count() == 300 and present(store)
+
+
+CHILD = textwrap.dedent("""
+    import sys
+    from paperfeed import ingest as ingest_module
+    from paperfeed.storage import items as items_module
+    from paperfeed.storage import open_store
+    from paperfeed.ingest import Ingester
+    ingest_module.BATCH_SIZE = 100
+    ingest_module.COMMIT_EVERY = 200
+    items_module.BULK_LOAD_MIN_ITEMS = 300
+    slow = sys.argv[2] == "kill"
+    with open_store(sys.argv[1]) as store:
+        def batch_done(count):
+            gone = store.db.row("SELECT 1 FROM sqlite_master WHERE name = 'item_authors_author'") is None
+            if gone and slow:
+                print("dropped", flush=True)
+                import time
+                time.sleep(60)
+        Ingester(store, on_records=batch_done).ingest_paths(sys.argv[3:])
+    print("done", flush=True)
+""")
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_bulk_load_leaves_its_indexes_and_a_rerun_gives_the_uninterrupted_store(tmp_path):
+    first = listing_file(tmp_path / "2026-01-04.jsonl", 250, first=5000)
+    big = listing_file(tmp_path / "2026-01-05.jsonl", 1500)
+    killed, whole = tmp_path / "killed.db", tmp_path / "whole.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def child(db: Path, mode: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", CHILD, str(db), mode, str(first), str(big)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    process = child(killed, "kill")
+    try:
+        assert process.stdout.readline().strip() == "dropped", process.stderr.read()
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        process.stdout.close()
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+    reference = child(whole, "whole")
+    out, err = reference.communicate(timeout=300)
+    assert reference.returncode == 0 and out.strip() == "done", err
+
+    # The kill came while the large file's transaction had its indexes dropped: the store has them all.
+    assert set(BULK_DEFERRED_INDEXES) <= set(indexes(killed)) and indexes(killed) == indexes(whole)
+    with open_store(killed) as store:
+        assert store.check_integrity() == []
+        assert store.item_count() == 250  # the first file, committed; nothing of the second
+    rerun = child(killed, "whole")
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0 and out.strip() == "done", err
+    assert indexes(killed) == indexes(whole)
+    assert tables(killed) == tables(whole)
+
+
+def test_the_title_key_lookup_of_arxiv_records_finds_exactly_the_holders_without_an_arxiv_id(store):
+    # The lookup reads block keys, then the arxiv_id index's NULL entries, instead of joining each holder's row;
+    # the join is the definition it must keep.
+    Ingester(store).ingest_paths([LIBRARY, HF_DAY, LISTING])
+    keys = [row[0] for row in store.read_rows("SELECT DISTINCT key FROM block_keys")]
+    expected: dict[int, list[int]] = {}
+    for key, item_id in store.read_rows("SELECT b.key, b.item_id FROM block_keys b JOIN items i ON i.id = b.item_id "
+                                        "WHERE i.arxiv_id IS NULL ORDER BY b.key, b.item_id"):
+        expected.setdefault(key, []).append(item_id)
+    with store.ingest_session() as session:
+        found = session.items_by_block_key(keys, without_arxiv_id=True)
+        every = session.items_by_block_key(keys)
+    assert expected and {key: sorted(ids) for key, ids in found.items()} == expected
+    assert sum(map(len, every.values())) > sum(map(len, found.values())), "arXiv items hold keys too"
