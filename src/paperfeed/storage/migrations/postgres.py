@@ -601,6 +601,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         SELECT 1;
         """,
     ),
+    (
+        "0019_indexes_for_item_deletes",
+        """
+        -- Every table that refers to an item can find its rows by item: deleting a joined item cascades to each
+        -- (PostgreSQL does not index a foreign key's columns by itself). block_keys_item is there since 0001.
+        CREATE INDEX item_vectors_item ON item_vectors (item_id);
+        CREATE INDEX library_item ON library (item_id);
+        CREATE INDEX author_decision_slots_item ON author_decision_slots (item_id);
+        """,
+    ),
 ]
 """Every migration, in the order applied."""
 

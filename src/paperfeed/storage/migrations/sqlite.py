@@ -504,4 +504,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         DROP TRIGGER items_search_insert;
         """,
     ),
+    (
+        "0019_indexes_for_item_deletes",
+        """
+        -- Every table that refers to an item can find its rows by item. Joining two items (a record that bridges
+        -- them, a person's merge) deletes one, and the delete cascades to each of these tables; a join and a
+        -- split also read and rewrite one item's blocking keys. Without an index led by item_id each of those
+        -- was a scan of the whole table: every item's keys, every item's vectors (millions after a whole-arXiv
+        -- bootstrap). PostgreSQL had block_keys_item from its first migration.
+        CREATE INDEX block_keys_item ON block_keys (item_id);
+        CREATE INDEX item_vectors_item ON item_vectors (item_id);
+        CREATE INDEX library_item ON library (item_id);
+        CREATE INDEX author_decision_slots_item ON author_decision_slots (item_id);
+        """,
+    ),
 ]

@@ -1,0 +1,50 @@
+"""Deleting an item never scans a table: every table that refers to items can find its rows by item.
+
+Joining two items (a record that bridges them, a person's merge) deletes one, and the delete cascades to every
+table with a foreign key to items; neither SQLite nor PostgreSQL indexes a foreign key by itself. A table whose
+item column leads no index is read whole on every such delete (every item's vectors, after a whole-arXiv load).
+"""
+
+from __future__ import annotations
+
+from paperfeed.storage import open_store
+
+
+def _sqlite_unindexed(store) -> list[tuple[str, str]]:
+    db = store.db
+    missing = []
+    for (table,) in db.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"):
+        keys = [row for row in db.rows(f"SELECT * FROM pragma_foreign_key_list('{table}')") if row[2] == "items"]
+        if not keys:
+            continue
+        leading = {db.value(f"SELECT name FROM pragma_index_info('{index}') WHERE seqno = 0")
+                   for (index,) in db.rows(f"SELECT name FROM pragma_index_list('{table}')")}
+        leading |= {name for name, position in db.rows(f"SELECT name, pk FROM pragma_table_info('{table}')")
+                    if position == 1}
+        missing += [(table, row[3]) for row in keys if row[3] not in leading]
+    return missing
+
+
+def _postgres_unindexed(store) -> list[tuple[str, str]]:
+    return [tuple(row) for row in store.db.rows(
+        "SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c "
+        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+        "WHERE c.contype = 'f' AND c.confrelid = 'items'::regclass AND NOT EXISTS ("
+        "SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])")]
+
+
+def test_every_table_that_refers_to_items_is_indexed_by_item(backend_url):
+    with open_store(backend_url) as store:
+        unindexed = (_postgres_unindexed(store) if backend_url.startswith("postgres") else _sqlite_unindexed(store))
+        checked = store.db.value("SELECT count(*) FROM items")  # the store opened and migrated
+    assert checked == 0
+    assert unindexed == [], f"deleting an item scans: {unindexed}"
+
+
+def test_a_join_finds_the_gone_items_blocking_keys_by_index(tmp_path):
+    with open_store(tmp_path / "store.db") as store:
+        connection = store.db.connection
+        for statement in ("SELECT key FROM block_keys WHERE item_id = 7", "DELETE FROM block_keys WHERE item_id = 7",
+                          "DELETE FROM item_vectors WHERE item_id = 7"):
+            plan = " ".join(row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}"))
+            assert plan.startswith("SEARCH") and "(item_id=?)" in plan, (statement, plan)
