@@ -80,19 +80,21 @@ def clean_text(text: str | None) -> str:
     if "&" in text:
         text = _ENTITY.sub(_unescape_entity, text)
     if text.isascii():
-        # Most abstracts are already clean: a few scans cost far less than split/join. An ASCII text is printable
-        # when it holds no control character (no line break either): one C loop, where a regex took three times
-        # as long.
-        if text.isprintable():
+        # Most abstracts are already clean: a few scans cost far less than split/join. An ASCII text's control
+        # characters (line breaks too) are the bytes a translate table of the printable ones leaves: one C loop,
+        # three times as fast as str.isprintable (a table lookup per character) on an abstract, nine times a regex;
+        # a short text (a name) is quicker with str.isprintable than with the bytes made.
+        controls = (b"" if len(text) < 128 and text.isprintable()
+                    else text.encode("ascii").translate(None, _PRINTABLE_ASCII))
+        if not controls:
             if "  " not in text and text[0] != " " and text[-1] != " ":
                 return text
             return " ".join(text.split())
-        # Most of the rest are wrapped lines (arXiv's abstracts): with each line break a space, a printable text's
-        # only whitespace is the space, so stripping it and collapsing its runs is what split/join does, in a few
-        # C scans instead of one string per word (a fifth of the time on an abstract).
-        spaced = text.replace("\n", " ")
-        if spaced.isprintable():
-            spaced = spaced.strip(" ")
+        if controls.count(b"\n") == len(controls):
+            # Wrapped lines (arXiv's abstracts): with each line break a space, the text's only whitespace is the
+            # space, so stripping it and collapsing its runs is what split/join does, in a few C scans instead of
+            # one string per word (a fifth of the time on an abstract).
+            spaced = text.replace("\n", " ").strip(" ")
             return spaced if "  " not in spaced else " ".join(spaced.split())
         joined = " ".join(text.split())
         if joined.isprintable():  # its only control characters were whitespace (tabs, carriage returns)
@@ -110,6 +112,7 @@ def clean_text(text: str | None) -> str:
 
 # Control characters that are not whitespace, lone surrogates and the non-characters U+FFFE/U+FFFF: debris of
 # broken encodings that XML 1.0 cannot carry (a feed holding one is ill-formed) and PostgreSQL text refuses (NUL).
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 _DEBRIS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f\ud800-\udfff\ufffe\uffff]")
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 

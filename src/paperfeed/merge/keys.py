@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from functools import lru_cache
 from typing import Iterable
 
@@ -117,8 +118,33 @@ def significant_words(title: str) -> list[str]:
     text = fold(title if title.isascii() else _readable(title))
     if "-" in text:
         text = _join_prefixes(text)
-    return [token[:-1] if len(token) > 3 and token[-1] == "s" and token[-2] != "s" else token
-            for token in _WORD.findall(text) if token not in _STOPWORDS]
+    # Folded text is ASCII: every byte but [a-z0-9] made a space, str.split gives what _WORD.findall would, in half
+    # the time (the regex engine's cost is per match).
+    tokens = (text.encode("ascii").translate(_WORD_BYTES).decode("ascii").split() if text.isascii()
+              else _WORD.findall(text))
+    return [form for form in map(_KEY_FORMS.__getitem__, tokens) if form]
+
+
+class _KeyForms(dict):
+    """Token -> its form in keys: "" for a stopword, a plural ``s`` dropped (``significant_words``); filled as
+    tokens are met, and emptied when it holds ``KEY_FORMS_CACHED`` (a lookup costs a third of the rules)."""
+
+    def __missing__(self, token: str) -> str:
+        form = ("" if token in _STOPWORDS else token[:-1] if len(token) > 3 and token[-1] == "s" and token[-2] != "s"
+                else token)
+        if len(self) >= KEY_FORMS_CACHED:
+            self.clear()
+        self[token] = form
+        return form
+
+
+KEY_FORMS_CACHED = 200_000
+"""Distinct title words kept (about 20 MB when full; 60,000 arXiv titles hold 27,000)."""
+_KEY_FORMS = _KeyForms()
+
+
+_WORD_BYTES = bytes(byte if 48 <= byte <= 57 or 97 <= byte <= 122 else 32 for byte in range(256))
+"""A ``bytes.translate`` table keeping the bytes of ``_WORD`` (digits, lower-case ASCII letters), the rest spaces."""
 
 
 def _join_prefixes(text: str) -> str:
@@ -357,7 +383,11 @@ def _clean_key_texts(title: str) -> tuple[set[str], set[str]]:
 
 
 def _key_hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+    return _SIGNED_64(hashlib.blake2b(text.encode(), digest_size=8).digest())[0]
+
+
+_SIGNED_64 = struct.Struct(">q").unpack
+"""Eight bytes as a big-endian signed integer (``int.from_bytes(..., "big", signed=True)``, in fewer calls)."""
 
 
 def fingerprint(record: Record, origin_name: str) -> str:

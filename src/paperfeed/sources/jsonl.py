@@ -254,6 +254,9 @@ NAME_CACHE_SIZE = 200_000
 """Display names kept per ``authors_parsed`` row: arXiv's authors write many papers (the snapshot's 2.7 million
 papers have about 1 million distinct names), and ``person_name`` is most of the parse time of a line."""
 _names_by_row: dict[tuple, str] = {}
+_person_name = person_name.__wrapped__
+"""``person_name`` without its own cache: ``_names_by_row`` already holds each row's name, so a row it has not met
+would only be a miss there that evicts a name another parser may want."""
 
 
 def _parsed_names(parsed: list) -> list[str]:
@@ -278,7 +281,7 @@ def _parsed_name(row: list) -> str:
     suffix = row[2] if len(row) > 2 else ""
     # arXiv's parser writes hyphenated initials as "C. -P."; the author wrote "C.-P.".
     first = first.replace(". -", ".-")
-    name = person_name(f"{last}, {first}") if first else person_name(last)
+    name = _person_name(f"{last}, {first}") if first else _person_name(last)
     if name and suffix:
         name = f"{name} {clean_text(suffix)}"
     return name or ""
