@@ -47,6 +47,10 @@ def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
     """
     build: Builder | None = None
     loads = orjson.loads
+    # A daily listing names a cross-listed paper again, the very same line (18% of the listings' records): such a
+    # line gives the record made for it before, the same object (records are not changed after parsing), found by
+    # its id and compared whole. None for the other schemas (a generic record's id may be its line number).
+    made: dict[str, tuple[str, Record]] | None = None
     for number, line in _lines(data) if isinstance(data, bytes) else _mapped_lines(data):
         try:
             obj = loads(line)
@@ -58,6 +62,14 @@ def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
             raise ParseError(f"expected a JSON object, got {type(obj).__name__}", f"line {number}")
         if build is None:
             build = _pick_builder(obj, context)
+            made = {} if schema_of(obj) == "listing" else None
+        if made is not None:
+            key = obj.get("id")
+            if type(key) is str:
+                earlier = made.get(key)
+                if earlier is not None and earlier[0] == line:
+                    yield earlier[1]
+                    continue
         try:
             record = build(obj, line, number)
         except ParseError:
@@ -65,7 +77,16 @@ def parse(data: bytes, context: ParseContext) -> Iterator[Record]:
         except (KeyError, TypeError, AttributeError, IndexError, ValueError) as error:
             # A field of the wrong type (authors: 5) must fail the file with its place, not crash the caller.
             raise ParseError(f"unexpected field shape ({type(error).__name__}: {error})", f"line {number}") from None
+        if made is not None and type(key) is str:
+            if len(made) >= LINES_REMEMBERED:
+                made.clear()
+            made[key] = (line, record)
         yield record
+
+
+LINES_REMEMBERED = 2048
+"""Records of a listing file kept for a repeated line (a day's listing holds a few hundred; the memory is bounded
+whatever the file's size)."""
 
 
 def _lines(data: bytes) -> Iterator[tuple[int, str]]:
