@@ -138,7 +138,9 @@ def latex_to_text(text: str) -> str:
     pylatexenc runs only when a macro is left, since it costs a millisecond a title; and only on text up to
     ``LATEX_MAX_CHARS``, since it takes 10 to 50 µs a character: a longer text keeps its macros.
     """
-    if not _LATEX_MARK.search(text):
+    # The marks one by one (each a C scan for a character): four times as fast as the regex, which has no literal
+    # prefix to search for, on the 99% of titles that hold none.
+    if not ("\\" in text or "$" in text or "{" in text or "--" in text or "``" in text or "''" in text):
         return text
     text = _INLINE_MATH.sub(_math_content, text)
     if "\\" not in text:
@@ -157,7 +159,6 @@ LATEX_MAX_CHARS = 10_000
 """Longest text pylatexenc converts (at most half a second of it; a title is at most ``max_title_chars``, 2,000 by
 default): without a bound, one huge field of backslashes in a file took minutes to parse."""
 
-_LATEX_MARK = re.compile(r"[\\\\${]|--|``|''")
 
 
 def _math_content(match: re.Match) -> str:
