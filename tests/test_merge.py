@@ -463,3 +463,36 @@ def test_window_keys_start_only_at_the_first_words_of_a_title():
                     "Chapter 12 towards a unified framework for the efficient \u2026 - ACM Digital Library",
                     "Smith: towards a unified framework for the efficient evaluation..."):
         assert set(merge.block_keys(scraped)) & set(merge.block_keys(title)), scraped
+
+
+def test_an_item_of_one_record_has_the_fields_of_that_record_given_twice():
+    """``resolve_item`` of one record takes a shortcut (no ranking, no merging); the general rule over the same
+    record twice must give the same fields: checked on every record of the sample sources and on edge cases."""
+    from pathlib import Path
+
+    from paperfeed import prepare
+    from paperfeed.records import ParseContext
+
+    records = []
+    for path in sorted((Path(__file__).parent / "data" / "sources").iterdir()):
+        if path.suffix != ".md":
+            _, prepared = prepare.parse(path.read_bytes(), ParseContext(str(path)), None)
+            records += [(item.data, item.record.abstract) for item in prepared]
+    assert len({data["format"] for data, _ in records}) >= 8
+    edge_cases = [
+        {"format": "biorxiv", "title": "T", "doi": "10.1101/2023.03.14.532608", "year": 2023},  # a preprint DOI
+        {"format": "crossref", "title": "T", "doi": "10.1000/x", "published": "2021-05-01", "year": 2021},
+        {"format": "hf-daily", "title": "T", "extra": {"upvotes": -3}, "label": "HF"},
+        {"format": "hf-daily", "title": "T", "extra": {"upvotes": True}},
+        {"format": "hf-daily", "title": "T", "extra": {"upvotes": "7"}},
+        {"format": "feed", "title": "News", "kind": "news", "url": "https://example.org/a"},
+        {"format": "capture", "title": "T", "topics": [["A", 0.5], ["A", 0.9], ["B", 0.2]],
+         "categories": ["cs.LG", "cs.LG", "cs.AI"]},
+        {"format": "arxiv-oai", "title": "", "deleted": True, "arxiv_id": "2101.00001"},
+        {"format": "csv", "title": "T", "year": 0, "authors": []},
+    ]
+    records += [(data, "") for data in edge_cases]
+    for data, abstract in records:
+        assert merge.resolve_item([data], [abstract, abstract[:10]]) == \
+            merge.resolve_item([data, data], [abstract, abstract[:10]]), data
+    assert merge.resolve_item([edge_cases[3]]).upvotes == 1 and type(merge.resolve_item([edge_cases[3]]).upvotes) is int

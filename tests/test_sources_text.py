@@ -307,6 +307,26 @@ def test_listing_acm_and_msc_classes_are_not_categories():
     assert record.extra["classes"] == ["I.2.7", "68T50"]
 
 
+def test_a_repeated_listing_line_is_the_same_record_and_a_changed_one_is_parsed_again():
+    """A listing names a cross-listed paper again with the same line: it is not built twice, and prepares the same
+    (its fingerprint makes it "unchanged" at ingest). A line with the same id but other text is a record of its own;
+    a generic producer's records are never reused (one without an id is named by its line number)."""
+    lines = LISTING.read_bytes().split(b"\n")[:5]
+    changed = lines[1].replace(b'"summary": "', b'"summary": "Revised. ', 1)
+    assert changed != lines[1]
+    data = b"\n".join([*lines, lines[1], changed, lines[3]])
+    records = parse_bytes(jsonl, data, "2026-02-27.jsonl")
+    assert len(records) == 8
+    assert records[5] is records[1] and records[7] is records[3]
+    assert records[6].record_id == records[1].record_id and records[6].abstract.startswith("Revised. ")
+    prepared = list(prepare(iter(records), "2026-02-27.jsonl"))
+    assert prepared[5].fingerprint == prepared[1].fingerprint != prepared[6].fingerprint
+    fresh = parse_bytes(jsonl, b"\n".join(lines[:2]), "2026-02-27.jsonl")  # no earlier line to reuse
+    assert fresh[1] is not records[1] and fresh[1] == records[5]
+    generic = parse_bytes(jsonl, b'{"id": "", "title": "T"}\n{"id": "", "title": "T"}', "mine.jsonl")
+    assert [r.record_id for r in generic] == ["line 1", "line 2"]
+
+
 def test_generic_jsonl_producer():
     lines = [
         '{"title": "Attention Is All You Need", "abstract": "The dominant...", '

@@ -65,7 +65,14 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
     title_chars, abstract_chars, authors, author_chars, record_chars = (
         limit or sys.maxsize for limit in (limits.max_title_chars, limits.max_abstract_chars, limits.max_authors,
                                            limits.max_author_chars, limits.max_record_chars))
+    # A parser gives the same record object again for a repeated line (``sources.jsonl``: a listing's cross-lists):
+    # it gets the same Prepared (nothing changes either after this).
+    done: dict[int, Prepared] = {}
     for index, record in enumerate(records):
+        again = done.get(id(record))
+        if again is not None and again.record is record:
+            yield again
+            continue
         if (len(record.title) > title_chars or len(record.abstract) > abstract_chars
                 or len(record.authors) > authors or len(record.raw) > record_chars
                 or (record.authors and max(map(len, record.authors)) > author_chars)) \
@@ -75,8 +82,16 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
         title = record.title
         stored, looked_up = ((_title_keys if len(title) <= TITLE_KEYS_CACHED_CHARS else merge.title_keys)(
             title, bool(record.arxiv_id)) if title else ((), ()))
-        yield Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
-                       list(stored), merge.record_data(record), list(looked_up))
+        prepared = Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
+                            list(stored), merge.record_data(record), list(looked_up))
+        if len(done) >= PREPARED_REMEMBERED:
+            done.clear()
+        done[id(record)] = prepared  # holds the record, so its id names no other while it is here
+        yield prepared
+
+
+PREPARED_REMEMBERED = 2048
+"""Prepared records kept for a record given again (see ``prepare``)."""
 
 
 TITLE_KEYS_CACHED = 32768
