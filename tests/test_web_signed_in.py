@@ -60,12 +60,13 @@ def signed_in(backend_url, tmp_path, monkeypatch):
 
 
 def test_the_session_is_looked_up_in_the_endpoints_thread_once_and_only_where_needed(signed_in):
-    client, _, known, threads = signed_in
+    client, settings, known, threads = signed_in
     mine = client.get(f"/api/v1/items/{known}/mine")
     assert mine.status_code == 200 and mine.json()["state"] is None
-    # One lookup, in the thread that then read the marks: the request took one thread hop, not two.
+    # One lookup, in the thread that then read the marks: one thread hop on a database server, none on a local
+    # SQLite file (three indexed reads, answered on the event loop); the session lookup never takes a hop of its own.
     assert len(threads["session"]) == 1 and threads["session"] == threads["marks"]
-    assert len(threads["hops"]) == 1
+    assert len(threads["hops"]) == (1 if settings.db.startswith("postgres") else 0)
     assert threads["session"][0] != threading.get_ident()
 
     headers = {"X-CSRF-Token": client.get("/api/v1/me").json()["csrf_token"]}
