@@ -105,3 +105,26 @@ def test_a_session_ended_through_another_worker_is_ended_here_at_the_next_reques
     assert client.get(f"/api/v1/items/{known}/mine").status_code == 401
     page = client.get(f"/items/{known}")
     assert page.status_code == 200 and SIGNED_IN not in page.text and "Not in your library" not in page.text
+
+
+def test_a_write_to_a_resolved_item_id_stores_it_and_one_to_a_missing_item_stores_nothing(signed_in):
+    from paperfeed.library import save_item
+    from paperfeed.library.community import vote
+    from paperfeed.storage import STORE_ERRORS
+
+    _, settings, known, _ = signed_in
+    with open_store(settings.db) as store:
+        user = store.user_by_email(EMAIL).id
+        # The web resolves the item before its write turn and hands the id on: used as it is, not looked up again.
+        assert save_item(store, user, known, ["geometry"]) == known
+        assert vote(store, user, known, True) == (known, True)
+        assert [(entry.item_id, entry.tags) for entry in store.library_entries(user)] == [(known, ["geometry"])]
+        assert store.user_votes(user) == [known]
+        # An item gone between the lookup and the write (an admin's merge): the write's reference to it fails.
+        missing = 2 ** 40
+        with pytest.raises(STORE_ERRORS):
+            save_item(store, user, missing, ["geometry"])
+        with pytest.raises(STORE_ERRORS):
+            vote(store, user, missing, True)
+        assert [entry.item_id for entry in store.library_entries(user)] == [known]
+        assert store.user_votes(user) == [known]

@@ -116,12 +116,14 @@ class VoteRequest(BaseModel):
 
 
 def _change(request: Request, context, item_id: int, act) -> Response:
-    """Apply ``act(user id, item reference)`` for the signed-in user; answer with their marks on the item."""
+    """Apply ``act(user id, item id)`` for the signed-in user; answer with their marks on the item."""
     user = _user(request, context)
     item_id = queries.resolve_item(context, str(item_id))  # an unknown item is a 404, as on GET
     try:
+        # The item id is resolved, so the turn (which the other writes of every worker queue for) holds only the
+        # write; an item deleted meanwhile (an admin's merge) fails the write's reference to it: nothing is stored.
         with write_turn(context.store):
-            act(user.id, str(item_id))
+            act(user.id, item_id)
     except (LibraryError, CommunityError) as error:
         raise ValueError(str(error)) from None  # a 400 naming what was refused (a bad tag, say)
     return _mine(context, user, item_id)
