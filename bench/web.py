@@ -141,6 +141,8 @@ class Acks:
         self.votes: dict[int, dict[int, bool]] = {}
         self.latencies: dict[str, list[float]] = {}
         """Seconds per answered request, by kind (save, vote, item page, mine, search)."""
+        self.answered_writes = 0
+        """Writes answered 200 (``saved`` and ``votes`` keep each user's item once: the state the store must hold)."""
 
     def by_kind(self) -> dict[str, dict]:
         def pct(values: list[float], p: float) -> float:
@@ -186,6 +188,7 @@ async def _client(host: str, port: int, requests: list[tuple[bytes, tuple | None
                                                    "search" if path.startswith(b"/api/v1/search") else "item page")
                     acks.latencies.setdefault(kind, []).append(latencies[-1])
                 if write is not None and acks is not None:
+                    acks.answered_writes += 1
                     kind, user, item, up = write
                     if kind == "save":
                         acks.saved.setdefault(user, set()).add(item)
@@ -481,6 +484,7 @@ def main() -> int:
                         lost = lost_writes(db, acks)
                         r["acknowledged_writes"] = sum(map(len, acks.saved.values())) + sum(
                             map(len, acks.votes.values()))
+                        r["answered_writes"] = acks.answered_writes
                         r["lost_writes"] = len(lost)
                         r["by_kind"] = acks.by_kind()
                         lost_total += lost
@@ -500,7 +504,10 @@ def main() -> int:
                           f"p99 {r['p99_ms']:>6.1f} ms  errors {r['errors']}  "
                           f"server {r['server_cpu_ms_per_request']:.3f}"
                           f" ms CPU/request  client {r['client_cores']:.2f} cores"
-                          + (f"  lost writes {r['lost_writes']}" if "lost_writes" in r else ""), file=sys.stderr)
+                          + (f"  lost writes {r['lost_writes']} of {r['acknowledged_writes']:,} acknowledged"
+                             f" ({r['answered_writes']:,} write requests)  p99 by kind: "
+                             + ", ".join(f"{kind} {v['p99_ms']:.0f}" for kind, v in r["by_kind"].items())
+                             if "lost_writes" in r else ""), file=sys.stderr)
     load_average = os.getloadavg()
     print(json.dumps({"bench": "web", "workers": args.workers, "clients": args.clients, "seconds": args.seconds,
                       "client": args.client, "before": args.before, "cpus": os.cpu_count(),

@@ -19,15 +19,18 @@ class CommunityError(ValueError):
     """A vote or submission that cannot be made (unknown paper, bad reference)."""
 
 
-def resolve(store: Store, reference: str) -> int:
-    """Return the item of an item id, arXiv id/URL or DOI, or raise CommunityError."""
+def resolve(store: Store, reference: str | int) -> int:
+    """Return the item of an item id, arXiv id/URL or DOI, or raise CommunityError; an int is an item id the caller
+    has just resolved, used as it is (see ``shelf._item``)."""
+    if isinstance(reference, int):
+        return reference
     item_id = store.find_item(reference)
     if item_id is None:
         raise CommunityError(f"no paper {reference!r} in the store (give an item id, arXiv id or URL, or DOI)")
     return item_id
 
 
-def vote(store: Store, user_id: int, reference: str, up: bool = True) -> tuple[int, bool]:
+def vote(store: Store, user_id: int, reference: str | int, up: bool = True) -> tuple[int, bool]:
     """Upvote a paper (or withdraw the vote); return its item id and whether anything changed."""
     item_id = resolve(store, reference)
     return item_id, store.set_vote(user_id, item_id, up)

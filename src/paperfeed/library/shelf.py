@@ -30,28 +30,32 @@ def check_tag(tag: str) -> str:
     return cleaned
 
 
-def _item(store: Store, reference: str) -> int:
+def _item(store: Store, reference: str | int) -> int:
+    """The item of a reference (an id, arXiv id or URL, or DOI), or LibraryError; an int is an item id the caller
+    has just resolved, used as it is (the web resolves before its write turn, so the turn holds only the write)."""
+    if isinstance(reference, int):
+        return reference
     item_id = store.find_item(reference)
     if item_id is None:
         raise LibraryError(f"no paper {reference!r} in the store (give an item id, arXiv id or URL, or DOI)")
     return item_id
 
 
-def save_item(store: Store, user_id: int, reference: str, tags: list[str] = ()) -> int:
+def save_item(store: Store, user_id: int, reference: str | int, tags: list[str] = ()) -> int:
     """Save a paper to a user's library with ``tags`` added; return its item id."""
     item_id = _item(store, reference)
     store.set_library_state(user_id, item_id, "saved", [check_tag(tag) for tag in tags])
     return item_id
 
 
-def mark_not_relevant(store: Store, user_id: int, reference: str) -> int:
+def mark_not_relevant(store: Store, user_id: int, reference: str | int) -> int:
     """Mark a paper "not relevant" for a user (a negative for every tag's recommendations)."""
     item_id = _item(store, reference)
     store.set_library_state(user_id, item_id, "not_relevant")
     return item_id
 
 
-def remove_item(store: Store, user_id: int, reference: str) -> int:
+def remove_item(store: Store, user_id: int, reference: str | int) -> int:
     """Take a paper out of a user's library (saved or not relevant)."""
     item_id = _item(store, reference)
     store.set_library_state(user_id, item_id, None)

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import get_route_path
 
@@ -29,7 +30,7 @@ from .queries import NotFound
 from .rendering import API_PREFIX, STATIC, is_api, json_response, render, templates
 from .routes import account, api, api_library, comments, docs, feeds, follows, library, pages
 from .security import CSP, CSRF_COOKIE, HEADERS, SecurityMiddleware, load_secret
-from .users import SESSION_COOKIE, make_limiters
+from .users import SESSION_COOKIE, load_user, make_limiters
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -222,9 +223,10 @@ def _openapi(app: FastAPI) -> None:
 def _error_handlers(app: FastAPI) -> None:
     """Friendly pages and JSON errors for user mistakes; a store fault is a 503 page, never a traceback."""
 
-    def error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    async def error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
         if is_api(request):
             return json_response({"error": message, "status": status}, status, headers)
+        await _signed_in_user(request, status)
         response = render(request, "error.html", status=status, status_code=status, message=message)
         for key, value in (headers or {}).items():
             response.headers[key] = value
@@ -232,18 +234,18 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(QueryTooLarge)
     async def query_too_large(request: Request, exc: QueryTooLarge):
-        return error(request, exc.status, str(exc))
+        return await error(request, exc.status, str(exc))
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound):
-        return error(request, 404, str(exc))
+        return await error(request, 404, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         messages = {404: "There is no page at this address.", 405: "This address does not accept that method."}
         message = exc.detail if isinstance(exc.detail, str) and exc.detail not in (
             "Not Found", "Method Not Allowed") else messages.get(exc.status_code, str(exc.detail))
-        return error(request, exc.status_code, message, getattr(exc, "headers", None))
+        return await error(request, exc.status_code, message, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
@@ -251,22 +253,40 @@ def _error_handlers(app: FastAPI) -> None:
                              for e in exc.errors())
         if is_api(request):
             return json_response({"error": problems, "status": 422}, 422)
-        return error(request, 400, f"That request has a value we cannot use — {problems}.")
+        return await error(request, 400, f"That request has a value we cannot use — {problems}.")
 
     @app.exception_handler(ValueError)
     async def bad_value(request: Request, exc: ValueError):
-        return error(request, 400, str(exc))
+        return await error(request, 400, str(exc))
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
         # Logged by the server with its traceback; the visitor gets a page, not the stack.
-        return error(request, 500, "Something went wrong on our side; it has been logged.")
+        return await error(request, 500, "Something went wrong on our side; it has been logged.")
 
     for kind in STORE_ERRORS:
         @app.exception_handler(kind)
         async def store_error(request: Request, exc: Exception):
-            return error(request, 503, "The store is busy or unavailable; try again in a moment.",
-                         {"Retry-After": "5"})
+            return await error(request, 503, "The store is busy or unavailable; try again in a moment.",
+                               {"Retry-After": "5"})
+
+
+async def _signed_in_user(request: Request, status: int) -> None:
+    """Look up the signed-in user for an error page's header where the route's store context has gone back (the
+    user is looked up when first asked for: ``routes.deps.get_context``); not for a server or store fault, whose
+    page must not depend on the store answering."""
+    state = request.scope.setdefault("state", {})
+    if "user" in state or status >= 500 or SESSION_COOKIE not in state.get("cookies", {}):
+        return
+
+    def lookup() -> None:
+        with request.app.state.pool.borrow() as context:
+            load_user(request, context)
+
+    try:
+        await run_in_threadpool(lookup)
+    except STORE_ERRORS:  # the page goes out without the user's name
+        state["user"] = None
 
 
 def create_app_from_env() -> FastAPI:

@@ -15,6 +15,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
+USER_LOADER = "user_loader"
+"""Key in the request's ASGI state: while a route holds its store context, a callable that looks up the signed-in
+user (``routes.deps.get_context`` sets it; ``users.load_user`` keeps the answer as ``state["user"]``)."""
 
 
 def templates() -> Environment:
@@ -30,7 +33,8 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     """Render a page template with the request's CSRF token and the current user at hand."""
     env: Environment = request.app.state.templates
     state = request.scope.get("state", {})
-    values.setdefault("user", state.get("user"))
+    if "user" not in values:
+        values["user"] = state["user"] if "user" in state else state.get(USER_LOADER, lambda: None)()
     html = env.get_template(template).render(request=request, csrf_token=state.get("csrf_token", ""),
                                          path=request.url.path, **values)
     return HTMLResponse(html, status_code=status)
