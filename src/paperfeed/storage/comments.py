@@ -1,6 +1,7 @@
 """Comments: one flat discussion thread per item.
 
-Written once for both backends on ``self.db`` (``storage.sql``); each statement commits on its own. The text is
+Written once for both backends on ``self.db`` (``storage.sql``). Every write commits with the move of the
+comments counter (``daily.count_shared_change``), which tells every server process to drop its cached pages. The text is
 stored as its author typed it (``body``, Markdown) beside the sanitised HTML made from it on write
 (``body_html``, with the ``html_version`` of the renderer that made it): ``library.comments`` renders, this
 area only keeps. A delete is soft (``deleted_at`` set, the text erased, the row kept, so an id never names
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..normalize import utc_now
+from .daily import count_shared_change
 from .sql import Database
 
 _COLUMNS = ("c.id, c.item_id, c.user_id, u.email, c.body, c.body_html, c.html_version, c.created_at, c.edited_at, "
@@ -43,10 +45,13 @@ class CommentStorage:
 
     def add_comment(self, item_id: int, user_id: int, body: str, body_html: str, html_version: int) -> int:
         """Store a new comment; return its id."""
-        return int(self.db.value(
-            "INSERT INTO comments (item_id, user_id, body, body_html, html_version, created_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            (item_id, user_id, body.replace("\x00", ""), body_html, html_version, utc_now())))
+        with self.db.transaction():
+            comment_id = int(self.db.value(
+                "INSERT INTO comments (item_id, user_id, body, body_html, html_version, created_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                (item_id, user_id, body.replace("\x00", ""), body_html, html_version, utc_now())))
+            count_shared_change(self.db, "comments")
+        return comment_id
 
     def comment(self, comment_id: int) -> CommentRow | None:
         """One comment (deleted and hidden ones too), or None."""
@@ -63,23 +68,31 @@ class CommentStorage:
 
     def edit_comment(self, comment_id: int, body: str, body_html: str, html_version: int) -> bool:
         """Replace a comment's text (not a deleted one); False when there is none to edit."""
-        return self.db.run(
+        return self._counted(
             "UPDATE comments SET body = $1, body_html = $2, html_version = $3, edited_at = $4 "
             "WHERE id = $5 AND deleted_at IS NULL",
-            (body.replace("\x00", ""), body_html, html_version, utc_now(), comment_id)) > 0
+            (body.replace("\x00", ""), body_html, html_version, utc_now(), comment_id))
 
     def delete_comment(self, comment_id: int) -> bool:
         """Soft-delete a comment: its text is erased, its row stays; False when it was gone already."""
-        return self.db.run("UPDATE comments SET deleted_at = $1, body = '', body_html = '' "
-                           "WHERE id = $2 AND deleted_at IS NULL", (utc_now(), comment_id)) > 0
+        return self._counted("UPDATE comments SET deleted_at = $1, body = '', body_html = '' "
+                             "WHERE id = $2 AND deleted_at IS NULL", (utc_now(), comment_id))
 
     def hide_comment(self, comment_id: int, admin_id: int, hidden: bool = True) -> bool:
         """Hide a comment from readers (``hidden``) or show it again; False when that changed nothing."""
         if hidden:
-            return self.db.run("UPDATE comments SET hidden_at = $1, hidden_by = $2 "
-                               "WHERE id = $3 AND hidden_at IS NULL", (utc_now(), admin_id, comment_id)) > 0
-        return self.db.run("UPDATE comments SET hidden_at = NULL, hidden_by = NULL "
-                           "WHERE id = $1 AND hidden_at IS NOT NULL", (comment_id,)) > 0
+            return self._counted("UPDATE comments SET hidden_at = $1, hidden_by = $2 "
+                                 "WHERE id = $3 AND hidden_at IS NULL", (utc_now(), admin_id, comment_id))
+        return self._counted("UPDATE comments SET hidden_at = NULL, hidden_by = NULL "
+                             "WHERE id = $1 AND hidden_at IS NOT NULL", (comment_id,))
+
+    def _counted(self, sql: str, params: tuple) -> bool:
+        """Run one change to a comment; when it changed a row, move the comments counter in its transaction."""
+        with self.db.transaction():
+            changed = self.db.run(sql, params) > 0
+            if changed:
+                count_shared_change(self.db, "comments")
+        return changed
 
     def comment_counts(self, item_ids: list[int]) -> dict[int, int]:
         """Shown comments (neither deleted nor hidden) of each of ``item_ids`` (0 for none); one query."""

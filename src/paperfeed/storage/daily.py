@@ -21,6 +21,19 @@ from .sql import Database
 _CURSOR = "daily_dates_cursor"
 """``app_state`` row: the highest source record id the calendar has scanned."""
 
+SHARED_CHANGES = ("daily", "comments")
+"""Kinds of change the search change log does not see but pages show (votes move the daily ranking; comments
+are on item pages and counted on daily cards). Each has a counter, the ``app_state`` row ``changes.<kind>``,
+moved in the same transaction as the write: every server process reads them (``shared_change_counts``) to
+drop what it cached of that kind, so a change made through one worker is shown by all."""
+
+
+def count_shared_change(db: Database, kind: str) -> None:
+    """Move the counter of ``kind`` (one of SHARED_CHANGES); call it inside the write's transaction. The row is
+    made on the first change, so an older store needs no migration."""
+    db.run("INSERT INTO app_state (name, value) VALUES ($1, '1') ON CONFLICT (name) DO UPDATE "
+           "SET value = CAST(CAST(app_state.value AS BIGINT) + 1 AS TEXT)", (f"changes.{kind}",))
+
 # jsonb cannot hold \u0000 and refuses a whole document holding one, though only three date fields are read
 # here; the replacement keeps the JSON valid (it rewrites a 6-character escape into another) and the dates
 # intact. Neither database reads a backslash escape in a standard string literal, so this is the same on both.
@@ -183,11 +196,17 @@ class DailyStorage:
     # -- votes and submissions ----------------------------------------------------------------
 
     def set_vote(self, user_id: int, item_id: int, up: bool) -> bool:
-        """Add (``up``) or withdraw a user's upvote; False when that changed nothing."""
-        if up:
-            return self.db.run("INSERT INTO votes (user_id, item_id, voted_at) VALUES ($1, $2, $3) "
-                               "ON CONFLICT (item_id, user_id) DO NOTHING", (user_id, item_id, utc_now())) > 0
-        return self.db.run("DELETE FROM votes WHERE user_id = $1 AND item_id = $2", (user_id, item_id)) > 0
+        """Add (``up``) or withdraw a user's upvote; False when that changed nothing. A change moves the daily
+        counter (``count_shared_change``) in the same transaction."""
+        with self.db.transaction():
+            if up:
+                changed = self.db.run("INSERT INTO votes (user_id, item_id, voted_at) VALUES ($1, $2, $3) "
+                                      "ON CONFLICT (item_id, user_id) DO NOTHING", (user_id, item_id, utc_now())) > 0
+            else:
+                changed = self.db.run("DELETE FROM votes WHERE user_id = $1 AND item_id = $2", (user_id, item_id)) > 0
+            if changed:
+                count_shared_change(self.db, "daily")
+        return changed
 
     def local_upvotes(self, item_ids: list[int]) -> dict[int, int]:
         """Local upvote counts of items that have any."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from .daily import SHARED_CHANGES
 from .sql import Database
 from .topics import TAGGER
 
@@ -76,6 +77,16 @@ class SearchStorage:
         """The sequence number of the latest change (0 when there is none): it moves whenever an item changes,
         so caches of what the store holds key on it."""
         return self.db.value("SELECT coalesce(max(seq), 0) FROM search_changes")
+
+    def shared_change_counts(self) -> dict[str, int]:
+        """The counter of each kind of change the search change log does not see (``daily.SHARED_CHANGES``:
+        votes, comments), 0 before the first; one query, for caches that poll it."""
+        d = self.db.dialect
+        counts = dict.fromkeys(SHARED_CHANGES, 0)
+        counts.update((name.removeprefix("changes."), int(value)) for name, value in self.db.rows(
+            f"SELECT name, value FROM app_state WHERE name {d.in_array(1)}",
+            (d.array([f"changes.{kind}" for kind in SHARED_CHANGES]),)))
+        return counts
 
     def pending_search_changes(self, after: int) -> int:
         """How many items changed after sequence ``after``."""

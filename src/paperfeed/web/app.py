@@ -25,6 +25,7 @@ from ..search import QueryTooLarge
 from ..storage import STORE_ERRORS, open_store
 from .context import ContextPool
 from .limits import BodyLimitMiddleware
+from .changes import latest_counts
 from .pagecache import PageCache, PageCacheMiddleware
 from .queries import NotFound
 from .rendering import API_PREFIX, STATIC, is_api, json_response, render, templates
@@ -57,8 +58,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.limiters = make_limiters()
     if settings.page_cache_seconds > 0:
         # Added first, so it runs inside SecurityMiddleware (which sets the visitor's token and adds headers).
-        app.state.page_cache = PageCache(lambda: pool.read(lambda store: store.store_version()),
-                                         max_age=settings.page_cache_seconds)
+        app.state.page_cache = PageCache(
+            lambda: pool.read(lambda store: store.store_version()), max_age=settings.page_cache_seconds,
+            shared_changes=lambda: latest_counts(settings.db, lambda: pool.read(
+                lambda store: store.shared_change_counts())))
         app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache, session_cookie=SESSION_COOKIE)
     app.add_middleware(SecurityMiddleware, secret=secret, session_cookie=SESSION_COOKIE)
     # Added after it, so it runs first: a method no route at the address takes is a 405 before the CSRF check.

@@ -39,8 +39,9 @@ CACHEABLE = re.compile(r"^/(?:|papers/\d{4}-\d{2}-\d{2}|topics|topics/[a-z0-9-]+
 CHANGED = "pagecache.shared_pages_changed"
 """Key in the request's ASGI state set by ``shared_pages_changed`` (the kinds of parts changed, or ALL)."""
 ALL = ("*",)
-PAGES_SHOWING = {"daily": re.compile(r"^/(?:papers/.*)?$")}
-"""The cached pages that show each kind of page part (``queries`` cache keys): a vote drops only these."""
+PAGES_SHOWING = {"daily": re.compile(r"^/(?:papers/.*)?$"), "item": re.compile(r"^/items/")}
+"""The cached pages that show each kind of page part (``queries`` cache keys): a vote drops only the daily
+pages, a comment the item pages and the daily pages (their cards count comments)."""
 
 
 def shared_pages_changed(request, parts: tuple[str, ...] | None = None) -> None:
@@ -66,8 +67,13 @@ class CachedPage:
 class PageCache:
     """An LRU of rendered pages keyed by path and query, valid for one store version and ``max_age`` seconds."""
 
-    def __init__(self, version: Callable[[], int], max_age: float = 60.0, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, version: Callable[[], int], max_age: float = 60.0, max_bytes: int = MAX_BYTES,
+                 shared_changes: Callable[[], dict[str, int]] | None = None) -> None:
         self._version_of_store = version
+        self._shared_changes = shared_changes
+        """The store's change counters (``changes.latest_counts``): a kind that moved drops its pages."""
+        self._seen_changes: dict[str, int] | None = None
+        self._changes_lock = threading.Lock()
         self.max_age = max_age
         self.max_bytes = max_bytes
         self._pages: OrderedDict[tuple[str, bytes], CachedPage] = OrderedDict()
@@ -79,12 +85,31 @@ class PageCache:
         """Moves with every ``clear``: a page rendered across a clear is not kept (``put``'s ``generation``)."""
 
     def version(self) -> int:
-        """The store's change-log position, read at most every POLL_SECONDS."""
+        """The store's change-log position, read at most every POLL_SECONDS; first, the pages of the kinds
+        whose change counters moved (a vote or a comment through another process) are dropped."""
+        if self._shared_changes is not None:
+            self._drop_shared_changes()
         now = time.monotonic()
         if now - self._polled_at >= POLL_SECONDS:
             self._polled_at = now
             self._version = self._version_of_store()
         return self._version
+
+    def _drop_shared_changes(self) -> None:
+        from .changes import PARTS_CHANGED_BY, moved
+
+        counts = self._shared_changes()
+        if counts is self._seen_changes:
+            return
+        with self._changes_lock:  # marked seen only once dropped, so no other hit is served from a moved kind
+            parts = {part for kind in moved(self._seen_changes, counts) for part in PARTS_CHANGED_BY.get(kind, ())}
+            if parts:
+                if all(part in PAGES_SHOWING for part in parts):
+                    for part in parts:
+                        self.clear(PAGES_SHOWING[part])
+                else:
+                    self.clear()
+            self._seen_changes = counts
 
     def get(self, key: tuple[str, bytes]) -> CachedPage | None:
         version = self.version()

@@ -2,7 +2,8 @@
 
 Posting and editing are rate-limited per user (``comment_rate_limit`` an hour, counted in the store) and sized
 (``comment_max_chars``). A refused form comes back as the item page with the text still in its box, never lost.
-A change drops this process's cached anonymous pages (``shared_pages_changed``): the thread is on the item page.
+A change drops this process's cached item and daily pages and parts (``shared_pages_changed``): the thread is on
+the item page, its count on daily cards. Other processes drop them within a second (``web.changes``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ...library.comments import (CommentError, CommentLimits, delete_comment, ed
                                  post_comment, thread)
 from ...storage import UserRow
 from .. import queries
+from ..changes import PARTS_CHANGED_BY
 from ..pagecache import shared_pages_changed
 from ..queries import MAX_ID
 from ..rendering import json_response
@@ -31,6 +33,8 @@ from .pages import render_item
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["comments"])
 
+COMMENT_PARTS = PARTS_CHANGED_BY["comments"]
+"""The cached page parts (and so pages) a comment changes."""
 STATUS = {"invalid": 400, "too_long": 413, "not_found": 404, "forbidden": 403}
 """The HTTP status of each kind of CommentError."""
 FORM_TEXT_CHARS = 200_000
@@ -145,7 +149,7 @@ def post_form(request: Request, item_id: ItemId, context: Ctx, text: FormText = 
     except HTTPException as error:
         return _refused(request, context, item_id, error.status_code, str(error.detail), text,
                         headers=error.headers)
-    shared_pages_changed(request)
+    shared_pages_changed(request, parts=COMMENT_PARTS)
     return _to_thread(item_id, done["id"])
 
 
@@ -172,7 +176,7 @@ def edit_form(request: Request, comment_id: CommentId, context: Ctx, text: FormT
     except HTTPException as error:
         return _refused(request, context, item_id, error.status_code, str(error.detail), text, editing=comment_id,
                         headers=error.headers)
-    shared_pages_changed(request)
+    shared_pages_changed(request, parts=COMMENT_PARTS)
     return _to_thread(item_id, comment_id)
 
 
@@ -186,7 +190,7 @@ def delete_form(request: Request, comment_id: CommentId, context: Ctx):
         delete_comment(context.store, user, comment_id)
     except CommentError as error:
         raise _error(error) from None
-    shared_pages_changed(request)
+    shared_pages_changed(request, parts=COMMENT_PARTS)
     return _to_thread(item_id)
 
 
@@ -200,7 +204,7 @@ def hide_form(request: Request, comment_id: CommentId, context: Ctx, hidden: For
         hide_comment(context.store, user, comment_id, hidden != "0")
     except CommentError as error:
         raise _error(error) from None
-    shared_pages_changed(request)
+    shared_pages_changed(request, parts=COMMENT_PARTS)
     return _to_thread(item_id, comment_id)
 
 
@@ -225,7 +229,7 @@ def create(request: Request, item_id: ItemId, context: Ctx, body: Annotated[Comm
         done = post_comment(context.store, user, item_id, body.text, _limits(context))
     except CommentError as error:
         raise _error(error) from None
-    shared_pages_changed(request)
+    shared_pages_changed(request, parts=COMMENT_PARTS)
     return json_response(done, status=201)
 
 
@@ -239,7 +243,7 @@ def update(request: Request, comment_id: CommentId, context: Ctx, body: Annotate
         done = edit_comment(context.store, user, comment_id, body.text, _limits(context))
     except CommentError as error:
         raise _error(error) from None
-    shared_pages_changed(request)
+    shared_pages_changed(request, parts=COMMENT_PARTS)
     return json_response(done)
 
 
@@ -252,7 +256,7 @@ def remove(request: Request, comment_id: CommentId, context: Ctx):
         delete_comment(context.store, user, comment_id)
     except CommentError as error:
         raise _error(error) from None
-    shared_pages_changed(request)
+    shared_pages_changed(request, parts=COMMENT_PARTS)
     return Response(status_code=204)
 
 
@@ -267,5 +271,5 @@ def hide(request: Request, comment_id: CommentId, context: Ctx, body: Annotated[
         done = hide_comment(context.store, user, comment_id, (body or HideRequest()).hidden)
     except CommentError as error:
         raise _error(error) from None
-    shared_pages_changed(request)
+    shared_pages_changed(request, parts=COMMENT_PARTS)
     return json_response(done)
