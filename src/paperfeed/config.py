@@ -161,7 +161,7 @@ class Settings:
         "pick: from its first pick) (0: no decay).")})
     page_cache_seconds: float = field(default=60.0, metadata={"env": "PAPERFEED_PAGE_CACHE_SECONDS", "help": (
         "Longest a rendered page is reused for visitors who are not signed in (any item change drops it at "
-        "once; votes show within this time). 0 turns the page cache off.")})
+        "once; a vote or a comment within about a second, in every worker). 0 turns the page cache off.")})
     search_max_chars: int = field(default=1000, metadata={"env": "PAPERFEED_SEARCH_MAX_CHARS", "help": (
         "Longest search query in characters, filters included (web page, Atom feed, JSON API, CLI); a longer "
         "one is refused (414 on the web).")})

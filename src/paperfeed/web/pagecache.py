@@ -8,12 +8,14 @@ under the server's key, so it cannot occur anywhere else in the page by chance.
 A hit never reaches the router: no thread hop, no store connection, no template. That is what takes the daily
 page from about 300 to well over 500 requests per second on two workers (``bench/web.py``).
 
-Staleness is bounded twice, as for ``queries.cached``: an entry is dropped as soon as the store's search change
-log moves (every item insert, update, delete or retag; polled at most every ``POLL_SECONDS``), and after
-``max_age`` seconds at most (what the log does not see: votes move the daily ranking). A signed-in visitor's
-pages are never cached: they show that visitor's own marks. A route that changes what anonymous pages show and
-the store version does not see (a vote) says so with ``shared_pages_changed``; when its answer is a success
-(2xx or 3xx) this process drops its whole cache, so it shows the change next. Nothing else empties the cache:
+Staleness is bounded three ways, as for ``queries.cached``: an entry is dropped as soon as the store's search
+change log moves (every item insert, update, delete or retag; polled at most every ``POLL_SECONDS``); the pages
+of a kind are dropped when the store's change counter of that kind moves (``web.changes``: what the log does not
+see, votes and comments, made through any worker; read at most every ``changes.POLL_SECONDS``); and after
+``max_age`` seconds at most (anything else). A signed-in visitor's pages are never cached: they show that
+visitor's own marks. A route that changes what anonymous pages show and the store version does not see (a vote,
+a comment) says so with ``shared_pages_changed``; when its answer is a success (2xx or 3xx) this process drops
+the pages of that kind at once, without waiting for the poll. Nothing else empties the cache:
 a POST that changed nothing shared (a refused or unknown request, 405, a sign-in, a save to a library) leaves
 it alone, so anonymous POSTs cannot be used to make every page render afresh.
 """
@@ -26,6 +28,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
+
+from .changes import PARTS_CHANGED_BY, moved
 
 POLL_SECONDS = 1.0
 """How often the store's change-log position is read for the version check (once per process, not per hit)."""
@@ -45,9 +49,11 @@ pages, a comment the item pages and the daily pages (their cards count comments)
 
 
 def shared_pages_changed(request, parts: tuple[str, ...] | None = None) -> None:
-    """Say that this request changed what anonymous pages show beyond the store version (votes); the cache of
-    this process is dropped once the request is answered with a success. ``parts``: the kinds of cached page
-    parts it changed (``queries.forget_cached``; a vote moves only the daily ranking), or None for all."""
+    """Say that this request changed what anonymous pages show beyond the store version (a vote, a comment); the
+    pages of this process that show it are dropped once the request is answered with a success (other processes
+    drop theirs when the store's change counter, moved with the write, is next read: ``web.changes``).
+    ``parts``: the kinds of cached page parts it changed (``queries.forget_cached``; a vote moves only the daily
+    ranking), or None for all."""
     from .queries import forget_cached
 
     request.scope.setdefault("state", {})[CHANGED] = parts or ALL
@@ -96,8 +102,6 @@ class PageCache:
         return self._version
 
     def _drop_shared_changes(self) -> None:
-        from .changes import PARTS_CHANGED_BY, moved
-
         counts = self._shared_changes()
         if counts is self._seen_changes:
             return
