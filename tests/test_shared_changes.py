@@ -207,3 +207,39 @@ def test_a_vote_and_a_comment_through_one_worker_are_shown_by_every_worker_withi
                 assert all("Seen by every worker" in body for body in bodies), (pid, commented_on)
     finally:
         stop(master, workers)
+
+
+def test_a_comment_drops_only_the_item_and_daily_pages_here_and_its_parts_elsewhere(tmp_path, monkeypatch):
+    """In the writing process at once (the route); in another, the counter does it: here the part cache of this
+    process plays the other worker, its counters moved by a write through a second connection to the store."""
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web import create_app, queries
+    from web_data import KNOWN_ARXIV
+
+    monkeypatch.setattr(changes, "POLL_SECONDS", 0.0)
+    settings = build_store(tmp_path)
+    with open_store(settings.db) as store:
+        user = Accounts(store).create("reader@example.org", PASSWORD)
+        item = store.find_item(KNOWN_ARXIV)
+    app = create_app(settings)
+    with TestClient(app, base_url="https://testserver") as client:
+        for path in ("/", "/topics", f"/items/{item}"):
+            assert client.get(path).status_code == 200
+        cached_paths = lambda: sorted(path for path, _ in app.state.page_cache._pages)  # noqa: E731
+        assert cached_paths() == sorted(["/", "/topics", f"/items/{item}"])
+        token = lambda: csrf_token(SECRET, client.cookies[CSRF_COOKIE], client.cookies.get("pf_session", ""))  # noqa: E731
+        client.post("/login", data={"csrf_token": token(), "email": "reader@example.org", "password": PASSWORD},
+                    follow_redirects=False)
+        posted = client.post(f"/items/{item}/comments", data={"csrf_token": token(), "text": "Here at once"},
+                             follow_redirects=False)
+        assert posted.status_code == 303 and cached_paths() == ["/topics"]
+        assert "Here at once" in client.get(f"/items/{item}").text
+
+        # Another worker's comment: this process's item part (its comment count) goes at the next poll.
+        part_keys = lambda kind: [key for key in queries._cache if key[0] == kind]  # noqa: E731
+        assert part_keys("item") and part_keys("topics")
+        with open_store(settings.db) as elsewhere:
+            elsewhere.add_comment(item, user, "elsewhere", "<p>elsewhere</p>", 1)
+        count = client.get(f"/api/v1/items/{item}").json()["comment_count"]
+        assert count == 2 and part_keys("topics")
