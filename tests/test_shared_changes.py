@@ -214,7 +214,7 @@ def test_a_comment_drops_only_the_item_and_daily_pages_here_and_its_parts_elsewh
     process plays the other worker, its counters moved by a write through a second connection to the store."""
     from fastapi.testclient import TestClient
 
-    from paperfeed.web import create_app, queries
+    from paperfeed.web import create_app, partcache
     from web_data import KNOWN_ARXIV
 
     monkeypatch.setattr(changes, "POLL_SECONDS", 0.0)
@@ -237,7 +237,7 @@ def test_a_comment_drops_only_the_item_and_daily_pages_here_and_its_parts_elsewh
         assert "Here at once" in client.get(f"/items/{item}").text
 
         # Another worker's comment: this process's item part (its comment count) goes at the next poll.
-        part_keys = lambda kind: [key for key in queries._cache if key[0] == kind]  # noqa: E731
+        part_keys = lambda kind: [key for key in partcache._cache if key[0] == kind]  # noqa: E731
         assert part_keys("item") and part_keys("topics")
         with open_store(settings.db) as elsewhere:
             elsewhere.add_comment(item, user, "elsewhere", "<p>elsewhere</p>", 1)

@@ -1,6 +1,6 @@
 """What every server process must hear about: changes the search change log does not see (votes, comments).
 
-``serve --workers N`` runs N processes, each with its own caches (``queries.cached``'s page parts, the
+``serve --workers N`` runs N processes, each with its own caches (``partcache.cached``'s page parts, the
 ``pagecache`` of rendered pages). An item change moves the store version, which every process reads. A vote or a
 comment does not: the process that made it drops its caches at once (``pagecache.shared_pages_changed``), and
 the store keeps a counter per kind (``storage.daily.count_shared_change``, moved in the write's transaction).
@@ -18,7 +18,7 @@ from typing import Callable
 POLL_SECONDS = 1.0
 """How often a process reads the change counters of a store (once for all kinds and every cache)."""
 PARTS_CHANGED_BY = {"daily": ("daily",), "comments": ("item", "daily")}
-"""The kinds of ``queries.cached`` page parts each counter's changes show in (votes rank the daily page;
+"""The kinds of ``partcache.cached`` page parts each counter's changes show in (votes rank the daily page;
 comments are counted on the item and on daily cards)."""
 
 _latest: dict[str, tuple[float, dict[str, int]]] = {}

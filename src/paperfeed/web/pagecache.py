@@ -8,7 +8,7 @@ under the server's key, so it cannot occur anywhere else in the page by chance.
 A hit never reaches the router: no thread hop, no store connection, no template. That is what takes the daily
 page from about 300 to well over 500 requests per second on two workers (``bench/web.py``).
 
-Staleness is bounded three ways, as for ``queries.cached``: an entry is dropped as soon as the store's search
+Staleness is bounded three ways, as for ``partcache.cached``: an entry is dropped as soon as the store's search
 change log moves (every item insert, update, delete or retag; polled at most every ``POLL_SECONDS``); the pages
 of a kind are dropped when the store's change counter of that kind moves (``web.changes``: what the log does not
 see, votes and comments, made through any worker; read at most every ``changes.POLL_SECONDS``); and after
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .changes import PARTS_CHANGED_BY, moved
+from .partcache import forget_cached
 
 POLL_SECONDS = 1.0
 """How often the store's change-log position is read for the version check (once per process, not per hit)."""
@@ -52,10 +53,8 @@ def shared_pages_changed(request, parts: tuple[str, ...] | None = None) -> None:
     """Say that this request changed what anonymous pages show beyond the store version (a vote, a comment); the
     pages of this process that show it are dropped once the request is answered with a success (other processes
     drop theirs when the store's change counter, moved with the write, is next read: ``web.changes``).
-    ``parts``: the kinds of cached page parts it changed (``queries.forget_cached``; a vote moves only the daily
+    ``parts``: the kinds of cached page parts it changed (``partcache.forget_cached``; a vote moves only the daily
     ranking), or None for all."""
-    from .queries import forget_cached
-
     request.scope.setdefault("state", {})[CHANGED] = parts or ALL
     forget_cached(parts)  # the page parts the pages are made of, so a re-rendered page shows the change
 
