@@ -366,15 +366,16 @@ class KeywordIndex:
         return tantivy.Query.boolean_query(clauses)
 
     def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0, any_word: bool = False,
-               searcher: tantivy.Searcher | None = None) -> list[KeywordHit]:
+               searcher: tantivy.Searcher | None = None, proximity: bool = True) -> list[KeywordHit]:
         """Best ``limit`` items after ``offset``: BM25 when there is text, newest first for filters only.
 
-        All words must match (unless ``any_word``); when that finds nothing, any word may.
+        All words must match (unless ``any_word``); when that finds nothing, any word may. Without
+        ``proximity`` the bag of words alone ranks (no re-rank of its best ``RERANK_DEPTH``; see ``_run``).
         """
         searcher = searcher or self.searcher()
-        hits = self._run(searcher, parsed, limit, offset, conjunction=not any_word)
+        hits = self._run(searcher, parsed, limit, offset, conjunction=not any_word, proximity=proximity)
         if not hits and offset == 0 and len(parsed.terms) + len(parsed.phrases) + len(parsed.prefixes) > 1:
-            hits = self._run(searcher, parsed, limit, offset, conjunction=False)
+            hits = self._run(searcher, parsed, limit, offset, conjunction=False, proximity=proximity)
         return hits
 
     def count(self, parsed: ParsedQuery) -> int:
@@ -396,7 +397,7 @@ class KeywordIndex:
         return searcher.search(tantivy.Query.const_score_query(query, 0.0), 1, count=True).count
 
     def _run(self, searcher: tantivy.Searcher, parsed: ParsedQuery, limit: int, offset: int,
-             conjunction: bool) -> list[KeywordHit]:
+             conjunction: bool, proximity: bool = True) -> list[KeywordHit]:
         query = self.build_query(parsed, conjunction)
         if query is None or limit <= 0:
             return []
@@ -408,8 +409,8 @@ class KeywordIndex:
         if not parsed.has_text:
             return self._hits(searcher, self._scored(searcher, query, limit, offset, counted, order_by_day=True),
                               scored=False)
-        proximity = self._proximity(parsed)
-        if not proximity or offset >= RERANK_DEPTH:
+        clauses = self._proximity(parsed) if proximity else []
+        if not clauses or offset >= RERANK_DEPTH:
             return self._hits(searcher, self._scored(searcher, query, limit, offset, counted))
         # Proximity re-ranks the bag of words' best RERANK_DEPTH: scored in the same query, the phrase clauses
         # would read the positions of every match (34 ms instead of 1 ms for "large language models" at 52,000
@@ -439,7 +440,7 @@ class KeywordIndex:
         # ties) are exactly those of one query.
         index_of = {place: index for index, place in enumerate(places)}
         extra = np.zeros(len(item_ids), dtype=np.float32)
-        for clause in proximity:
+        for clause in clauses:
             matched = searcher.search(tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, only_candidates), (tantivy.Occur.Must, clause)]), len(item_ids), count=False)
             if not matched.hits:
