@@ -21,6 +21,7 @@ from paperfeed.config import Settings
 from paperfeed.ingest import Ingester
 from paperfeed.search import QueryLimits, QueryTooLarge, fuse, index_directory, open_indexer, open_search, parse_query
 from paperfeed.search.embed import WordLlamaEmbedder
+from paperfeed.search.query import ParsedQuery
 from paperfeed.storage import Store, open_store
 
 from datafiles import DATA, LISTING, LISTING_UNIQUE
@@ -359,6 +360,22 @@ def test_a_phrase_remembered_with_a_word_missing_still_ranks_its_paper_first(pro
     assert ids_of(service.search("model of dispersal of lichen spores", mode="keyword"))[0] == phrase_paper
 
 
+def test_keyword_search_without_proximity_ranks_by_the_bag_of_words_alone(proximity_corpus):
+    # Similar items' title query is searched so (``SIMILAR_PROXIMITY``): the remembered phrase no longer lifts the
+    # paper that holds it, and the scores are BM25's over the bag of words, as tantivy gives them.
+    store, service = proximity_corpus
+    keyword = service.keyword
+    phrase_paper, scattered_paper = (store.find_item(record["id"]) for record in PROXIMITY_RECORDS)
+    parsed = parse_query("model of acoustic dispersal of lichen spores")
+    assert keyword.search(parsed, limit=5)[0].item_id == phrase_paper
+    plain = keyword.search(parsed, limit=5, proximity=False)
+    assert plain[0].item_id == scattered_paper and phrase_paper in [hit.item_id for hit in plain]
+    searcher = keyword.searcher()
+    found = searcher.search(keyword.build_query(parsed), 5, count=False).hits
+    bag = zip(searcher.fast_field_values("id", [address for _, address in found]), [score for score, _ in found])
+    assert [(hit.item_id, hit.score) for hit in plain] == sorted(bag, key=lambda hit: (-hit[1], hit[0]))
+
+
 def test_pages_continue_without_repeats_or_gaps_past_the_proximity_reranked_top(indexed, monkeypatch):
     """Proximity re-ranks the bag of words' best RERANK_DEPTH; later pages continue in bag-of-words order."""
     from paperfeed.search import keyword
@@ -459,6 +476,30 @@ def test_similar_items_exclude_the_item_and_share_its_field(indexed):
     similar = service.similar(target, limit=10)
     assert len(similar) == 10 and target not in [hit.id for hit in similar]
     assert all(hit.kind == "paper" for hit in similar)
+
+
+def test_similar_items_by_keyword_are_the_title_words_ranked_without_proximity(indexed):
+    # The item page's similar items: its title as a query, any word allowed, ranked as a bag of words (the
+    # proximity re-rank cost most of the call and changed no top 8 of 300 real items; True is kept to measure).
+    store, service, _, _ = indexed
+    # "RLHFless: Serverless Computing for Efficient RLHF": its words stand close together elsewhere too.
+    target = item_by_arxiv(store, "2602.22718")
+    parsed = ParsedQuery(terms=store.item_documents([target], facets=False)[target].title.split())
+    expected = {proximity: [hit.item_id for hit in service.keyword.search(parsed, 21, any_word=True, proximity=proximity)
+                            if hit.item_id != target][:10] for proximity in (False, True)}
+    assert len(expected[False]) == 10
+    if getattr(service.keyword, "serving", "local") == "local":  # (the database's full text has no re-rank)
+        assert expected[False] != expected[True]
+    assert service.similar_proximity is False
+    assert [hit.id for hit in service.similar(target, limit=10, mode="keyword")] == expected[False]
+    hybrid = service.similar(target, limit=10, mode="hybrid")
+    assert len(hybrid) == 10 and target not in [hit.id for hit in hybrid]
+    assert set(expected[False][:3]) <= {hit.id for hit in hybrid}
+    service.similar_proximity = True
+    try:
+        assert [hit.id for hit in service.similar(target, limit=10, mode="keyword")] == expected[True]
+    finally:
+        service.similar_proximity = False
 
 
 def test_wordllama_pooling_matches_the_library(embedder):
