@@ -57,8 +57,8 @@ SIMILAR_PROXIMITY = False
 """Whether similar items' title query is re-ranked by proximity (``KeywordIndex``'s phrase and near clauses).
 A whole title rarely occurs as a phrase, or with its words near each other, in another paper: at 48,000 items
 the re-rank of 500 candidates (3 tantivy searches) took 4.3 ms of CPU per call to 1.6 without (p50), and left
-every top 8 of 300 items as it was; on 300 short titles (2-4 words) neighbour coherence moved +0.001 (hybrid,
-standard error 0.001). See docs/benchmarks.md, "Similar items"; True is kept to measure against in
+every top 8 of 300 listing papers as it was; on 300 short titles (2-4 words) hybrid neighbour coherence moved
++0.0003 (standard error 0.0013). See docs/benchmarks.md, "Similar items"; True is kept to measure against in
 bench/search.py --similar."""
 KEYWORD_WEIGHT, SEMANTIC_WEIGHT = FUSION.keyword, FUSION.semantic
 # Each ranking contributes this many candidates to the fusion (or the page's end, if deeper).
