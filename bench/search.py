@@ -25,6 +25,11 @@ Relevance (``--relevance``: the real corpus only, no growth; see bench/search_re
 neighbour coherence, on a time split (weights chosen on development, figures on test), against BM25 with
 tuned k1/b and TF-IDF cosine in the same run; the ranking before this work (bag of words, the first fusion
 weights) and the shipped one, with their latencies interleaved query by query.
+Similar items (``--similar STORE``: an indexed store, only read; no ingest): ``SearchService.similar`` with
+its title query re-ranked by proximity (the code before) and without (shipped), alternated item by item over
+``--coherence-items`` listing papers of the store: CPU ms per call (hybrid, 8 items, the item page's), neighbour
+coherence (as above, 10 items) per variant for keyword and hybrid with the paired difference's standard error,
+and the overlap of each variant's top 8.
 Ends with one JSON line of figures.
 """
 
@@ -218,6 +223,71 @@ def measure(db: str, queries: list[str], known: list[tuple[str, str]], coherence
                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)})
 
 
+def similar_bench(db: str, papers: list[dict], count: int) -> dict:
+    """Similar items with the title query re-ranked by proximity (``old``) and without (``new``), same process."""
+    from paperfeed.config import Settings
+    from paperfeed.search import open_search
+    from paperfeed.storage import open_store
+
+    store = open_store(db)
+    service = open_search(store, Settings.load(db=db))
+    service.cache = None
+    primary = dict(store._db.execute(  # bench-only read of each item's primary category
+        "SELECT item_id, category FROM item_categories WHERE position = 0").fetchall())
+    listed = [item_id for item_id in (store.find_item(paper["id"]) for paper in papers) if item_id in primary]
+    sample = random.Random(9).sample(listed, min(count, len(listed)))
+    variants = {"old": True, "new": False}
+
+    def similar(variant: str, item_id: int, limit: int, mode: str) -> list[int]:
+        service.similar_proximity = variants[variant]
+        return [hit.id for hit in service.similar(item_id, limit, mode=mode)]
+
+    for item_id in sample[:30]:  # warm the page cache, as a running server would be
+        for variant in variants:
+            similar(variant, item_id, 8, "hybrid")
+    cpu: dict[str, list[float]] = {variant: [] for variant in variants}
+    for round_ in range(2):
+        for position, item_id in enumerate(sample):
+            order = list(variants) if (position + round_) % 2 == 0 else list(reversed(variants))
+            for variant in order:
+                service.similar_proximity = variants[variant]
+                started = time.process_time()
+                service.similar(item_id, 8, mode="hybrid")
+                cpu[variant].append((time.process_time() - started) * 1000)
+    figures: dict = {"items": len(sample), "calls_per_variant": len(cpu["old"]),
+                     "cpu_ms": {variant: {"p50": round(percentile(times, 50), 2), "p99": round(percentile(times, 99), 2),
+                                          "mean": round(float(np.mean(times)), 2)} for variant, times in cpu.items()}}
+    # A title phrase can occur in another paper only when the title is short: those items (2-4 index terms)
+    # are where the two variants can differ, so they are measured on their own too.
+    documents = store.item_documents(listed, facets=False)
+    short = [item_id for item_id in listed if 2 <= len(service.keyword.tokens(documents[item_id].title)) <= 4]
+    samples = {"sample": sample, "short_titles": random.Random(9).sample(short, min(count, len(short)))}
+    for name, items in samples.items():
+        for mode in ("keyword", "hybrid"):
+            figures[f"{name}_{mode}"] = similar_quality(similar, primary, items, mode)
+    return figures
+
+
+def similar_quality(similar, primary: dict[int, str], items: list[int], mode: str) -> dict:
+    """Neighbour coherence (10 items) of both variants, their paired difference, and their top 8's overlap."""
+    shares: dict[str, list[float]] = {"old": [], "new": []}
+    overlap, same_order = [], []
+    for item_id in items:
+        found = {variant: similar(variant, item_id, 10, mode) for variant in shares}
+        for variant, neighbours in found.items():
+            shares[variant].append(float(np.mean([primary.get(n) == primary[item_id] for n in neighbours]))
+                                   if neighbours else 0.0)
+        overlap.append(len(set(found["old"][:8]) & set(found["new"][:8])) / max(1, len(found["old"][:8])))
+        same_order.append(found["old"][:8] == found["new"][:8])
+    difference = np.array(shares["new"]) - np.array(shares["old"])
+    return {"items": len(items), "coherence_old": round(float(np.mean(shares["old"])), 4),
+            "coherence_new": round(float(np.mean(shares["new"])), 4),
+            "difference": round(float(difference.mean()), 4),
+            "difference_se": round(float(difference.std(ddof=1) / np.sqrt(len(difference))), 4),
+            "top8_overlap": round(float(np.mean(overlap)), 4),
+            "top8_same_order_share": round(float(np.mean(same_order)), 4)}
+
+
 def full_scan_baseline(db: str, queries: list[str], count: int) -> dict:
     """The small-tool scoring over every item, texts in memory; returns per-query milliseconds."""
     import sqlite3
@@ -262,7 +332,7 @@ def run_measure(db: Path, queries, known, coherence_items) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--listings", required=True)
-    parser.add_argument("--hf", required=True)
+    parser.add_argument("--hf", help="The Hugging Face days (needed except with --similar).")
     parser.add_argument("--sizes", default="100000,1000000", help="Corpus sizes after the real one (comma-separated).")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--known-items", type=int, default=500)
@@ -272,9 +342,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--relevance", action="store_true",
                         help="Relevance on the real corpus against tuned baselines (no synthetic growth).")
     parser.add_argument("--judged-queries", type=int, default=300, help="Judged keyword queries per split.")
+    parser.add_argument("--similar", metavar="STORE",
+                        help="Only similar items, old against new, on this indexed store (read, not written).")
     parser.add_argument("--measure-only", action="store_true",
                         help="Measure the store a previous run left in --workdir (no ingest, no indexing).")
     args = parser.parse_args(argv)
+    if args.similar:
+        if not Path(args.similar).exists() or not Path(args.listings).exists():
+            print(f"bench/search.py: {args.similar} or {args.listings} not found", file=sys.stderr)
+            return 2
+        papers = read_listings(args.listings)
+        figures = similar_bench(args.similar, papers, args.coherence_items)
+        print(json.dumps({"bench": "search", "similar": figures}))
+        return 0
+    if not args.hf:
+        parser.error("--hf is required (except with --similar)")
     for path in (args.listings, args.hf):
         if not Path(path).exists():
             print(f"bench/search.py: {path} not found (the data lives in ../shared/data)", file=sys.stderr)

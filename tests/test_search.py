@@ -21,6 +21,7 @@ from paperfeed.config import Settings
 from paperfeed.ingest import Ingester
 from paperfeed.search import QueryLimits, QueryTooLarge, fuse, index_directory, open_indexer, open_search, parse_query
 from paperfeed.search.embed import WordLlamaEmbedder
+from paperfeed.search.query import ParsedQuery
 from paperfeed.storage import Store, open_store
 
 from datafiles import DATA, LISTING, LISTING_UNIQUE
@@ -359,6 +360,22 @@ def test_a_phrase_remembered_with_a_word_missing_still_ranks_its_paper_first(pro
     assert ids_of(service.search("model of dispersal of lichen spores", mode="keyword"))[0] == phrase_paper
 
 
+def test_keyword_search_without_proximity_ranks_by_the_bag_of_words_alone(proximity_corpus):
+    # Similar items' title query is searched so (``SIMILAR_PROXIMITY``): the remembered phrase no longer lifts the
+    # paper that holds it, and the scores are BM25's over the bag of words, as tantivy gives them.
+    store, service = proximity_corpus
+    keyword = service.keyword
+    phrase_paper, scattered_paper = (store.find_item(record["id"]) for record in PROXIMITY_RECORDS)
+    parsed = parse_query("model of acoustic dispersal of lichen spores")
+    assert keyword.search(parsed, limit=5)[0].item_id == phrase_paper
+    plain = keyword.search(parsed, limit=5, proximity=False)
+    assert plain[0].item_id == scattered_paper and phrase_paper in [hit.item_id for hit in plain]
+    searcher = keyword.searcher()
+    found = searcher.search(keyword.build_query(parsed), 5, count=False).hits
+    bag = zip(searcher.fast_field_values("id", [address for _, address in found]), [score for score, _ in found])
+    assert [(hit.item_id, hit.score) for hit in plain] == sorted(bag, key=lambda hit: (-hit[1], hit[0]))
+
+
 def test_pages_continue_without_repeats_or_gaps_past_the_proximity_reranked_top(indexed, monkeypatch):
     """Proximity re-ranks the bag of words' best RERANK_DEPTH; later pages continue in bag-of-words order."""
     from paperfeed.search import keyword
@@ -459,6 +476,46 @@ def test_similar_items_exclude_the_item_and_share_its_field(indexed):
     similar = service.similar(target, limit=10)
     assert len(similar) == 10 and target not in [hit.id for hit in similar]
     assert all(hit.kind == "paper" for hit in similar)
+
+
+def test_similar_items_by_keyword_are_the_title_words_ranked_without_proximity(indexed):
+    # The item page's similar items: its title as a query, any word allowed, ranked as a bag of words (the
+    # proximity re-rank cost most of the call and changed no top 8 of 300 real items), equal scores by item id.
+    store, service, _, _ = indexed
+    papers = sorted(row[0] for row in execute(store, "SELECT id FROM items WHERE kind = 'paper'"))
+    assert service.similar_proximity is False
+    local = getattr(service.keyword, "serving", "local") == "local"  # (else the database's full text answers)
+    ties = 0
+    for target in papers[:60]:
+        parsed = ParsedQuery(terms=store.item_documents([target], facets=False)[target].title.split())
+        if local:
+            # BM25 over the bag of words as tantivy scores every match, ordered here by score, then item id.
+            keyword = service.keyword if hasattr(service.keyword, "searcher") else service.keyword._serving()[0]
+            searcher = keyword.searcher()
+            found = searcher.search(keyword.build_query(parsed, conjunction=False), 200, count=False).hits
+            scored = sorted(zip(searcher.fast_field_values("id", [address for _, address in found]),
+                                [score for score, _ in found]), key=lambda hit: (-hit[1], hit[0]))
+            expected = [item_id for item_id, _ in scored if item_id != target][:10]
+            scores = [score for item_id, score in scored if item_id != target][:10]
+            ties += len(scores) - len(set(scores))
+        else:
+            expected = [hit.item_id for hit in service.keyword.search(parsed, 21, any_word=True, proximity=False)
+                        if hit.item_id != target][:10]
+        assert [hit.id for hit in service.similar(target, limit=10, mode="keyword")] == expected, target
+    assert ties > 0 or not local  # (some of these rank equal scores, where the order by id shows)
+    target = papers[0]
+    hybrid = service.similar(target, limit=10, mode="hybrid")
+    assert len(hybrid) == 10 and target not in [hit.id for hit in hybrid]
+    keyword_ranked = [hit.id for hit in service.similar(target, limit=10, mode="keyword")]
+    assert set(keyword_ranked[:3]) <= {hit.id for hit in hybrid}
+    # The ranking before (kept to measure against): the title query re-ranked by proximity.
+    parsed = ParsedQuery(terms=store.item_documents([target], facets=False)[target].title.split())
+    before = [hit.item_id for hit in service.keyword.search(parsed, 21, any_word=True) if hit.item_id != target][:10]
+    service.similar_proximity = True
+    try:
+        assert [hit.id for hit in service.similar(target, limit=10, mode="keyword")] == before
+    finally:
+        service.similar_proximity = False
 
 
 def test_wordllama_pooling_matches_the_library(embedder):

@@ -134,11 +134,13 @@ class DatabaseKeywordIndex:
         """How far the index that answers now has applied the store's change log."""
         return self._serving()[1]
 
-    def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0, any_word: bool = False) -> list[KeywordHit]:
-        """Best ``limit`` items after ``offset``, as ``KeywordIndex.search``: all words, else any word."""
+    def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0, any_word: bool = False,
+               proximity: bool = True) -> list[KeywordHit]:
+        """Best ``limit`` items after ``offset``, as ``KeywordIndex.search``: all words, else any word
+        (``proximity`` applies to the local copy; the database's full text ranks as it always does)."""
         local, _ = self._serving()
         if local is not None:
-            return local.search(parsed, limit, offset, any_word)
+            return local.search(parsed, limit, offset, any_word, proximity=proximity)
         hits = self._run(parsed, limit, offset, any_word)
         parts = len(parsed.terms) + len(parsed.phrases) + len(parsed.prefixes)
         if not hits and not any_word and offset == 0 and parts > 1:

@@ -98,6 +98,8 @@ RERANK_DEPTH = 500
 development split (bench/search.py's objective, phrase 4 / near 2) 200 / 500 / 1,000 scored 0.556 / 0.565 /
 0.567 for about
 1.5 / 2.5 / 3.5 ms more CPU on a common query at 52,000 items: 500 keeps most of the gain at a bounded cost."""
+TIE_MARGIN = 16
+"""A search without proximity fetches this many more than asked, to order equal scores by item id."""
 ID_GROUP = 25
 """Id terms per group of the candidates' union (see ``KeywordIndex._only``): 10, 25 and 50 measured alike."""
 RANKING = KeywordRanking(phrase_boost=2.0, near_boost=1.0, near_slop=2)
@@ -366,15 +368,17 @@ class KeywordIndex:
         return tantivy.Query.boolean_query(clauses)
 
     def search(self, parsed: ParsedQuery, limit: int = 10, offset: int = 0, any_word: bool = False,
-               searcher: tantivy.Searcher | None = None) -> list[KeywordHit]:
+               searcher: tantivy.Searcher | None = None, proximity: bool = True) -> list[KeywordHit]:
         """Best ``limit`` items after ``offset``: BM25 when there is text, newest first for filters only.
 
-        All words must match (unless ``any_word``); when that finds nothing, any word may.
+        All words must match (unless ``any_word``); when that finds nothing, any word may. Without
+        ``proximity`` the bag of words alone ranks (no re-rank of its best ``RERANK_DEPTH``; see ``_run``), equal
+        scores by item id; such a search is a first page (``offset`` 0: similar items' title query).
         """
         searcher = searcher or self.searcher()
-        hits = self._run(searcher, parsed, limit, offset, conjunction=not any_word)
+        hits = self._run(searcher, parsed, limit, offset, conjunction=not any_word, proximity=proximity)
         if not hits and offset == 0 and len(parsed.terms) + len(parsed.phrases) + len(parsed.prefixes) > 1:
-            hits = self._run(searcher, parsed, limit, offset, conjunction=False)
+            hits = self._run(searcher, parsed, limit, offset, conjunction=False, proximity=proximity)
         return hits
 
     def count(self, parsed: ParsedQuery) -> int:
@@ -396,7 +400,7 @@ class KeywordIndex:
         return searcher.search(tantivy.Query.const_score_query(query, 0.0), 1, count=True).count
 
     def _run(self, searcher: tantivy.Searcher, parsed: ParsedQuery, limit: int, offset: int,
-             conjunction: bool) -> list[KeywordHit]:
+             conjunction: bool, proximity: bool = True) -> list[KeywordHit]:
         query = self.build_query(parsed, conjunction)
         if query is None or limit <= 0:
             return []
@@ -408,8 +412,14 @@ class KeywordIndex:
         if not parsed.has_text:
             return self._hits(searcher, self._scored(searcher, query, limit, offset, counted, order_by_day=True),
                               scored=False)
-        proximity = self._proximity(parsed)
-        if not proximity or offset >= RERANK_DEPTH:
+        if not proximity and offset == 0:
+            # Equal scores go by item id, as after the re-rank: tantivy orders them by document address, which
+            # differs between two indexes of the same items. ``TIE_MARGIN`` more are fetched so that a tie across
+            # the page's end is settled by id too (every match is scored either way; a few more kept cost little).
+            hits = self._hits(searcher, self._scored(searcher, query, limit + TIE_MARGIN, 0, counted))
+            return sorted(hits, key=lambda hit: (-hit.score, hit.item_id))[:limit]
+        clauses = self._proximity(parsed) if proximity else []
+        if not clauses or offset >= RERANK_DEPTH:
             return self._hits(searcher, self._scored(searcher, query, limit, offset, counted))
         # Proximity re-ranks the bag of words' best RERANK_DEPTH: scored in the same query, the phrase clauses
         # would read the positions of every match (34 ms instead of 1 ms for "large language models" at 52,000
@@ -439,7 +449,7 @@ class KeywordIndex:
         # ties) are exactly those of one query.
         index_of = {place: index for index, place in enumerate(places)}
         extra = np.zeros(len(item_ids), dtype=np.float32)
-        for clause in proximity:
+        for clause in clauses:
             matched = searcher.search(tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, only_candidates), (tantivy.Occur.Must, clause)]), len(item_ids), count=False)
             if not matched.hits:

@@ -53,6 +53,13 @@ SIMILAR_FUSION = Fusion(k=10, keyword=1.0, semantic=1.0)
 """Similar items (hybrid) fuse a query of the item's title with its nearest vectors: a topical likeness, where
 the semantic ranking weighs as much as the keyword one (chosen on development items' neighbour coherence,
 docs/benchmarks.md; the first fusion served them before)."""
+SIMILAR_PROXIMITY = False
+"""Whether similar items' title query is re-ranked by proximity (``KeywordIndex``'s phrase and near clauses).
+A whole title rarely occurs as a phrase, or with its words near each other, in another paper: at 48,000 items
+the re-rank of 500 candidates (3 tantivy searches) took 4.3 ms of CPU per call to 1.6 without (p50), and left
+every top 8 of 300 listing papers as it was; on 300 short titles (2-4 words) hybrid neighbour coherence moved
++0.0003 (standard error 0.0013). See docs/benchmarks.md, "Similar items"; True is kept to measure against in
+bench/search.py --similar."""
 KEYWORD_WEIGHT, SEMANTIC_WEIGHT = FUSION.keyword, FUSION.semantic
 # Each ranking contributes this many candidates to the fusion (or the page's end, if deeper).
 FUSION_DEPTH = 50
@@ -215,6 +222,7 @@ class SearchService:
         self.store = store
         self.fusion = fusion
         self.similar_fusion = SIMILAR_FUSION
+        self.similar_proximity = SIMILAR_PROXIMITY
         self.cache = cache
         """Where results are kept for repeats (None: every search runs; bench/search.py times it so)."""
         self.limits = limits
@@ -413,8 +421,8 @@ class SearchService:
         if document is None:
             return []
         parsed = ParsedQuery(terms=document.title.split())
-        keyword = [hit.item_id for hit in self.keyword.search(parsed, limit * 2 + 1, any_word=True)
-                   if hit.item_id != item_id]
+        found = self.keyword.search(parsed, limit * 2 + 1, any_word=True, proximity=self.similar_proximity)
+        keyword = [hit.item_id for hit in found if hit.item_id != item_id]
         if mode == "hybrid" and semantic:
             fusion = self.similar_fusion
             ranked = fuse([keyword, [i for i, _ in semantic]], [fusion.keyword, fusion.semantic], fusion.k)
