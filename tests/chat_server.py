@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from quiet_server import QuietThreadingHTTPServer
 
 MODES = ("ok", "slow", "error", "oversized", "garbage", "drip", "empty")
 
@@ -40,7 +42,7 @@ class ChatServer:
                                             "authorization": self.headers.get("Authorization")})
                 server.answer(self, body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
