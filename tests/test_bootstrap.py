@@ -175,12 +175,19 @@ def test_ctrl_c_during_the_author_identities_after_an_ingest_stops_promptly_and_
     store = backend_url
     env = {**os.environ, "PYTHONPATH": str(SRC), "PAPERFEED_EMBEDDER": "none", "XDG_DATA_HOME": str(tmp_path)}
     env.pop("CI", None)
-    run = ("import sys, paperfeed.authors as authors\n"
-           "real = authors.refresh_identities\n"
-           "def marked(*args, **kwargs):\n"
+    # The identities are decided in small chunks here, and the child says so once the first chunk is stored and
+    # then waits: the signal lands inside the step, with some authors decided and others not, on either backend.
+    run = ("import sys, time, paperfeed.authors as authors\n"
+           "from paperfeed.storage.people import PeopleStorage\n"
+           "real, save = authors.refresh_identities, PeopleStorage.save_people\n"
+           "def chunked(*args, **kwargs):\n"
+           "    return real(*args, **{**kwargs, 'chunk_slots': 500})\n"
+           "def saved(self, *args, **kwargs):\n"
+           "    save(self, *args, **kwargs)\n"
            "    print('identities begin', file=sys.stderr, flush=True)\n"
-           "    return real(*args, **kwargs)\n"
-           "authors.refresh_identities = marked\n"
+           "    time.sleep(60)\n"
+           "authors.refresh_identities = chunked\n"
+           "PeopleStorage.save_people = saved\n"
            "from paperfeed.cli import cli; sys.argv[0] = 'paperfeed'; cli()")
     # SIGINT as a terminal sends it, whatever this test's own parent ignores (a shell's background job ignores it).
     child = subprocess.Popen([sys.executable, "-c", run, "--db", str(store), "ingest", "--no-vectors", str(snapshot)],
@@ -209,7 +216,24 @@ def test_ctrl_c_during_the_author_identities_after_an_ingest_stops_promptly_and_
     assert new > 1000
     with open_store(store) as reopened:
         assert reopened.db.value("SELECT count(*) FROM items") == new
+        # The refresh stopped part-way and says so: the next one decides every author, not only its own items'.
+        assert reopened.identities_interrupted()
+        assert reopened.db.value(UNDECIDED_SLOTS) > 0
     found = subprocess.run([sys.executable, "-m", "paperfeed", "--db", str(store), "search", "--mode", "keyword",
                             "--json", "diphoton", "Tevatron"], capture_output=True, text=True, env=env, timeout=300)
     assert found.returncode == 0, found.stderr
     assert any(hit["arxiv_id"].endswith(".00001") for hit in json.loads(found.stdout)), found.stdout
+
+    one_more = tmp_path / "one_more.json"
+    one_more.write_text(json.dumps({**source[0], "id": "2599.00001", "title": "A paper added after the interruption",
+                                    "authors": "Ada Lovelace"}) + "\n")
+    later = subprocess.run([sys.executable, "-m", "paperfeed", "--db", str(store), "ingest", "--no-vectors", "--format", "jsonl",
+                            str(one_more)], capture_output=True, text=True, env=env, timeout=600)
+    assert later.returncode == 0, later.stderr
+    with open_store(store) as reopened:
+        assert not reopened.identities_interrupted()
+        assert reopened.db.value(UNDECIDED_SLOTS) == 0
+
+
+UNDECIDED_SLOTS = ("SELECT count(*) FROM item_authors ia WHERE NOT EXISTS (SELECT 1 FROM item_people ip "
+                   "WHERE ip.item_id = ia.item_id AND ip.position = ia.position AND ip.author_id = ia.author_id)")

@@ -81,7 +81,8 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
     but without a tagger no identities are refreshed); an empty list skips tagging and identities.
     ``tag=False`` when the caller has just tagged (``topics tag``); ``index=False`` leaves the indexes for a
     later ``paperfeed index``; ``vectors=False`` updates the keyword index only; ``rebuild`` rebuilds them.
-    ``llm_tldr=False`` leaves the model's TL;DRs to a later run (a web request must not wait on a model).
+    ``llm_tldr=False`` leaves the model's TL;DRs to a later run (a web request must not wait on a model), and
+    with them the store-wide catch-up of an identity refresh that stopped part-way.
     """
     progress = progress or _quiet
     changed = None if changed_item_ids is None else sorted(set(changed_item_ids))
@@ -91,7 +92,11 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
         tagger_refreshed = _tag(store, settings, report)
     if index:  # keyword search sees the new items first: nothing below changes what it indexes
         _index(store, settings, report, vectors=False, rebuild=rebuild, progress=progress)
-    if changed and not tagger_refreshed:
+    if changed and llm_tldr and store.identities_interrupted():
+        # A refresh stopped part-way (Ctrl-C after a bootstrap) left authors undecided: catch up store-wide here,
+        # never in a web request (llm_tldr=False: a person is waiting; the next ingest or sync does it).
+        _refresh_identities(store, None, report)
+    elif changed and not tagger_refreshed:
         _refresh_identities(store, changed, report)
     try:
         report.daily_dates = store.refresh_daily_dates()
@@ -136,7 +141,7 @@ def _tag(store: Store, settings: Settings, report: PipelineReport) -> bool:
     return tagging is not None and bool(tagging.tagged or tagging.trained)
 
 
-def _refresh_identities(store: Store, changed: list[int], report: PipelineReport) -> None:
+def _refresh_identities(store: Store, changed: list[int] | None, report: PipelineReport) -> None:
     from .authors import refresh_identities
 
     report.identities_merged = refresh_identities(store, changed)

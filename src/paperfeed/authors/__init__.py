@@ -22,7 +22,7 @@ from itertools import combinations
 from typing import Any, Iterable
 
 from ..normalize import author_key, person_name
-from ..storage import AuthorGraph, Store
+from ..storage import AuthorGraph, Store, open_store
 # Names and people live in their own modules; what callers import is re-exported here.
 from .names import BIG_PAPER, compatible, is_abbreviated, name_parts, normalized_name  # noqa: F401
 from .people import (RULES, NameCommonness, PeopleRules, SlotEvidence, decide_people,  # noqa: F401
@@ -161,7 +161,38 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
     is counted first.
     Brand-new people get their ids chunk by chunk, so on a first refresh their numbering differs from one pass
     over everything; who is who does not.
+    Chunks commit one by one, so a refresh that stops part-way (Ctrl-C during a whole-arXiv bootstrap, an error)
+    leaves some blocks undecided: it says so in the store (``Store.identities_interrupted``) for the next
+    store-wide refresh to catch up (``pipeline.after_ingest`` runs one), which clears it. (A process killed
+    outright leaves no such mark: its authors are decided again when their items change.)
     """
+    try:
+        merged = _refresh(store, item_ids, rules, chunk_slots)
+    except BaseException:
+        _remember_interrupted(store)
+        raise
+    if item_ids is None and store.identities_interrupted():
+        store.mark_identities_interrupted(False)
+    return merged
+
+
+def _remember_interrupted(store: Store) -> None:
+    """Mark the store's identities as interrupted, on its own connection or, where the interrupted query left that
+    one busy (PostgreSQL: "another command is already in progress"), on a fresh one. Best effort: the error being
+    raised is what the caller reports."""
+    try:
+        store.mark_identities_interrupted(True)
+        return
+    except Exception:
+        pass
+    try:
+        with open_store(store.url, migrate=False) as fresh:
+            fresh.mark_identities_interrupted(True)
+    except Exception:
+        pass
+
+
+def _refresh(store: Store, item_ids: list[int] | None, rules: PeopleRules, chunk_slots: int) -> int:
     decisions = store.author_decisions(None)
     # Remembered decisions tie blocks together: decide every block a decision touches with the others.
     key_of = store.author_keys_of(sorted({a for decision in decisions for _, a in decision.slots | decision.apart}))

@@ -95,7 +95,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
         # changes, author identities block by block), so what is done stays; the indexes resume with `index`.
         fail(f"interrupted after the ingest: its {report.total('new'):,} new and {report.total('merged'):,} "
              "merged items are stored and stay; the steps after it (search indexes, author identities, calendar, "
-             "TL;DRs) stopped part-way: `paperfeed index` completes the search indexes", 130)
+             "TL;DRs) stopped part-way: `paperfeed index` completes the search indexes, and the next ingest that stores "
+             "anything decides every author identity again", 130)
     else:
         echo_after_ingest(done, index_failure_fails=True)
     if report.failed:

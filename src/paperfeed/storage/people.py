@@ -15,6 +15,9 @@ from ..normalize import utc_now
 from .sql import Database
 from .topics import GOLD_ASSIGNERS, _member
 
+_INTERRUPTED = "identities.interrupted"
+"""``app_state`` row (when) of an identity refresh that stopped part-way; gone once a whole refresh finished."""
+
 
 @dataclass(slots=True)
 class AuthorGraph:
@@ -207,6 +210,20 @@ class PeopleStorage:
                 if author_id is not None and isinstance(values, list):
                     found.setdefault((item_id, author_id), set()).update(str(v) for v in values if v)
         return found
+
+    def identities_interrupted(self) -> bool:
+        """Whether an identity refresh stopped part-way (a Ctrl-C, an error): its chunks commit one by one, so some
+        authors were left as they were, and the next refresh decides every block."""
+        return self.db.value("SELECT value FROM app_state WHERE name = $1", (_INTERRUPTED,)) is not None
+
+    def mark_identities_interrupted(self, interrupted: bool) -> None:
+        """Remember (committed at once) that an identity refresh stopped part-way, or forget it once one finished."""
+        with self.db.transaction():
+            if interrupted:
+                self.db.run("INSERT INTO app_state (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+                            "SET value = excluded.value", (_INTERRUPTED, utc_now()))
+            else:
+                self.db.run("DELETE FROM app_state WHERE name = $1", (_INTERRUPTED,))
 
     def save_author_identities(self, identities: dict[int, int], scope: list[int] | None = None) -> None:
         """Replace the merged identities (author id -> the author id standing for it), of ``scope``'s authors only
