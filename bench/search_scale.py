@@ -149,7 +149,7 @@ def write_chunk(store, fields_list: list[dict], sources: list[tuple[str, str]]):
     from paperfeed.merge.fields import ItemFields
     from paperfeed.normalize import utc_now
     from paperfeed.storage import SearchDocument
-    from paperfeed.storage.items import BatchWrite, SourceRecordRow
+    from paperfeed.storage.ingest_session import BatchWrite, SourceRecordRow
 
     seen_at = utc_now()
     documents = []

@@ -1,5 +1,5 @@
 """A large file into a small store: the indexes ingest never reads are dropped while it loads and built once
-at its end, inside its own transaction (``storage.items.BULK_LOAD_MIN_ITEMS``, SQLite's
+at its end, inside its own transaction (``storage.ingest_session.BULK_LOAD_MIN_ITEMS``, SQLite's
 ``BULK_DEFERRED_INDEXES``). The store ends exactly as an ingest without deferring leaves it; a failed file or a
 kill -9 leaves every index as it was.
 
@@ -21,7 +21,7 @@ import pytest
 
 from paperfeed import ingest as ingest_module
 from paperfeed.ingest import Ingester
-from paperfeed.storage import items as items_module
+from paperfeed.storage import ingest_session as session_module
 from paperfeed.storage import open_store
 from paperfeed.storage.sqlite import BULK_DEFERRED_INDEXES
 
@@ -77,7 +77,7 @@ def present(store, name: str = "item_authors_author") -> bool:
 @pytest.fixture
 def small_bulk(monkeypatch):
     monkeypatch.setattr(ingest_module, "BATCH_SIZE", 50)
-    monkeypatch.setattr(items_module, "BULK_LOAD_MIN_ITEMS", 100)
+    monkeypatch.setattr(session_module, "BULK_LOAD_MIN_ITEMS", 100)
 
 
 def test_a_large_file_into_a_small_store_builds_the_unread_indexes_once_and_ends_as_without(small_bulk, tmp_path,
@@ -95,7 +95,7 @@ def test_a_large_file_into_a_small_store_builds_the_unread_indexes_once_and_ends
         seen.clear()
         assert not Ingester(store, on_records=lambda count: seen.append(present(store))).ingest_paths([later]).failed
         assert seen == [True] * 3, "120 new items into 407 is no bulk load"
-    monkeypatch.setattr(items_module, "BULK_LOAD_MIN_ITEMS", 10 ** 9)
+    monkeypatch.setattr(session_module, "BULK_LOAD_MIN_ITEMS", 10 ** 9)
     with open_store(plain_db) as store:
         assert not Ingester(store).ingest_paths([LIBRARY, big, later]).failed
     assert indexes(bulk_db) == indexes(plain_db)
@@ -140,12 +140,12 @@ def test_postgres_defers_nothing(backend_url, small_bulk, tmp_path):
 CHILD = textwrap.dedent("""
     import sys
     from paperfeed import ingest as ingest_module
-    from paperfeed.storage import items as items_module
+    from paperfeed.storage import ingest_session as session_module
     from paperfeed.storage import open_store
     from paperfeed.ingest import Ingester
     ingest_module.BATCH_SIZE = 100
     ingest_module.COMMIT_EVERY = 200
-    items_module.BULK_LOAD_MIN_ITEMS = 300
+    session_module.BULK_LOAD_MIN_ITEMS = 300
     slow = sys.argv[2] == "kill"
     with open_store(sys.argv[1]) as store:
         def batch_done(count):

@@ -19,7 +19,7 @@ from paperfeed.library import Accounts
 from paperfeed.library.curation import merge as merge_items, split as split_records, why
 from paperfeed.storage import open_store
 from paperfeed.storage.copy_tables import table_access
-from paperfeed.storage.items import ITEM_TABLES
+from paperfeed.storage.ingest_session import ITEM_TABLES
 
 DOI_A, DOI_B = "10.1145/3000001", "10.1145/3000002"
 GRAPHS = "Sparse attention for very large graphs"

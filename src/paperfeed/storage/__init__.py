@@ -9,7 +9,8 @@ from .accounts import LibraryEntry, Subscriber, UserRow
 from .comments import CommentRow
 from .daily import DailySignals
 from .follows import FOLLOW_KINDS, FollowRow
-from .items import BatchWrite, IngestSession, SourceRecordRow, slugify
+from .ingest_session import BatchWrite, IngestSession, SourceRecordRow
+from .items import slugify
 from .search import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocument, SearchStorage
 from .store import Store, StoreError, StoreFullError
 from .summaries import TldrInput, abstract_hash

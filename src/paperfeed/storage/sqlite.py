@@ -44,7 +44,7 @@ BULK_DEFERRED_INDEXES = ("items_published", "authors_key", "item_authors_author"
                          "item_topics_topic", "item_topics_by_topic", "daily_dates_day")
 """Indexes no statement of an ingest transaction reads (its lookups go by fingerprint, identifier, blocking key,
 item id, author and topic name; its deletes by item id), dropped during a bulk load into a small store
-(``items.BULK_LOAD_MIN_ITEMS``) and built once at the file's end. A random-key index larger than the page cache
+(``ingest_session.BULK_LOAD_MIN_ITEMS``) and built once at the file's end. A random-key index larger than the page cache
 costs a page read per insert: the item-author index by author, 6 rows a Kaggle record, is the largest."""
 
 

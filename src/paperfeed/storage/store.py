@@ -15,7 +15,8 @@ from .accounts import AccountStorage
 from .comments import CommentStorage
 from .daily import DailyStorage
 from .follows import FollowStorage
-from .items import IngestSession, ItemStorage
+from .ingest_session import IngestSession
+from .items import ItemStorage
 from .limits import RateLimitStorage
 from .search import SearchStorage
 from .sql import Database
