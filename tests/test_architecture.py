@@ -17,10 +17,9 @@ SOURCE = ROOT / "src" / "paperfeed"
 
 BACKEND_HOOKS = {
     # What truly differs per backend (docs/architecture.md): connecting, migrations in the backend's dialect,
-    # write groups and locks, id allocation, the integrity check, where local index files go, the free disk
-    # the store grows on (a file's folder; a database server's disk is not visible).
+    # write groups and locks, id allocation, the integrity check, where local index files go.
     "__init__", "migrate", "applied_migrations", "known_migrations", "check_integrity", "close", "write_group",
-    "_allocate_item_ids", "sync_lock", "default_index_directory", "free_disk_bytes",
+    "_allocate_item_ids", "sync_lock", "default_index_directory",
 }
 
 

@@ -855,7 +855,7 @@ def test_a_postgres_store_keeps_its_index_files_per_database_in_the_user_data_di
         parts = urlsplit(pg_url)
         assert directory == data_home / "paperfeed" / "index" / f"{parts.hostname}-{parts.port}-{parts.path[1:]}"
         assert index_directory(store, str(tmp_path / "chosen")) == tmp_path / "chosen"
-        assert getattr(store, "path", None) is None
+        assert store.path is None and store.free_disk_bytes() is None  # no file here: a server's
         Ingester(store).ingest_paths([NEWS])
         open_indexer(store, Settings.load(db=pg_url)).update()
         assert sorted(path.name for path in directory.iterdir()) == ["keyword", "state.json", "vectors.usearch"]

@@ -142,12 +142,6 @@ class PostgresStore(PostgresFullText, Store):
         self.db = PostgresDatabase(self._conn)
         super().__init__()
 
-    @property
-    def path(self):
-        """Absent: a PostgreSQL store has no file (``getattr(store, "path", None)`` is None); its local search
-        index files go to ``default_index_directory()``."""
-        raise AttributeError("a PostgreSQL store has no file path")
-
     def default_index_directory(self) -> Path:
         # The vector graph is local to each machine; one directory per database it indexes.
         from platformdirs import user_data_dir

@@ -192,12 +192,6 @@ class SQLiteStore(Store):
         self.db = SQLiteDatabase(self._db, self.path)
         super().__init__()
 
-    def free_disk_bytes(self) -> int | None:
-        try:  # the store, its write-ahead log and SQLite's temporary files grow on the store's folder's disk
-            return shutil.disk_usage(self.path.parent).free
-        except OSError:
-            return None
-
     # -- schema ---------------------------------------------------------------------------
 
     def applied_migrations(self) -> list[str]:

@@ -8,7 +8,9 @@ connecting, migrations in its dialect, write groups and locks, id allocation. Ca
 from __future__ import annotations
 
 import abc
+import shutil
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 from .accounts import AccountStorage
@@ -47,6 +49,9 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, PeopleStorage
     """A paperfeed store: items, their source records, identifiers, authors, categories and topics."""
 
     url: str
+    path: Path | None = None
+    """The store's file where it is one (SQLite), else None (a database server): a local file's reads cost less
+    than a thread hop (the web answers them on the event loop), and its disk is this machine's."""
     db: Database
     local_tables: frozenset[str] = frozenset({"schema_migrations"})
     """Tables of one database's own state, never copied to another store (``paperfeed copy``): its migration log,
@@ -110,9 +115,14 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, PeopleStorage
         """
 
     def free_disk_bytes(self) -> int | None:
-        """Free bytes on the disk the store's files grow on; None where this process cannot know (a database
-        server's disk)."""
-        return None
+        """Free bytes on the disk the store's files grow on (beside its file: its write-ahead log and SQLite's
+        temporary files too); None where this process cannot know (a database server's disk)."""
+        if self.path is None:
+            return None
+        try:
+            return shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return None
 
     @abc.abstractmethod
     def check_integrity(self) -> list[str]:

@@ -208,7 +208,7 @@ def cached_search(context: Context, query: str, mode: str = "hybrid", limit: int
     from ..search import MODES, QueryTooLarge
 
     service = context.search_if_open()
-    if service is None or mode not in MODES or not query.strip() or not context.store.url.startswith("sqlite"):
+    if service is None or mode not in MODES or not query.strip() or context.store.path is None:
         return None
     try:
         results = service.cached(query, mode=mode, limit=limit, offset=offset)

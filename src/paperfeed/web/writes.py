@@ -85,7 +85,7 @@ def _lock_file(fd: int, deadline: float) -> bool:
 def write_turn(store) -> Iterator[None]:
     """Hold this process's (and the other workers') turn to write to ``store`` while the block runs; a no-op
     for a store that is not a local SQLite file."""
-    path = getattr(store, "path", None) if store.url.startswith("sqlite") else None
+    path = store.path
     if path is None or str(path) in ("", ":memory:"):
         yield
         return
