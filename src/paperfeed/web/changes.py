@@ -49,3 +49,22 @@ def moved(seen: dict[str, int] | None, counts: dict[str, int]) -> list[str]:
     if seen is None or seen is counts:
         return []
     return [kind for kind in counts.keys() | seen.keys() if seen.get(kind, 0) != counts.get(kind, 0)]
+
+
+class Seen:
+    """What one cache last acted on of a store's change counters."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] | None = None
+        self._lock = threading.Lock()
+
+    def act(self, counts: dict[str, int], drop: Callable[[set[str]], None]) -> None:
+        """Call ``drop`` with the kinds of page parts (``PARTS_CHANGED_BY``; an unknown kind stands for itself)
+        whose counters moved since the last ``counts`` acted on; cheap when ``counts`` is the same dict."""
+        if counts is self._counts:
+            return
+        with self._lock:  # marked seen only once dropped: no other thread serves a part of a moved kind meanwhile
+            parts = {part for kind in moved(self._counts, counts) for part in PARTS_CHANGED_BY.get(kind, (kind,))}
+            if parts:
+                drop(parts)
+            self._counts = counts

@@ -29,7 +29,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
-from .changes import PARTS_CHANGED_BY, moved
+from .changes import Seen
 from .partcache import forget_cached
 
 POLL_SECONDS = 1.0
@@ -77,8 +77,7 @@ class PageCache:
         self._version_of_store = version
         self._shared_changes = shared_changes
         """The store's change counters (``changes.latest_counts``): a kind that moved drops its pages."""
-        self._seen_changes: dict[str, int] | None = None
-        self._changes_lock = threading.Lock()
+        self._seen_changes = Seen()
         self.max_age = max_age
         self.max_bytes = max_bytes
         self._pages: OrderedDict[tuple[str, bytes], CachedPage] = OrderedDict()
@@ -101,18 +100,15 @@ class PageCache:
         return self._version
 
     def _drop_shared_changes(self) -> None:
-        counts = self._shared_changes()
-        if counts is self._seen_changes:
-            return
-        with self._changes_lock:  # marked seen only once dropped, so no other hit is served from a moved kind
-            parts = {part for kind in moved(self._seen_changes, counts) for part in PARTS_CHANGED_BY.get(kind, ())}
-            if parts:
-                if all(part in PAGES_SHOWING for part in parts):
-                    for part in parts:
-                        self.clear(PAGES_SHOWING[part])
-                else:
-                    self.clear()
-            self._seen_changes = counts
+        self._seen_changes.act(self._shared_changes(), self._drop_parts)
+
+    def _drop_parts(self, parts: set[str]) -> None:
+        """Drop the pages that show any of ``parts`` (every page when one is not in PAGES_SHOWING)."""
+        if all(part in PAGES_SHOWING for part in parts):
+            for part in parts:
+                self.clear(PAGES_SHOWING[part])
+        else:
+            self.clear()
 
     def get(self, key: tuple[str, bytes]) -> CachedPage | None:
         version = self.version()

@@ -22,9 +22,8 @@ _cache_lock = threading.Lock()
 _computing: dict[tuple, threading.Lock] = {}
 _dropped: dict[str | None, int] = {}
 """How often each kind of part (None: all) was dropped: a value computed across a drop is not kept."""
-_seen_changes: dict[str, dict[str, int]] = {}
-"""The store's change counters (``changes``) this cache last acted on, per store."""
-_changes_lock = threading.Lock()
+_seen: dict[str, changes.Seen] = {}
+"""What this cache last acted on of each store's change counters (``changes``)."""
 
 
 def forget_cached(kinds: tuple[str, ...] | None = None) -> None:
@@ -45,15 +44,9 @@ def _forget_what_other_processes_changed(context: Context) -> None:
     """Drop the parts of the kinds whose change counters moved since this process last looked (a vote or a
     comment made through another worker); the counters are read at most every ``changes.POLL_SECONDS``."""
     store_key = context.settings.db
-    counts = changes.latest_counts(store_key, context.store.shared_change_counts)
-    if _seen_changes.get(store_key) is counts:
-        return
-    with _changes_lock:  # marked seen only once dropped: no other thread reads a part of a moved kind meanwhile
-        seen = _seen_changes.get(store_key)
-        kinds = {part for kind in changes.moved(seen, counts) for part in changes.PARTS_CHANGED_BY.get(kind, (kind,))}
-        if kinds:
-            forget_cached(tuple(sorted(kinds)))
-        _seen_changes[store_key] = counts
+    seen = _seen.get(store_key) or _seen.setdefault(store_key, changes.Seen())
+    seen.act(changes.latest_counts(store_key, context.store.shared_change_counts),
+             lambda kinds: forget_cached(tuple(sorted(kinds))))
 
 
 def cached(context: Context, key: tuple, compute: Callable[[], Any]) -> Any:
