@@ -584,11 +584,14 @@ def test_a_file_the_disk_cannot_hold_is_refused_before_it_is_read_and_the_rest_g
 def test_the_disk_estimate_checks_only_large_files_where_the_free_space_is_known():
     from paperfeed.ingest import space
 
-    assert space.shortfall(space.CHECKED_FROM_BYTES - 1, 0) is None  # small: no check, whatever the disk
-    assert space.shortfall(10 << 30, None) is None  # a database server's disk: unknown here, not guessed
+    def never_asked() -> int:
+        raise AssertionError("a small file's disk was asked about")
+
+    assert space.shortfall(space.CHECKED_FROM_BYTES - 1, never_asked) is None  # small: no check, whatever the disk
+    assert space.shortfall(10 << 30, lambda: None) is None  # a database server's disk: unknown here, not guessed
     needed = space.bytes_needed(10 << 30)
-    assert space.shortfall(10 << 30, needed) is None
-    assert "10.7 GB file needs about 68.7 GB" in space.shortfall(10 << 30, needed - 1)
+    assert space.shortfall(10 << 30, lambda: needed) is None
+    assert "10.7 GB file needs about 68.7 GB" in space.shortfall(10 << 30, lambda: needed - 1)
 
 
 def test_a_file_too_large_for_memory_is_a_clear_error_not_a_crash(store, tmp_path):

@@ -182,7 +182,7 @@ class Ingester:
     def ingest_file(self, entry: InputFile) -> FileResult:
         """Ingest one file atomically (a savepoint inside the write group, or its own transaction);
         on bad input, roll it back whole and report where."""
-        if self.disk_check and (short := space.shortfall(entry.size, self.store.free_disk_bytes())):
+        if self.disk_check and (short := space.shortfall(entry.size, self.store.free_disk_bytes)):
             return FileResult(entry.origin, error=short)
         context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint, modified=entry.modified)
         format_name = None

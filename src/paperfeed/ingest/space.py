@@ -10,6 +10,8 @@ working disk has, and the estimate is for bulk metadata, not for a capture that 
 
 from __future__ import annotations
 
+from typing import Callable
+
 STORE_BYTES_PER_INPUT_BYTE = 3.2
 """Store growth per byte of a bulk metadata file (17.9 GB from 5.57 GB of the snapshot's schema)."""
 CHECKED_FROM_BYTES = 256 << 20
@@ -21,9 +23,13 @@ def bytes_needed(input_bytes: int) -> int:
     return int(2 * STORE_BYTES_PER_INPUT_BYTE * input_bytes)
 
 
-def shortfall(input_bytes: int, free_bytes: int | None) -> str | None:
-    """Why a file of ``input_bytes`` should not start with ``free_bytes`` free (None: it may; so does unknown)."""
-    if free_bytes is None or input_bytes < CHECKED_FROM_BYTES:
+def shortfall(input_bytes: int, free_bytes: Callable[[], int | None]) -> str | None:
+    """Why a file of ``input_bytes`` should not start with ``free_bytes()`` free (None: it may; so does unknown).
+    The disk is asked only about a file large enough to be checked (an archive's members are thousands)."""
+    if input_bytes < CHECKED_FROM_BYTES:
+        return None
+    free_bytes = free_bytes()
+    if free_bytes is None:
         return None
     needed = bytes_needed(input_bytes)
     if free_bytes >= needed:
