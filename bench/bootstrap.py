@@ -156,8 +156,11 @@ def bootstrap(snapshot: Path, folder: Path, embed_seconds: float, queries: int) 
     env.pop("CI", None)
     wanted = sample_queries(snapshot, queries)
     started = time.perf_counter()
+    # SIGINT back to its default in the child: a bench started in the background of a non-interactive shell
+    # (`nohup … &`) passes it on ignored, and the command would never see the Ctrl-C this bench sends.
     process = subprocess.Popen([PYTHON, "-m", "paperfeed", "--db", str(store), "ingest", str(snapshot)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     marks: dict[str, float] = {}
     output: list[str] = []
 

@@ -1,7 +1,7 @@
 """Ingest throughput: the daily-listings tarball into a fresh SQLite store, against a bare floor.
 
-Usage: python bench/ingest.py PATH_TO_LISTINGS.tar.xz [--repeat N] [--old-ref REF]
-       python bench/ingest.py SNAPSHOT.json [--repeat N] [--old-ref REF]
+Usage: python bench/ingest.py PATH_TO_LISTINGS.tar.xz [--repeat N] [--old-ref REF] [--serial]
+       python bench/ingest.py SNAPSHOT.json [--repeat N] [--old-ref REF] [--serial]
 
 The input is either the daily-listings tarball or one JSON Lines file in the Kaggle snapshot's schema (a
 ``bench/make_arxiv_snapshot.py`` output: what a new user's whole-arXiv bootstrap ingests).
@@ -18,6 +18,9 @@ into a temporary folder, first on the child's path), alternating old and new run
 machine load, and both are reported in records per second of wall time and per CPU second of the ingest
 (``time.process_time`` of the child around ``ingest_inputs``: on a shared machine wall time counts the others'
 work too).
+With ``--serial`` this code also runs with ``ingest_parallel`` off (records prepared in the ingest's own process),
+alternating; the worker's CPU (``ingest.ahead``: a child process, counted once it has ended) is reported beside the
+ingest process's own.
 Prints a line per run and ends with one JSON line of figures.
 """
 
@@ -88,9 +91,10 @@ def run_floor(path: str, queue) -> None:
                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
 
 
-def run_paperfeed(path: str, queue, src: str | None = None) -> None:
+def run_paperfeed(path: str, queue, src: str | None = None, parallel: bool = True) -> None:
     if src:
         sys.path.insert(0, src)
+    from paperfeed.config import Settings
     from paperfeed.ingest import Ingester
     from paperfeed.inputs import InputFile
     from paperfeed.storage import open_store
@@ -109,8 +113,11 @@ def run_paperfeed(path: str, queue, src: str | None = None) -> None:
             marks.append((time.perf_counter(), done))
             cpu_marks.append((time.process_time(), done))
 
-        ingester = (Ingester(store, on_records=mark) if members is None
-                    else Ingester(store, on_file=lambda result: mark(result.records)))
+        # An older commit may not know ingest_parallel (then it has one process, as parallel=False here).
+        settings = Settings(**({} if parallel else {"ingest_parallel": False}))
+        ingester = (Ingester(store, on_records=mark, settings=settings) if members is None
+                    else Ingester(store, on_file=lambda result: mark(result.records), settings=settings))
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         start, cpu_start = time.perf_counter(), time.process_time()
         if members is None:
             results = ingester.ingest_paths([path]).files
@@ -118,6 +125,10 @@ def run_paperfeed(path: str, queue, src: str | None = None) -> None:
             results = ingester.ingest_inputs(
                 [InputFile(f"{path}!{name}", name, lambda d=data: d, len(data)) for name, data in members]).files
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+        # The worker that prepares records (ingest.ahead) has ended and been waited for: its CPU is the children's.
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        worker_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+        apart = sum(1 for result in results if getattr(result, "prepared_apart", False))
         # Linearity: throughput over the first and the last quarter of the files (batches); with blocking,
         # per-record cost should not grow with the store.
         quarter = len(marks) // 4
@@ -132,6 +143,7 @@ def run_paperfeed(path: str, queue, src: str | None = None) -> None:
         stats = store.stats()
         store.close()
     queue.put({"records": sum(r.records for r in results), "seconds": seconds, "cpu_seconds": cpu_seconds,
+               "worker_cpu_seconds": worker_cpu, "files_prepared_apart": apart, "files": len(results),
                "failed": failed,
                "first_quarter_records_per_s": first, "last_quarter_records_per_s": last,
                "last_100k_records_per_cpu_s": last_100k, "end_cpu_seconds": end_cpu,
@@ -160,9 +172,11 @@ def old_source(ref: str, folder: str) -> str:
 def describe(name: str, run: dict) -> str:
     tail = (f"; last 100,000 records {run['last_100k_records_per_cpu_s']:,.0f} records/CPU s, then "
             f"{run['end_cpu_seconds']:.1f} CPU s to the end" if run["last_100k_records_per_cpu_s"] else "")
+    worker = (f" (+ {run['worker_cpu_seconds']:.2f} CPU s in the worker, which prepared {run['files_prepared_apart']} "
+              f"of {run['files']} files)" if run.get("files_prepared_apart") else "")
     return (f"{name}: {run['records']:,} records in {run['seconds']:.2f} s = {run['records'] / run['seconds']:,.0f} "
-            f"records/s, {run['cpu_seconds']:.2f} CPU s = {run['records'] / run['cpu_seconds']:,.0f} records/CPU s "
-            f"-> {run['items']:,} items, peak RSS {run['peak_rss_mb']:.0f} MB{tail}")
+            f"records/s, {run['cpu_seconds']:.2f} CPU s = {run['records'] / run['cpu_seconds']:,.0f} records/CPU s"
+            f"{worker} -> {run['items']:,} items, peak RSS {run['peak_rss_mb']:.0f} MB{tail}")
 
 
 def main() -> None:
@@ -171,10 +185,12 @@ def main() -> None:
                         "or a Kaggle-schema JSON Lines file (bench/make_arxiv_snapshot.py)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the best is reported")
     parser.add_argument("--old-ref", metavar="REF", help="also run the ingest of git REF, alternating with this one")
+    parser.add_argument("--serial", action="store_true",
+                        help="also run this code with ingest_parallel off (one process), alternating")
     args = parser.parse_args()
     if not Path(args.listings).exists():
         sys.exit(f"bench/ingest.py: {args.listings} not found (it lives in ../shared/data/arxiv-daily-listings)")
-    floors, runs, olds = [], [], []
+    floors, runs, olds, serials = [], [], [], []
     with tempfile.TemporaryDirectory() as folder:
         old_src = old_source(args.old_ref, folder) if args.old_ref else None
         for _ in range(args.repeat):
@@ -184,6 +200,9 @@ def main() -> None:
             if old_src:
                 olds.append(in_child(run_paperfeed, args.listings, old_src))
                 print(describe(f"old ({args.old_ref})", olds[-1]), flush=True)
+            if args.serial:
+                serials.append(in_child(run_paperfeed, args.listings, None, False))
+                print(describe("one process", serials[-1]), flush=True)
             runs.append(in_child(run_paperfeed, args.listings))
             print(describe("paperfeed", runs[-1]), flush=True)
     floor = min(floors, key=lambda r: r["seconds"])
@@ -195,6 +214,7 @@ def main() -> None:
         "failed_files": len(best["failed"]),
         "records_per_s": round(best["records"] / best["seconds"]),
         "records_per_cpu_s": [round(run["records"] / run["cpu_seconds"]) for run in runs],
+        "worker_cpu_s": [round(run["worker_cpu_seconds"], 2) for run in runs],
         "floor_records_per_s": round(floor["records"] / floor["seconds"]),
         "ratio_to_floor": round(best["seconds"] / floor["seconds"], 2),
         "first_quarter_records_per_s": round(best["first_quarter_records_per_s"]),
@@ -210,6 +230,13 @@ def main() -> None:
                         "old_records_per_cpu_s": [round(run["records"] / run["cpu_seconds"]) for run in olds],
                         "cpu_change_vs_old": round(new_cpu / old_cpu - 1, 4)})
         print(f"records per CPU second, mean: old {old_cpu:,.0f}, this {new_cpu:,.0f} ({new_cpu / old_cpu - 1:+.1%})")
+    if serials:
+        one = min(serials, key=lambda r: r["seconds"])
+        figures.update({"one_process_records_per_s": [round(run["records"] / run["seconds"]) for run in serials],
+                        "one_process_records_per_cpu_s": [round(run["records"] / run["cpu_seconds"]) for run in serials],
+                        "speedup_vs_one_process": round(one["seconds"] / best["seconds"], 3)})
+        print(f"best wall: one process {one['seconds']:.2f} s, with the worker {best['seconds']:.2f} s "
+              f"({one['seconds'] / best['seconds']:.2f}x)")
     print(json.dumps(figures))
 
 

@@ -114,6 +114,11 @@ class Settings:
     ingest_cache_mb: int = field(default=512, metadata={"env": "PAPERFEED_INGEST_CACHE_MB", "help": (
         "SQLite page cache of an ingest's transaction, in MB (taken only as a large file needs it, given back "
         "at the end; at least 16). Default 512.")})
+    # Parsing and preparing records is about 40% of a bulk load's CPU and needs no store: a second process does
+    # it while this one stores (ingest.ahead; docs/benchmarks.md, "Ingest").
+    ingest_parallel: bool = field(default=True, metadata={"env": "PAPERFEED_INGEST_PARALLEL", "help": (
+        "Prepare the records of a large ingest (16 MB of input or more) in a second process while this one "
+        "merges and stores them; off: one process does both. Default true.")})
     ingest_disk_check: bool = field(default=True, metadata={"env": "PAPERFEED_INGEST_DISK_CHECK", "help": (
         "Before a file of 256 MB or more, check that the store's disk has room for it (about 6.4 times the "
         "file: the store's growth and the write-ahead log of its one transaction); off: try anyway. SQLite only.")})

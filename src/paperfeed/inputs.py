@@ -183,7 +183,7 @@ def _walk(path: Path, walked: set[Path], limits: InputLimits) -> Iterator[InputF
     if too_big:
         yield InputError(origin, f"the file is {too_big}")
         return
-    yield InputFile(origin, path.name, lambda: read_regular_file(path, limits.max_input_bytes), info.st_size,
+    yield InputFile(origin, path.name, RegularFileReader(path, limits.max_input_bytes), info.st_size,
                     modified_day(info.st_mtime))
 
 
@@ -195,6 +195,18 @@ def modified_day(timestamp: float | None) -> str | None:
         return datetime.fromtimestamp(timestamp, timezone.utc).date().isoformat()
     except (OverflowError, OSError, ValueError):
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class RegularFileReader:
+    """``read_regular_file(path, limit)`` as a value: an ``InputFile.read`` that another process can be given (it
+    is picklable, unlike a closure), so a worker reads a large file itself instead of receiving its bytes."""
+
+    path: Path
+    limit: int = 0
+
+    def __call__(self) -> bytes:
+        return read_regular_file(self.path, self.limit)
 
 
 def read_regular_file(path: Path, limit: int = 0) -> bytes:

@@ -24,6 +24,7 @@ from ..records import ParseContext, ParseError, Record
 from ..sources import get_format
 from ..storage import BatchWrite, IngestSession, SourceRecordRow, Store, StoreFullError
 from . import space
+from .ahead import AHEAD_FROM_BYTES, PrepareAhead, Upcoming
 from .placement import Conflict, Placer  # noqa: F401  (Conflict: callers import it from here)
 
 BATCH_SIZE = 2000
@@ -69,6 +70,8 @@ class FileResult:
     """Stored items a bridging record joined into another item (they are gone)."""
     notes: list[str] = field(default_factory=list)
     """What the parser said about the file as a whole (a capture's page date it could not resolve)."""
+    prepared_apart: bool = False
+    """Its records were prepared in the run's second process (``ingest.ahead``)."""
 
     @property
     def records(self) -> int:
@@ -136,6 +139,9 @@ class Ingester:
         self.field_limits = FieldLimits.from_settings(settings)
         self.cache_mb = (settings or Settings()).ingest_cache_mb
         self.disk_check = (settings or Settings()).ingest_disk_check
+        self.parallel = (settings or Settings()).ingest_parallel
+        self.parallel_from_bytes = AHEAD_FROM_BYTES
+        """Input a run reads before it prepares records in a second process (``ingest.ahead``)."""
         self.store = store
         self.format_name = format_name
         self.label = label
@@ -158,15 +164,16 @@ class Ingester:
         committed = 0  # files in report.files whose writes are committed
         reading = 0  # 1 while a file is being stored, before it is in the report
         origin = "the last files"
+        upcoming = Upcoming(entries, self._start_worker, self.parallel_from_bytes) if self.parallel else None
         try:
             with _fewer_collections(), self.store.write_group(self.cache_mb) as commit_now:
                 pending = 0
-                for entry in entries:
+                for entry in upcoming or entries:
                     origin, reading = entry.origin, 1
                     if isinstance(entry, InputError):
                         result = FileResult(entry.origin, error=entry.message, place=entry.place)
                     else:
-                        result = self.ingest_file(entry)
+                        result = self.ingest_file(entry, upcoming)
                     report.files.append(result)
                     reading = 0
                     self.on_file(result)
@@ -177,22 +184,38 @@ class Ingester:
                         pending = 0
         except StoreFullError as error:
             raise IngestStopped(origin, error, report, committed, len(report.files) - committed + reading) from error
+        finally:
+            if upcoming is not None:
+                upcoming.close()
         return report
 
-    def ingest_file(self, entry: InputFile) -> FileResult:
+    def _start_worker(self) -> PrepareAhead | None:
+        return PrepareAhead.start(self.format_name, self.label, self.field_limits, BATCH_SIZE)
+
+    def ingest_file(self, entry: InputFile, upcoming: Upcoming | None = None) -> FileResult:
         """Ingest one file atomically (a savepoint inside the write group, or its own transaction);
-        on bad input, roll it back whole and report where."""
+        on bad input, roll it back whole and report where. With ``upcoming`` (``ingest_inputs``), its records
+        may be prepared in the run's worker process."""
         if self.disk_check and (short := space.shortfall(entry.size, self.store.free_disk_bytes)):
             return FileResult(entry.origin, error=short)
         context = ParseContext(entry.origin, label=self.label, date_hint=entry.date_hint, modified=entry.modified)
-        format_name = None
+        job = upcoming.job(entry) if upcoming is not None else None
+        worker = upcoming.worker if job is not None and upcoming is not None else None
         try:
-            format_name, prepared = prepare.parse(entry.read(), context, self.format_name, self.field_limits)
-        except ParseError as error:
-            return FileResult(entry.origin, error=error.message, place=error.place)
-        except OSError as error:
-            return FileResult(entry.origin, error=f"cannot read: {error.strerror or error}")
-        result = self.ingest_prepared(entry.origin, format_name, prepared)
+            try:
+                if worker is not None and job is not None:
+                    format_name, prepared = worker.open(job, context)
+                else:
+                    format_name, prepared = prepare.parse(entry.read(), context, self.format_name, self.field_limits)
+            except ParseError as error:
+                return FileResult(entry.origin, error=error.message, place=error.place)
+            except OSError as error:
+                return FileResult(entry.origin, error=f"cannot read: {error.strerror or error}")
+            result = self.ingest_prepared(entry.origin, format_name, prepared)
+            result.prepared_apart = job is not None and job.apart
+        finally:
+            if worker is not None and job is not None:
+                worker.finish(job)  # stored, failed or interrupted: the worker drops what is left of it
         result.notes = list(dict.fromkeys(context.notes))  # the parser ran while the records were stored
         return result
 

@@ -1,0 +1,385 @@
+"""Prepare the next records in a second process while this one merges and stores.
+
+Ingest is two halves: ``prepare`` (parse, normalize, fingerprint, identifiers, blocking keys: pure, a quarter of
+a bulk load's CPU on the daily listings, two fifths on the Kaggle snapshot's schema) and the merge decisions and
+writes, which need the store. On a bulk load the second half waits
+on the first, one core busy and the other idle. A ``PrepareAhead`` runs the first half in a worker process, for
+the file being stored (a batch at a time, a few batches ahead) and for the next files, and hands the prepared
+batches back in order. Nothing else changes: the same records in the same order reach the same merge code, and a
+file still commits or rolls back whole.
+
+The worker is only started for a run that reads enough to repay starting it (``AHEAD_FROM_BYTES``). Prepared
+batches travel pickled through a pipe; each message starts with its job number, so the batches of a file this
+process gave up on (it failed, or the run stopped) are dropped unread. The worker ignores Ctrl-C (this process
+answers it and ends the worker), holds nothing that needs saving, and ends when its pipes close: killing either
+process loses nothing the store had committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from .. import prepare
+from ..inputs import InputError, InputFile, InputReadError, RegularFileReader
+from ..prepare import FieldLimits, Prepared
+from ..records import ParseContext, ParseError
+from . import space
+
+log = logging.getLogger("paperfeed.ingest")
+
+AHEAD_FROM_BYTES = 8 << 20
+"""Input bytes a run reads before it starts the worker: starting one (a new interpreter importing the parsers)
+costs about half a CPU second of the worker's, which a run this large gets back several times over."""
+FILES_AHEAD = 2
+"""Files handed to the worker before the one being stored is done (each read into memory when it is not a
+plain file the worker reads itself: archive members, which the archive's limits bound)."""
+BATCHES_AHEAD = 4
+"""Prepared batches the worker keeps ready beyond the one being sent."""
+READ_AHEAD_BELOW_BYTES = space.CHECKED_FROM_BYTES
+"""A file at least this large is handed over only at its turn, after its disk check (``space``)."""
+
+_HEADER = struct.Struct("<qB")  # job number, message kind
+_START, _BATCH, _END, _FAIL = range(4)
+
+
+class WorkerStopped(InputReadError):
+    """The worker ended in the middle of a file (killed, out of memory): that file is rolled back."""
+
+
+@dataclass(slots=True)
+class Job:
+    """One file handed to the worker."""
+
+    number: int
+    source: Any
+    """What the worker reads: the file's bytes, or a ``RegularFileReader`` it calls itself."""
+    error: OSError | None = None
+    """Reading the file here failed before it was handed over."""
+    done: bool = False
+    apart: bool = False
+    """Its records come from the worker (False: it was prepared here after the worker stopped)."""
+
+
+class PrepareAhead:
+    """A worker process preparing files in order (``submit``), read back in the same order (``open``).
+
+    The worker is a new interpreter (``python -c``, not ``multiprocessing``: its spawn runs the parent's main
+    module again, and ``python -m paperfeed`` would start the command a second time), talking over two pipes.
+    """
+
+    def __init__(self, format_name: str | None, label: str | None, limits: FieldLimits, batch_size: int) -> None:
+        self.format_name = format_name
+        self.label = label
+        self.limits = limits
+        jobs_read, jobs_write = os.pipe()
+        results_read, results_write = os.pipe()
+        package_root = str(Path(__file__).resolve().parent.parent.parent)  # where this paperfeed is imported from
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", f"from paperfeed.ingest.ahead import work; work({jobs_read}, {results_write})"],
+                pass_fds=(jobs_read, results_write), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=environment)
+        except OSError:
+            for descriptor in (jobs_read, jobs_write, results_read, results_write):
+                os.close(descriptor)
+            raise
+        os.close(jobs_read)
+        os.close(results_write)
+        self._jobs = Connection(jobs_write, readable=False)
+        self._results = Connection(results_read, writable=False)
+        self._next = 0
+        self._broken = False
+        self._unread: list[Job] = []  # handed over, not yet finished, oldest first
+        self._abandoned = False  # a file was given up part-way: the worker may still be sending its batches
+        self._send((format_name, label, limits, batch_size))
+
+    @classmethod
+    def start(cls, format_name: str | None, label: str | None, limits: FieldLimits,
+              batch_size: int) -> "PrepareAhead | None":
+        """A started worker, or None where this process cannot start one: the run then prepares in this
+        process, as a small one does."""
+        if not sys.executable:  # an embedded interpreter with no program to start again
+            return None
+        try:
+            return cls(format_name, label, limits, batch_size)
+        except OSError as error:
+            log.info("preparing in this process: no worker (%s)", error)
+            return None
+
+    def _send(self, message: Any) -> None:
+        if not self._broken:
+            try:
+                self._jobs.send(message)
+            except (OSError, ValueError):  # the worker is gone: what it has not taken is prepared here
+                self._broken = True
+
+    def submit(self, entry: InputFile) -> Job:
+        """Hand ``entry`` to the worker (its bytes read here unless the worker can read the file itself)."""
+        job = Job(self._next, entry.read if isinstance(entry.read, RegularFileReader) else None)
+        self._next += 1
+        if job.source is None:
+            try:
+                job.source = entry.read()
+            except OSError as error:  # reported at the file's turn, as reading it then would have been
+                job.error, job.done = error, True
+                return job
+        self._send((job.number, job.source, entry.origin, entry.date_hint, entry.modified))
+        self._unread.append(job)
+        return job
+
+    def open(self, job: Job, context: ParseContext) -> tuple[str, Iterator[Prepared]]:
+        """As ``prepare.parse`` for the job's file: its format and its prepared records, lazily (the parser's
+        notes are added to ``context.notes`` at the end). Raises ParseError or OSError as reading would."""
+        if job.error is not None:
+            raise job.error
+        if not self._broken:
+            try:
+                kind, payload = self._receive(job)
+            except WorkerStopped:  # before anything of this file came back: nothing is lost, it is prepared here
+                log.warning("the process preparing records stopped; preparing them in this one")
+            else:
+                if kind == _FAIL:
+                    job.done = True
+                    raise _error(payload)
+                job.apart = True
+                return payload, self._records(job, context)
+        job.done = True
+        source = job.source() if callable(job.source) else job.source
+        return prepare.parse(source, context, self.format_name, self.limits)
+
+    def finish(self, job: Job) -> None:
+        """The file is stored or given up: the worker drops what is left of it."""
+        if not job.done:
+            job.done = self._abandoned = True
+            self._send(("give-up", job.number))
+        if job in self._unread:
+            self._unread.remove(job)
+
+    def close(self) -> None:
+        """End the worker: at once when work is still under way (it is pure and holds nothing)."""
+        if not (self._broken or self._unread or self._abandoned):
+            self._send(None)
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._jobs.close()
+        self._results.close()
+
+    # -- receiving ----------------------------------------------------------------------------------------------
+
+    def _records(self, job: Job, context: ParseContext) -> Iterator[Prepared]:
+        while True:
+            kind, payload = self._receive(job)
+            if kind == _BATCH:
+                yield from payload
+            elif kind == _END:
+                job.done = True
+                context.notes.extend(payload)
+                return
+            else:
+                job.done = True
+                raise _error(payload)
+
+    def _receive(self, job: Job) -> tuple[int, Any]:
+        """The next message of ``job``, dropping what is left of files given up before it."""
+        while True:
+            try:
+                message = self._results.recv_bytes()
+            except (EOFError, OSError):
+                self._broken = True
+                raise WorkerStopped(f"the process preparing the records stopped (exit status "
+                                    f"{self._process.wait()}); nothing of this file is stored") from None
+            number, kind = _HEADER.unpack_from(message)
+            if number == job.number:
+                return kind, pickle.loads(memoryview(message)[_HEADER.size:])
+
+
+def _error(payload: tuple[str, str, str | None]) -> Exception:
+    kind, message, place = payload
+    return ParseError(message, place) if kind == "parse" else InputReadError(message)
+
+
+# -- the worker -----------------------------------------------------------------------------------------------------
+
+
+def work(jobs_fd: int, results_fd: int) -> None:
+    """The worker's loop (``python -c``): prepare each job's file, a batch at a time, while a thread sends the
+    ready batches; drop a file once the ingest gives it up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the ingest's process answers Ctrl-C and ends this one
+    jobs = Connection(jobs_fd, writable=False)
+    results = Connection(results_fd, readable=False)
+    ready: queue.Queue[bytes | None] = queue.Queue(maxsize=BATCHES_AHEAD)
+    sender = threading.Thread(target=_send_all, args=(ready, results), daemon=True)
+    sender.start()
+
+    def send(number: int, kind: int, payload: Any) -> None:
+        ready.put(_HEADER.pack(number, kind) + pickle.dumps(payload, protocol=5))
+
+    try:
+        format_name, label, limits, batch_size = jobs.recv()
+        inbox = _Inbox(jobs)
+        while (job := inbox.next_job()) is not None:
+            number, source, origin, date_hint, modified = job
+            if number > inbox.given_up:
+                _prepare_one(number, source, ParseContext(origin, label=label, date_hint=date_hint,
+                                                          modified=modified),
+                             format_name, limits, batch_size, inbox, send)
+    except (EOFError, OSError):  # the ingest's process is gone
+        pass
+    finally:
+        ready.put(None)
+        sender.join()
+
+
+class _Inbox:
+    """The jobs pipe, read by a thread of its own as messages come: the ingest's process never waits to hand a
+    file over (it may be sending one while this process waits to send it batches), and a file given up is known
+    at once."""
+
+    def __init__(self, jobs: Connection) -> None:
+        self._jobs = jobs
+        self._waiting: queue.Queue[tuple | None] = queue.Queue()  # bounded by the ingest's FILES_AHEAD
+        self.given_up = -1
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                message = self._jobs.recv()
+                if isinstance(message, tuple) and message[0] == "give-up":
+                    self.given_up = max(self.given_up, message[1])
+                    continue
+                self._waiting.put(message)
+                if message is None:
+                    return
+        except (EOFError, OSError):  # the ingest's process is gone
+            self._waiting.put(None)
+
+    def next_job(self) -> tuple | None:
+        """The next file to prepare (None: no more), waiting for one."""
+        return self._waiting.get()
+
+    def wanted(self, number: int) -> bool:
+        """False once the ingest has given up job ``number``."""
+        return number > self.given_up
+
+
+def _send_all(ready: "queue.Queue[bytes | None]", results) -> None:
+    while (message := ready.get()) is not None:
+        try:
+            results.send_bytes(message)
+        except (OSError, ValueError):  # the ingest's process is gone: nothing is waiting for the rest
+            return
+
+
+def _prepare_one(number: int, source: Any, context: ParseContext, format_name: str | None, limits: FieldLimits,
+                 batch_size: int, inbox: _Inbox, send: Callable[[int, int, Any], None]) -> None:
+    try:
+        data = source() if callable(source) else source
+        found, records = prepare.parse(data, context, format_name, limits)
+        send(number, _START, found)
+        batch: list[Prepared] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) == batch_size:
+                if not inbox.wanted(number):
+                    return
+                send(number, _BATCH, batch)
+                batch = []
+        if batch:
+            send(number, _BATCH, batch)
+        send(number, _END, context.notes)
+    except ParseError as error:
+        send(number, _FAIL, ("parse", error.message, error.place))
+    except OSError as error:
+        send(number, _FAIL, ("read", str(error.strerror or error), None))
+    except MemoryError:
+        send(number, _FAIL, ("read", "out of memory while preparing the file's records", None))
+    except Exception as error:  # a bug outside the parser (which prepare.parse already reports): this file fails
+        send(number, _FAIL, ("parse", f"internal error while preparing ({type(error).__name__}: {error}); "
+                                      "please report it", None))
+
+
+_HERE = Job(-1, None)  # a file prepared in this process after all
+
+
+class Upcoming:
+    """A run's entries in order, with the worker's job for each file it prepares.
+
+    The worker is started once the run has seen ``from_bytes`` of input (``None`` from ``start``: no worker).
+    At a file's turn (``job``) the file is handed over if it was not yet, then the next ``FILES_AHEAD`` small
+    files are, in order: the worker prepares them while this file is stored. A large file
+    (``READ_AHEAD_BELOW_BYTES``) waits for its turn, and so do the files after it (the worker takes files in
+    the order they are stored).
+    """
+
+    def __init__(self, entries: Iterable[InputFile | InputError], start: Callable[[], PrepareAhead | None],
+                 from_bytes: int) -> None:
+        self._entries = iter(entries)
+        self._waiting: deque[InputFile | InputError] = deque()
+        self._jobs: dict[int, Job] = {}  # id(entry) -> its job, for files handed over before their turn
+        self._start = start
+        self._from_bytes = from_bytes
+        self._seen = 0
+        self._tried = False
+        self.worker: PrepareAhead | None = None
+
+    def __iter__(self) -> Iterator[InputFile | InputError]:
+        while True:
+            self._fill()
+            if not self._waiting:
+                return
+            yield self._waiting.popleft()
+
+    def _fill(self) -> None:
+        while len(self._waiting) <= FILES_AHEAD:
+            entry = next(self._entries, None)
+            if entry is None:
+                return
+            self._waiting.append(entry)
+            if isinstance(entry, InputFile):
+                self._seen += entry.size
+
+    def job(self, entry: InputFile) -> Job | None:
+        """The worker's job for ``entry`` at its turn (None: it is prepared in this process), the next files
+        handed over behind it."""
+        job = None
+        if self.worker is None and not self._tried and self._seen >= self._from_bytes:
+            self._tried = True
+            self.worker = self._start()
+            # A new worker takes a moment to start: a small file is prepared here meanwhile, the next ones there.
+            if self.worker is not None and entry.size < self._from_bytes:
+                job = _HERE
+        if self.worker is None:
+            return None
+        if job is None:
+            job = self._jobs.pop(id(entry), None) or self.worker.submit(entry)
+        for later in self._waiting:
+            if isinstance(later, InputFile) and id(later) not in self._jobs:
+                if later.size >= READ_AHEAD_BELOW_BYTES:
+                    break
+                self._jobs[id(later)] = self.worker.submit(later)
+        return None if job is _HERE else job
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()

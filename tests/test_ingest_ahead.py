@@ -1,0 +1,217 @@
+"""Records prepared in a second process (``ingest.ahead``): the store ends exactly as with one process, a bad
+file fails at the same place, and a file given up, a killed worker or Ctrl-C loses nothing committed.
+
+The worker's threshold is lowered to 0 bytes so that these small real files go through it; the batch size to 50
+so that a file is several batches (the worker runs ahead of the one being stored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tarfile
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from paperfeed import ingest as ingest_module
+from paperfeed.config import Settings
+from paperfeed.ingest import Ingester, ahead
+from paperfeed.records import ParseError
+from paperfeed.storage import open_store
+
+from datafiles import BAD, DATA, HF_DAY, LIBRARY, LISTING
+from test_bulk_load import listing_file, tables
+
+INPUTS = [LIBRARY, LISTING, DATA / "daily" / "2026-02-26.jsonl", HF_DAY,
+          DATA / "jsonl" / "arxiv-metadata-oai-snapshot.head200.json", DATA / "daily" / "hf_2026-02-27.json"]
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    monkeypatch.setattr(ingest_module, "BATCH_SIZE", 50)
+
+
+def ingester(store, parallel: bool, from_bytes: int = 0, **options) -> Ingester:
+    made = Ingester(store, settings=Settings(ingest_parallel=parallel), **options)
+    made.parallel_from_bytes = from_bytes
+    return made
+
+
+def outcome(report) -> list[tuple]:
+    return [(Path(r.origin).name, r.format, r.new, r.merged, r.unchanged, r.skipped, r.error, r.place, r.notes)
+            for r in report.files]
+
+
+def test_the_worker_leaves_the_store_exactly_as_one_process_does(small_batches, tmp_path):
+    cut = tmp_path / "2026-01-07.jsonl"  # a bad line after several batches: the file fails at the same place
+    lines = listing_file(tmp_path / "whole.jsonl", 400).read_text(encoding="utf-8").splitlines()
+    lines[260] = lines[260][:40]
+    cut.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    inputs = [*INPUTS[:2], cut, BAD / "unknown_format.dat", BAD / "xxe_file.atom.xml", *INPUTS[2:]]
+    reports = {}
+    for parallel in (False, True):
+        with open_store(tmp_path / f"{parallel}.db") as store:
+            reports[parallel] = ingester(store, parallel).ingest_paths(inputs)
+    assert outcome(reports[True]) == outcome(reports[False])
+    assert reports[False].files[2].place == "line 261" and reports[False].files[2].failed
+    assert [r.failed for r in reports[False].files] == [False, False, True, True, True, False, False, False, False]
+    assert all(r.prepared_apart for r in reports[True].files if not r.failed)
+    assert not any(r.prepared_apart for r in reports[False].files)
+    assert tables(tmp_path / "True.db") == tables(tmp_path / "False.db")
+
+
+def test_a_file_given_up_while_the_worker_is_ahead_is_rolled_back_and_the_next_ones_stored(small_batches,
+                                                                                            tmp_path):
+    first = listing_file(tmp_path / "2026-01-05.jsonl", 300)
+    second = listing_file(tmp_path / "2026-01-06.jsonl", 300, first=300)
+    stored = []
+
+    def stop_first(count: int) -> None:
+        stored.append(count)
+        if len(stored) == 2:  # the merge side fails the first file after two of its six batches
+            raise ParseError("refused by the test", "record 100")
+
+    with open_store(tmp_path / "store.db") as store:
+        report = ingester(store, True, on_records=stop_first).ingest_paths([first, second, LIBRARY])
+        assert [(r.failed, r.place) for r in report.files] == [(True, "record 100"), (False, None), (False, None)]
+        assert report.files[1].new == 300 and all(r.prepared_apart for r in report.files[1:])
+        assert store.item_count() == 300 + report.files[2].new
+    with open_store(tmp_path / "reference.db") as store:
+        assert not Ingester(store).ingest_paths([second, LIBRARY]).failed
+    assert tables(tmp_path / "store.db") == tables(tmp_path / "reference.db")
+
+
+def test_a_killed_worker_fails_only_the_file_it_was_preparing(small_batches, tmp_path, monkeypatch):
+    first = listing_file(tmp_path / "2026-01-05.jsonl", 300)
+    second = listing_file(tmp_path / "2026-01-06.jsonl", 300, first=300)
+    workers = []
+    start = ahead.PrepareAhead.start
+
+    def remember(*args):
+        workers.append(start(*args))
+        return workers[-1]
+
+    monkeypatch.setattr(ahead.PrepareAhead, "start", remember)
+    killed = []
+
+    def kill_once(count: int) -> None:
+        if not killed:
+            killed.append(workers[0]._process.pid)
+            os.kill(killed[0], signal.SIGKILL)
+            workers[0]._process.wait()
+
+    with open_store(tmp_path / "store.db") as store:
+        report = ingester(store, True, on_records=kill_once).ingest_paths([first, second])
+        assert report.files[0].failed and "process preparing the records stopped" in report.files[0].error
+        assert not report.files[1].failed and report.files[1].new == 300 and not report.files[1].prepared_apart
+        assert store.item_count() == 300
+
+
+def test_ctrl_c_ends_the_worker_and_keeps_only_what_was_committed(small_batches, tmp_path, monkeypatch):
+    workers = []
+    start = ahead.PrepareAhead.start
+    monkeypatch.setattr(ahead.PrepareAhead, "start", lambda *args: workers.append(start(*args)) or workers[-1])
+    calls = []
+
+    def interrupt(count: int) -> None:
+        calls.append(count)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    with open_store(tmp_path / "store.db") as store:
+        with pytest.raises(KeyboardInterrupt):
+            ingester(store, True, on_records=interrupt).ingest_paths([listing_file(tmp_path / "big.jsonl", 400)])
+        assert store.item_count() == 0
+    assert workers and workers[0]._process.poll() is not None, "the worker ended with the run"
+
+
+def test_small_runs_start_no_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(ahead.PrepareAhead, "start", lambda *args: pytest.fail("a worker for 2 small files"))
+    with open_store(tmp_path / "store.db") as store:
+        report = Ingester(store).ingest_paths([LIBRARY, LISTING])
+        assert not report.failed and not any(r.prepared_apart for r in report.files)
+
+
+KAGGLE = DATA / "jsonl" / "arxiv-metadata-oai-snapshot.head200.json"
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def test_the_cli_prepares_a_large_snapshot_in_a_second_process(tmp_path):
+    """``python -m paperfeed ingest`` on 17 MB of the snapshot's schema: the worker (a ``python -c`` child, never
+    the command run again) prepares it, and the command's output and store are those of a plain run."""
+    base = [json.loads(line) for line in KAGGLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = []
+    for copy in range(60):
+        for number, record in enumerate(base):
+            lines.append(json.dumps({**record, "id": f"26{copy:02d}.{number:05d}", "doi": None,
+                                     "title": f"{record['title']} (copy {copy})"}))
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert snapshot.stat().st_size >= ahead.AHEAD_FROM_BYTES
+    env = {**os.environ, "PYTHONPATH": str(SRC), "PAPERFEED_EMBEDDER": "none", "XDG_DATA_HOME": str(tmp_path)}
+    env.pop("CI", None)
+    outputs, seen = {}, {}
+    for parallel in ("true", "false"):
+        out_file, err_file = tmp_path / f"{parallel}.out", tmp_path / f"{parallel}.err"
+        with out_file.open("w") as out, err_file.open("w") as err:  # files: a full pipe would stop the command
+            child = subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", str(tmp_path / f"{parallel}.db"),
+                                      "ingest", "--no-vectors", str(snapshot)], stdout=out, stderr=err,
+                                     env={**env, "PAPERFEED_INGEST_PARALLEL": parallel})
+        seen[parallel] = set()
+        while child.poll() is None:  # the command's children, as /proc lists them
+            for task in Path(f"/proc/{child.pid}/task").glob("*/children"):
+                for pid in task.read_text().split():
+                    try:
+                        seen[parallel].add(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+                    except OSError:
+                        pass
+            time.sleep(0.02)
+        err = err_file.read_text()
+        assert child.wait(timeout=60) == 0, err
+        assert "Traceback" not in err
+        outputs[parallel] = out_file.read_text()
+    assert any("paperfeed.ingest.ahead import work" in command for command in seen["true"])
+    assert not any("paperfeed.ingest.ahead" in command for command in seen["false"])
+    assert "12000 new" in outputs["true"] and outputs["true"].split("\n")[0] == outputs["false"].split("\n")[0]
+    with open_store(tmp_path / "true.db") as store:
+        assert store.item_count() == 12_000
+
+
+@pytest.mark.parametrize("from_bytes", [0, 1 << 20])
+def test_archive_members_handed_over_while_the_worker_waits_to_send(small_batches, tmp_path, from_bytes):
+    """Members are handed over as bytes (half a megabyte each, pipes hold 64 KB) while the worker, ahead, waits
+    for its batches to be read, and one member is given up part-way: nothing waits on the other for ever.
+    From 1 MB, the worker starts at the first member (the next two make the megabyte) and this process
+    prepares that one itself while the worker starts."""
+    archive = tmp_path / "listings.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for day in range(5):
+            tar.add(listing_file(tmp_path / f"2026-01-{day + 10:02d}.jsonl", 300, first=300 * day),
+                    arcname=f"2026-01-{day + 10:02d}.jsonl")
+    calls = []
+
+    def give_up_the_second(count: int) -> None:
+        calls.append(count)
+        if len(calls) == 8:  # two batches into the second member
+            raise ParseError("refused by the test", "record 100")
+
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the ingest and its worker waited on each other"))
+    reports = {}
+    for parallel in (True, False):
+        calls.clear()
+        signal.alarm(120)
+        try:
+            with open_store(tmp_path / f"{parallel}.db") as store:
+                reports[parallel] = ingester(store, parallel, from_bytes,
+                                             on_records=give_up_the_second).ingest_paths([archive])
+        finally:
+            signal.alarm(0)
+    assert [r.failed for r in reports[True].files] == [False, True, False, False, False]
+    assert [r.prepared_apart for r in reports[True].files if not r.failed] == [from_bytes == 0, True, True, True]
+    assert outcome(reports[True]) == outcome(reports[False])
+    assert tables(tmp_path / "True.db") == tables(tmp_path / "False.db")
