@@ -102,12 +102,13 @@ def tree_rss_mb(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU seconds of ``pid`` so far (None when it is gone)."""
+    """User plus system CPU seconds of ``pid`` so far and of its children it has waited for (the ingest's worker,
+    ``ingest.ahead``, once the ingest ends; None when it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def sample_queries(snapshot: Path, count: int, seed: int = 7) -> list[tuple[str, str]]:

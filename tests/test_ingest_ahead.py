@@ -87,8 +87,9 @@ def test_a_file_given_up_while_the_worker_is_ahead_is_rolled_back_and_the_next_o
 
 
 def test_a_killed_worker_fails_only_the_file_it_was_preparing(small_batches, tmp_path, monkeypatch):
-    first = listing_file(tmp_path / "2026-01-05.jsonl", 300)
-    second = listing_file(tmp_path / "2026-01-06.jsonl", 300, first=300)
+    # 3,000 records: far more than the pipe and the worker's queue hold, so it dies with batches unsent.
+    first = listing_file(tmp_path / "2026-01-05.jsonl", 3000)
+    second = listing_file(tmp_path / "2026-01-06.jsonl", 300, first=3000)
     workers = []
     start = ahead.PrepareAhead.start
 
