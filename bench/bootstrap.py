@@ -284,6 +284,8 @@ def main() -> None:
                      "snapshot_bytes": args.snapshot.stat().st_size, "load_before": load()}
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=False)
+    if args.workdir is not None:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     with (contextlib.nullcontext(str(args.keep)) if args.keep is not None
           else tempfile.TemporaryDirectory(dir=args.workdir)) as name:
         folder = Path(name)

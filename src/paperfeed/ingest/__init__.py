@@ -173,7 +173,10 @@ class Ingester:
                     if isinstance(entry, InputError):
                         result = FileResult(entry.origin, error=entry.message, place=entry.place)
                     else:
-                        result = self.ingest_file(entry, upcoming)
+                        try:
+                            result = self.ingest_file(entry, upcoming)
+                        finally:
+                            entry.release()
                     report.files.append(result)
                     reading = 0
                     self.on_file(result)
