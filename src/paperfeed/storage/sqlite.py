@@ -40,6 +40,28 @@ WRITING_CACHE_KB = 16384
 would thrash; 16 MB ingests as fast as 128 MB did (bench/ingest.py, back to back) and keeps a long sync's memory
 flat. Set for each outermost write transaction and given back when it ends."""
 
+TRIM_AFTER_CACHE_KB = 65536
+"""After a write with a page cache this large (an ingest's ``ingest_cache_mb``) the freed pages are given back to
+the system (``give_back_freed_memory``): the allocator keeps them otherwise, and the keyword index built next
+in the same process (a bootstrap) then stands on top of them."""
+
+
+def give_back_freed_memory() -> None:
+    """Return the C heap's free pages to the system (glibc's ``malloc_trim``; nothing elsewhere)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        import ctypes
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError, ImportError):  # not glibc
+        return None
+
+
 BULK_DEFERRED_INDEXES = ("items_published", "authors_key", "item_authors_author", "item_categories_category",
                          "item_topics_topic", "item_topics_by_topic", "daily_dates_day")
 """Indexes no statement of an ingest transaction reads (its lookups go by fingerprint, identifier, blocking key,
@@ -92,7 +114,8 @@ class SQLiteDatabase(Database):
     def writing_cache(self, kilobytes: int | None = None) -> Iterator[None]:
         """The larger page cache for one outermost write (``kilobytes``, else ``WRITING_CACHE_KB``), the small one
         after it (SQLite frees the pages over the smaller size)."""
-        self.connection.execute(f"PRAGMA cache_size = -{max(kilobytes or 0, WRITING_CACHE_KB)}")
+        size = max(kilobytes or 0, WRITING_CACHE_KB)
+        self.connection.execute(f"PRAGMA cache_size = -{size}")
         try:
             yield
         finally:
@@ -100,6 +123,8 @@ class SQLiteDatabase(Database):
                 self.connection.execute(f"PRAGMA cache_size = -{READING_CACHE_KB}")
             except sqlite3.Error:  # a closed connection has no cache to shrink; the write's own error goes on
                 pass
+            if size >= TRIM_AFTER_CACHE_KB:
+                give_back_freed_memory()
 
     def rows(self, sql: str, params: Params = ()) -> list[tuple]:
         return self.connection.execute(_positional(sql), params).fetchall()
