@@ -2,7 +2,7 @@
 the store ends exactly as when the member is held in memory, the copy is gone after the run, a copy left by a
 killed process is removed by the next run, and a temporary folder that fills up fails that member alone.
 
-The threshold (``SPOOL_FROM_BYTES``, 64 MB) is lowered to 256 KB here, except in the command-line test.
+The threshold (``SPOOL_FROM_BYTES``, 16 MB) is lowered to 256 KB here, except in the command-line test.
 """
 
 from __future__ import annotations
@@ -113,11 +113,11 @@ def test_a_damaged_large_member_is_an_input_error_and_leaves_no_copy(tmp_path, t
 
 @pytest.mark.slow
 def test_a_full_temporary_folder_fails_that_member_alone_on_the_command_line(tmp_path):
-    """The real command, the real threshold (64 MB) and a real full disk: TMPDIR on an 8 MB tmpfs."""
+    """The real command, the real threshold (16 MB) and a real full disk: TMPDIR on an 8 MB tmpfs."""
     disk = tmp_path / "disk"
     if not _can_mount_tmpfs(disk):
         pytest.skip("needs root to mount a small tmpfs that fills up")
-    large = listing_file(tmp_path / "2026-01-10.jsonl", 40_000)  # 70 MB of distinct records: over 64 MB
+    large = listing_file(tmp_path / "2026-01-10.jsonl", 12_000)  # 21 MB of distinct records: over 16 MB
     assert large.stat().st_size > inputs.SPOOL_FROM_BYTES
     small = listing_file(tmp_path / "2026-01-11.jsonl", 40)
     archive = archive_of(tmp_path, "zip", {"2026-01-10.jsonl": large, "2026-01-11.jsonl": small})

@@ -37,11 +37,12 @@ MAP_LINES_BYTES = 64 * 1024 * 1024
 of a line) is handed to its parser memory-mapped (``MappedFile``), not read whole: the Kaggle arXiv snapshot is
 4 GB, twice that once decoded, and its parser reads it a line at a time, giving back each part once read."""
 
-SPOOL_FROM_BYTES = 64 * 1024 * 1024
-"""An archive member at least this large is copied to a temporary file (``_spool``) and read from there as a plain
+SPOOL_FROM_BYTES = 16 * 1024 * 1024
+"""An archive member at least this large is copied to a temporary file (``_member``) and read from there as a plain
 file is: JSON Lines from a memory map a line at a time, and by path in the process that prepares records. Held in
 memory instead, the 4.5 GB snapshot inside Kaggle's ``arxiv.zip`` was held whole here and once more by that process
-(a 405 MB member: 2,133 MB at the peak, against 912 MB for the same lines as a plain file)."""
+(a 405 MB member: 2,133 MB at the peak, against 912 MB for the same lines as a plain file). Below it a member is
+read into memory: the few read ahead of the one being stored (``ingest.ahead``) stay small."""
 SPOOL_PREFIX = "paperfeed-member-"
 """Temporary copies are named ``paperfeed-member-PID-…``: one left by a process that is gone (``kill -9``) is
 removed by the next copy made in the same folder."""
