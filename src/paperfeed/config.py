@@ -177,6 +177,10 @@ class Settings:
     search_cache_hits: int = field(default=20_000, metadata={"env": "PAPERFEED_SEARCH_CACHE_HITS", "help": (
         "Most search hits (over all results kept) each process keeps for repeated queries, about 1 KB each; a "
         "result is never served once the store or a search index has changed. 0 turns the result cache off.")})
+    web_threads: int = field(default=2, metadata={"env": "PAPERFEED_WEB_THREADS", "help": (
+        "Requests each `paperfeed serve` worker runs at once in threads (searches that miss the cache, pages, "
+        "writes); more wait their turn. Python runs one thread at a time, so more threads only share the same "
+        "core: a few keep each request's wait short. 0: the server's own default (40).")})
     web_max_header_bytes: int = field(default=65536, metadata={"env": "PAPERFEED_WEB_MAX_HEADER_BYTES", "help": (
         "Most bytes of a request's line and headers together that `paperfeed serve` reads; a larger request "
         "is answered 431 and its connection closed (0: no limit).")})

@@ -10,6 +10,7 @@ import os
 import re
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 import orjson
 
 from fastapi import FastAPI, Request
@@ -44,6 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if settings.web_threads > 0:  # per worker process, set inside its event loop
+            anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         yield
         pool.close()
 
