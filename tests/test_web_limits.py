@@ -433,8 +433,9 @@ def worker_pids(master: subprocess.Popen) -> list[int]:
             if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
 
 
-def connections_held(pid: int, port: int) -> int:
-    """Established TCP connections to local ``port`` whose sockets process ``pid`` holds (from /proc)."""
+def connections_held(pid: int, port: int, state: str = "01") -> int:
+    """Established TCP connections to local ``port`` whose sockets process ``pid`` holds (from /proc); with
+    ``state="0A"``, its listening sockets on the port."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -447,7 +448,7 @@ def connections_held(pid: int, port: int) -> int:
     for table in ("tcp", "tcp6"):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
             fields = line.split()
-            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
                 held += 1
     return held
 
@@ -474,6 +475,11 @@ def test_connections_arriving_at_once_are_spread_over_the_workers_and_a_replaced
         wait_for_http(port, master)
         workers = worker_pids(master)
         assert len(workers) == 2, workers
+        # A worker's socket takes connections once it listens, after its start-up: the first worker may answer
+        # while the second still starts (both migrate-check the store), and until then it gets every connection.
+        deadline = time.monotonic() + 30
+        while not all(connections_held(pid, port, "0A") for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
         opened = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(40)]
         assert all(answered(sock, 30) == 200 for sock in opened)
         shares = [connections_held(pid, port) for pid in workers]

@@ -58,3 +58,37 @@ def test_a_context_handed_to_a_request_that_went_away_goes_to_the_next(backend_u
         asyncio.run(scenario())
     finally:
         pool.close()
+
+
+def test_a_worker_runs_at_most_web_threads_requests_at_once_in_threads(tmp_path):
+    """Sync routes run in the worker's thread pool, bounded by ``web_threads``: the rest wait their turn rather
+    than share one GIL (under load the signed-in mix's p99 fell from 104–215 to 70–79 ms with 2 against 40)."""
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    for threads, expected in (("2", 2), ("0", 6)):  # 0: the server's own default (40), so all 6 at once
+        app = create_app(Settings.load(db=str(tmp_path / "store.db"), embedder="none", web_threads=threads))
+        running, most = [0], [0]
+        lock = threading.Lock()
+
+        @app.get("/test-slow")
+        def slow() -> dict:  # a sync route, as the pages and writes are
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.3)
+            with lock:
+                running[0] -= 1
+            return {}
+
+        with TestClient(app) as client:
+            callers = [threading.Thread(target=client.get, args=("/test-slow",)) for _ in range(6)]
+            for caller in callers:
+                caller.start()
+            for caller in callers:
+                caller.join()
+        assert most[0] == expected
