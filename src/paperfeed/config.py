@@ -117,7 +117,7 @@ class Settings:
     # Parsing and preparing records is about 40% of a bulk load's CPU and needs no store: a second process does
     # it while this one stores (ingest.ahead; docs/benchmarks.md, "Ingest").
     ingest_parallel: bool = field(default=True, metadata={"env": "PAPERFEED_INGEST_PARALLEL", "help": (
-        "Prepare the records of a large ingest (16 MB of input or more) in a second process while this one "
+        "Prepare the records of a large ingest (8 MB of input or more) in a second process while this one "
         "merges and stores them; off: one process does both. Default true.")})
     ingest_disk_check: bool = field(default=True, metadata={"env": "PAPERFEED_INGEST_DISK_CHECK", "help": (
         "Before a file of 256 MB or more, check that the store's disk has room for it (about 6.4 times the "

@@ -302,27 +302,40 @@ def _member(stream: IO[bytes], size: int, origin: str, name: str, modified: str 
                                             dir=folder)
     except OSError as error:
         return _spool_error(origin, error, folder)
-    copied = 0
     try:
-        while copied <= size:
-            chunk = stream.read(min(_SPOOL_CHUNK, size + 1 - copied))  # its errors are the archive's: they raise
-            if not chunk:
-                break
-            try:
-                spool.write(chunk)
-            except OSError as error:
-                spool.close()
-                return _spool_error(origin, error, folder)
-            copied += len(chunk)
-        try:
-            spool.flush()
-        except OSError as error:
-            spool.close()
-            return _spool_error(origin, error, folder)
-    except BaseException:
+        copied = _copy(stream, spool, size + 1)
+    except _CopyFailed as failed:
+        spool.close()
+        return _spool_error(origin, failed.error, folder)
+    except BaseException:  # the archive's own read failed (or Ctrl-C): no copy is left behind
         spool.close()
         raise
     return InputFile(origin, name, RegularFileReader(Path(spool.name)), copied, modified, spool=spool)
+
+
+class _CopyFailed(Exception):
+    """Writing the temporary copy failed (its folder full, say): not the archive's fault, unlike a failed read."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _copy(stream: IO[bytes], spool: IO[bytes], most: int) -> int:
+    """Copy at most ``most`` bytes of ``stream`` into ``spool``; the bytes copied. A read error raises as it is, a
+    write error as ``_CopyFailed``."""
+    copied = 0
+    while copied < most and (chunk := stream.read(min(_SPOOL_CHUNK, most - copied))):
+        try:
+            spool.write(chunk)
+        except OSError as error:
+            raise _CopyFailed(error) from error
+        copied += len(chunk)
+    try:
+        spool.flush()
+    except OSError as error:
+        raise _CopyFailed(error) from error
+    return copied
 
 
 def _spool_error(origin: str, error: OSError, folder: str) -> InputError:
