@@ -256,7 +256,7 @@ def work(jobs_fd: int, results_fd: int) -> None:
         inbox = _Inbox(jobs)
         while (job := inbox.next_job()) is not None:
             number, source, origin, date_hint, modified = job
-            if number > inbox.given_up:
+            if inbox.wanted(number):
                 _prepare_one(number, source, ParseContext(origin, label=label, date_hint=date_hint,
                                                           modified=modified),
                              format_name, limits, batch_size, inbox, send)
