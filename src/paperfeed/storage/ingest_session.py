@@ -370,6 +370,7 @@ class IngestSession:
             [(r.item_id, r.fingerprint, r.format, _text(r.record_id), _text(r.origin), _text(r.label), r.seen_at,
               bool(r.deleted), _text(r.raw), _text(orjson.dumps(r.data).decode()),
               _text(orjson.dumps(r.reason).decode()) if r.reason is not None else None) for r in batch.source_records])
+        self.store.add_daily_dates()  # the calendar days of these records, read while their pages are cached
         db.run_many("INSERT INTO identifiers (scheme, value, item_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                     batch.identifiers)
         # Keyed tables without row ids hold the same rows whatever the insert order; in key order a batch's
