@@ -43,10 +43,15 @@ flat. Set for each outermost write transaction and given back when it ends."""
 PAGE_BYTES = 16384
 """The page size a new store is made with (SQLite's default is 4,096; an existing store keeps its own, as WAL
 mode cannot change it). A source record (raw line plus parsed data) is 2–3 KB, so a 4 KB page held one and
-left the rest empty: the Kaggle snapshot's records filled 4 KB pages about 65 %. With 16 KB pages the
-listings store is 274 MB instead of 363 MB and ingests 16 % faster, the first 400,000 snapshot lines 2.1 GB
-instead of 2.7 GB and 15 % faster (fewer bytes through the write-ahead log and its checkpoint); reading
-10 random items costs about 15 % more on the mean, the same at p99 (docs/benchmarks.md, "Page size")."""
+left the rest empty: the Kaggle snapshot's records filled 4 KB pages about 65 %. With 16 KB pages the listings
+store is 274 MB instead of 363 MB, the first 400,000 snapshot lines 2.1 GB instead of 2.7 GB, and both ingest
+about 15–20 % faster (fewer bytes through the write-ahead log and its checkpoint); reading 10 random items costs
+about 20 % more (0.04 ms; docs/benchmarks.md, "Page size")."""
+
+WAL_KEPT_BYTES = 64 * 1024 * 1024
+"""The write-ahead log is cut back to this size when it starts over (``PRAGMA journal_size_limit``). Without a
+limit SQLite keeps the file at its largest: after a whole-arXiv ingest, 14 GB or more beside the store for as
+long as any connection stays open (a running ``paperfeed serve``), though every page of it was copied in."""
 
 TRIM_AFTER_CACHE_KB = 65536
 """After a write with a page cache this large (an ingest's ``ingest_cache_mb``) the freed pages are given back to
@@ -222,6 +227,7 @@ class SQLiteStore(Store):
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA busy_timeout = 30000")
+        self._db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
         # Small between writes, larger while writing (READING_CACHE_KB, WRITING_CACHE_KB).
         self._db.execute(f"PRAGMA cache_size = -{READING_CACHE_KB}")
         self.db = SQLiteDatabase(self._db, self.path)
