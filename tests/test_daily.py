@@ -16,7 +16,6 @@ from paperfeed.ingest import Ingester
 from paperfeed.inputs import iter_inputs
 from paperfeed.library import Accounts, submit_paper, vote
 from paperfeed.storage import DailySignals, open_store
-from paperfeed.storage.daily import calendar_day
 
 from datafiles import DATA
 
@@ -329,29 +328,3 @@ def test_the_dates_roll_back_with_their_records(store):
     assert store.read_rows("SELECT count(*) FROM app_state WHERE name = 'daily_dates_cursor'") == [(0,)]
     assert not ingester.ingest_paths([DAILY / "2026-02-26.jsonl"]).failed
     assert store.latest_daily_day() == "2026-02-26"
-
-
-def test_the_calendar_rule_picks_the_pick_day_then_the_listing_day_then_the_record_date():
-    dated = {"published": "2026-01-02", "extra": {"listing_date": "2026-02-03", "picked_date": "2026-02-04"}}
-    assert calendar_day("hf_daily", False, dated) == ("picked", "2026-02-04")
-    assert calendar_day("jsonl", False, {**dated, "extra": {"listing_date": "2026-02-03"}}) == ("announced", "2026-02-03")
-    assert calendar_day("jsonl", False, {"published": "2026-01-02", "extra": None}) == ("published", "2026-01-02")
-    assert calendar_day("bibtex", False, dated) is None  # a user's library is no public signal
-    assert calendar_day("jsonl", True, dated) is None
-    assert calendar_day("jsonl", False, {"published": None, "extra": {"listing_date": 20260203}}) is None
-    assert calendar_day("capture", False, {"extra": {"picked_date": "2026-02-04\x00"}}) == ("picked", "2026-02-04\ufffd")
-
-
-def test_catching_up_from_the_stored_records_gives_the_rows_each_batch_wrote(store):
-    # Each ingest batch dates its own records from what it holds; a store whose calendar is behind (an older
-    # paperfeed, another writer) is caught up from the stored JSON. Both must give the same rows.
-    inputs = [DAILY / "2026-02-26.jsonl", DAILY / "hf_2026-02-27.json", DAILY / "library.bib",
-              DATA / "captures" / "daily-papers-page.txt"]
-    assert not Ingester(store).ingest_paths(inputs).failed
-    written = sorted(map(tuple, store.read_rows("SELECT record_id, item_id, kind, day FROM daily_dates")))
-    assert {kind for _, _, kind, _ in written} == {"picked", "announced"}
-    assert len(written) == store.read_rows("SELECT count(*) FROM source_records WHERE format <> 'bibtex'")[0][0]
-    store.db.run("DELETE FROM daily_dates")
-    store.db.run("UPDATE app_state SET value = '0' WHERE name = 'daily_dates_cursor'")
-    assert store.refresh_daily_dates() == len(written)
-    assert sorted(map(tuple, store.read_rows("SELECT record_id, item_id, kind, day FROM daily_dates"))) == written

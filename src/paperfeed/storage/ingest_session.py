@@ -363,7 +363,6 @@ class IngestSession:
             "UPDATE items SET kind = $1, title = $2, abstract = $3, arxiv_id = $4, doi = $5, url = $6, published = $7, "
             "year = $8, upvotes = $9, withdrawn = $10, updated_at = $11 WHERE id = $12",
             [row for row in rows if row[-1] not in new_ids])
-        self.store.add_daily_dates()  # records stored otherwise since (none, as a rule): their dates first
         # A fingerprint stored twice is a bug or a writer outside the lock: the constraint fails the file.
         db.run_many(
             "INSERT INTO source_records (item_id, fingerprint, format, record_id, origin, label, seen_at, deleted, "
@@ -371,8 +370,7 @@ class IngestSession:
             [(r.item_id, r.fingerprint, r.format, _text(r.record_id), _text(r.origin), _text(r.label), r.seen_at,
               bool(r.deleted), _text(r.raw), _text(orjson.dumps(r.data).decode()),
               _text(orjson.dumps(r.reason).decode()) if r.reason is not None else None) for r in batch.source_records])
-        self.store.add_record_dates((r.fingerprint, r.item_id, r.format, bool(r.deleted), r.data)
-                                    for r in batch.source_records)
+        self.store.add_daily_dates()  # the calendar days of these records, read while their pages are cached
         db.run_many("INSERT INTO identifiers (scheme, value, item_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                     batch.identifiers)
         # Keyed tables without row ids hold the same rows whatever the insert order; in key order a batch's
