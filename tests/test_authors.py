@@ -365,3 +365,23 @@ def test_a_refresh_block_by_block_decides_what_one_pass_over_the_whole_graph_dec
     refresh_identities(store, some, chunk_slots=1)  # scoped, in chunks: nothing changes, ids included
     assert _who_is_who(store) == expected
     assert store.db.rows("SELECT id, name, author_id FROM people ORDER BY id") == people_before
+
+
+def test_the_refresh_reads_the_store_a_range_of_items_at_a_time_with_the_same_answers(authored, monkeypatch):
+    # Python answers Ctrl-C between statements only: one statement over every item of a whole-arXiv bootstrap held
+    # it for 22 s. Read in ranges of items, the keys and counts must be those of one statement over everything.
+    from paperfeed.storage import people as people_storage
+
+    store = authored
+    ids = store.item_ids_after(0, 1_000_000)
+    whole = (store.author_keys_of_items(ids), store.author_feature_counts())
+    statements: list[str] = []
+    run = store.db.rows
+    monkeypatch.setattr(store.db, "rows", lambda sql, params=(): statements.append(sql) or run(sql, params))
+    monkeypatch.setattr(people_storage, "ITEMS_PER_READ", 3)
+    assert len(ids) > 6
+    assert (store.author_keys_of_items(ids), store.author_feature_counts()) == whole
+    assert whole[0] and whole[1][0] > 0 and whole[1][1]
+    ranges = -(-max(ids) // 3)
+    assert sum("item_authors" in sql and "count(DISTINCT item_id)" in sql for sql in statements) == ranges
+    assert sum("SELECT DISTINCT a.key" in sql for sql in statements) == -(-len(ids) // 3)
