@@ -88,8 +88,9 @@ def main() -> None:
                 runs[size].append(figures)
                 print(f"page {size:>6}: {figures['records']:,} records in {figures['seconds']:.2f} s = "
                       f"{figures['records'] / figures['seconds']:,.0f} records/s, store {figures['store_mb']:,.0f} MB; "
-                      f"10 summaries mean {figures['summaries_mean_us']:.0f} µs p99 {figures['summaries_p99_us']:.0f} µs, "
-                      f"one item mean {figures['item_mean_us']:.0f} µs", flush=True)
+                      f"10 summaries mean {figures['summaries_mean_us']:.0f} µs "
+                      f"p99 {figures['summaries_p99_us']:.0f} µs, one item mean {figures['item_mean_us']:.0f} µs",
+                      flush=True)
     print(json.dumps({"bench": "page_size", "load": os.getloadavg()[0], "sizes": {
         size: {"best_records_per_s": round(max(r["records"] / r["seconds"] for r in found)),
                "store_mb": round(found[0]["store_mb"]),
