@@ -329,9 +329,9 @@ def test_a_full_database_stops_the_ingest_with_a_clear_error_and_a_rerun_complet
 
     db = tmp_path / "store.db"
     with open_store(db) as store:
-        pages = store.db.value("PRAGMA page_count")
-        # Room for about two days more than the empty store: the third file fills the database mid-write.
-        store.db.value(f"PRAGMA max_page_count = {pages + 700}")
+        pages, page_bytes = store.db.value("PRAGMA page_count"), store.db.value("PRAGMA page_size")
+        # Room for about two days (2.8 MB) more than the empty store: the third file fills the database mid-write.
+        store.db.value(f"PRAGMA max_page_count = {pages + 700 * 4096 // page_bytes}")
         with pytest.raises(IngestStopped) as stopped:
             Ingester(store).ingest_paths(days)
         error = stopped.value
