@@ -91,14 +91,13 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, PeopleStorage
     def ingest_session(self) -> Iterator[IngestSession]:
         """Open one write transaction for an ingest batch (inside a write group: a savepoint).
 
-        Each batch adds its records' Daily Papers dates (``add_daily_dates``), so the calendar commits with the
-        records that carry it and no reader ever has to write it; the end catches up any record stored otherwise.
+        Each batch adds its records' Daily Papers dates (``IngestSession.write`` calls ``add_daily_dates``), so the
+        calendar commits with the records that carry it and no reader ever has to write it.
         """
         try:
             with self.db.transaction(lock_writers=True):
                 session = IngestSession(self)
                 yield session
-                self.add_daily_dates()
                 session.finish()  # indexes a bulk load deferred, built inside the same transaction
         except BaseException:
             self._forget_cached_ids()
