@@ -5,12 +5,14 @@ failing, oversized, dripping), which never blocks a page; ``paperfeed tldr``."""
 from __future__ import annotations
 
 import html
+import re
 import json
 import textwrap
 import threading
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
@@ -20,8 +22,8 @@ from paperfeed.ingest import Ingester
 from paperfeed.library.curation import merge as merge_items, split as split_records
 from paperfeed.pipeline import after_ingest
 from paperfeed.storage import open_store
-from paperfeed.summaries.extractive import MAX_CHARS, bound, extractive_tldr, tidy
-from paperfeed.summaries.sentences import split_sentences
+from paperfeed.summaries.extractive import MAX_CHARS, bound, extractive_tldr, reports_results, tidy
+from paperfeed.summaries.sentences import _PROTECTED, split_sentences
 from paperfeed.summaries.service import llm_step
 
 from chat_server import ChatServer
@@ -90,6 +92,28 @@ def test_the_tldr_of_a_real_abstract_is_its_contribution_sentence(paper):
     lines = textwrap.wrap(" ".join(paper["abstract"].split()), 70, break_on_hyphens=False, break_long_words=False)
     wrapped = "Abstract:\n" + "\n".join(lines)
     assert extractive_tldr(paper["title"], wrapped) == tldr
+
+
+# The one pattern ``reports_results`` replaced (two patterns and a literal pre-test, for speed): the specification.
+_RESULTS_AS_ONE_PATTERN = re.compile(
+    r"(?:^(?:experiments?|extensive|empirical(?:ly)?|results?|evaluations?|our (?:results|experiments|"
+    r"evaluations?|findings|analysis)|on \w+ benchmarks?|notably|overall|finally|in addition|ablation|code|"
+    r"the code|our code|data|models?,? code|we (?:will )?(?:release|open-source|make)\b.*\b(?:available|public)))"
+    r"|https?://|github\.com|\bavailable at\b|\bpublicly available\b|\boutperform|state-of-the-art|\bsota\b"
+    r"|\bimprov\w* (?:by|of) \d", re.IGNORECASE)
+_PIECES = ["Experiments", "we will release code, publicly available", "HTTPS://x.org", "GitHub.com/a", "SOTA",
+           "state-of-the-art", "Outperforms", "improves by 3", "improvement of 2", "available at", "ſota", "İmprov",
+           "K", "é", " ", ".", "a", "www.x", "http://y", "\\(a.b\\)", "model", "Our findings", "on ImageNet benchmarks"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=8)), max_size=8))
+def test_reports_results_agrees_with_the_single_pattern_it_replaced(pieces):
+    sentence = "".join(pieces)
+    assert reports_results(sentence) == (_RESULTS_AS_ONE_PATTERN.search(sentence) is not None)
+    # split_sentences skips the mask of math and URLs for text without "$", "\\", "://" or "www.": it finds none.
+    if not any(mark in sentence for mark in ("$", "\\", "://", "www.")):
+        assert _PROTECTED.search(sentence) is None
 
 
 def test_tidy_drops_the_lead_in_and_bound_cuts_at_a_word_never_inside_math():
