@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
@@ -23,6 +23,7 @@ from paperfeed.library.curation import merge as merge_items, split as split_reco
 from paperfeed.pipeline import after_ingest
 from paperfeed.storage import open_store
 from paperfeed.summaries.extractive import MAX_CHARS, bound, extractive_tldr, reports_results, tidy
+from paperfeed.summaries import extractive, sentences
 from paperfeed.summaries.sentences import _PROTECTED, split_sentences
 from paperfeed.summaries.service import llm_step
 
@@ -114,6 +115,31 @@ def test_reports_results_agrees_with_the_single_pattern_it_replaced(pieces):
     # split_sentences skips the mask of math and URLs for text without "$", "\\", "://" or "www.": it finds none.
     if not any(mark in sentence for mark in ("$", "\\", "://", "www.")):
         assert _PROTECTED.search(sentence) is None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(["e.g", "et al", "U.S", " J", "..", ". ", "Fig", "arxiv.org", "3", "etc",
+                                            ", etc", "We present", "In this paper", "Here, we", "WE STUDY", "ſ"]),
+                          st.text(max_size=6)), max_size=10))
+@example(["see .", "Fig"]).via("a stop before the word's first letter")
+@example(["a .", "J"]).via("an initial after a stop")
+def test_the_word_before_a_stop_and_the_lowercase_patterns_are_those_they_replaced(pieces):
+    # split_sentences found the word before a full stop by searching for [A-Za-z][A-Za-z.]*$; the contribution
+    # test of an ASCII sentence runs on its lowercase form without IGNORECASE.
+    text = "".join(pieces)
+    word = re.search(r"([A-Za-z][A-Za-z.]*)$", text[-40:])
+    token = word.group(1) if word else ""
+    expected = True
+    if word:
+        lowered = token.lower().rstrip(".")
+        parts = token.rstrip(".").split(".")
+        if lowered in sentences.ABBREVIATIONS:
+            expected = lowered == "etc" and not text[-40:][:-len(token)].rstrip().endswith(",")
+        elif len(token) == 1 and token.isupper() or len(parts) > 1 and all(len(part) <= 2 for part in parts):
+            expected = False
+    assert sentences._ends_sentence(text + ".", len(text)) == expected
+    if text.isascii():
+        assert (extractive._MEDIUM_LOWERCASE.search(text.lower()) is None) == (extractive._MEDIUM.search(text) is None)
 
 
 def test_tidy_drops_the_lead_in_and_bound_cuts_at_a_word_never_inside_math():

@@ -33,6 +33,9 @@ _MEDIUM = re.compile(
     r"focus|bridge|fill|identify|argue|reveal|evaluate|benchmark|conduct|perform|make|observe|prove|derive)|"
     r"(?:paper|work|study|method|approach|framework|model|benchmark|dataset) (?:called|named|dubbed)|"
     r"we call|which we (?:call|name|term|dub))\b", re.IGNORECASE)
+_MEDIUM_LOWERCASE = re.compile(_MEDIUM.pattern)
+"""``_MEDIUM`` for a lowercased ASCII sentence: the same matches, twice as fast as ``IGNORECASE`` (whose search
+cannot skip ahead to the letters its alternatives start with)."""
 _SCENE = re.compile(
     r"^(?:however|despite|although|though|while|whereas|recent(?:ly)?|existing|current(?:ly)?|traditional(?:ly)?|"
     r"prior|previous(?:ly)?|conventional(?:ly)?|many|most|several|large language models|with the|as|"
@@ -97,14 +100,15 @@ def content_words(text: str) -> set[str]:
     return {word for word in _WORDS.findall(text.lower()) if word not in _STOPWORDS and len(word) > 1}
 
 
-def reports_results(sentence: str) -> bool:
-    """Whether ``sentence`` reports results or points at code (``Experiments show …``, ``… outperforms …``)."""
+def reports_results(sentence: str, lowered: str | None = None) -> bool:
+    """Whether ``sentence`` reports results or points at code (``Experiments show …``, ``… outperforms …``);
+    ``lowered``: the sentence lowercased, when it is ASCII."""
     if _RESULTS_OPENING.match(sentence):
         return True
-    if sentence.isascii():
+    if lowered is None and sentence.isascii():
         lowered = sentence.lower()
-        if not any(literal in lowered for literal in _RESULT_LITERALS):
-            return False
+    if lowered is not None and not any(literal in lowered for literal in _RESULT_LITERALS):
+        return False
     return _RESULTS_ANYWHERE.search(sentence) is not None
 
 
@@ -118,17 +122,18 @@ def sentence_scores(title: str, sentences: list[str], weights: Weights = DEFAULT
             scores.append(float("-inf"))
             continue
         score = weights.position * (1 - position / last)
+        lowered = sentence.lower() if sentence.isascii() else None
         strong = _STRONG.search(sentence) is not None
         if strong:
             score += weights.strong
-        elif _MEDIUM.search(sentence):
+        elif (_MEDIUM_LOWERCASE.search(lowered) if lowered is not None else _MEDIUM.search(sentence)):
             score += weights.medium
         if title_words:
             score += weights.title * len(title_words & content_words(sentence)) / len(title_words)
         if not strong:  # a sentence stating the contribution is not scene-setting or a report of results
             if _SCENE.match(sentence):
                 score -= weights.scene
-            if reports_results(sentence):
+            if reports_results(sentence, lowered):
                 score -= weights.results
         scores.append(score)
     return scores

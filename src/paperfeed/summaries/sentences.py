@@ -26,7 +26,9 @@ _PROTECTED = re.compile(
     r"|\b(?:https?://|www\.)\S*[^\s.,;:!?)\]\"']",  # URLs, without the punctuation that ends them
     re.DOTALL)
 _END = re.compile(r"([.!?]+)([\"'”’)\]]*)(\s+)(?=[\"'“‘(\[$\\]?[A-Z0-9\u0391-\u03a9])")
-_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_LETTERS_AND_STOPS_REVERSED = re.compile(r"[A-Za-z.]*")
+"""Read from the end of a reversed stretch: the letters and full stops just before a full stop (searching forwards
+for ``[A-Za-z][A-Za-z.]*$`` tried every start in the stretch, a fifth of the TL;DR step's time)."""
 _NUMBER_BEFORE = re.compile(r"\d$")
 
 
@@ -59,10 +61,10 @@ def split_sentences(text: str) -> list[str]:
 def _ends_sentence(masked: str, dot: int) -> bool:
     """Whether the single full stop at ``dot`` ends a sentence (not an abbreviation, an initial or a number)."""
     before = masked[max(0, dot - 40):dot]
-    word = _WORD_BEFORE.search(before)
-    if word is None:
+    # The word before the stop: the run of letters and stops ending there, from its first letter.
+    token = _LETTERS_AND_STOPS_REVERSED.match(before[::-1]).group(0)[::-1].lstrip(".")
+    if not token:
         return True
-    token = word.group(1)
     lowered = token.lower().rstrip(".")
     if lowered in ABBREVIATIONS:
         # "etc." and "al." can end a sentence too; only "et al." and Latin "e.g./i.e." never do.
