@@ -385,3 +385,29 @@ def test_the_refresh_reads_the_store_a_range_of_items_at_a_time_with_the_same_an
     ranges = -(-max(ids) // 3)
     assert sum("item_authors" in sql and "count(DISTINCT item_id)" in sql for sql in statements) == ranges
     assert sum("SELECT DISTINCT a.key" in sql for sql in statements) == -(-len(ids) // 3)
+
+
+def test_people_rows_are_inserted_where_a_slot_holds_none_and_replace_the_row_it_holds(authored, monkeypatch):
+    # A first refresh writes every slot as new: a plain insert (SQLite checks an upsert's foreign keys at about
+    # three times the cost). A slot that holds a row still gets the row written last, on both backends.
+    store = authored
+    query = "SELECT item_id, position, author_id, person_id FROM item_people ORDER BY item_id, position"
+    before = [tuple(row) for row in store.db.rows(query)]
+    (item_a, position_a, author_a, _), (item_b, position_b, author_b, person_b) = before[0], before[-1]
+    other = store.db.value("INSERT INTO people (name, author_id) VALUES ('Someone Else', $1) RETURNING id",
+                           (author_a,))
+    written: list[str] = []
+    run_many = store.db.run_many
+    monkeypatch.setattr(store.db, "run_many", lambda sql, rows: written.append(sql) or run_many(sql, rows))
+    with store.db.transaction():
+        store.db.run("DELETE FROM item_people WHERE item_id = $1 AND position = $2", (item_b, position_b))
+        store._write_item_people([(item_b, position_b, author_b, person_b)])
+    assert [tuple(row) for row in store.db.rows(query)] == before
+    assert written and not any("ON CONFLICT" in sql for sql in written)
+    with store.db.transaction():  # one slot held (replaced), one new
+        store.db.run("DELETE FROM item_people WHERE item_id = $1 AND position = $2", (item_b, position_b))
+        store._write_item_people([(item_b, position_b, author_b, person_b), (item_a, position_a, author_a, other)])
+    assert [tuple(row) for row in store.db.rows(query)] == [(item_a, position_a, author_a, other)] + before[1:]
+    with store.db.transaction():  # a slot given twice: the later row holds
+        store._write_item_people([(item_a, position_a, author_a, before[0][3]), (item_a, position_a, author_a, other)])
+    assert [tuple(row) for row in store.db.rows(query)][0] == (item_a, position_a, author_a, other)
