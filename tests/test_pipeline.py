@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -298,3 +299,23 @@ def test_the_command_modules_never_import_the_package_root():
                 assert node.module not in ("paperfeed.cli",), path.name
     result = paperfeed("--help")
     assert result.returncode == 0 and "ingest" in result.stdout
+
+
+def test_the_identity_and_tldr_steps_report_their_progress(store):
+    # After a whole-arXiv bootstrap each of these steps takes minutes: the command shows a bar with an ETA for each.
+    report = Ingester(store).ingest_paths([LISTING])
+    changed = sorted(set(report.changed_item_ids))
+    bars: dict[str, dict] = {}
+
+    @contextmanager
+    def progress(description: str, total: int | None = None, unit: str = "records"):
+        bar = bars.setdefault(description, {"total": total, "unit": unit, "done": 0})
+        yield lambda count: bar.__setitem__("done", bar["done"] + count)
+
+    settings = Settings.load(db=store.url, embedder="none", secret_key="test-secret-key")
+    done = after_ingest(store, settings, changed, index=False, progress=progress)
+    assert done.ok, done.errors
+    names = len(store.author_keys_of_items(changed))
+    assert bars["author identities"] == {"total": names, "unit": "names", "done": names}
+    assert bars["TL;DRs"] == {"total": len(changed), "unit": "papers", "done": len(changed)}
+    assert done.tldr.extractive == len(changed) > 100

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable
 
 from .config import Settings
+from .progress import Progress, quiet
 from .storage import Store
 
 if TYPE_CHECKING:  # imported when used: search and the tagger load numpy, tantivy and the embedder
@@ -40,14 +40,6 @@ if TYPE_CHECKING:  # imported when used: search and the tagger load numpy, tanti
 
 log = logging.getLogger("paperfeed.pipeline")
 
-Progress = Callable[..., AbstractContextManager[Callable[[int], None]]]
-"""``progress("indexing", total=None)`` gives a context whose value is ``advance(records)``
-(``progress.record_progress``)."""
-
-
-@contextmanager
-def _quiet(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-    yield lambda count: None
 
 
 @dataclass(slots=True)
@@ -84,7 +76,7 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
     ``llm_tldr=False`` leaves the model's TL;DRs to a later run (a web request must not wait on a model), and
     with them the store-wide catch-up of an identity refresh that stopped part-way.
     """
-    progress = progress or _quiet
+    progress = progress or quiet
     changed = None if changed_item_ids is None else sorted(set(changed_item_ids))
     report = PipelineReport()
     tagger_refreshed = False
@@ -95,16 +87,16 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
     if changed and llm_tldr and store.identities_interrupted():
         # A refresh stopped part-way (Ctrl-C after a bootstrap) left authors undecided: catch up store-wide here,
         # never in a web request (llm_tldr=False: a person is waiting; the next ingest or sync does it).
-        _refresh_identities(store, None, report)
+        _refresh_identities(store, None, report, progress)
     elif changed and not tagger_refreshed:
-        _refresh_identities(store, changed, report)
+        _refresh_identities(store, changed, report, progress)
     try:
         report.daily_dates = store.refresh_daily_dates()
     except Exception as error:  # the calendar catches up on its next read
         log.exception("daily calendar not updated")
         report.errors["daily"] = str(error)
     if changed != []:
-        _tldr(store, settings, changed, report, llm=llm_tldr)
+        _tldr(store, settings, changed, report, llm=llm_tldr, progress=progress)
     if index and vectors and "index" not in report.errors:
         # Embeddings last: after a large load (all of arXiv) they take longest, and nothing else waits on them.
         _index(store, settings, report, vectors=True, rebuild=False, progress=progress)
@@ -112,12 +104,12 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
 
 
 def _tldr(store: Store, settings: Settings, changed: list[int] | None, report: PipelineReport, *,
-          llm: bool) -> None:
+          llm: bool, progress: Progress) -> None:
     from .summaries.service import TldrReport, extractive_step, llm_step
 
     started = time.perf_counter()
     try:
-        report.tldr = TldrReport(extractive=extractive_step(store, changed))
+        report.tldr = TldrReport(extractive=extractive_step(store, changed, progress=progress))
         if llm and settings.tldr_url:
             llm_step(store, settings, changed or (), report=report.tldr)
     except Exception as error:  # a TL;DR is a convenience: the items stay stored, `paperfeed tldr` catches up
@@ -141,10 +133,11 @@ def _tag(store: Store, settings: Settings, report: PipelineReport) -> bool:
     return tagging is not None and bool(tagging.tagged or tagging.trained)
 
 
-def _refresh_identities(store: Store, changed: list[int] | None, report: PipelineReport) -> None:
+def _refresh_identities(store: Store, changed: list[int] | None, report: PipelineReport,
+                        progress: Progress) -> None:
     from .authors import refresh_identities
 
-    report.identities_merged = refresh_identities(store, changed)
+    report.identities_merged = refresh_identities(store, changed, progress=progress)
 
 
 def _combined(keyword: "IndexReport", vectors: "IndexReport") -> "IndexReport":

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Callable, Iterator
+
+Progress = Callable[..., AbstractContextManager[Callable[[int], None]]]
+"""``progress(description, total=None, unit="records")`` gives a context whose value is ``advance(count)``
+(``record_progress``, or ``quiet``)."""
 
 
 def interactive() -> bool:
@@ -14,10 +18,17 @@ def interactive() -> bool:
 
 
 @contextmanager
-def record_progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-    """Yield a callback ``advance(records)`` that drives a rich progress bar, or does nothing when quiet.
+def quiet(description: str, total: int | None = None, unit: str = "records") -> Iterator[Callable[[int], None]]:
+    """A ``Progress`` that shows nothing."""
+    yield lambda count: None
 
-    With ``total`` (the records expected; an estimate will do) the bar shows how far, the rate and an ETA."""
+
+@contextmanager
+def record_progress(description: str, total: int | None = None,
+                    unit: str = "records") -> Iterator[Callable[[int], None]]:
+    """Yield a callback ``advance(count)`` that drives a rich progress bar, or does nothing when quiet.
+
+    With ``total`` (the ``unit``s expected; an estimate will do) the bar shows how far, the rate and an ETA."""
     if not interactive():
         yield lambda count: None
         return
@@ -26,9 +37,9 @@ def record_progress(description: str, total: int | None = None) -> Iterator[Call
                                TimeElapsedColumn, TimeRemainingColumn)
 
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed:,} records")]
+               TextColumn("{task.completed:,} " + unit)]
     if total:
-        columns[3:] = [TaskProgressColumn(), TextColumn("{task.completed:,} of ~{task.total:,.0f} records"),
+        columns[3:] = [TaskProgressColumn(), TextColumn("{task.completed:,} of ~{task.total:,.0f} " + unit),
                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     else:
         columns.append(TimeElapsedColumn())

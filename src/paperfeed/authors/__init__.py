@@ -22,7 +22,8 @@ from itertools import combinations
 from typing import Any, Iterable
 
 from ..normalize import author_key, person_name
-from ..storage import AuthorGraph, Store, open_store
+from ..progress import Progress, quiet
+from ..storage import AuthorDecision, AuthorGraph, Store, open_store
 # Names and people live in their own modules; what callers import is re-exported here.
 from .names import BIG_PAPER, compatible, is_abbreviated, name_parts, normalized_name  # noqa: F401
 from .people import (RULES, NameCommonness, PeopleRules, SlotEvidence, decide_people,  # noqa: F401
@@ -146,7 +147,7 @@ block larger than this is decided whole, alone."""
 
 
 def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: PeopleRules = RULES,
-                       chunk_slots: int = IDENTITY_CHUNK_SLOTS) -> int:
+                       chunk_slots: int = IDENTITY_CHUNK_SLOTS, progress: Progress | None = None) -> int:
     """Recompute and store merged name identities and the people they stand for; return how many author names
     were merged into another.
 
@@ -165,9 +166,11 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
     leaves some blocks undecided: it says so in the store (``Store.identities_interrupted``) for the next
     store-wide refresh to catch up (``pipeline.after_ingest`` runs one), which clears it. (A process killed
     outright leaves no such mark: its authors are decided again when their items change.)
+    ``progress`` (``paperfeed.progress``) counts the names decided (their matching keys; the total is known for
+    ``item_ids``): after a whole-arXiv bootstrap this takes minutes.
     """
     try:
-        merged = _refresh(store, item_ids, rules, chunk_slots)
+        merged = _refresh(store, item_ids, rules, chunk_slots, progress or quiet)
     except BaseException:
         _remember_interrupted(store)
         raise
@@ -192,7 +195,8 @@ def _remember_interrupted(store: Store) -> None:
         pass
 
 
-def _refresh(store: Store, item_ids: list[int] | None, rules: PeopleRules, chunk_slots: int) -> int:
+def _refresh(store: Store, item_ids: list[int] | None, rules: PeopleRules, chunk_slots: int,
+             progress: Progress) -> int:
     decisions = store.author_decisions(None)
     # Remembered decisions tie blocks together: decide every block a decision touches with the others.
     key_of = store.author_keys_of(sorted({a for decision in decisions for _, a in decision.slots | decision.apart}))
@@ -226,24 +230,31 @@ def _refresh(store: Store, item_ids: list[int] | None, rules: PeopleRules, chunk
     commonness = NameCommonness(name for page in store.author_name_pages(50_000) for name in page)
     idf = idf_from_counts(*store.author_feature_counts())
     merged = 0
-    for chunk in chunks:
-        if not chunk:
-            continue
-        keys = set(chunk)
-        graph = store.author_graph(keys=chunk, coauthors_up_to=BIG_PAPER)
-        identities = identities_from_graph(graph, keys)
-        scope = [a for a, (_, key) in graph.authors.items() if key in keys]
-        store.save_author_identities(identities, scope)
-        chunk_decisions = [decision for decision in decisions
-                           if any(key_of.get(a) in keys for _, a in decision.slots | decision.apart)]
-        people = people_from_graph(graph, identities, keys, chunk_decisions, rules, commonness, idf)
-        store.save_people(people, scope)
-        merged += sum(1 for author_id, identity in identities.items() if author_id != identity)
+    with progress("author identities", None if scoped is None else len(scoped), unit="names") as advance:
+        for chunk in chunks:
+            if chunk:
+                merged += _decide_chunk(store, chunk, decisions, key_of, rules, commonness, idf)
+                advance(len(chunk))
     if scoped is None:
         store.forget_people_without_slots()
     elif item_ids:
         store.forget_item_people_outside(item_ids, scoped)
     return merged
+
+
+def _decide_chunk(store: Store, chunk: list[str], decisions: list[AuthorDecision], key_of: dict[int, str],
+                  rules: PeopleRules, commonness: NameCommonness, idf: dict[str, float]) -> int:
+    """Decide and store the identities and people of one chunk of name blocks; return the names merged."""
+    keys = set(chunk)
+    graph = store.author_graph(keys=chunk, coauthors_up_to=BIG_PAPER)
+    identities = identities_from_graph(graph, keys)
+    scope = [a for a, (_, key) in graph.authors.items() if key in keys]
+    store.save_author_identities(identities, scope)
+    chunk_decisions = [decision for decision in decisions
+                       if any(key_of.get(a) in keys for _, a in decision.slots | decision.apart)]
+    people = people_from_graph(graph, identities, keys, chunk_decisions, rules, commonness, idf)
+    store.save_people(people, scope)
+    return sum(1 for author_id, identity in identities.items() if author_id != identity)
 
 
 _KEY_PAGE = 5_000

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..config import Settings
+from ..progress import Progress, quiet
 from ..storage import Store, TldrInput, abstract_hash
 from .extractive import EXTRACTIVE, extractive_tldr
 from .llm import ChatSummarizer, LLMError
@@ -42,11 +43,19 @@ class TldrReport:
     seconds: float = 0.0
 
 
-def extractive_step(store: Store, item_ids: Iterable[int] | None = None, *, limit: int | None = None) -> int:
+def extractive_step(store: Store, item_ids: Iterable[int] | None = None, *, limit: int | None = None,
+                    progress: Progress | None = None) -> int:
     """Give each of ``item_ids`` (None: every item) whose TL;DR is missing or stale the extractive one;
-    return how many were written (at most ``limit``)."""
+    return how many were written (at most ``limit``). ``progress`` counts the papers looked at."""
+    item_ids = None if item_ids is None else sorted(set(item_ids))
+    with (progress or quiet)("TL;DRs", None if item_ids is None else len(item_ids), unit="papers") as advance:
+        return _extractive(store, item_ids, limit, advance)
+
+
+def _extractive(store: Store, item_ids: list[int] | None, limit: int | None, advance: Callable[[int], None]) -> int:
     written = 0
     for batch in _batches(store, item_ids):
+        advance(len(batch))
         due = [entry for entry in batch if not entry.current]
         if limit is not None:
             due = due[:max(0, limit - written)]
@@ -65,9 +74,9 @@ def extractive_step(store: Store, item_ids: Iterable[int] | None = None, *, limi
     return written
 
 
-def _batches(store: Store, item_ids: Iterable[int] | None):
+def _batches(store: Store, item_ids: list[int] | None):
     if item_ids is not None:
-        ids = sorted(set(item_ids))
+        ids = item_ids
         for start in range(0, len(ids), BATCH):
             yield store.tldr_inputs(ids[start:start + BATCH])
         return
