@@ -1,0 +1,127 @@
+"""The steps after a large ingest that keep its command running after keyword search works: author identities and
+TL;DRs, timed on copies of one SQLite store, this code against git REF's, alternating, with their results compared.
+
+Usage: python bench/after_ingest.py STORE.db --old-ref REF [--repeat N] [--steps identities,tldr]
+
+STORE is a SQLite store holding ingested items (``paperfeed ingest --no-index FILE``, stopped with Ctrl-C once it
+printed its summary line, is quickest; a store whose steps ran is fine too). A base copy has its identities,
+people and TL;DRs deleted, so each step starts as it does after a bootstrap; each measurement then runs in a fresh
+interpreter (``PYTHONPATH`` = that code's ``src``) on its own copy of the base:
+
+- **identities**: ``authors.refresh_identities(store, every item id)``, what ``pipeline.after_ingest`` runs after
+  a first ingest (every item changed);
+- **tldr**: ``summaries.service.extractive_step(store, every item id)``.
+
+Reported per run: wall and CPU seconds, peak RSS of the child. After each pair the results are compared: author
+identities row for row; people as who is who (name, author id and slot set: brand-new people are numbered chunk by
+chunk); TL;DRs by item (text, origin, abstract hash). Copies live in a temporary folder beside STORE (each as large
+as STORE). Ends with one JSON line of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import old_source  # noqa: E402
+
+CHILD = """
+import json, resource, sys, time
+from paperfeed.storage import open_store
+
+step, path = sys.argv[1], sys.argv[2]
+with open_store(path) as store:
+    ids = store.item_ids_after(0, 10**9)
+    wall, cpu = time.perf_counter(), time.process_time()
+    if step == "identities":
+        from paperfeed.authors import refresh_identities
+        done = refresh_identities(store, ids)
+    else:
+        from paperfeed.summaries.service import extractive_step
+        done = extractive_step(store, ids)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print(json.dumps({"items": len(ids), "done": done, "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+"""
+
+
+def measure(src: str, step: str, path: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": src}
+    env.pop("CI", None)
+    done = subprocess.run([sys.executable, "-c", CHILD, step, str(path)], env=env, check=True, capture_output=True,
+                          text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def results(path: Path, step: str):
+    with sqlite3.connect(path) as db:
+        if step == "tldr":
+            return db.execute("SELECT item_id, text, origin, abstract_hash FROM item_tldrs ORDER BY item_id").fetchall()
+        identities = db.execute("SELECT author_id, identity_id FROM author_identities ORDER BY 1").fetchall()
+        slots: dict[int, list] = {}
+        for item, position, author, person in db.execute(
+                "SELECT item_id, position, author_id, person_id FROM item_people ORDER BY 1, 2"):
+            slots.setdefault(person, []).append((item, position, author))
+        people = {(name, author, tuple(slots.get(person, ())))
+                  for person, name, author in db.execute("SELECT id, name, author_id FROM people")}
+        return identities, people
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("store", type=Path)
+    parser.add_argument("--old-ref", required=True, metavar="REF")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--steps", default="identities,tldr")
+    args = parser.parse_args()
+    if not args.store.exists():
+        sys.exit(f"bench/after_ingest.py: {args.store}: no such store")
+    new_src = str(Path(__file__).resolve().parent.parent / "src")
+    figures: dict = {"bench": "after_ingest", "store": str(args.store), "old_ref": args.old_ref}
+    with tempfile.TemporaryDirectory(dir=args.store.parent) as folder:
+        old_src = old_source(args.old_ref, folder)
+        base = Path(folder) / "base.db"
+        source, db = sqlite3.connect(args.store), sqlite3.connect(base)
+        source.backup(db)
+        source.close()
+        db.executescript("DELETE FROM item_people; DELETE FROM people; DELETE FROM author_identities; "
+                         "DELETE FROM item_tldrs;")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # into the file itself: each copy is of that file alone
+        db.close()
+        for step in args.steps.split(","):
+            runs: dict[str, list[dict]] = {"old": [], "new": []}
+            same = True
+            for number in range(args.repeat):
+                found = {}
+                for name, src in (("old", old_src), ("new", new_src)):
+                    work = Path(folder) / f"{name}.db"
+                    shutil.copy(base, work)
+                    run = measure(src, step, work)
+                    runs[name].append(run)
+                    print(f"{step} {name} ({args.old_ref if name == 'old' else 'this tree'}), run {number + 1}: "
+                          f"{json.dumps(run)}", flush=True)
+                    found[name] = results(work, step)
+                    work.unlink()
+                same = same and found["old"] == found["new"]
+                print(f"{step}: the same results: {found['old'] == found['new']}", flush=True)
+            figures[step] = {name: {"seconds": [r["seconds"] for r in rs], "cpu_seconds": [r["cpu_seconds"] for r in rs],
+                                    "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+                                    "us_per_item_cpu": round(statistics.mean(r["cpu_seconds"] for r in rs)
+                                                             / rs[0]["items"] * 1e6, 1)}
+                             for name, rs in runs.items()}
+            figures[step]["items"] = runs["new"][0]["items"]
+            figures[step]["same_results"] = same
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
