@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import orjson
 import pytest
 from click.testing import CliRunner
@@ -411,3 +415,15 @@ def test_people_rows_are_inserted_where_a_slot_holds_none_and_replace_the_row_it
     with store.db.transaction():  # a slot given twice: the later row holds
         store._write_item_people([(item_a, position_a, author_a, before[0][3]), (item_a, position_a, author_a, other)])
     assert [tuple(row) for row in store.db.rows(query)][0] == (item_a, position_a, author_a, other)
+
+
+def test_who_is_who_does_not_depend_on_the_order_a_set_of_names_iterates_in():
+    # Slot 0 shares "x" with slot 1 and "y" with slot 2, which are on one paper: joining on "x" first makes {0, 1},
+    # on "y" first {0, 2}. Python orders a set of strings differently in each process (hash randomization), so a
+    # whole-arXiv refresh run twice gave other people; every process must decide the same.
+    code = ("from paperfeed.authors.people import SlotEvidence, decide_people\n"
+            "print(decide_people([SlotEvidence(1, coauthors={'xavier roe', 'yuki tan'}), "
+            "SlotEvidence(2, coauthors={'xavier roe'}), SlotEvidence(2, coauthors={'yuki tan'})], True))")
+    answers = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(12)}
+    assert answers == {"[[0, 1], [2]]\n"}

@@ -133,11 +133,13 @@ def decide_people(slots: list[SlotEvidence], ambiguous: bool, together: list[set
             union(0, index)
         return [sorted(cluster.slots) for cluster in clusters.values()]
 
+    # In a fixed order: joins are refused by the hard rules above, so which of two shared names is joined first
+    # can decide who is who, and a set of strings iterates in an order that changes with every process.
     by_evidence: dict[str, list[int]] = defaultdict(list)
     for index, slot in enumerate(slots):
-        for name in slot.coauthors:
+        for name in sorted(slot.coauthors):
             by_evidence["a:" + name].append(index)
-        for place in slot.affiliations:
+        for place in sorted(slot.affiliations):
             by_evidence["f:" + place].append(index)
     for indexes in by_evidence.values():
         for other in indexes[1:]:
