@@ -123,6 +123,7 @@ def test_reports_results_agrees_with_the_single_pattern_it_replaced(pieces):
                           st.text(max_size=6)), max_size=10))
 @example(["see .", "Fig"]).via("a stop before the word's first letter")
 @example(["a .", "J"]).via("an initial after a stop")
+@example(["see e.g", "\n"]).via("a line break before the stop")
 def test_the_word_before_a_stop_and_the_lowercase_patterns_are_those_they_replaced(pieces):
     # split_sentences found the word before a full stop by searching for [A-Za-z][A-Za-z.]*$; the contribution
     # test of an ASCII sentence runs on its lowercase form without IGNORECASE.

@@ -61,8 +61,10 @@ def split_sentences(text: str) -> list[str]:
 def _ends_sentence(masked: str, dot: int) -> bool:
     """Whether the single full stop at ``dot`` ends a sentence (not an abbreviation, an initial or a number)."""
     before = masked[max(0, dot - 40):dot]
-    # The word before the stop: the run of letters and stops ending there, from its first letter.
-    token = _LETTERS_AND_STOPS_REVERSED.match(before[::-1]).group(0)[::-1].lstrip(".")
+    # The word before the stop: the run of letters and stops ending there (or before a line break there, where the
+    # pattern's "$" also matched), from its first letter.
+    stretch = before[:-1] if before.endswith("\n") else before
+    token = _LETTERS_AND_STOPS_REVERSED.match(stretch[::-1]).group(0)[::-1].lstrip(".")
     if not token:
         return True
     lowered = token.lower().rstrip(".")
