@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 import numpy as np
 import orjson
 
+from ..progress import Progress
 from ..storage import Store
 from ..storage import SearchDocument
 from .embed import Embedder
@@ -32,14 +33,10 @@ SMALL_GRAPH = 200_000
 """Vectors up to which the graph is saved at every commit (past it, see ``Indexer._update_vector_index``)."""
 VECTOR_SAVE_SECONDS = 120.0
 
-Progress = Callable[[str, "int | None"], AbstractContextManager[Callable[[int], None]]]
-"""``progress(description, total)`` gives a context whose value is ``advance(count)`` (``progress.record_progress``)."""
-
-
 def _one_callback(advance: Callable[[int], None] | None) -> Progress:
     """A ``Progress`` whose every part calls ``advance`` (or nothing)."""
     @contextmanager
-    def part(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    def part(description: str, total: int | None = None, unit: str = "records") -> Iterator[Callable[[int], None]]:
         yield advance or (lambda count: None)
     return part
 

@@ -416,16 +416,18 @@ class PeopleStorage:
         if len({(row[0], row[1]) for row in rows}) < len(rows):
             db.run_many(upsert, rows)  # a slot given twice: the later row holds, as written
             return
-        rows = sorted(rows)
         held = {(row[0], row[1]) for row in db.rows(
             f"SELECT item_id, position FROM item_people WHERE item_id {d.in_array(1)}",
             (d.array(sorted({row[0] for row in rows})),))}
-        fresh = [row for row in rows if (row[0], row[1]) not in held]
+        fresh: list[tuple[int, int, int, int]] = []
+        replacing: list[tuple[int, int, int, int]] = []
+        for row in sorted(rows):
+            (replacing if (row[0], row[1]) in held else fresh).append(row)
         if fresh:
             db.run_many("INSERT INTO item_people (item_id, position, author_id, person_id) VALUES ($1, $2, $3, $4)",
                         fresh)
-        if len(fresh) < len(rows):
-            db.run_many(upsert, [row for row in rows if (row[0], row[1]) in held])
+        if replacing:
+            db.run_many(upsert, replacing)
 
     def forget_item_people_outside(self, item_ids: list[int], keys: list[str]) -> None:
         """Forget the earlier decisions on slots of these items held by names whose key is not one of ``keys``

@@ -129,7 +129,8 @@ def sentence_scores(title: str, sentences: list[str], weights: Weights = DEFAULT
         elif (_MEDIUM_LOWERCASE.search(lowered) if lowered is not None else _MEDIUM.search(sentence)):
             score += weights.medium
         if title_words:
-            score += weights.title * len(title_words & content_words(sentence)) / len(title_words)
+            words = content_words(lowered if lowered is not None else sentence)  # (lowercasing twice gives the same)
+            score += weights.title * len(title_words & words) / len(title_words)
         if not strong:  # a sentence stating the contribution is not scene-setting or a report of results
             if _SCENE.match(sentence):
                 score -= weights.scene
