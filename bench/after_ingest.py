@@ -1,7 +1,7 @@
 """The steps after a large ingest that keep its command running after keyword search works: author identities and
 TL;DRs, timed on copies of one SQLite store, this code against git REF's, alternating, with their results compared.
 
-Usage: python bench/after_ingest.py STORE.db --old-ref REF [--repeat N] [--steps identities,tldr]
+Usage: python bench/after_ingest.py STORE.db --old-ref REF [--repeat N] [--steps identities,tldr,after]
 
 STORE is a SQLite store holding ingested items (``paperfeed ingest --no-index FILE``, stopped with Ctrl-C once it
 printed its summary line, is quickest; a store whose steps ran is fine too). A base copy has its identities,
@@ -10,7 +10,10 @@ interpreter (``PYTHONPATH`` = that code's ``src``) on its own copy of the base:
 
 - **identities**: ``authors.refresh_identities(store, every item id)``, what ``pipeline.after_ingest`` runs after
   a first ingest (every item changed);
-- **tldr**: ``summaries.service.extractive_step(store, every item id)``.
+- **tldr**: ``summaries.service.extractive_step(store, every item id)``;
+- **after**: ``pipeline.after_ingest(store, Settings(), every item id, tag=False, index=False)``: both of the above
+  and the calendar, as the command runs them (since session 11 the TL;DRs in a second process beside the
+  identities: its CPU is counted in ``cpu_seconds``, its memory is not in the peak).
 
 Reported per run: wall and CPU seconds, peak RSS of the child (``VmHWM``; Linux). After each pair the results are compared: author
 identities row for row; people as who is who (name, author id and slot set: brand-new people are numbered chunk by
@@ -35,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import old_source  # noqa: E402
 
 CHILD = """
-import json, sys, time
+import json, resource, sys, time
 from paperfeed.storage import open_store
 
 step, path = sys.argv[1], sys.argv[2]
@@ -45,10 +48,18 @@ with open_store(path) as store:
     if step == "identities":
         from paperfeed.authors import refresh_identities
         done = refresh_identities(store, ids)
+    elif step == "after":
+        from paperfeed.config import Settings
+        from paperfeed.pipeline import after_ingest
+        report = after_ingest(store, Settings(), ids, tag=False, index=False)
+        assert report.ok, report.errors
+        done = [report.identities_merged, report.tldr.extractive]
     else:
         from paperfeed.summaries.service import extractive_step
         done = extractive_step(store, ids)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu += children.ru_utime + children.ru_stime  # a second process's, where the step started one
 # VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's resident size (Linux keeps it across the
 # exec), and this bench's parent holds the last run's results.
 with open("/proc/self/status") as status:
@@ -68,8 +79,9 @@ def measure(src: str, step: str, path: Path) -> dict:
 
 def results(path: Path, step: str):
     with sqlite3.connect(path) as db:
+        tldrs = db.execute("SELECT item_id, text, origin, abstract_hash FROM item_tldrs ORDER BY item_id").fetchall()
         if step == "tldr":
-            return db.execute("SELECT item_id, text, origin, abstract_hash FROM item_tldrs ORDER BY item_id").fetchall()
+            return tldrs
         identities = db.execute("SELECT author_id, identity_id FROM author_identities ORDER BY 1").fetchall()
         slots: dict[int, list] = {}
         for item, position, author, person in db.execute(
@@ -77,7 +89,7 @@ def results(path: Path, step: str):
             slots.setdefault(person, []).append((item, position, author))
         people = {(name, author, tuple(slots.get(person, ())))
                   for person, name, author in db.execute("SELECT id, name, author_id FROM people")}
-        return identities, people
+        return (identities, people, tldrs) if step == "after" else (identities, people)
 
 
 def main() -> None:

@@ -11,7 +11,8 @@ log what it reports. Steps run in order, each on what the one before left:
 3. decide the identities of the changed items' authors again (the tagger does it for what it tagged; without
    a tagger, for ``changed_item_ids``);
 4. add the new source records' days to the Daily Papers calendar;
-5. give the changed items their extractive TL;DR (offline, well under a millisecond a paper), then, when a
+5. give the changed items their extractive TL;DR (offline, well under a millisecond a paper; after a large load
+   computed in a second process from the start of step 3, beside it: ``summaries.beside``), then, when a
    TL;DR endpoint is configured (``tldr_url``) and the caller does not answer a person waiting on a page
    (``llm_tldr``), ask it for up to ``tldr_max_items`` TL;DRs (``summaries``);
 6. embed the changed items into the vector index, unless told not to: last, because after a large load (the
@@ -35,6 +36,7 @@ from .storage import Store
 
 if TYPE_CHECKING:  # imported when used: search and the tagger load numpy, tantivy and the embedder
     from .search import IndexReport
+    from .summaries.beside import TldrsBeside
     from .summaries.service import TldrReport
     from .topics.tagger import TagReport
 
@@ -84,32 +86,51 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
         tagger_refreshed = _tag(store, settings, report)
     if index:  # keyword search sees the new items first: nothing below changes what it indexes
         _index(store, settings, report, vectors=False, rebuild=rebuild, progress=progress)
-    if changed and llm_tldr and store.identities_interrupted():
-        # A refresh stopped part-way (Ctrl-C after a bootstrap) left authors undecided: catch up store-wide here,
-        # never in a web request (llm_tldr=False: a person is waiting; the next ingest or sync does it).
-        _refresh_identities(store, None, report, progress)
-    elif changed and not tagger_refreshed:
-        _refresh_identities(store, changed, report, progress)
+    beside = _tldrs_beside(store, changed, progress)
     try:
-        report.daily_dates = store.refresh_daily_dates()
-    except Exception as error:  # the calendar catches up on its next read
-        log.exception("daily calendar not updated")
-        report.errors["daily"] = str(error)
-    if changed != []:
-        _tldr(store, settings, changed, report, llm=llm_tldr, progress=progress)
+        if changed and llm_tldr and store.identities_interrupted():
+            # A refresh stopped part-way (Ctrl-C after a bootstrap) left authors undecided: catch up store-wide
+            # here, never in a web request (llm_tldr=False: a person is waiting; the next ingest or sync does it).
+            _refresh_identities(store, None, report, progress)
+        elif changed and not tagger_refreshed:
+            _refresh_identities(store, changed, report, progress)
+        try:
+            report.daily_dates = store.refresh_daily_dates()
+        except Exception as error:  # the calendar catches up on its next read
+            log.exception("daily calendar not updated")
+            report.errors["daily"] = str(error)
+        if changed != []:
+            _tldr(store, settings, changed, report, llm=llm_tldr, progress=progress, beside=beside)
+    finally:
+        if beside is not None:  # Ctrl-C or an error above: the child stops with this process
+            beside.close()
     if index and vectors and "index" not in report.errors:
         # Embeddings last: after a large load (all of arXiv) they take longest, and nothing else waits on them.
         _index(store, settings, report, vectors=True, rebuild=False, progress=progress)
     return report
 
 
+def _tldrs_beside(store: Store, changed: list[int] | None, progress: Progress) -> "TldrsBeside | None":
+    """After a large load, the extractive TL;DRs start in a second process at once, beside the identity refresh
+    (``summaries.beside``); None: they are done in order, in this process."""
+    from .summaries.beside import BESIDE_MIN_ITEMS, TldrsBeside
+
+    if not changed or len(changed) < BESIDE_MIN_ITEMS:
+        return None
+    return TldrsBeside.start(store, changed, progress)
+
+
 def _tldr(store: Store, settings: Settings, changed: list[int] | None, report: PipelineReport, *,
-          llm: bool, progress: Progress) -> None:
+          llm: bool, progress: Progress, beside: "TldrsBeside | None" = None) -> None:
     from .summaries.service import TldrReport, extractive_step, llm_step
 
-    started = time.perf_counter()
+    started = beside.started if beside is not None else time.perf_counter()
     try:
-        report.tldr = TldrReport(extractive=extractive_step(store, changed, progress=progress))
+        # The second process's count, or (none started, or it failed) this one's: only what it left is done again.
+        written = beside.wait() if beside is not None else None
+        if written is None:
+            written = extractive_step(store, changed, progress=progress)
+        report.tldr = TldrReport(extractive=written)
         if llm and settings.tldr_url:
             llm_step(store, settings, changed or (), report=report.tldr)
     except Exception as error:  # a TL;DR is a convenience: the items stay stored, `paperfeed tldr` catches up

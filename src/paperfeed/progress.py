@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from contextlib import AbstractContextManager, contextmanager
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 Progress = Callable[..., AbstractContextManager[Callable[[int], None]]]
 """``progress(description, total=None, unit="records")`` gives a context whose value is ``advance(count)``
@@ -28,28 +29,75 @@ def record_progress(description: str, total: int | None = None,
                     unit: str = "records") -> Iterator[Callable[[int], None]]:
     """Yield a callback ``advance(count)`` that drives a rich progress bar, or does nothing when quiet.
 
-    With ``total`` (the ``unit``s expected; an estimate will do) the bar shows how far, the rate and an ETA."""
+    With ``total`` (the ``unit``s expected; an estimate will do) the bar shows how far, the rate and an ETA.
+    Bars open at the same time (two steps running side by side, from any thread) share one display, a line each:
+    rich allows one live display per console."""
     if not interactive():
         yield lambda count: None
         return
-    from rich.console import Console
-    from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
-
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed:,} " + unit)]
-    if total:
-        columns[3:] = [TaskProgressColumn(), TextColumn("{task.completed:,} of ~{task.total:,.0f} " + unit),
-                       TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    else:
-        columns.append(TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(description, total=total or None)
-
+    display, task = _Display.open(description, total, unit)
+    try:
         def advance(count: int) -> None:
-            progress.advance(task, count)
-            state = progress.tasks[0]
+            display.progress.advance(task, count)
+            state = next(shown for shown in display.progress.tasks if shown.id == task)
             if state.total is not None and state.completed > state.total:  # an estimate ran short
-                progress.update(task, total=state.completed)
+                display.progress.update(task, total=state.completed)
 
         yield advance
+    finally:
+        display.close(task)
+
+
+class _Display:
+    """The one rich display of the bars open now; started with the first, stopped with the last."""
+
+    _current: "_Display | None" = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.progress = Progress(*_columns(), console=Console(stderr=True), transient=True)
+        self.open_bars = 0
+
+    @classmethod
+    def open(cls, description: str, total: int | None, unit: str) -> "tuple[_Display, Any]":
+        with cls._lock:
+            display = cls._current
+            if display is None:
+                display = cls._current = cls()
+                display.progress.start()
+            display.open_bars += 1
+            return display, display.progress.add_task(description, total=total or None, unit=unit)
+
+    def close(self, task: Any) -> None:
+        with self._lock:
+            self.progress.remove_task(task)
+            self.open_bars -= 1
+            if self.open_bars == 0:
+                self.progress.stop()
+                type(self)._current = None
+
+
+def _columns() -> list:
+    """Spinner, description, bar, amount (``37% 12,304 of ~33,000 names`` with a total, which may be an estimate;
+    ``12,304 names`` without), elapsed time and, with a total, ``ETA 0:01:02``. rich is imported here, when a bar
+    is first shown, not with this module."""
+    from rich.progress import (BarColumn, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+    from rich.text import Text
+
+    class Amount(ProgressColumn):
+        def render(self, task) -> Text:
+            unit = task.fields.get("unit", "records")
+            if task.total is None:
+                return Text(f"{task.completed:,.0f} {unit}")
+            return Text(f"{task.percentage:>3.0f}% {task.completed:,.0f} of ~{task.total:,.0f} {unit}")
+
+    class Remaining(TimeRemainingColumn):
+        def render(self, task) -> Text:
+            return Text("") if task.total is None else Text("ETA ") + super().render(task)
+
+    return [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), Amount(), TimeElapsedColumn(),
+            Remaining()]

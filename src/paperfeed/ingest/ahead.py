@@ -24,15 +24,14 @@ import queue
 import signal
 import struct
 import subprocess
-import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .. import prepare
+from ..children import can_start, start_python
 from ..inputs import InputError, InputFile, InputReadError, RegularFileReader
 from ..prepare import FieldLimits, Prepared
 from ..records import ParseContext, ParseError
@@ -88,14 +87,11 @@ class PrepareAhead:
         results_read, results_write = os.pipe()
         for descriptor in (jobs_write, results_write):
             _widen(descriptor)
-        package_root = str(Path(__file__).resolve().parent.parent.parent)  # where this paperfeed is imported from
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
         try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-c", f"from paperfeed.ingest.ahead import work; work({jobs_read}, {results_write})"],
+            self._process = start_python(
+                f"from paperfeed.ingest.ahead import work; work({jobs_read}, {results_write})",
                 pass_fds=(jobs_read, results_write), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, env=environment)
+                stderr=subprocess.DEVNULL)
         except OSError:
             for descriptor in (jobs_read, jobs_write, results_read, results_write):
                 os.close(descriptor)
@@ -115,7 +111,7 @@ class PrepareAhead:
               batch_size: int) -> "PrepareAhead | None":
         """A started worker, or None where this process cannot start one: the run then prepares in this
         process, as a small one does."""
-        if not sys.executable:  # an embedded interpreter with no program to start again
+        if not can_start():
             return None
         try:
             return cls(format_name, label, limits, batch_size)

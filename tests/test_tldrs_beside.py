@@ -1,0 +1,167 @@
+"""The extractive TL;DRs of a large change in a second process, beside the author identity refresh
+(``summaries.beside``): the same rows as in one process, a fallback when the child fails, a child that ends with
+its parent, and bars of two steps at once on one display."""
+
+from __future__ import annotations
+
+import io
+import logging
+import pickle
+import subprocess
+import sys
+import threading
+from array import array
+from contextlib import contextmanager
+
+import pytest
+
+from paperfeed import progress as progress_module
+from paperfeed.config import Settings
+from paperfeed.ingest import Ingester
+from paperfeed.pipeline import after_ingest
+from paperfeed.storage import open_store
+from paperfeed.summaries import beside
+
+from datafiles import LISTING
+
+
+@pytest.fixture
+def listing_store(backend_url):
+    with open_store(backend_url) as store:
+        report = Ingester(store).ingest_paths([LISTING])
+        yield store, sorted(set(report.changed_item_ids))
+
+
+def _settings(store) -> Settings:
+    return Settings.load(db=store.url, embedder="none", secret_key="test-secret-key")
+
+
+def _tldr_rows(store) -> list[tuple]:
+    """Every item's TL;DR: text, origin, the abstract it was made from, and whether that is the current one."""
+    ids = store.item_ids_after(0, 10**9)
+    stored = store.tldr_rows(ids)
+    return sorted((entry.item_id, stored[entry.item_id]["text"], stored[entry.item_id]["origin"], entry.stored_hash,
+                   entry.current) for entry in store.tldr_inputs(ids))
+
+
+def test_a_large_change_gets_its_tldrs_from_a_second_process_the_same_as_from_one(listing_store, monkeypatch):
+    store, changed = listing_store
+    started: list[beside.TldrsBeside | None] = []
+    original_start = beside.TldrsBeside.start.__func__
+
+    def spy(cls, *args, **kwargs):
+        started.append(original_start(cls, *args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", 1)
+    monkeypatch.setattr(beside.TldrsBeside, "start", classmethod(spy))
+    bars: dict[str, list[int]] = {}
+
+    @contextmanager
+    def progress(description: str, total: int | None = None, unit: str = "records"):
+        bar = bars.setdefault(description, [total, 0])
+        yield lambda count: bar.__setitem__(1, bar[1] + count)
+
+    done = after_ingest(store, _settings(store), changed, index=False, progress=progress)
+    assert done.ok, done.errors
+    assert len(started) == 1 and started[0] is not None and started[0].written == len(changed) > 100
+    assert done.tldr.extractive == len(changed)
+    assert bars["TL;DRs"] == [len(changed), len(changed)]  # counted by this process, from the child's lines
+    beside_rows = _tldr_rows(store)
+
+    # The same change again in one process (below the threshold): the same TL;DRs.
+    store.forget_tldrs(changed)
+    monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", 10**9)
+    again = after_ingest(store, _settings(store), changed, index=False)
+    assert again.ok and again.tldr.extractive == len(changed)
+    assert _tldr_rows(store) == beside_rows
+    assert all(row[-1] for row in beside_rows)
+
+
+def test_a_child_that_fails_leaves_the_step_to_this_process(listing_store, monkeypatch, caplog):
+    store, changed = listing_store
+    monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", 1)
+    monkeypatch.setattr(beside, "start_python", lambda code, **popen: subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.exit('cannot open the store')"], **popen))
+    with caplog.at_level(logging.WARNING, logger="paperfeed.summaries"):
+        done = after_ingest(store, _settings(store), changed, index=False)
+    assert done.ok, done.errors
+    assert done.tldr.extractive == len(changed) > 100
+    assert all(row[-1] for row in _tldr_rows(store))
+    assert "TL;DRs beside the identities failed (exit status 1): cannot open the store" in caplog.text
+
+
+def test_ctrl_c_during_the_identities_ends_the_child(listing_store, monkeypatch):
+    store, changed = listing_store
+    started: list[beside.TldrsBeside] = []
+    original_start = beside.TldrsBeside.start.__func__
+
+    def spy(cls, store_, item_ids, progress=None):
+        # 5 million ids more, none stored: the child is still at work when the interrupt comes.
+        started.append(original_start(cls, store_, item_ids + list(range(10**7, 10**7 + 5_000_000)), progress))
+        return started[-1]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", 1)
+    monkeypatch.setattr(beside.TldrsBeside, "start", classmethod(spy))
+    monkeypatch.setattr("paperfeed.pipeline._refresh_identities", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        after_ingest(store, _settings(store), changed, index=False)
+    child = started[0]
+    assert child._process.returncode == -9  # killed by close(), not finished
+    assert not child._talking.is_alive()
+    assert child.written is None
+
+
+def test_the_child_ends_when_its_parent_is_gone(sqlite_store):
+    # A job long enough to be under way (5 million ids, none stored: 5,000 empty reads), then the parent's end of
+    # stdin closes, as when the parent is killed: the child stops at once, writing nothing more.
+    job = pickle.dumps((sqlite_store.url, array("q", range(10**7, 10**7 + 5_000_000)).tobytes()))
+    child = subprocess.Popen([sys.executable, "-c", "from paperfeed.summaries.beside import work; work()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    child.stdin.write(beside._LENGTH.pack(len(job)) + job)
+    child.stdin.close()
+    answers = child.stdout.read()
+    child.wait(timeout=30)
+    assert child.returncode == 1
+    assert b"written" not in answers
+
+
+def test_the_child_that_gets_no_job_says_so():
+    child = subprocess.run([sys.executable, "-c", "from paperfeed.summaries.beside import work; work()"],
+                           input=b"\x10\x00", capture_output=True, timeout=30)
+    assert child.returncode == 1
+    assert b"the job ended early: the parent process is gone" in child.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_bars_open_at_once_share_one_display(monkeypatch):
+    # rich allows one live display per console: a second bar opened while the first runs (the TL;DRs' thread
+    # beside the identities) must join it, not fail with "Only one live display may be active at once".
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("COLUMNS", "160")  # one line a bar
+    opened = threading.Event()
+    with progress_module.record_progress("author identities", 40, unit="names") as identities:
+        def other() -> None:
+            with progress_module.record_progress("TL;DRs", 30, unit="papers") as tldrs:
+                tldrs(30)
+                opened.set()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        identities(40)
+        thread.join(timeout=10)
+        assert opened.is_set()
+        assert progress_module._Display._current is not None
+    assert progress_module._Display._current is None  # the last bar closed stops the display
+    shown = terminal.getvalue()
+    assert "author identities" in shown and "TL;DRs" in shown
+    assert "of ~40 names" in shown and "of ~30 papers" in shown
