@@ -535,6 +535,10 @@ def served(db: Path, workers: int, extra_env: dict[str, str] | None = None) -> I
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "PAPERFEED_SYNC_INTERVAL": "0", **(extra_env or {})}
+    # Each server starts with every cache empty: its workers' memory, and the results they share in a file of the
+    # index directory (since session 11), which a server before this one has filled.
+    for kept in Path(f"{db}.search").glob("shared-results.sqlite*"):
+        kept.unlink()
     server = subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", str(db), "serve", "--port", str(port),
                                "--workers", str(workers)], env=env)
     try:

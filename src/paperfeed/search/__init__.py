@@ -8,12 +8,12 @@ from .embed import Embedder, EmbedderError, load_embedder
 from .fulltext_pg import indexer_class
 from .indexer import Indexer, SearchIndexError, IndexReport, index_directory
 from .query import ParsedQuery, QueryLimits, QueryTooLarge, check_query, parse_query
-from .service import MODES, SearchHit, SearchResults, SearchService, fuse, result_cache
+from .service import MODES, SearchHit, SearchResults, SearchService, fuse, result_cache, shared_results
 
 __all__ = ["MODES", "Embedder", "EmbedderError", "SearchIndexError", "IndexReport", "Indexer", "ParsedQuery",
            "QueryLimits", "QueryTooLarge", "SearchHit", "SearchResults", "SearchService", "check_query", "fuse",
            "index_directory", "load_embedder", "open_indexer", "open_search", "parse_query", "refresh_indexes",
-           "result_cache"]
+           "result_cache", "shared_results"]
 
 
 def _embedder(settings: Settings) -> Embedder | None:

@@ -12,6 +12,7 @@ from .follows import FOLLOW_KINDS, FollowRow
 from .ingest_session import BatchWrite, IngestSession, SourceRecordRow
 from .items import slugify
 from .search import FullTextBatch, FullTextQuery, FullTextStorage, SearchDocument, SearchStorage
+from .shared_cache import SharedCache
 from .store import Store, StoreError, StoreFullError
 from .summaries import TldrInput, abstract_hash
 from .sync import SourceExistsError, SourceRow, SyncBusyError, SyncRunRow
@@ -21,7 +22,8 @@ from .topics import (GOLD_ASSIGNERS, TAGGER, StoredModel, TagInput,
 
 __all__ = ["AuthorDecision", "CommentRow", "AuthorGraph", "PersonSlots", "Slot", "BatchWrite",
            "DailySignals", "FOLLOW_KINDS", "FollowRow", "FullTextBatch", "FullTextQuery", "FullTextStorage",
-           "GOLD_ASSIGNERS", "IngestSession", "LibraryEntry", "SearchDocument", "SearchStorage", "SourceExistsError",
+           "GOLD_ASSIGNERS", "IngestSession", "LibraryEntry", "SearchDocument", "SearchStorage", "SharedCache",
+           "SourceExistsError",
            "SourceRecordRow", "SourceRow", "SyncRunRow", "STORE_ERRORS", "Store", "StoreError", "StoreFullError", "StoredModel", "Subscriber",
            "SyncBusyError", "TAGGER", "TagInput", "TagResult", "TldrInput", "TopicRow", "UserRow", "abstract_hash", "open_store",
            "slugify"]

@@ -51,11 +51,14 @@ class Context:
     def search(self):
         """The search service on this connection, opened on first use (the indexes may not exist yet)."""
         if self._search is None:
-            from ..search import QueryLimits, SearchService, index_directory, result_cache
+            from ..search import QueryLimits, SearchService, index_directory, result_cache, shared_results
 
-            self._search = SearchService(self.store, index_directory(self.store, self.settings.index_dir),
-                                         self.pool.embedder(), QueryLimits.from_settings(self.settings),
-                                         cache=result_cache(self.settings.search_cache_hits))
+            directory = index_directory(self.store, self.settings.index_dir)
+            hits = self.settings.search_cache_hits
+            # The results kept are shared with the server's other workers (a file in the index directory).
+            self._search = SearchService(self.store, directory, self.pool.embedder(),
+                                         QueryLimits.from_settings(self.settings), cache=result_cache(hits),
+                                         shared=shared_results(directory, hits))
         return self._search
 
     def search_if_open(self):
