@@ -1,7 +1,7 @@
 """Web throughput and latency: 50 concurrent keep-alive clients on loopback against `paperfeed serve --workers N`.
 
 Usage: python bench/web.py PATH_TO_LISTINGS.tar.xz [--items 50000] [--workers 2] [--seconds 30] [--clients 50]
-       [--pages ...] [--before COMMIT] [--rounds N] [--client wrk|python] [--keep DIR | --db DIR/web.db]
+       [--pages ...] [--before COMMIT] [--rounds N] [--client wrk|python] [--rate N] [--keep DIR | --db DIR/web.db]
 
 - Store: the newest listing days of the archive, ingested into a fresh SQLite store until it holds at least
   ``--items`` items, keyword-indexed (``--vectors`` adds the WordLlama vector index, so semantic and hybrid
@@ -16,6 +16,10 @@ Usage: python bench/web.py PATH_TO_LISTINGS.tar.xz [--items 50000] [--workers 2]
   client, signed in by session cookie: item pages, ``/api/v1/items/{id}/mine``, the search API (the Zipf mix),
   and writes: saves with a tag, votes; every acknowledged write is then checked in the store: a missing one is a
   lost write and the bench exits 1).
+- Pace: by default each client sends its next request as soon as the last is answered, so the server is always
+  saturated and the latency measured is the latency at its greatest throughput. ``--rate N`` paces the read-only
+  pages to about N requests a second in all (each wrk connection waits a random think time after each answer),
+  which measures the latency at that load (a target such as "≥ 1,000 requests/s at p99 ≤ 100 ms").
 - Client: ``wrk`` (a compiled load generator, ``apt-get install wrk``) where installed, for the read-only pages; the
   signed-in mix always uses this process's asyncio client, which knows which writes were acknowledged. Both report
   their own CPU use, and the server's CPU time per answered request is read from /proc (all its processes): a
@@ -244,6 +248,7 @@ function request()
   counter = counter %% #paths + 1
   return wrk.format("GET", paths[counter])
 end
+%s
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('WRK {"requests": %%d, "duration_us": %%d, "status_errors": %%d, "socket_errors": %%d, '
@@ -253,10 +258,22 @@ end
 """
 
 
-def load_wrk(port: int, paths: list[str], clients: int, seconds: float, threads: int = 2) -> dict:
-    """``wrk`` with ``clients`` connections on ``threads`` threads cycling over ``paths`` (GETs only)."""
+PACED = """
+function delay()
+  return math.random() * %.3f
+end
+"""
+
+
+def load_wrk(port: int, paths: list[str], clients: int, seconds: float, threads: int = 2,
+             rate: float | None = None) -> dict:
+    """``wrk`` with ``clients`` connections on ``threads`` threads cycling over ``paths`` (GETs only). With
+    ``rate``, each connection waits a random 0 to 2 × clients / rate seconds after each answer before its next
+    request: about ``rate`` requests a second in all while answers are quick (fewer when they are slow: the
+    achieved rate is what is reported), instead of as many as the server can answer."""
+    pacing = PACED % (2000 * clients / rate) if rate else ""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % ", ".join(json.dumps(path) for path in paths))
+        script.write(WRK_SCRIPT % (", ".join(json.dumps(path) for path in paths), pacing))
     try:
         done = subprocess.run(["wrk", f"-t{threads}", f"-c{clients}", f"-d{max(1, round(seconds))}s",
                                "--timeout", "10s",
@@ -415,6 +432,9 @@ def main() -> int:
     parser.add_argument("--vectors", action="store_true", help="build the WordLlama vector index too and serve with it")
     parser.add_argument("--before", metavar="COMMIT", help="compare with this commit's code (instead of caches off)")
     parser.add_argument("--rounds", type=int, default=1, help="with --before: alternate the codes this many times")
+    parser.add_argument("--rate", type=float, metavar="N",
+                        help="pace the read-only pages to about N requests a second in all (wrk only) instead of "
+                             "answering as many as the server can: latency at a given load, not at saturation")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
                         help="load generator for the read-only pages (default: wrk where installed)")
     args = parser.parse_args()
@@ -491,7 +511,8 @@ def main() -> int:
                     else:
                         paths = pages[name]
                         if args.client == "wrk":
-                            run = lambda seconds: load_wrk(port, paths, args.clients, seconds)  # noqa: E731
+                            run = lambda seconds: load_wrk(port, paths, args.clients, seconds,  # noqa: E731
+                                                           rate=args.rate)
                         else:
                             address = f"127.0.0.1:{port}"
                             requests = [(get(path, address), None) for path in paths]
@@ -510,7 +531,7 @@ def main() -> int:
                              if "lost_writes" in r else ""), file=sys.stderr)
     load_average = os.getloadavg()
     print(json.dumps({"bench": "web", "workers": args.workers, "clients": args.clients, "seconds": args.seconds,
-                      "client": args.client, "before": args.before, "cpus": os.cpu_count(),
+                      "client": args.client, "rate": args.rate, "before": args.before, "cpus": os.cpu_count(),
                       "load_average": [round(value, 2) for value in load_average], **figures,
                       "results": {name: runs[0] if len(runs) == 1 else {"rounds": runs, **_medians(runs)}
                                   for name, runs in results.items()}}))
