@@ -1,7 +1,7 @@
 """The steps after a large ingest that keep its command running after keyword search works: author identities and
 TL;DRs, timed on copies of one SQLite store, this code against git REF's, alternating, with their results compared.
 
-Usage: python bench/after_ingest.py STORE.db --old-ref REF [--repeat N] [--steps identities,tldr,after]
+Usage: python bench/after_ingest.py STORE.db --old-ref REF [--repeat N] [--steps identities,tldr,after,all]
 
 STORE is a SQLite store holding ingested items (``paperfeed ingest --no-index FILE``, stopped with Ctrl-C once it
 printed its summary line, is quickest; a store whose steps ran is fine too). A base copy has its identities,
@@ -13,7 +13,9 @@ interpreter (``PYTHONPATH`` = that code's ``src``) on its own copy of the base:
 - **tldr**: ``summaries.service.extractive_step(store, every item id)``;
 - **after**: ``pipeline.after_ingest(store, Settings(), every item id, tag=False, index=False)``: both of the above
   and the calendar, as the command runs them (since session 11 the TL;DRs in a second process beside the
-  identities: its CPU is counted in ``cpu_seconds``, its memory is not in the peak).
+  identities: its CPU is counted in ``cpu_seconds``, its memory is not in the peak);
+- **all**: the same with the search indexes, as ``paperfeed ingest`` runs it: the keyword index built, then the
+  identities, calendar, TL;DRs and the embeddings (WordLlama; the index directory beside the copy).
 
 Reported per run: wall and CPU seconds, peak RSS of the child (``VmHWM``; Linux). After each pair the results are compared: author
 identities row for row; people as who is who (name, author id and slot set: brand-new people are numbered chunk by
@@ -48,12 +50,17 @@ with open_store(path) as store:
     if step == "identities":
         from paperfeed.authors import refresh_identities
         done = refresh_identities(store, ids)
-    elif step == "after":
+    elif step in ("after", "all"):
         from paperfeed.config import Settings
         from paperfeed.pipeline import after_ingest
-        report = after_ingest(store, Settings(), ids, tag=False, index=False)
+        if step == "after":
+            report = after_ingest(store, Settings(), ids, tag=False, index=False)
+        else:  # the keyword index, the identities, the calendar, the TL;DRs and the embeddings
+            report = after_ingest(store, Settings.load(db=path), ids, tag=False)
         assert report.ok, report.errors
         done = [report.identities_merged, report.tldr.extractive]
+        if step == "all":
+            done += [report.index.indexed, report.index.embedded]
     else:
         from paperfeed.summaries.service import extractive_step
         done = extractive_step(store, ids)
@@ -89,7 +96,7 @@ def results(path: Path, step: str):
             slots.setdefault(person, []).append((item, position, author))
         people = {(name, author, tuple(slots.get(person, ())))
                   for person, name, author in db.execute("SELECT id, name, author_id FROM people")}
-        return (identities, people, tldrs) if step == "after" else (identities, people)
+        return (identities, people, tldrs) if step in ("after", "all") else (identities, people)
 
 
 def main() -> None:
@@ -127,6 +134,7 @@ def main() -> None:
                           f"{json.dumps(run)}", flush=True)
                     found[name] = results(work, step)
                     work.unlink()
+                    shutil.rmtree(f"{work}.search", ignore_errors=True)
                 same = same and found["old"] == found["new"]
                 print(f"{step}: the same results: {found['old'] == found['new']}", flush=True)
             figures[step] = {name: {"seconds": [r["seconds"] for r in rs], "cpu_seconds": [r["cpu_seconds"] for r in rs],

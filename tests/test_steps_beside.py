@@ -1,6 +1,6 @@
-"""The extractive TL;DRs of a large change in a second process, beside the author identity refresh
-(``summaries.beside``): the same rows as in one process, a fallback when the child fails, a child that ends with
-its parent, and bars of two steps at once on one display."""
+"""The embeddings and extractive TL;DRs of a large change in a second process, beside the author identity refresh
+(``pipeline.beside``): the same rows and vectors as in one process, a fallback when the child fails, Ctrl-C, a child
+that ends with its parent, and bars of two steps at once on one display."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from paperfeed.config import Settings
 from paperfeed.ingest import Ingester
 from paperfeed.pipeline import after_ingest
 from paperfeed.storage import open_store
-from paperfeed.summaries import beside
+from paperfeed.pipeline import beside
+from paperfeed.search import open_search
 
 from datafiles import LISTING
 
@@ -32,8 +33,8 @@ def listing_store(backend_url):
         yield store, sorted(set(report.changed_item_ids))
 
 
-def _settings(store) -> Settings:
-    return Settings.load(db=store.url, embedder="none", secret_key="test-secret-key")
+def _settings(store, embedder: str = "none") -> Settings:
+    return Settings.load(db=store.url, embedder=embedder, secret_key="test-secret-key")
 
 
 def _tldr_rows(store) -> list[tuple]:
@@ -46,15 +47,15 @@ def _tldr_rows(store) -> list[tuple]:
 
 def test_a_large_change_gets_its_tldrs_from_a_second_process_the_same_as_from_one(listing_store, monkeypatch):
     store, changed = listing_store
-    started: list[beside.TldrsBeside | None] = []
-    original_start = beside.TldrsBeside.start.__func__
+    started: list = []
+    original_start = beside.StepsBeside.start.__func__
 
     def spy(cls, *args, **kwargs):
         started.append(original_start(cls, *args, **kwargs))
         return started[-1]
 
     monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", 1)
-    monkeypatch.setattr(beside.TldrsBeside, "start", classmethod(spy))
+    monkeypatch.setattr(beside.StepsBeside, "start", classmethod(spy))
     bars: dict[str, list[int]] = {}
 
     @contextmanager
@@ -64,7 +65,7 @@ def test_a_large_change_gets_its_tldrs_from_a_second_process_the_same_as_from_on
 
     done = after_ingest(store, _settings(store), changed, index=False, progress=progress)
     assert done.ok, done.errors
-    assert len(started) == 1 and started[0] is not None and started[0].written == len(changed) > 100
+    assert len(started) == 1 and started[0] is not None and started[0].result.tldr == len(changed) > 100
     assert done.tldr.extractive == len(changed)
     assert bars["TL;DRs"] == [len(changed), len(changed)]  # counted by this process, from the child's lines
     beside_rows = _tldr_rows(store)
@@ -78,6 +79,48 @@ def test_a_large_change_gets_its_tldrs_from_a_second_process_the_same_as_from_on
     assert all(row[-1] for row in beside_rows)
 
 
+def test_the_embeddings_are_made_beside_too_as_one_process_makes_them(backend_url, pg_url_or_none, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # where a PostgreSQL store's index goes
+    started: list = []
+    original_start = beside.StepsBeside.start.__func__
+
+    def spy(cls, *args, **kwargs):
+        started.append(original_start(cls, *args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(beside.StepsBeside, "start", classmethod(spy))
+    answers = []
+    for threshold, url in ((1, backend_url), (10**9, _another(backend_url, pg_url_or_none, tmp_path))):
+        monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", threshold)
+        with open_store(url) as store:
+            changed = sorted(set(Ingester(store).ingest_paths([LISTING]).changed_item_ids))
+            settings = _settings(store, embedder="wordllama")
+            done = after_ingest(store, settings, changed)
+            assert done.ok, done.errors
+            assert done.index.indexed == done.index.embedded == len(changed) > 100
+            assert done.tldr.extractive == len(changed)
+            service = open_search(store, settings)
+            answers.append([[hit.id for hit in service.search(query, mode="semantic", limit=10).hits]
+                            for query in ("robot grasping", "protein structure", "speech recognition")])
+            assert service.coverage("semantic") == {}  # the vectors are current: nothing catching up
+    assert len(started) == 1 and started[0].steps == ("vectors", "tldr")  # the first run only
+    assert started[0].result.index.embedded == len(changed)
+    assert answers[0] == answers[1] and all(answers[0])
+
+
+@pytest.fixture
+def pg_url_or_none(request, backend_url):
+    return request.getfixturevalue("pg_server") if not backend_url.endswith(".db") else None
+
+
+def _another(backend_url: str, pg_server, tmp_path) -> str:
+    """A second, empty store on the same backend."""
+    if pg_server is None:
+        return str(tmp_path / "another.db")
+    return pg_server.create_database("paperfeed_steps_beside_other")
+
+
 def test_a_child_that_fails_leaves_the_step_to_this_process(listing_store, monkeypatch, caplog):
     store, changed = listing_store
     monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", 1)
@@ -88,49 +131,51 @@ def test_a_child_that_fails_leaves_the_step_to_this_process(listing_store, monke
     assert done.ok, done.errors
     assert done.tldr.extractive == len(changed) > 100
     assert all(row[-1] for row in _tldr_rows(store))
-    assert "TL;DRs beside the identities failed (exit status 1): cannot open the store" in caplog.text
+    assert "the steps beside the identities failed (exit status 1): cannot open the store" in caplog.text
 
 
 def test_ctrl_c_during_the_identities_ends_the_child(listing_store, monkeypatch):
     store, changed = listing_store
-    started: list[beside.TldrsBeside] = []
-    original_start = beside.TldrsBeside.start.__func__
+    started: list[beside.StepsBeside] = []
+    original_start = beside.StepsBeside.start.__func__
 
-    def spy(cls, store_, item_ids, progress=None):
+    def spy(cls, store_, settings, item_ids, steps, progress=None):
         # 5 million ids more, none stored: the child is still at work when the interrupt comes.
-        started.append(original_start(cls, store_, item_ids + list(range(10**7, 10**7 + 5_000_000)), progress))
+        started.append(original_start(cls, store_, settings, item_ids + list(range(10**7, 10**7 + 5_000_000)),
+                                      steps, progress))
         return started[-1]
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", 1)
-    monkeypatch.setattr(beside.TldrsBeside, "start", classmethod(spy))
+    monkeypatch.setattr(beside.StepsBeside, "start", classmethod(spy))
     monkeypatch.setattr("paperfeed.pipeline._refresh_identities", interrupted)
     with pytest.raises(KeyboardInterrupt):
         after_ingest(store, _settings(store), changed, index=False)
     child = started[0]
-    assert child._process.returncode == -9  # killed by close(), not finished
+    assert child._process.returncode != 0  # stopped by close(), not finished
     assert not child._talking.is_alive()
-    assert child.written is None
+    assert child.result is None
 
 
 def test_the_child_ends_when_its_parent_is_gone(sqlite_store):
     # A job long enough to be under way (5 million ids, none stored: 5,000 empty reads), then the parent's end of
     # stdin closes, as when the parent is killed: the child stops at once, writing nothing more.
-    job = pickle.dumps((sqlite_store.url, array("q", range(10**7, 10**7 + 5_000_000)).tobytes()))
-    child = subprocess.Popen([sys.executable, "-c", "from paperfeed.summaries.beside import work; work()"],
+    job = pickle.dumps((sqlite_store.url, Settings.load(db=sqlite_store.url, embedder="none"),
+                        array("q", range(10**7, 10**7 + 5_000_000)).tobytes(), ("tldr",)))
+    child = subprocess.Popen([sys.executable, "-c", "from paperfeed.pipeline.beside import work; work()"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     child.stdin.write(beside._LENGTH.pack(len(job)) + job)
     child.stdin.close()
     answers = child.stdout.read()
     child.wait(timeout=30)
     assert child.returncode == 1
-    assert b"written" not in answers
+    assert b"result" not in answers
 
 
 def test_the_child_that_gets_no_job_says_so():
-    child = subprocess.run([sys.executable, "-c", "from paperfeed.summaries.beside import work; work()"],
+    child = subprocess.run([sys.executable, "-c", "from paperfeed.pipeline.beside import work; work()"],
                            input=b"\x10\x00", capture_output=True, timeout=30)
     assert child.returncode == 1
     assert b"the job ended early: the parent process is gone" in child.stderr

@@ -11,12 +11,15 @@ log what it reports. Steps run in order, each on what the one before left:
 3. decide the identities of the changed items' authors again (the tagger does it for what it tagged; without
    a tagger, for ``changed_item_ids``);
 4. add the new source records' days to the Daily Papers calendar;
-5. give the changed items their extractive TL;DR (offline, well under a millisecond a paper; after a large load
-   computed in a second process from the start of step 3, beside it: ``summaries.beside``), then, when a
+5. give the changed items their extractive TL;DR (offline, well under a millisecond a paper), then, when a
    TL;DR endpoint is configured (``tldr_url``) and the caller does not answer a person waiting on a page
    (``llm_tldr``), ask it for up to ``tldr_max_items`` TL;DRs (``summaries``);
 6. embed the changed items into the vector index, unless told not to: last, because after a large load (the
    whole arXiv snapshot) it takes longest and nothing else waits on it (search says how far it has got).
+
+After a large load (``beside.BESIDE_MIN_ITEMS`` changed items) steps 6 and then 5 run in a second process from the
+start of step 3, beside it (``pipeline.beside``): on two cores semantic search catches up while the identities are
+decided, instead of after them and the TL;DRs.
 
 A step that cannot run (no tagger trained is no error; a topics file that does not parse, an index held by
 another indexer, an embedder that cannot load) is reported in the result, never raised: the items stay stored
@@ -30,15 +33,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
-from .config import Settings
-from .progress import Progress, quiet
-from .storage import Store
+from ..config import Settings
+from ..progress import Progress, quiet
+from ..storage import Store
 
 if TYPE_CHECKING:  # imported when used: search and the tagger load numpy, tantivy and the embedder
-    from .search import IndexReport
-    from .summaries.beside import TldrsBeside
-    from .summaries.service import TldrReport
-    from .topics.tagger import TagReport
+    from ..search import IndexReport
+    from .beside import StepsBeside
+    from ..summaries.service import TldrReport
+    from ..topics.tagger import TagReport
 
 log = logging.getLogger("paperfeed.pipeline")
 
@@ -86,7 +89,7 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
         tagger_refreshed = _tag(store, settings, report)
     if index:  # keyword search sees the new items first: nothing below changes what it indexes
         _index(store, settings, report, vectors=False, rebuild=rebuild, progress=progress)
-    beside = _tldrs_beside(store, changed, progress)
+    beside = _steps_beside(store, settings, changed, report, index=index and vectors, progress=progress)
     try:
         if changed and llm_tldr and store.identities_interrupted():
             # A refresh stopped part-way (Ctrl-C after a bootstrap) left authors undecided: catch up store-wide
@@ -99,37 +102,49 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
         except Exception as error:  # the calendar catches up on its next read
             log.exception("daily calendar not updated")
             report.errors["daily"] = str(error)
+        done = beside.wait() if beside is not None else None
+        embedded = done is not None and "vectors" in beside.steps
+        if done is not None:
+            if done.index is not None:
+                report.index = done.index if report.index is None else _combined(report.index, done.index)
+            report.errors.update(done.errors)
         if changed != []:
-            _tldr(store, settings, changed, report, llm=llm_tldr, progress=progress, beside=beside)
-    finally:
+            _tldr(store, settings, changed, report, llm=llm_tldr, progress=progress,
+                  extractive=done.tldr if done is not None else None,
+                  started=beside.started if beside is not None else None)
+    except BaseException:
         if beside is not None:  # Ctrl-C or an error above: the child stops with this process
-            beside.close()
-    if index and vectors and "index" not in report.errors:
+            beside.close(interrupted=True)
+        raise
+    if index and vectors and "index" not in report.errors and not embedded:
         # Embeddings last: after a large load (all of arXiv) they take longest, and nothing else waits on them.
         _index(store, settings, report, vectors=True, rebuild=False, progress=progress)
     return report
 
 
-def _tldrs_beside(store: Store, changed: list[int] | None, progress: Progress) -> "TldrsBeside | None":
-    """After a large load, the extractive TL;DRs start in a second process at once, beside the identity refresh
-    (``summaries.beside``); None: they are done in order, in this process."""
-    from .summaries.beside import BESIDE_MIN_ITEMS, TldrsBeside
+def _steps_beside(store: Store, settings: Settings, changed: list[int] | None, report: PipelineReport, *,
+                  index: bool, progress: Progress) -> "StepsBeside | None":
+    """After a large load, the embeddings (when asked for, and the keyword index was built) and the extractive
+    TL;DRs start in a second process at once, beside the identity refresh (``pipeline.beside``); None: they are
+    done in order, in this process."""
+    from .beside import BESIDE_MIN_ITEMS, StepsBeside
 
     if not changed or len(changed) < BESIDE_MIN_ITEMS:
         return None
-    return TldrsBeside.start(store, changed, progress)
+    steps = ("vectors", "tldr") if index and "index" not in report.errors else ("tldr",)
+    return StepsBeside.start(store, settings, changed, steps, progress)
 
 
 def _tldr(store: Store, settings: Settings, changed: list[int] | None, report: PipelineReport, *,
-          llm: bool, progress: Progress, beside: "TldrsBeside | None" = None) -> None:
-    from .summaries.service import TldrReport, extractive_step, llm_step
+          llm: bool, progress: Progress, extractive: int | None = None, started: float | None = None) -> None:
+    """The TL;DRs of ``changed``: the extractive ones (unless a second process wrote ``extractive`` of them), then
+    the model's where one is configured."""
+    from ..summaries.service import TldrReport, extractive_step, llm_step
 
-    started = beside.started if beside is not None else time.perf_counter()
+    started = time.perf_counter() if started is None else started
     try:
-        # The second process's count, or (none started, or it failed) this one's: only what it left is done again.
-        written = beside.wait() if beside is not None else None
-        if written is None:
-            written = extractive_step(store, changed, progress=progress)
+        # Without a second process (none started, or it failed) this one does them: only what it left is done again.
+        written = extractive if extractive is not None else extractive_step(store, changed, progress=progress)
         report.tldr = TldrReport(extractive=written)
         if llm and settings.tldr_url:
             llm_step(store, settings, changed or (), report=report.tldr)
@@ -142,8 +157,8 @@ def _tldr(store: Store, settings: Settings, changed: list[int] | None, report: P
 
 def _tag(store: Store, settings: Settings, report: PipelineReport) -> bool:
     """Tag what is due when a tagger is trained; return whether the tagger refreshed author identities."""
-    from .topics.tagger import TaggerError, tag_new_items
-    from .topics.taxonomy import TaxonomyError
+    from ..topics.tagger import TaggerError, tag_new_items
+    from ..topics.taxonomy import TaxonomyError
 
     try:
         report.tagging = tag_new_items(store, alpha=settings.topic_alpha, topics_file=settings.topics_file or None)
@@ -156,7 +171,7 @@ def _tag(store: Store, settings: Settings, report: PipelineReport) -> bool:
 
 def _refresh_identities(store: Store, changed: list[int] | None, report: PipelineReport,
                         progress: Progress) -> None:
-    from .authors import refresh_identities
+    from ..authors import refresh_identities
 
     report.identities_merged = refresh_identities(store, changed, progress=progress)
 
@@ -174,7 +189,7 @@ def _combined(keyword: "IndexReport", vectors: "IndexReport") -> "IndexReport":
 
 def _index(store: Store, settings: Settings, report: PipelineReport, *, vectors: bool, rebuild: bool,
            progress: Progress) -> None:
-    from .search import EmbedderError, SearchIndexError, open_indexer
+    from ..search import EmbedderError, SearchIndexError, open_indexer
 
     try:
         indexer = open_indexer(store, settings, vectors=vectors)
