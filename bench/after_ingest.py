@@ -56,11 +56,29 @@ with open_store(path) as store:
         if step == "after":
             report = after_ingest(store, Settings(), ids, tag=False, index=False)
         else:  # the keyword index, the identities, the calendar, the TL;DRs and the embeddings
+            import threading
+            ready = {}
+            latest = store.store_version()
+
+            def watch():  # when the vectors cover every change (semantic search complete), from the state file
+                import orjson, pathlib
+                state = pathlib.Path(path + ".search") / "state.json"
+                while "semantic" not in ready:
+                    try:
+                        if orjson.loads(state.read_bytes()).get("vector_seq", 0) >= latest:
+                            ready["semantic"] = round(time.perf_counter() - wall, 1)
+                    except (OSError, ValueError):
+                        pass
+                    time.sleep(0.5)
+
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
             report = after_ingest(store, Settings.load(db=path), ids, tag=False)
+            watcher.join(timeout=2)  # the vectors are current now: its next look (every 0.5 s) sees it
         assert report.ok, report.errors
         done = [report.identities_merged, report.tldr.extractive]
         if step == "all":
-            done += [report.index.indexed, report.index.embedded]
+            done += [report.index.indexed, report.index.embedded, {"semantic_ready_s": ready.get("semantic")}]
     else:
         from paperfeed.summaries.service import extractive_step
         done = extractive_step(store, ids)
