@@ -10,7 +10,9 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 from array import array
+from pathlib import Path
 from contextlib import contextmanager
 
 import pytest
@@ -101,12 +103,16 @@ def test_the_embeddings_are_made_beside_too_as_one_process_makes_them(backend_ur
             assert done.index.indexed == done.index.embedded == len(changed) > 100
             assert done.tldr.extractive == len(changed)
             service = open_search(store, settings)
-            answers.append([[hit.id for hit in service.search(query, mode="semantic", limit=10).hits]
-                            for query in ("robot grasping", "protein structure", "speech recognition")])
             assert service.coverage("semantic") == {}  # the vectors are current: nothing catching up
+            assert service.search("robot grasping", mode="semantic", limit=10).hits
+            # The vectors stored, by paper (item ids may differ between two PostgreSQL databases: sequences skip).
+            papers = {item_id: document.arxiv_id or document.title
+                      for item_id, document in store.item_documents(changed, facets=False).items()}
+            answers.append({papers[item_id]: stored
+                            for item_id, stored in store.item_vectors(service.embedder.name, changed).items()})
     assert len(started) == 1 and started[0].steps == ("vectors", "tldr")  # the first run only
     assert started[0].result.index.embedded == len(changed)
-    assert answers[0] == answers[1] and all(answers[0])
+    assert len(answers[0]) == len(changed) and answers[0] == answers[1]
 
 
 @pytest.fixture
@@ -134,29 +140,58 @@ def test_a_child_that_fails_leaves_the_step_to_this_process(listing_store, monke
     assert "the steps beside the identities failed (exit status 1): cannot open the store" in caplog.text
 
 
-def test_ctrl_c_during_the_identities_ends_the_child(listing_store, monkeypatch):
+def _long_child(on_interrupt: str, ready: Path):
+    """``start_python`` starting a stand-in child that sleeps a minute (as a long embedding would) and on SIGINT
+    does ``on_interrupt``; it makes the file ``ready`` once it has its handler. The first process's side of Ctrl-C,
+    checked without racing a real child's speed."""
+    code = ("import pathlib, signal, sys, time\n"
+            f"signal.signal(signal.SIGINT, {on_interrupt})\n"
+            f"pathlib.Path({str(ready)!r}).touch()\n"
+            "time.sleep(60)\n")
+    return lambda _code, **popen: subprocess.Popen([sys.executable, "-c", code], **popen)
+
+
+def _wait_for(path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_ctrl_c_during_the_identities_stops_the_child(listing_store, monkeypatch, tmp_path):
     store, changed = listing_store
-    started: list[beside.StepsBeside] = []
+    started: list = []
     original_start = beside.StepsBeside.start.__func__
 
-    def spy(cls, store_, settings, item_ids, steps, progress=None):
-        # 5 million ids more, none stored: the child is still at work when the interrupt comes.
-        started.append(original_start(cls, store_, settings, item_ids + list(range(10**7, 10**7 + 5_000_000)),
-                                      steps, progress))
+    def spy(cls, *args, **kwargs):
+        started.append(original_start(cls, *args, **kwargs))
         return started[-1]
 
+    ready = tmp_path / "ready"
+
     def interrupted(*args, **kwargs):
+        _wait_for(ready)  # the child is at work
         raise KeyboardInterrupt
 
     monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", 1)
     monkeypatch.setattr(beside.StepsBeside, "start", classmethod(spy))
+    monkeypatch.setattr(beside, "start_python", _long_child("lambda *a: sys.exit(7)", ready))
     monkeypatch.setattr("paperfeed.pipeline._refresh_identities", interrupted)
     with pytest.raises(KeyboardInterrupt):
         after_ingest(store, _settings(store), changed, index=False)
     child = started[0]
-    assert child._process.returncode != 0  # stopped by close(), not finished
+    assert child._process.returncode == 7  # it was given the Ctrl-C, and stopped as it chose to
     assert not child._talking.is_alive()
     assert child.result is None
+
+
+def test_a_child_that_does_not_stop_on_ctrl_c_is_killed(listing_store, monkeypatch, tmp_path):
+    store, changed = listing_store
+    monkeypatch.setattr(beside, "STOP_SECONDS", 0.5)
+    monkeypatch.setattr(beside, "start_python", _long_child("signal.SIG_IGN", tmp_path / "ready"))
+    child = beside.StepsBeside.start(store, _settings(store), changed, ("tldr",))
+    _wait_for(tmp_path / "ready")
+    child.close(interrupted=True)
+    assert child._process.returncode == -9
 
 
 def test_the_child_ends_when_its_parent_is_gone(sqlite_store):

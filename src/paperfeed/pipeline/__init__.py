@@ -39,12 +39,11 @@ from ..storage import Store
 
 if TYPE_CHECKING:  # imported when used: search and the tagger load numpy, tantivy and the embedder
     from ..search import IndexReport
-    from .beside import StepsBeside
     from ..summaries.service import TldrReport
     from ..topics.tagger import TagReport
+    from .beside import StepsBeside
 
 log = logging.getLogger("paperfeed.pipeline")
-
 
 
 @dataclass(slots=True)
