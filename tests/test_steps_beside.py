@@ -35,6 +35,20 @@ def listing_store(backend_url):
         yield store, sorted(set(report.changed_item_ids))
 
 
+@pytest.fixture
+def started(monkeypatch) -> list:
+    """Every ``StepsBeside.start`` answer of the test, in order (None where no child was started)."""
+    answers: list = []
+    original_start = beside.StepsBeside.start.__func__
+
+    def spy(cls, *args, **kwargs):
+        answers.append(original_start(cls, *args, **kwargs))
+        return answers[-1]
+
+    monkeypatch.setattr(beside.StepsBeside, "start", classmethod(spy))
+    return answers
+
+
 def _settings(store, embedder: str = "none") -> Settings:
     return Settings.load(db=store.url, embedder=embedder, secret_key="test-secret-key")
 
@@ -47,17 +61,10 @@ def _tldr_rows(store) -> list[tuple]:
                    entry.current) for entry in store.tldr_inputs(ids))
 
 
-def test_a_large_change_gets_its_tldrs_from_a_second_process_the_same_as_from_one(listing_store, monkeypatch):
+def test_a_large_change_gets_its_tldrs_from_a_second_process_the_same_as_from_one(listing_store, monkeypatch,
+                                                                                   started):
     store, changed = listing_store
-    started: list = []
-    original_start = beside.StepsBeside.start.__func__
-
-    def spy(cls, *args, **kwargs):
-        started.append(original_start(cls, *args, **kwargs))
-        return started[-1]
-
     monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", 1)
-    monkeypatch.setattr(beside.StepsBeside, "start", classmethod(spy))
     bars: dict[str, list[int]] = {}
 
     @contextmanager
@@ -82,16 +89,8 @@ def test_a_large_change_gets_its_tldrs_from_a_second_process_the_same_as_from_on
 
 
 def test_the_embeddings_are_made_beside_too_as_one_process_makes_them(backend_url, pg_url_or_none, tmp_path,
-                                                                      monkeypatch):
+                                                                      monkeypatch, started):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # where a PostgreSQL store's index goes
-    started: list = []
-    original_start = beside.StepsBeside.start.__func__
-
-    def spy(cls, *args, **kwargs):
-        started.append(original_start(cls, *args, **kwargs))
-        return started[-1]
-
-    monkeypatch.setattr(beside.StepsBeside, "start", classmethod(spy))
     answers = []
     for threshold, url in ((1, backend_url), (10**9, _another(backend_url, pg_url_or_none, tmp_path))):
         monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", threshold)
@@ -157,15 +156,8 @@ def _wait_for(path: Path) -> None:
         time.sleep(0.05)
 
 
-def test_ctrl_c_during_the_identities_stops_the_child(listing_store, monkeypatch, tmp_path):
+def test_ctrl_c_during_the_identities_stops_the_child(listing_store, monkeypatch, tmp_path, started):
     store, changed = listing_store
-    started: list = []
-    original_start = beside.StepsBeside.start.__func__
-
-    def spy(cls, *args, **kwargs):
-        started.append(original_start(cls, *args, **kwargs))
-        return started[-1]
-
     ready = tmp_path / "ready"
 
     def interrupted(*args, **kwargs):
@@ -173,7 +165,6 @@ def test_ctrl_c_during_the_identities_stops_the_child(listing_store, monkeypatch
         raise KeyboardInterrupt
 
     monkeypatch.setattr(beside, "BESIDE_MIN_ITEMS", 1)
-    monkeypatch.setattr(beside.StepsBeside, "start", classmethod(spy))
     monkeypatch.setattr(beside, "start_python", _long_child("lambda *a: sys.exit(7)", ready))
     monkeypatch.setattr("paperfeed.pipeline._refresh_identities", interrupted)
     with pytest.raises(KeyboardInterrupt):

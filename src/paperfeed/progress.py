@@ -59,7 +59,6 @@ class _Display:
         from rich.progress import Progress
 
         self.progress = Progress(*_columns(), console=Console(stderr=True), transient=True)
-        self.open_bars = 0
 
     @classmethod
     def open(cls, description: str, total: int | None, unit: str) -> "tuple[_Display, Any]":
@@ -68,14 +67,12 @@ class _Display:
             if display is None:
                 display = cls._current = cls()
                 display.progress.start()
-            display.open_bars += 1
             return display, display.progress.add_task(description, total=total or None, unit=unit)
 
     def close(self, task: Any) -> None:
         with self._lock:
             self.progress.remove_task(task)
-            self.open_bars -= 1
-            if self.open_bars == 0:
+            if not self.progress.tasks:
                 self.progress.stop()
                 type(self)._current = None
 

@@ -22,6 +22,7 @@ what is still missing is done again.
 from __future__ import annotations
 
 import base64
+import itertools
 import logging
 import os
 import pickle
@@ -87,7 +88,7 @@ class StepsBeside:
     def start(cls, store: Store, settings: Settings, item_ids: list[int], steps: tuple[str, ...],
               progress: Progress | None = None) -> "StepsBeside | None":
         """A started child, or None where none can be started (the caller then runs the steps itself)."""
-        if not can_start() or not steps:
+        if not can_start():
             return None
         try:
             return cls(store.url, settings, item_ids, steps, progress or quiet)
@@ -195,7 +196,7 @@ def _interrupt_once(number, frame) -> None:
 
 
 def _lines_to(answers) -> Progress:
-    numbers = iter(range(1, 1 << 30))
+    numbers = itertools.count(1)
 
     @contextmanager
     def progress(description: str, total: int | None = None, unit: str = "records") -> Iterator[Callable[[int], None]]:

@@ -208,12 +208,13 @@ class SharedResults:
         # results in the same file.
         self.cache.put(self._digest(key, version), zlib.compress(orjson.dumps({
             "query": results.query, "mode": results.mode,
-            "hits": [[hit.id, hit.title, hit.score, hit.kind, hit.published, hit.authors, hit.arxiv_id, hit.url,
-                      hit.snippet_html, hit.snippet] for hit in results.hits],
+            "hits": [[getattr(hit, name) for name in _HIT_FIELDS] for hit in results.hits],
             "behind": results.behind, "milliseconds": results.milliseconds, "note": results.note,
             "total": results.total, "coverage": results.coverage}), 1))
 
 
+_HIT_FIELDS = tuple(hit_field.name for hit_field in dataclasses.fields(SearchHit))
+"""A hit's fields in order: a shared hit is a list of their values (``SearchHit(*values)`` reads it back)."""
 SHARED_RESULTS_FILE = "shared-results.sqlite"
 _shared: dict[Path, SharedResults] = {}
 _shared_lock = threading.Lock()
