@@ -6,8 +6,9 @@ data) and ``ingest._merge_batch``, which looks the batch up in the store and dec
 
 from __future__ import annotations
 
+import operator
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -50,6 +51,12 @@ class Prepared:
     data: dict[str, Any]
     lookup_keys: list[int] = field(default_factory=list)
     """Blocking keys looked up besides, not stored (``merge.title_keys``)."""
+
+    def __reduce__(self) -> tuple[type["Prepared"], tuple]:
+        return Prepared, _prepared_values(self)  # by position, as ``Record.__reduce__``
+
+
+_prepared_values = operator.attrgetter(*(item.name for item in fields(Prepared)))
 
 
 def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None = None) -> Iterator[Prepared]:

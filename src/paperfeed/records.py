@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -50,6 +51,14 @@ class Record:
     def __post_init__(self) -> None:
         if self.year is None and self.published:
             self.year = int(self.published[:4])
+
+    def __reduce__(self) -> tuple[type["Record"], tuple]:
+        # By position: prepared records cross the pipe of ``ingest.ahead`` pickled, and the default (slot names
+        # and values) cost about a third more each way (bench/ingest.py, docs/benchmarks.md).
+        return Record, _record_values(self)
+
+
+_record_values = operator.attrgetter(*(item.name for item in fields(Record)))
 
 
 @dataclass(slots=True)
