@@ -1,4 +1,4 @@
-"""Two parts of the ingest's process, each against the way it was done before, alternating in one process.
+"""Three parts of the ingest's process, each against the way it was done before, alternating in one process.
 
 Usage: python bench/ingest_parts.py SNAPSHOT.json STORE.db [--records N] [--rounds R]
 
@@ -6,6 +6,9 @@ Usage: python bench/ingest_parts.py SNAPSHOT.json STORE.db [--records N] [--roun
   prepared records of the first N lines of SNAPSHOT (Kaggle schema; the ingest's garbage-collector thresholds), by
   position (``Record.__reduce__``, ``Prepared.__reduce__``) against the default of a slots dataclass (slot names
   and values; the methods are taken off the classes for those rounds). Microseconds a record, CPU; the unpickled batches must be equal.
+- **receive**: the same pickled batches read back from a real pipe (a forked writer sending them with
+  ``Connection.send_bytes`` through the 1 MB pipe the ingest asks for), with ``Connection.recv_bytes`` against
+  ``ingest.ahead.MessageReader``. Milliseconds of the reading process's CPU a batch; the bytes must be equal (checked in a round of its own).
 - **calendar**: the SELECT of ``DailyStorage.add_daily_dates`` (each source record's three dates read from its
   JSON) over the first N source records of STORE, by batches of 2,000 ids as ingest calls it: the dates in a
   MATERIALIZED common table expression against the plain subquery it replaced (SQLite put the three JSON reads in
@@ -18,14 +21,17 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
+import os
 import pickle
 import sqlite3
 import statistics
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from paperfeed import prepare
 from paperfeed.ingest import BULK_GC_THRESHOLDS
+from paperfeed.ingest.ahead import MessageReader, _widen
 from paperfeed.prepare import Prepared
 from paperfeed.records import ParseContext, Record
 
@@ -54,6 +60,33 @@ def pipe_round(batches: list[list[Prepared]], positional: bool) -> tuple[float, 
     finally:
         Record.__reduce__, Prepared.__reduce__ = saved
     return dumped, loaded, back
+
+
+def receive_round(blobs: list[bytes], reader: bool, check: bool = False) -> float:
+    """CPU seconds of reading ``blobs`` from a pipe (``check``: compare each with what was sent, untimed use)."""
+    read_end, write_end = os.pipe()
+    _widen(write_end)
+    child = os.fork()
+    if child == 0:  # the writer, as the worker's sending thread
+        os.close(read_end)
+        sender = Connection(write_end, readable=False)
+        for blob in blobs:
+            sender.send_bytes(blob)
+        os._exit(0)
+    os.close(write_end)
+    connection = Connection(read_end, writable=False)  # closes the pipe's end when done
+    read = MessageReader(read_end).next if reader else connection.recv_bytes
+    same = True
+    started = time.process_time()
+    for blob in blobs:
+        message = read()
+        if check:
+            same = same and bytes(message) == blob
+    seconds = time.process_time() - started
+    os.waitpid(child, 0)
+    connection.close()
+    assert same, "the bytes read differ from those sent"
+    return seconds
 
 
 def calendar_round(connection: sqlite3.Connection, sql: str, records: int) -> tuple[float, list]:
@@ -90,6 +123,18 @@ def main() -> None:
         loads = [1e6 * l / len(records) for _, l in rounds]
         print(f"  {name:22} pickle {statistics.median(dumps):5.2f} (worker)  unpickle {statistics.median(loads):5.2f} "
               f"(ingest's process)  [{', '.join(f'{v:.2f}' for v in loads)}]")
+
+    blobs = [pickle.dumps(batch, protocol=5) for batch in batches]
+    reads: dict[str, list[float]] = {"recv_bytes (before)": [], "MessageReader (now)": []}
+    receive_round(blobs, True, check=True)
+    for _ in range(args.rounds):
+        for name, reader in (("recv_bytes (before)", False), ("MessageReader (now)", True)):
+            reads[name].append(receive_round(blobs, reader))
+    size = sum(map(len, blobs)) / len(blobs) / 1e6
+    print(f"receive: {len(blobs)} batches of {size:.1f} MB through a pipe (ms of CPU a batch, reading)")
+    for name, seconds in reads.items():
+        print(f"  {name:22} {1e3 * statistics.median(seconds) / len(blobs):5.2f}  "
+              f"[{', '.join(f'{1e3 * s / len(blobs):.2f}' for s in seconds)}]")
 
     connection = sqlite3.connect(f"file:{args.store}?mode=ro", uri=True)
     connection.execute("PRAGMA cache_size=-524288")

@@ -242,3 +242,34 @@ def test_prepared_records_cross_the_pipe_unchanged():
     assert len(seen_formats) >= 6
     dated = next(p for p in prepared if p.record.published)
     assert pickle.loads(pickle.dumps(dated.record)).year == int(dated.record.published[:4])
+
+
+def test_the_message_reader_reads_what_send_bytes_wrote_and_stops_at_the_end():
+    """``ahead.MessageReader`` against ``Connection.send_bytes``: empty, small, larger than the pipe and than the
+    kept buffer (a buffer of its own), one after another in one buffer; then EOFError, as ``recv_bytes`` raises."""
+    from multiprocessing.connection import Connection
+    read_end, write_end = os.pipe()
+    sizes = [0, 9, 3 << 20, 1 << 10, 5 << 20, 17]
+    messages = [os.urandom(size) for size in sizes]
+    reader = ahead.MessageReader(read_end)
+    reader.KEPT_BYTES = 4 << 20  # the 5 MB message is read into a buffer of its own
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        sender = Connection(write_end, readable=False)
+        for message in messages:
+            sender.send_bytes(message)
+        os._exit(0)
+    os.close(write_end)
+    try:
+        kept = []
+        for message in messages:
+            view = reader.next()
+            assert bytes(view) == message
+            kept.append(view.obj)
+        assert kept[2] is kept[3] is kept[5] and kept[4] is not kept[2]  # reused, but not for the 5 MB one
+        with pytest.raises(EOFError):
+            reader.next()
+    finally:
+        os.waitpid(child, 0)
+        os.close(read_end)
