@@ -1112,3 +1112,32 @@ def test_proximity_rescoring_gives_the_scores_of_one_query_with_the_proximity_cl
     bag_scores = dict(zip(item_ids, [score for score, _ in candidates]))
     assert any(score > bag_scores[item_id] for item_id, score in expected)  # the words stand together somewhere
     assert [(hit.item_id, hit.score) for hit in keyword.search(parsed, limit=RERANK_DEPTH)] == expected
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_record_that_adds_only_a_source_reaches_the_source_filter(backend, tmp_path, data_home, settings_for,
+                                                                    request):
+    """A second record of a paper under another label whose fields change nothing (a re-listing): the item's row
+    is not rewritten, but its document's sources are, so the change log must carry it to the keyword index."""
+    if backend == "postgres":
+        url = request.getfixturevalue("pg_server").create_database(f"paperfeed_search_{next(_databases)}")
+    else:
+        url = tmp_path / "store.db"
+    line = json.loads((DATA / "daily" / "2026-02-26.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    first, again = tmp_path / "first.jsonl", tmp_path / "again.jsonl"
+    first.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    again.write_text(json.dumps({**line, "comment": "13 pages, 3 figures"}) + "\n", encoding="utf-8")
+    settings = settings_for(url)
+    with open_store(url) as store:
+        assert Ingester(store, label="Listing North").ingest_paths([first]).files[0].new == 1
+        open_indexer(store, settings, vectors=False).update()
+        item = store.find_item(line["id"])
+        updated = execute(store, "SELECT updated_at FROM items WHERE id = ?", (item,))
+        assert Ingester(store, label="Listing South").ingest_paths([again]).files[0].merged == 1
+        indexer = open_indexer(store, settings, vectors=False)
+        assert indexer.pending()["keyword"] == 1
+        indexer.update()
+        assert execute(store, "SELECT updated_at FROM items WHERE id = ?", (item,)) == updated  # fields unchanged
+        service = open_search(store, settings, vectors=False)
+        for label in ("north", "south"):
+            assert ids_of(service.search(f"source:{label} filter", mode="keyword")) == [item], label

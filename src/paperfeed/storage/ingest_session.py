@@ -371,6 +371,13 @@ class IngestSession:
               bool(r.deleted), _text(r.raw), _text(orjson.dumps(r.data).decode()),
               _text(orjson.dumps(r.reason).decode()) if r.reason is not None else None) for r in batch.source_records])
         self.store.add_daily_dates()  # the calendar days of these records, read while their pages are cached
+        # An item that gains a record and keeps its fields (a re-listing, another source's copy) is not rewritten
+        # above, yet its search document lists its sources (the ``source:`` filter): an update that changes no
+        # value fires the change log's trigger on both backends. ``updated_at`` stays, so the tagger, which
+        # redoes items whose fields changed, leaves it alone.
+        gained = sorted({r.item_id for r in batch.source_records} - new_ids - batch.items.keys())
+        if gained:
+            db.run(f"UPDATE items SET updated_at = updated_at WHERE id {d.in_array(1)}", (d.array(gained),))
         db.run_many("INSERT INTO identifiers (scheme, value, item_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                     batch.identifiers)
         # Keyed tables without row ids hold the same rows whatever the insert order; in key order a batch's
