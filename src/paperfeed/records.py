@@ -54,7 +54,7 @@ class Record:
 
     def __reduce__(self) -> tuple[type["Record"], tuple]:
         # By position: prepared records cross the pipe of ``ingest.ahead`` pickled, and the default (slot names
-        # and values) cost about a third more each way (bench/ingest.py, docs/benchmarks.md).
+        # and values, set one by one) cost more each way (bench/ingest_parts.py).
         return Record, _record_values(self)
 
 

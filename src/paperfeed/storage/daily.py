@@ -102,7 +102,7 @@ class DailyStorage:
         # over the record's own date. BibTeX records are a user's library, not a public signal: left out.
         # MATERIALIZED: each record's three dates are read from its JSON once. As a plain subquery the planner
         # put the reads in place of each use (the CASE, the coalesce, the WHERE): up to eight parses of the
-        # record's JSON instead of three, 6.9 against 3.9 µs a Kaggle record (docs/benchmarks.md).
+        # record's JSON instead of three: 14.4 against 4.4–6.1 µs a Kaggle record (bench/ingest_parts.py).
         added = db.run(
             "INSERT INTO daily_dates (record_id, item_id, kind, day) "
             f"WITH dated AS MATERIALIZED (SELECT id, item_id, {d.json_text(_DOCUMENT, 'extra', 'picked_date')} AS picked, "
