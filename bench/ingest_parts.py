@@ -66,16 +66,16 @@ def receive_round(blobs: list[bytes], reader: bool, check: bool = False) -> floa
     """CPU seconds of reading ``blobs`` from a pipe (``check``: compare each with what was sent, untimed use)."""
     read_end, write_end = os.pipe()
     _widen(write_end)
-    child = os.fork()
-    if child == 0:  # the writer, as the worker's sending thread
+    child = os.fork()  # the writer in a process of its own, as the worker: its CPU is not this process's
+    if child == 0:
         os.close(read_end)
         sender = Connection(write_end, readable=False)
         for blob in blobs:
             sender.send_bytes(blob)
         os._exit(0)
     os.close(write_end)
-    connection = Connection(read_end, writable=False)  # closes the pipe's end when done
-    read = MessageReader(read_end).next if reader else connection.recv_bytes
+    receiver = MessageReader(read_end) if reader else Connection(read_end, writable=False)
+    read = receiver.next if reader else receiver.recv_bytes
     same = True
     started = time.process_time()
     for blob in blobs:
@@ -84,7 +84,7 @@ def receive_round(blobs: list[bytes], reader: bool, check: bool = False) -> floa
             same = same and bytes(message) == blob
     seconds = time.process_time() - started
     os.waitpid(child, 0)
-    connection.close()
+    receiver.close()
     assert same, "the bytes read differ from those sent"
     return seconds
 

@@ -247,20 +247,21 @@ def test_prepared_records_cross_the_pipe_unchanged():
 def test_the_message_reader_reads_what_send_bytes_wrote_and_stops_at_the_end():
     """``ahead.MessageReader`` against ``Connection.send_bytes``: empty, small, larger than the pipe and than the
     kept buffer (a buffer of its own), one after another in one buffer; then EOFError, as ``recv_bytes`` raises."""
+    import threading
     from multiprocessing.connection import Connection
     read_end, write_end = os.pipe()
     sizes = [0, 9, 3 << 20, 1 << 10, 5 << 20, 17]
     messages = [os.urandom(size) for size in sizes]
     reader = ahead.MessageReader(read_end)
     reader.KEPT_BYTES = 4 << 20  # the 5 MB message is read into a buffer of its own
-    child = os.fork()
-    if child == 0:
-        os.close(read_end)
-        sender = Connection(write_end, readable=False)
-        for message in messages:
-            sender.send_bytes(message)
-        os._exit(0)
-    os.close(write_end)
+
+    def send_all() -> None:  # the worker's sending thread, here a thread of this process
+        with Connection(write_end, readable=False) as sender:
+            for message in messages:
+                sender.send_bytes(message)
+
+    writer = threading.Thread(target=send_all)
+    writer.start()
     try:
         kept = []
         for message in messages:
@@ -271,5 +272,5 @@ def test_the_message_reader_reads_what_send_bytes_wrote_and_stops_at_the_end():
         with pytest.raises(EOFError):
             reader.next()
     finally:
-        os.waitpid(child, 0)
-        os.close(read_end)
+        writer.join()
+        reader.close()
