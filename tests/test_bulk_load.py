@@ -22,7 +22,7 @@ import pytest
 from paperfeed import ingest as ingest_module
 from paperfeed.ingest import Ingester
 from paperfeed.storage import ingest_session as session_module
-from paperfeed.storage import open_store
+from paperfeed.storage import StoreError, open_store
 from paperfeed.storage.sqlite import BULK_DEFERRED_INDEXES
 
 from datafiles import HF_DAY, LIBRARY, LISTING
@@ -141,44 +141,52 @@ CHILD = textwrap.dedent("""
     import sys
     from paperfeed import ingest as ingest_module
     from paperfeed.storage import ingest_session as session_module
-    from paperfeed.storage import open_store
+    from paperfeed.storage import StoreError, open_store
     from paperfeed.ingest import Ingester
     ingest_module.BATCH_SIZE = 100
     ingest_module.COMMIT_EVERY = 200
     session_module.BULK_LOAD_MIN_ITEMS = 300
-    slow = sys.argv[2] == "kill"
+    mode, alone_from = sys.argv[2].split(":")
+    slow = mode == "kill"
     with open_store(sys.argv[1]) as store:
         def batch_done(count):
             gone = store.db.row("SELECT 1 FROM sqlite_master WHERE name = 'item_authors_author'") is None
             if gone and slow:
-                print("dropped", flush=True)
+                print("dropped", store.db.value("PRAGMA journal_mode"), flush=True)
                 import time
                 time.sleep(60)
-        Ingester(store, on_records=batch_done).ingest_paths(sys.argv[3:])
+        ingester = Ingester(store, on_records=batch_done)
+        ingester.alone_from_bytes = int(alone_from)
+        ingester.ingest_paths(sys.argv[3:])
     print("done", flush=True)
 """)
 
 
 @pytest.mark.slow
-def test_kill_9_during_a_bulk_load_leaves_its_indexes_and_a_rerun_gives_the_uninterrupted_store(tmp_path):
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_kill_9_during_a_bulk_load_leaves_its_indexes_and_a_rerun_gives_the_uninterrupted_store(tmp_path, journal):
+    # "delete": the large file goes in with the store held alone (a rollback journal, ``SQLiteStore._hold_alone``),
+    # which the kill leaves behind hot; the next opening plays it back.
     first = listing_file(tmp_path / "2026-01-04.jsonl", 250, first=5000)
-    big = listing_file(tmp_path / "2026-01-05.jsonl", 1500)
+    big = listing_file(tmp_path / "2026-01-05.jsonl", 2500)  # larger than the store the first leaves (2.7 MB)
     killed, whole = tmp_path / "killed.db", tmp_path / "whole.db"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    alone_from = big.stat().st_size if journal == "delete" else 0
 
     def child(db: Path, mode: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-c", CHILD, str(db), mode, str(first), str(big)],
+        return subprocess.Popen([sys.executable, "-c", CHILD, str(db), f"{mode}:{alone_from}", str(first), str(big)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
     process = child(killed, "kill")
     try:
-        assert process.stdout.readline().strip() == "dropped", process.stderr.read()
+        assert process.stdout.readline().strip() == f"dropped {journal}", process.stderr.read()
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
         process.stdout.close()
         process.stderr.close()
     assert process.returncode == -signal.SIGKILL
+    assert Path(f"{killed}-journal").exists() == (journal == "delete")
     reference = child(whole, "whole")
     out, err = reference.communicate(timeout=300)
     assert reference.returncode == 0 and out.strip() == "done", err
@@ -209,3 +217,92 @@ def test_the_title_key_lookup_of_arxiv_records_finds_exactly_the_holders_without
         every = session.items_by_block_key(keys)
     assert expected and {key: sorted(ids) for key, ids in found.items()} == expected
     assert sum(map(len, every.values())) > sum(map(len, found.values())), "arXiv items hold keys too"
+
+
+# -- a load larger than the store, with the store held alone (``SQLiteStore._hold_alone``) ------------------------
+
+
+def journal_modes(store, seen: list[str]):
+    """An ``on_records`` callback noting the journal the ingesting connection writes with, batch by batch."""
+    return lambda count: seen.append(store.db.value("PRAGMA journal_mode"))
+
+
+def test_a_file_larger_than_the_store_is_loaded_alone_with_a_rollback_journal_and_ends_as_through_the_wal(tmp_path):
+    small = listing_file(tmp_path / "2026-01-04.jsonl", 40, first=5000)
+    big = listing_file(tmp_path / "2026-01-05.jsonl", 1500)  # 2.6 MB; the store is 1.7 MB before it
+    later = listing_file(tmp_path / "2026-01-06.jsonl", 30, first=1500)
+    alone_db, wal_db = tmp_path / "alone.db", tmp_path / "wal.db"
+    with open_store(alone_db) as store:
+        seen: list[str] = []
+        ingester = Ingester(store, on_records=journal_modes(store, seen))
+        ingester.alone_from_bytes = big.stat().st_size
+        assert not ingester.ingest_paths([small, big, later]).failed
+        # The small file before it goes through the WAL (and commits first); the large file and what follows it
+        # in the same run are written with the rollback journal; the store is in WAL mode again at the end.
+        assert seen == ["wal", "delete", "delete"]  # (a batch is 2,000 records)
+        assert store.db.value("PRAGMA journal_mode") == "wal" and store.check_integrity() == []
+    assert not Path(f"{alone_db}-journal").exists()
+    with open_store(wal_db) as store:
+        ingester = Ingester(store)
+        ingester.alone_from_bytes = 0
+        assert not ingester.ingest_paths([small, big, later]).failed
+    assert tables(alone_db) == tables(wal_db)
+    assert indexes(alone_db) == indexes(wal_db)
+
+
+def test_a_store_another_connection_has_open_keeps_its_wal_and_stays_readable_during_a_large_load(tmp_path):
+    db = tmp_path / "store.db"
+    big = listing_file(tmp_path / "2026-01-05.jsonl", 300)
+    with open_store(db) as store, open_store(db) as reader:
+        assert reader.item_count() == 0
+        seen: list[str] = []
+        counts: list[int] = []
+
+        def batch_done(count):
+            seen.append(store.db.value("PRAGMA journal_mode"))
+            counts.append(reader.item_count())  # the reader is never locked out: it sees the last commit
+
+        ingester = Ingester(store, on_records=batch_done)
+        ingester.alone_from_bytes = 1
+        assert not ingester.ingest_paths([big]).failed
+        assert set(seen) == {"wal"} and set(counts) == {0} and reader.item_count() == 300
+
+
+def test_a_process_opening_a_store_held_alone_is_told_why_it_waits_and_the_load_completes(tmp_path):
+    db = tmp_path / "store.db"
+    big = listing_file(tmp_path / "2026-01-05.jsonl", 1500)
+    errors: list[str] = []
+    with open_store(db) as store:
+        def batch_done(count):
+            if not errors:
+                try:
+                    open_store(db).close()
+                except StoreError as error:
+                    errors.append(str(error))
+
+        ingester = Ingester(store, on_records=batch_done)
+        ingester.alone_from_bytes = 1
+        assert not ingester.ingest_paths([big]).failed
+    assert errors and errors[0].startswith(f"cannot open SQLite store {db}: database is locked by another process")
+    assert "holds it alone until the file is stored" in errors[0]
+    with open_store(db) as store:
+        assert store.item_count() == 1500 and store.db.value("PRAGMA journal_mode") == "wal"
+
+
+def test_a_failed_large_file_loaded_alone_leaves_the_store_as_before_and_the_run_goes_on(small_bulk, tmp_path):
+    lines = listing_file(tmp_path / "whole.jsonl", 1200).read_text(encoding="utf-8").splitlines()
+    lines[1150] = lines[1150][:40]  # after its indexes went too
+    bad = tmp_path / "2026-01-05.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db, reference = tmp_path / "store.db", tmp_path / "reference.db"
+    with open_store(db) as store:
+        seen: list[str] = []
+        ingester = Ingester(store, on_records=journal_modes(store, seen))
+        ingester.alone_from_bytes = bad.stat().st_size
+        report = ingester.ingest_paths([LIBRARY, bad, LISTING])
+        assert [result.failed for result in report.files] == [False, True, False]
+        assert "delete" in seen and store.db.value("PRAGMA journal_mode") == "wal"
+        assert store.check_integrity() == []
+    with open_store(reference) as store:
+        assert not Ingester(store).ingest_paths([LIBRARY, LISTING]).failed
+    assert tables(db) == tables(reference)

@@ -142,6 +142,9 @@ class Ingester:
         self.parallel = (settings or Settings()).ingest_parallel
         self.parallel_from_bytes = AHEAD_FROM_BYTES
         """Input a run reads before it prepares records in a second process (``ingest.ahead``)."""
+        self.alone_from_bytes = (settings or Settings()).ingest_alone_from_mb * 1024 * 1024
+        """A file this large is stored in a transaction of its own, with the store held alone when it is smaller
+        than the file (``Store.write_group``); 0: never."""
         self.store = store
         self.format_name = format_name
         self.label = label
@@ -174,6 +177,9 @@ class Ingester:
                         result = FileResult(entry.origin, error=entry.message, place=entry.place)
                     else:
                         try:
+                            if self.alone_from_bytes and entry.size >= self.alone_from_bytes:
+                                commit_now(load_bytes=entry.size)  # the files before it commit; it may go in alone
+                                committed, pending = len(report.files), 0
                             result = self.ingest_file(entry, upcoming)
                         finally:
                             entry.release()

@@ -208,7 +208,7 @@ class PostgresStore(PostgresFullText, Store):
         self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
 
     @contextmanager
-    def write_group(self, cache_mb: int | None = None) -> Iterator[Callable[[], None]]:
+    def write_group(self, cache_mb: int | None = None) -> Iterator[Callable[..., None]]:
         # cache_mb: PostgreSQL's buffers are the server's (shared_buffers), not a connection's.
         conn = self._conn
 
@@ -217,7 +217,7 @@ class PostgresStore(PostgresFullText, Store):
             self._tx.__enter__()
             self._lock_writers()  # held by the group's transaction: a failed file's savepoint cannot drop it
 
-        def commit_now() -> None:
+        def commit_now(load_bytes: int = 0) -> None:  # (a server's store is never held alone)
             tx, self._tx = self._tx, None
             tx.__exit__(None, None, None)
             begin()
