@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from paperfeed import prepare
-from paperfeed.ingest import BULK_GC_THRESHOLDS
+from paperfeed.collector import BULK_GC_THRESHOLDS
 from paperfeed.ingest.ahead import MessageReader, _widen
 from paperfeed.prepare import Prepared
 from paperfeed.records import ParseContext, Record

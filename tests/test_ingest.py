@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from paperfeed import ingest as ingest_module
+from paperfeed.collector import BULK_GC_THRESHOLDS
 from paperfeed.ingest import Ingester
 
 from datafiles import (BAD, DAILY_PAGE, DATA, HF_DAY, LIBRARY, LISTING, LISTING_UNIQUE, PASSWD_MARKERS, SHAPE3,
@@ -524,7 +525,7 @@ def test_an_ingest_collects_garbage_less_often_and_gives_the_collector_back_as_i
         seen = []
         report = Ingester(store, on_records=lambda count: seen.append(gc.get_threshold())).ingest_paths([LISTING])
         assert not report.failed and seen
-        assert all(threshold == ingest_module.BULK_GC_THRESHOLDS for threshold in seen)
+        assert all(threshold == BULK_GC_THRESHOLDS for threshold in seen)
         assert gc.get_threshold() == before
 
         class Stop(Exception):

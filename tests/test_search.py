@@ -1141,3 +1141,31 @@ def test_a_record_that_adds_only_a_source_reaches_the_source_filter(backend, tmp
         service = open_search(store, settings, vectors=False)
         for label in ("north", "south"):
             assert ids_of(service.search(f"source:{label} filter", mode="keyword")) == [item], label
+
+
+def test_a_large_keyword_build_reads_with_a_larger_cache_and_fewer_collections_then_gives_both_back(sqlite_store,
+                                                                                                   tmp_path,
+                                                                                                   monkeypatch):
+    import gc
+
+    from paperfeed.collector import BULK_GC_THRESHOLDS
+    from paperfeed.search import indexer as indexer_module
+    from paperfeed.storage.sqlite import READING_MUCH_CACHE_KB
+
+    Ingester(sqlite_store).ingest_paths([LISTING])
+    settings = Settings(index_dir=str(tmp_path / "index"))
+    before = (gc.get_threshold(), sqlite_store.db.value("PRAGMA cache_size"))
+    seen: list[tuple] = []
+
+    def advance(count):
+        seen.append((gc.get_threshold(), sqlite_store.db.value("PRAGMA cache_size")))
+
+    monkeypatch.setattr(indexer_module, "BULK_FROM_CHANGES", 10 ** 9)  # a few changes: as they come
+    open_indexer(sqlite_store, settings, vectors=False).update(advance)
+    assert seen and set(seen) == {before}
+    seen.clear()
+    monkeypatch.setattr(indexer_module, "BULK_FROM_CHANGES", 100)  # a bulk read: the larger cache, the bulk thresholds
+    report = open_indexer(sqlite_store, settings, vectors=False).rebuild(advance)
+    assert report.indexed == sqlite_store.item_count() and seen
+    assert set(seen) == {(BULK_GC_THRESHOLDS, -READING_MUCH_CACHE_KB)}
+    assert (gc.get_threshold(), sqlite_store.db.value("PRAGMA cache_size")) == before

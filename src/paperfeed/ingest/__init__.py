@@ -7,15 +7,13 @@ is one query per batch rather than one per record.
 
 from __future__ import annotations
 
-import gc
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .. import merge, prepare
+from ..collector import fewer_collections
 from ..config import Settings
 from ..inputs import InputError, InputFile, InputLimits, iter_inputs
 from ..normalize import utc_now
@@ -169,7 +167,7 @@ class Ingester:
         origin = "the last files"
         upcoming = Upcoming(entries, self._start_worker, self.parallel_from_bytes) if self.parallel else None
         try:
-            with _fewer_collections(), self.store.write_group(self.cache_mb) as commit_now:
+            with fewer_collections(), self.store.write_group(self.cache_mb) as commit_now:
                 pending = 0
                 for entry in upcoming or entries:
                     origin, reading = entry.origin, 1
@@ -249,35 +247,6 @@ class Ingester:
         result.changed_item_ids = [item_id for item_id in dict.fromkeys(result.changed_item_ids)  # once each
                                    if item_id not in gone]
         return result
-
-
-BULK_GC_THRESHOLDS = (50_000, 20, 100)
-"""The garbage collector's thresholds while files are ingested (Python's are 700, 10, 10). A bulk ingest holds
-hundreds of thousands of long-lived objects (the name, key and id caches) and allocates millions of short-lived
-ones; at the default thresholds the full collections that traverse the long-lived ones took 16% of the CPU of
-ingesting 60,000 Kaggle records (2.0 of 12.4 s), at these 3% (0.3 s). Young cycles are still collected."""
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_saved: tuple[int, ...] = ()
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Collect garbage less often while an ingest runs; thresholds are process-wide, so the last of
-    overlapping ingests (threads) restores them."""
-    global _gc_users, _gc_saved
-    with _gc_lock:
-        if _gc_users == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(*BULK_GC_THRESHOLDS)
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0:
-                gc.set_threshold(*_gc_saved)
 
 
 def _batches(records: Iterable[Prepared], size: int) -> Iterator[list[Prepared]]:

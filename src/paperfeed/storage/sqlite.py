@@ -7,6 +7,7 @@ file beside the store). Every query is in the areas.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -35,6 +36,11 @@ READING_CACHE_KB = 2048
 connections, and with 16 MB each their caches filled to 200 MB of its resident set while serving searches at
 1,000,000 items (docs/benchmarks.md, "Search at 1M"); reads of item rows miss into the OS page cache at no
 measurable cost."""
+READING_MUCH_CACHE_KB = 65536
+"""The page cache while one connection reads much of the store (``Store.reading_much``: the keyword index built
+from it). An item's search document joins each of its authors' rows, in no order, and with the reading cache
+(2 MB) each such row was a read from the OS: reading 200,000 items' documents from the 2.7-million-item bench
+store took 23.7 µs an item, 19 with this cache (docs/benchmarks.md, "Bootstrap")."""
 WRITING_CACHE_KB = 16384
 """The page cache while a connection writes: ingest inserts into several random-key indexes, which a 2 MB cache
 would thrash; 16 MB ingests as fast as 128 MB did (bench/ingest.py, back to back) and keeps a long sync's memory
@@ -285,6 +291,9 @@ class SQLiteStore(Store):
         self._db.close()
 
     # -- writing ---------------------------------------------------------------------------
+
+    def reading_much(self) -> contextlib.AbstractContextManager[None]:
+        return self.db.writing_cache(READING_MUCH_CACHE_KB)
 
     @contextmanager
     def write_group(self, cache_mb: int | None = None) -> Iterator[Callable[..., None]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import shutil
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -114,6 +114,11 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, PeopleStorage
         backend can write a load larger than the store faster by holding the store alone (SQLite, when no other
         connection has it open), the rest of the group does; others wait for its commits meanwhile.
         """
+
+    def reading_much(self) -> AbstractContextManager[None]:
+        """Around one long read of much of the store on this connection (a search index built from it): where
+        the backend keeps a page cache per connection (SQLite), a larger one for the block."""
+        return nullcontext()
 
     def free_disk_bytes(self) -> int | None:
         """Free bytes on the disk the store's files grow on (beside its file: its write-ahead log and SQLite's
