@@ -17,9 +17,10 @@ SOURCE = ROOT / "src" / "paperfeed"
 
 BACKEND_HOOKS = {
     # What truly differs per backend (docs/architecture.md): connecting, migrations in the backend's dialect,
-    # write groups and locks, id allocation, the integrity check, where local index files go.
+    # write groups and locks, id allocation, the integrity check, where local index files go, the page cache of a
+    # long read (a connection's own on SQLite, the server's on PostgreSQL).
     "__init__", "migrate", "applied_migrations", "known_migrations", "check_integrity", "close", "write_group",
-    "_allocate_item_ids", "sync_lock", "default_index_directory",
+    "_allocate_item_ids", "sync_lock", "default_index_directory", "reading_much",
 }
 
 

@@ -347,7 +347,8 @@ class SQLiteStore(Store):
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if mode != "delete":
             return False
-        self._db.execute("PRAGMA synchronous = FULL")  # NORMAL is WAL's: a rollback journal needs its syncs on a power cut
+        # NORMAL is safe on a power cut in WAL mode only; a rollback journal needs FULL's syncs.
+        self._db.execute("PRAGMA synchronous = FULL")
         return True
 
     def _share_again(self) -> None:
