@@ -274,3 +274,57 @@ def test_the_message_reader_reads_what_send_bytes_wrote_and_stops_at_the_end():
     finally:
         writer.join()
         reader.close()
+
+
+KILLED_PARENT = """
+import sys, time
+from paperfeed import ingest as ingest_module
+from paperfeed.config import Settings
+from paperfeed.ingest import Ingester, ahead
+from paperfeed.storage import open_store
+ingest_module.BATCH_SIZE = 50
+workers = []
+start = ahead.PrepareAhead.start
+ahead.PrepareAhead.start = lambda *args: workers.append(start(*args)) or workers[-1]
+def stall(count):
+    print(workers[0]._process.pid, flush=True)
+    time.sleep(600)
+with open_store(sys.argv[1]) as store:
+    made = Ingester(store, settings=Settings(ingest_parallel=True), on_records=stall)
+    made.parallel_from_bytes = 0
+    made.ingest_paths([sys.argv[2]])
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (an exited one nobody reaped yet, a zombie, is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_the_worker_of_a_killed_ingest_ends_too(tmp_path):
+    # 3,000 records: the worker is far ahead, blocked on the full pipe, when the ingest's process is killed.
+    big = listing_file(tmp_path / "2026-01-05.jsonl", 3000)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(tmp_path / "store.db"), str(big)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stdout.readline().strip()
+        assert line.isdigit(), process.stderr.read()
+        worker = int(line)
+        assert _running(worker)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+        process.stdout.close()
+        process.stderr.close()
+    deadline = time.monotonic() + 20
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    running = _running(worker)
+    if running:
+        os.kill(worker, signal.SIGKILL)
+    assert not running, "the worker outlived the ingest that started it"

@@ -317,6 +317,8 @@ class _Inbox:
         self._jobs = jobs
         self._waiting: queue.Queue[tuple | None] = queue.Queue()  # bounded by the ingest's FILES_AHEAD
         self.given_up = -1
+        self.gone = False
+        """The ingest's process closed the pipe without a word (killed): nothing is wanted any more."""
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -330,6 +332,7 @@ class _Inbox:
                 if message is None:
                     return
         except (EOFError, OSError):  # the ingest's process is gone
+            self.gone = True
             self._waiting.put(None)
 
     def next_job(self) -> tuple | None:
@@ -337,16 +340,22 @@ class _Inbox:
         return self._waiting.get()
 
     def wanted(self, number: int) -> bool:
-        """False once the ingest has given up job ``number``."""
-        return number > self.given_up
+        """False once the ingest has given up job ``number``, or is gone."""
+        return number > self.given_up and not self.gone
 
 
 def _send_all(ready: "queue.Queue[bytes | None]", results) -> None:
+    gone = False
     while (message := ready.get()) is not None:
+        if gone:
+            continue
         try:
             results.send_bytes(message)
-        except (OSError, ValueError):  # the ingest's process is gone: nothing is waiting for the rest
-            return
+        except (OSError, ValueError):
+            # The ingest's process is gone: nothing waits for the rest, but the queue is still emptied to its end,
+            # or the preparing thread, blocked on a full queue, would keep this process alive forever (an orphan
+            # of a killed ingest).
+            gone = True
 
 
 def _prepare_one(number: int, source: Any, context: ParseContext, format_name: str | None, limits: FieldLimits,
