@@ -133,16 +133,17 @@ class Ingester:
         files, archives and record fields come from (the defaults when None)."""
         if format_name:
             get_format(format_name)  # fail fast on a bad --format, before any file is read
+        settings = settings or Settings()
         self.input_limits = InputLimits.from_settings(settings)
         self.field_limits = FieldLimits.from_settings(settings)
-        self.cache_mb = (settings or Settings()).ingest_cache_mb
-        self.disk_check = (settings or Settings()).ingest_disk_check
-        self.parallel = (settings or Settings()).ingest_parallel
+        self.cache_mb = settings.ingest_cache_mb
+        self.disk_check = settings.ingest_disk_check
+        self.parallel = settings.ingest_parallel
         self.parallel_from_bytes = AHEAD_FROM_BYTES
         """Input a run reads before it prepares records in a second process (``ingest.ahead``)."""
-        self.alone_from_bytes = (settings or Settings()).ingest_alone_from_mb * 1024 * 1024
-        """A file this large is stored in a transaction of its own, with the store held alone when it is smaller
-        than the file (``Store.write_group``); 0: never."""
+        self.alone_from_bytes = settings.ingest_alone_from_mb * 1024 * 1024
+        """Before a file this large the files before it commit, and it goes in with the store held alone when the
+        store is smaller than the file (``Store.write_group``); 0: never."""
         self.store = store
         self.format_name = format_name
         self.label = label

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -190,10 +190,12 @@ class Indexer:
         part = progress or _one_callback(advance)
         pending = self.pending()
         with part("keyword index", pending["keyword"]) as step:
-            # Reading much of the store: a larger page cache, and the collector's bulk thresholds (each batch
-            # makes tens of thousands of short-lived objects).
-            bulk = pending["keyword"] >= BULK_FROM_CHANGES
-            with self.store.reading_much() if bulk else nullcontext(), fewer_collections() if bulk else nullcontext():
+            with ExitStack() as bulk_read:
+                if pending["keyword"] >= BULK_FROM_CHANGES:
+                    # Reading much of the store: a larger page cache, and the collector's bulk thresholds (each
+                    # batch makes tens of thousands of short-lived objects).
+                    bulk_read.enter_context(self.store.reading_much())
+                    bulk_read.enter_context(fewer_collections())
                 self._update_keyword_index(report, step)
         if self.embedder is not None:
             with part("embeddings", pending["semantic"]) as step:
