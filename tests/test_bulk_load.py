@@ -203,20 +203,56 @@ def test_kill_9_during_a_bulk_load_leaves_its_indexes_and_a_rerun_gives_the_unin
     assert tables(killed) == tables(whole)
 
 
-def test_the_title_key_lookup_of_arxiv_records_finds_exactly_the_holders_without_an_arxiv_id(store):
-    # The lookup reads block keys, then the arxiv_id index's NULL entries, instead of joining each holder's row;
-    # the join is the definition it must keep.
-    Ingester(store).ingest_paths([LIBRARY, HF_DAY, LISTING])
-    keys = [row[0] for row in store.read_rows("SELECT DISTINCT key FROM block_keys")]
+def loose_holders_by_join(store, keys: list[int]) -> dict[int, list[int]]:
+    """The definition the title-key lookup of arXiv records keeps: holders of ``keys`` without an arXiv id."""
     expected: dict[int, list[int]] = {}
     for key, item_id in store.read_rows("SELECT b.key, b.item_id FROM block_keys b JOIN items i ON i.id = b.item_id "
                                         "WHERE i.arxiv_id IS NULL ORDER BY b.key, b.item_id"):
-        expected.setdefault(key, []).append(item_id)
+        if key in keys:
+            expected.setdefault(key, []).append(item_id)
+    return expected
+
+
+def journal_titles(path: Path, titles: list[str]) -> Path:
+    """A BibTeX file of journal articles without arXiv ids (loose items), one per title."""
+    path.write_text("".join(f"@article{{loose{number},\n  title = {{{title}}},\n  author = {{Doe, Jane}},\n"
+                            f"  journal = {{Journal of Tests}},\n  year = {{2019}}\n}}\n\n"
+                            for number, title in enumerate(titles)), encoding="utf-8")
+    return path
+
+
+def test_the_title_key_lookup_of_arxiv_records_finds_exactly_the_holders_without_an_arxiv_id(store, tmp_path):
+    # Two ways, by how many loose items (no arXiv id) the store has against the keys asked: through the loose
+    # items' own keys when they are fewer, else through each key's holders and the arxiv_id index's NULL
+    # entries. Both must give what the join gives.
+    words = "sparse graph attention kernel diffusion quantum robust federated causal spectral".split()
+    loose_file = journal_titles(tmp_path / "journal.bib", [f"A Study of {a.title()} and {b.title()} Methods"
+                                                           for a in words for b in words if a < b][:30])
+    Ingester(store).ingest_paths([LIBRARY, HF_DAY, LISTING, loose_file])
+    keys = [row[0] for row in store.read_rows("SELECT DISTINCT key FROM block_keys ORDER BY key")]
+    loose = store.read_rows("SELECT count(*) FROM items WHERE arxiv_id IS NULL")[0][0]
+    loose_keys = [row[0] for row in store.read_rows(
+        "SELECT DISTINCT b.key FROM block_keys b JOIN items i ON i.id = b.item_id WHERE i.arxiv_id IS NULL "
+        "ORDER BY b.key")]
+    few = loose_keys[: max(1, loose // 4)] + keys[:3]  # fewer keys than loose items: the holders' way
+    assert len(keys) > loose > len(few), (len(keys), loose, len(few))
     with store.ingest_session() as session:
-        found = session.items_by_block_key(keys, without_arxiv_id=True)
+        for asked in (keys, few):
+            found = session.items_by_block_key(asked, without_arxiv_id=True)
+            expected = loose_holders_by_join(store, set(asked))
+            assert expected and {key: sorted(ids) for key, ids in found.items()} == expected
         every = session.items_by_block_key(keys)
-    assert expected and {key: sorted(ids) for key, ids in found.items()} == expected
+        assert session.items_by_block_key([], without_arxiv_id=True) == {}
     assert sum(map(len, every.values())) > sum(map(len, found.values())), "arXiv items hold keys too"
+
+
+def test_arxiv_records_read_no_title_keys_from_a_store_without_items_lacking_an_arxiv_id(store):
+    Ingester(store).ingest_paths([LISTING])
+    keys = [row[0] for row in store.read_rows("SELECT DISTINCT key FROM block_keys")]
+    assert keys and store.read_rows("SELECT count(*) FROM items WHERE arxiv_id IS NULL")[0][0] == 0
+    with store.ingest_session() as session:
+        assert session.items_by_block_key(keys, without_arxiv_id=True) == {}
+        assert session.items_by_block_key(keys)  # every holder, asked for: the arXiv items'
 
 
 # -- a load larger than the store, with the store held alone (``SQLiteStore._hold_alone``) ------------------------
@@ -306,3 +342,12 @@ def test_a_failed_large_file_loaded_alone_leaves_the_store_as_before_and_the_run
     with open_store(reference) as store:
         assert not Ingester(store).ingest_paths([LIBRARY, LISTING]).failed
     assert tables(db) == tables(reference)
+
+
+def test_a_store_lets_sqlite_sort_with_helper_threads_on_a_machine_of_several_cores(tmp_path):
+    # The index builds at a bulk load's end sort tens of millions of rows (see SORT_HELPER_THREADS).
+    from paperfeed.storage.sqlite import SORT_HELPER_THREADS
+
+    with open_store(tmp_path / "s.db") as store:
+        assert store.db.value("PRAGMA threads") == SORT_HELPER_THREADS
+    assert SORT_HELPER_THREADS == (min(3, os.cpu_count() - 1) if os.cpu_count() else 0)

@@ -168,18 +168,46 @@ class IngestSession:
     def items_by_block_key(self, keys: list[int], without_arxiv_id: bool = False) -> dict[int, list[int]]:
         """Map blocking keys to the items holding them (only items with no arXiv id, if asked)."""
         d = self.db.dialect
-        rows = self.db.rows(f"SELECT key, item_id FROM block_keys WHERE key {d.in_array(1)}", (d.array(keys),))
-        if without_arxiv_id and rows:
-            # Apart, not joined: a join reads the row of every item holding a key (a random page of the largest
-            # table each; a common title phrase is held by thousands of arXiv items), where this asks the
-            # arxiv_id index's NULL entries only (SQLite: a covering search on (arxiv_id IS NULL, rowid)).
-            wanted = set(self.db.column(f"SELECT id FROM items WHERE arxiv_id IS NULL AND id {d.in_array(1)}",
-                                        (d.array(sorted({item_id for _, item_id in rows})),)))
-            rows = [row for row in rows if row[1] in wanted]
+        if without_arxiv_id:
+            rows = self._loose_holders(keys)
+        else:
+            rows = self.db.rows(f"SELECT key, item_id FROM block_keys WHERE key {d.in_array(1)}", (d.array(keys),))
         found: dict[int, list[int]] = {}
         for key, item_id in rows:
             found.setdefault(key, []).append(item_id)
         return found
+
+    def _loose_holders(self, keys: list[int]) -> list[tuple[int, int]]:
+        """(key, item) of the items without an arXiv id that hold one of ``keys``: what an arXiv record is
+        compared with (see ``ingest._merge_batch``).
+
+        Most stores hold few such items beside many arXiv ones, and a common title phrase is a key of thousands
+        of arXiv items: reading every holder of each key, then keeping the loose ones, took 43 of the 415 s of a
+        2.7-million-line load into an empty store (docs/benchmarks.md, "Bootstrap"). So the loose items are
+        counted first, up to one more than there are keys: none, nothing to read; fewer than the keys, their
+        own keys are read (through the item index of block keys) and the asked ones kept; else each key's holders,
+        then the arxiv_id index's NULL entries among them (a covering search, not a join reading each holder's
+        row, a random page of the largest table)."""
+        if not keys:
+            return []
+        d = self.db.dialect
+        loose = self.db.value("SELECT count(*) FROM (SELECT 1 FROM items WHERE arxiv_id IS NULL LIMIT $1) AS l",
+                              (len(keys) + 1,))
+        if not loose:
+            return []
+        if loose <= len(keys):
+            # CROSS JOIN: SQLite takes the tables in the order written (the loose items outside; PostgreSQL plans
+            # it as the inner join it is). ``+b.key``: each loose item's few keys are tested against the list;
+            # as an index term SQLite sought every listed key in every loose item's part of the index.
+            return self.db.rows(
+                "SELECT b.key, b.item_id FROM items AS i CROSS JOIN block_keys AS b WHERE i.arxiv_id IS NULL "
+                f"AND b.item_id = i.id AND +b.key {d.in_array(1)}", (d.array(keys),))
+        rows = self.db.rows(f"SELECT key, item_id FROM block_keys WHERE key {d.in_array(1)}", (d.array(keys),))
+        if not rows:
+            return rows
+        wanted = set(self.db.column(f"SELECT id FROM items WHERE arxiv_id IS NULL AND id {d.in_array(1)}",
+                                    (d.array(sorted({item_id for _, item_id in rows})),)))
+        return [row for row in rows if row[1] in wanted]
 
     def summaries(self, item_ids: list[int]) -> dict[int, ItemSummary]:
         """Matcher summaries (title, surnames, year, ids, origins) of stored items."""
