@@ -183,7 +183,7 @@ class IngestSession:
 
         Most stores hold few such items beside many arXiv ones, and a common title phrase is a key of thousands
         of arXiv items: reading every holder of each key, then keeping the loose ones, took 43 of the 415 s of a
-        2.7-million-line load into an empty store (docs/benchmarks.md, "Bootstrap"). So the loose items are
+        2.7-million-line load into an empty store (docs/benchmarks.md, "Ingest", session 14). So the loose items are
         counted first, up to one more than there are keys: none, nothing to read; fewer than the keys, their
         own keys are read (through the item index of block keys) and the asked ones kept; else each key's holders,
         then the arxiv_id index's NULL entries among them (a covering search, not a join reading each holder's

@@ -66,7 +66,7 @@ SORT_HELPER_THREADS = max(0, min(3, (os.cpu_count() or 1) - 1))
 """Threads SQLite may start beside the caller's to sort what outgrows the cache (``PRAGMA threads``): the index
 builds at the end of a bulk load (``BULK_DEFERRED_INDEXES``) and a migration's. Building the item-author index of
 the 2.7-million-line bench store (16 million rows) took 22.9–23.7 s with none, 14.7–17.7 s with one on the 2-core
-machine (docs/benchmarks.md, "Bootstrap"). A sort that fits the cache starts none."""
+machine (docs/benchmarks.md, "Ingest", session 14). A sort that fits the cache starts none."""
 
 TRIM_AFTER_CACHE_KB = 65536
 """After a write with a page cache this large (an ingest's ``ingest_cache_mb``) the freed pages are given back to
