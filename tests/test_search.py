@@ -1169,3 +1169,30 @@ def test_a_large_keyword_build_reads_with_a_larger_cache_and_fewer_collections_t
     assert report.indexed == sqlite_store.item_count() and seen
     assert set(seen) == {(BULK_GC_THRESHOLDS, -READING_MUCH_CACHE_KB)}
     assert (gc.get_threshold(), sqlite_store.db.value("PRAGMA cache_size")) == before
+
+
+def test_keyword_search_is_recorded_complete_at_the_last_commit_before_the_merges_and_pair_lists(tmp_path, monkeypatch):
+    # A bootstrap's first searches wait for state.json; the merges' tail and the pair lists come after it.
+    from paperfeed.search import keyword as keyword_module
+    from paperfeed.search.indexer import IndexState
+
+    url = str(tmp_path / "store.db")
+    settings = Settings.load(db=url, index_dir=str(tmp_path / "index"))
+    seen: dict = {}
+    real_keep = keyword_module.pairs.keep
+
+    def keep(path, index, schema, depth):
+        seen["state"] = IndexState.load(tmp_path / "index")
+        seen["documents"] = keyword_module.KeywordIndex(path).document_count()  # what a search sees then
+        return real_keep(path, index, schema, depth)
+
+    monkeypatch.setattr(keyword_module.pairs, "keep", keep)
+    with open_store(url) as store:
+        Ingester(store).ingest_paths([LISTING])
+        indexer = open_indexer(store, settings)
+        pending = indexer.pending()["keyword"]
+        report = indexer.update()
+        last = store.search_changes(0, 10_000)[-1][0]
+        items = store.item_count()
+    assert pending and report.indexed == seen["documents"] == items
+    assert seen["state"].keyword_seq == last  # recorded before the lists were made

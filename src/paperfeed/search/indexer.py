@@ -225,7 +225,9 @@ class Indexer:
                     self._keyword_done(seq)
                     since_commit = 0
         finally:
-            keyword.close()
+            # How far it got is recorded at the last commit, before the merges and the pair lists: keyword search
+            # is complete from there (a bootstrap's first searches need not wait for them).
+            keyword.close(committed=lambda: self._keyword_done(seq))
             self._keyword_done(seq)
 
     def _change_batches(self, seq: int) -> Iterator[tuple[int, list[int], dict[int, SearchDocument]]]:

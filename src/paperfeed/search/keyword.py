@@ -27,6 +27,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import tantivy
@@ -244,12 +245,18 @@ class KeywordIndex:
         if self._writer is not None:
             self._writer.commit()
 
-    def close(self) -> dict | None:
+    def close(self, committed: Callable[[], None] | None = None) -> dict | None:
         """Commit, let the merges finish, and keep the first passes of the commonest word pairs for the segments
-        as they now are (``search.pairs``; what was kept is returned, None when nothing was written)."""
+        as they now are (``search.pairs``; what was kept is returned, None when nothing was written).
+
+        ``committed`` is called once the commit is made, before the merges: searches see every document from then
+        on (the indexer records there how far it got), only the commonest pairs answer more slowly until the
+        lists are kept (at 1,000,000 documents the merges' tail took 7.9 s and the lists 5.8, session 12's VM)."""
         if self._writer is None:
             return None
         self._writer.commit()
+        if committed is not None:
+            committed()
         self._writer.wait_merging_threads()
         try:
             return pairs.keep(self.path, self.index, self.schema, RERANK_DEPTH)
