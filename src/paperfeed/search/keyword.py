@@ -245,6 +245,21 @@ class KeywordIndex:
         if self._writer is not None:
             self._writer.commit()
 
+    @property
+    def writing(self) -> bool:
+        """Whether this holds the index's writer (``close`` then commits, merges and keeps the pair lists)."""
+        return self._writer is not None
+
+    def lists_missing(self) -> bool:
+        """Whether the index is large enough for kept pair lists and has none for its segments as they are: a run
+        stopped after its last commit and before ``close`` had merged and kept them (Ctrl-C in that half minute
+        of a bootstrap), or the lists' files were lost."""
+        try:
+            meta = (self.path / "meta.json").read_bytes()
+        except OSError:
+            return False
+        return self.document_count() >= pairs.PAIR_MIN_DOCS and pairs.load(self.path, meta) is None
+
     def close(self, committed: Callable[[], None] | None = None) -> dict | None:
         """Commit, let the merges finish, and keep the first passes of the commonest word pairs for the segments
         as they now are (``search.pairs``; what was kept is returned, None when nothing was written).
