@@ -252,7 +252,7 @@ class KeywordIndex:
 
     def lists_missing(self) -> bool:
         """Whether the index is large enough for kept pair lists and has none for its segments as they are: a run
-        stopped after its last commit and before ``close`` had merged and kept them (Ctrl-C in that half minute
+        stopped after its last commit and before ``close`` had merged and kept them (Ctrl-C in those 20 seconds
         of a bootstrap), or the lists' files were lost."""
         try:
             meta = (self.path / "meta.json").read_bytes()
@@ -266,7 +266,7 @@ class KeywordIndex:
 
         ``committed`` is called once the commit is made, before the merges: searches see every document from then
         on (the indexer records there how far it got), only the commonest pairs answer more slowly until the
-        lists are kept (at 1,000,000 documents the merges' tail took 7.9 s and the lists 5.8, session 12's VM)."""
+        lists are kept (19.5 s at 2,700,000 documents; docs/benchmarks.md, "Bootstrap", session 14)."""
         if self._writer is None:
             return None
         self._writer.commit()
