@@ -1171,78 +1171,75 @@ def test_a_large_keyword_build_reads_with_a_larger_cache_and_fewer_collections_t
     assert (gc.get_threshold(), sqlite_store.db.value("PRAGMA cache_size")) == before
 
 
-def test_keyword_search_is_recorded_complete_at_the_last_commit_before_the_merges_and_pair_lists(tmp_path, monkeypatch):
-    # A bootstrap's first searches wait for state.json; the merges' tail and the pair lists come after it.
-    from paperfeed.search import keyword as keyword_module
-    from paperfeed.search.indexer import IndexState
-
-    url = str(tmp_path / "store.db")
-    settings = Settings.load(db=url, index_dir=str(tmp_path / "index"))
-    seen: dict = {}
-    real_keep = keyword_module.pairs.keep
-
-    def keep(path, index, schema, depth):
-        seen["state"] = IndexState.load(tmp_path / "index")
-        seen["documents"] = keyword_module.KeywordIndex(path).document_count()  # what a search sees then
-        return real_keep(path, index, schema, depth)
-
-    monkeypatch.setattr(keyword_module.pairs, "keep", keep)
-    with open_store(url) as store:
-        Ingester(store).ingest_paths([LISTING])
-        indexer = open_indexer(store, settings)
-        pending = indexer.pending()["keyword"]
-        report = indexer.update()
-        last = store.search_changes(0, 10_000)[-1][0]
-        items = store.item_count()
-    assert pending and report.indexed == seen["documents"] == items
-    assert seen["state"].keyword_seq == last  # recorded before the lists were made
-
-
-def test_an_update_with_nothing_to_index_keeps_the_pair_lists_a_stopped_run_left_unmade(tmp_path, monkeypatch):
-    # The state is recorded at the last commit, before the lists: a run stopped between the two leaves none, and
-    # the next update (nothing pending) makes them.
+@pytest.fixture
+def listed(tmp_path, monkeypatch):
+    """A store of one listing day, not indexed yet, its settings and keyword folder; pair lists kept from 1 document
+    on, for words in a fifth of them (so that the listing has common pairs)."""
     from paperfeed.search import pairs
 
     monkeypatch.setattr(pairs, "PAIR_MIN_DOCS", 1)
     monkeypatch.setattr(pairs, "PAIR_SHARE", 0.2)
     url = str(tmp_path / "store.db")
     settings = Settings.load(db=url, index_dir=str(tmp_path / "index"))
-    keyword_dir = tmp_path / "index" / "keyword"
     with open_store(url) as store:
         Ingester(store).ingest_paths([LISTING])
-        open_indexer(store, settings).update()
-        manifest = pairs.pairs_directory(keyword_dir) / pairs.MANIFEST
-        kept = json.loads(manifest.read_text())
-        assert kept["rows"]
-        shutil.rmtree(pairs.pairs_directory(keyword_dir))  # as if stopped after the commit
-        report = open_indexer(store, settings).update()
-        assert report.indexed == 0
-        again = json.loads(manifest.read_text())
-        assert again["segments"] == kept["segments"] and again["rows"] == kept["rows"]
-        modified = manifest.stat().st_mtime_ns
-        open_indexer(store, settings).update()  # lists current: left as they are
-        assert manifest.stat().st_mtime_ns == modified
+        yield store, settings, tmp_path / "index" / "keyword"
 
 
-def test_an_update_with_nothing_to_index_leaves_the_lists_to_an_indexer_writing_meanwhile(tmp_path, monkeypatch):
+def test_keyword_search_is_recorded_complete_at_the_last_commit_before_the_merges_and_pair_lists(listed, monkeypatch):
+    # A bootstrap's first searches wait for state.json; the merges' tail and the pair lists come after it.
+    from paperfeed.search import keyword as keyword_module
+    from paperfeed.search.indexer import IndexState
+
+    store, settings, keyword_dir = listed
+    seen: dict = {}
+    real_keep = keyword_module.pairs.keep
+
+    def keep(path, index, schema, depth):
+        seen["state"] = IndexState.load(keyword_dir.parent)
+        seen["documents"] = keyword_module.KeywordIndex(path).document_count()  # what a search sees then
+        return real_keep(path, index, schema, depth)
+
+    monkeypatch.setattr(keyword_module.pairs, "keep", keep)
+    indexer = open_indexer(store, settings)
+    pending = indexer.pending()["keyword"]
+    report = indexer.update()
+    assert pending and report.indexed == seen["documents"] == store.item_count()
+    assert seen["state"].keyword_seq == store.search_changes(0, 10_000)[-1][0]  # recorded before the lists were made
+
+
+def test_an_update_with_nothing_to_index_keeps_the_pair_lists_a_stopped_run_left_unmade(listed):
+    # The state is recorded at the last commit, before the lists: a run stopped between the two leaves none, and
+    # the next update (nothing pending) makes them.
+    from paperfeed.search import pairs
+
+    store, settings, keyword_dir = listed
+    open_indexer(store, settings).update()
+    manifest = pairs.pairs_directory(keyword_dir) / pairs.MANIFEST
+    kept = json.loads(manifest.read_text())
+    assert kept["rows"]
+    shutil.rmtree(pairs.pairs_directory(keyword_dir))  # as if stopped after the commit
+    assert open_indexer(store, settings).update().indexed == 0
+    again = json.loads(manifest.read_text())
+    assert again["segments"] == kept["segments"] and again["rows"] == kept["rows"]
+    modified = manifest.stat().st_mtime_ns
+    open_indexer(store, settings).update()  # lists current: left as they are
+    assert manifest.stat().st_mtime_ns == modified
+
+
+def test_an_update_with_nothing_to_index_leaves_the_lists_to_an_indexer_writing_meanwhile(listed):
     # Between another indexer's commit and its lists, the lists are missing for the segments a reader sees; an
     # update with nothing pending then finds the writer held and leaves them to it, without an error.
     from paperfeed.search import pairs
     from paperfeed.search.keyword import KeywordIndex
 
-    monkeypatch.setattr(pairs, "PAIR_MIN_DOCS", 1)
-    monkeypatch.setattr(pairs, "PAIR_SHARE", 0.2)
-    url = str(tmp_path / "store.db")
-    settings = Settings.load(db=url, index_dir=str(tmp_path / "index"))
-    keyword_dir = tmp_path / "index" / "keyword"
-    with open_store(url) as store:
-        Ingester(store).ingest_paths([LISTING])
-        open_indexer(store, settings).update()
-        shutil.rmtree(pairs.pairs_directory(keyword_dir))
-        other = KeywordIndex(keyword_dir)
-        other.writer()  # another indexer holds the writer
-        try:
-            report = open_indexer(store, settings).update()
-            assert report.indexed == 0 and not (pairs.pairs_directory(keyword_dir) / pairs.MANIFEST).exists()
-        finally:
-            assert other.close()["kept"] > 0  # it keeps them as it closes
+    store, settings, keyword_dir = listed
+    open_indexer(store, settings).update()
+    shutil.rmtree(pairs.pairs_directory(keyword_dir))
+    other = KeywordIndex(keyword_dir)
+    other.writer()  # another indexer holds the writer
+    try:
+        report = open_indexer(store, settings).update()
+        assert report.indexed == 0 and not (pairs.pairs_directory(keyword_dir) / pairs.MANIFEST).exists()
+    finally:
+        assert other.close()["kept"] > 0  # it keeps them as it closes

@@ -224,11 +224,7 @@ class Indexer:
                     keyword.commit()
                     self._keyword_done(seq)
                     since_commit = 0
-            if not keyword.writing and keyword.lists_missing():
-                try:
-                    keyword.writer()  # closed below: what a stopped run left is done (its merges, then its lists)
-                except ValueError:
-                    pass  # tantivy's held lock: another indexer is writing, and keeps the lists as it closes
+            keyword.resume_lists()  # when a stopped run left them unmade: the close below makes them
         finally:
             # How far it got is recorded at the last commit, before the merges and the pair lists: keyword search
             # is complete from there (a bootstrap's first searches need not wait for them).

@@ -245,20 +245,23 @@ class KeywordIndex:
         if self._writer is not None:
             self._writer.commit()
 
-    @property
-    def writing(self) -> bool:
-        """Whether this holds the index's writer (``close`` then commits, merges and keeps the pair lists)."""
-        return self._writer is not None
-
-    def lists_missing(self) -> bool:
-        """Whether the index is large enough for kept pair lists and has none for its segments as they are: a run
-        stopped after its last commit and before ``close`` had merged and kept them (Ctrl-C in those 20 seconds
-        of a bootstrap), or the lists' files were lost."""
+    def resume_lists(self) -> None:
+        """Take the writer when the index is large enough for kept pair lists and has none for its segments as they
+        are, so that ``close`` makes them (and finishes the merges): a run stopped after its last commit and before
+        its ``close`` had kept them (Ctrl-C in those 20 seconds of a bootstrap), or their files were lost. Left to
+        another indexer that holds the writer: it keeps them as it closes."""
+        if self._writer is not None:
+            return
         try:
             meta = (self.path / "meta.json").read_bytes()
         except OSError:
-            return False
-        return self.document_count() >= pairs.PAIR_MIN_DOCS and pairs.load(self.path, meta) is None
+            return
+        if self.document_count() < pairs.PAIR_MIN_DOCS or pairs.load(self.path, meta) is not None:
+            return
+        try:
+            self.writer()
+        except ValueError:  # tantivy's held lock
+            pass
 
     def close(self, committed: Callable[[], None] | None = None) -> dict | None:
         """Commit, let the merges finish, and keep the first passes of the commonest word pairs for the segments
