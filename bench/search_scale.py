@@ -169,7 +169,7 @@ def write_chunk(store, fields_list: list[dict], sources: list[tuple[str, str]]):
             batch.source_records.append(SourceRecordRow(
                 item_id=item_id, fingerprint=f"synthetic:{fields['arxiv_id']}", format=fields["format"],
                 record_id=fields["arxiv_id"], origin="bench/search_scale.py", label=None, seen_at=seen_at,
-                deleted=False, raw=raw, data={"synthetic_from": list(origin)}))
+                deleted=False, raw=raw, data_json=orjson.dumps({"synthetic_from": list(origin)}).decode()))
             batch.identifiers.append(("arxiv", fields["arxiv_id"], item_id))
             documents.append(SearchDocument(
                 id=item_id, kind=fields["kind"], title=fields["title"], abstract=fields["abstract"],

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any, Iterator
 
+import orjson
+
 from . import merge
 from .config import Settings
 from .records import ParseContext, ParseError, Record
@@ -48,9 +50,19 @@ class Prepared:
     identifiers: list[tuple[str, str]]
     block_keys: list[int]
     """The title's blocking keys its item stores (``merge.title_keys``)."""
-    data: dict[str, Any]
+    data_json: str
+    """``merge.record_data`` as stored beside the raw record (JSON)."""
+    alone: merge.ItemFields
+    """The fields of an item of this record alone (``merge.resolve_item``): what most records of a bulk load
+    become. Made here, they are made in the worker process of a large run (``ingest.ahead``), not in the process
+    that stores them and bounds the load; so is the JSON, and the data itself then never crosses the pipe."""
     lookup_keys: list[int] = field(default_factory=list)
     """Blocking keys looked up besides, not stored (``merge.title_keys``)."""
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """``merge.record_data``, read back from ``data_json``: what resolving an item of several records reads."""
+        return orjson.loads(self.data_json)
 
     def __reduce__(self) -> tuple[type["Prepared"], tuple]:
         return Prepared, _prepared_values(self)  # by position, as ``Record.__reduce__``
@@ -89,8 +101,10 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
         title = record.title
         stored, looked_up = ((_title_keys if len(title) <= TITLE_KEYS_CACHED_CHARS else merge.title_keys)(
             title, bool(record.arxiv_id)) if title else ((), ()))
+        data = merge.record_data(record)
         prepared = Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
-                            list(stored), merge.record_data(record), list(looked_up))
+                            list(stored), orjson.dumps(data).decode(), merge.resolve_item([data], (record.abstract,)),
+                            list(looked_up))
         if len(done) >= PREPARED_REMEMBERED:
             done.clear()
         done[id(record)] = prepared  # holds the record, so its id names no other while it is here

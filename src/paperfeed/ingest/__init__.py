@@ -298,7 +298,7 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
     next_ids = iter(session.allocate_item_ids(len(fresh)))
     born: dict[int, Record] = {}  # items new in this batch whose matcher summary is not made yet
     batch = placer.batch
-    members = placer.members  # item id -> data of the records it gains in this batch
+    members = placer.members  # item id -> the records it gains in this batch
     abstracts = placer.abstracts
     fresh_outcomes: list[tuple[int | None, str]] = []
     for index, prepared in enumerate(fresh):
@@ -341,11 +341,11 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         for key in keys:
             by_key.setdefault(key, []).append(item_id)
             batch.block_keys.append((key, item_id))
-        members.setdefault(item_id, []).append(prepared.data)
+        members.setdefault(item_id, []).append(prepared)
         abstracts.setdefault(item_id, []).append(record.abstract)
         batch.source_records.append(SourceRecordRow(
             item_id, prepared.fingerprint, record.format, record.record_id, origin, record.label, seen_at, record.deleted,
-            record.raw, prepared.data, reason,
+            record.raw, prepared.data_json, reason,
         ))
 
     if placer.alias:
@@ -359,7 +359,11 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
     joined = placer.joined  # kept item -> stored items joined into it in this batch
     earlier = session.record_data([item_id for item_id in existing if item_id not in joined])
     current_abstracts = session.abstracts(existing + [gone for gones in joined.values() for gone in gones])
-    for item_id, gained in members.items():
+    for item_id, records in members.items():
+        if item_id in new_ids and len(records) == 1:  # most new items: their fields were made with the record
+            batch.items[item_id] = records[0].alone
+            continue
+        gained = [prepared.data for prepared in records]
         if item_id in new_ids:
             batch.items[item_id] = merge.resolve_item(gained, abstracts[item_id])
             continue

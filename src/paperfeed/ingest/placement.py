@@ -44,7 +44,7 @@ class Placer:
         self.session = session
         self.counts = counts
         self.batch = BatchWrite()
-        self.members: dict[int, list[dict]] = {}
+        self.members: dict[int, list[Prepared]] = {}
         self.abstracts: dict[int, list[str]] = {}
         self.by_identifier = session.items_by_identifier(list({i for item in fresh for i in item.identifiers}))
         self.pins = (session.pinned_items([key for item in fresh if (key := _pin_key(item)) is not None])

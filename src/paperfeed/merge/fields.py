@@ -13,8 +13,9 @@ Field rule for a merged item (``resolve_item``), applied to all its source recor
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Iterable
 
 from ..records import Record
@@ -98,6 +99,14 @@ class ItemFields:
     topics: dict[str, float]
     upvotes: int
     withdrawn: bool
+
+    def __reduce__(self) -> tuple[type["ItemFields"], tuple]:
+        # By position, as ``records.Record``: a prepared record carries its own item's fields across the pipe of
+        # ``ingest.ahead``.
+        return ItemFields, _item_field_values(self)
+
+
+_item_field_values = operator.attrgetter(*(item.name for item in fields(ItemFields)))
 
 
 def resolve_item(records: list[dict[str, Any]], abstracts: Iterable[str] = ()) -> ItemFields:

@@ -87,7 +87,8 @@ class SourceRecordRow:
     seen_at: str
     deleted: bool
     raw: str
-    data: dict[str, Any]
+    data_json: str
+    """``merge.record_data`` as JSON."""
     reason: dict[str, Any] | None = None
     """Why the record is in its item (see ``ingest``); stored as JSON."""
 
@@ -396,7 +397,7 @@ class IngestSession:
             "INSERT INTO source_records (item_id, fingerprint, format, record_id, origin, label, seen_at, deleted, "
             "raw, data, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             [(r.item_id, r.fingerprint, r.format, _text(r.record_id), _text(r.origin), _text(r.label), r.seen_at,
-              bool(r.deleted), _text(r.raw), _text(orjson.dumps(r.data).decode()),
+              bool(r.deleted), _text(r.raw), _text(r.data_json),
               _text(orjson.dumps(r.reason).decode()) if r.reason is not None else None) for r in batch.source_records])
         self.store.add_daily_dates()  # the calendar days of these records, read while their pages are cached
         # An item that gains a record and keeps its fields (a re-listing, another source's copy) is not rewritten
