@@ -219,10 +219,11 @@ def test_archive_members_handed_over_while_the_worker_waits_to_send(small_batche
 
 
 def test_prepared_records_cross_the_pipe_unchanged():
-    """Records and prepared records pickle by position (``Record.__reduce__``): every field of every record of
-    each real format comes back equal, a year derived from the date and a repeated line's shared object included."""
+    """Records, prepared records and item fields pickle by position (``Record.__reduce__``): every field of every
+    record of each real format comes back equal, a year derived from the date and a repeated line's shared object
+    included."""
     import pickle
-    from paperfeed import prepare
+    from paperfeed import merge, prepare
     from paperfeed.records import ParseContext
     seen_formats = set()
     for path in [*INPUTS, DATA / "arxiv_api" / "query_all-testing_start0_max100.xml", DATA / "csv" / "ACM.csv",
@@ -236,6 +237,11 @@ def test_prepared_records_cross_the_pipe_unchanged():
             assert type(after.record) is type(before.record)
             for field_name in before.record.__slots__:
                 assert getattr(after.record, field_name) == getattr(before.record, field_name), (path, field_name)
+            # Made with the record (in the worker, on a large run): its stored data, and the fields of an item of it
+            # alone, which the storing process takes as they come for a new item of one record.
+            data = merge.record_data(before.record)
+            assert after.data == data and type(after.alone) is merge.ItemFields
+            assert after.alone == merge.resolve_item([data], [before.record.abstract]), path
         # The same object twice in a batch (a repeated line) stays one object.
         twice = pickle.loads(pickle.dumps([prepared[0], prepared[0]], protocol=5))
         assert twice[0] is twice[1]
