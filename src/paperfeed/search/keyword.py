@@ -252,11 +252,8 @@ class KeywordIndex:
         another indexer that holds the writer: it keeps them as it closes."""
         if self._writer is not None:
             return
-        try:
-            meta = (self.path / "meta.json").read_bytes()
-        except OSError:
-            return
-        if self.document_count() < pairs.PAIR_MIN_DOCS or pairs.load(self.path, meta) is not None:
+        meta = self._opened._meta()
+        if not meta or self.document_count() < pairs.PAIR_MIN_DOCS or pairs.load(self.path, meta) is not None:
             return
         try:
             self.writer()
