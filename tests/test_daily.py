@@ -330,16 +330,44 @@ def test_the_dates_roll_back_with_their_records(store):
     assert store.latest_daily_day() == "2026-02-26"
 
 
+CALENDAR_INPUTS = [DAILY / "2026-02-26.jsonl", DAILY / "hf_2026-02-27.json", DAILY / "library.bib",
+                   DATA / "captures" / "daily-papers-page.txt", DATA / "jsonl" / "arxiv-metadata-oai-snapshot.head200.json",
+                   DATA / "arxiv_api" / "query_all-testing_start0_max100.xml", DATA / "oai" / "getrecord_arXivRaw.xml",
+                   DATA / "news" / "guardian_us_2018-01-31.rss", DATA / "sources" / "crossref_works.json",
+                   DATA / "sources" / "library.ris"]
+"""Real files of formats whose records carry each kind of calendar date, and none (BibTeX: a user's library)."""
+
+
 def test_catching_up_from_the_stored_records_gives_the_rows_each_batch_wrote(store):
-    # Each ingest batch dates its own records; a store whose calendar is behind (an older paperfeed, another
-    # writer) is caught up in one pass over the stored records. Both must give the same rows.
-    inputs = [DAILY / "2026-02-26.jsonl", DAILY / "hf_2026-02-27.json", DAILY / "library.bib",
-              DATA / "captures" / "daily-papers-page.txt"]
-    assert not Ingester(store).ingest_paths(inputs).failed
+    # Each ingest batch dates its own records as they were prepared (prepare.calendar_date); a store whose
+    # calendar is behind (an older paperfeed) is caught up in one pass over the stored records' JSON. Both must
+    # give the same rows.
+    assert not Ingester(store).ingest_paths(CALENDAR_INPUTS).failed
     written = sorted(map(tuple, store.read_rows("SELECT record_id, item_id, kind, day FROM daily_dates")))
-    assert {kind for _, _, kind, _ in written} == {"picked", "announced"}
-    assert len(written) == store.read_rows("SELECT count(*) FROM source_records WHERE format <> 'bibtex'")[0][0]
+    assert {kind for _, _, kind, _ in written} == {"picked", "announced", "published"}
+    undated = store.read_rows("SELECT count(*) FROM source_records WHERE format = 'bibtex' OR data NOT LIKE "
+                              "'%\"published\"%' AND data NOT LIKE '%_date\"%'")[0][0]
+    assert 0 < undated < len(written)
+    assert len(written) == store.read_rows("SELECT count(*) FROM source_records")[0][0] - undated
     store.db.run("DELETE FROM daily_dates")
     store.db.run("UPDATE app_state SET value = '0' WHERE name = 'daily_dates_cursor'")
     assert store.refresh_daily_dates() == len(written)
     assert sorted(map(tuple, store.read_rows("SELECT record_id, item_id, kind, day FROM daily_dates"))) == written
+
+
+def test_an_ingest_dates_the_records_an_older_writer_left_undated(store):
+    # Records stored without their dates (an older paperfeed: its calendar behind) are dated by the next ingest
+    # batch, from their JSON, beside the batch's own records.
+    assert not Ingester(store).ingest_paths(CALENDAR_INPUTS[:5]).failed
+    first = sorted(map(tuple, store.read_rows("SELECT record_id, item_id, kind, day FROM daily_dates")))
+    store.db.run("DELETE FROM daily_dates")
+    store.db.run("UPDATE app_state SET value = '0' WHERE name = 'daily_dates_cursor'")
+    assert not Ingester(store).ingest_paths(CALENDAR_INPUTS[5:]).failed
+    rows = sorted(map(tuple, store.read_rows("SELECT record_id, item_id, kind, day FROM daily_dates")))
+    assert set(first) < set(rows)
+    top = store.read_rows("SELECT max(id) FROM source_records")[0][0]
+    assert store.read_rows("SELECT value FROM app_state WHERE name = 'daily_dates_cursor'") == [(str(top),)]
+    store.db.run("DELETE FROM daily_dates")
+    store.db.run("UPDATE app_state SET value = '0' WHERE name = 'daily_dates_cursor'")
+    assert store.refresh_daily_dates() == len(rows)
+    assert sorted(map(tuple, store.read_rows("SELECT record_id, item_id, kind, day FROM daily_dates"))) == rows

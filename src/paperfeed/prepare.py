@@ -56,6 +56,8 @@ class Prepared:
     """The fields of an item of this record alone (``merge.resolve_item``): what most records of a bulk load
     become. Made here, they are made in the worker process of a large run (``ingest.ahead``), not in the process
     that stores them and bounds the load; so is the JSON, and the data itself then never crosses the pipe."""
+    calendar: tuple[str, str] | None
+    """(kind, day) of the record on the Daily Papers calendar (``calendar_date``), written with it."""
     lookup_keys: list[int] = field(default_factory=list)
     """Blocking keys looked up besides, not stored (``merge.title_keys``)."""
 
@@ -104,11 +106,33 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
         data = merge.record_data(record)
         prepared = Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
                             list(stored), orjson.dumps(data).decode(), merge.resolve_item([data], (record.abstract,)),
-                            list(looked_up))
+                            calendar_date(record), list(looked_up))
         if len(done) >= PREPARED_REMEMBERED:
             done.clear()
         done[id(record)] = prepared  # holds the record, so its id names no other while it is here
         yield prepared
+
+
+def calendar_date(record: Record) -> tuple[str, str] | None:
+    """The record's (kind, day) on the Daily Papers calendar: the Hugging Face pick day (``picked``), else its
+    listing's announcement day (``announced``), else its own date (``published``); None for a tombstone, a BibTeX
+    record (a user's library, not a public signal) or a record with none of the three.
+
+    The rule of ``storage.daily``'s catch-up statement (``DailyStorage.add_daily_dates``, which dates records
+    stored by an older paperfeed from their stored JSON), computed here so that a bulk load's process that stores
+    the records does not read three dates back out of each one's JSON: that statement took 12 µs a Kaggle record,
+    the rows made here go in at 5.8 (a multi-row insert, ``SQLiteDatabase.run_many``; docs/benchmarks.md,
+    "Ingest", session 16). The parsers give these dates as text; a NUL becomes U+FFFD, as that statement's
+    reading does."""
+    if record.deleted or record.format == "bibtex":
+        return None
+    extra = record.extra
+    # An empty own date is left out of the stored data (``merge.record_data``): absent, as there.
+    for kind, day in (("picked", extra.get("picked_date")), ("announced", extra.get("listing_date")),
+                      ("published", record.published or None)):
+        if day is not None:
+            return kind, day.replace("\x00", "\ufffd") if "\x00" in day else day
+    return None
 
 
 PREPARED_REMEMBERED = 2048

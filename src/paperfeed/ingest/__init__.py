@@ -345,7 +345,7 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
         abstracts.setdefault(item_id, []).append(record.abstract)
         batch.source_records.append(SourceRecordRow(
             item_id, prepared.fingerprint, record.format, record.record_id, origin, record.label, seen_at, record.deleted,
-            record.raw, prepared.data_json, reason,
+            record.raw, prepared.data_json, reason, prepared.calendar,
         ))
 
     if placer.alias:

@@ -13,6 +13,7 @@ that two writers can both pass. Days are ``COLLATE "C"`` on PostgreSQL: byte ord
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..normalize import utc_now
@@ -89,21 +90,37 @@ class DailyStorage:
         with db.transaction(lock_writers=True):
             return self.add_daily_dates()
 
-    def add_daily_dates(self) -> int:
+    def add_daily_dates(self, dated: Sequence[tuple[int, int, str, str]] = (), first_dated: int | None = None) -> int:
         """Inside a write transaction: add the calendar dates of the source records above the cursor; return how
-        many. Ingest calls it after each batch's records, while their pages are still in the cache (once per
-        file, a 2.7-million-line file's 12 GB of records were read back at its end: 5 s per 400,000 lines)."""
-        db, d = self.db, self.db.dialect
+        many. Ingest calls it after each batch's records with their dates made as they were prepared (``dated``:
+        record id, item id, kind, day, for the records from ``first_dated`` on, whose ids it took); records
+        below those that no one dated (an older paperfeed's) are dated here from their stored JSON."""
+        db = self.db
         cursor = int(db.value("SELECT value FROM app_state WHERE name = $1", (_CURSOR,), 0))
         top = db.value("SELECT coalesce(max(id), 0) FROM source_records")
-        if top <= cursor:
+        if top <= cursor and not dated:
             return 0
+        scan_to = top if first_dated is None else first_dated - 1
+        added = self._date_stored_records(cursor, scan_to) if scan_to > cursor else 0
+        if dated:
+            # Plain inserts: the records are new, and an upsert's foreign-key checks cost about three times an
+            # insert's (``storage.people``).
+            db.run_many("INSERT INTO daily_dates (record_id, item_id, kind, day) VALUES ($1, $2, $3, $4)", dated)
+            added += len(dated)
+        db.run("INSERT INTO app_state (name, value) VALUES ($1, $2) "
+               "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (_CURSOR, str(max(top, cursor))))
+        return added
+
+    def _date_stored_records(self, after: int, up_to: int) -> int:
+        """Add the calendar dates of the stored source records with ids in (``after``, ``up_to``], read from their
+        JSON by the rule of ``prepare.calendar_date``; return how many."""
+        d = self.db.dialect
         # One calendar day per source record: the Hugging Face pick day wins over a listing day, which wins
         # over the record's own date. BibTeX records are a user's library, not a public signal: left out.
         # MATERIALIZED: each record's three dates are read from its JSON once. As a plain subquery the planner
         # put the reads in place of each use (the CASE, the coalesce, the WHERE): up to eight parses of the
         # record's JSON instead of three: 14.4 against 4.4–6.1 µs a Kaggle record (bench/ingest_parts.py).
-        added = db.run(
+        return self.db.run(
             "INSERT INTO daily_dates (record_id, item_id, kind, day) "
             f"WITH dated AS MATERIALIZED (SELECT id, item_id, {d.json_text(_DOCUMENT, 'extra', 'picked_date')} AS picked, "
             f"{d.json_text(_DOCUMENT, 'extra', 'listing_date')} AS listed, "
@@ -112,10 +129,7 @@ class DailyStorage:
             "SELECT id, item_id, CASE WHEN picked IS NOT NULL THEN 'picked' "
             "WHEN listed IS NOT NULL THEN 'announced' ELSE 'published' END, coalesce(picked, listed, published) "
             "FROM dated WHERE coalesce(picked, listed, published) IS NOT NULL "
-            "ON CONFLICT (record_id) DO NOTHING", (cursor, top))
-        db.run("INSERT INTO app_state (name, value) VALUES ($1, $2) "
-               "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (_CURSOR, str(top)))
-        return added
+            "ON CONFLICT (record_id) DO NOTHING", (after, up_to))
 
     def daily_signals(self, start: str, end: str) -> list[DailySignals]:
         """Signals of every item with a calendar day or a submission in ``start``..``end`` (inclusive)."""

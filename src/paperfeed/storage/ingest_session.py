@@ -91,6 +91,8 @@ class SourceRecordRow:
     """``merge.record_data`` as JSON."""
     reason: dict[str, Any] | None = None
     """Why the record is in its item (see ``ingest``); stored as JSON."""
+    calendar: tuple[str, str] | None = None
+    """(kind, day) on the Daily Papers calendar (``prepare.calendar_date``), written with the record; None: none."""
 
 
 @dataclass(slots=True)
@@ -393,13 +395,18 @@ class IngestSession:
             "year = $8, upvotes = $9, withdrawn = $10, updated_at = $11 WHERE id = $12",
             [row for row in rows if row[-1] not in new_ids])
         # A fingerprint stored twice is a bug or a writer outside the lock: the constraint fails the file.
+        # The ids are taken here so that each record's calendar day, made with the record, is written beside it.
+        record_ids = self.store._allocate_record_ids(len(batch.source_records))
         db.run_many(
-            "INSERT INTO source_records (item_id, fingerprint, format, record_id, origin, label, seen_at, deleted, "
-            "raw, data, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            [(r.item_id, r.fingerprint, r.format, _text(r.record_id), _text(r.origin), _text(r.label), r.seen_at,
-              bool(r.deleted), _text(r.raw), _text(r.data_json),
-              _text(orjson.dumps(r.reason).decode()) if r.reason is not None else None) for r in batch.source_records])
-        self.store.add_daily_dates()  # the calendar days of these records, read while their pages are cached
+            "INSERT INTO source_records (id, item_id, fingerprint, format, record_id, origin, label, seen_at, deleted, "
+            "raw, data, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            [(record_id, r.item_id, r.fingerprint, r.format, _text(r.record_id), _text(r.origin), _text(r.label),
+              r.seen_at, bool(r.deleted), _text(r.raw), _text(r.data_json),
+              _text(orjson.dumps(r.reason).decode()) if r.reason is not None else None)
+             for record_id, r in zip(record_ids, batch.source_records)])
+        self.store.add_daily_dates([(record_id, r.item_id, *r.calendar) for record_id, r
+                                    in zip(record_ids, batch.source_records) if r.calendar is not None],
+                                   record_ids[0] if record_ids else None)
         # An item that gains a record and keeps its fields (a re-listing, another source's copy) is not rewritten
         # above, yet its search document lists its sources (the ``source:`` filter): an update that changes no
         # value fires the change log's trigger on both backends. ``updated_at`` stays, so the tagger, which

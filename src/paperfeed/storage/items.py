@@ -36,6 +36,10 @@ class ItemStorage:
         """Reserve ``count`` new item ids (inside the ingest transaction); each backend has its own way."""
         raise NotImplementedError
 
+    def _allocate_record_ids(self, count: int) -> list[int]:
+        """Reserve ``count`` new source record ids, in increasing order (inside the ingest transaction)."""
+        raise NotImplementedError
+
     def _drop_deferred_indexes(self) -> list[str]:
         """Drop, inside the open transaction, the indexes a bulk load defers; return the statements that build
         them again. None here: PostgreSQL's DROP INDEX would lock the tables against every reader until the

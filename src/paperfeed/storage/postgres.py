@@ -248,6 +248,11 @@ class PostgresStore(PostgresFullText, Store):
         return self.db.column("SELECT nextval(pg_get_serial_sequence('items', 'id')) FROM generate_series(1, $1)",
                               (count,))
 
+    def _allocate_record_ids(self, count: int) -> list[int]:
+        # Increasing, as nextval hands them out; the column takes given ids since migration 0020.
+        return self.db.column("SELECT nextval(pg_get_serial_sequence('source_records', 'id')) "
+                              "FROM generate_series(1, $1) ORDER BY 1", (count,))
+
     # -- syncing ---------------------------------------------------------------------------
 
     @contextmanager

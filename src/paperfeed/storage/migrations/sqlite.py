@@ -518,4 +518,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX author_decision_slots_item ON author_decision_slots (item_id);
         """,
     ),
+    (
+        "0020_source_record_ids_given",
+        """
+        -- PostgreSQL only (its identity column now takes the ids ingest gives); SQLite's rowid always did.
+        -- Recorded here too so that both backends report the same history.
+        SELECT 1;
+        """,
+    ),
 ]

@@ -1,0 +1,93 @@
+"""SQLite's ``run_many`` sends a plain insert many rows a statement: the same rows, the same errors."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paperfeed.storage.sqlite import ROWS_PER_INSERT, SQLiteDatabase, _insert_shape, _positional
+
+SCHEMA = """
+CREATE TABLE dated (record_id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('picked', 'announced', 'published')), day TEXT NOT NULL,
+                    note TEXT);
+CREATE TABLE counts (name TEXT PRIMARY KEY, total INTEGER NOT NULL, last TEXT);
+"""
+
+
+def _database() -> SQLiteDatabase:
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    connection.executescript(SCHEMA)
+    return SQLiteDatabase(connection)
+
+
+def _both(sql: str, rows: list[tuple]) -> tuple[list, list]:
+    """The table after ``run_many`` and after one ``executemany`` of the same statement (row by row)."""
+    many, one = _database(), _database()
+    many.run_many(sql, rows)
+    one.connection.executemany(_positional(sql), rows)
+    table = sql.split()[2]
+    return ([tuple(row) for row in many.rows(f"SELECT * FROM {table} ORDER BY 1")],
+            [tuple(row) for row in one.rows(f"SELECT * FROM {table} ORDER BY 1")])
+
+
+rows_of_dates = st.lists(st.tuples(st.integers(1, 3000), st.integers(0, 9), st.sampled_from(["picked", "published"]),
+                                   st.text(max_size=3)), max_size=2 * ROWS_PER_INSERT + 40)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows_of_dates)
+def test_a_plain_insert_gives_the_rows_executemany_gives(rows):
+    # Duplicate keys inside one batch (and inside one statement of it) are skipped row by row, as executemany does;
+    # a literal in the row and a value used twice ($3) are written into every row.
+    sql = "INSERT INTO dated (record_id, item_id, kind, day, note) VALUES ($1, $2, $3, $4, 'a ?1 $1') ON CONFLICT DO NOTHING"
+    assert _insert_shape(_positional(sql)) is not None
+    many, one = _both(sql, rows)
+    assert many == one
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcde"), st.integers(-5, 5)), max_size=ROWS_PER_INSERT + 20))
+def test_an_upsert_sees_the_rows_before_it_in_the_same_statement(rows):
+    sql = ("INSERT INTO counts (name, total, last) VALUES ($1, $2, CAST($2 AS TEXT)) ON CONFLICT (name) DO UPDATE "
+           "SET total = counts.total + excluded.total, last = excluded.last")
+    many, one = _both(sql, rows)
+    assert many == one
+
+
+def test_statements_it_leaves_to_executemany():
+    for sql in ("UPDATE counts SET total = $1 WHERE name = $2",
+                "INSERT INTO counts (name, total) SELECT $1, $2",
+                "INSERT INTO counts (name, total) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET total = $2",
+                "INSERT INTO counts (name, total) VALUES ($1, abs($2))",
+                "INSERT INTO counts (name, total) VALUES ($1, $2) RETURNING name"):
+        assert _insert_shape(_positional(sql)) is None, sql
+    db = _database()
+    db.run_many("INSERT INTO counts (name, total) VALUES ($1, abs($2))", [("a", -1), ("b", 2)])
+    assert db.rows("SELECT name, total FROM counts ORDER BY name") == [("a", 1), ("b", 2)]
+
+
+def test_a_bad_row_fails_as_it_would_row_by_row():
+    # Inside a transaction, as every caller writes: the error is the driver's, and the rollback takes every row.
+    db = _database()
+    rows = [(n, 1, "picked", "2026-01-01", None) for n in range(1, 600)]
+    for bad, error, message in (((999, 1, "bogus", "x", None), sqlite3.IntegrityError, "CHECK constraint failed"),
+                                ((1000, 1, "picked"), sqlite3.ProgrammingError, "bindings")):
+        with pytest.raises(error, match=message):
+            with db.transaction():
+                db.run_many("INSERT INTO dated VALUES ($1, $2, $3, $4, $5)", rows[:300] + [bad] + rows[300:])
+        assert db.value("SELECT count(*) FROM dated") == 0
+    db.run_many("INSERT INTO dated VALUES ($1, $2, $3, $4, $5)", (row for row in rows))  # any iterable
+    assert db.value("SELECT count(*) FROM dated") == 599
+
+
+def test_a_statement_stays_within_sqlites_parameter_limit():
+    db = _database()
+    db.connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)
+    db = SQLiteDatabase(db.connection)
+    db.run_many("INSERT INTO dated VALUES ($1, $2, $3, $4, $5)",
+                [(n, 1, "published", "2026-01-01", None) for n in range(1, 1001)])
+    assert db.value("SELECT count(*) FROM dated") == 1000
