@@ -50,12 +50,13 @@ class Prepared:
     identifiers: list[tuple[str, str]]
     block_keys: list[int]
     """The title's blocking keys its item stores (``merge.title_keys``)."""
-    data_json: str
-    """``merge.record_data`` as stored beside the raw record (JSON)."""
-    alone: merge.ItemFields
+    data_json: str | None
+    """``merge.record_data`` as stored beside the raw record (JSON); None until ``complete`` where it was left."""
+    alone: merge.ItemFields | None
     """The fields of an item of this record alone (``merge.resolve_item``): what most records of a bulk load
     become. Made here, they are made in the worker process of a large run (``ingest.ahead``), not in the process
-    that stores them and bounds the load; so is the JSON, and the data itself then never crosses the pipe."""
+    that stores them; so is the JSON, and the data itself then never crosses the pipe. Where that worker bounds
+    the load it leaves both to the storing process (``Leave``, ``complete``): None until then."""
     calendar: tuple[str, str] | None
     """(kind, day) of the record on the Daily Papers calendar (``calendar_date``), written with it."""
     lookup_keys: list[int] = field(default_factory=list)
@@ -64,7 +65,17 @@ class Prepared:
     @property
     def data(self) -> dict[str, Any]:
         """``merge.record_data``, read back from ``data_json``: what resolving an item of several records reads."""
+        if self.data_json is None:
+            self.complete()
         return orjson.loads(self.data_json)
+
+    def complete(self) -> None:
+        """Make the stored JSON and the fields of an item of this record alone where ``prepare`` left them
+        (``Leave``): the same values it makes."""
+        if self.alone is None:
+            data = merge.record_data(self.record)
+            self.data_json = orjson.dumps(data).decode()
+            self.alone = merge.resolve_item([data], (self.record.abstract,))
 
     def __reduce__(self) -> tuple[type["Prepared"], tuple]:
         return Prepared, _prepared_values(self)  # by position, as ``Record.__reduce__``
@@ -73,12 +84,25 @@ class Prepared:
 _prepared_values = operator.attrgetter(*(item.name for item in fields(Prepared)))
 
 
-def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None = None) -> Iterator[Prepared]:
+@dataclass(slots=True)
+class Leave:
+    """Whether ``prepare`` leaves each record's stored JSON and own item fields to the process that stores it
+    (``Prepared.complete``): switched between batches by the worker of a large run (``ingest.ahead``), which
+    leaves them while the storing process waits for its batches, so that the two share the work whichever of
+    the two is slower on a machine."""
+
+    on: bool = False
+
+
+def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None = None,
+            leave: Leave | None = None) -> Iterator[Prepared]:
     """Attach fingerprints, identifiers, blocking keys and stored data to parsed records.
 
     A record with a field over ``limits`` (the default settings' when None) raises a ParseError naming the
-    record (its position in the file, and its id) and the field.
+    record (its position in the file, and its id) and the field. While ``leave`` is on, the stored JSON and the
+    fields of the record's own item are left to ``Prepared.complete``.
     """
+    leave = leave or Leave()
     limits = limits or _DEFAULT_LIMITS
     origin_name = origin.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
     # The limits as plain numbers (0, no limit, as the largest): the cheap test every record passes; over_limit
@@ -103,10 +127,13 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
         title = record.title
         stored, looked_up = ((_title_keys if len(title) <= TITLE_KEYS_CACHED_CHARS else merge.title_keys)(
             title, bool(record.arxiv_id)) if title else ((), ()))
-        data = merge.record_data(record)
+        if leave.on:
+            data_json = alone = None
+        else:
+            data = merge.record_data(record)
+            data_json, alone = orjson.dumps(data).decode(), merge.resolve_item([data], (record.abstract,))
         prepared = Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
-                            list(stored), orjson.dumps(data).decode(), merge.resolve_item([data], (record.abstract,)),
-                            calendar_date(record), list(looked_up))
+                            list(stored), data_json, alone, calendar_date(record), list(looked_up))
         if len(done) >= PREPARED_REMEMBERED:
             done.clear()
         done[id(record)] = prepared  # holds the record, so its id names no other while it is here
@@ -176,14 +203,14 @@ def _over(name: str, size: int, limit: int, unit: str, setting: str) -> str:
 
 
 def parse(data: bytes, context: ParseContext, format_name: str | None,
-          limits: FieldLimits | None = None) -> tuple[str, Iterator[Prepared]]:
+          limits: FieldLimits | None = None, leave: Leave | None = None) -> tuple[str, Iterator[Prepared]]:
     """Pick the format (given or detected) and return its name and the prepared records, lazily.
 
     A parser's unexpected exception becomes a ParseError, so a parser bug fails its own file
     and not the whole run; so does a record over ``limits`` (the default settings' when None).
     """
     module = get_format(format_name) if format_name else detect_format(data, context.name)
-    return module.FORMAT, prepare(_parser_bugs_as_errors(module.parse(data, context)), context.origin, limits)
+    return module.FORMAT, prepare(_parser_bugs_as_errors(module.parse(data, context)), context.origin, limits, leave)
 
 
 def _parser_bugs_as_errors(records: Iterator[Record]) -> Iterator[Record]:

@@ -276,6 +276,8 @@ def _merge_batch(session: IngestSession, batch_in: list[Prepared], origin: str, 
             repeated[position] = item.fingerprint
             continue
         seen.add(item.fingerprint)
+        if item.alone is None:  # left by the worker (prepare.Leave)
+            item.complete()
         fresh.append(item)
         fresh_positions.append(position)
 
