@@ -331,7 +331,8 @@ def test_the_dates_roll_back_with_their_records(store):
 
 
 CALENDAR_INPUTS = [DAILY / "2026-02-26.jsonl", DAILY / "hf_2026-02-27.json", DAILY / "library.bib",
-                   DATA / "captures" / "daily-papers-page.txt", DATA / "jsonl" / "arxiv-metadata-oai-snapshot.head200.json",
+                   DATA / "captures" / "daily-papers-page.txt",
+                   DATA / "jsonl" / "arxiv-metadata-oai-snapshot.head200.json",
                    DATA / "arxiv_api" / "query_all-testing_start0_max100.xml", DATA / "oai" / "getrecord_arXivRaw.xml",
                    DATA / "news" / "guardian_us_2018-01-31.rss", DATA / "sources" / "crossref_works.json",
                    DATA / "sources" / "library.ris"]

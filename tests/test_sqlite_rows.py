@@ -43,7 +43,8 @@ rows_of_dates = st.lists(st.tuples(st.integers(1, 3000), st.integers(0, 9), st.s
 def test_a_plain_insert_gives_the_rows_executemany_gives(rows):
     # Duplicate keys inside one batch (and inside one statement of it) are skipped row by row, as executemany does;
     # a literal in the row and a value used twice ($3) are written into every row.
-    sql = "INSERT INTO dated (record_id, item_id, kind, day, note) VALUES ($1, $2, $3, $4, 'a ?1 $1') ON CONFLICT DO NOTHING"
+    sql = ("INSERT INTO dated (record_id, item_id, kind, day, note) VALUES ($1, $2, $3, $4, 'a ?1 $1') "
+           "ON CONFLICT DO NOTHING")
     assert _insert_shape(_positional(sql)) is not None
     many, one = _both(sql, rows)
     assert many == one

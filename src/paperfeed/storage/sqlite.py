@@ -14,7 +14,7 @@ import re
 import shutil
 import sqlite3
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -121,7 +121,9 @@ rows a record."""
 # A plain INSERT whose one VALUES row holds only placeholders and simple literals, and what follows it (an
 # ON CONFLICT clause): the statements ``run_many`` can send many rows at a time.
 _VALUE = r"(?:\?\d+|'[^']*'|-?\d+(?:\.\d+)?|NULL|TRUE|FALSE)"
-_PLAIN_INSERT = re.compile(rf"(?is)^(\s*INSERT\s.*?\bVALUES\s*)(\(\s*{_VALUE}(?:\s*,\s*{_VALUE})*\s*\))(\s*(?:ON\s+CONFLICT\b.*)?)$")
+_PLAIN_INSERT = re.compile(rf"(?is)^(\s*INSERT\s.*?\bVALUES\s*)"  # head
+                           rf"(\(\s*{_VALUE}(?:\s*,\s*{_VALUE})*\s*\))"  # one row
+                           r"(\s*(?:ON\s+CONFLICT\b.*)?)$")  # tail
 _NUMBERED = re.compile(r"'[^']*'|\?(\d+)")
 """A numbered placeholder (group 1), or a string literal, passed over whole."""
 
@@ -144,8 +146,11 @@ def _insert_shape(statement: str) -> tuple[str, str, str, int] | None:
 def _many_rows(statement: str, count: int) -> str:
     """``statement`` (a plain insert) with ``count`` rows, the placeholders of row k numbered after row k-1's."""
     head, row, tail, width = _insert_shape(statement)
-    rows = ", ".join(_NUMBERED.sub(lambda found: f"?{int(found.group(1)) + k * width}" if found.group(1) else found.group(0),
-                                   row) for k in range(count))
+
+    def numbered(k: int, found: re.Match) -> str:
+        return f"?{int(found.group(1)) + k * width}" if found.group(1) else found.group(0)
+
+    rows = ", ".join(_NUMBERED.sub(partial(numbered, k), row) for k in range(count))
     return f"{head}{rows}{tail}"
 
 
