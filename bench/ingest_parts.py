@@ -9,8 +9,9 @@ Usage: python bench/ingest_parts.py SNAPSHOT.json STORE.db [--records N] [--roun
 - **receive**: the same pickled batches read back from a real pipe (a forked writer sending them with
   ``Connection.send_bytes`` through the 1 MB pipe the ingest asks for), with ``Connection.recv_bytes`` against
   ``ingest.ahead.MessageReader``. Milliseconds of the reading process's CPU a batch; the bytes must be equal (checked in a round of its own).
-- **calendar**: the SELECT of ``DailyStorage.add_daily_dates`` (each source record's three dates read from its
-  JSON) over the first N source records of STORE, by batches of 2,000 ids as ingest calls it: the dates in a
+- **calendar**: the SELECT of ``DailyStorage._date_stored_records`` (each source record's three dates read from its
+  JSON; since session 16 only for records an older paperfeed left undated, ingest writes the days made in
+  ``prepare``) over the first N source records of STORE, by batches of 2,000 ids as ingest called it: the dates in a
   MATERIALIZED common table expression against the plain subquery it replaced (SQLite put the three JSON reads in
   place of each use: up to eight per record). Microseconds a record, CPU; the rows must be equal. STORE is only
   read (any store of Kaggle-schema records: a bootstrap's, or ``paperfeed ingest SNAPSHOT`` of a few 100,000 lines).
