@@ -244,13 +244,16 @@ class PostgresStore(PostgresFullText, Store):
                                "item_categories")
 
     def _allocate_item_ids(self, count: int) -> list[int]:
-        # From the identity's sequence: never handed out twice, even to concurrent writers (gaps are fine).
-        return self.db.column("SELECT nextval(pg_get_serial_sequence('items', 'id')) FROM generate_series(1, $1)",
-                              (count,))
+        return self._ids_from_sequence("items", count)
 
     def _allocate_record_ids(self, count: int) -> list[int]:
-        # Increasing, as nextval hands them out; the column takes given ids since migration 0020.
-        return self.db.column("SELECT nextval(pg_get_serial_sequence('source_records', 'id')) "
+        # The column takes given ids since migration 0020.
+        return self._ids_from_sequence("source_records", count)
+
+    def _ids_from_sequence(self, table: str, count: int) -> list[int]:
+        # From the identity's sequence, in increasing order: never handed out twice, even to concurrent writers
+        # (gaps are fine).
+        return self.db.column(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
                               "FROM generate_series(1, $1) ORDER BY 1", (count,))
 
     # -- syncing ---------------------------------------------------------------------------

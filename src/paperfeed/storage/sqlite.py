@@ -436,13 +436,14 @@ class SQLiteStore(Store):
         self._db.execute("PRAGMA synchronous = NORMAL")
 
     def _allocate_item_ids(self, count: int) -> list[int]:
-        # Safe under BEGIN IMMEDIATE: this connection is the only writer until COMMIT.
-        start = (self.db.value("SELECT max(id) FROM items") or 0) + 1
-        return list(range(start, start + count))
+        return self._ids_after_max("items", count)
 
     def _allocate_record_ids(self, count: int) -> list[int]:
-        # As item ids: one writer until COMMIT.
-        start = (self.db.value("SELECT max(id) FROM source_records") or 0) + 1
+        return self._ids_after_max("source_records", count)
+
+    def _ids_after_max(self, table: str, count: int) -> list[int]:
+        # Safe under BEGIN IMMEDIATE: this connection is the only writer until COMMIT.
+        start = (self.db.value(f"SELECT max(id) FROM {table}") or 0) + 1
         return list(range(start, start + count))
 
     def _drop_deferred_indexes(self) -> list[str]:
