@@ -62,7 +62,7 @@ def tables(db: Path) -> dict[str, list[tuple]]:
         for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                           "AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name"):
             columns = [row[1] for row in connection.execute(f'PRAGMA table_info("{name}")')
-                       if row[1] not in ("created_at", "updated_at", "seen_at", "applied_at")]
+                       if row[1] not in ("created_at", "updated_at", "seen_at", "applied_at", "added_at")]
             found[name] = sorted(connection.execute(f'SELECT {", ".join(columns)} FROM "{name}"'), key=repr)
         return found
     finally:
@@ -263,6 +263,11 @@ def journal_modes(store, seen: list[str]):
     return lambda count: seen.append(store.db.value("PRAGMA journal_mode"))
 
 
+def references_checked(store, seen: list[int]):
+    """An ``on_records`` callback noting whether SQLite enforces the foreign keys, batch by batch."""
+    return lambda count: seen.append(store.db.value("PRAGMA foreign_keys"))
+
+
 def test_a_file_larger_than_the_store_is_loaded_alone_with_a_rollback_journal_and_ends_as_through_the_wal(tmp_path):
     small = listing_file(tmp_path / "2026-01-04.jsonl", 40, first=5000)
     big = listing_file(tmp_path / "2026-01-05.jsonl", 1500)  # 2.6 MB; the store is 1.7 MB before it
@@ -270,13 +275,18 @@ def test_a_file_larger_than_the_store_is_loaded_alone_with_a_rollback_journal_an
     alone_db, wal_db = tmp_path / "alone.db", tmp_path / "wal.db"
     with open_store(alone_db) as store:
         seen: list[str] = []
-        ingester = Ingester(store, on_records=journal_modes(store, seen))
+        checked: list[int] = []
+        journal, references = journal_modes(store, seen), references_checked(store, checked)
+        ingester = Ingester(store, on_records=lambda count: (journal(count), references(count)))
         ingester.alone_from_bytes = big.stat().st_size
         assert not ingester.ingest_paths([small, big, later]).failed
         # The small file before it goes through the WAL (and commits first); the large file and what follows it
-        # in the same run are written with the rollback journal; the store is in WAL mode again at the end.
+        # in the same run are written with the rollback journal and no foreign key lookups; the store is in WAL
+        # mode again at the end, its foreign keys enforced.
         assert seen == ["wal", "delete", "delete"]  # (a batch is 2,000 records)
-        assert store.db.value("PRAGMA journal_mode") == "wal" and store.check_integrity() == []
+        assert checked == [1, 0, 0]
+        assert store.db.value("PRAGMA journal_mode") == "wal" and store.db.value("PRAGMA foreign_keys") == 1
+        assert store.check_integrity() == []
     assert not Path(f"{alone_db}-journal").exists()
     with open_store(wal_db) as store:
         ingester = Ingester(store)
@@ -351,3 +361,111 @@ def test_a_store_lets_sqlite_sort_with_helper_threads_on_a_machine_of_several_co
     with open_store(tmp_path / "s.db") as store:
         assert store.db.value("PRAGMA threads") == SORT_HELPER_THREADS
     assert SORT_HELPER_THREADS == (min(3, os.cpu_count() - 1) if os.cpu_count() else 0)
+
+
+# -- foreign keys while the store is held alone: the one delete of an ingest cascades by hand ----------------------
+
+
+def generic_file(path: Path, count: int, *extra: dict) -> Path:
+    """``count`` generic JSON Lines records of distinct arXiv ids with long abstracts (a file larger than a new
+    store), then ``extra``."""
+    words = LISTING.read_text(encoding="utf-8").split()
+    records = [{"id": f"2601.{n:05d}", "arxiv_id": f"2601.{n:05d}", "title": " ".join(words[n:n + 9]) + f" {n}",
+                "authors": ["Ada Lovelace", f"Author {n % 97}"], "abstract": " ".join(words[n:n + 300]),
+                "published": "2026-01-05"} for n in range(count)]
+    path.write_text("".join(json.dumps(record) + "\n" for record in [*records, *extra]), encoding="utf-8")
+    return path
+
+
+def two_versions_apart(store, tmp_path: Path) -> tuple[int, int]:
+    """A preprint and, under another title, its published version with a reader's library entry (tagged),
+    vote, submission and comment: two items until a record names both."""
+    (tmp_path / "preprint.jsonl").write_text(json.dumps(
+        {"id": "2401.00001", "arxiv_id": "2401.00001", "title": "Sparse attention for very large graphs",
+         "authors": ["Ada Lovelace", "Alan Turing"], "abstract": "About graphs.", "published": "2024-03-01"}) + "\n",
+        encoding="utf-8")
+    (tmp_path / "journal.bib").write_text(
+        "@article{lovelace24,\n  title = {Attention that scales to huge graphs},\n  author = {Lovelace, Ada and "
+        "Turing, Alan},\n  journal = {Journal of Graph Learning},\n  year = {2024},\n  doi = {10.1145/3000001},\n}\n",
+        encoding="utf-8")
+    assert not Ingester(store).ingest_paths([tmp_path / "preprint.jsonl", tmp_path / "journal.bib"]).failed
+    preprint, published = store.find_item("2401.00001"), store.find_item("10.1145/3000001")
+    from paperfeed.library import save_item
+    with store.db.transaction():
+        user = store.create_user("reader@example.org", "x")
+    save_item(store, user, str(published), ["graphs"])
+    with store.db.transaction():
+        store.db.run("INSERT INTO votes (item_id, user_id, voted_at) VALUES ($1, $2, '2024-01-01')", (published, user))
+        store.db.run("INSERT INTO submissions (item_id, day, user_id, submitted_at) VALUES ($1, '2024-03-01', $2, "
+                     "'2024-03-01')", (published, user))
+    store.add_comment(published, user, "Nice.", "<p>Nice.</p>", 1)
+    return preprint, published
+
+
+def test_a_bridge_in_a_load_held_alone_ends_as_through_the_wal(tmp_path):
+    # A record of the large file names the preprint's arXiv id and the published version's DOI: the items join and
+    # the published one is deleted, its leftover rows by hand (foreign keys are not enforced during that load).
+    bridge = {"id": "2401.00001", "arxiv_id": "2401.00001", "doi": "10.1145/3000001",
+              "title": "Sparse attention for very large graphs (v2)", "authors": ["Ada Lovelace", "Alan Turing"],
+              "abstract": "About graphs.", "published": "2024-03-01"}
+    big = generic_file(tmp_path / "big.jsonl", 1200, bridge)
+    stores = {}
+    for name, alone_from in (("alone", big.stat().st_size), ("wal", 0)):
+        stores[name] = db = tmp_path / f"{name}.db"
+        with open_store(db) as store:
+            preprint, published = two_versions_apart(store, tmp_path)
+            checked: list[int] = []
+            ingester = Ingester(store, on_records=references_checked(store, checked))
+            ingester.alone_from_bytes = alone_from
+            report = ingester.ingest_paths([big])
+            assert not report.failed and report.files[0].joined == [published]
+            assert checked == ([0] if name == "alone" else [1])
+            assert store.item(published) is None and store.find_item("10.1145/3000001") == preprint
+            assert store.check_integrity() == []  # PRAGMA foreign_key_check among it
+    alone, wal = tables(stores["alone"]), tables(stores["wal"])
+    assert {name for name in alone if alone[name] != wal[name]} == set()
+
+
+def test_a_delete_cascaded_by_hand_leaves_what_sqlites_own_cascade_leaves(tmp_path):
+    # Every referring table, a reference of two columns (library_tags to library) and SET NULL (a deleted user's
+    # submissions and hidden comments): by hand with enforcement off, against SQLite's own with it on.
+    source = tmp_path / "source.db"
+    with open_store(source) as store:
+        preprint, published = two_versions_apart(store, tmp_path)
+        user = store.db.value("SELECT id FROM users")
+        store.hide_comment(store.db.value("SELECT id FROM comments"), user)
+        assert store.db.value("SELECT count(*) FROM library_tags") == 1
+    cases = [("items", published), ("items", preprint), ("users", user)]
+    for table, row_id in cases:
+        results = []
+        for by_hand in (False, True):
+            db = tmp_path / f"{table}-{row_id}-{by_hand}.db"
+            db.write_bytes(source.read_bytes())
+            with open_store(db) as store:
+                if by_hand:
+                    store._db.execute("PRAGMA foreign_keys = OFF")
+                    store._checking_references = False
+                with store.db.transaction():
+                    if table == "items":
+                        store._delete_item(row_id)
+                    elif by_hand:
+                        store._delete_cascading("users", "id = ?1", (row_id,))
+                    else:
+                        store.db.run("DELETE FROM users WHERE id = $1", (row_id,))
+                store._db.execute("PRAGMA foreign_keys = ON")
+                assert store.check_integrity() == []
+            results.append(tables(db))
+        assert results[0] == results[1], (table, row_id)
+        assert results[0] != tables(source)
+
+
+def test_a_delete_that_a_reference_forbids_fails_by_hand_too(tmp_path):
+    with open_store(tmp_path / "store.db") as store:
+        assert not Ingester(store).ingest_paths([LIBRARY]).failed
+        author = store.db.value("SELECT author_id FROM item_authors LIMIT 1")  # item_authors -> authors: NO ACTION
+        store._db.execute("PRAGMA foreign_keys = OFF")
+        store._checking_references = False
+        with pytest.raises(sqlite3.IntegrityError, match="item_authors refers to authors"):
+            with store.db.transaction():
+                store._delete_cascading("authors", "id = ?1", (author,))
+        assert store.db.value("SELECT count(*) FROM authors WHERE id = $1", (author,)) == 1

@@ -337,7 +337,7 @@ class IngestSession:
                     "ON CONFLICT DO NOTHING",
                     [(keep if a == gone else a, keep if b == gone else b, decision) for a, b, decision in pairs
                      if (keep if a == gone else a) != (keep if b == gone else b)])
-        db.run("DELETE FROM items WHERE id = $1", (gone,))  # the rest of gone's rows go by ON DELETE CASCADE
+        self.store._delete_item(gone)  # the rest of gone's rows go by ON DELETE CASCADE
 
     def move_records(self, row_ids: list[int], item_id: int, reasons: list[dict[str, Any]]) -> None:
         """Move source records (by row id) to ``item_id`` with their Daily Papers dates; set their reasons."""
@@ -429,7 +429,8 @@ class IngestSession:
         author_ids = self._author_ids({name for fields in batch.items.values() for name in fields.authors})
         links = [(author_ids[name], item_id, position) for item_id, fields in batch.items.items()
                  for position, name in enumerate(fields.authors)]
-        links.sort()  # in the order of the author index (see block_keys)
+        if not self._deferred:  # in the order of the author index (see block_keys); while a bulk load defers that
+            links.sort()         # index, in the table's own (item, position) order, as made: 6 rows a Kaggle record
         db.run_many("INSERT INTO item_authors (author_id, item_id, position) VALUES ($1, $2, $3)", links)
         db.run_many("INSERT INTO item_categories (item_id, position, category) VALUES ($1, $2, $3)",
                     [(item_id, position, category) for item_id, fields in batch.items.items()

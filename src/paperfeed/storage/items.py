@@ -40,6 +40,10 @@ class ItemStorage:
         """Reserve ``count`` new source record ids, in increasing order (inside the ingest transaction)."""
         raise NotImplementedError
 
+    def _delete_item(self, item_id: int) -> None:
+        """Delete an item; the rows that reference it go by the schema's ``ON DELETE CASCADE``."""
+        self.db.run("DELETE FROM items WHERE id = $1", (item_id,))
+
     def _drop_deferred_indexes(self) -> list[str]:
         """Drop, inside the open transaction, the indexes a bulk load defers; return the statements that build
         them again. None here: PostgreSQL's DROP INDEX would lock the tables against every reader until the
