@@ -65,15 +65,16 @@ def test_the_worker_leaves_the_store_exactly_as_one_process_does(small_batches, 
     assert tables(tmp_path / "True.db") == tables(tmp_path / "False.db")
 
 
-def test_records_left_to_the_storing_process_give_the_same_store(small_batches, tmp_path, monkeypatch):
-    # Every record's stored JSON and own item made by the storing process (the worker leaves them while that
-    # process waits for batches): the store is the one of records prepared whole.
+@pytest.mark.parametrize("keys", [False, True])
+def test_records_left_to_the_storing_process_give_the_same_store(small_batches, tmp_path, monkeypatch, keys):
+    # Every record's stored JSON and own item (and blocking keys) made by the storing process (the worker leaves
+    # them while that process waits for batches): the store is the one of records prepared whole.
     from paperfeed import prepare
     inputs = [*INPUTS, DATA / "arxiv_api" / "query_all-testing_start0_max100.xml", DATA / "csv" / "ACM.csv"]
     with open_store(tmp_path / "whole.db") as store:
         whole = ingester(store, False).ingest_paths(inputs)
     leave = prepare.Leave
-    monkeypatch.setattr(prepare, "Leave", lambda: leave(on=True))  # what prepare() makes when given none
+    monkeypatch.setattr(prepare, "Leave", lambda: leave(on=True, keys=keys))  # what prepare() makes given none
     with open_store(tmp_path / "left.db") as store:
         left = ingester(store, False).ingest_paths(inputs)
     assert outcome(left) == outcome(whole) and not left.failed
@@ -258,12 +259,15 @@ def test_prepared_records_cross_the_pipe_unchanged():
             assert after.data == data and type(after.alone) is merge.ItemFields
             assert after.alone == merge.resolve_item([data], [before.record.abstract]), path
         # Left to the storing process (prepare.Leave, while it waits for the worker): the same values once completed.
-        _, lean = prepare.parse(path.read_bytes(), ParseContext(str(path)), None, None, prepare.Leave(on=True))
-        lean = pickle.loads(pickle.dumps(list(lean), protocol=5))
-        assert all(p.alone is None and p.data_json is None for p in lean)
-        for p in lean:
-            p.complete()
-        assert lean == prepared, path
+        for keys in (False, True):
+            _, lean = prepare.parse(path.read_bytes(), ParseContext(str(path)), None, None,
+                                    prepare.Leave(on=True, keys=keys))
+            lean = pickle.loads(pickle.dumps(list(lean), protocol=5))
+            assert all(p.alone is None and p.data_json is None for p in lean)
+            assert all((p.block_keys is None and p.lookup_keys is None) == keys for p in lean)
+            for p in lean:
+                p.complete()
+            assert lean == prepared, path
         # The same object twice in a batch (a repeated line) stays one object.
         twice = pickle.loads(pickle.dumps([prepared[0], prepared[0]], protocol=5))
         assert twice[0] is twice[1]

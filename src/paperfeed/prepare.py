@@ -48,8 +48,9 @@ class Prepared:
     record: Record
     fingerprint: str
     identifiers: list[tuple[str, str]]
-    block_keys: list[int]
-    """The title's blocking keys its item stores (``merge.title_keys``)."""
+    block_keys: list[int] | None
+    """The title's blocking keys its item stores (``merge.title_keys``); None until ``complete`` where they were
+    left (``Leave.keys``)."""
     data_json: str | None
     """``merge.record_data`` as stored beside the raw record (JSON); None until ``complete`` where it was left."""
     alone: merge.ItemFields | None
@@ -59,8 +60,8 @@ class Prepared:
     the load it leaves both to the storing process (``Leave``, ``complete``): None until then."""
     calendar: tuple[str, str] | None
     """(kind, day) of the record on the Daily Papers calendar (``calendar_date``), written with it."""
-    lookup_keys: list[int] = field(default_factory=list)
-    """Blocking keys looked up besides, not stored (``merge.title_keys``)."""
+    lookup_keys: list[int] | None = field(default_factory=list)
+    """Blocking keys looked up besides, not stored (``merge.title_keys``); None with ``block_keys``."""
 
     @property
     def data(self) -> dict[str, Any]:
@@ -70,8 +71,10 @@ class Prepared:
         return orjson.loads(self.data_json)
 
     def complete(self) -> None:
-        """Make the stored JSON and the fields of an item of this record alone where ``prepare`` left them
-        (``Leave``): the same values it makes."""
+        """Make the stored JSON, the fields of an item of this record alone and the blocking keys where
+        ``prepare`` left them (``Leave``): the same values it makes."""
+        if self.block_keys is None:
+            self.block_keys, self.lookup_keys = _record_keys(self.record)
         if self.alone is None:
             data = merge.record_data(self.record)
             self.data_json = orjson.dumps(data).decode()
@@ -86,12 +89,14 @@ _prepared_values = operator.attrgetter(*(item.name for item in fields(Prepared))
 
 @dataclass(slots=True)
 class Leave:
-    """Whether ``prepare`` leaves each record's stored JSON and own item fields to the process that stores it
-    (``Prepared.complete``): switched between batches by the worker of a large run (``ingest.ahead``), which
-    leaves them while the storing process waits for its batches, so that the two share the work whichever of
-    the two is slower on a machine."""
+    """What ``prepare`` leaves to the process that stores each record (``Prepared.complete``): the stored JSON
+    and the record's own item fields (``on``), its blocking keys besides (``keys``, only with ``on``). Switched
+    between batches by the worker of a large run (``ingest.ahead``), which leaves more while the storing process
+    waits for its batches and less while they queue, so that the two share the work whichever of the two is
+    slower on a machine."""
 
     on: bool = False
+    keys: bool = False
 
 
 def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None = None,
@@ -124,16 +129,15 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
                 and (over := over_limit(record, limits)):
             shown = record.record_id if len(record.record_id) <= 80 else record.record_id[:80] + "…"
             raise ParseError(f"{over}; the record is refused", f"record {index + 1}" + (f" ({shown})" if shown else ""))
-        title = record.title
-        stored, looked_up = ((_title_keys if len(title) <= TITLE_KEYS_CACHED_CHARS else merge.title_keys)(
-            title, bool(record.arxiv_id)) if title else ((), ()))
         if leave.on:
             data_json = alone = None
+            stored, looked_up = (None, None) if leave.keys else _record_keys(record)
         else:
             data = merge.record_data(record)
             data_json, alone = orjson.dumps(data).decode(), merge.resolve_item([data], (record.abstract,))
+            stored, looked_up = _record_keys(record)
         prepared = Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
-                            list(stored), data_json, alone, calendar_date(record), list(looked_up))
+                            stored, data_json, alone, calendar_date(record), looked_up)
         if len(done) >= PREPARED_REMEMBERED:
             done.clear()
         done[id(record)] = prepared  # holds the record, so its id names no other while it is here
@@ -171,6 +175,16 @@ TITLE_KEYS_CACHED = 32768
 daily listings' records), and the keys cost more than the rest of a record's preparation."""
 TITLE_KEYS_CACHED_CHARS = 500
 """Longest title cached (real ones are far shorter): at most 16 million characters of titles, whatever a file holds."""
+
+
+def _record_keys(record: Record) -> tuple[list[int], list[int]]:
+    """``merge.title_keys`` of the record's title (stored, looked up), cached for a title of usual length."""
+    title = record.title
+    if not title:
+        return [], []
+    stored, looked_up = (_title_keys if len(title) <= TITLE_KEYS_CACHED_CHARS else merge.title_keys)(
+        title, bool(record.arxiv_id))
+    return list(stored), list(looked_up)
 
 
 @lru_cache(maxsize=TITLE_KEYS_CACHED)

@@ -289,12 +289,12 @@ def work(jobs_fd: int, results_fd: int) -> None:
     sender = threading.Thread(target=_send_all, args=(ready, results), daemon=True)
     sender.start()
 
-    def send(number: int, kind: int, payload: Any) -> bool:
-        """Queue a message; return whether nothing was queued before it (the ingest's process has taken every
-        batch so far: it may be waiting for this one)."""
-        waited = ready.empty()
+    def send(number: int, kind: int, payload: Any) -> int:
+        """Queue a message; return how many were queued before it (none: the ingest's process has taken every
+        batch so far, and may be waiting for this one)."""
+        queued = ready.qsize()
         ready.put(_HEADER.pack(number, kind) + pickle.dumps(payload, protocol=5))
-        return waited
+        return queued
 
     try:
         format_name, label, limits, batch_size = jobs.recv()
@@ -363,7 +363,7 @@ def _send_all(ready: "queue.Queue[bytes | None]", results) -> None:
 
 
 def _prepare_one(number: int, source: Any, context: ParseContext, format_name: str | None, limits: FieldLimits,
-                 batch_size: int, inbox: _Inbox, send: Callable[[int, int, Any], bool]) -> None:
+                 batch_size: int, inbox: _Inbox, send: Callable[[int, int, Any], int]) -> None:
     try:
         data = source() if callable(source) else source
         leave = prepare.Leave()
@@ -375,11 +375,13 @@ def _prepare_one(number: int, source: Any, context: ParseContext, format_name: s
             if len(batch) == batch_size:
                 if not inbox.wanted(number):
                     return
-                # Nothing was waiting to be sent: the ingest's process takes batches as fast as they come, and this
-                # process bounds the load. The next batch's records leave their stored JSON and own item fields to
-                # it (prepare.Leave: 19 µs a Kaggle record less here, 4–6 more there, pickling included; session
-                # 16's VM), until batches queue up again.
-                leave.on = send(number, _BATCH, batch)
+                # What the next batch leaves to the ingest's process (prepare.Leave), by how many batches wait for
+                # it: none, it takes them as fast as they come and this process bounds the load: the records'
+                # stored JSON and own item fields (19 µs a Kaggle record less here, 4–6 more there, pickling
+                # included; session 16's VM) and their blocking keys (about as much less here as more there); one:
+                # the JSON and fields only; more: nothing. So the two processes share the work whichever is slower.
+                queued = send(number, _BATCH, batch)
+                leave.on, leave.keys = queued <= 1, queued == 0
                 batch = []
         if batch:
             send(number, _BATCH, batch)
