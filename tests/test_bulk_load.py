@@ -469,3 +469,26 @@ def test_a_delete_that_a_reference_forbids_fails_by_hand_too(tmp_path):
             with store.db.transaction():
                 store._delete_cascading("authors", "id = ?1", (author,))
         assert store.db.value("SELECT count(*) FROM authors WHERE id = $1", (author,)) == 1
+
+
+def test_deferred_indexes_are_built_with_a_small_cache_and_the_load_gets_its_own_back(tmp_path, monkeypatch):
+    # The sorter works beside the caller only when a run outgrows the page cache (SORTING_CACHE_KB while building).
+    from paperfeed.storage import Store
+    from paperfeed.storage.sqlite import SORTING_CACHE_KB
+    with open_store(tmp_path / "store.db") as store:
+        assert not Ingester(store).ingest_paths([LIBRARY]).failed
+        before = indexes(tmp_path / "store.db")
+        seen: list[int] = []
+        build = Store._build_deferred_indexes  # the shared one, which runs the statements
+
+        def noting(self, statements):
+            seen.append(self.db.value("PRAGMA cache_size"))
+            build(self, statements)
+
+        monkeypatch.setattr(Store, "_build_deferred_indexes", noting)
+        with store.write_group(100):  # an ingest's transaction, with its page cache of 100 MB
+            statements = store._drop_deferred_indexes()
+            assert statements and not present(store)
+            store._build_deferred_indexes(statements)
+            assert seen == [-SORTING_CACHE_KB] and store.db.value("PRAGMA cache_size") == -100 * 1024
+        assert indexes(tmp_path / "store.db") == before

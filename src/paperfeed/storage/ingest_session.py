@@ -139,8 +139,8 @@ class IngestSession:
     def finish(self) -> None:
         """End of the session's writes: build the indexes dropped for a bulk load, each in one pass."""
         statements, self._deferred = self._deferred or [], []
-        for statement in statements:
-            self.db.run(statement)
+        if statements:
+            self.store._build_deferred_indexes(statements)
 
     def known_fingerprints(self, fingerprints: list[str]) -> set[str]:
         """Those of ``fingerprints`` already stored."""

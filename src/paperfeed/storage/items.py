@@ -44,6 +44,11 @@ class ItemStorage:
         """Delete an item; the rows that reference it go by the schema's ``ON DELETE CASCADE``."""
         self.db.run("DELETE FROM items WHERE id = $1", (item_id,))
 
+    def _build_deferred_indexes(self, statements: list[str]) -> None:
+        """Build, inside the open transaction, the indexes ``_drop_deferred_indexes`` dropped."""
+        for statement in statements:
+            self.db.run(statement)
+
     def _drop_deferred_indexes(self) -> list[str]:
         """Drop, inside the open transaction, the indexes a bulk load defers; return the statements that build
         them again. None here: PostgreSQL's DROP INDEX would lock the tables against every reader until the

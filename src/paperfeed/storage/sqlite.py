@@ -69,6 +69,9 @@ builds at the end of a bulk load (``BULK_DEFERRED_INDEXES``) and a migration's. 
 the 2.7-million-line bench store (16 million rows) took 22.9–23.7 s with none, 14.7–17.7 s with one on the 2-core
 machine (docs/benchmarks.md, "Ingest", session 14). A sort that fits the cache starts none."""
 
+SORTING_CACHE_KB = 16384
+"""Page cache while a bulk load builds its deferred indexes (``SQLiteStore._build_deferred_indexes``)."""
+
 TRIM_AFTER_CACHE_KB = 65536
 """After a write with a page cache this large (an ingest's ``ingest_cache_mb``) the freed pages are given back to
 the system (``give_back_freed_memory``): the allocator keeps them otherwise, and the keyword index built next
@@ -500,6 +503,19 @@ class SQLiteStore(Store):
         # Safe under BEGIN IMMEDIATE: this connection is the only writer until COMMIT.
         start = (self.db.value(f"SELECT max(id) FROM {table}") or 0) + 1
         return list(range(start, start + count))
+
+    def _build_deferred_indexes(self, statements: list[str]) -> None:
+        # SQLite's sorter hands a run to its helper thread (SORT_HELPER_THREADS) only when the run outgrows the page
+        # cache; a bulk load's 512 MB cache held the item-author index of a million lines in one run, sorted on
+        # one core while the other idled. With a small cache the runs sort beside the caller: 6 million rows in
+        # 6.0 s instead of 10.3, the same CPU; the index builds of 400,000 snapshot lines in 3.6–3.9 s instead of
+        # 4.6–4.7 (docs/benchmarks.md "Ingest", session 17).
+        size = self._db.execute("PRAGMA cache_size").fetchone()[0]
+        self._db.execute(f"PRAGMA cache_size = -{SORTING_CACHE_KB}")
+        try:
+            super()._build_deferred_indexes(statements)
+        finally:
+            self._db.execute(f"PRAGMA cache_size = {size}")
 
     def _drop_deferred_indexes(self) -> list[str]:
         # Their exact definitions as the migrations left them, read back before dropping.
