@@ -444,7 +444,6 @@ def test_a_delete_cascaded_by_hand_leaves_what_sqlites_own_cascade_leaves(tmp_pa
             with open_store(db) as store:
                 if by_hand:
                     store._db.execute("PRAGMA foreign_keys = OFF")
-                    store._checking_references = False
                 with store.db.transaction():
                     if table == "items":
                         store._delete_item(row_id)
@@ -464,7 +463,6 @@ def test_a_delete_that_a_reference_forbids_fails_by_hand_too(tmp_path):
         assert not Ingester(store).ingest_paths([LIBRARY]).failed
         author = store.db.value("SELECT author_id FROM item_authors LIMIT 1")  # item_authors -> authors: NO ACTION
         store._db.execute("PRAGMA foreign_keys = OFF")
-        store._checking_references = False
         with pytest.raises(sqlite3.IntegrityError, match="item_authors refers to authors"):
             with store.db.transaction():
                 store._delete_cascading("authors", "id = ?1", (author,))

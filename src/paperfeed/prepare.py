@@ -129,13 +129,12 @@ def prepare(records: Iterator[Record], origin: str, limits: FieldLimits | None =
                 and (over := over_limit(record, limits)):
             shown = record.record_id if len(record.record_id) <= 80 else record.record_id[:80] + "…"
             raise ParseError(f"{over}; the record is refused", f"record {index + 1}" + (f" ({shown})" if shown else ""))
+        stored, looked_up = (None, None) if leave.on and leave.keys else _record_keys(record)
         if leave.on:
             data_json = alone = None
-            stored, looked_up = (None, None) if leave.keys else _record_keys(record)
         else:
             data = merge.record_data(record)
             data_json, alone = orjson.dumps(data).decode(), merge.resolve_item([data], (record.abstract,))
-            stored, looked_up = _record_keys(record)
         prepared = Prepared(record, merge.fingerprint(record, origin_name), merge.identifiers(record, record.label),
                             stored, data_json, alone, calendar_date(record), looked_up)
         if len(done) >= PREPARED_REMEMBERED:

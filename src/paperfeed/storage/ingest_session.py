@@ -429,8 +429,10 @@ class IngestSession:
         author_ids = self._author_ids({name for fields in batch.items.values() for name in fields.authors})
         links = [(author_ids[name], item_id, position) for item_id, fields in batch.items.items()
                  for position, name in enumerate(fields.authors)]
-        if not self._deferred:  # in the order of the author index (see block_keys); while a bulk load defers that
-            links.sort()         # index, in the table's own (item, position) order, as made: 6 rows a Kaggle record
+        # In the order of the author index (see block_keys); while a bulk load defers that index, in the table's
+        # own (item, position) order, as made (6 rows a Kaggle record, no sort).
+        if not self._deferred:
+            links.sort()
         db.run_many("INSERT INTO item_authors (author_id, item_id, position) VALUES ($1, $2, $3)", links)
         db.run_many("INSERT INTO item_categories (item_id, position, category) VALUES ($1, $2, $3)",
                     [(item_id, position, category) for item_id, fields in batch.items.items()

@@ -322,8 +322,6 @@ class SQLiteStore(Store):
         # Small between writes, larger while writing (READING_CACHE_KB, WRITING_CACHE_KB).
         self._db.execute(f"PRAGMA cache_size = -{READING_CACHE_KB}")
         self.db = SQLiteDatabase(self._db, self.path)
-        self._checking_references = True
-        """Whether SQLite enforces the foreign keys (off while the store is held alone: ``_hold_alone``)."""
         self._references: dict[str, list[tuple[str, tuple[str, ...], tuple[str, ...], str]]] | None = None
         super().__init__()
 
@@ -435,7 +433,6 @@ class SQLiteStore(Store):
         # what the load itself wrote or read, and the one delete of an ingest (an item joined into another) does
         # what the schema's cascades would (``_delete_item``).
         self._db.execute("PRAGMA foreign_keys = OFF")
-        self._checking_references = False
         return True
 
     def _share_again(self) -> None:
@@ -447,17 +444,16 @@ class SQLiteStore(Store):
             pass
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
-        self._checking_references = True
 
     def _delete_item(self, item_id: int) -> None:
-        if self._checking_references:
+        if self.db.value("PRAGMA foreign_keys"):  # enforced: SQLite cascades
             super()._delete_item(item_id)
         else:
             self._delete_cascading("items", "id = ?1", (item_id,))
 
     def _delete_cascading(self, table: str, where: str, params: tuple) -> None:
         """``DELETE FROM table WHERE where`` and what the schema's foreign keys would do with SQLite's
-        enforcement on, which is off (``_hold_alone``): rows referring to the deleted ones are deleted, theirs
+        enforcement on, while it is off (``_hold_alone``): rows referring to the deleted ones are deleted, theirs
         first (``ON DELETE CASCADE``), or their references set to NULL (``SET NULL``); a reference that forbids
         the delete (``NO ACTION``, ``RESTRICT``) fails it as enforcement would. Triggers fire as they would."""
         for child, columns, parents, action in self._references_to(table):
@@ -481,15 +477,11 @@ class SQLiteStore(Store):
                 for key, _, parent, column, referred, _, on_delete, _ in self._db.execute(
                         "SELECT * FROM pragma_foreign_key_list(?)", (child,)).fetchall():
                     keys.setdefault(key, []).append((parent, column, referred, on_delete))
+                # Every reference of the schema names its columns (a bare ``REFERENCES parent`` would read
+                # None here and fail the delete's statement).
                 for parts in keys.values():
-                    parent, on_delete = parts[0][0], parts[0][3].upper()
-                    referred = tuple(part[2] for part in parts)
-                    if None in referred:  # REFERENCES parent, without columns: the parent's primary key
-                        referred = tuple(name for _, name in sorted(
-                            (pk, name) for name, pk in self._db.execute(
-                                "SELECT name, pk FROM pragma_table_info(?)", (parent,)).fetchall() if pk))
-                    found.setdefault(parent, []).append((child, tuple(part[1] for part in parts), referred,
-                                                         on_delete))
+                    found.setdefault(parts[0][0], []).append((child, tuple(part[1] for part in parts),
+                                                              tuple(part[2] for part in parts), parts[0][3].upper()))
             self._references = found
         return self._references.get(table, [])
 
