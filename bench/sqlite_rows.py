@@ -1,5 +1,5 @@
 """Plain inserts on SQLite: Python's ``executemany`` (one statement run a row) against ``run_many``'s multi-row
-statements (``storage.sqlite.ROWS_PER_INSERT`` rows a run), into tables of a new store with the store's own schema.
+statements (``storage.sql.ROWS_PER_INSERT`` rows a run), into tables of a new store with the store's own schema.
 
 Usage: python bench/sqlite_rows.py [--rows N] [--repeat R]
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paperfeed.storage.sqlite import ROWS_PER_INSERT, SQLiteDatabase, _insert_shape, _positional
+from paperfeed.storage.sql import ROWS_PER_INSERT, insert_shape
+from paperfeed.storage.sqlite import SQLiteDatabase, _positional
 
 SCHEMA = """
 CREATE TABLE dated (record_id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL,
@@ -45,7 +46,7 @@ def test_a_plain_insert_gives_the_rows_executemany_gives(rows):
     # a literal in the row and a value used twice ($3) are written into every row.
     sql = ("INSERT INTO dated (record_id, item_id, kind, day, note) VALUES ($1, $2, $3, $4, 'a ?1 $1') "
            "ON CONFLICT DO NOTHING")
-    assert _insert_shape(_positional(sql)) is not None
+    assert insert_shape(_positional(sql), "?") is not None
     many, one = _both(sql, rows)
     assert many == one
 
@@ -65,7 +66,7 @@ def test_statements_it_leaves_to_executemany():
                 "INSERT INTO counts (name, total) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET total = $2",
                 "INSERT INTO counts (name, total) VALUES ($1, abs($2))",
                 "INSERT INTO counts (name, total) VALUES ($1, $2) RETURNING name"):
-        assert _insert_shape(_positional(sql)) is None, sql
+        assert insert_shape(_positional(sql), "?") is None, sql
     db = _database()
     db.run_many("INSERT INTO counts (name, total) VALUES ($1, abs($2))", [("a", -1), ("b", 2)])
     assert db.rows("SELECT name, total FROM counts ORDER BY name") == [("a", 1), ("b", 2)]

@@ -376,7 +376,7 @@ class IngestSession:
     def write(self, batch: BatchWrite) -> None:
         """Store a batch: new items, source records, identifiers, keys, and the touched items' fields."""
         db, d, now = self.db, self.db.dialect, utc_now()
-        self.store._items_written += len(batch.items)
+        self.store._wrote_items(len(batch.items))
         self._defer_indexes_if_bulk(batch.new_item_ids)
         new_ids = set(batch.new_item_ids)
         rows = [(fields.kind, _text(fields.title), _text(fields.abstract), fields.arxiv_id, fields.doi,

@@ -32,6 +32,10 @@ class ItemStorage:
     _items_written: int
     """Items written by this store so far (PostgreSQL analyzes after a large load)."""
 
+    def _wrote_items(self, count: int) -> None:
+        """An ingest batch wrote ``count`` items (inside its transaction)."""
+        self._items_written += count
+
     def _allocate_item_ids(self, count: int) -> list[int]:
         """Reserve ``count`` new item ids (inside the ingest transaction); each backend has its own way."""
         raise NotImplementedError

@@ -37,7 +37,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..normalize import utc_now
 from .postgres_fulltext import PostgresFullText
 from .migrations.postgres import MIGRATIONS
-from .sql import Database, Params, PostgresDialect
+from .sql import Database, Params, PostgresDialect, insert_by_rows, insert_shape, rows_per_insert
 from .store import Store, StoreError, StoreFullError
 from .sync import SyncBusyError
 
@@ -51,6 +51,10 @@ _SYNC_HOLDER = ("SELECT holder FROM sync_lock WHERE backend_pid IN (SELECT pid F
                 "AND classid = 0 AND objid = $1 AND objsubid = 1)")
 ANALYZE_AFTER_ITEMS = 10_000
 """Items written by one store before its next write group ends with ANALYZE of the tables ingest fills."""
+ANALYZE_GROWN_FROM = 2_000
+"""Items a load writes before its first ANALYZE inside its transaction (``PostgresStore._wrote_items``)."""
+PARAMETER_LIMIT = 65_535
+"""Parameters one statement may bind (the protocol's 16-bit count)."""
 
 
 def redact(url: str) -> str:
@@ -84,9 +88,15 @@ class PostgresDatabase(Database):
 
     def run_many(self, sql: str, rows: Iterable[Params]) -> None:
         rows = list(rows)
-        if rows:
-            with self._full_disk_said_plainly(), psycopg.RawCursor(self.connection) as cursor:
+        if not rows:
+            return
+        with self._full_disk_said_plainly(), psycopg.RawCursor(self.connection) as cursor:
+            shape = insert_shape(sql, "$", upserts=False)
+            if shape is None:
                 cursor.executemany(sql, rows)
+            else:  # a plain insert: many rows a statement (``sql.ROWS_PER_INSERT``), as on SQLite
+                insert_by_rows(sql, rows, shape, "$", rows_per_insert(shape[3], PARAMETER_LIMIT), cursor.execute,
+                               cursor.executemany)
 
     def full_error(self, error: BaseException) -> StoreFullError | None:
         """A StoreFullError for the server's ``disk_full`` (SQLSTATE 53100), naming the server; else None.
@@ -140,6 +150,8 @@ class PostgresStore(PostgresFullText, Store):
             raise StoreError(f"cannot connect to PostgreSQL store {self.url}: {error}") from None
         self._tx: psycopg.Transaction | None = None
         self.db = PostgresDatabase(self._conn)
+        self._grown = 0  # items written since this store's last ANALYZE (``_wrote_items``)
+        self._analyzed_items = 0  # items the last one counted
         super().__init__()
 
     def default_index_directory(self) -> Path:
@@ -241,7 +253,25 @@ class PostgresStore(PostgresFullText, Store):
         if self._items_written >= ANALYZE_AFTER_ITEMS:
             self._items_written = 0
             self._conn.execute("ANALYZE items, source_records, identifiers, block_keys, authors, item_authors, "
-                               "item_categories")
+                               "item_categories, daily_dates")
+
+    def _wrote_items(self, count: int) -> None:
+        # Inside a load's transaction too: autovacuum cannot see rows not yet committed, and a statement prepared
+        # while the tables were small keeps the plan made then (psycopg prepares a statement run five times):
+        # looking up a file's arXiv ids scanned the whole identifiers table, 28 ms a file of the daily listings
+        # (docs/benchmarks.md, "Backends"). ANALYZE counts the transaction's own rows and drops those plans; once
+        # the items have grown by half since the last one (a few times per tenfold growth), of the columns
+        # ingest looks rows up by (the wide ones, a record's raw text, cost the most to analyze and are never
+        # looked up).
+        super()._wrote_items(count)
+        self._grown += count
+        if self._grown >= max(ANALYZE_GROWN_FROM, self._analyzed_items // 2):
+            self._conn.execute("ANALYZE items (id, arxiv_id), source_records (fingerprint, item_id), "
+                               "identifiers (scheme, value), block_keys (key), authors (name), item_authors (item_id), "
+                               "item_categories (item_id), daily_dates (record_id)")
+            self._analyzed_items = int(self._conn.execute(
+                "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'items'::regclass").fetchone()[0])
+            self._grown = 0
 
     def _allocate_item_ids(self, count: int) -> list[int]:
         return self._ids_from_sequence("items", count)

@@ -11,8 +11,11 @@ a field of a JSON text column) come from the dialect, as fragments an area puts 
 from __future__ import annotations
 
 import abc
+import itertools
+import re
 from contextlib import AbstractContextManager
-from typing import Any, Iterable, Sequence
+from functools import lru_cache, partial
+from typing import Any, Callable, Iterable, Sequence
 
 Params = Sequence[Any]
 
@@ -137,3 +140,84 @@ class Database(abc.ABC):
     @abc.abstractmethod
     def in_transaction(self) -> bool:
         """Whether a transaction is open on this connection."""
+
+
+# -- plain inserts, many rows a statement ----------------------------------------------------------------------------
+
+ROWS_PER_INSERT = 256
+"""Rows of one multi-row ``INSERT … VALUES (…), (…)`` that ``run_many`` sends for a plain insert, on both backends.
+A driver's ``executemany`` runs the statement once per row. In SQLite each run costs about 1.4 µs beside the row's
+own work, and a constant ``IN`` list of three or more values in a CHECK constraint (``daily_dates.kind``) is built
+into a lookup table once per run, 5.4 µs more a row (SQLite 3.40; bench/sqlite_rows.py). In PostgreSQL each run is
+a statement the server binds and executes (psycopg pipelines them, but the server still takes them one by one):
+about 30 µs a row of server CPU on the 2-core machine, where a row of a 256-row statement costs a few
+(docs/benchmarks.md, "Backends"). A bulk load writes about 15 rows a record."""
+
+
+@lru_cache(maxsize=4)
+def _insert_patterns(mark: str) -> tuple[re.Pattern, re.Pattern]:
+    """For placeholders ``{mark}N``: a plain INSERT whose one VALUES row holds only placeholders and simple
+    literals, and what follows it (an ON CONFLICT clause); and a placeholder's number (group 1) or a string
+    literal, passed over whole."""
+    value = rf"(?:{re.escape(mark)}\d+|'[^']*'|-?\d+(?:\.\d+)?|NULL|TRUE|FALSE)"
+    plain = re.compile(rf"(?is)^(\s*INSERT\s.*?\bVALUES\s*)"  # head
+                       rf"(\(\s*{value}(?:\s*,\s*{value})*\s*\))"  # one row
+                       r"(\s*(?:ON\s+CONFLICT\b.*)?)$")  # tail
+    return plain, re.compile(rf"'[^']*'|{re.escape(mark)}(\d+)")
+
+
+_DO_UPDATE = re.compile(r"(?i)\bDO\s+UPDATE\b")
+
+
+@lru_cache(maxsize=512)
+def insert_shape(statement: str, mark: str, upserts: bool = True) -> tuple[str, str, str, int] | None:
+    """(head, one row, tail, values a row takes) of a plain insert whose placeholders are ``{mark}N``, else None.
+    A number used twice is one value. ``upserts=False``: None for ``ON CONFLICT … DO UPDATE`` too (PostgreSQL
+    refuses to update a row twice in one statement, where one statement per row would)."""
+    plain, numbered = _insert_patterns(mark)
+    found = plain.match(statement)
+    # A placeholder after the row (``DO UPDATE SET a = $3``) would be the first row's value for every row.
+    if found is None or "RETURNING" in found.group(3).upper() or any(numbered.findall(found.group(3))):
+        return None
+    if not upserts and _DO_UPDATE.search(found.group(3)):
+        return None
+    numbers = [int(number) for number in numbered.findall(found.group(2)) if number]
+    if not numbers:
+        return None
+    return found.group(1), found.group(2), found.group(3), max(numbers)
+
+
+@lru_cache(maxsize=1024)
+def many_rows(statement: str, count: int, mark: str) -> str:
+    """``statement`` (a plain insert) with ``count`` rows, the placeholders of row k numbered after row k-1's."""
+    head, row, tail, width = insert_shape(statement, mark)
+    numbered = _insert_patterns(mark)[1]
+
+    def renumbered(k: int, found: re.Match) -> str:
+        return f"{mark}{int(found.group(1)) + k * width}" if found.group(1) else found.group(0)
+
+    rows = ", ".join(numbered.sub(partial(renumbered, k), row) for k in range(count))
+    return f"{head}{rows}{tail}"
+
+
+def rows_per_insert(width: int, parameter_limit: int) -> int:
+    """Rows of ``width`` values one statement may take: ROWS_PER_INSERT, fewer where the database's limit on a
+    statement's parameters would be passed; a power of two."""
+    most = min(ROWS_PER_INSERT, parameter_limit // max(width, 1))
+    return 1 << (max(most, 1).bit_length() - 1)
+
+
+def insert_by_rows(statement: str, rows: list[Params], shape: tuple[str, str, str, int], mark: str, limit: int,
+                   execute: Callable[[str, Params], Any], execute_each: Callable[[str, list[Params]], Any]) -> None:
+    """Run a plain insert (``shape``: ``insert_shape``) for ``rows``: ``limit`` rows a statement, the rest in
+    statements of 128, 64… rows (a few statement texts, each prepared once and kept by the driver). Rows of the
+    wrong size go to ``execute_each`` (one statement per row), for the driver's own message."""
+    width, flat, done = shape[3], itertools.chain.from_iterable, 0
+    while done < len(rows):
+        count = min(limit, 1 << ((len(rows) - done).bit_length() - 1))
+        part = rows[done:done + count]
+        if any(len(row) != width for row in part):
+            execute_each(statement, rows[done:])
+            return
+        execute(many_rows(statement, count, mark) if count > 1 else statement, tuple(flat(part)))
+        done += count

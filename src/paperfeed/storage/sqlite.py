@@ -8,18 +8,17 @@ file beside the store). Every query is in the areas.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import re
 import shutil
 import sqlite3
 from contextlib import contextmanager
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..normalize import utc_now
-from .sql import Database, Params, SQLiteDialect
+from .sql import Database, Params, SQLiteDialect, insert_by_rows, insert_shape, rows_per_insert
 from .migrations.sqlite import MIGRATIONS
 from .store import Store, StoreError, StoreFullError
 from .sync import SyncBusyError
@@ -114,49 +113,6 @@ def _positional(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 
 
-ROWS_PER_INSERT = 256
-"""Rows of one multi-row ``INSERT … VALUES (…), (…)`` that ``run_many`` sends for a plain insert. Python's
-``executemany`` runs the statement once per row, and each run costs about 1.4 µs beside the row's own work; a
-constant ``IN`` list of three or more values in a CHECK constraint (``daily_dates.kind``) is built into a
-lookup table once per run, 5.4 µs more a row (SQLite 3.40; bench/sqlite_rows.py). A bulk load writes about 15
-rows a record."""
-
-# A plain INSERT whose one VALUES row holds only placeholders and simple literals, and what follows it (an
-# ON CONFLICT clause): the statements ``run_many`` can send many rows at a time.
-_VALUE = r"(?:\?\d+|'[^']*'|-?\d+(?:\.\d+)?|NULL|TRUE|FALSE)"
-_PLAIN_INSERT = re.compile(rf"(?is)^(\s*INSERT\s.*?\bVALUES\s*)"  # head
-                           rf"(\(\s*{_VALUE}(?:\s*,\s*{_VALUE})*\s*\))"  # one row
-                           r"(\s*(?:ON\s+CONFLICT\b.*)?)$")  # tail
-_NUMBERED = re.compile(r"'[^']*'|\?(\d+)")
-"""A numbered placeholder (group 1), or a string literal, passed over whole."""
-
-
-@lru_cache(maxsize=256)
-def _insert_shape(statement: str) -> tuple[str, str, str, int] | None:
-    """(head, one row, tail, values a row takes) of a plain insert (``_PLAIN_INSERT``), else None. The row's
-    placeholders are SQLite's numbered ones (``_positional``), so a number used twice is one value."""
-    found = _PLAIN_INSERT.match(statement)
-    # A placeholder after the row (``DO UPDATE SET a = $3``) would be the first row's value for every row.
-    if found is None or "RETURNING" in found.group(3).upper() or any(_NUMBERED.findall(found.group(3))):
-        return None
-    numbers = [int(number) for number in _NUMBERED.findall(found.group(2)) if number]
-    if not numbers:
-        return None
-    return found.group(1), found.group(2), found.group(3), max(numbers)
-
-
-@lru_cache(maxsize=1024)
-def _many_rows(statement: str, count: int) -> str:
-    """``statement`` (a plain insert) with ``count`` rows, the placeholders of row k numbered after row k-1's."""
-    head, row, tail, width = _insert_shape(statement)
-
-    def numbered(k: int, found: re.Match) -> str:
-        return f"?{int(found.group(1)) + k * width}" if found.group(1) else found.group(0)
-
-    rows = ", ".join(_NUMBERED.sub(partial(numbered, k), row) for k in range(count))
-    return f"{head}{rows}{tail}"
-
-
 def _statements(script: str) -> Iterator[str]:
     """Split a migration script into statements; a trigger body's semicolons stay inside its statement."""
     pending = ""
@@ -210,29 +166,15 @@ class SQLiteDatabase(Database):
 
     def run_many(self, sql: str, rows: Iterable[Params]) -> None:
         statement = _positional(sql)
-        shape = _insert_shape(statement)
+        shape = insert_shape(statement, "?")
         if shape is None:
             self.connection.executemany(statement, rows)
             return
-        # A plain insert: ROWS_PER_INSERT rows a statement, the rest in statements of 128, 64… rows (a few
-        # statement texts, each prepared once and cached by the connection).
-        rows = rows if isinstance(rows, list) else list(rows)
-        width, limit = shape[3], self._rows_per_insert(shape[3])
-        execute, flat, done = self.connection.execute, itertools.chain.from_iterable, 0
-        while done < len(rows):
-            count = min(limit, 1 << ((len(rows) - done).bit_length() - 1))
-            part = rows[done:done + count]
-            if any(len(row) != width for row in part):  # a driver's own message for a row of the wrong size
-                self.connection.executemany(statement, rows[done:])
-                return
-            execute(_many_rows(statement, count) if count > 1 else statement, tuple(flat(part)))
-            done += count
-
-    def _rows_per_insert(self, width: int) -> int:
-        """Rows of ``width`` values one statement may take: ROWS_PER_INSERT, fewer where SQLite's limit on a
-        statement's parameters (32,766 by default) would be passed; a power of two."""
-        most = min(ROWS_PER_INSERT, self._variable_limit // max(width, 1))
-        return 1 << (max(most, 1).bit_length() - 1)
+        # A plain insert: ROWS_PER_INSERT rows a statement, fewer where SQLite's limit on a statement's parameters
+        # (32,766 by default) would be passed (``sql.insert_by_rows``).
+        insert_by_rows(statement, rows if isinstance(rows, list) else list(rows), shape, "?",
+                       rows_per_insert(shape[3], self._variable_limit), self.connection.execute,
+                       self.connection.executemany)
 
     @property
     def in_transaction(self) -> bool:
