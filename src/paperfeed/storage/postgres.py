@@ -262,7 +262,9 @@ class PostgresStore(PostgresFullText, Store):
         # (docs/benchmarks.md, "Backends"). ANALYZE counts the transaction's own rows and drops those plans; once
         # the items have grown by half since the last one (a few times per tenfold growth), of the columns
         # ingest looks rows up by (the wide ones, a record's raw text, cost the most to analyze and are never
-        # looked up).
+        # looked up). Inside a transaction ANALYZE keeps its lock (SHARE UPDATE EXCLUSIVE) until the commit:
+        # readers and writers pass, a VACUUM or another process's ANALYZE of these tables waits for the load's
+        # commit (every ``COMMIT_EVERY`` records, or the end of a large file).
         super()._wrote_items(count)
         self._grown += count
         if self._grown >= max(ANALYZE_GROWN_FROM, self._analyzed_items // 2):
