@@ -350,6 +350,10 @@ class PeopleStorage:
             f"SELECT ia.item_id, ia.position, ia.author_id, ip.person_id FROM item_authors ia {self._SLOT_PEOPLE} "
             f"WHERE ia.author_id {d.in_array(1)} ORDER BY ia.item_id, ia.position", (d.array(author_ids),))]
 
+    def _allocate_people_ids(self, count: int) -> list[int]:
+        """Reserve ``count`` new person ids, in increasing order (inside the write transaction)."""
+        raise NotImplementedError
+
     def save_people(self, people: list[PersonSlots], scope: list[int] | None = None,
                     items: list[int] | None = None) -> dict[int, int]:
         """Store who each slot is: replace the people of ``scope``'s author ids (everyone when None), and every
@@ -373,23 +377,28 @@ class PeopleStorage:
             if scope is None:
                 old_people |= set(db.column("SELECT id FROM people ORDER BY id"))
             taken: set[int] = set()
+            kept: list[int] = []  # people that keep an earlier person's id
+            fresh: list[int] = []  # and those given new ids, in this order
             order = sorted(range(len(people)), key=lambda index: (-len(people[index].slots), index))
             for index in order:
-                person = people[index]
                 overlap: dict[int, int] = {}
-                for item, position, _ in person.slots:
+                for item, position, _ in people[index].slots:
                     previous = old.get((item, position))
                     if previous is not None and previous not in taken:
                         overlap[previous] = overlap.get(previous, 0) + 1
                 if overlap:
-                    person_id = max(overlap, key=lambda pid: (overlap[pid], -pid))
-                    taken.add(person_id)
-                    db.run("UPDATE people SET name = $1, author_id = $2 WHERE id = $3",
-                           (person.name, person.author_id, person_id))
+                    ids[index] = max(overlap, key=lambda pid: (overlap[pid], -pid))
+                    taken.add(ids[index])
+                    kept.append(index)
                 else:
-                    person_id = db.value("INSERT INTO people (name, author_id) VALUES ($1, $2) RETURNING id",
-                                         (person.name, person.author_id))
-                ids[index] = person_id
+                    fresh.append(index)
+            # Written in batches, the new people under ids taken at once: one statement a person (INSERT …
+            # RETURNING id) was a round trip each on PostgreSQL, most of a first refresh's time there.
+            db.run_many("UPDATE people SET name = $1, author_id = $2 WHERE id = $3",
+                        [(people[index].name, people[index].author_id, ids[index]) for index in kept])
+            ids.update(zip(fresh, self._allocate_people_ids(len(fresh)) if fresh else ()))
+            db.run_many("INSERT INTO people (id, name, author_id) VALUES ($1, $2, $3)",
+                        [(ids[index], people[index].name, people[index].author_id) for index in fresh])
             gone = sorted(old_people - taken)
             if gone:
                 db.run(f"DELETE FROM people WHERE id {d.in_array(1)}", (d.array(gone),))

@@ -282,6 +282,9 @@ class PostgresStore(PostgresFullText, Store):
         # The column takes given ids since migration 0020.
         return self._ids_from_sequence("source_records", count)
 
+    def _allocate_people_ids(self, count: int) -> list[int]:
+        return self._ids_from_sequence("people", count)
+
     def _ids_from_sequence(self, table: str, count: int) -> list[int]:
         # From the identity's sequence, in increasing order: never handed out twice, even to concurrent writers
         # (gaps are fine).

@@ -433,6 +433,9 @@ class SQLiteStore(Store):
     def _allocate_record_ids(self, count: int) -> list[int]:
         return self._ids_after_max("source_records", count)
 
+    def _allocate_people_ids(self, count: int) -> list[int]:
+        return self._ids_after_max("people", count)
+
     def _ids_after_max(self, table: str, count: int) -> list[int]:
         # Safe under BEGIN IMMEDIATE: this connection is the only writer until COMMIT.
         start = (self.db.value(f"SELECT max(id) FROM {table}") or 0) + 1
