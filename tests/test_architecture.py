@@ -20,7 +20,8 @@ BACKEND_HOOKS = {
     # write groups and locks, id allocation, the integrity check, where local index files go, the page cache of a
     # long read (a connection's own on SQLite, the server's on PostgreSQL).
     "__init__", "migrate", "applied_migrations", "known_migrations", "check_integrity", "close", "write_group",
-    "_allocate_item_ids", "_allocate_record_ids", "_allocate_people_ids", "sync_lock", "default_index_directory", "reading_much",
+    "_allocate_item_ids", "_allocate_record_ids", "_allocate_people_ids", "sync_lock", "default_index_directory",
+    "reading_much",
 }
 
 

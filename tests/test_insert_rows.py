@@ -3,6 +3,8 @@ statement per row; PostgreSQL's upserts still go row by row; a load analyzes its
 
 from __future__ import annotations
 
+import sqlite3
+
 import psycopg
 import pytest
 
@@ -61,11 +63,12 @@ def test_an_upsert_meeting_its_own_rows_counts_each(db):
 def test_a_bad_row_fails_the_whole_batch(db, store):
     rows = [(n, 1, "picked", "2026-01-01", None) for n in range(1, 600)]
     sql = "INSERT INTO dated VALUES ($1, $2, $3, $4, $5)"
-    for bad in ((999, 1, "bogus", "x", None), (1000, 1, "picked")):  # a CHECK constraint; a row of the wrong size
-        with pytest.raises(Exception) as failed:
+    # A CHECK constraint, then a row of the wrong size: each the driver's own error, as one statement a row gives.
+    for bad, message in (((999, 1, "bogus", "x", None), r"(?i)check"),
+                         ((1000, 1, "picked"), r"bindings|3 parameters")):
+        with pytest.raises((sqlite3.Error, psycopg.Error), match=message):
             with db.transaction():
                 db.run_many(sql, rows[:300] + [bad] + rows[300:])
-        assert "Traceback" not in str(failed.value)
         assert db.value("SELECT count(*) FROM dated") == 0
     db.run_many(sql, (row for row in rows))  # any iterable
     assert db.value("SELECT count(*) FROM dated") == 599

@@ -396,7 +396,8 @@ class PeopleStorage:
             # RETURNING id) was a round trip each on PostgreSQL, most of a first refresh's time there.
             db.run_many("UPDATE people SET name = $1, author_id = $2 WHERE id = $3",
                         [(people[index].name, people[index].author_id, ids[index]) for index in kept])
-            ids.update(zip(fresh, self._allocate_people_ids(len(fresh)) if fresh else ()))
+            if fresh:
+                ids.update(zip(fresh, self._allocate_people_ids(len(fresh))))
             db.run_many("INSERT INTO people (id, name, author_id) VALUES ($1, $2, $3)",
                         [(ids[index], people[index].name, people[index].author_id) for index in fresh])
             gone = sorted(old_people - taken)
