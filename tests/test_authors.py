@@ -6,14 +6,18 @@ import os
 import subprocess
 import sys
 
+from collections import Counter
+
 import orjson
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
 
 from datafiles import DATA
-from paperfeed.authors import (AuthorEvidence, DecisionError, SlotEvidence, collaborating_authors, compatible,
-                               decide_identities, decide_people, find_author, identities_from_graph, merge_people,
-                               normalized_name, people_named, person_profile, refresh_identities, split_person)
+from paperfeed.authors import (AuthorEvidence, DecisionError, NameCommonness, SlotEvidence, collaborating_authors,
+                               compatible, decide_identities, decide_people, find_author, identities_from_graph,
+                               merge_people, name_parts, normalized_name, people_named, person_profile,
+                               refresh_identities, split_person)
 from paperfeed.cli import cli
 from paperfeed.ingest import Ingester
 from paperfeed.storage import TagResult, TopicRow
@@ -26,6 +30,26 @@ AUTHORS = DATA / "topics" / "authors.jsonl"
 ])
 def test_variants_share_one_normalized_name(first, second):
     assert normalized_name(first) == normalized_name(second)
+
+
+_NAME_PIECES = ["José", "Jose", "GARCÍA", "García,", "J.", "J.-P.", "Jean-Pierre", "van", "der", "Jr.", "III", "Wei",
+                "Wang", "王", "{\\'e}mile", "O'Brien", "Smith,", "A.B.", "", ",", "  ", "Müller", "ß", "İ"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_NAME_PIECES) | st.text(max_size=6), max_size=5).map(" ".join),
+                max_size=12))
+def test_name_commonness_counts_each_comparison_form_once(names):
+    # NameCommonness counts the parts of each distinct comparison form; it reads them off each name directly,
+    # which is right only if a form parses back to the same parts (checked here against the forms themselves).
+    forms = {normalized_name(name) for name in names} - {""}
+    commonness = NameCommonness(names)
+    assert commonness.total == max(len(forms), 1)
+    surnames = Counter(name_parts(form)[1] for form in forms)
+    given = Counter(name_parts(form)[0][0] for form in forms if name_parts(form)[0])
+    assert commonness.surnames == surnames and commonness.given == given
+    assert all(name_parts(form) == name_parts(name) for name in names
+               for form in [normalized_name(name)] if form)
 
 
 @pytest.mark.parametrize("first, second, expected", [

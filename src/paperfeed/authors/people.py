@@ -184,10 +184,10 @@ class NameCommonness:
     def __init__(self, names: Iterable[str]) -> None:
         self.surnames: Counter[str] = Counter()
         self.given: Counter[str] = Counter()
-        distinct = {normalized_name(name) for name in names}
-        distinct.discard("")
-        for name in distinct:
-            given, surname = name_parts(name)
+        # The distinct comparison forms, as their parts (one form, one pair: the form is the parts joined).
+        distinct = {name_parts(name) for name in names}
+        distinct.discard(((), ""))
+        for given, surname in distinct:
             self.surnames[surname] += 1
             if given:
                 self.given[given[0]] += 1
@@ -255,6 +255,7 @@ def people_from_graph(graph: AuthorGraph, identities: dict[int, int], keys: set[
         commonness = NameCommonness(name for name, _ in graph.authors.values())
     if idf is None:
         idf = _idf(graph)
+    normalized = _NormalizedNames(graph)
     people: list[PersonSlots] = []
     for members in groups.values():
         slots = [(item, position, author) for author in members for item, position in slots_of[author]]
@@ -263,7 +264,8 @@ def people_from_graph(graph: AuthorGraph, identities: dict[int, int], keys: set[
             continue
         names = {author: graph.authors[author][0] for author in members}
         ambiguous = max(commonness(name) for name in names.values()) >= rules.ambiguous and len(slots) > 1
-        index_of = {(item, author): index for index, (item, _, author) in enumerate(slots)}
+        index_of = ({(item, author): index for index, (item, _, author) in enumerate(slots)} if decisions
+                    else {})
         together: list[set[int]] = []
         apart: list[tuple[set[int], set[int]]] = []
         alone: set[int] = set()
@@ -282,22 +284,40 @@ def people_from_graph(graph: AuthorGraph, identities: dict[int, int], keys: set[
             chosen = decide_people([SlotEvidence(item) for item, _, _ in slots], False, together, apart, rules,
                                    alone)
         else:
-            chosen = decide_people([_evidence(graph, idf, item, position, author)
+            chosen = decide_people([_evidence(graph, idf, item, position, author, normalized)
                                     for item, position, author in slots], ambiguous, together, apart, rules,
                                    alone)
         for indexes in chosen:
             person_slots = [slots[index] for index in indexes]
-            spelled = Counter(author for _, _, author in person_slots)
-            author_id = max(spelled, key=lambda a: (spelled[a], len(names[a]), -a))
+            if len(members) == 1:  # most people: one spelling
+                author_id = members[0]
+            else:
+                spelled = Counter(author for _, _, author in person_slots)
+                author_id = max(spelled, key=lambda a: (spelled[a], len(names[a]), -a))
             people.append(PersonSlots(name=names[author_id], author_id=author_id, slots=person_slots))
     return people
 
 
-def _evidence(graph: AuthorGraph, idf: dict[str, float], item_id: int, position: int, author_id: int) -> SlotEvidence:
+class _NormalizedNames(dict):
+    """Author id -> the comparison form of the author's name in ``graph``, each made once: a co-author's name is
+    compared on every slot of every common name on the paper (about a tenth of an identity refresh made each
+    name's form again)."""
+
+    def __init__(self, graph: AuthorGraph) -> None:
+        super().__init__()
+        self.authors = graph.authors
+
+    def __missing__(self, author_id: int) -> str:
+        self[author_id] = found = normalized_name(self.authors[author_id][0])
+        return found
+
+
+def _evidence(graph: AuthorGraph, idf: dict[str, float], item_id: int, position: int, author_id: int,
+              normalized: dict[int, str]) -> SlotEvidence:
     author_ids = graph.item_authors[item_id]
     evidence = SlotEvidence(item_id)
     if len(author_ids) <= BIG_PAPER:
-        evidence.coauthors = {normalized_name(graph.authors[other][0]) for index, other in enumerate(author_ids)
+        evidence.coauthors = {normalized[other] for index, other in enumerate(author_ids)
                               if index != position and other != author_id}
     evidence.affiliations = {" ".join(_TOKEN.findall(fold(place)))
                              for place in graph.affiliations.get((item_id, author_id), ())}
