@@ -1,7 +1,8 @@
 """The steps after a large ingest that keep its command running after keyword search works: author identities and
 TL;DRs, timed on copies of one SQLite store, this code against git REF's, alternating, with their results compared.
 
-Usage: python bench/after_ingest.py STORE.db --old-ref REF [--repeat N] [--steps identities,tldr,after,all]
+Usage: python bench/after_ingest.py STORE.db --old-ref REF [--repeat N] [--steps identities,tldr,after,all,day]
+       [--day FILE]
 
 STORE is a SQLite store holding ingested items (``paperfeed ingest --no-index FILE``, stopped with Ctrl-C once it
 printed its summary line, is quickest; a store whose steps ran is fine too). A base copy has its identities,
@@ -10,6 +11,9 @@ interpreter (``PYTHONPATH`` = that code's ``src``) on its own copy of the base:
 
 - **identities**: ``authors.refresh_identities(store, every item id)``, what ``pipeline.after_ingest`` runs after
   a first ingest (every item changed);
+- **day**: a day's increment: the base with every identity decided (once, by this code), ``--day FILE`` ingested
+  into a copy (not timed), then ``refresh_identities(store, the items it added or changed)``, what a daily
+  ``paperfeed ingest`` or sync runs (the name blocks of the new papers' authors, decided again);
 - **tldr**: ``summaries.service.extractive_step(store, every item id)``;
 - **after**: ``pipeline.after_ingest(store, Settings(), every item id, tag=False, index=False)``: both of the above
   and the calendar, as the command runs them (since session 11 the TL;DRs in a second process beside the
@@ -45,9 +49,13 @@ from paperfeed.storage import open_store
 
 step, path = sys.argv[1], sys.argv[2]
 with open_store(path) as store:
-    ids = store.item_ids_after(0, 10**9)
+    if step == "day":  # a day's papers into a store whose identities are decided (not timed), then their refresh
+        from paperfeed.ingest import Ingester
+        ids = Ingester(store).ingest_paths([sys.argv[3]]).changed_item_ids
+    else:
+        ids = store.item_ids_after(0, 10**9)
     wall, cpu = time.perf_counter(), time.process_time()
-    if step == "identities":
+    if step in ("identities", "day"):
         from paperfeed.authors import refresh_identities
         done = refresh_identities(store, ids)
     elif step in ("after", "all"):
@@ -94,11 +102,11 @@ print(json.dumps({"items": len(ids), "done": done, "seconds": round(wall, 2), "c
 """
 
 
-def measure(src: str, step: str, path: Path) -> dict:
+def measure(src: str, step: str, path: Path, *extra: str) -> dict:
     env = {**os.environ, "PYTHONPATH": src}
     env.pop("CI", None)
-    done = subprocess.run([sys.executable, "-c", CHILD, step, str(path)], env=env, check=True, capture_output=True,
-                          text=True)
+    done = subprocess.run([sys.executable, "-c", CHILD, step, str(path), *extra], env=env, check=True,
+                          capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -123,9 +131,12 @@ def main() -> None:
     parser.add_argument("--old-ref", required=True, metavar="REF")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--steps", default="identities,tldr")
+    parser.add_argument("--day", type=Path, help="the day step's input: records to ingest (JSON Lines, say)")
     args = parser.parse_args()
     if not args.store.exists():
         sys.exit(f"bench/after_ingest.py: {args.store}: no such store")
+    if "day" in args.steps.split(",") and not (args.day and args.day.exists()):
+        sys.exit("bench/after_ingest.py: the day step needs --day FILE (records to ingest)")
     new_src = str(Path(__file__).resolve().parent.parent / "src")
     figures: dict = {"bench": "after_ingest", "store": str(args.store), "old_ref": args.old_ref}
     with tempfile.TemporaryDirectory(dir=args.store.parent) as folder:
@@ -139,14 +150,19 @@ def main() -> None:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # into the file itself: each copy is of that file alone
         db.close()
         for step in args.steps.split(","):
+            start, extra = base, ()
+            if step == "day":  # its start: the base with every identity decided (by this code), then the day's file
+                start, extra = Path(folder) / "decided.db", (str(args.day.resolve()),)
+                shutil.copy(base, start)
+                print(f"day: base decided in {measure(new_src, 'identities', start)['seconds']} s", flush=True)
             runs: dict[str, list[dict]] = {"old": [], "new": []}
             same = True
             for number in range(args.repeat):
                 found = {}
                 for name, src in (("old", old_src), ("new", new_src)):
                     work = Path(folder) / f"{name}.db"
-                    shutil.copy(base, work)
-                    run = measure(src, step, work)
+                    shutil.copy(start, work)
+                    run = measure(src, step, work, *extra)
                     runs[name].append(run)
                     print(f"{step} {name} ({args.old_ref if name == 'old' else 'this tree'}), run {number + 1}: "
                           f"{json.dumps(run)}", flush=True)
