@@ -296,6 +296,42 @@ def test_a_file_larger_than_the_store_is_loaded_alone_with_a_rollback_journal_an
     assert indexes(alone_db) == indexes(wal_db)
 
 
+def test_a_run_of_small_files_larger_than_the_store_is_held_alone_from_the_file_that_reaches_the_setting(tmp_path):
+    # A first load of many small files (a year of daily listings) is as much a bulk load as one large file.
+    days = [listing_file(tmp_path / f"2026-01-{day + 10:02d}.jsonl", 500, first=500 * day) for day in range(6)]
+    alone_db, wal_db = tmp_path / "alone.db", tmp_path / "wal.db"
+    with open_store(alone_db) as store:
+        size_before = store.db.value("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+        assert sum(day.stat().st_size for day in days[:3]) > size_before  # 0.9 MB a file
+        seen: list[str] = []
+        checked: list[int] = []
+        journal, references = journal_modes(store, seen), references_checked(store, checked)
+        ingester = Ingester(store, on_records=lambda count: (journal(count), references(count)))
+        ingester.alone_from_bytes = sum(day.stat().st_size for day in days[:3])
+        assert not ingester.ingest_paths(days).failed
+        # A batch a file: the first two through the WAL; from the third, whose bytes reach the setting, held alone.
+        assert seen == ["wal", "wal", "delete", "delete", "delete", "delete"]
+        assert checked == [1, 1, 0, 0, 0, 0]
+        assert store.db.value("PRAGMA journal_mode") == "wal" and store.db.value("PRAGMA foreign_keys") == 1
+        assert store.check_integrity() == []
+
+        # The store is now larger than another such run: that run goes through the WAL.
+        more = [listing_file(tmp_path / f"2026-02-{day + 10:02d}.jsonl", 500, first=5000 + 500 * day)
+                for day in range(2)]
+        seen.clear()
+        ingester.alone_from_bytes = 1
+        assert not ingester.ingest_paths(more).failed
+        assert seen == ["wal", "wal"]
+    assert not Path(f"{alone_db}-journal").exists()
+    with open_store(wal_db) as store:
+        ingester = Ingester(store)
+        ingester.alone_from_bytes = 0
+        assert not ingester.ingest_paths(days).failed
+        assert not ingester.ingest_paths(more).failed
+    assert tables(alone_db) == tables(wal_db)
+    assert indexes(alone_db) == indexes(wal_db)
+
+
 def test_a_store_another_connection_has_open_keeps_its_wal_and_stays_readable_during_a_large_load(tmp_path):
     db = tmp_path / "store.db"
     big = listing_file(tmp_path / "2026-01-05.jsonl", 300)
@@ -330,7 +366,7 @@ def test_a_process_opening_a_store_held_alone_is_told_why_it_waits_and_the_load_
         ingester.alone_from_bytes = 1
         assert not ingester.ingest_paths([big]).failed
     assert errors and errors[0].startswith(f"cannot open SQLite store {db}: database is locked by another process")
-    assert "holds it alone until the file is stored" in errors[0]
+    assert "holds it alone until the load is stored" in errors[0]
     with open_store(db) as store:
         assert store.item_count() == 1500 and store.db.value("PRAGMA journal_mode") == "wal"
 

@@ -147,6 +147,29 @@ def test_ctrl_c_ends_the_worker_and_keeps_only_what_was_committed(small_batches,
     assert workers and workers[0]._process.poll() is not None, "the worker ended with the run"
 
 
+@pytest.mark.parametrize("ahead_files", [2, 4])
+def test_small_files_are_handed_over_until_they_add_up_to_the_bytes_ahead(tmp_path, monkeypatch, ahead_files):
+    """At least ``FILES_AHEAD`` files wait in the worker behind the one being stored, and more while they add up
+    to ``AHEAD_BYTES``: with two small files ahead the worker idled whenever the storing process committed."""
+    days = [listing_file(tmp_path / f"2026-01-{day + 10:02d}.jsonl", 40, first=40 * day) for day in range(8)]
+    monkeypatch.setattr(ahead, "AHEAD_BYTES", sum(day.stat().st_size for day in days[1:1 + ahead_files])
+                        if ahead_files > ahead.FILES_AHEAD else 0)
+    events: list[str] = []
+    submit, open_job = ahead.PrepareAhead.submit, ahead.PrepareAhead.open
+    monkeypatch.setattr(ahead.PrepareAhead, "submit",
+                        lambda self, entry: events.append(Path(entry.origin).name) or submit(self, entry))
+    monkeypatch.setattr(ahead.PrepareAhead, "open",
+                        lambda self, job, context: events.append("open") or open_job(self, job, context))
+    with open_store(tmp_path / "parallel.db") as store:
+        report = ingester(store, True).ingest_paths(days)
+    assert all(r.prepared_apart for r in report.files)
+    # The first file, then those ahead of it, before the first is read back.
+    assert events[:ahead_files + 2] == [day.name for day in days[:ahead_files + 1]] + ["open"]
+    with open_store(tmp_path / "alone.db") as store:
+        assert outcome(ingester(store, False).ingest_paths(days)) == outcome(report)
+    assert tables(tmp_path / "parallel.db") == tables(tmp_path / "alone.db")
+
+
 def test_small_runs_start_no_worker(tmp_path, monkeypatch):
     monkeypatch.setattr(ahead.PrepareAhead, "start", lambda *args: pytest.fail("a worker for 2 small files"))
     with open_store(tmp_path / "store.db") as store:

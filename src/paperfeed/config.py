@@ -122,11 +122,12 @@ class Settings:
     # A write-ahead log writes every page twice (the log, then its checkpoint into the store): for a load larger
     # than the store a rollback journal writes each new page once, but readers then wait for the load's commit
     # (docs/benchmarks.md, "Bootstrap"). Taken only when no other connection has the store open.
-    ingest_alone_from_mb: int = field(default=256, metadata={"env": "PAPERFEED_INGEST_ALONE_FROM_MB", "help": (
-        "A file of this many MB or more going into a smaller SQLite store is loaded with the store held alone "
-        "(a rollback journal instead of the write-ahead log: about 15% faster); other processes that open the "
-        "store meanwhile wait or are told it is busy (the web answers 503) until the file is stored. Only when "
-        "no other connection has the store open. 0: never. Default 256.")})
+    ingest_alone_from_mb: int = field(default=32, metadata={"env": "PAPERFEED_INGEST_ALONE_FROM_MB", "help": (
+        "Once an ingest run has read this many MB (one file or many) and that is more than the SQLite store "
+        "held at the run's start, the rest of the run is loaded with the store held alone (a rollback journal "
+        "instead of the write-ahead log: 10-15% faster); other processes that open the store meanwhile wait or "
+        "are told it is busy (the web answers 503) until the run is stored. Only when no other connection has "
+        "the store open. 0: never. Default 32.")})
     ingest_disk_check: bool = field(default=True, metadata={"env": "PAPERFEED_INGEST_DISK_CHECK", "help": (
         "Before a file of 256 MB or more, check that the store's disk has room for it (about 6.4 times the "
         "file: the store's growth and the write-ahead log of its one transaction); off: try anyway. SQLite only.")})

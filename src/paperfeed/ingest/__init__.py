@@ -167,6 +167,7 @@ class Ingester:
         reading = 0  # 1 while a file is being stored, before it is in the report
         origin = "the last files"
         upcoming = Upcoming(entries, self._start_worker, self.parallel_from_bytes) if self.parallel else None
+        run_bytes = 0  # the sizes of the files so far, this one included
         try:
             with fewer_collections(), self.store.write_group(self.cache_mb) as commit_now:
                 pending = 0
@@ -176,8 +177,13 @@ class Ingester:
                         result = FileResult(entry.origin, error=entry.message, place=entry.place)
                     else:
                         try:
-                            if self.alone_from_bytes and entry.size >= self.alone_from_bytes:
-                                commit_now(load_bytes=entry.size)  # the files before it commit; it may go in alone
+                            before, run_bytes = run_bytes, run_bytes + entry.size
+                            # A large file, or the file with which the run's input reaches the setting (a first
+                            # load of many small files: a year of daily listings): the files before it commit,
+                            # and the rest of the run may go in with the store held alone (``write_group``).
+                            if self.alone_from_bytes and (entry.size >= self.alone_from_bytes
+                                                          or before < self.alone_from_bytes <= run_bytes):
+                                commit_now(load_bytes=run_bytes)
                                 committed, pending = len(report.files), 0
                             result = self.ingest_file(entry, upcoming)
                         finally:

@@ -253,8 +253,8 @@ class SQLiteStore(Store):
         except (OSError, sqlite3.Error) as error:
             why = str(error)
             if isinstance(error, sqlite3.OperationalError) and "locked" in why:  # (``_hold_alone``)
-                why += (" by another process (a large file loading into a smaller store holds it alone until the "
-                        "file is stored); try again then")
+                why += (" by another process (a large load into a smaller store holds it alone until the load "
+                        "is stored); try again then")
             raise StoreError(f"cannot open SQLite store {self.path}: {why}") from None
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA synchronous = NORMAL")
@@ -330,12 +330,13 @@ class SQLiteStore(Store):
         except sqlite3.Error as error:
             raise self.db.full_error(error) or error
         alone = False
+        size_before = self._size_bytes()  # what a load is compared with (_hold_alone)
 
         def commit_now(load_bytes: int = 0) -> None:
             nonlocal alone
             self._db.execute("COMMIT")
             if load_bytes and not alone:
-                alone = self._hold_alone(load_bytes)
+                alone = self._hold_alone(load_bytes, size_before)
             self._db.execute("BEGIN IMMEDIATE")
 
         try:
@@ -349,15 +350,19 @@ class SQLiteStore(Store):
             if alone:
                 self._share_again()
 
-    def _hold_alone(self, load_bytes: int) -> bool:
-        """Before a load of ``load_bytes`` of input into a store smaller than that, outside a transaction: write
-        with a rollback journal until the write group ends (``_share_again``), if no other connection has the
-        store open. In WAL mode every page is written twice, to the log and then by the checkpoint into the
+    def _size_bytes(self) -> int:
+        return self.db.value("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+
+    def _hold_alone(self, load_bytes: int, size_before: int) -> bool:
+        """Once a write group has read ``load_bytes`` of input and the store was smaller than that at the group's
+        start (``size_before``: a first load, in one large file or many small ones), outside a transaction:
+        write with a rollback journal until the write group ends (``_share_again``), if no other connection has
+        the store open. In WAL mode every page is written twice, to the log and then by the checkpoint into the
         store (the commit of the first 400,000 snapshot lines spent 7 of its 50 s copying 2.3 GB); a rollback
         journal keeps only the pages the store had before, and a page past the store's old end is written once.
         A kill -9 leaves the journal, which the next opening plays back: the store is as before the load. Other
         processes cannot read while the load's pages go to the store: they wait, or are told it is busy."""
-        if self.db.value("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()") >= load_bytes:
+        if size_before >= load_bytes:
             return False
         self._db.execute("PRAGMA busy_timeout = 0")  # an open reader is a no, not a wait
         try:

@@ -110,9 +110,10 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, PeopleStorage
         Sessions inside a group stay atomic one by one (a failed file rolls back alone), but
         share commits: index pages touched by many small files are written once, not per file.
         ``cache_mb``: a larger page cache for the group where the backend keeps one per connection (SQLite;
-        the setting ``ingest_cache_mb``). ``commit_now(load_bytes=N)`` before a file of N bytes: where the
-        backend can write a load larger than the store faster by holding the store alone (SQLite, when no other
-        connection has it open), the rest of the group does; others wait for its commits meanwhile.
+        the setting ``ingest_cache_mb``). ``commit_now(load_bytes=N)`` once the group's files add up to N
+        bytes: where the backend can write a load larger than the store was at the group's start faster by
+        holding the store alone (SQLite, when no other connection has it open), the rest of the group does;
+        others wait for its commits meanwhile.
         """
 
     def reading_much(self) -> AbstractContextManager[None]:
