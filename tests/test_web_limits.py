@@ -429,8 +429,15 @@ def test_the_watchdog_alone_ends_a_worker_whose_parent_died():
 
 def worker_pids(master: subprocess.Popen) -> list[int]:
     """The server's worker processes (uvicorn spawns them with multiprocessing)."""
-    return [pid for pid in process_children(master.pid)
-            if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+    return [pid for pid in process_children(master.pid) if "spawn_main" in _command_line(pid)]
+
+
+def _command_line(pid: int) -> str:
+    """The process's command line; empty once it is gone (a killed worker reaped between listing and reading)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""
 
 
 def connections_held(pid: int, port: int, state: str = "01") -> int:
