@@ -146,7 +146,7 @@ IDENTITY_CHUNK_SLOTS = 150_000
 block larger than this is decided whole, alone. Each chunk reads its papers' whole author lists, so a paper whose
 authors' names fall in several chunks is read once per chunk: with 50,000 slots a first refresh of 400,000
 snapshot papers took 264.9 s (peak 262 MB), with 150,000 196.6 s (448 MB), and a day's 1,000 papers into that
-store 139.7 against 114.1 s (docs/benchmarks.md, "A day's papers and the identity refresh")."""
+store 137.8 against 103.9 s (docs/benchmarks.md, "A day's papers and the identity refresh")."""
 
 
 def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: PeopleRules = RULES,

@@ -49,7 +49,8 @@ a plain file the worker reads itself: archive members, which the archive's limit
 AHEAD_BYTES = 16 << 20
 """Beyond ``FILES_AHEAD`` files, smaller files are handed over while those waiting add up to no more than this:
 a day's listing is a few hundred records, and with two of them ahead the worker idled whenever the storing
-process committed (the 287 files of the listings tarball: 14.1–14.5 s against 13.3–13.8 with 16 files ahead)."""
+process committed (the 287 files of the listings tarball: 15.58 s against 14.42 with this look-ahead, means of
+three alternating rounds; docs/benchmarks.md, "Ingest", session 20)."""
 FILES_AHEAD_MOST = 256
 """Files handed over ahead at most, however small."""
 BATCHES_AHEAD = 4
