@@ -3,6 +3,7 @@ person (initials, missing middle names)."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..normalize import fold, person_name
@@ -11,10 +12,16 @@ _SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
 _TOKEN = re.compile(r"[a-z0-9]+")
 BIG_PAPER = 30
 """Papers with more authors than this give no co-author evidence or edges (consortium lists connect everyone)."""
+NAME_PARTS_KEPT = 1 << 17
+"""Names whose parts are kept (``name_parts``): about 50 MB when full (400 bytes a name)."""
 
 
+@functools.lru_cache(maxsize=NAME_PARTS_KEPT)
 def name_parts(name: str) -> tuple[tuple[str, ...], str]:
-    """Return (given-name tokens, surname), ASCII-folded and lower-case: ``García, José`` -> (("jose",), "garcia")."""
+    """Return (given-name tokens, surname), ASCII-folded and lower-case: ``García, José`` -> (("jose",), "garcia").
+
+    Kept for the names asked most recently: an identity refresh asks about each name about five times (its
+    block's commonness, its comparison form, every pair it is compared in)."""
     tokens = [token for token in _TOKEN.findall(fold(person_name(name))) if token not in _SUFFIXES]
     if not tokens:
         return (), ""
