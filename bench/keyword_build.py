@@ -6,7 +6,9 @@ Each round builds the keyword index of STORE (every item, from an empty index, a
 once with REF's code (``git archive`` into a temporary folder) and once with this working tree's, each in a fresh
 child process (``Indexer.update`` without an embedder), alternating which goes first. Per build: CPU seconds of
 the whole process (tantivy indexes and merges on its own threads), of the main thread alone (reading the store,
-making documents), wall seconds, bytes written (``/proc/self/io``: merges rewrite segments) and the segments left.
+making documents), of its child processes (the text is analysed in a second one: ``child_cpu_s``), wall seconds,
+peak resident memory of the process and of its children, bytes written (``/proc/self/io``: merges rewrite
+segments) and the segments left.
 ``--repeat N`` indexes every document N times under new ids (a larger index from a small store, so that merges
 happen as at millions of items).
 
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 BUILD = r'''
-import dataclasses, json, os, shutil, sys, time
+import dataclasses, json, os, resource, shutil, sys, time
 from pathlib import Path
 from paperfeed.storage import open_store
 from paperfeed.search import indexer as indexer_module
@@ -58,7 +60,11 @@ report = Indexer(store, out, None).update()
 print(json.dumps({"indexed": report.indexed, "cpu_s": round(time.process_time() - cpu, 2),
                   "main_thread_cpu_s": round(time.thread_time() - main, 2),
                   "wall_s": round(time.perf_counter() - wall, 2), "written_mb": round((written() - wrote) / 1e6),
-                  "segments": len(list((out / "keyword").glob("*.idx")))}))
+                  "segments": len(list((out / "keyword").glob("*.idx"))),
+                  # a second process analysing the text (search/analysis.py), ended by the build: its CPU and memory
+                  "child_cpu_s": round(sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]), 2),
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                  "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}))
 '''
 
 COMPARE = r'''

@@ -26,7 +26,8 @@ from typing import Callable
 from ..storage import Store
 from ..storage import FullTextQuery, FullTextStorage
 from .indexer import BATCH, IndexReport, IndexState, Indexer, Progress, store_identity
-from .keyword import SCHEMA_VERSION, KeywordHit, KeywordIndex, _text_analyzer, topic_slug
+from .analysis import text_analyzer
+from .keyword import SCHEMA_VERSION, KeywordHit, KeywordIndex, topic_slug
 from .query import ParsedQuery
 
 # What tantivy's simple tokenizer calls a token: a run of letters and digits.
@@ -77,7 +78,7 @@ class DatabaseKeywordIndex:
         """This host's index directory; None: the database's full text answers every search."""
         # Snippets and semantic-result filters analyse words on this side; the same Snowball English stemmer
         # as PostgreSQL's 'english' configuration.
-        self._text = _text_analyzer()
+        self._text = text_analyzer()
         self._local: KeywordIndex | None = None
         self._state_version: tuple[int, int, int] | None = None
         self._local_seq: int | None = None
@@ -181,7 +182,7 @@ class DatabaseIndexer(Indexer):
         self._drop_local()
         return self.update(advance, progress)
 
-    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None]) -> None:
+    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None], bulk: bool = False) -> None:
         """The full text in the database first (each batch commits with its progress), then this host's tantivy
         copy as ``Indexer`` builds it. The database goes first, so a local failure (another indexer on this host
         holds the tantivy writer) leaves every app server's keyword search current."""
@@ -194,7 +195,7 @@ class DatabaseIndexer(Indexer):
             deleted += batch.deleted
             advance(batch.changes)
         local = IndexReport()
-        super()._update_keyword_index(local, advance)
+        super()._update_keyword_index(local, advance, bulk)
         # Items indexed are counted once: the database and the copy apply the same changes, but either may
         # have been further along (a new host builds its copy of a current database).
         report.indexed += max(indexed, local.indexed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections import deque
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ from ..progress import Progress
 from ..storage import Store
 from ..storage import SearchDocument
 from .embed import Embedder
-from .keyword import SCHEMA_VERSION, KeywordIndex
+from .analysis import AnalysisAhead, Texts
+from .keyword import SCHEMA_VERSION, KeywordIndex, document_texts
 from .vectors import VectorIndex
 
 BATCH = 5000
@@ -26,6 +28,8 @@ BULK_FROM_CHANGES = 50_000
 """Pending changes from which the keyword index is built as a bulk read (``Store.reading_much``, the collector's
 bulk thresholds): reading 200,000 items' documents from the 2.7-million-item bench store, 23.7 µs an item as a
 web process's pipeline reads a few changes, 15.6 µs so (docs/benchmarks.md, "Bootstrap")."""
+ANALYSED_AHEAD = 1
+"""Batches a large build hands its analysing process beyond the one being indexed."""
 # Save the vector graph (and record how far it got) this often, so a crash replays little.
 COMMIT_EVERY = 50_000
 KEYWORD_COMMIT_EVERY = 250_000
@@ -191,29 +195,32 @@ class Indexer:
         pending = self.pending()
         with part("keyword index", pending["keyword"]) as step:
             with ExitStack() as bulk_read:
-                if pending["keyword"] >= BULK_FROM_CHANGES:
+                bulk = pending["keyword"] >= BULK_FROM_CHANGES
+                if bulk:
                     # Reading much of the store: a larger page cache, and the collector's bulk thresholds (each
                     # batch makes tens of thousands of short-lived objects).
                     bulk_read.enter_context(self.store.reading_much())
                     bulk_read.enter_context(fewer_collections())
-                self._update_keyword_index(report, step)
+                self._update_keyword_index(report, step, bulk)
         if self.embedder is not None:
             with part("embeddings", pending["semantic"]) as step:
                 report.deleted = max(report.deleted, self._update_vector_index(report, step))
         report.seconds = time.perf_counter() - started
         return report
 
-    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None]) -> None:
+    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None], bulk: bool = False) -> None:
+        """``bulk``: a large build, whose text a second process analyses (``analysis.AnalysisAhead``)."""
         keyword = KeywordIndex(self.directory / "keyword")
         if self.state.keyword_seq == 0 and keyword.document_count() == 0:
             self.state.keyword_max_id = 0
         seq, since_commit = self.state.keyword_seq, 0
+        ahead = AnalysisAhead.start() if bulk else None
         try:
-            for batch_seq, ids, documents in self._change_batches(seq):
+            for batch_seq, ids, documents, analysed in self._analysed_batches(seq, ahead):
                 known = self.state.keyword_max_id
                 keyword.update([documents[i] for i in ids if i in documents],
                                [i for i in ids if i not in documents and i <= known],
-                               replace=[i for i in ids if i in documents and i <= known])
+                               replace=[i for i in ids if i in documents and i <= known], analysed=analysed)
                 report.indexed += len(documents)
                 report.deleted += len(ids) - len(documents)
                 self.state.keyword_max_id = max(known, max(ids))
@@ -226,10 +233,31 @@ class Indexer:
                     since_commit = 0
             keyword.resume_lists()  # when a stopped run left them unmade: the close below makes them
         finally:
+            if ahead is not None:
+                ahead.close()
             # How far it got is recorded at the last commit, before the merges and the pair lists: keyword search
             # is complete from there (a bootstrap's first searches need not wait for them).
             keyword.close(committed=lambda: self._keyword_done(seq))
             self._keyword_done(seq)
+
+    def _analysed_batches(self, seq: int, ahead: AnalysisAhead | None
+                          ) -> Iterator[tuple[int, list[int], dict[int, SearchDocument], list[Texts] | None]]:
+        """``_change_batches`` with each batch's documents analysed by ``ahead`` (None: by the index as it adds
+        them): the next ``ANALYSED_AHEAD`` batches are read and handed over before a batch is given back, so that
+        the other process analyses them while this one indexes."""
+        if ahead is None:
+            for batch_seq, ids, documents in self._change_batches(seq):
+                yield batch_seq, ids, documents, None
+            return
+        read: deque[tuple[int, list[int], dict[int, SearchDocument]]] = deque()
+        for batch in self._change_batches(seq):
+            _, ids, documents = batch
+            ahead.submit([document_texts(documents[i]) for i in ids if i in documents])  # in ``update``'s order
+            read.append(batch)
+            if len(read) > ANALYSED_AHEAD:
+                yield *read.popleft(), ahead.take()
+        while read:
+            yield *read.popleft(), ahead.take()
 
     def _change_batches(self, seq: int) -> Iterator[tuple[int, list[int], dict[int, SearchDocument]]]:
         """The change log after ``seq``, a batch at a time: (the batch's last position, the changed item ids, the

@@ -34,27 +34,13 @@ import tantivy
 
 from ..storage import SearchDocument
 from . import pairs
+from .analysis import (IndexedText, Texts, indexed_text_analyzer, label_analyzer, name_analyzer,
+                       text_analyzer)
 from .query import ParsedQuery
 
 TITLE_WEIGHT, AUTHORS_WEIGHT = 3, 2
 _EPOCH = dt.date(1970, 1, 1)
 SCHEMA_VERSION = 1
-
-
-def _text_analyzer() -> tantivy.TextAnalyzer:
-    return (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase())
-            .filter(tantivy.Filter.ascii_fold()).filter(tantivy.Filter.stopword("english"))
-            .filter(tantivy.Filter.stemmer("english")).build())
-
-
-def _name_analyzer() -> tantivy.TextAnalyzer:
-    return (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold()).build())
-
-
-def _label_analyzer() -> tantivy.TextAnalyzer:
-    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw()).filter(tantivy.Filter.lowercase()).build()
 
 
 def _schema() -> tantivy.Schema:
@@ -68,6 +54,11 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("kind", tokenizer_name="pf_label", index_option="basic")
     builder.add_integer_field("day", indexed=True, fast=True)
     return builder.build()
+
+
+def document_texts(doc: SearchDocument) -> Texts:
+    """The texts of ``doc`` the text field holds, before analysis: title, authors, abstract."""
+    return doc.title, ", ".join(doc.authors), doc.abstract
 
 
 def day_number(iso_date: str | None) -> int | None:
@@ -120,9 +111,10 @@ class _Opened:
         self.path = path
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
-        self.index.register_tokenizer("pf_text", _text_analyzer())
-        self.index.register_tokenizer("pf_name", _name_analyzer())
-        self.index.register_tokenizer("pf_label", _label_analyzer())
+        # The text arrives analysed (``analysis.IndexedText``); the name is the one every index's schema holds.
+        self.index.register_tokenizer("pf_text", indexed_text_analyzer())
+        self.index.register_tokenizer("pf_name", name_analyzer())
+        self.index.register_tokenizer("pf_label", label_analyzer())
         self._current: tuple[tantivy.Searcher, pairs.PairLists | None] | None = None
         self._stamp: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
@@ -196,9 +188,10 @@ class KeywordIndex:
         self._opened = _Opened.of(path)
         self.schema = self._opened.schema
         self.index = self._opened.index
-        self._text = _text_analyzer()
-        self._names = _name_analyzer()
-        self._labels = _label_analyzer()
+        self._text = text_analyzer()
+        self._names = name_analyzer()
+        self._labels = label_analyzer()
+        self._indexed_text: IndexedText | None = None  # made by the first update analysed here
         self._writer: tantivy.IndexWriter | None = None
         self._counted: tuple[tantivy.Searcher, str, bool, int] | None = None
         """(searcher, query, all words required, matches) of the last search, which counted its matches as it
@@ -212,11 +205,12 @@ class KeywordIndex:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _document(self, doc: SearchDocument) -> tantivy.Document:
-        authors = ", ".join(doc.authors)
+    def _document(self, doc: SearchDocument, texts: Texts) -> tantivy.Document:
+        """The document of ``doc`` with its analysed ``texts`` (``analysis.IndexedText`` of ``document_texts``)."""
+        title, authors, abstract = texts
         document = tantivy.Document(
             id=doc.id,
-            text=[doc.title] * TITLE_WEIGHT + [authors] * AUTHORS_WEIGHT + [doc.abstract],
+            text=[title] * TITLE_WEIGHT + [authors] * AUTHORS_WEIGHT + [abstract],
             author=doc.authors or [""],
             source=doc.sources or [""],
             category=[c.lower() for c in doc.categories] or [""],
@@ -233,13 +227,19 @@ class KeywordIndex:
             self._writer = self.index.writer(heap_size=256_000_000, num_threads=2)
         return self._writer
 
-    def update(self, documents: list[SearchDocument], deleted: list[int], replace: list[int]) -> None:
-        """Add ``documents``; first delete the old documents of ``replace`` and of ``deleted`` items."""
+    def update(self, documents: list[SearchDocument], deleted: list[int], replace: list[int],
+               analysed: list[Texts] | None = None) -> None:
+        """Add ``documents``; first delete the old documents of ``replace`` and of ``deleted`` items.
+        ``analysed``: the documents' texts analysed already (``analysis.AnalysisAhead``), else analysed here."""
         writer = self.writer()
         for item_id in deleted + replace:
             writer.delete_documents_by_term("id", item_id)
-        for doc in documents:
-            writer.add_document(self._document(doc))
+        if analysed is None:
+            if self._indexed_text is None:
+                self._indexed_text = IndexedText()
+            analysed = self._indexed_text.all([document_texts(doc) for doc in documents])
+        for doc, texts in zip(documents, analysed, strict=True):
+            writer.add_document(self._document(doc, texts))
 
     def commit(self) -> None:
         if self._writer is not None:
