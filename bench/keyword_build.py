@@ -7,8 +7,9 @@ once with REF's code (``git archive`` into a temporary folder) and once with thi
 child process (``Indexer.update`` without an embedder), alternating which goes first. Per build: CPU seconds of
 the whole process (tantivy indexes and merges on its own threads), of the main thread alone (reading the store,
 making documents), of its child processes (the text is analysed in a second one: ``child_cpu_s``), wall seconds,
-peak resident memory of the process and of its children, bytes written (``/proc/self/io``: merges rewrite
-segments) and the segments left.
+peak resident memory of the process and of its children, bytes written to storage (``/proc/self/io``'s
+``write_bytes``, not ``wchar``, which counts the pipe to the child too: merges rewrite segments) and the segments
+left.
 ``--repeat N`` indexes every document N times under new ids (a larger index from a small store, so that merges
 happen as at millions of items).
 
@@ -54,7 +55,7 @@ if repeat > 1:  # every document again under new ids: the same store read, a lar
     store.pending_search_changes = lambda after: len(every) - after
 def written():
     return int(next(line for line in Path("/proc/self/io").read_text().splitlines()
-                    if line.startswith("wchar")).split()[1])
+                    if line.startswith("write_bytes")).split()[1])
 cpu, main, wall, wrote = time.process_time(), time.thread_time(), time.perf_counter(), written()
 report = Indexer(store, out, None).update()
 print(json.dumps({"indexed": report.indexed, "cpu_s": round(time.process_time() - cpu, 2),

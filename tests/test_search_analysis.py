@@ -162,7 +162,7 @@ def test_the_second_process_analyses_as_this_one_and_its_death_loses_nothing():
         ahead.close()
 
 
-def test_a_large_build_through_the_second_process_equals_a_small_one(tmp_path, monkeypatch):
+def test_a_large_build_through_the_second_process_equals_one_analysed_here(tmp_path, monkeypatch):
     store = open_store(tmp_path / "store.db")
     Ingester(store).ingest_paths([LISTING, DATA / "daily" / "2026-02-26.jsonl"])
     started: list[AnalysisAhead] = []
@@ -173,9 +173,10 @@ def test_a_large_build_through_the_second_process_equals_a_small_one(tmp_path, m
         started.append(found)
         return found
 
-    small = Indexer(store, tmp_path / "small", None).update()
     monkeypatch.setattr(AnalysisAhead, "start", classmethod(start))
-    monkeypatch.setattr(indexer_module, "BULK_FROM_CHANGES", 1)
+    small = Indexer(store, tmp_path / "small", None).update()
+    assert started == []  # a few hundred changes: analysed here
+    monkeypatch.setattr(indexer_module, "ANALYSE_APART_FROM", 1)
     monkeypatch.setattr(indexer_module, "BATCH", 37)  # many batches, several in flight
     large = Indexer(store, tmp_path / "large", None).update()
     assert len(started) == 1 and started[0] is not None and not started[0].broken
@@ -193,7 +194,7 @@ def test_a_large_build_through_the_second_process_equals_a_small_one(tmp_path, m
 def test_without_a_second_process_the_build_analyses_here(tmp_path, monkeypatch):
     store = open_store(tmp_path / "store.db")
     Ingester(store).ingest_paths([LISTING])
-    monkeypatch.setattr(indexer_module, "BULK_FROM_CHANGES", 1)
+    monkeypatch.setattr(indexer_module, "ANALYSE_APART_FROM", 1)
     monkeypatch.setattr(analysis, "can_start", lambda: False)
     report = Indexer(store, tmp_path / "index", None).update()
     assert report.indexed > 200

@@ -182,7 +182,7 @@ class DatabaseIndexer(Indexer):
         self._drop_local()
         return self.update(advance, progress)
 
-    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None], bulk: bool = False) -> None:
+    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None], apart: bool = False) -> None:
         """The full text in the database first (each batch commits with its progress), then this host's tantivy
         copy as ``Indexer`` builds it. The database goes first, so a local failure (another indexer on this host
         holds the tantivy writer) leaves every app server's keyword search current."""
@@ -195,7 +195,7 @@ class DatabaseIndexer(Indexer):
             deleted += batch.deleted
             advance(batch.changes)
         local = IndexReport()
-        super()._update_keyword_index(local, advance, bulk)
+        super()._update_keyword_index(local, advance, apart)
         # Items indexed are counted once: the database and the copy apply the same changes, but either may
         # have been further along (a new host builds its copy of a current database).
         report.indexed += max(indexed, local.indexed)

@@ -28,8 +28,13 @@ BULK_FROM_CHANGES = 50_000
 """Pending changes from which the keyword index is built as a bulk read (``Store.reading_much``, the collector's
 bulk thresholds): reading 200,000 items' documents from the 2.7-million-item bench store, 23.7 µs an item as a
 web process's pipeline reads a few changes, 15.6 µs so (docs/benchmarks.md, "Bootstrap")."""
+ANALYSE_APART_FROM = 2 * BATCH
+"""Pending changes from which their text is analysed by a second process (``analysis.AnalysisAhead``) while this one
+reads the store and tantivy indexes: a build of 400,000 items 72.3 -> 64.5 s, 141.5 -> 114.2 CPU s
+(bench/keyword_build.py, docs/benchmarks.md "Keyword index build"). From two batches, so that one is analysed while
+the other is indexed; starting the process takes about half a second."""
 ANALYSED_AHEAD = 1
-"""Batches a large build hands its analysing process beyond the one being indexed."""
+"""Batches handed to that process beyond the one being indexed (1, 2 and 4 measured alike; 1 holds the least)."""
 # Save the vector graph (and record how far it got) this often, so a crash replays little.
 COMMIT_EVERY = 50_000
 KEYWORD_COMMIT_EVERY = 250_000
@@ -195,26 +200,25 @@ class Indexer:
         pending = self.pending()
         with part("keyword index", pending["keyword"]) as step:
             with ExitStack() as bulk_read:
-                bulk = pending["keyword"] >= BULK_FROM_CHANGES
-                if bulk:
+                if pending["keyword"] >= BULK_FROM_CHANGES:
                     # Reading much of the store: a larger page cache, and the collector's bulk thresholds (each
                     # batch makes tens of thousands of short-lived objects).
                     bulk_read.enter_context(self.store.reading_much())
                     bulk_read.enter_context(fewer_collections())
-                self._update_keyword_index(report, step, bulk)
+                self._update_keyword_index(report, step, apart=pending["keyword"] >= ANALYSE_APART_FROM)
         if self.embedder is not None:
             with part("embeddings", pending["semantic"]) as step:
                 report.deleted = max(report.deleted, self._update_vector_index(report, step))
         report.seconds = time.perf_counter() - started
         return report
 
-    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None], bulk: bool = False) -> None:
-        """``bulk``: a large build, whose text a second process analyses (``analysis.AnalysisAhead``)."""
+    def _update_keyword_index(self, report: IndexReport, advance: Callable[[int], None], apart: bool = False) -> None:
+        """``apart``: the text is analysed by a second process (``analysis.AnalysisAhead``; a large update)."""
         keyword = KeywordIndex(self.directory / "keyword")
         if self.state.keyword_seq == 0 and keyword.document_count() == 0:
             self.state.keyword_max_id = 0
         seq, since_commit = self.state.keyword_seq, 0
-        ahead = AnalysisAhead.start() if bulk else None
+        ahead = AnalysisAhead.start() if apart else None
         try:
             for batch_seq, ids, documents, analysed in self._analysed_batches(seq, ahead):
                 known = self.state.keyword_max_id
