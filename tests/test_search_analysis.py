@@ -48,26 +48,22 @@ def documents() -> list[SearchDocument]:
 
 
 def chain_index(path, docs: list[SearchDocument]) -> KeywordIndex:
-    """The index as tantivy's own chain writes it (how every index was written before the analysis moved)."""
-    path.mkdir()
-    index = tantivy.Index(_schema(), path=str(path))
-    index.register_tokenizer("pf_text", text_analyzer())
-    index.register_tokenizer("pf_name", analysis.name_analyzer())
-    index.register_tokenizer("pf_label", analysis.label_analyzer())
-    writer = index.writer(heap_size=50_000_000, num_threads=1)
-    maker = KeywordIndex.__new__(KeywordIndex)
-    for doc in docs:
-        writer.add_document(maker._document(doc, document_texts(doc)))  # the raw texts
-    writer.commit()
-    writer.wait_merging_threads()
+    """The index as tantivy's own chain writes it (an update of a few changes; every index before this change)."""
+    index = KeywordIndex(path)
+    index.update(docs, [], [])
+    assert not index._writes_analysed
+    index.commit()
+    index.writer().wait_merging_threads()
     return KeywordIndex(path)
 
 
 def analysed_index(path, docs: list[SearchDocument]) -> KeywordIndex:
+    """The index as a large build writes it, the text analysed by ``IndexedText``."""
     index = KeywordIndex(path)
-    index.update(docs, [], [])
+    index.update(docs, [], [], analysed=IndexedText().all([document_texts(doc) for doc in docs]))
+    assert index._writes_analysed
     index.commit()
-    index.writer().wait_merging_threads()
+    index.writer(analysed=True).wait_merging_threads()
     return KeywordIndex(path)
 
 
@@ -191,7 +187,16 @@ def test_a_large_build_through_the_second_process_equals_one_analysed_here(tmp_p
     store.close()
 
 
-def test_without_a_second_process_the_build_analyses_here(tmp_path, monkeypatch):
+def test_one_writer_takes_analysed_text_or_text_as_it_is_not_both(tmp_path):
+    docs = documents()
+    index = KeywordIndex(tmp_path / "keyword")
+    index.update(docs[:5], [], [], analysed=IndexedText().all([document_texts(doc) for doc in docs[:5]]))
+    with pytest.raises(ValueError):
+        index.update(docs[5:10], [], [])
+    index.close()
+
+
+def test_without_a_second_process_the_build_goes_as_a_small_one(tmp_path, monkeypatch):
     store = open_store(tmp_path / "store.db")
     Ingester(store).ingest_paths([LISTING])
     monkeypatch.setattr(indexer_module, "ANALYSE_APART_FROM", 1)

@@ -1,23 +1,23 @@
-"""How text becomes keyword index terms, each distinct word analysed once, and a large build's analysis done in a
-second process.
+"""How text becomes keyword index terms, and a large build's text analysed in a second process, each distinct piece
+of text once.
 
 Queries and the index share one chain (``text_analyzer``): tantivy's simple tokenizer (runs of alphanumeric
 characters), then per word: words of 40 bytes or more dropped, lowercased, folded to ASCII, English stop words
 dropped, Snowball-stemmed. Every filter maps one word to one term or to none, so the terms of a text are the terms of
-its words, one by one. The index's writing side uses that: the stemmer was half of tantivy's CPU while indexing
-(249-257 µs a document, 117 of them the stemmer, on the 2-core machine), and the same words recur across millions of
-abstracts (and each title three times, see ``keyword``). ``IndexedText`` splits a text into its words with the same
-tokenizer, looks each word's term up in a table filled by the chain itself, and hands tantivy the terms separated by
-spaces, with ``GAP`` where the chain drops a word; the field's own tokenizer (``indexed_text_analyzer``, registered
-under the name every index's schema holds, ``pf_text``) splits at the spaces and drops the gaps. The index gets the
-very same terms at the very same positions (a dropped word leaves its position empty either way, which phrase queries
-rely on) and the same field lengths (BM25's norms), so an index written before this change and one written after are
-the same index: tests/test_search_analysis.py compares both ways term by term and score by score.
+its words, one by one. A large build uses that: tantivy's threads spent about half their CPU on the stemmer (283 µs
+a document at 400,000 items on the 2-core machine), and the same words recur across millions of abstracts (and each
+title three times, see ``keyword``). ``IndexedText`` splits a text at whitespace, looks each piece up in a table
+filled by the chain itself, and hands tantivy the terms separated by spaces, with ``GAP`` where the chain drops a
+word; the writer of such a build (``KeywordIndex.writer(analysed=True)``) has the text field's tokenizer split at
+the spaces and drop the gaps. The index gets the very same terms at the very same positions (a dropped word leaves
+its position empty either way, which phrase queries rely on) and the same field lengths (BM25's norms), so it is the
+same index whichever way it was written: tests/test_search_analysis.py compares both term by term and score by score.
 
-Splitting and joining in Python costs about as much CPU as the analysis it saves tantivy when it runs on the thread
-that also reads the store (session 18 measured the build of 400,000 items 68.5 -> 84.8 s that way). So a large build
-(``AnalysisAhead``) has a second interpreter analyse the next batches while this one reads the store and tantivy's
-threads index: docs/benchmarks.md, "Keyword index build", has the figures.
+In Python that work costs about as much CPU as it saves tantivy, so it pays only off the thread that reads the store
+(session 18 measured 68.5 -> 84.8 s for 400,000 items on that thread) and once the table is warm: a second
+interpreter (``AnalysisAhead``) analyses the next batch of a large build while this one reads the store and tantivy
+indexes (400,000 items: 72.3 -> 64.5 s, 19 % less CPU; docs/benchmarks.md, "Keyword index build"). A small update
+hands tantivy the text as it is, as before.
 """
 
 from __future__ import annotations

@@ -28,11 +28,12 @@ BULK_FROM_CHANGES = 50_000
 """Pending changes from which the keyword index is built as a bulk read (``Store.reading_much``, the collector's
 bulk thresholds): reading 200,000 items' documents from the 2.7-million-item bench store, 23.7 µs an item as a
 web process's pipeline reads a few changes, 15.6 µs so (docs/benchmarks.md, "Bootstrap")."""
-ANALYSE_APART_FROM = 2 * BATCH
+ANALYSE_APART_FROM = 150_000
 """Pending changes from which their text is analysed by a second process (``analysis.AnalysisAhead``) while this one
-reads the store and tantivy indexes: a build of 400,000 items 72.3 -> 64.5 s, 141.5 -> 114.2 CPU s
-(bench/keyword_build.py, docs/benchmarks.md "Keyword index build"). From two batches, so that one is analysed while
-the other is indexed; starting the process takes about half a second."""
+reads the store and tantivy indexes. Its table of analysed words is cold at first, so the gain grows with the build
+(bench/keyword_build.py, alternating, the 2-core machine; docs/benchmarks.md "Keyword index build"): 47,919 items
+6.7-7.2 -> 8.3-8.4 s (slower), 150,000 25.0-25.4 -> 25.1-25.6 s with 13 % less CPU, 400,000 71.6-72.9 -> 64.2-64.8 s
+with 19 % less. Below it tantivy's threads analyse the text as before."""
 ANALYSED_AHEAD = 1
 """Batches handed to that process beyond the one being indexed (1, 2 and 4 measured alike; 1 holds the least)."""
 # Save the vector graph (and record how far it got) this often, so a crash replays little.

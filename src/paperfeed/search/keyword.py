@@ -34,8 +34,7 @@ import tantivy
 
 from ..storage import SearchDocument
 from . import pairs
-from .analysis import (IndexedText, Texts, indexed_text_analyzer, label_analyzer, name_analyzer,
-                       text_analyzer)
+from .analysis import Texts, indexed_text_analyzer, label_analyzer, name_analyzer, text_analyzer
 from .query import ParsedQuery
 
 TITLE_WEIGHT, AUTHORS_WEIGHT = 3, 2
@@ -54,6 +53,14 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("kind", tokenizer_name="pf_label", index_option="basic")
     builder.add_integer_field("day", indexed=True, fast=True)
     return builder.build()
+
+
+def _register_tokenizers(index: tantivy.Index, text: tantivy.TextAnalyzer) -> None:
+    """The schema's tokenizers, by the names it holds; ``text``: the text field's, the chain itself or, for text
+    that arrives analysed (``analysis.IndexedText``), ``analysis.indexed_text_analyzer``."""
+    index.register_tokenizer("pf_text", text)
+    index.register_tokenizer("pf_name", name_analyzer())
+    index.register_tokenizer("pf_label", label_analyzer())
 
 
 def document_texts(doc: SearchDocument) -> Texts:
@@ -111,10 +118,7 @@ class _Opened:
         self.path = path
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
-        # The text arrives analysed (``analysis.IndexedText``); the name is the one every index's schema holds.
-        self.index.register_tokenizer("pf_text", indexed_text_analyzer())
-        self.index.register_tokenizer("pf_name", name_analyzer())
-        self.index.register_tokenizer("pf_label", label_analyzer())
+        _register_tokenizers(self.index, text_analyzer())
         self._current: tuple[tantivy.Searcher, pairs.PairLists | None] | None = None
         self._stamp: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
@@ -191,7 +195,7 @@ class KeywordIndex:
         self._text = text_analyzer()
         self._names = name_analyzer()
         self._labels = label_analyzer()
-        self._indexed_text: IndexedText | None = None  # made by the first update analysed here
+        self._writes_analysed = False  # whether the writer takes analysed text (``writer``)
         self._writer: tantivy.IndexWriter | None = None
         self._counted: tuple[tantivy.Searcher, str, bool, int] | None = None
         """(searcher, query, all words required, matches) of the last search, which counted its matches as it
@@ -206,7 +210,7 @@ class KeywordIndex:
     # -- writing ---------------------------------------------------------------------------
 
     def _document(self, doc: SearchDocument, texts: Texts) -> tantivy.Document:
-        """The document of ``doc`` with its analysed ``texts`` (``analysis.IndexedText`` of ``document_texts``)."""
+        """The document of ``doc`` with its ``texts`` (``document_texts``, analysed or not: see ``writer``)."""
         title, authors, abstract = texts
         document = tantivy.Document(
             id=doc.id,
@@ -222,24 +226,33 @@ class KeywordIndex:
             document.add_integer("day", day)
         return document
 
-    def writer(self) -> tantivy.IndexWriter:
+    def writer(self, analysed: bool = False) -> tantivy.IndexWriter:
+        """The index's writer, taking the text as it is (tantivy's threads analyse it) or, with ``analysed``,
+        analysed already (``analysis.IndexedText``, a large build's second process). Either writes the same index;
+        the writer taking analysed text is made from an index object of its own, whose text field's tokenizer only
+        splits the terms (this process's readers of the directory share ``self.index``)."""
         if self._writer is None:
-            self._writer = self.index.writer(heap_size=256_000_000, num_threads=2)
+            index = self.index
+            if analysed:
+                index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+                _register_tokenizers(index, indexed_text_analyzer())
+            self._writer = index.writer(heap_size=256_000_000, num_threads=2)
+            self._writes_analysed = analysed
+        elif analysed != self._writes_analysed:
+            raise ValueError("one writer takes either analysed text or text as it is")
         return self._writer
 
     def update(self, documents: list[SearchDocument], deleted: list[int], replace: list[int],
                analysed: list[Texts] | None = None) -> None:
         """Add ``documents``; first delete the old documents of ``replace`` and of ``deleted`` items.
-        ``analysed``: the documents' texts analysed already (``analysis.AnalysisAhead``), else analysed here."""
-        writer = self.writer()
+        ``analysed``: the documents' texts analysed already (``analysis.AnalysisAhead``); every update of one
+        writer gives them or none does."""
+        writer = self.writer(analysed is not None)
         for item_id in deleted + replace:
             writer.delete_documents_by_term("id", item_id)
-        if analysed is None:
-            if self._indexed_text is None:
-                self._indexed_text = IndexedText()
-            analysed = self._indexed_text.all([document_texts(doc) for doc in documents])
-        for doc, texts in zip(documents, analysed, strict=True):
-            writer.add_document(self._document(doc, texts))
+        texts = analysed if analysed is not None else [document_texts(doc) for doc in documents]
+        for doc, document_text in zip(documents, texts, strict=True):
+            writer.add_document(self._document(doc, document_text))
 
     def commit(self) -> None:
         if self._writer is not None:
