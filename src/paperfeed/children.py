@@ -25,3 +25,37 @@ def start_python(code: str, **popen: Any) -> subprocess.Popen:
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
     return subprocess.Popen([sys.executable, "-c", code], env=environment, **popen)
+
+
+def start_python_piped(function: str, pipe_bytes: int | None = None) -> tuple[subprocess.Popen, int, int]:
+    """``start_python`` of ``function(jobs, results)`` (a dotted name: ``paperfeed.search.analysis.serve``) over two new
+    pipes: the child reads jobs from the first descriptor and writes results to the second. Returns the process,
+    this side's end of the jobs pipe (to write) and of the results pipe (to read). ``pipe_bytes``: the buffer each
+    pipe gets where the system allows it (Linux). Raises OSError with every descriptor closed."""
+    module, _, name = function.rpartition(".")
+    jobs_read, jobs_write = os.pipe()
+    results_read, results_write = os.pipe()
+    if pipe_bytes is not None:
+        for descriptor in (jobs_write, results_write):
+            _widen(descriptor, pipe_bytes)
+    try:
+        process = start_python(f"from {module} import {name}; {name}({jobs_read}, {results_write})",
+                               pass_fds=(jobs_read, results_write), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        for descriptor in (jobs_read, jobs_write, results_read, results_write):
+            os.close(descriptor)
+        raise
+    os.close(jobs_read)
+    os.close(results_write)
+    return process, jobs_write, results_read
+
+
+def _widen(descriptor: int, size: int) -> None:
+    """Give a pipe ``size`` bytes of buffer where the system allows it (Linux); else leave it as it is."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(descriptor, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (ImportError, OSError):
+        pass

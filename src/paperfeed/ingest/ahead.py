@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import pickle
 import queue
 import signal
@@ -32,7 +31,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Iterable, Iterator
 
 from .. import prepare
-from ..children import can_start, start_python
+from ..children import can_start, start_python_piped
 from ..inputs import InputError, InputFile, InputReadError, RegularFileReader
 from ..prepare import FieldLimits, Prepared
 from ..records import ParseContext, ParseError
@@ -91,21 +90,7 @@ class PrepareAhead:
         self.format_name = format_name
         self.label = label
         self.limits = limits
-        jobs_read, jobs_write = os.pipe()
-        results_read, results_write = os.pipe()
-        for descriptor in (jobs_write, results_write):
-            _widen(descriptor)
-        try:
-            self._process = start_python(
-                f"from paperfeed.ingest.ahead import work; work({jobs_read}, {results_write})",
-                pass_fds=(jobs_read, results_write), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
-        except OSError:
-            for descriptor in (jobs_read, jobs_write, results_read, results_write):
-                os.close(descriptor)
-            raise
-        os.close(jobs_read)
-        os.close(results_write)
+        self._process, jobs_write, results_read = start_python_piped("paperfeed.ingest.ahead.work", PIPE_BYTES)
         self._jobs = Connection(jobs_write, readable=False)
         self._messages = MessageReader(results_read)
         self._next = 0
@@ -266,16 +251,6 @@ class MessageReader:
 PIPE_BYTES = 1 << 20
 """Pipe buffer asked for (Linux's default most a user may set): a file's bytes and a batch of prepared records
 are megabytes, and through the default 64 KB each took dozens of waits and wake-ups on both sides."""
-
-
-def _widen(descriptor: int) -> None:
-    """Give a pipe ``PIPE_BYTES`` of buffer where the system allows it (Linux); else leave it as it is."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(descriptor, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
-    except (ImportError, OSError):
-        pass
 
 
 def _error(payload: tuple[str, str, str | None]) -> Exception:

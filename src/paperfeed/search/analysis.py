@@ -23,7 +23,6 @@ hands tantivy the text as it is, as before.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import subprocess
 import threading
@@ -32,7 +31,7 @@ from multiprocessing.connection import Connection
 
 import tantivy
 
-from ..children import can_start, start_python
+from ..children import can_start, start_python_piped
 
 log = logging.getLogger(__name__)
 
@@ -117,28 +116,16 @@ class IndexedText:
 class AnalysisAhead:
     """A second interpreter analysing batches of texts (``submit``), given back in the same order (``take``).
 
-    Started with ``children.start_python`` (not ``multiprocessing``: its spawn would run the command's main module
-    again). Should it stop or fail, what it has not given back is analysed in this process: the build goes on, only
-    slower."""
+    Started with ``children.start_python_piped`` (not ``multiprocessing``: its spawn would run the command's main
+    module again). Should it stop or fail, what it has not given back is analysed in this process: the build goes on,
+    only slower."""
 
     def __init__(self) -> None:
-        jobs_read, jobs_write = os.pipe()
-        results_read, results_write = os.pipe()
-        try:
-            self._process = start_python(
-                f"from paperfeed.search.analysis import serve; serve({jobs_read}, {results_write})",
-                pass_fds=(jobs_read, results_write), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
-        except OSError:
-            for descriptor in (jobs_read, jobs_write, results_read, results_write):
-                os.close(descriptor)
-            raise
-        os.close(jobs_read)
-        os.close(results_write)
+        self._process, jobs_write, results_read = start_python_piped("paperfeed.search.analysis.serve")
         self._jobs = Connection(jobs_write, readable=False)
         self._results = Connection(results_read, writable=False)
-        self._waiting: deque[list[Texts]] = deque()  # submitted, not taken, oldest first
-        self._sent = 0  # of those, how many the worker has (the oldest ones)
+        self._waiting: deque[list[Texts]] = deque()  # submitted, not taken, oldest first (the worker has them all
+        # unless it is broken: a failed send breaks it)
         self._here: IndexedText | None = None  # made once the worker is gone
         self.broken = False
 
@@ -158,15 +145,13 @@ class AnalysisAhead:
         if not self.broken:
             try:
                 self._jobs.send(texts)
-                self._sent += 1
             except (OSError, ValueError):
                 self._stopped()
 
     def take(self) -> list[Texts]:
         """The analysis of the oldest batch submitted and not yet taken."""
         texts = self._waiting.popleft()
-        if self._sent and not self.broken:
-            self._sent -= 1
+        if not self.broken:
             try:
                 return self._results.recv()
             except (EOFError, OSError):
@@ -178,7 +163,6 @@ class AnalysisAhead:
     def _stopped(self) -> None:
         log.warning("the process analysing keyword text stopped; analysing it in this one")
         self.broken = True
-        self._sent = 0
 
     def close(self) -> None:
         """End the worker (at the end of a build, or on an error or Ctrl-C part-way)."""
