@@ -227,7 +227,7 @@ def test_archive_members_handed_over_while_the_worker_waits_to_send(small_batche
     """Members are handed over as bytes (half a megabyte each, pipes hold 64 KB) while the worker, ahead, waits
     for its batches to be read, and one member is given up part-way: nothing waits on the other for ever.
     From 1 MB, the worker starts at the first member (the next two make the megabyte) and this process
-    prepares that one itself while the worker starts."""
+    prepares that one, and any more whose turn comes before the worker is ready, itself."""
     archive = tmp_path / "listings.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         for day in range(5):
@@ -252,9 +252,40 @@ def test_archive_members_handed_over_while_the_worker_waits_to_send(small_batche
         finally:
             signal.alarm(0)
     assert [r.failed for r in reports[True].files] == [False, True, False, False, False]
-    assert [r.prepared_apart for r in reports[True].files if not r.failed] == [from_bytes == 0, True, True, True]
+    apart = [r.prepared_apart for r in reports[True].files]
+    here = apart.index(True) if True in apart else 5  # prepared here before the worker was ready; none after
+    assert apart == [False] * here + [True] * (5 - here) and (here == 0) == (from_bytes == 0)
     assert outcome(reports[True]) == outcome(reports[False])
     assert tables(tmp_path / "True.db") == tables(tmp_path / "False.db")
+
+
+def test_small_files_are_prepared_here_until_the_worker_is_ready(tmp_path, monkeypatch):
+    """A new worker takes a moment to start; handing it files before then blocked this process on the pipe (0.7 s
+    of the listings' run). So small files whose turn comes first are prepared here, nothing is handed over until
+    the worker is ready, and the worker then takes every later file, in order."""
+    days = [listing_file(tmp_path / f"2026-01-{day + 10:02d}.jsonl", 40, first=40 * day) for day in range(6)]
+    asked = []
+    ready = ahead.PrepareAhead.ready
+
+    def ready_from_the_third_file(self) -> bool:  # and the worker really ready then: it is waited for
+        asked.append(True)
+        while len(asked) > 2 and not ready(self):
+            time.sleep(0.01)
+        return len(asked) > 2
+
+    monkeypatch.setattr(ahead.PrepareAhead, "ready", ready_from_the_third_file)
+    submitted = []
+    submit = ahead.PrepareAhead.submit
+    monkeypatch.setattr(ahead.PrepareAhead, "submit",
+                        lambda self, entry: submitted.append(Path(entry.origin).name) or submit(self, entry))
+    with open_store(tmp_path / "parallel.db") as store:
+        # Every file is small (under the bytes that start a worker), and together they start one at the first.
+        report = ingester(store, True, max(day.stat().st_size for day in days) + 1).ingest_paths(days)
+    assert [r.prepared_apart for r in report.files] == [False, False, True, True, True, True]
+    assert submitted == [day.name for day in days[2:]]
+    with open_store(tmp_path / "alone.db") as store:
+        assert outcome(ingester(store, False).ingest_paths(days)) == outcome(report)
+    assert tables(tmp_path / "parallel.db") == tables(tmp_path / "alone.db")
 
 
 def test_prepared_records_cross_the_pipe_unchanged():
@@ -383,3 +414,21 @@ def test_the_worker_of_a_killed_ingest_ends_too(tmp_path):
     if running:
         os.kill(worker, signal.SIGKILL)
     assert not running, "the worker outlived the ingest that started it"
+
+
+def test_the_worker_and_a_store_on_sqlite_do_not_load_the_postgresql_driver():
+    """The worker's start bounds how soon a bulk load's second core works, and every command on SQLite waits for
+    its imports: psycopg (0.2 s of them) is loaded only by opening a PostgreSQL store, and its errors count as store
+    errors from then on."""
+    probe = ("import sys, tempfile, pathlib\n"
+             "from paperfeed.ingest.ahead import work\n"
+             "from paperfeed.storage import open_store, store_errors\n"
+             "with tempfile.TemporaryDirectory() as folder:\n"
+             "    open_store(pathlib.Path(folder) / 'store.db').close()\n"
+             "print('psycopg' in sys.modules, len(store_errors()))\n"
+             "import psycopg\n"
+             "print(psycopg.Error in store_errors())\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "2", "True"]

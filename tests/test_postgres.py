@@ -17,7 +17,7 @@ import pytest
 
 from paperfeed import ingest as ingest_module
 from paperfeed.ingest import Ingester
-from paperfeed.storage import STORE_ERRORS, StoreError, open_store
+from paperfeed.storage import StoreError, open_store, store_errors
 
 from datafiles import DATA, HF_DAY, LIBRARY, LISTING, LISTING_UNIQUE
 
@@ -173,7 +173,7 @@ def test_an_unreachable_server_is_one_store_error(tmp_path):
     url = f"postgresql://paperfeed:secret@127.0.0.1:{port}/nothing?connect_timeout=2"
     with pytest.raises(StoreError) as raised:
         open_store(url)
-    assert "secret" not in str(raised.value) and isinstance(raised.value, STORE_ERRORS)
+    assert "secret" not in str(raised.value) and isinstance(raised.value, store_errors())
 
 
 def _cli(url: str, *args: str, **options) -> subprocess.CompletedProcess:

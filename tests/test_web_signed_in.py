@@ -110,7 +110,7 @@ def test_a_session_ended_through_another_worker_is_ended_here_at_the_next_reques
 def test_a_write_to_a_resolved_item_id_stores_it_and_one_to_a_missing_item_stores_nothing(signed_in):
     from paperfeed.library import save_item
     from paperfeed.library.community import vote
-    from paperfeed.storage import STORE_ERRORS
+    from paperfeed.storage import store_errors
 
     _, settings, known, _ = signed_in
     with open_store(settings.db) as store:
@@ -122,9 +122,9 @@ def test_a_write_to_a_resolved_item_id_stores_it_and_one_to_a_missing_item_store
         assert store.user_votes(user) == [known]
         # An item gone between the lookup and the write (an admin's merge): the write's reference to it fails.
         missing = 2 ** 40
-        with pytest.raises(STORE_ERRORS):
+        with pytest.raises(store_errors()):
             save_item(store, user, missing, ["geometry"])
-        with pytest.raises(STORE_ERRORS):
+        with pytest.raises(store_errors()):
             vote(store, user, missing, True)
         assert [entry.item_id for entry in store.library_entries(user)] == [known]
         assert store.user_votes(user) == [known]

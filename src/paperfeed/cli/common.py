@@ -38,11 +38,11 @@ def store_errors(command):
 
     @wraps(command)
     def wrapper(*args, **kwargs):
-        from ..storage import STORE_ERRORS
+        from .. import storage
 
         try:
             return command(*args, **kwargs)
-        except STORE_ERRORS as error:
+        except storage.store_errors() as error:
             fail(f"store error: {error}", 2 if getattr(error, "usage", False) else 1)
 
     return wrapper

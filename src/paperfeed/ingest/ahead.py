@@ -21,6 +21,7 @@ import io
 import logging
 import pickle
 import queue
+import select
 import signal
 import struct
 import subprocess
@@ -58,7 +59,9 @@ READ_AHEAD_BELOW_BYTES = space.CHECKED_FROM_BYTES
 """A file at least this large is handed over only at its turn, after its disk check (``space``)."""
 
 _HEADER = struct.Struct("<qB")  # job number, message kind
-_START, _BATCH, _END, _FAIL = range(4)
+_START, _BATCH, _END, _FAIL, _READY = range(5)
+_NO_JOB = -1
+"""The job number of the worker's first message (``_READY``), which every job's reading drops."""
 
 
 class WorkerStopped(InputReadError):
@@ -97,6 +100,7 @@ class PrepareAhead:
         self._broken = False
         self._unread: list[Job] = []  # handed over, not yet finished, oldest first
         self._abandoned = False  # a file was given up part-way: the worker may still be sending its batches
+        self._ready = False
         self._send((format_name, label, limits, batch_size))
 
     @classmethod
@@ -111,6 +115,14 @@ class PrepareAhead:
         except OSError as error:
             log.info("preparing in this process: no worker (%s)", error)
             return None
+
+    def ready(self) -> bool:
+        """Whether the worker has started: its first message (sent once its interpreter has imported the parsers,
+        about 0.4 s on the 2-core machine) has arrived, or it is gone (what it has not taken is then prepared here).
+        Never waits."""
+        if not self._ready:
+            self._ready = self._broken or bool(select.select([self._messages.fileno()], [], [], 0)[0])
+        return self._ready
 
     def _send(self, message: Any) -> None:
         if not self._broken:
@@ -236,6 +248,9 @@ class MessageReader:
         self._fill(message)
         return message
 
+    def fileno(self) -> int:
+        return self._file.fileno()
+
     def close(self) -> None:
         self._file.close()
 
@@ -278,6 +293,7 @@ def work(jobs_fd: int, results_fd: int) -> None:
         ready.put(_HEADER.pack(number, kind) + pickle.dumps(payload, protocol=5))
         return queued
 
+    send(_NO_JOB, _READY, None)  # imported: the ingest's process may hand files over without waiting
     try:
         format_name, label, limits, batch_size = jobs.recv()
         inbox = _Inbox(jobs)
@@ -379,14 +395,11 @@ def _prepare_one(number: int, source: Any, context: ParseContext, format_name: s
                                       "please report it", None))
 
 
-_HERE = Job(-1, None)  # a file prepared in this process after all
-
-
 class Upcoming:
     """A run's entries in order, with the worker's job for each file it prepares.
 
-    The worker is started once the run has seen ``from_bytes`` of input (``None`` from ``start``: no worker).
-    At a file's turn (``job``) the file is handed over if it was not yet, then the next ``FILES_AHEAD`` small
+    The worker is started once the run has seen ``from_bytes`` of input (``None`` from ``start``: no worker);
+    until it is ready (``PrepareAhead.ready``) small files are prepared in this process. At a file's turn (``job``) the file is handed over if it was not yet, then the next ``FILES_AHEAD`` small
     files are, and more while they add up to ``AHEAD_BYTES``, in order: the worker prepares them while this file
     is stored. A large file
     (``READ_AHEAD_BELOW_BYTES``) waits for its turn, and so do the files after it (the worker takes files in
@@ -429,17 +442,19 @@ class Upcoming:
     def job(self, entry: InputFile) -> Job | None:
         """The worker's job for ``entry`` at its turn (None: it is prepared in this process), the next files
         handed over behind it."""
-        job = None
         if self.worker is None and not self._tried and self._seen >= self._from_bytes:
             self._tried = True
             self.worker = self._start()
-            # A new worker takes a moment to start: a small file is prepared here meanwhile, the next ones there.
-            if self.worker is not None and entry.size < self._from_bytes:
-                job = _HERE
         if self.worker is None:
             return None
+        job = self._jobs.pop(id(entry), None)
         if job is None:
-            job = self._jobs.pop(id(entry), None) or self.worker.submit(entry)
+            if entry.size < self._from_bytes and not self.worker.ready():
+                # A new worker takes a moment to start (a new interpreter importing the parsers): handing it files
+                # now would block this process on the pipe until it reads them, so small files are prepared here
+                # meanwhile. None has been handed over yet, so the worker still takes files in order.
+                return None
+            job = self.worker.submit(entry)
         ahead = 0
         for count, later in enumerate(self._waiting):
             if isinstance(later, InputFile):
@@ -450,7 +465,7 @@ class Upcoming:
                     if later.size >= READ_AHEAD_BELOW_BYTES:
                         break
                     self._jobs[id(later)] = self.worker.submit(later)
-        return None if job is _HERE else job
+        return job
 
     def close(self) -> None:
         if self.worker is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 from .accounts import LibraryEntry, Subscriber, UserRow
@@ -24,19 +25,26 @@ __all__ = ["AuthorDecision", "CommentRow", "AuthorGraph", "PersonSlots", "Slot",
            "DailySignals", "FOLLOW_KINDS", "FollowRow", "FullTextBatch", "FullTextQuery", "FullTextStorage",
            "GOLD_ASSIGNERS", "IngestSession", "LibraryEntry", "SearchDocument", "SearchStorage", "SharedCache",
            "SourceExistsError",
-           "SourceRecordRow", "SourceRow", "SyncRunRow", "STORE_ERRORS", "Store", "StoreError", "StoreFullError", "StoredModel", "Subscriber",
+           "SourceRecordRow", "SourceRow", "SyncRunRow", "store_errors", "Store", "StoreError", "StoreFullError", "StoredModel", "Subscriber",
            "SyncBusyError", "TAGGER", "TagInput", "TagResult", "TldrInput", "TopicRow", "UserRow", "abstract_hash", "open_store",
            "slugify"]
 
-# What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full):
-# the CLI reports these as one line. A new backend adds its driver's base error here.
-STORE_ERRORS: tuple[type[BaseException], ...] = (StoreError, sqlite3.DatabaseError)
-try:
-    import psycopg
+_DRIVER_ERRORS: dict[str, str] = {"psycopg": "Error"}
+"""Each backend's driver module and its base error: a new backend adds its own here."""
 
-    STORE_ERRORS += (psycopg.Error,)
-except ImportError:  # pragma: no cover - psycopg is a dependency; only a broken install lacks it
-    pass
+
+def store_errors() -> tuple[type[BaseException], ...]:
+    """What a backend raises for a store it cannot use (locked, corrupt, not a database, disk full): the CLI reports
+    these as one line, the web as a 503. A driver's errors are among them once the driver is loaded, which only
+    opening a store of its kind does (``open_store``), so none of them can be raised before: a command on SQLite is
+    spared importing psycopg (0.2 s on the 2-core machine), and so is the ingest's worker, which bounds how soon a
+    bulk load's second core starts (docs/benchmarks.md, "Ingest", session 22)."""
+    errors: tuple[type[BaseException], ...] = (StoreError, sqlite3.DatabaseError)
+    for module, name in _DRIVER_ERRORS.items():
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            errors += (getattr(loaded, name),)
+    return errors
 
 
 def open_store(url: str | Path, migrate: bool = True, *, pool_size: int | None = None) -> Store:

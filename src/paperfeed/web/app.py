@@ -23,7 +23,7 @@ from starlette.routing import get_route_path
 
 from ..config import Settings
 from ..search import QueryTooLarge
-from ..storage import STORE_ERRORS, open_store
+from ..storage import open_store, store_errors
 from .context import ContextPool
 from .limits import BodyLimitMiddleware
 from .changes import latest_counts
@@ -270,7 +270,7 @@ def _error_handlers(app: FastAPI) -> None:
         # Logged by the server with its traceback; the visitor gets a page, not the stack.
         return await error(request, 500, "Something went wrong on our side; it has been logged.")
 
-    for kind in STORE_ERRORS:
+    for kind in store_errors():  # the store is open (above): its driver is loaded
         @app.exception_handler(kind)
         async def store_error(request: Request, exc: Exception):
             return await error(request, 503, "The store is busy or unavailable; try again in a moment.",
@@ -291,7 +291,7 @@ async def _signed_in_user(request: Request, status: int) -> None:
 
     try:
         await run_in_threadpool(lookup)
-    except STORE_ERRORS:  # the page goes out without the user's name
+    except store_errors():  # the page goes out without the user's name
         state["user"] = None
 
 
