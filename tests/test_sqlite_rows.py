@@ -93,3 +93,31 @@ def test_a_statement_stays_within_sqlites_parameter_limit():
     db.run_many("INSERT INTO dated VALUES ($1, $2, $3, $4, $5)",
                 [(n, 1, "published", "2026-01-01", None) for n in range(1, 1001)])
     assert db.value("SELECT count(*) FROM dated") == 1000
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from([f"name {n}" for n in range(40)]), max_size=ROWS_PER_INSERT + 60, unique=True),
+       st.sets(st.sampled_from([f"name {n}" for n in range(40)])))
+def test_an_insert_returning_gives_every_inserted_row_and_the_rows_of_one_by_one_inserts(names, stored):
+    # Names already stored are skipped by DO NOTHING and return nothing; the ids follow the rows' order, as one by
+    # one (what the ingest's author ids rely on); more rows than one statement takes.
+    sql = "INSERT INTO counts (name, total) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING rowid, name"
+    many, one = _database(), _database()
+    for db in (many, one):
+        db.run_many("INSERT INTO counts (name, total) VALUES ($1, 0)", [(name,) for name in sorted(stored)])
+    returned = many.insert_returning(sql, [(name, 1) for name in names])
+    one_by_one = [row for name in names for row in one.rows(sql, (name, 1))]
+    assert sorted(returned) == sorted(one_by_one) and {name for _, name in returned} == set(names) - stored
+    table = "SELECT rowid, name, total FROM counts ORDER BY rowid"
+    assert many.rows(table) == one.rows(table)
+
+
+def test_an_insert_returning_refuses_what_is_not_a_plain_insert_and_fails_as_row_by_row():
+    db = _database()
+    with pytest.raises(ValueError, match="not a plain insert"):
+        db.insert_returning("INSERT INTO counts (name, total) SELECT $1, $2 RETURNING name", [("a", 1)])
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+        with db.transaction():
+            db.insert_returning("INSERT INTO counts (name, total) VALUES ($1, $2) RETURNING name",
+                                [("a", 1), ("b", None)])
+    assert db.value("SELECT count(*) FROM counts") == 0

@@ -452,11 +452,15 @@ class IngestSession:
         # author on a tie depends on ids).
         missing = sorted(name for name in names if name not in cache)
         if missing:
-            self.db.run_many("INSERT INTO authors (name, key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                             [(name, author_key(name)) for name in missing])
-            for author_id, name in self.db.rows(f"SELECT id, name FROM authors WHERE name {d.in_array(1)}",
-                                                (d.array(missing),)):
-                cache[name] = author_id
+            cache.update((name, author_id) for author_id, name in self.db.insert_returning(
+                "INSERT INTO authors (name, key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id, name",
+                [(name, author_key(name)) for name in missing]))
+            # Names stored before and let go by the cache (or by another writer's run) are read back; in a first
+            # load there are none (reading every new name back was 0.47 s of the listings' 7.5 s of SQL).
+            stored = [name for name in missing if name not in cache]
+            if stored:
+                cache.update((name, author_id) for author_id, name in self.db.rows(
+                    f"SELECT id, name FROM authors WHERE name {d.in_array(1)}", (d.array(stored),)))
         return cache
 
     def _topic_ids(self, names: set[str]) -> dict[str, int]:

@@ -98,6 +98,20 @@ class PostgresDatabase(Database):
                 insert_by_rows(sql, rows, shape, "$", rows_per_insert(shape[3], PARAMETER_LIMIT), cursor.execute,
                                cursor.executemany)
 
+    def insert_returning(self, sql: str, rows: list[Params]) -> list[tuple]:
+        shape = insert_shape(sql, "$", upserts=False, returning=True)
+        if shape is None:
+            raise ValueError(f"not a plain insert: {sql}")
+        found: list[tuple] = []
+        with self._full_disk_said_plainly(), psycopg.RawCursor(self.connection) as cursor:
+            def execute(text: str, params: Params) -> None:
+                cursor.execute(text, params)
+                found.extend(cursor.fetchall())
+
+            insert_by_rows(sql, rows, shape, "$", rows_per_insert(shape[3], PARAMETER_LIMIT), execute,
+                           lambda text, each: [execute(text, params) for params in each], returning=True)
+        return found
+
     def full_error(self, error: BaseException) -> StoreFullError | None:
         """A StoreFullError for the server's ``disk_full`` (SQLSTATE 53100), naming the server; else None.
 

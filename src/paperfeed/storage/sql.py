@@ -129,6 +129,12 @@ class Database(abc.ABC):
         """Run one statement once per parameter row (batched by the driver)."""
 
     @abc.abstractmethod
+    def insert_returning(self, sql: str, rows: list[Params]) -> list[tuple]:
+        """Run a plain insert with a RETURNING clause for each of ``rows``, many rows a statement as ``run_many``
+        does; every row the statements return, in no set order (a row an ``ON CONFLICT … DO NOTHING`` skips
+        returns nothing)."""
+
+    @abc.abstractmethod
     def transaction(self, lock_writers: bool = False) -> AbstractContextManager[None]:
         """One write transaction; inside another it is a savepoint that rolls back alone.
 
@@ -157,12 +163,12 @@ about 30 µs a row of server CPU on the 2-core machine, where a row of a 256-row
 @lru_cache(maxsize=4)
 def _insert_patterns(mark: str) -> tuple[re.Pattern, re.Pattern]:
     """For placeholders ``{mark}N``: a plain INSERT whose one VALUES row holds only placeholders and simple
-    literals, and what follows it (an ON CONFLICT clause); and a placeholder's number (group 1) or a string
+    literals, and what follows it (an ON CONFLICT clause, a RETURNING clause); and a placeholder's number (group 1) or a string
     literal, passed over whole."""
     value = rf"(?:{re.escape(mark)}\d+|'[^']*'|-?\d+(?:\.\d+)?|NULL|TRUE|FALSE)"
     plain = re.compile(rf"(?is)^(\s*INSERT\s.*?\bVALUES\s*)"  # head
                        rf"(\(\s*{value}(?:\s*,\s*{value})*\s*\))"  # one row
-                       r"(\s*(?:ON\s+CONFLICT\b.*)?)$")  # tail
+                       r"(\s*(?:(?:ON\s+CONFLICT|RETURNING)\b.*)?)$")  # tail
     return plain, re.compile(rf"'[^']*'|{re.escape(mark)}(\d+)")
 
 
@@ -170,14 +176,17 @@ _DO_UPDATE = re.compile(r"(?i)\bDO\s+UPDATE\b")
 
 
 @lru_cache(maxsize=512)
-def insert_shape(statement: str, mark: str, upserts: bool = True) -> tuple[str, str, str, int] | None:
+def insert_shape(statement: str, mark: str, upserts: bool = True,
+                 returning: bool = False) -> tuple[str, str, str, int] | None:
     """(head, one row, tail, values a row takes) of a plain insert whose placeholders are ``{mark}N``, else None.
     A number used twice is one value. ``upserts=False``: None for ``ON CONFLICT … DO UPDATE`` too (PostgreSQL
-    refuses to update a row twice in one statement, where one statement per row would)."""
+    refuses to update a row twice in one statement, where one statement per row would). ``returning``: a RETURNING
+    clause is allowed (its rows are read by ``Database.insert_returning``; ``run_many`` would drop them)."""
     plain, numbered = _insert_patterns(mark)
     found = plain.match(statement)
     # A placeholder after the row (``DO UPDATE SET a = $3``) would be the first row's value for every row.
-    if found is None or "RETURNING" in found.group(3).upper() or any(numbered.findall(found.group(3))):
+    if (found is None or (not returning and "RETURNING" in found.group(3).upper())
+            or any(numbered.findall(found.group(3)))):
         return None
     if not upserts and _DO_UPDATE.search(found.group(3)):
         return None
@@ -188,9 +197,9 @@ def insert_shape(statement: str, mark: str, upserts: bool = True) -> tuple[str, 
 
 
 @lru_cache(maxsize=1024)
-def many_rows(statement: str, count: int, mark: str) -> str:
+def many_rows(statement: str, count: int, mark: str, returning: bool = False) -> str:
     """``statement`` (a plain insert) with ``count`` rows, the placeholders of row k numbered after row k-1's."""
-    head, row, tail, width = insert_shape(statement, mark)
+    head, row, tail, width = insert_shape(statement, mark, returning=returning)
     numbered = _insert_patterns(mark)[1]
 
     def renumbered(k: int, found: re.Match) -> str:
@@ -208,10 +217,12 @@ def rows_per_insert(width: int, parameter_limit: int) -> int:
 
 
 def insert_by_rows(statement: str, rows: list[Params], shape: tuple[str, str, str, int], mark: str, limit: int,
-                   execute: Callable[[str, Params], Any], execute_each: Callable[[str, list[Params]], Any]) -> None:
-    """Run a plain insert (``shape``: ``insert_shape``) for ``rows``: ``limit`` rows a statement, the rest in
-    statements of 128, 64… rows (a few statement texts, each prepared once and kept by the driver). Rows of the
-    wrong size go to ``execute_each`` (one statement per row), for the driver's own message."""
+                   execute: Callable[[str, Params], Any], execute_each: Callable[[str, list[Params]], Any],
+                   returning: bool = False) -> None:
+    """Run a plain insert (``shape``: ``insert_shape``, with ``returning`` as given to it) for ``rows``: ``limit``
+    rows a statement, the rest in statements of 128, 64… rows (a few statement texts, each prepared once and kept
+    by the driver). Rows of the wrong size go to ``execute_each`` (one statement per row), for the driver's own
+    message."""
     width, flat, done = shape[3], itertools.chain.from_iterable, 0
     while done < len(rows):
         count = min(limit, 1 << ((len(rows) - done).bit_length() - 1))
@@ -219,5 +230,5 @@ def insert_by_rows(statement: str, rows: list[Params], shape: tuple[str, str, st
         if any(len(row) != width for row in part):
             execute_each(statement, rows[done:])
             return
-        execute(many_rows(statement, count, mark) if count > 1 else statement, tuple(flat(part)))
+        execute(many_rows(statement, count, mark, returning) if count > 1 else statement, tuple(flat(part)))
         done += count

@@ -176,6 +176,20 @@ class SQLiteDatabase(Database):
                        rows_per_insert(shape[3], self._variable_limit), self.connection.execute,
                        self.connection.executemany)
 
+    def insert_returning(self, sql: str, rows: list[Params]) -> list[tuple]:
+        statement = _positional(sql)
+        shape = insert_shape(statement, "?", returning=True)
+        if shape is None:
+            raise ValueError(f"not a plain insert: {sql}")
+        found: list[tuple] = []
+
+        def execute(text: str, params: Params) -> None:
+            found.extend(self.connection.execute(text, params).fetchall())
+
+        insert_by_rows(statement, rows, shape, "?", rows_per_insert(shape[3], self._variable_limit), execute,
+                       lambda text, each: [execute(text, params) for params in each], returning=True)
+        return found
+
     @property
     def in_transaction(self) -> bool:
         return self.connection.in_transaction
