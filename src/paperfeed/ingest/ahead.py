@@ -399,10 +399,10 @@ class Upcoming:
     """A run's entries in order, with the worker's job for each file it prepares.
 
     The worker is started once the run has seen ``from_bytes`` of input (``None`` from ``start``: no worker);
-    until it is ready (``PrepareAhead.ready``) small files are prepared in this process. At a file's turn (``job``) the file is handed over if it was not yet, then the next ``FILES_AHEAD`` small
-    files are, and more while they add up to ``AHEAD_BYTES``, in order: the worker prepares them while this file
-    is stored. A large file
-    (``READ_AHEAD_BELOW_BYTES``) waits for its turn, and so do the files after it (the worker takes files in
+    until it is ready (``PrepareAhead.ready``) small files are prepared in this process. At a file's turn
+    (``job``) the file is handed over if it was not yet, then the next ``FILES_AHEAD`` small files are, and more
+    while they add up to ``AHEAD_BYTES``, in order: the worker prepares them while this file is stored. A large
+    file (``READ_AHEAD_BELOW_BYTES``) waits for its turn, and so do the files after it (the worker takes files in
     the order they are stored).
     """
 

@@ -163,8 +163,8 @@ about 30 µs a row of server CPU on the 2-core machine, where a row of a 256-row
 @lru_cache(maxsize=4)
 def _insert_patterns(mark: str) -> tuple[re.Pattern, re.Pattern]:
     """For placeholders ``{mark}N``: a plain INSERT whose one VALUES row holds only placeholders and simple
-    literals, and what follows it (an ON CONFLICT clause, a RETURNING clause); and a placeholder's number (group 1) or a string
-    literal, passed over whole."""
+    literals, and what follows it (an ON CONFLICT clause, a RETURNING clause); and a placeholder's number (group 1)
+    or a string literal, passed over whole."""
     value = rf"(?:{re.escape(mark)}\d+|'[^']*'|-?\d+(?:\.\d+)?|NULL|TRUE|FALSE)"
     plain = re.compile(rf"(?is)^(\s*INSERT\s.*?\bVALUES\s*)"  # head
                        rf"(\(\s*{value}(?:\s*,\s*{value})*\s*\))"  # one row
