@@ -37,7 +37,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..normalize import utc_now
 from .postgres_fulltext import PostgresFullText
 from .migrations.postgres import MIGRATIONS
-from .sql import Database, Params, PostgresDialect, insert_by_rows, insert_shape, rows_per_insert
+from .sql import (Database, Params, PostgresDialect, insert_by_rows, insert_returning_by_rows, insert_shape,
+                  rows_per_insert)
 from .store import Store, StoreError, StoreFullError
 from .sync import SyncBusyError
 
@@ -99,18 +100,12 @@ class PostgresDatabase(Database):
                                cursor.executemany)
 
     def insert_returning(self, sql: str, rows: list[Params]) -> list[tuple]:
-        shape = insert_shape(sql, "$", upserts=False, returning=True)
-        if shape is None:
-            raise ValueError(f"not a plain insert: {sql}")
-        found: list[tuple] = []
         with self._full_disk_said_plainly(), psycopg.RawCursor(self.connection) as cursor:
-            def execute(text: str, params: Params) -> None:
+            def fetch(text: str, params: Params) -> list[tuple]:
                 cursor.execute(text, params)
-                found.extend(cursor.fetchall())
+                return cursor.fetchall()
 
-            insert_by_rows(sql, rows, shape, "$", rows_per_insert(shape[3], PARAMETER_LIMIT), execute,
-                           lambda text, each: [execute(text, params) for params in each], returning=True)
-        return found
+            return insert_returning_by_rows(sql, rows, "$", PARAMETER_LIMIT, fetch, upserts=False)
 
     def full_error(self, error: BaseException) -> StoreFullError | None:
         """A StoreFullError for the server's ``disk_full`` (SQLSTATE 53100), naming the server; else None.

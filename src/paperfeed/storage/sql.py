@@ -197,9 +197,10 @@ def insert_shape(statement: str, mark: str, upserts: bool = True,
 
 
 @lru_cache(maxsize=1024)
-def many_rows(statement: str, count: int, mark: str, returning: bool = False) -> str:
-    """``statement`` (a plain insert) with ``count`` rows, the placeholders of row k numbered after row k-1's."""
-    head, row, tail, width = insert_shape(statement, mark, returning=returning)
+def many_rows(statement: str, count: int, mark: str) -> str:
+    """``statement`` (a plain insert, its caller's ``insert_shape`` checked) with ``count`` rows, the placeholders of
+    row k numbered after row k-1's."""
+    head, row, tail, width = insert_shape(statement, mark, returning=True)
     numbered = _insert_patterns(mark)[1]
 
     def renumbered(k: int, found: re.Match) -> str:
@@ -217,12 +218,10 @@ def rows_per_insert(width: int, parameter_limit: int) -> int:
 
 
 def insert_by_rows(statement: str, rows: list[Params], shape: tuple[str, str, str, int], mark: str, limit: int,
-                   execute: Callable[[str, Params], Any], execute_each: Callable[[str, list[Params]], Any],
-                   returning: bool = False) -> None:
-    """Run a plain insert (``shape``: ``insert_shape``, with ``returning`` as given to it) for ``rows``: ``limit``
-    rows a statement, the rest in statements of 128, 64… rows (a few statement texts, each prepared once and kept
-    by the driver). Rows of the wrong size go to ``execute_each`` (one statement per row), for the driver's own
-    message."""
+                   execute: Callable[[str, Params], Any], execute_each: Callable[[str, list[Params]], Any]) -> None:
+    """Run a plain insert (``shape``: ``insert_shape``) for ``rows``: ``limit`` rows a statement, the rest in
+    statements of 128, 64… rows (a few statement texts, each prepared once and kept by the driver). Rows of the
+    wrong size go to ``execute_each`` (one statement per row), for the driver's own message."""
     width, flat, done = shape[3], itertools.chain.from_iterable, 0
     while done < len(rows):
         count = min(limit, 1 << ((len(rows) - done).bit_length() - 1))
@@ -230,5 +229,22 @@ def insert_by_rows(statement: str, rows: list[Params], shape: tuple[str, str, st
         if any(len(row) != width for row in part):
             execute_each(statement, rows[done:])
             return
-        execute(many_rows(statement, count, mark, returning) if count > 1 else statement, tuple(flat(part)))
+        execute(many_rows(statement, count, mark) if count > 1 else statement, tuple(flat(part)))
         done += count
+
+
+def insert_returning_by_rows(statement: str, rows: list[Params], mark: str, parameter_limit: int,
+                             fetch: Callable[[str, Params], list[tuple]], upserts: bool = True) -> list[tuple]:
+    """``Database.insert_returning`` for a backend whose ``fetch`` runs one statement and returns its rows: many rows
+    a statement as ``insert_by_rows`` sends them (``upserts`` as ``insert_shape`` takes it)."""
+    shape = insert_shape(statement, mark, upserts=upserts, returning=True)
+    if shape is None:
+        raise ValueError(f"not a plain insert: {statement}")
+    found: list[tuple] = []
+
+    def execute(text: str, params: Params) -> None:
+        found.extend(fetch(text, params))
+
+    insert_by_rows(statement, rows, shape, mark, rows_per_insert(shape[3], parameter_limit), execute,
+                   lambda text, each: [execute(text, params) for params in each])
+    return found

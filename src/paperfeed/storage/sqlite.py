@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..normalize import utc_now
-from .sql import Database, Params, SQLiteDialect, insert_by_rows, insert_shape, rows_per_insert
+from .sql import (Database, Params, SQLiteDialect, insert_by_rows, insert_returning_by_rows, insert_shape,
+                  rows_per_insert)
 from .migrations.sqlite import MIGRATIONS
 from .store import Store, StoreError, StoreFullError
 from .sync import SyncBusyError
@@ -177,18 +178,8 @@ class SQLiteDatabase(Database):
                        self.connection.executemany)
 
     def insert_returning(self, sql: str, rows: list[Params]) -> list[tuple]:
-        statement = _positional(sql)
-        shape = insert_shape(statement, "?", returning=True)
-        if shape is None:
-            raise ValueError(f"not a plain insert: {sql}")
-        found: list[tuple] = []
-
-        def execute(text: str, params: Params) -> None:
-            found.extend(self.connection.execute(text, params).fetchall())
-
-        insert_by_rows(statement, rows, shape, "?", rows_per_insert(shape[3], self._variable_limit), execute,
-                       lambda text, each: [execute(text, params) for params in each], returning=True)
-        return found
+        return insert_returning_by_rows(_positional(sql), rows, "?", self._variable_limit,
+                                        lambda text, params: self.connection.execute(text, params).fetchall())
 
     @property
     def in_transaction(self) -> bool:
