@@ -77,6 +77,7 @@ def present(store, name: str = "item_authors_author") -> bool:
 @pytest.fixture
 def small_bulk(monkeypatch):
     monkeypatch.setattr(ingest_module, "BATCH_SIZE", 50)
+    monkeypatch.setattr(ingest_module, "STORED_WHOLE_BELOW_BYTES", 0)  # files streamed batch by batch
     monkeypatch.setattr(session_module, "BULK_LOAD_MIN_ITEMS", 100)
 
 
@@ -144,6 +145,7 @@ CHILD = textwrap.dedent("""
     from paperfeed.storage import StoreError, open_store
     from paperfeed.ingest import Ingester
     ingest_module.BATCH_SIZE = 100
+    ingest_module.STORED_WHOLE_BELOW_BYTES = 0
     ingest_module.COMMIT_EVERY = 200
     session_module.BULK_LOAD_MIN_ITEMS = 300
     mode, alone_from = sys.argv[2].split(":")

@@ -23,6 +23,7 @@ import pytest
 from paperfeed import ingest as ingest_module
 from paperfeed.collector import BULK_GC_THRESHOLDS
 from paperfeed.ingest import Ingester
+from paperfeed.storage import open_store
 
 from datafiles import (BAD, DAILY_PAGE, DATA, HF_DAY, LIBRARY, LISTING, LISTING_UNIQUE, PASSWD_MARKERS, SHAPE3,
                        TOPIC, TOPIC_PAGE)
@@ -457,6 +458,51 @@ def test_a_bad_file_fails_alone_with_its_place_and_nothing_of_it_is_stored(store
     assert str(bad) not in origins
 
 
+def test_small_files_are_prepared_whole_and_written_without_a_savepoint_of_their_own(sqlite_store, tmp_path,
+                                                                                    monkeypatch):
+    # A run of small files is one transaction. Each file's records are all prepared before its first write, so a
+    # bad record fails the file before anything of it is written and no file needs a savepoint (SQLite journals
+    # every page a savepoint changes); the store is the one of the good files alone. A file from the threshold on
+    # is streamed batch by batch inside a savepoint, as before.
+    from test_bulk_load import tables
+    lines = _listing_lines()
+    bad = _broken_at(len(lines) // 2, lines, tmp_path / "2026-01-15.jsonl")
+    statements: list[str] = []
+    sqlite_store.db.connection.set_trace_callback(statements.append)
+    report = run(sqlite_store, LIBRARY, bad, HF_DAY)
+    sqlite_store.db.connection.set_trace_callback(None)
+    assert [r.failed for r in report.files] == [False, True, False]
+    assert not any(s.lstrip().upper().startswith("SAVEPOINT") for s in statements)
+    assert any("INSERT OR FAIL INTO item_authors" in s for s in statements)  # no statement journal either
+    sqlite_store.close()
+    with open_store(tmp_path / "reference.db") as reference:
+        assert not run(reference, LIBRARY, HF_DAY).failed
+    assert tables(tmp_path / "store.db") == tables(tmp_path / "reference.db")
+
+    monkeypatch.setattr(ingest_module, "STORED_WHOLE_BELOW_BYTES", 1)
+    with open_store(tmp_path / "streamed.db") as streamed:
+        streamed.db.connection.set_trace_callback(statements.append)
+        statements.clear()
+        assert [r.failed for r in run(streamed, LIBRARY, bad, HF_DAY).files] == [False, True, False]
+        assert sum(s.lstrip().upper().startswith("SAVEPOINT") for s in statements) == 3
+    assert tables(tmp_path / "streamed.db") == tables(tmp_path / "reference.db")
+
+
+def test_an_error_beside_the_records_of_a_whole_file_stops_the_run_and_keeps_what_was_committed(sqlite_store):
+    # A file prepared whole has no savepoint: an error that does not come from its records (here the progress
+    # callback) cannot be undone for that file alone, so it rolls the run back to its last commit and is raised.
+    calls = []
+
+    def fail_on_the_second_file(count: int) -> None:
+        calls.append(count)
+        if len(calls) == 2:
+            raise OSError("the progress display is gone")
+
+    with pytest.raises(OSError, match="progress display"):
+        run(sqlite_store, LIBRARY, HF_DAY, LISTING, on_records=fail_on_the_second_file)
+    assert sqlite_store.item_count() == 0 and not sqlite_store.db.in_transaction
+
+
 def test_xml_entities_are_never_expanded_nor_fetched(store):
     paths = sorted(BAD.glob("*.xml")) + sorted(BAD.glob("*.rss"))
     paths = [path for path in paths if path.name != "unknown_xml_encoding.xml"]
@@ -477,6 +523,7 @@ def test_xml_entities_are_never_expanded_nor_fetched(store):
 def test_a_jsonl_broken_after_several_batches_stores_none_of_its_records(store, tmp_path, monkeypatch):
     # Bigger than a batch: the broken line comes after batches of this file were already written.
     monkeypatch.setattr(ingest_module, "BATCH_SIZE", 100)
+    monkeypatch.setattr(ingest_module, "STORED_WHOLE_BELOW_BYTES", 0)  # streamed, not prepared whole first
     records = listing_records()
     lines = []
     for number in range(ingest_module.BATCH_SIZE * 2 + 500):

@@ -33,7 +33,9 @@ INPUTS = [LIBRARY, LISTING, DATA / "daily" / "2026-02-26.jsonl", HF_DAY,
 
 @pytest.fixture
 def small_batches(monkeypatch):
+    # Files of several batches, each streamed as it comes (no file is small enough to be prepared whole first).
     monkeypatch.setattr(ingest_module, "BATCH_SIZE", 50)
+    monkeypatch.setattr(ingest_module, "STORED_WHOLE_BELOW_BYTES", 0)
 
 
 def ingester(store, parallel: bool, from_bytes: int = 0, **options) -> Ingester:

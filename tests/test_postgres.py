@@ -122,6 +122,7 @@ def test_a_failing_file_rolls_back_alone(pg_store, tmp_path):
 def test_a_file_failing_after_several_written_batches_leaves_nothing_and_the_next_file_merges_cleanly(
         pg_store, tmp_path, monkeypatch):
     monkeypatch.setattr(ingest_module, "BATCH_SIZE", 100)
+    monkeypatch.setattr(ingest_module, "STORED_WHOLE_BELOW_BYTES", 0)  # streamed, not prepared whole first
     records = [json.loads(line) for line in LISTING.read_text(encoding="utf-8").split("\n") if line.strip()]
     lines = []
     for number in range(700):

@@ -121,3 +121,64 @@ def test_an_insert_returning_refuses_what_is_not_a_plain_insert_and_fails_as_row
             db.insert_returning("INSERT INTO counts (name, total) VALUES ($1, $2) RETURNING name",
                                 [("a", 1), ("b", None)])
     assert db.value("SELECT count(*) FROM counts") == 0
+
+
+TRIGGERED = """
+CREATE TABLE changes (item_id INTEGER PRIMARY KEY);
+CREATE TABLE tagged (item_id INTEGER NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (item_id, tag));
+CREATE TRIGGER tagged_change AFTER INSERT ON tagged BEGIN
+    INSERT OR REPLACE INTO changes (item_id) VALUES (NEW.item_id);
+END;
+"""
+
+
+def test_inserts_undone_together_stop_at_the_bad_row_for_the_transaction_to_undo():
+    # INSERT OR FAIL: the rows before the bad one stay until the transaction around rolls back (SQLite then keeps
+    # no statement journal); outside the block a failing statement undoes itself, as before.
+    db = _database()
+    rows = [(n, 1, "picked", "2026-01-01", None) for n in range(1, 600)]
+    bad = (999, 1, "bogus", "x", None)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        with db.transaction(), db.inserts_undone_together():
+            try:
+                db.run_many("INSERT INTO dated VALUES ($1, $2, $3, $4, $5)", rows[:300] + [bad] + rows[300:])
+            finally:
+                kept = db.value("SELECT count(*) FROM dated")
+    assert kept == 300 and db.value("SELECT count(*) FROM dated") == 0
+    with pytest.raises(sqlite3.IntegrityError):
+        with db.transaction():
+            try:
+                db.run_many("INSERT INTO dated VALUES ($1, $2, $3, $4, $5)", rows[:3] + [bad])
+            finally:
+                kept = db.value("SELECT count(*) FROM dated")
+    assert kept == 0  # the statement of four rows undid itself
+
+
+def test_inserts_into_a_table_with_triggers_keep_the_triggers_conflict_action():
+    # The outer statement's conflict action would replace the trigger's: OR FAIL would make its INSERT OR REPLACE
+    # fail on an item already listed, so such an insert runs as written.
+    db = _database()
+    db.connection.executescript(TRIGGERED)
+    with db.transaction(), db.inserts_undone_together():
+        db.run_many("INSERT INTO tagged (item_id, tag) VALUES ($1, $2)", [(1, "a"), (1, "b"), (2, "a")])
+        db.run_many("INSERT INTO dated (record_id, item_id, kind, day) VALUES ($1, 1, 'picked', 'd')", [(1,), (2,)])
+    assert db.column("SELECT item_id FROM changes ORDER BY 1") == [1, 2]
+    assert db.rows("SELECT count(*) FROM tagged") == [(3,)] and db.value("SELECT count(*) FROM dated") == 2
+
+
+def test_a_transaction_without_a_savepoint_leaves_its_writes_to_the_one_around_it():
+    db = _database()
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            db.run("INSERT INTO counts (name, total) VALUES ('kept', 1)")
+            try:
+                with db.transaction(savepoint=False):
+                    db.run("INSERT INTO counts (name, total) VALUES ('joined', 1)")
+                    raise RuntimeError("stops the block")
+            except RuntimeError:
+                assert db.column("SELECT name FROM counts ORDER BY name") == ["joined", "kept"]  # not undone alone
+            raise RuntimeError("the outer transaction rolls both back")
+    assert db.value("SELECT count(*) FROM counts") == 0
+    with db.transaction(savepoint=False):  # outside a transaction: a transaction of its own
+        db.run("INSERT INTO counts (name, total) VALUES ('alone', 1)")
+    assert not db.in_transaction and db.column("SELECT name FROM counts") == ["alone"]

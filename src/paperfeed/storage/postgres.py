@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -132,10 +132,10 @@ class PostgresDatabase(Database):
         return self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
     @contextmanager
-    def transaction(self, lock_writers: bool = False) -> Iterator[None]:
+    def transaction(self, lock_writers: bool = False, savepoint: bool = True) -> Iterator[None]:
         # Inside an open transaction psycopg makes this a savepoint.
-        with self.connection.transaction():
-            if lock_writers:
+        with self.connection.transaction() if savepoint or not self.in_transaction else nullcontext():
+            if lock_writers:  # held until the transaction ends; taking it again in the same one is free
                 self.run("SELECT pg_advisory_xact_lock($1)", (_WRITE_LOCK,))
             yield
 

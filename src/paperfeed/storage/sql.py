@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import itertools
 import re
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache, partial
 from typing import Any, Callable, Iterable, Sequence
 
@@ -135,12 +135,21 @@ class Database(abc.ABC):
         returns nothing)."""
 
     @abc.abstractmethod
-    def transaction(self, lock_writers: bool = False) -> AbstractContextManager[None]:
+    def transaction(self, lock_writers: bool = False, savepoint: bool = True) -> AbstractContextManager[None]:
         """One write transaction; inside another it is a savepoint that rolls back alone.
 
         ``lock_writers``: also wait for the store's writers' lock, for writes that decide from what they read
         (merging, slugs). SQLite's write transaction is that lock already; PostgreSQL takes an advisory lock.
+        ``savepoint=False``: inside another transaction, no savepoint: the block's writes are the outer
+        transaction's, and an error leaves them for its caller to roll back (a block that cannot fail alone).
         """
+
+    def inserts_undone_together(self) -> AbstractContextManager[None]:
+        """Inside, a plain insert that fails may leave the rows it wrote before the bad one: the caller's
+        transaction (or savepoint), which rolls back on any error, is what undoes them. For a writer that never
+        goes on after a failed statement in the same transaction (``Store.ingest_session``). SQLite then keeps no
+        statement journal (``SQLiteDatabase``); elsewhere nothing changes."""
+        return nullcontext()
 
     @property
     @abc.abstractmethod

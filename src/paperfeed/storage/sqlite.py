@@ -114,6 +114,21 @@ def _positional(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 
 
+_PLAIN_INSERT = re.compile(r"(?i)^(\s*)INSERT\s+INTO(\s+\"?(\w+))")
+
+
+@lru_cache(maxsize=1024)
+def _failing(statement: str, triggered: frozenset[str]) -> str:
+    """A plain ``INSERT INTO`` as ``INSERT OR FAIL INTO`` (``SQLiteDatabase.inserts_undone_together``); any other
+    statement, and an insert into a table with triggers (``triggered``: lower-case names), as it is: the outer
+    statement's conflict action would replace the one of each statement of its triggers (``INSERT OR REPLACE INTO
+    search_changes`` would fail on an item already listed)."""
+    found = _PLAIN_INSERT.match(statement)
+    if found is None or found.group(3).lower() in triggered:
+        return statement
+    return f"{found.group(1)}INSERT OR FAIL INTO{statement[found.start(2):]}"
+
+
 def _statements(script: str) -> Iterator[str]:
     """Split a migration script into statements; a trigger body's semicolons stay inside its statement."""
     pending = ""
@@ -142,6 +157,8 @@ class SQLiteDatabase(Database):
         self._variable_limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self.path = path
         self._savepoints = 0
+        self._undone_together = 0
+        self._triggered: frozenset[str] = frozenset()  # tables with triggers, read on entering the first
 
     @contextmanager
     def writing_cache(self, kilobytes: int | None = None) -> Iterator[None]:
@@ -171,6 +188,8 @@ class SQLiteDatabase(Database):
         if shape is None:
             self.connection.executemany(statement, rows)
             return
+        if self._undone_together:
+            statement = _failing(statement, self._triggered)
         # A plain insert: ROWS_PER_INSERT rows a statement, fewer where SQLite's limit on a statement's parameters
         # (32,766 by default) would be passed (``sql.insert_by_rows``).
         insert_by_rows(statement, rows if isinstance(rows, list) else list(rows), shape, "?",
@@ -178,15 +197,40 @@ class SQLiteDatabase(Database):
                        self.connection.executemany)
 
     def insert_returning(self, sql: str, rows: list[Params]) -> list[tuple]:
-        return insert_returning_by_rows(_positional(sql), rows, "?", self._variable_limit,
+        statement = _failing(_positional(sql), self._triggered) if self._undone_together else _positional(sql)
+        return insert_returning_by_rows(statement, rows, "?", self._variable_limit,
                                         lambda text, params: self.connection.execute(text, params).fetchall())
+
+    @contextmanager
+    def inserts_undone_together(self) -> Iterator[None]:
+        """Plain inserts run as ``INSERT OR FAIL``: a failing one stops at its bad row and keeps the rows before it,
+        for the caller's transaction to undo (``Database.inserts_undone_together``).
+
+        Why: under SQLite's default conflict action (ABORT) a statement that writes several rows and could fail
+        on a constraint (NOT NULL, UNIQUE, CHECK, an enforced foreign key) must be undone alone, so before it
+        first changes a page that existed when it began, SQLite copies the page to a statement journal: a
+        temporary file once it passes 64 KB. A bulk load's multi-row inserts into its random-key indexes
+        (authors by name, blocking keys, fingerprints) change a page for nearly every row: 60,000 Kaggle lines
+        wrote 1.9 GB to /var/tmp in 182,000 ``pwrite`` calls (docs/benchmarks.md, "Ingest", session 23). With
+        ``OR FAIL`` no statement needs undoing alone, and SQLite opens no statement journal, except for rows
+        checked by an enforced foreign key (a load holding the store alone enforces none: ``_hold_alone``).
+        A savepoint still journals a page once (``transaction`` inside another). An insert into a table with
+        triggers runs as written (``_failing``)."""
+        if not self._undone_together:  # the schema as it is now (migrations run before any write)
+            self._triggered = frozenset(name.lower() for name, in self.connection.execute(
+                "SELECT DISTINCT tbl_name FROM sqlite_schema WHERE type = 'trigger'"))
+        self._undone_together += 1
+        try:
+            yield
+        finally:
+            self._undone_together -= 1
 
     @property
     def in_transaction(self) -> bool:
         return self.connection.in_transaction
 
     @contextmanager
-    def transaction(self, lock_writers: bool = False) -> Iterator[None]:
+    def transaction(self, lock_writers: bool = False, savepoint: bool = True) -> Iterator[None]:
         # BEGIN IMMEDIATE takes SQLite's one write lock at once: it is the writers' lock.
         execute = self.connection.execute
         if not self.connection.in_transaction:
@@ -198,6 +242,9 @@ class SQLiteDatabase(Database):
                 except BaseException as error:
                     self.rollback()
                     raise self.full_error(error) or error
+            return
+        if not savepoint:
+            yield
             return
         self._savepoints += 1
         name = f"nested_{self._savepoints}"

@@ -88,14 +88,17 @@ class Store(ItemStorage, SearchStorage, SyncStorage, TopicStorage, PeopleStorage
         return [name for name in known if name not in applied]
 
     @contextmanager
-    def ingest_session(self) -> Iterator[IngestSession]:
+    def ingest_session(self, savepoint: bool = True) -> Iterator[IngestSession]:
         """Open one write transaction for an ingest batch (inside a write group: a savepoint).
 
         Each batch adds its records' Daily Papers dates (``IngestSession.write`` calls ``add_daily_dates``), so the
         calendar commits with the records that carry it and no reader ever has to write it.
+        ``savepoint=False``: inside a write group, the session's writes are the group's own, and an error rolls the
+        group back (for a file whose records are all in hand, which cannot fail alone: ``Ingester.ingest_file``).
         """
         try:
-            with self.db.transaction(lock_writers=True):
+            # Any error rolls the session's transaction (or savepoint) back whole, so no statement is undone alone.
+            with self.db.transaction(lock_writers=True, savepoint=savepoint), self.db.inserts_undone_together():
                 session = IngestSession(self)
                 yield session
                 session.finish()  # indexes a bulk load deferred, built inside the same transaction
