@@ -31,8 +31,9 @@ COMMIT_EVERY = 20000
 STORED_WHOLE_BELOW_BYTES = 2 << 20
 """A file smaller than this has all its records prepared before the first is written (a day's listing: 0.1-1.3 MB,
 one batch): then nothing but an error that stops the run can come while it is written, so it needs no savepoint of
-its own in the run's transaction. SQLite copies every page a savepoint changes, first, to a journal: for a year of
-daily listings, 287 savepoints wrote 2.9 GB (docs/benchmarks.md, "Ingest", session 23)."""
+its own in the run's transaction. SQLite copies every page a savepoint changes, first, to a journal: with the
+statement journals (``Database.inserts_undone_together``), 2.9 GB for a year of daily listings, a 274 MB store
+(docs/benchmarks.md, "Ingest", session 23)."""
 
 
 @dataclass(slots=True, frozen=True)
