@@ -145,7 +145,6 @@ CHILD = textwrap.dedent("""
     from paperfeed.storage import StoreError, open_store
     from paperfeed.ingest import Ingester
     ingest_module.BATCH_SIZE = 100
-    ingest_module.STORED_WHOLE_BELOW_BYTES = 0
     ingest_module.COMMIT_EVERY = 200
     session_module.BULK_LOAD_MIN_ITEMS = 300
     mode, alone_from = sys.argv[2].split(":")
