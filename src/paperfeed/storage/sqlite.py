@@ -188,8 +188,7 @@ class SQLiteDatabase(Database):
         if shape is None:
             self.connection.executemany(statement, rows)
             return
-        if self._undone_together:
-            statement = _failing(statement, self._triggered)
+        statement = self._as_undone_together(statement)
         # A plain insert: ROWS_PER_INSERT rows a statement, fewer where SQLite's limit on a statement's parameters
         # (32,766 by default) would be passed (``sql.insert_by_rows``).
         insert_by_rows(statement, rows if isinstance(rows, list) else list(rows), shape, "?",
@@ -197,9 +196,12 @@ class SQLiteDatabase(Database):
                        self.connection.executemany)
 
     def insert_returning(self, sql: str, rows: list[Params]) -> list[tuple]:
-        statement = _failing(_positional(sql), self._triggered) if self._undone_together else _positional(sql)
-        return insert_returning_by_rows(statement, rows, "?", self._variable_limit,
+        return insert_returning_by_rows(self._as_undone_together(_positional(sql)), rows, "?", self._variable_limit,
                                         lambda text, params: self.connection.execute(text, params).fetchall())
+
+    def _as_undone_together(self, statement: str) -> str:
+        """A plain insert as ``inserts_undone_together`` runs it while inside one, else as it is."""
+        return _failing(statement, self._triggered) if self._undone_together else statement
 
     @contextmanager
     def inserts_undone_together(self) -> Iterator[None]:
