@@ -237,3 +237,41 @@ def test_ctrl_c_during_the_author_identities_after_an_ingest_stops_promptly_and_
 
 UNDECIDED_SLOTS = ("SELECT count(*) FROM item_authors ia WHERE NOT EXISTS (SELECT 1 FROM item_people ip "
                    "WHERE ip.item_id = ia.item_id AND ip.position = ia.position AND ip.author_id = ia.author_id)")
+
+
+def test_after_a_large_load_the_cli_says_keyword_search_answers_before_the_steps_after_it(tmp_path, monkeypatch):
+    """After a whole-arXiv bootstrap the author identities, TL;DRs and embeddings take longer than the ingest:
+    the command says keyword search is ready as soon as it is, and a search made at that moment (here, when the
+    identity step begins) finds the new papers. A small load (a day's listing) says nothing of the kind."""
+    import paperfeed.cli.items as items_cli
+    import paperfeed.pipeline as pipeline
+
+    db = tmp_path / "store.db"
+    env = {"CI": "1", "PAPERFEED_EMBEDDER": "none", "XDG_DATA_HOME": str(tmp_path / "data"), "PAPERFEED_DB": None}
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    refresh = pipeline._refresh_identities
+    found_then: list[str] = []
+
+    def identities_begin(store, *args, **kwargs):
+        import click
+
+        click.echo("identities begin")
+        service = open_search(store, Settings.load(db=str(db)))
+        found_then.extend(hit.arxiv_id for hit in service.search("diphoton Tevatron", mode="keyword").hits)
+        return refresh(store, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_refresh_identities", identities_begin)
+    monkeypatch.setattr(items_cli, "LARGE_LOAD_ITEMS", 200)  # the head's 200 papers stand for all of arXiv
+    done = CliRunner().invoke(cli, ["--db", str(db), "ingest", "--no-vectors", str(KAGGLE)], env=env,
+                              catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    ready = [number for number, line in enumerate(lines) if line.startswith("keyword search is ready: 200 papers")]
+    assert ready and ready[0] < lines.index("identities begin"), done.stdout
+    assert "0704.0001" in found_then
+
+    monkeypatch.setattr(items_cli, "LARGE_LOAD_ITEMS", 20_000)
+    small = CliRunner().invoke(cli, ["--db", str(tmp_path / "small.db"), "ingest", "--no-vectors", str(LISTING)],
+                               env=env, catch_exceptions=False)
+    assert small.exit_code == 0, small.output
+    assert "identities begin" in small.stdout and "keyword search is ready" not in small.stdout

@@ -28,6 +28,12 @@ def init(ctx: click.Context) -> None:
         click.echo(f"migrations applied now: {', '.join(applied) if applied else 'none (up to date)'}")
 
 
+LARGE_LOAD_ITEMS = 20_000
+"""New or changed items from which ``paperfeed ingest`` says when keyword search answers: after a load this large
+(all of arXiv) the steps after the keyword index (author identities, TL;DRs, embeddings) take longer than the
+ingest itself, and a user should not wait for them to search."""
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "format_name", metavar="NAME",
@@ -82,10 +88,19 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_name: str | None,
     from ..pipeline import after_ingest
     from ..storage import StoreError
 
+    def keyword_ready(index) -> None:
+        later = ("the author identities and TL;DRs are made (Ctrl-C stops them)" if no_vectors else
+                 "the author identities, TL;DRs and embeddings are made (Ctrl-C stops them; `paperfeed index` "
+                 "resumes the embeddings)")
+        click.echo(f"keyword search is ready: {index.indexed:,} papers indexed in {index.seconds:.1f} s; "
+                   f"`paperfeed search --mode keyword` and `paperfeed serve` answer while {later}")
+
+    large = len(report.changed_item_ids) >= LARGE_LOAD_ITEMS
     try:
         with open_store(ctx) as store:
             done = after_ingest(store, ctx.obj, report.changed_item_ids, index=not no_index,
-                                vectors=not no_vectors, progress=record_progress)
+                                vectors=not no_vectors, progress=record_progress,
+                                on_keyword_ready=keyword_ready if large else None)
     except StoreError as error:
         if not error.usage:
             raise

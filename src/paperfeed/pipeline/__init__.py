@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..config import Settings
 from ..progress import Progress, quiet
@@ -70,7 +70,8 @@ class PipelineReport:
 
 def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[int] | None = None, *,
                  tag: bool = True, index: bool = True, vectors: bool = True, rebuild: bool = False,
-                 llm_tldr: bool = True, progress: Progress | None = None) -> PipelineReport:
+                 llm_tldr: bool = True, progress: Progress | None = None,
+                 on_keyword_ready: Callable[["IndexReport"], None] | None = None) -> PipelineReport:
     """Tag, index, refresh author identities, date and embed what was just stored (see the module's docstring).
 
     ``changed_item_ids``: the items added or changed (None: not known; the tagger still finds what is due,
@@ -78,7 +79,9 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
     ``tag=False`` when the caller has just tagged (``topics tag``); ``index=False`` leaves the indexes for a
     later ``paperfeed index``; ``vectors=False`` updates the keyword index only; ``rebuild`` rebuilds them.
     ``llm_tldr=False`` leaves the model's TL;DRs to a later run (a web request must not wait on a model), and
-    with them the store-wide catch-up of an identity refresh that stopped part-way.
+    with them the store-wide catch-up of an identity refresh that stopped part-way. ``on_keyword_ready`` is told
+    what the keyword pass did as soon as keyword search answers for the new items, before the steps after it
+    (after a whole-arXiv bootstrap those take longer than the ingest: the command says search works meanwhile).
     """
     progress = progress or quiet
     changed = None if changed_item_ids is None else sorted(set(changed_item_ids))
@@ -88,6 +91,8 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
         tagger_refreshed = _tag(store, settings, report)
     if index:  # keyword search sees the new items first: nothing below changes what it indexes
         _index(store, settings, report, vectors=False, rebuild=rebuild, progress=progress)
+        if on_keyword_ready is not None and report.index is not None and "index" not in report.errors:
+            on_keyword_ready(report.index)
     beside = _steps_beside(store, settings, changed, report, index=index and vectors, progress=progress)
     try:
         if changed and llm_tldr and store.identities_interrupted():
