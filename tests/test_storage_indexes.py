@@ -48,3 +48,43 @@ def test_a_join_finds_the_gone_items_blocking_keys_by_index(tmp_path):
                           "DELETE FROM item_vectors WHERE item_id = 7"):
             plan = " ".join(row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}"))
             assert plan.startswith("SEARCH") and "(item_id=?)" in plan, (statement, plan)
+
+
+def test_an_identity_refresh_reads_affiliations_by_their_partial_index(backend_url):
+    """Each chunk of an author identity refresh reads its papers' affiliations. The records that give any (arXiv OAI
+    and API metadata) are found through the partial index ``source_records_affiliated``, whose condition the
+    statement repeats word for word (else SQLite's planner would read every record's JSON, as it did); the
+    affiliations read are those the records give, whole store or block by block."""
+    from paperfeed.ingest import Ingester
+    from paperfeed.storage.people import AFFILIATED
+
+    from datafiles import DATA, LISTING
+
+    oai = DATA / "oai" / "listrecords_arXiv_2015-01-01_2015-01-03.xml"
+    with open_store(backend_url) as store:
+        Ingester(store).ingest_paths([LISTING, oai, DATA / "arxiv_api" / "idlist_astro-ph_0601001.xml"])
+        whole = store.author_graph()
+        by_name = {whole.authors[author][0]: (item, places) for (item, author), places in whole.affiliations.items()}
+        assert by_name["Sander Uijlen"][1] == {"Radboud Universiteit"}
+        assert by_name["B. Scott Gaudi"][1] == {"CfA"}
+        expected = len([row for row in store.db.rows("SELECT data FROM source_records")
+                        if '"affiliations"' in row[0]])
+        assert store.db.value(f"SELECT count(*) FROM source_records WHERE {AFFILIATED}") == expected >= 2
+        key = next(key for name, key in whole.authors.values() if name == "Sander Uijlen")
+        block = store.author_graph(keys=[key])
+        assert {(item, block.authors[author][0]): places for (item, author), places in block.affiliations.items()
+                if block.authors[author][1] == key} == {(by_name["Sander Uijlen"][0], "Sander Uijlen"):
+                                                        {"Radboud Universiteit"}}
+        if backend_url.startswith("postgres"):
+            definition = store.db.value("SELECT indexdef FROM pg_indexes WHERE indexname = 'source_records_affiliated'")
+            assert "'%\"affiliations\"%'" in definition, definition
+            return
+        definition = store.db.value("SELECT sql FROM sqlite_master WHERE name = 'source_records_affiliated'")
+        assert definition.endswith(f"WHERE {AFFILIATED}"), definition
+        executed: list[str] = []  # the refresh's own statement, its parameters bound
+        store.db.connection.set_trace_callback(executed.append)
+        store.author_graph(keys=[key])
+        store.db.connection.set_trace_callback(None)
+        (statement,) = [sql for sql in executed if "affiliations" in sql]
+        plan = " ".join(row[3] for row in store.db.connection.execute(f"EXPLAIN QUERY PLAN {statement}"))
+        assert "USING INDEX source_records_affiliated" in plan, (statement, plan)

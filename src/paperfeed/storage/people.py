@@ -66,6 +66,11 @@ class AuthorDecision:
     created_at: str = ""
 
 
+AFFILIATED = """data LIKE '%"affiliations"%'"""
+"""The source records that may give authors' affiliations: the condition of the partial index
+``source_records_affiliated`` (migration 0021), written here exactly as there, or the planner would not use it."""
+
+
 class PeopleStorage:
     """Author names and identities, people and their author slots, and the remembered splits and merges."""
 
@@ -215,7 +220,7 @@ class PeopleStorage:
         d = self.db.dialect
         only = "" if item_ids is None else f" AND item_id {d.in_array(1)}"
         for item_id, data in self.db.rows(
-                f"SELECT item_id, data FROM source_records WHERE data LIKE '%\"affiliations\"%'{only} ORDER BY id",
+                f"SELECT item_id, data FROM source_records WHERE {AFFILIATED}{only} ORDER BY id",
                 () if item_ids is None else (item_ids,)):
             places = (orjson.loads(data).get("extra") or {}).get("affiliations") or {}
             if not isinstance(places, dict):
