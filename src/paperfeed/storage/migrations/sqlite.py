@@ -525,7 +525,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         -- Recorded here too so that both backends report the same history.
         SELECT 1;
         """,
-    ),    (
+    ),
+    (
         "0021_affiliated_records_index",
         """
         -- The source records that give authors' affiliations (arXiv OAI and API metadata), by item: each chunk of
