@@ -91,7 +91,7 @@ def after_ingest(store: Store, settings: Settings, changed_item_ids: Iterable[in
         tagger_refreshed = _tag(store, settings, report)
     if index:  # keyword search sees the new items first: nothing below changes what it indexes
         _index(store, settings, report, vectors=False, rebuild=rebuild, progress=progress)
-        if on_keyword_ready is not None and report.index is not None and "index" not in report.errors:
+        if on_keyword_ready is not None and report.index is not None:  # set by the keyword pass if it succeeded
             on_keyword_ready(report.index)
     beside = _steps_beside(store, settings, changed, report, index=index and vectors, progress=progress)
     try:
