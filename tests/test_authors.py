@@ -441,6 +441,33 @@ def test_people_rows_are_inserted_where_a_slot_holds_none_and_replace_the_row_it
     assert [tuple(row) for row in store.db.rows(query)][0] == (item_a, position_a, author_a, other)
 
 
+def test_a_person_whose_one_slot_was_renamed_keeps_its_id(authored):
+    # item_people has no name index (migration 0022): a chunk finds its names' earlier people through item_authors'
+    # name index, which misses a slot decided under a name the paper no longer gives. A person whose one slot that
+    # was is found by the name it goes by: the slot's new name, in the same block, keeps the person's id, and no
+    # person is left without a slot.
+    store = authored
+    item = store.db.value("SELECT min(item_id) FROM item_authors")
+
+    def rename_first_slot(name: str) -> int:
+        author = store.db.value("INSERT INTO authors (name, key) VALUES ($1, 'solo|k') RETURNING id", (name,))
+        with store.db.transaction():
+            store.db.run("UPDATE item_authors SET author_id = $1 WHERE item_id = $2 AND position = 0", (author, item))
+        refresh_identities(store, [item])
+        return author
+
+    first = rename_first_slot("Kim Q. Solo")
+    [(author, person)] = store.db.rows("SELECT author_id, person_id FROM item_people WHERE item_id = $1 "
+                                       "AND position = 0", (item,))
+    assert author == first
+    assert store.db.value("SELECT count(*) FROM item_people WHERE person_id = $1", (person,)) == 1
+    second = rename_first_slot("Kim Solo")
+    assert [tuple(row) for row in store.db.rows("SELECT author_id, person_id FROM item_people WHERE item_id = $1 "
+                                                "AND position = 0", (item,))] == [(second, person)]
+    assert store.db.value("SELECT count(*) FROM people WHERE NOT EXISTS "
+                          "(SELECT 1 FROM item_people ip WHERE ip.person_id = people.id)") == 0
+
+
 def test_a_refresh_writes_the_slots_that_change_and_no_others(authored, monkeypatch):
     # A day's papers decide whole name blocks again (half the slots of a 400,000-paper store for 1,000 papers),
     # yet nearly every slot keeps its person: only the rows that change are written, and what a refresh leaves

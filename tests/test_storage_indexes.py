@@ -88,3 +88,33 @@ def test_an_identity_refresh_reads_affiliations_by_their_partial_index(backend_u
         (statement,) = [sql for sql in executed if "affiliations" in sql]
         plan = " ".join(row[3] for row in store.db.connection.execute(f"EXPLAIN QUERY PLAN {statement}"))
         assert "USING INDEX source_records_affiliated" in plan, (statement, plan)
+
+
+def test_a_refresh_finds_earlier_people_without_a_name_index_on_item_people(backend_url):
+    """item_people keeps two indexes, its slot and its person (migration 0022 dropped the name index, whose random
+    inserts were an eighth of a whole-arXiv identity refresh). A chunk finds its names' earlier people through
+    item_authors' name index, then their rows by person: neither read scans item_people."""
+    from datafiles import LISTING
+    from paperfeed.authors import refresh_identities
+    from paperfeed.ingest import Ingester
+
+    with open_store(backend_url) as store:
+        Ingester(store).ingest_paths([LISTING])
+        refresh_identities(store)
+        if backend_url.startswith("postgres"):
+            indexes = store.db.column("SELECT indexdef FROM pg_indexes WHERE tablename = 'item_people' "
+                                      "ORDER BY indexname")
+            assert sorted(definition.split(" USING ")[1] for definition in indexes) == [
+                "btree (item_id, \"position\")", "btree (person_id, item_id)"], indexes
+            return
+        assert store.db.column("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'item_people' "
+                               "AND sql IS NOT NULL") == ["item_people_person"]
+        executed: list[str] = []  # the refresh's own statements, their parameters bound
+        store.db.connection.set_trace_callback(executed.append)
+        item = store.db.value("SELECT min(item_id) FROM item_authors")
+        refresh_identities(store, [item])
+        store.db.connection.set_trace_callback(None)
+        (statement,) = [sql for sql in executed if "FROM item_people WHERE person_id IN" in sql]
+        plan = [row[3] for row in store.db.connection.execute(f"EXPLAIN QUERY PLAN {statement}")]
+        assert any("USING COVERING INDEX item_authors_author" in step for step in plan), plan
+        assert not any(step.startswith("SCAN") and "item_people" in step or step == "SCAN ip" for step in plan), plan

@@ -374,9 +374,15 @@ class PeopleStorage:
                 old_rows = db.rows("SELECT item_id, position, author_id, person_id FROM item_people "
                                    "ORDER BY person_id")
             else:
+                # The people with a slot of these names, found through item_authors' name index (item_people has
+                # none: migration 0022), and those named by one of them. A slot whose name has changed since it was
+                # decided is not found by its old name, but its person still is, by name, unless the slot was all
+                # it had; it is then written over (or forgotten) like any stale slot.
                 old_rows = db.rows(
                     "SELECT item_id, position, author_id, person_id FROM item_people WHERE person_id IN "
-                    f"(SELECT person_id FROM item_people WHERE author_id {d.in_array(1)}) ORDER BY person_id",
+                    "(SELECT ip.person_id FROM item_authors ia JOIN item_people ip ON ip.item_id = ia.item_id "
+                    f"AND ip.position = ia.position AND ip.author_id = ia.author_id WHERE ia.author_id {d.in_array(1)} "
+                    f"UNION SELECT id FROM people WHERE author_id {d.in_array(1)}) ORDER BY person_id",
                     (d.array(scope),))
             # Every row of the earlier people of these names: slot -> (author, person).
             old: dict[tuple[int, int], tuple[int, int]] = {(item, position): (author, person)
