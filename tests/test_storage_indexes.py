@@ -118,3 +118,30 @@ def test_a_refresh_finds_earlier_people_without_a_name_index_on_item_people(back
         plan = [row[3] for row in store.db.connection.execute(f"EXPLAIN QUERY PLAN {statement}")]
         assert any("USING COVERING INDEX item_authors_author" in step for step in plan), plan
         assert not any(step.startswith("SCAN") and "item_people" in step or step == "SCAN ip" for step in plan), plan
+
+
+def test_a_refresh_reads_paper_dates_through_their_narrow_index(backend_url):
+    """Each chunk of an identity refresh reads the dates of its papers, spread over the whole store. SQLite reads them
+    through ``items_dates`` (migration 0023), not a page of titles and abstracts a paper; the dates are the items'
+    own, whole store or block by block."""
+    from datafiles import LISTING
+    from paperfeed.ingest import Ingester
+
+    with open_store(backend_url) as store:
+        Ingester(store).ingest_paths([LISTING])
+        expected = {item: published or str(year) for item, published, year in store.db.rows(
+            "SELECT id, published, year FROM items WHERE published IS NOT NULL OR year IS NOT NULL")}
+        assert len(expected) == store.db.value("SELECT count(*) FROM items") > 100
+        assert store.author_graph().item_dates == expected
+        key = store.db.value("SELECT key FROM authors ORDER BY key LIMIT 1")
+        executed: list[str] = []
+        if not backend_url.startswith("postgres"):
+            store.db.connection.set_trace_callback(executed.append)  # the refresh's own statement, bound
+        block = store.author_graph(keys=[key])
+        assert block.item_dates == {item: expected[item] for item in block.item_authors} != {}
+        if backend_url.startswith("postgres"):
+            return
+        store.db.connection.set_trace_callback(None)
+        (statement,) = [sql for sql in executed if "published" in sql]
+        plan = " ".join(row[3] for row in store.db.connection.execute(f"EXPLAIN QUERY PLAN {statement}"))
+        assert "USING COVERING INDEX items_dates" in plan, (statement, plan)

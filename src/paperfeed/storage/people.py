@@ -133,7 +133,8 @@ class PeopleStorage:
         for item_id, categories in predicted.items():  # predicted only where the item has none of its own
             item_categories.setdefault(item_id, categories)
         item_dates = {item_id: published or str(year) for item_id, published, year in db.rows(
-            f"SELECT id, published, year FROM items WHERE (published IS NOT NULL OR year IS NOT NULL){only('id', 1)} "
+            f"SELECT id, published, year FROM {d.dated_items} WHERE (published IS NOT NULL OR year IS NOT NULL)"
+            f"{only('id', 1)} "
             "ORDER BY id", params)}
         return AuthorGraph(authors=authors, item_authors=item_authors, item_topics=item_topics,
                            item_categories=item_categories, item_dates=item_dates,
