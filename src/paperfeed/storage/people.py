@@ -375,10 +375,9 @@ class PeopleStorage:
                 old_rows = db.rows("SELECT item_id, position, author_id, person_id FROM item_people "
                                    "ORDER BY person_id")
             else:
-                # The people with a slot of these names, found through item_authors' name index (item_people has
-                # none: migration 0022), and those named by one of them. A slot whose name has changed since it was
-                # decided is not found by its old name, but its person still is, by name, unless the slot was all
-                # it had; it is then written over (or forgotten) like any stale slot.
+                # The earlier people of these names: those holding a slot that gives one of them now, found through
+                # item_authors' name index (item_people has none: migration 0022), and those named by one of them
+                # (people.author_id), which finds a person whose slots were all renamed since they were decided.
                 old_rows = db.rows(
                     "SELECT item_id, position, author_id, person_id FROM item_people WHERE person_id IN "
                     "(SELECT ip.person_id FROM item_authors ia JOIN item_people ip ON ip.item_id = ia.item_id "

@@ -552,7 +552,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         -- Each paper's dates by id, narrow: each chunk of an author identity refresh reads the dates of its papers
         -- (about 140,000 of a whole-arXiv store, spread over it), and from the items table that meant a page of
-        -- titles and abstracts per paper: 0.8 s of a chunk with the store cached, 11 to 27 s when it was not (a
+        -- titles and abstracts per paper: 0.8 s of a chunk with the store cached, 10.6 to 27 s when it was not (a
         -- 14 GB store, 23 GB of memory). Read through this index (PeopleStorage.author_graph names it:
         -- SQLiteDialect.dated_items), 0.4 s. Ids only grow, so an insert appends to it.
         CREATE INDEX items_dates ON items (id, published, year);
