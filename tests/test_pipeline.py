@@ -20,6 +20,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from paperfeed.authors import refresh_identities
 from paperfeed.cli import cli
 from paperfeed.config import Settings
 from paperfeed.ingest import Ingester
@@ -319,3 +320,9 @@ def test_the_identity_and_tldr_steps_report_their_progress(store):
     assert bars["author identities"] == {"total": names, "unit": "names", "done": names}
     assert bars["TL;DRs"] == {"total": len(changed), "unit": "papers", "done": len(changed)}
     assert done.tldr.extractive == len(changed) > 100
+    # The store-wide refresh that catches up after one was stopped knows its total as well, and reaches it.
+    bars.clear()
+    refresh_identities(store, None, progress=progress)
+    every_name = store.db.value("SELECT count(DISTINCT key) FROM authors")
+    assert bars["author identities"] == {"total": every_name, "unit": "names", "done": every_name}
+    assert every_name >= names > 100

@@ -233,7 +233,9 @@ def _refresh(store: Store, item_ids: list[int] | None, rules: PeopleRules, chunk
     commonness = NameCommonness(name for page in store.author_name_pages(50_000) for name in page)
     idf = idf_from_counts(*store.author_feature_counts())
     merged = 0
-    with progress("author identities", None if scoped is None else len(scoped), unit="names") as advance:
+    # A store-wide refresh (a catch-up after one was stopped: half an hour at 2.7 million papers) has its total too.
+    total = store.author_key_count() if scoped is None else len(scoped)
+    with progress("author identities", total, unit="names") as advance:
         for chunk in chunks:
             if chunk:
                 merged += _decide_chunk(store, chunk, decisions, key_of, rules, commonness, idf)
