@@ -316,13 +316,25 @@ def test_the_identity_and_tldr_steps_report_their_progress(store):
     settings = Settings.load(db=store.url, embedder="none", secret_key="test-secret-key")
     done = after_ingest(store, settings, changed, index=False, progress=progress)
     assert done.ok, done.errors
-    names = len(store.author_keys_of_items(changed))
-    assert bars["author identities"] == {"total": names, "unit": "names", "done": names}
+    # Counted in authorships (a paper's author slot), what a chunk's time follows: every paper changed, so every slot.
+    slots = store.db.value("SELECT count(*) FROM item_authors")
+    assert bars["author identities"] == {"total": slots, "unit": "authorships", "done": slots}
     assert bars["TL;DRs"] == {"total": len(changed), "unit": "papers", "done": len(changed)}
     assert done.tldr.extractive == len(changed) > 100
     # The store-wide refresh that catches up after one was stopped knows its total as well, and reaches it.
     bars.clear()
     refresh_identities(store, None, progress=progress)
-    every_name = store.db.value("SELECT count(DISTINCT key) FROM authors")
-    assert bars["author identities"] == {"total": every_name, "unit": "names", "done": every_name}
-    assert every_name >= names > 100
+    assert bars["author identities"] == {"total": slots, "unit": "authorships", "done": slots}
+    assert slots > len(changed) > 100
+    # A day's papers: the slots of their names' blocks, every paper of those names, not only the new ones.
+    bars.clear()
+    day = [store.db.value("SELECT min(item_id) FROM item_authors WHERE author_id = (SELECT author_id FROM item_authors "
+                          "GROUP BY author_id ORDER BY count(*) DESC, author_id LIMIT 1)")]  # a prolific author's
+    refresh_identities(store, day, progress=progress)
+    d = store.db.dialect
+    blocks = store.db.value(
+        "SELECT count(*) FROM item_authors ia JOIN authors a ON a.id = ia.author_id WHERE a.key IN (SELECT a2.key "
+        f"FROM item_authors ia2 JOIN authors a2 ON a2.id = ia2.author_id WHERE ia2.item_id {d.in_array(1)})",
+        (d.array(day),))
+    assert bars["author identities"] == {"total": blocks, "unit": "authorships", "done": blocks}
+    assert blocks > store.db.value(f"SELECT count(*) FROM item_authors WHERE item_id {d.in_array(1)}", (d.array(day),))

@@ -169,8 +169,9 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
     leaves some blocks undecided: it says so in the store (``Store.identities_interrupted``) for the next
     store-wide refresh to catch up (``pipeline.after_ingest`` runs one), which clears it. (A process killed
     outright leaves no such mark: its authors are decided again when their items change.)
-    ``progress`` (``paperfeed.progress``) counts the names decided (their matching keys; the total is known for
-    ``item_ids``): after a whole-arXiv bootstrap this takes minutes.
+    ``progress`` (``paperfeed.progress``) counts the authorships decided (author slots of papers, whose number a
+    chunk's time follows, not its names': one common surname holds thousands), against a total known up front:
+    after a whole-arXiv bootstrap this takes half an hour.
     """
     try:
         merged = _refresh(store, item_ids, rules, chunk_slots, progress or quiet)
@@ -225,21 +226,23 @@ def _refresh(store: Store, item_ids: list[int] | None, rules: PeopleRules, chunk
     done: set[str] = set()
     scoped: list[str] | None = None
     if item_ids is None:
-        pages: Iterable[list[str]] = store.author_key_pages(_KEY_PAGE)
+        chunks: Iterable[tuple[list[str], int]] = _weighed_chunks(store, store.author_key_pages(_KEY_PAGE), chunk_slots)
+        total = store.author_slot_count()
     else:
         scoped = sorted(with_tied(store.author_keys_of_items(item_ids), set()))
-        pages = (scoped[start:start + _KEY_PAGE] for start in range(0, len(scoped), _KEY_PAGE))
-    chunks = (with_tied(chunk, done) for chunk in _weighed_chunks(store, pages, chunk_slots))
+        chunks = list(_weighed_chunks(
+            store, (scoped[start:start + _KEY_PAGE] for start in range(0, len(scoped), _KEY_PAGE)), chunk_slots))
+        total = sum(weight for _, weight in chunks)
     commonness = NameCommonness(name for page in store.author_name_pages(50_000) for name in page)
     idf = idf_from_counts(*store.author_feature_counts())
     merged = 0
-    # A store-wide refresh (a catch-up after one was stopped: half an hour at 2.7 million papers) has its total too.
-    total = store.author_key_count() if scoped is None else len(scoped)
-    with progress("author identities", total, unit="names") as advance:
-        for chunk in chunks:
+    with progress("author identities", total, unit="authorships") as advance:
+        for keys, weight in chunks:
+            # A key a remembered decision tied to an earlier chunk was decided there; its slots count here.
+            chunk = with_tied(keys, done)
             if chunk:
                 merged += _decide_chunk(store, chunk, decisions, key_of, rules, commonness, idf)
-                advance(len(chunk))
+            advance(weight)
     if scoped is None:
         store.forget_people_without_slots()
     elif item_ids:
@@ -265,20 +268,20 @@ def _decide_chunk(store: Store, chunk: list[str], decisions: list[AuthorDecision
 _KEY_PAGE = 5_000
 
 
-def _weighed_chunks(store: Store, pages: Iterable[list[str]], chunk_slots: int) -> Iterable[list[str]]:
-    """Consecutive keys of ``pages``, cut where their author slots would pass ``chunk_slots``."""
+def _weighed_chunks(store: Store, pages: Iterable[list[str]], chunk_slots: int) -> Iterable[tuple[list[str], int]]:
+    """Consecutive keys of ``pages``, cut where their author slots would pass ``chunk_slots``, each with its slots."""
     chunk: list[str] = []
     weight = 0
     for page in pages:
         slots = store.author_key_slots(page)
         for key in page:
             if chunk and weight + slots.get(key, 0) > chunk_slots:
-                yield chunk
+                yield chunk, weight
                 chunk, weight = [], 0
             chunk.append(key)
             weight += slots.get(key, 0)
     if chunk:
-        yield chunk
+        yield chunk, weight
 
 
 def find_author(store: Store, query: str) -> list[int]:

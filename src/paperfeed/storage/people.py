@@ -153,9 +153,9 @@ class PeopleStorage:
             yield keys
             after, beyond = keys[-1], ">"
 
-    def author_key_count(self) -> int:
-        """How many distinct author matching keys there are: what a store-wide refresh decides, key by key."""
-        return self.db.value("SELECT count(DISTINCT key) FROM authors")
+    def author_slot_count(self) -> int:
+        """How many author slots (item_authors rows) the store holds: what a store-wide refresh decides."""
+        return self.db.value("SELECT count(*) FROM item_authors")
 
     def author_key_slots(self, keys: list[str]) -> dict[str, int]:
         """How many author slots (item_authors rows) the names of each of these keys hold."""
