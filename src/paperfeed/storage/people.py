@@ -370,11 +370,19 @@ class PeopleStorage:
         earlier decision on the slots of ``items``; return the person id given to each of ``people`` (by index).
 
         A person keeps the id of the earlier person it shares most slots with, so pages keep their address
-        as papers come and go; a person with no earlier slots gets a new id.
+        as papers come and go; a person with no earlier slots gets a new id. A slot of an item that has gone since
+        the people were decided (joined into another by an ingest meanwhile: its refresh decides that item's
+        slots) is not written, nor a new person who had only such slots.
         """
         db, d = self.db, self.db.dialect
         ids: dict[int, int] = {}
-        with db.transaction(lock_writers=True):
+        # Every row written refers to rows read or written in this transaction (the items of its slots, read again
+        # below; the people), or to authors, which are never deleted; the only rows deleted that others refer to
+        # are people, whose slots' rows go first. So SQLite checks no foreign key here: each item_people row's check
+        # read its item's table page, a page of titles and abstracts, 2.4 s of a chunk of 150,000 slots of the
+        # 2.7-million store in memory, 8.6 s from disk (docs/benchmarks.md, "A day's papers and the identity
+        # refresh", session 26). The inserts then need no statement journal either (``inserts_undone_together``).
+        with db.transaction(lock_writers=True, references_checked=True), db.inserts_undone_together():
             if scope is None:
                 old_rows = db.rows("SELECT item_id, position, author_id, person_id FROM item_people "
                                    "ORDER BY person_id")
@@ -410,31 +418,41 @@ class PeopleStorage:
                     kept.append(index)
                 else:
                     fresh.append(index)
-            # Written in batches, the new people under ids taken at once: one statement a person (INSERT …
-            # RETURNING id) was a round trip each on PostgreSQL, most of a first refresh's time there.
-            db.run_many("UPDATE people SET name = $1, author_id = $2 WHERE id = $3",
-                        [(people[index].name, people[index].author_id, ids[index]) for index in kept])
             if fresh:
                 ids.update(zip(fresh, self._allocate_people_ids(len(fresh))))
-            db.run_many("INSERT INTO people (id, name, author_id) VALUES ($1, $2, $3)",
-                        [(ids[index], people[index].name, people[index].author_id) for index in fresh])
-            gone = sorted(old_people - taken)
-            if gone:  # their rows first (the foreign key would cascade them): what is left is then known
-                db.run(f"DELETE FROM item_people WHERE person_id {d.in_array(1)}", (d.array(gone),))
-                db.run(f"DELETE FROM people WHERE id {d.in_array(1)}", (d.array(gone),))
             dropped = set(items or ())
-            if dropped:
-                db.run(f"DELETE FROM item_people WHERE item_id {d.in_array(1)}", (d.array(sorted(dropped)),))
             # Only the slots whose row changes are written. A day's papers decide whole name blocks again (1,000
             # new papers: half the slots of a 400,000-paper store), yet nearly every slot keeps its person, whose
             # id is kept above; deleting and writing every row again was a third of such a refresh.
             left = {slot: row for slot, row in old.items() if row[1] in taken and slot[0] not in dropped}
             wanted = {(item, position): (author, ids[index]) for index, person in enumerate(people)
                       for item, position, author in person.slots}  # a slot given twice: the later holds
+            rows = [(item, position, author, person) for (item, position), (author, person) in wanted.items()
+                    if left.get((item, position)) != (author, person)]
+            # (A slot in ``left`` is of an item still there: an item's rows go with it.)
+            present = set(db.column(f"SELECT id FROM {d.dated_items} WHERE id {d.in_array(1)}",
+                                    (d.array(sorted({row[0] for row in rows})),))) if rows else set()
+            if len(present) < len({row[0] for row in rows}):
+                rows = [row for row in rows if row[0] in present]
+                written = {row[3] for row in rows}
+                for index in [index for index in fresh if ids[index] not in written]:
+                    fresh.remove(index)
+                    del ids[index]
+            # Written in batches, the new people under ids taken at once: one statement a person (INSERT …
+            # RETURNING id) was a round trip each on PostgreSQL, most of a first refresh's time there.
+            db.run_many("UPDATE people SET name = $1, author_id = $2 WHERE id = $3",
+                        [(people[index].name, people[index].author_id, ids[index]) for index in kept])
+            db.run_many("INSERT INTO people (id, name, author_id) VALUES ($1, $2, $3)",
+                        [(ids[index], people[index].name, people[index].author_id) for index in fresh])
+            gone = sorted(old_people - taken)
+            if gone:  # their rows first (with foreign keys enforced they would cascade): what is left is then known
+                db.run(f"DELETE FROM item_people WHERE person_id {d.in_array(1)}", (d.array(gone),))
+                db.run(f"DELETE FROM people WHERE id {d.in_array(1)}", (d.array(gone),))
+            if dropped:
+                db.run(f"DELETE FROM item_people WHERE item_id {d.in_array(1)}", (d.array(sorted(dropped)),))
             db.run_many("DELETE FROM item_people WHERE item_id = $1 AND position = $2",
                         sorted(slot for slot in left if slot not in wanted))
-            self._write_item_people([(item, position, author, person) for (item, position), (author, person)
-                                     in wanted.items() if left.get((item, position)) != (author, person)])
+            self._write_item_people(rows)
         return ids
 
     def _write_item_people(self, rows: list[tuple[int, int, int, int]]) -> None:

@@ -132,8 +132,10 @@ class PostgresDatabase(Database):
         return self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
     @contextmanager
-    def transaction(self, lock_writers: bool = False, savepoint: bool = True) -> Iterator[None]:
-        # Inside an open transaction psycopg makes this a savepoint.
+    def transaction(self, lock_writers: bool = False, savepoint: bool = True,
+                    references_checked: bool = False) -> Iterator[None]:
+        # Inside an open transaction psycopg makes this a savepoint. Foreign keys stay enforced (``references_checked``:
+        # PostgreSQL's check reads the referred table's key index, not its rows).
         with self.connection.transaction() if savepoint or not self.in_transaction else nullcontext():
             if lock_writers:  # held until the transaction ends; taking it again in the same one is free
                 self.run("SELECT pg_advisory_xact_lock($1)", (_WRITE_LOCK,))

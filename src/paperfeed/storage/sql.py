@@ -30,8 +30,8 @@ class Dialect(abc.ABC):
     """Appended to a ``SELECT`` inside a transaction, of rows the transaction's writes will reference: none of them
     can be deleted until it ends (PostgreSQL ``FOR KEY SHARE``; SQLite's write transaction excludes writers already)."""
     dated_items: str
-    """``items`` in a ``FROM`` that reads only ``id``, ``published`` and ``year``: on SQLite through the narrow index
-    kept for that read (migration 0023), which its planner would pass over for the table's rowid."""
+    """``items`` in a ``FROM`` that reads only ``id``, ``published`` and ``year`` (or only ``id``): on SQLite through
+    the narrow index kept for that read (migration 0023), which its planner would pass over for the table's rowid."""
 
     log_inserted_items: str | None
     """The statement that logs the items in ``array`` parameter ``$1`` to the search change log, in that order
@@ -141,13 +141,19 @@ class Database(abc.ABC):
         returns nothing)."""
 
     @abc.abstractmethod
-    def transaction(self, lock_writers: bool = False, savepoint: bool = True) -> AbstractContextManager[None]:
+    def transaction(self, lock_writers: bool = False, savepoint: bool = True,
+                    references_checked: bool = False) -> AbstractContextManager[None]:
         """One write transaction; inside another it is a savepoint that rolls back alone.
 
         ``lock_writers``: also wait for the store's writers' lock, for writes that decide from what they read
         (merging, slugs). SQLite's write transaction is that lock already; PostgreSQL takes an advisory lock.
         ``savepoint=False``: inside another transaction, no savepoint: the block's writes are the outer
         transaction's, and an error leaves them for its caller to roll back (a block that cannot fail alone).
+        ``references_checked``: every row the block writes refers to rows it has read or written inside this
+        transaction, or that are never deleted, and it deletes no row another row refers to. SQLite then does not
+        enforce foreign keys for the transaction (they would not cascade either); inside another transaction, and
+        on PostgreSQL, whose check reads a narrow key index, nothing changes. (SQLite finds the row a key refers to
+        in its table: a wide page of titles and abstracts for every row referring to an item.)
         """
 
     def inserts_undone_together(self) -> AbstractContextManager[None]:

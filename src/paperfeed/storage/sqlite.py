@@ -232,18 +232,30 @@ class SQLiteDatabase(Database):
         return self.connection.in_transaction
 
     @contextmanager
-    def transaction(self, lock_writers: bool = False, savepoint: bool = True) -> Iterator[None]:
+    def transaction(self, lock_writers: bool = False, savepoint: bool = True,
+                    references_checked: bool = False) -> Iterator[None]:
         # BEGIN IMMEDIATE takes SQLite's one write lock at once: it is the writers' lock.
         execute = self.connection.execute
         if not self.connection.in_transaction:
-            with self.writing_cache():
-                execute("BEGIN IMMEDIATE")
-                try:
-                    yield
-                    execute("COMMIT")
-                except BaseException as error:
-                    self.rollback()
-                    raise self.full_error(error) or error
+            # (SQLite takes the setting only between transactions; a load holding the store alone has it off already.)
+            unchecked = references_checked and execute("PRAGMA foreign_keys").fetchone()[0]
+            if unchecked:
+                execute("PRAGMA foreign_keys = OFF")
+            try:
+                with self.writing_cache():
+                    execute("BEGIN IMMEDIATE")
+                    try:
+                        yield
+                        execute("COMMIT")
+                    except BaseException as error:
+                        self.rollback()
+                        raise self.full_error(error) or error
+            finally:
+                if unchecked:
+                    try:
+                        execute("PRAGMA foreign_keys = ON")
+                    except sqlite3.Error:  # a closed connection writes nothing more; the write's own error goes on
+                        pass
             return
         if not savepoint:
             yield
