@@ -33,6 +33,10 @@ class Dialect(abc.ABC):
     """``items`` in a ``FROM`` that reads only ``id``, ``published`` and ``year`` (or only ``id``): on SQLite through
     the narrow index kept for that read (migration 0023), which its planner would pass over for the table's rowid."""
 
+    many_row_upserts: bool
+    """Whether ``Database.run_many`` sends an ``INSERT … ON CONFLICT … DO UPDATE`` many rows a statement (SQLite), or
+    a statement a row (PostgreSQL, which refuses a statement that updates one row twice)."""
+
     log_inserted_items: str | None
     """The statement that logs the items in ``array`` parameter ``$1`` to the search change log, in that order
     (``SearchStorage.log_inserted_items``); None where a trigger logs them (PostgreSQL's, at commit)."""
@@ -61,6 +65,7 @@ class SQLiteDialect(Dialect):
     key_share = ""  # BEGIN IMMEDIATE: no other connection writes until this transaction ends
     # The planner reads a row by its rowid from the table even where a covering index would serve (migration 0023).
     dated_items = "items INDEXED BY items_dates"
+    many_row_upserts = True
     # One statement per batch: the rows and numbering the per-row insert trigger it replaced (migration 0018) gave.
     log_inserted_items = "INSERT OR REPLACE INTO search_changes (item_id) SELECT value FROM json_each($1)"
 
@@ -84,6 +89,7 @@ class PostgresDialect(Dialect):
     bytewise = ' COLLATE "C"'
     key_share = " FOR KEY SHARE"
     dated_items = "items"
+    many_row_upserts = False
     log_inserted_items = None  # the deferred trigger numbers changes in commit order (storage/search.py)
 
     def in_array(self, number: int) -> str:
