@@ -379,7 +379,7 @@ class PeopleStorage:
         # Every row written refers to rows read or written in this transaction (the items of its slots, read again
         # below; the people), or to authors, which are never deleted; the only rows deleted that others refer to
         # are people, whose slots' rows go first. So SQLite checks no foreign key here: each item_people row's check
-        # read its item's table page, a page of titles and abstracts, 2.4 s of a chunk of 150,000 slots of the
+        # read its item's table page, a page of titles and abstracts: 1.4–2.1 s of a chunk of 150,000 slots of the
         # 2.7-million store in memory, 8.6 s from disk (docs/benchmarks.md, "A day's papers and the identity
         # refresh", session 26). The inserts then need no statement journal either (``inserts_undone_together``).
         with db.transaction(lock_writers=True, references_checked=True), db.inserts_undone_together():
