@@ -171,7 +171,7 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
     outright leaves no such mark: its authors are decided again when their items change.)
     ``progress`` (``paperfeed.progress``) counts the authorships decided (author slots of papers, whose number a
     chunk's time follows, not its names': one common surname holds thousands), against a total known up front:
-    after a whole-arXiv bootstrap this takes about 40 minutes (docs/benchmarks.md).
+    after a whole-arXiv bootstrap this takes about 30 minutes (docs/benchmarks.md).
     """
     try:
         merged = _refresh(store, item_ids, rules, chunk_slots, progress or quiet)

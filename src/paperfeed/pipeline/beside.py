@@ -1,7 +1,7 @@
 """After a large load, the embeddings and the extractive TL;DRs in a second process, beside the identity refresh.
 
 After a whole-arXiv bootstrap the steps that follow the keyword index take many minutes each on one core: the
-author identities (about 40 at 2.7 million papers on the 2-core machine), the TL;DRs (about 9), the embeddings
+author identities (about 30 at 2.7 million papers on the 2-core machine), the TL;DRs (about 9), the embeddings
 (400,000 took 2 minutes). In one process they ran one after the other, with the second core mostly idle and
 semantic search waiting for all of them. Now the first process decides the identities while a child interpreter
 (``python -c``) with its own connection to the store embeds the changed items (the same indexer, its own bars) and
