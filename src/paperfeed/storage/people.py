@@ -430,9 +430,10 @@ class PeopleStorage:
             rows = [(item, position, author, person) for (item, position), (author, person) in wanted.items()
                     if left.get((item, position)) != (author, person)]
             # (A slot in ``left`` is of an item still there: an item's rows go with it.)
+            row_items = {row[0] for row in rows}
             present = set(db.column(f"SELECT id FROM {d.dated_items} WHERE id {d.in_array(1)}",
-                                    (d.array(sorted({row[0] for row in rows})),))) if rows else set()
-            if len(present) < len({row[0] for row in rows}):
+                                    (d.array(sorted(row_items)),))) if rows else set()
+            if len(present) < len(row_items):
                 rows = [row for row in rows if row[0] in present]
                 written = {row[3] for row in rows}
                 for index in [index for index in fresh if ids[index] not in written]:

@@ -92,7 +92,7 @@ class PostgresDatabase(Database):
         if not rows:
             return
         with self._full_disk_said_plainly(), psycopg.RawCursor(self.connection) as cursor:
-            shape = insert_shape(sql, "$", upserts=False)
+            shape = insert_shape(sql, "$", upserts=self.dialect.many_row_upserts)
             if shape is None:
                 cursor.executemany(sql, rows)
             else:  # a plain insert: many rows a statement (``sql.ROWS_PER_INSERT``), as on SQLite
@@ -105,7 +105,8 @@ class PostgresDatabase(Database):
                 cursor.execute(text, params)
                 return cursor.fetchall()
 
-            return insert_returning_by_rows(sql, rows, "$", PARAMETER_LIMIT, fetch, upserts=False)
+            return insert_returning_by_rows(sql, rows, "$", PARAMETER_LIMIT, fetch,
+                                            upserts=self.dialect.many_row_upserts)
 
     def full_error(self, error: BaseException) -> StoreFullError | None:
         """A StoreFullError for the server's ``disk_full`` (SQLSTATE 53100), naming the server; else None.

@@ -34,8 +34,9 @@ class Dialect(abc.ABC):
     the narrow index kept for that read (migration 0023), which its planner would pass over for the table's rowid."""
 
     many_row_upserts: bool
-    """Whether ``Database.run_many`` sends an ``INSERT … ON CONFLICT … DO UPDATE`` many rows a statement (SQLite), or
-    a statement a row (PostgreSQL, which refuses a statement that updates one row twice)."""
+    """Whether ``Database.run_many`` (and ``insert_returning``) send an ``INSERT … ON CONFLICT … DO UPDATE`` many rows a
+    statement (SQLite), or a statement a row (PostgreSQL, which refuses a statement that updates one row twice): the
+    backends' ``insert_shape`` calls read it."""
 
     log_inserted_items: str | None
     """The statement that logs the items in ``array`` parameter ``$1`` to the search change log, in that order
@@ -156,7 +157,8 @@ class Database(abc.ABC):
         ``savepoint=False``: inside another transaction, no savepoint: the block's writes are the outer
         transaction's, and an error leaves them for its caller to roll back (a block that cannot fail alone).
         ``references_checked``: every row the block writes refers to rows it has read or written inside this
-        transaction, or that are never deleted, and it deletes no row another row refers to. SQLite then does not
+        transaction, or that are never deleted, and it deletes no row another row still refers to (it deletes the
+        referring rows first). SQLite then does not
         enforce foreign keys for the transaction (they would not cascade either); inside another transaction, and
         on PostgreSQL, whose check reads a narrow key index, nothing changes. (SQLite finds the row a key refers to
         in its table: a wide page of titles and abstracts for every row referring to an item.)

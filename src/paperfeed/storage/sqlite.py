@@ -184,7 +184,7 @@ class SQLiteDatabase(Database):
 
     def run_many(self, sql: str, rows: Iterable[Params]) -> None:
         statement = _positional(sql)
-        shape = insert_shape(statement, "?")
+        shape = insert_shape(statement, "?", upserts=self.dialect.many_row_upserts)
         if shape is None:
             self.connection.executemany(statement, rows)
             return
