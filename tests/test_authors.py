@@ -160,6 +160,79 @@ def test_a_scoped_refresh_decides_only_the_touched_blocks_and_keeps_the_rest(aut
     assert len(_one_person(authored, "Jose Garcia")["variants"]) == 3
 
 
+def test_a_scoped_refresh_decides_the_people_of_the_names_its_papers_give_not_of_their_whole_blocks(authored):
+    # "Kim Lee" (2501.00009) and "Kím Lee" (2501.00010) share the block lee|k but no identity (nothing in common).
+    # A day's papers touch the commonest blocks (hundreds of names each at 400,000 papers): a refresh scoped to
+    # one paper decides its block's identities, but people only for the names its papers give.
+    store = authored
+    item = {i["arxiv_id"]: i["id"] for i in store.iter_items()}
+    kim, kim_accent = (store.db.value("SELECT id FROM authors WHERE name = $1", (name,)) for name in ("Kim Lee",
+                                                                                                         "Kím Lee"))
+    assert store.identities_of([kim, kim_accent]) == {kim: kim, kim_accent: kim_accent}
+    decided = _who_is_who(store)
+    slot_query = "SELECT author_id FROM item_people WHERE item_id = $1 AND position = 0"
+    with store.db.transaction():  # the accented name's slot undecided, as if never decided
+        store.db.run("DELETE FROM item_people WHERE author_id = $1", (kim_accent,))
+        store.db.run("DELETE FROM people WHERE author_id = $1", (kim_accent,))
+    refresh_identities(store, [item["2501.00009"]])
+    assert store.db.value(slot_query, (item["2501.00009"],)) == kim
+    assert store.db.value(slot_query, (item["2501.00010"],)) is None  # its name was not decided again
+    refresh_identities(store, [item["2501.00010"]])
+    assert store.db.value(slot_query, (item["2501.00010"],)) == kim_accent
+    assert _who_is_who(store) == decided
+
+
+def test_a_scoped_refresh_that_merges_a_name_decides_both_of_its_groups_as_a_full_refresh_does(store, tmp_path):
+    # "J. García" shares no co-author with José García at first: a name of its own. A new paper gives him Ana
+    # Pérez, a co-author of José García: the names merge, and both groups (the initial's and José García's) must
+    # come out as a refresh of everything decides them.
+    records = [orjson.loads(line) for line in AUTHORS.read_bytes().splitlines()]
+    for record in records:
+        if record["id"] == "2501.00004":
+            record["authors"] = ["J. García", "Zed Zulu"]
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    Ingester(store).ingest_paths([first])
+    refresh_identities(store)
+    initial = store.db.value("SELECT id FROM authors WHERE name = 'J. García'")
+    assert store.identities_of([initial])[initial] == initial
+    day = tmp_path / "day.jsonl"
+    day.write_bytes(orjson.dumps({**records[3], "id": "2501.00011", "title": "Message passing, again",
+                                  "authors": ["J. García", "Ana Pérez"]}) + b"\n")
+    changed = Ingester(store).ingest_paths([day]).changed_item_ids
+    refresh_identities(store, changed)
+    assert store.identities_of([initial])[initial] != initial
+    scoped = _who_is_who(store)
+    with store.db.transaction():
+        for table in ("item_people", "people", "author_identities"):
+            store.db.run(f"DELETE FROM {table}")
+    refresh_identities(store)
+    assert _who_is_who(store) == scoped
+
+
+def test_a_scoped_refresh_that_splits_a_name_off_decides_the_group_it_left_as_a_full_refresh_does(authored):
+    # "Jose Garcia" (2501.00002, with Ana Perez) is one with José García by their shared co-author. A new version
+    # of the paper names Zed Zulu instead: nothing is shared any more, the names part, and the group he left,
+    # whose names are not on the paper, must be decided again too (its person held his slot).
+    store = authored
+    item = next(i["id"] for i in store.iter_items() if i["arxiv_id"] == "2501.00002")
+    jose = store.db.value("SELECT id FROM authors WHERE name = 'Jose Garcia'")
+    assert store.identities_of([jose])[jose] != jose
+    zulu = store.db.value("INSERT INTO authors (name, key) VALUES ('Zed Zulu', 'zulu|z') RETURNING id")
+    with store.db.transaction():
+        store.db.run("DELETE FROM item_authors WHERE item_id = $1", (item,))
+        store.db.run_many("INSERT INTO item_authors (item_id, position, author_id) VALUES ($1, $2, $3)",
+                          [(item, 0, jose), (item, 1, zulu)])
+    refresh_identities(store, [item])
+    assert store.identities_of([jose])[jose] == jose
+    scoped = _who_is_who(store)
+    with store.db.transaction():
+        for table in ("item_people", "people", "author_identities"):
+            store.db.run(f"DELETE FROM {table}")
+    refresh_identities(store)
+    assert _who_is_who(store) == scoped
+
+
 @pytest.mark.postgres
 def test_author_pages_are_the_same_on_both_backends(tmp_path, pg_url):
     """`authors show` on both backends, compared by names: author ids are each backend's own (SQLite inserts a
@@ -402,17 +475,17 @@ def test_the_refresh_reads_the_store_a_range_of_items_at_a_time_with_the_same_an
 
     store = authored
     ids = store.item_ids_after(0, 1_000_000)
-    whole = (store.author_keys_of_items(ids), store.author_feature_counts())
+    whole = (store.authors_of_items(ids), store.author_feature_counts())
     statements: list[str] = []
     run = store.db.rows
     monkeypatch.setattr(store.db, "rows", lambda sql, params=(): statements.append(sql) or run(sql, params))
     monkeypatch.setattr(people_storage, "ITEMS_PER_READ", 3)
     assert len(ids) > 6
-    assert (store.author_keys_of_items(ids), store.author_feature_counts()) == whole
+    assert (store.authors_of_items(ids), store.author_feature_counts()) == whole
     assert whole[0] and whole[1][0] > 0 and whole[1][1]
     ranges = -(-max(ids) // 3)
     assert sum("item_authors" in sql and "count(DISTINCT item_id)" in sql for sql in statements) == ranges
-    assert sum("SELECT DISTINCT a.key" in sql for sql in statements) == -(-len(ids) // 3)
+    assert sum("UNION SELECT author_id FROM item_people" in sql for sql in statements) == -(-len(ids) // 3)
 
 
 def test_people_rows_are_inserted_where_a_slot_holds_none_and_replace_the_row_it_holds(authored, monkeypatch):

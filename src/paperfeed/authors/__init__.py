@@ -225,11 +225,15 @@ def _refresh(store: Store, item_ids: list[int] | None, rules: PeopleRules, chunk
 
     done: set[str] = set()
     scoped: list[str] | None = None
+    touched: set[int] | None = None
     if item_ids is None:
         chunks: Iterable[tuple[list[str], int]] = _weighed_chunks(store, store.author_key_pages(_KEY_PAGE), chunk_slots)
         total = store.author_slot_count()
     else:
-        scoped = sorted(with_tied(store.author_keys_of_items(item_ids), set()))
+        # The names whose people these items can change: those the items give, and those their slots were
+        # decided as (a name a new version of a paper dropped loses a paper, so its block is decided again too).
+        touched = store.authors_of_items(item_ids)
+        scoped = sorted(with_tied(set(store.author_keys_of(sorted(touched)).values()), set()))
         chunks = list(_weighed_chunks(
             store, (scoped[start:start + _KEY_PAGE] for start in range(0, len(scoped), _KEY_PAGE)), chunk_slots))
         total = sum(weight for _, weight in chunks)
@@ -241,7 +245,7 @@ def _refresh(store: Store, item_ids: list[int] | None, rules: PeopleRules, chunk
             # A key a remembered decision tied to an earlier chunk was decided there; its slots count here.
             chunk = with_tied(keys, done)
             if chunk:
-                merged += _decide_chunk(store, chunk, decisions, key_of, rules, commonness, idf)
+                merged += _decide_chunk(store, chunk, decisions, key_of, rules, commonness, idf, touched)
             advance(weight)
     if scoped is None:
         store.forget_people_without_slots()
@@ -251,16 +255,34 @@ def _refresh(store: Store, item_ids: list[int] | None, rules: PeopleRules, chunk
 
 
 def _decide_chunk(store: Store, chunk: list[str], decisions: list[AuthorDecision], key_of: dict[int, str],
-                  rules: PeopleRules, commonness: NameCommonness, idf: dict[str, float]) -> int:
-    """Decide and store the identities and people of one chunk of name blocks; return the names merged."""
+                  rules: PeopleRules, commonness: NameCommonness, idf: dict[str, float],
+                  touched: set[int] | None = None) -> int:
+    """Decide and store the identities and people of one chunk of name blocks; return the names merged.
+
+    With ``touched`` (a scoped refresh: the names its items give or gave), the blocks' identities are decided
+    whole, but people only for the groups that hold a touched name or a name whose identity changed: a day's
+    papers touch the commonest blocks (``wang|y``: hundreds of names), while a group's people follow from its
+    own slots alone. The other groups keep what they were decided as (docs/benchmarks.md, session 27).
+    """
     keys = set(chunk)
     graph = store.author_graph(keys=chunk, coauthors_up_to=BIG_PAPER)
     identities = identities_from_graph(graph, keys)
     scope = [a for a, (_, key) in graph.authors.items() if key in keys]
+    regrouped: set[int] | None = None
+    if touched is not None:
+        earlier = store.identities_of(scope)
+        moved = {author for author in scope if earlier[author] != identities.get(author, author)}
+        # A name that changed identity leaves one group and joins another: both are decided again.
+        marks = {earlier[author] for author in moved} | {identities.get(author, author) for author in moved}
+        regrouped = {author for author in scope if author in touched or earlier[author] in marks
+                     or identities.get(author, author) in marks}
     store.save_author_identities(identities, scope)
     chunk_decisions = [decision for decision in decisions
                        if any(key_of.get(a) in keys for _, a in decision.slots | decision.apart)]
-    people = people_from_graph(graph, identities, keys, chunk_decisions, rules, commonness, idf)
+    people = people_from_graph(graph, identities, keys, chunk_decisions, rules, commonness, idf, regrouped)
+    if regrouped is not None:
+        # The decided groups' names (each has a slot), and touched names left with none (a dropped author).
+        scope = sorted({author for person in people for _, _, author in person.slots} | regrouped)
     store.save_people(people, scope)
     return sum(1 for author_id, identity in identities.items() if author_id != identity)
 

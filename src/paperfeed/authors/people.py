@@ -219,11 +219,13 @@ def idf_from_counts(papers: int, counts: dict[str, int]) -> dict[str, float]:
 def people_from_graph(graph: AuthorGraph, identities: dict[int, int], keys: set[str] | None = None,
                       decisions: list[AuthorDecision] = (), rules: PeopleRules = RULES,
                       commonness: NameCommonness | None = None,
-                      idf: dict[str, float] | None = None) -> list[PersonSlots]:
+                      idf: dict[str, float] | None = None, touched: set[int] | None = None) -> list[PersonSlots]:
     """Decide the people of every author (with ``keys``, of those blocks only) from names, papers and decisions.
 
     ``identities``: the name merges (``identities_from_graph``). ``commonness`` and ``idf`` are store-wide
-    figures: computed from the graph when not given, which is right only for a graph of the whole store. Pure.
+    figures: computed from the graph when not given, which is right only for a graph of the whole store. With
+    ``touched`` (author ids), only the groups (a name identity, joined by remembered merges) holding one of them
+    are decided: a group's people follow from its own slots and their papers only. Pure.
     """
     wanted = {a for a, (_, key) in graph.authors.items() if keys is None or key in keys}
     slots_of: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -250,6 +252,8 @@ def people_from_graph(graph: AuthorGraph, identities: dict[int, int], keys: set[
     groups: dict[int, list[int]] = defaultdict(list)
     for author_id in sorted(slots_of):
         groups[root(author_id)].append(author_id)
+    if touched is not None:
+        groups = {group: members for group, members in groups.items() if not touched.isdisjoint(members)}
 
     if commonness is None:
         commonness = NameCommonness(name for name, _ in graph.authors.values())

@@ -180,14 +180,17 @@ class PeopleStorage:
         return dict(self.db.rows(f"SELECT id, key FROM authors WHERE id {d.in_array(1)} ORDER BY id",
                                  (d.array(author_ids),)))
 
-    def author_keys_of_items(self, item_ids: list[int]) -> set[str]:
-        """The matching keys of the authors of these items (``ITEMS_PER_READ`` items a statement)."""
-        d, keys = self.db.dialect, set()
+    def authors_of_items(self, item_ids: list[int]) -> set[int]:
+        """The author ids these items give (``item_authors``) and those their decided slots still hold
+        (``item_people``: a name a new version of the paper dropped or replaced), ``ITEMS_PER_READ`` items a
+        statement."""
+        d, found = self.db.dialect, set()
         for start in range(0, len(item_ids), ITEMS_PER_READ):
-            keys.update(self.db.column(
-                f"SELECT DISTINCT a.key FROM item_authors ia JOIN authors a ON a.id = ia.author_id "
-                f"WHERE ia.item_id {d.in_array(1)}", (d.array(item_ids[start:start + ITEMS_PER_READ]),)))
-        return keys
+            found.update(self.db.column(
+                f"SELECT author_id FROM item_authors WHERE item_id {d.in_array(1)} "
+                f"UNION SELECT author_id FROM item_people WHERE item_id {d.in_array(1)}",
+                (d.array(item_ids[start:start + ITEMS_PER_READ]),)))
+        return found
 
     def author_feature_counts(self, topic_confidence: float = 0.5) -> tuple[int, dict[str, int]]:
         """What ``people._idf`` counts over a whole graph, counted by the database: (papers with an author,
