@@ -23,8 +23,10 @@ interpreter (``PYTHONPATH`` = that code's ``src``) on its own copy of the base:
 
 Reported per run: wall and CPU seconds, peak RSS of the child (``VmHWM``; Linux). After each pair the results are compared: author
 identities row for row; people as who is who (name, author id and slot set: brand-new people are numbered chunk by
-chunk); TL;DRs by item (text, origin, abstract hash). Copies live in a temporary folder beside STORE (each as large
-as STORE). Ends with one JSON line of figures.
+chunk); TL;DRs by item (text, origin, abstract hash). Identity results that differ also say how far: the slots whose
+person (as its set of slots) is not the same (since session 27 a day's refresh leaves the people of a block's names
+its papers do not give as they were, where older code decided them again). Copies live in a temporary folder beside
+STORE (each as large as STORE). Ends with one JSON line of figures.
 """
 
 from __future__ import annotations
@@ -125,6 +127,18 @@ def results(path: Path, step: str):
         return (identities, people, tldrs) if step in ("after", "all") else (identities, people)
 
 
+def differences(old: tuple, new: tuple) -> str:
+    """How far two identity results differ: identities row for row, and the slots whose person (as the set of
+    slots it holds, ids aside) is not the same."""
+    def person_of(people: set) -> dict:
+        return {slot: slots for _, _, slots in people for slot in slots}
+
+    before, after = person_of(old[1]), person_of(new[1])
+    differing = sum(1 for slot, slots in before.items() if after.get(slot) != slots) + len(after.keys() - before)
+    return (f"identities the same: {old[0] == new[0]}; slots whose person differs: {differing:,} of "
+            f"{len(before.keys() | after.keys()):,}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("store", type=Path)
@@ -171,6 +185,8 @@ def main() -> None:
                     shutil.rmtree(f"{work}.search", ignore_errors=True)
                 same = same and found["old"] == found["new"]
                 print(f"{step}: the same results: {found['old'] == found['new']}", flush=True)
+                if found["old"] != found["new"] and step in ("identities", "day"):
+                    print(f"{step}: {differences(found['old'], found['new'])}", flush=True)
             figures[step] = {name: {"seconds": [r["seconds"] for r in rs], "cpu_seconds": [r["cpu_seconds"] for r in rs],
                                     "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
                                     "us_per_item_cpu": round(statistics.mean(r["cpu_seconds"] for r in rs)

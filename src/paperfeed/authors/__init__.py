@@ -154,10 +154,12 @@ def refresh_identities(store: Store, item_ids: list[int] | None = None, rules: P
     """Recompute and store merged name identities and the people they stand for; return how many author names
     were merged into another.
 
-    With ``item_ids`` (the items just added, changed or tagged), only the name blocks of their authors are
-    decided again (and the blocks remembered decisions tie to them): a new paper can only change the
-    identities of names that share a block with one of its authors. Remembered splits and merges
-    (``split_person``, ``merge_people``) always hold.
+    With ``item_ids`` (the items just added, changed or tagged), only the name blocks of their authors (and of
+    the names their slots were decided as: a new version may drop one) have their identities decided again, and
+    the blocks remembered decisions tie to them: a new paper can only change the identities of names that share
+    a block with one of its authors. People are decided again only for the groups of those names, and for the
+    groups a name left or joined: the rest of a block keeps its people (a common block holds hundreds of names).
+    Remembered splits and merges (``split_person``, ``merge_people``) always hold.
 
     Identities and people are decided within name blocks (and the blocks a remembered decision ties), so the
     blocks are loaded, decided and written in key order, about ``chunk_slots`` author slots at a time: memory
