@@ -182,6 +182,25 @@ def test_a_scoped_refresh_decides_the_people_of_the_names_its_papers_give_not_of
     assert _who_is_who(store) == decided
 
 
+def test_a_refresh_of_every_item_tracks_no_touched_names(authored, monkeypatch):
+    # After a first load the pipeline refreshes every item: every name is touched, and a set of them all (millions
+    # of names in a whole-arXiv store) would only cost memory. Fewer items than the store holds are tracked.
+    import paperfeed.authors as authors
+
+    store, seen = authored, []
+    decide = authors.people_from_graph
+    monkeypatch.setattr(authors, "people_from_graph", lambda *args: seen.append(args[-1]) or decide(*args))
+    monkeypatch.setattr(authors, "_EVERY_ITEM_FROM", 1)
+    every = [item["id"] for item in store.iter_items()]
+    decided = _who_is_who(store)
+    refresh_identities(store, every)
+    assert seen and all(touched is None for touched in seen)
+    seen.clear()
+    refresh_identities(store, every[:-1])
+    assert seen and all(isinstance(touched, set) for touched in seen)
+    assert _who_is_who(store) == decided
+
+
 def test_a_scoped_refresh_that_merges_a_name_decides_both_of_its_groups_as_a_full_refresh_does(store, tmp_path):
     # "J. García" shares no co-author with José García at first: a name of its own. A new paper gives him Ana
     # Pérez, a co-author of José García: the names merge, and both groups (the initial's and José García's) must
@@ -486,6 +505,10 @@ def test_the_refresh_reads_the_store_a_range_of_items_at_a_time_with_the_same_an
     ranges = -(-max(ids) // 3)
     assert sum("item_authors" in sql and "count(DISTINCT item_id)" in sql for sql in statements) == ranges
     assert sum("UNION SELECT author_id FROM item_people" in sql for sql in statements) == -(-len(ids) // 3)
+    names = sorted(whole[0])
+    statements.clear()
+    assert store.author_keys_of(names) == dict(run("SELECT id, key FROM authors ORDER BY id")) and len(names) > 6
+    assert sum("SELECT id, key FROM authors" in sql for sql in statements) == -(-len(names) // 3)
 
 
 def test_people_rows_are_inserted_where_a_slot_holds_none_and_replace_the_row_it_holds(authored, monkeypatch):

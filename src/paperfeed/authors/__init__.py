@@ -236,6 +236,8 @@ def _refresh(store: Store, item_ids: list[int] | None, rules: PeopleRules, chunk
         # decided as (a name a new version of a paper dropped loses a paper, so its block is decided again too).
         touched = store.authors_of_items(item_ids)
         scoped = sorted(with_tied(set(store.author_keys_of(sorted(touched)).values()), set()))
+        if len(item_ids) >= _EVERY_ITEM_FROM and len(item_ids) >= store.item_count():
+            touched = None  # every item (a first load's refresh; ids given twice only decide more): all touched
         chunks = list(_weighed_chunks(
             store, (scoped[start:start + _KEY_PAGE] for start in range(0, len(scoped), _KEY_PAGE)), chunk_slots))
         total = sum(weight for _, weight in chunks)
@@ -290,6 +292,10 @@ def _decide_chunk(store: Store, chunk: list[str], decisions: list[AuthorDecision
 
 
 _KEY_PAGE = 5_000
+
+_EVERY_ITEM_FROM = 50_000
+"""A scoped refresh of this many items or more asks whether they are every item of the store (one count): after
+a first load they are, and the names they touch are then every name, held in no set."""
 
 
 def _weighed_chunks(store: Store, pages: Iterable[list[str]], chunk_slots: int) -> Iterable[tuple[list[str], int]]:

@@ -175,10 +175,13 @@ class PeopleStorage:
             after = rows[-1][0]
 
     def author_keys_of(self, author_ids: list[int]) -> dict[int, str]:
-        """The matching key of each author id that exists."""
-        d = self.db.dialect
-        return dict(self.db.rows(f"SELECT id, key FROM authors WHERE id {d.in_array(1)} ORDER BY id",
-                                 (d.array(author_ids),)))
+        """The matching key of each author id that exists (``ITEMS_PER_READ`` ids a statement: a refresh after a
+        first load asks for every name's)."""
+        d, found = self.db.dialect, {}
+        for start in range(0, len(author_ids), ITEMS_PER_READ):
+            found.update(self.db.rows(f"SELECT id, key FROM authors WHERE id {d.in_array(1)} ORDER BY id",
+                                      (d.array(author_ids[start:start + ITEMS_PER_READ]),)))
+        return found
 
     def authors_of_items(self, item_ids: list[int]) -> set[int]:
         """The author ids these items give (``item_authors``) and those their decided slots still hold
