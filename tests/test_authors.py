@@ -221,12 +221,8 @@ def test_a_scoped_refresh_that_merges_a_name_decides_both_of_its_groups_as_a_ful
     changed = Ingester(store).ingest_paths([day]).changed_item_ids
     refresh_identities(store, changed)
     assert store.identities_of([initial])[initial] != initial
-    scoped = _who_is_who(store)
-    with store.db.transaction():
-        for table in ("item_people", "people", "author_identities"):
-            store.db.run(f"DELETE FROM {table}")
-    refresh_identities(store)
-    assert _who_is_who(store) == scoped
+    decided = _who_is_who(store)  # before the store is decided again from nothing
+    assert _decided_from_nothing(store) == decided
 
 
 def test_a_scoped_refresh_that_splits_a_name_off_decides_the_group_it_left_as_a_full_refresh_does(authored):
@@ -238,18 +234,11 @@ def test_a_scoped_refresh_that_splits_a_name_off_decides_the_group_it_left_as_a_
     jose = store.db.value("SELECT id FROM authors WHERE name = 'Jose Garcia'")
     assert store.identities_of([jose])[jose] != jose
     zulu = store.db.value("INSERT INTO authors (name, key) VALUES ('Zed Zulu', 'zulu|z') RETURNING id")
-    with store.db.transaction():
-        store.db.run("DELETE FROM item_authors WHERE item_id = $1", (item,))
-        store.db.run_many("INSERT INTO item_authors (item_id, position, author_id) VALUES ($1, $2, $3)",
-                          [(item, 0, jose), (item, 1, zulu)])
+    _new_version_names(store, item, [jose, zulu])
     refresh_identities(store, [item])
     assert store.identities_of([jose])[jose] == jose
-    scoped = _who_is_who(store)
-    with store.db.transaction():
-        for table in ("item_people", "people", "author_identities"):
-            store.db.run(f"DELETE FROM {table}")
-    refresh_identities(store)
-    assert _who_is_who(store) == scoped
+    decided = _who_is_who(store)  # before the store is decided again from nothing
+    assert _decided_from_nothing(store) == decided
 
 
 @pytest.mark.postgres
@@ -443,6 +432,23 @@ def test_old_author_addresses_lead_to_people(namesakes, tmp_path):
         assert api.status_code == 300 and {ref["url"] for ref in api.json()} == links
         assert client.get(f"/api/v1/authors/{lei_chen}").json()["id"] == person["id"]
         assert client.get(f"/api/v1/people/{person['id']}").json()["papers_count"] == 4
+
+
+def _decided_from_nothing(store) -> tuple[list, set]:
+    """Who is who after the store's identities and people are forgotten and decided again by a full refresh."""
+    with store.db.transaction():
+        for table in ("item_people", "people", "author_identities"):
+            store.db.run(f"DELETE FROM {table}")
+    refresh_identities(store)
+    return _who_is_who(store)
+
+
+def _new_version_names(store, item: int, author_ids: list[int]) -> None:
+    """Give an item this author list, as a new version's ingest writes it."""
+    with store.db.transaction():
+        store.db.run("DELETE FROM item_authors WHERE item_id = $1", (item,))
+        store.db.run_many("INSERT INTO item_authors (item_id, position, author_id) VALUES ($1, $2, $3)",
+                          [(item, position, author) for position, author in enumerate(author_ids)])
 
 
 def _who_is_who(store) -> tuple[list, set]:
@@ -666,10 +672,7 @@ def test_a_refresh_writes_the_slots_that_change_and_no_others(authored, monkeypa
                           (item,))
     assert len(names) >= 3
     newcomer = store.db.value("INSERT INTO authors (name, key) VALUES ('Kim Newcomer', 'newcomer|k') RETURNING id")
-    with store.db.transaction():
-        store.db.run("DELETE FROM item_authors WHERE item_id = $1", (item,))
-        store.db.run_many("INSERT INTO item_authors (item_id, position, author_id) VALUES ($1, $2, $3)",
-                          [(item, 0, newcomer)] + [(item, position, author) for position, author in names[1:-1]])
+    _new_version_names(store, item, [newcomer] + [author for _, author in names[1:-1]])
     written.clear()
     refresh_identities(store, [item])
     slots = [tuple(row) for row in store.db.rows(
@@ -677,12 +680,8 @@ def test_a_refresh_writes_the_slots_that_change_and_no_others(authored, monkeypa
     assert slots == [(item, 0, newcomer)] + [(item, position, author) for position, author in names[1:-1]]
     assert any("ON CONFLICT" in sql and rows for sql, rows in written)  # the held slot, replaced
     refresh_identities(store)
-    kept = _who_is_who(store)
-    with store.db.transaction():
-        for table in ("item_people", "people", "author_identities"):
-            store.db.run(f"DELETE FROM {table}")
-    refresh_identities(store)
-    assert _who_is_who(store) == kept
+    decided = _who_is_who(store)  # before the store is decided again from nothing
+    assert _decided_from_nothing(store) == decided
 
 
 def test_who_is_who_does_not_depend_on_the_order_a_set_of_names_iterates_in():
